@@ -1,0 +1,85 @@
+/**
+ * The bridge: protobuf messages <-> contract JSON, validated in both
+ * directions against the exported JSON Schemas.
+ *
+ *   toJson(message)     message -> contract JSON       (validated)
+ *   fromJson(json)      contract JSON -> message       (validated first)
+ *   toBinary(json)      contract JSON -> protobuf bytes
+ *   fromBinary(bytes)   protobuf bytes -> contract JSON
+ *
+ * Every failure is a ValidationError naming each field and rule.
+ */
+import type { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { ValidationError, type ValidationIssue } from "../contract/errors.js";
+import type { ContractValidator } from "../contract/validate.js";
+import { jsonToMessage, messageToJson } from "./convert.js";
+import type { MessageMapping } from "./mapping.js";
+
+/** The part of a ts-proto message type the bridge needs. */
+export interface MessageType<M> {
+  encode(message: M, writer?: BinaryWriter): BinaryWriter;
+  decode(input: BinaryReader | Uint8Array, length?: number): M;
+}
+
+export interface Bridge<M, J> {
+  readonly name: string;
+  toJson(message: M): J;
+  fromJson(json: unknown): M;
+  toBinary(json: unknown): Uint8Array;
+  fromBinary(bytes: Uint8Array): J;
+}
+
+// A Struct key "__proto__" as protobuf writes it: FieldsEntry.key is field 1,
+// wire type 2 (tag 0x0a), length 9. Generated decoders assign Struct keys with
+// `object[key] = value`, which for this one key replaces the prototype (object
+// values, caught by the validator) or is silently ignored (primitive values):
+// so the bytes are checked before decoding.
+const PROTO_KEY_ON_WIRE = Buffer.from([0x0a, 0x09, ...Buffer.from("__proto__")]);
+
+export function makeBridge<M, J>(
+  mapping: MessageMapping,
+  contract: ContractValidator<J>,
+  type: MessageType<M>,
+): Bridge<M, J> {
+  const fail = (issues: ValidationIssue[]): never => {
+    throw new ValidationError(mapping.name, issues);
+  };
+
+  const toJson = (message: M): J => {
+    if (typeof message !== "object" || message === null) {
+      fail([{ path: "", rule: "type", message: "must be a protobuf message object" }]);
+    }
+    const issues: ValidationIssue[] = [];
+    const json = messageToJson(mapping, message as Record<string, unknown>, "", issues);
+    issues.push(...contract.issues(json));
+    if (issues.length > 0) fail(issues);
+    return json as J;
+  };
+
+  const fromJson = (json: unknown): M => {
+    const valid = contract.assert(json) as Record<string, unknown>;
+    const issues: ValidationIssue[] = [];
+    const message = jsonToMessage(mapping, valid, "", issues);
+    if (issues.length > 0) fail(issues);
+    return message as M;
+  };
+
+  return {
+    name: mapping.name,
+    toJson,
+    fromJson,
+    toBinary: (json) => type.encode(fromJson(json)).finish(),
+    fromBinary(bytes) {
+      if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(PROTO_KEY_ON_WIRE)) {
+        fail([{ path: "", rule: "forbidden_key", message: 'a Struct key "__proto__" is refused (it could pollute an object prototype)' }]);
+      }
+      let message: M;
+      try {
+        message = type.decode(bytes);
+      } catch (e) {
+        return fail([{ path: "", rule: "protobuf", message: `malformed protobuf: ${(e as Error).message}` }]);
+      }
+      return toJson(message);
+    },
+  };
+}

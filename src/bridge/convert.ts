@@ -1,0 +1,112 @@
+/**
+ * The generic converter: walks a MessageMapping to turn a ts-proto message
+ * into contract JSON and back. It converts only; validation is the caller's
+ * (see bridge.ts), so every conversion problem is reported as an issue rather
+ * than thrown, and joins the schema's issues in one error.
+ */
+import { pointerSegment, type ValidationIssue } from "../contract/errors.js";
+import type { Timestamp } from "../../gen/google/protobuf/timestamp.js";
+import type { MessageMapping } from "./mapping.js";
+import { formatTimestamp, parseTimestamp } from "./timestamp.js";
+
+type Message = Record<string, unknown>;
+type Json = Record<string, unknown>;
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Contract JSON -> message. `json` must already be schema-valid. */
+export function jsonToMessage(mapping: MessageMapping, json: Json, path: string, issues: ValidationIssue[]): Message {
+  const out: Message = {};
+  for (const field of mapping.fields) {
+    const value = json[field.json];
+    const at = `${path}/${pointerSegment(field.json)}`;
+    switch (field.kind) {
+      case "string":
+        out[field.proto] = value ?? (field.optional ? undefined : "");
+        break;
+      case "int32":
+        out[field.proto] = value ?? 0;
+        break;
+      case "int64":
+        out[field.proto] = typeof value === "number" ? BigInt(value) : 0n;
+        break;
+      case "timestamp":
+        out[field.proto] = value === undefined ? undefined : toTimestamp(value as string, at, issues);
+        break;
+      case "struct":
+        out[field.proto] = value;
+        break;
+      case "message":
+        out[field.proto] = value === undefined ? undefined : jsonToMessage(field.message!, value as Json, at, issues);
+        break;
+    }
+  }
+  return out;
+}
+
+/** Message -> contract JSON. Unset message fields are left out for the schema to judge. */
+export function messageToJson(mapping: MessageMapping, message: Message, path: string, issues: ValidationIssue[]): Json {
+  const out: Json = {};
+  for (const field of mapping.fields) {
+    const value = message[field.proto];
+    const at = `${path}/${pointerSegment(field.json)}`;
+    if (value === undefined || value === null) {
+      // Implicit-presence scalars always exist in proto3; a missing one on a
+      // hand-built object is written as its default so the schema can judge it.
+      if (field.kind === "string" && !field.optional) out[field.json] = "";
+      else if (field.kind === "int32" || field.kind === "int64") out[field.json] = 0;
+      continue;
+    }
+    switch (field.kind) {
+      case "string":
+      case "int32":
+      case "struct":
+        out[field.json] = value;
+        break;
+      case "int64":
+        out[field.json] = fromInt64(value, at, issues);
+        break;
+      case "timestamp":
+        out[field.json] = fromTimestamp(value as Timestamp, at, issues);
+        break;
+      case "message":
+        out[field.json] = messageToJson(field.message!, value as Message, at, issues);
+        break;
+    }
+  }
+  return out;
+}
+
+function toTimestamp(text: string, path: string, issues: ValidationIssue[]): Timestamp | undefined {
+  try {
+    return parseTimestamp(text);
+  } catch (e) {
+    issues.push({ path, rule: "timestamp_range", message: (e as Error).message });
+    return undefined;
+  }
+}
+
+function fromTimestamp(ts: Timestamp, path: string, issues: ValidationIssue[]): string | undefined {
+  try {
+    return formatTimestamp(ts);
+  } catch (e) {
+    issues.push({ path, rule: "timestamp_range", message: `is not a valid Timestamp: ${(e as Error).message}` });
+    return undefined;
+  }
+}
+
+/** int64 -> JSON number, refusing what a double cannot hold exactly. */
+function fromInt64(value: unknown, path: string, issues: ValidationIssue[]): unknown {
+  if (typeof value === "bigint") {
+    if (value > MAX_SAFE || value < -MAX_SAFE) {
+      issues.push({
+        path,
+        rule: "int64_range",
+        message: `${value} exceeds 2^53-1, the largest integer JSON numbers carry exactly`,
+      });
+      return undefined;
+    }
+    return Number(value);
+  }
+  return value; // a hand-built message may hold a number; the schema judges it
+}

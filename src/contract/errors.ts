@@ -1,0 +1,36 @@
+/**
+ * One error type for every contract boundary: it lists every problem found,
+ * each with the JSON path of the field and the rule it broke.
+ */
+
+export interface ValidationIssue {
+  /** JSON Pointer to the offending value ("" is the whole document). */
+  readonly path: string;
+  /** The rule that was broken: a JSON Schema keyword or one of ours. */
+  readonly rule: string;
+  /** A sentence for a human. */
+  readonly message: string;
+}
+
+export class ValidationError extends Error {
+  override readonly name = "ValidationError";
+
+  constructor(
+    /** What was being validated, e.g. "SessionStartEvent". */
+    readonly subject: string,
+    readonly issues: readonly ValidationIssue[],
+  ) {
+    super(formatIssues(subject, issues));
+  }
+}
+
+function formatIssues(subject: string, issues: readonly ValidationIssue[]): string {
+  const lines = issues.map((i) => `  ${i.path || "/"}: ${i.message} [${i.rule}]`);
+  const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
+  return `${subject} is invalid (${count}):\n${lines.join("\n")}`;
+}
+
+/** Escape one key for use in a JSON Pointer (RFC 6901). */
+export function pointerSegment(key: string | number): string {
+  return String(key).replace(/~/g, "~0").replace(/\//g, "~1");
+}

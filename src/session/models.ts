@@ -1,0 +1,112 @@
+/**
+ * The session model API of the seed, in TypeScript style:
+ *
+ *   SessionStartEvent.create({ componentName, shellType, metadata })
+ *   SessionEndEvent.create({ sessionId, metadata })
+ *   X.jsonSchema()            a copy of the contract schema
+ *   X.validateJson(input)     typed event, or throws ValidationError
+ *   X.validateJsonSafe(input) [event, null] | [null, ValidationError], never throws
+ *
+ * Events are contract JSON objects (snake_case, as the schema names them);
+ * use `bridges` to turn them into protobuf messages or bytes.
+ */
+import { randomUUID } from "node:crypto";
+import os from "node:os";
+import process from "node:process";
+import { contracts } from "../contract/contracts.js";
+import { ValidationError } from "../contract/errors.js";
+import { parseJsonInput } from "../contract/parse.js";
+import { SESSION_EVENT_VERSION } from "../contract/schemas/session.js";
+import type { ContractValidator } from "../contract/validate.js";
+import type {
+  EnvironmentInfoJson,
+  JsonObject,
+  SessionEndEventJson,
+  SessionStartEventJson,
+  UserInfoJson,
+} from "../contract/types.js";
+import { currentEnvironment, currentUser } from "./system.js";
+
+export type SafeResult<T> = [T, null] | [null, ValidationError];
+
+/** What every model offers: its schema and validation. */
+export interface Model<T> {
+  readonly name: string;
+  jsonSchema(): Record<string, unknown>;
+  validateJson(input: string | unknown): T;
+  validateJsonSafe(input: string | unknown): SafeResult<T>;
+}
+
+export function makeModel<T>(contract: ContractValidator<T>): Model<T> {
+  const { name, schema } = contract.spec;
+  const validateJson = (input: string | unknown): T => contract.assert(parseJsonInput(name, input));
+  return {
+    name,
+    jsonSchema: () => structuredClone(schema) as Record<string, unknown>,
+    validateJson,
+    validateJsonSafe(input) {
+      try {
+        return [validateJson(input), null];
+      } catch (e) {
+        if (e instanceof ValidationError) return [null, e];
+        // Not a contract failure (e.g. a getter that throws): still never throw.
+        return [null, new ValidationError(name, [{ path: "", rule: "input", message: String(e) }])];
+      }
+    },
+  };
+}
+
+export interface SessionStartInit {
+  componentName: string;
+  shellType: string;
+  metadata?: JsonObject;
+}
+
+export interface SessionEndInit {
+  sessionId: string;
+  metadata?: JsonObject;
+}
+
+const nowUtc = (): string => new Date().toISOString();
+
+export const SessionStartEvent = {
+  ...makeModel<SessionStartEventJson>(contracts.SessionStartEvent),
+
+  /** A start event for this process, validated (throws ValidationError). */
+  create({ componentName, shellType, metadata }: SessionStartInit): SessionStartEventJson {
+    return contracts.SessionStartEvent.assert({
+      event_version: SESSION_EVENT_VERSION,
+      event_id: randomUUID(),
+      event_type: "session_start",
+      component_name: componentName,
+      shell_type: shellType,
+      timestamp: nowUtc(),
+      pid: process.pid,
+      user: currentUser(),
+      hostname: os.hostname(),
+      environment: currentEnvironment(),
+      metadata: metadata ?? {},
+    });
+  },
+};
+
+export const SessionEndEvent = {
+  ...makeModel<SessionEndEventJson>(contracts.SessionEndEvent),
+
+  /** An end event for `sessionId`, timestamped now, validated. */
+  create({ sessionId, metadata }: SessionEndInit): SessionEndEventJson {
+    return contracts.SessionEndEvent.assert({
+      event_version: SESSION_EVENT_VERSION,
+      event_type: "session_end",
+      session_id: sessionId,
+      timestamp: nowUtc(),
+      metadata: metadata ?? {},
+    });
+  },
+};
+
+export const UserInfo = { ...makeModel<UserInfoJson>(contracts.UserInfo), fromSystem: currentUser };
+export const EnvironmentInfo = {
+  ...makeModel<EnvironmentInfoJson>(contracts.EnvironmentInfo),
+  fromSystem: currentEnvironment,
+};
