@@ -37,5 +37,5 @@ export {
   type VrpSessionState,
 } from "./contract/vrp-vocabulary.js";
 export { bridges, type Bridge } from "./bridge/index.js";
-export { parseTimestamp, formatTimestamp } from "./bridge/timestamp.js";
+export { parseTimestamp, formatTimestamp } from "./contract/timestamp.js";
 export * as pb from "./pb.js";

@@ -7,7 +7,7 @@
 import { pointerSegment, type ValidationIssue } from "../contract/errors.js";
 import type { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import type { MessageMapping } from "./mapping.js";
-import { formatTimestamp, parseTimestamp } from "./timestamp.js";
+import { formatTimestamp, parseTimestamp } from "../contract/timestamp.js";
 
 type Message = Record<string, unknown>;
 type Json = Record<string, unknown>;

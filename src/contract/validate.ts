@@ -10,6 +10,8 @@
  * - `forbidden_key`: `__proto__`, `constructor` and `prototype` are refused
  *   inside free-form objects, so no consumer can be led into prototype
  *   pollution by a merge.
+ * - `timestamp_range`: a date-time must fall within 0001-01-01..9999-12-31,
+ *   the range of google.protobuf.Timestamp that carries it on the wire.
  * - `json_value`: free-form values must be JSON (no NaN, undefined, functions,
  *   bigint, class instances), and nest at most MAX_FREE_FORM_DEPTH deep
  *   (`max_depth`), well inside protobuf's recursion limit of 100.
@@ -22,6 +24,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { ValidationError, pointerSegment, type ValidationIssue } from "./errors.js";
+import { isRfc3339, parseTimestamp } from "./timestamp.js";
 
 // ajv-formats is CommonJS; under NodeNext its default export is the module.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -157,10 +160,12 @@ type Shape =
       /** The schema itself forbids other keys (ajv reports them). */
       readonly schemaClosed: boolean;
     }
-  | { readonly kind: "free" };
+  | { readonly kind: "free" }
+  | { readonly kind: "timestamp" };
 
 function describeShape(node: JsonSchema, root: JsonSchema): Shape | undefined {
   const resolved = resolveRef(node, root);
+  if (resolved.type === "string" && resolved.format === "date-time") return { kind: "timestamp" };
   if (resolved.type !== "object") return undefined;
   if (resolved.additionalProperties === true) return { kind: "free" };
   const props = (resolved.properties ?? {}) as Record<string, JsonSchema>;
@@ -179,6 +184,10 @@ function resolveRef(node: JsonSchema, root: JsonSchema): JsonSchema {
 }
 
 function checkShape(value: unknown, shape: Shape | undefined, path: string, found: ValidationIssue[]): void {
+  if (shape?.kind === "timestamp") {
+    checkTimestampRange(value, path, found);
+    return;
+  }
   if (!shape || !isPlainObject(value)) return; // type errors are the schema's to report
   if (shape.kind === "free") {
     checkFreeForm(value, path, 1, found);
@@ -196,6 +205,15 @@ function checkShape(value: unknown, shape: Shape | undefined, path: string, foun
       continue;
     }
     checkShape(value[key], shape.properties.get(key), childPath, found);
+  }
+}
+
+function checkTimestampRange(value: unknown, path: string, found: ValidationIssue[]): void {
+  if (typeof value !== "string" || !isRfc3339(value)) return; // the schema's format reports it
+  try {
+    parseTimestamp(value);
+  } catch (e) {
+    found.push({ path, rule: "timestamp_range", message: (e as Error).message });
   }
 }
 
@@ -245,11 +263,19 @@ function jsonValueProblem(value: unknown): string | undefined {
 
 const FORBIDDEN_MESSAGE = (key: string) => `key "${key}" is refused (it could pollute an object prototype)`;
 
-/** An object whose prototype is itself a plain object: the mark of `o["__proto__"] = {...}`. */
+/**
+ * An object whose prototype is a plain object rather than a class prototype
+ * (which always has its own `constructor`): the mark of `o["__proto__"] = {...}`.
+ */
 function hasSmuggledPrototype(value: unknown): boolean {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
-  return proto !== null && proto !== Object.prototype && Object.getPrototypeOf(proto) === Object.prototype;
+  return (
+    proto !== null &&
+    proto !== Object.prototype &&
+    Object.getPrototypeOf(proto) === Object.prototype &&
+    !Object.hasOwn(proto, "constructor")
+  );
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

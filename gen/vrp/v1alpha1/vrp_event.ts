@@ -45,17 +45,30 @@ export interface VrpEvent {
   /**
    * Unix timestamp in milliseconds. Contract JSON writes it as a number; values
    * above 2^53-1 are refused.
+   * Limits: {"minimum": 0, "maximum": 9007199254740991}
    */
   tsMs: bigint;
-  /** Event classification (SESSION_CREATED, PATH_SELECTED, ... or a new type). */
+  /**
+   * Event classification (SESSION_CREATED, PATH_SELECTED, ... or a new type).
+   * Limits: {"minLength": 1, "maxLength": 128}
+   */
   eventType: string;
-  /** Stable session identity; does not change across transport reattach. */
+  /**
+   * Stable session identity; does not change across transport reattach.
+   * Limits: {"minLength": 1, "maxLength": 256}
+   */
   sessionId: string;
-  /** Origin node, if clustered. */
+  /**
+   * Origin node, if clustered.
+   * Limits: {"minLength": 1, "maxLength": 256}
+   */
   nodeId?:
     | string
     | undefined;
-  /** Deterministic cause. */
+  /**
+   * Deterministic cause.
+   * Limits: {"minLength": 1, "maxLength": 128}
+   */
   reasonCode?:
     | string
     | undefined;

@@ -24,9 +24,15 @@ export const protobufFileName = "oneiric/session/v1/session_events.proto";
 
 /** UserInfo is the user that started the session. */
 export interface UserInfo {
-  /** System username (truncated to 100 characters). */
+  /**
+   * System username (truncated to 100 characters).
+   * Limits: {"maxLength": 100}
+   */
   username: string;
-  /** User home directory path (truncated to 500 characters). */
+  /**
+   * User home directory path (truncated to 500 characters).
+   * Limits: {"maxLength": 500}
+   */
   home: string;
 }
 
@@ -39,7 +45,10 @@ export interface EnvironmentInfo {
   pythonVersion: string;
   /** Operating system and platform identifier. */
   platform: string;
-  /** Current working directory (truncated to 500 characters). */
+  /**
+   * Current working directory (truncated to 500 characters).
+   * Limits: {"maxLength": 500}
+   */
   cwd: string;
 }
 
@@ -47,16 +56,23 @@ export interface EnvironmentInfo {
 export interface SessionStartEvent {
   /** Event format version; exactly "1.0" today. */
   eventVersion: string;
-  /** Unique event identifier (UUID v4 string). */
+  /**
+   * Unique event identifier (UUID v4 string).
+   * Limits: {"format": "uuid"}
+   */
   eventId: string;
   /**
-   * Event type discriminator: "session_start" when set.
-   * Optional in the contract JSON, so it keeps presence here.
+   * Event type discriminator. Optional in the contract JSON, so it keeps
+   * presence here.
+   * Limits: {"const": "session_start"}
    */
   eventType?:
     | string
     | undefined;
-  /** Component name, ^[a-zA-Z0-9_-]+$. */
+  /**
+   * Component name (e.g. "mahavishnu", "session-buddy").
+   * Limits: {"pattern": "^[a-zA-Z0-9_-]+$"}
+   */
   componentName: string;
   /** Shell class name (e.g. "MahavishnuShell"). */
   shellType: string;
@@ -64,7 +80,10 @@ export interface SessionStartEvent {
   timestamp:
     | Timestamp
     | undefined;
-  /** Process ID (1-4194304). */
+  /**
+   * Process ID (1-4194304).
+   * Limits: {"minimum": 1, "maximum": 4194304}
+   */
   pid: number;
   /** The user that started the session. */
   user:
@@ -82,7 +101,10 @@ export interface SessionStartEvent {
 
 /** SessionEndEvent is created when an admin shell exits. */
 export interface SessionEndEvent {
-  /** Event type discriminator: "session_end" when set. */
+  /**
+   * Event type discriminator. Optional in the contract JSON.
+   * Limits: {"const": "session_end"}
+   */
   eventType?:
     | string
     | undefined;

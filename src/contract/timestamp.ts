@@ -21,6 +21,11 @@ export const MAX_TIMESTAMP_SECONDS = 253402300799n; // 9999-12-31T23:59:59Z
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 
+/** Whether text has RFC 3339 date-time syntax (the schema checks the calendar). */
+export function isRfc3339(text: string): boolean {
+  return RFC3339.test(text);
+}
+
 /** Parse RFC 3339 text (already checked by the schema's date-time format). */
 export function parseTimestamp(text: string): Timestamp {
   const m = RFC3339.exec(text);

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it: build + typecheck, buf lint, buf breaking
+# against the committed baseline, gen/ freshness, and every test. Each gate
+# counts as one check; uvu's tests count one each. Ends with "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export NO_COLOR=1 FORCE_COLOR=0
+
+passed=0
+failed=0
+gate() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    echo "FAILED: $name"
+    failed=$((failed + 1))
+  fi
+}
+
+gate "typecheck + build (tsc)" bash -c 'rm -rf dist && node_modules/.bin/tsc -p tsconfig.json'
+gate "buf lint" node_modules/.bin/buf lint
+gate "buf breaking (WIRE_JSON, against proto/baseline.binpb)" bash scripts/breaking.sh
+gate "gen/ is fresh" bash scripts/check-gen.sh
+
+echo "== tests (uvu)"
+out=$(mktemp)
+node_modules/.bin/uvu dist/test '\.test\.js$' 2>&1 | tee "$out"
+clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out")
+total=$(echo "$clean" | awk '/^ *Total:/ {print $2}' | tail -1)
+ok=$(echo "$clean" | awk '/^ *Passed:/ {print $2}' | tail -1)
+rm -f "$out"
+if [ -z "$total" ] || [ "$total" = "0" ]; then
+  echo "FAILED: no tests ran"
+  failed=$((failed + 1))
+else
+  passed=$((passed + ok))
+  failed=$((failed + total - ok))
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
