@@ -51,7 +51,10 @@ export function makeBridge<M, J>(
     }
     const issues: ValidationIssue[] = [];
     const json = messageToJson(mapping, message as Record<string, unknown>, "", issues);
-    issues.push(...contract.issues(json));
+    // A value that could not be converted is left out of the JSON; the
+    // schema's "required" for that same path would only repeat the problem.
+    const unconvertible = new Set(issues.map((i) => i.path));
+    issues.push(...contract.issues(json).filter((i) => !unconvertible.has(i.path)));
     if (issues.length > 0) fail(issues);
     return json as J;
   };

@@ -66,7 +66,7 @@ const reportAjv = makeAjv(true);
 export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
   const fast = fastAjv.compile(spec.schema);
   let report: ValidateFunction | undefined; // compiled on first bad input
-  const shape = describeShape(spec.schema, spec.schema);
+  const shape = withVersionField(describeShape(spec.schema, spec.schema), spec.version?.field);
 
   const issues = (value: unknown): ValidationIssue[] => {
     const found: ValidationIssue[] = [];
@@ -172,6 +172,12 @@ function describeShape(node: JsonSchema, root: JsonSchema): Shape | undefined {
   const properties = new Map<string, Shape | undefined>();
   for (const [key, child] of Object.entries(props)) properties.set(key, describeShape(child, root));
   return { kind: "closed", properties, schemaClosed: resolved.additionalProperties === false };
+}
+
+/** The version field is a known key even where the schema does not list it (SessionEndEvent). */
+function withVersionField(shape: Shape | undefined, field: string | undefined): Shape | undefined {
+  if (!field || shape?.kind !== "closed" || shape.properties.has(field)) return shape;
+  return { ...shape, properties: new Map([...shape.properties, [field, undefined]]) };
 }
 
 function resolveRef(node: JsonSchema, root: JsonSchema): JsonSchema {

@@ -1,0 +1,58 @@
+/** RFC 3339 <-> Timestamp: exact instants, stated normalisations, clear limits. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { formatTimestamp, parseTimestamp, timestampFromDate } from "../src/contract/timestamp.js";
+
+const roundTrip = (text: string) => formatTimestamp(parseTimestamp(text));
+
+test("canonical UTC text round-trips exactly", () => {
+  for (const t of ["2026-02-06T12:34:56.789Z", "2026-02-06T12:34:56Z", "1970-01-01T00:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999999Z", "1969-12-31T23:59:59.000001Z"]) {
+    assert.is(roundTrip(t), t);
+  }
+});
+
+test("known instants", () => {
+  assert.equal(parseTimestamp("1970-01-01T00:00:00Z"), { seconds: 0n, nanos: 0 });
+  assert.equal(parseTimestamp("1969-12-31T23:59:59.5Z"), { seconds: -1n, nanos: 500_000_000 });
+  assert.equal(parseTimestamp("2000-03-01T00:00:00Z"), { seconds: 951868800n, nanos: 0 });
+  assert.equal(parseTimestamp("0001-01-01T00:00:00Z"), { seconds: -62135596800n, nanos: 0 });
+  assert.equal(parseTimestamp("0099-06-01T00:00:00Z").seconds, BigInt(Date.parse("0099-06-01T00:00:00Z") / 1000));
+});
+
+test("offsets are applied and written back as Z", () => {
+  assert.is(roundTrip("2026-02-06T14:34:56+02:00"), "2026-02-06T12:34:56Z");
+  assert.is(roundTrip("2026-02-06T00:30:00-01:00"), "2026-02-06T01:30:00Z");
+  assert.is(roundTrip("2026-01-01T00:30:00+01:00"), "2025-12-31T23:30:00Z");
+});
+
+test("fractions are written with 3, 6 or 9 digits; digits past nanoseconds are cut", () => {
+  assert.is(roundTrip("2026-02-06T12:34:56.7Z"), "2026-02-06T12:34:56.700Z");
+  assert.is(roundTrip("2026-02-06T12:34:56.1234Z"), "2026-02-06T12:34:56.123400Z");
+  assert.is(roundTrip("2026-02-06T12:34:56.1234567891Z"), "2026-02-06T12:34:56.123456789Z");
+  assert.is(roundTrip("2026-02-06T12:34:56.000Z"), "2026-02-06T12:34:56Z");
+});
+
+test("lower-case t/z and a space separator are read", () => {
+  assert.is(roundTrip("2026-02-06t12:34:56z"), "2026-02-06T12:34:56Z");
+  assert.is(roundTrip("2026-02-06 12:34:56Z"), "2026-02-06T12:34:56Z");
+});
+
+test("a leap second is the first second of the next day", () => {
+  assert.is(roundTrip("2016-12-31T23:59:60Z"), "2017-01-01T00:00:00Z");
+});
+
+test("outside 0001..9999 is refused", () => {
+  assert.throws(() => parseTimestamp("0000-12-31T23:59:59Z"), /outside the Timestamp range/);
+  assert.throws(() => parseTimestamp("0001-01-01T00:00:00+00:01"), /outside the Timestamp range/);
+  assert.throws(() => formatTimestamp({ seconds: 253402300800n, nanos: 0 }), /outside/);
+  assert.throws(() => formatTimestamp({ seconds: 0n, nanos: -1 }), /nanos/);
+});
+
+test("dates before 1970 and far ahead agree with Date for whole milliseconds", () => {
+  for (const ms of [-1, -86_400_001, 0, 1, 1_700_000_000_123, 253402300799999, -62135596800000]) {
+    const ts = timestampFromDate(new Date(ms));
+    assert.is(formatTimestamp(ts), new Date(ms).toISOString().replace(/\.000Z$/, "Z"));
+  }
+});
+
+test.run();
