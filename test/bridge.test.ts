@@ -108,9 +108,23 @@ test('a "__proto__" key arriving on the wire is refused, whatever its value', ()
   for (const value of ["x", 1, null, true, { polluted: true }, [1]]) {
     const bytes = endEventBytesWithMetadataKey("__proto__", value);
     const issues = issuesOf(() => bridges.SessionEndEvent.fromBinary(bytes));
-    assert.ok(issues.some((i) => i.rule === "forbidden_key"), JSON.stringify(issues));
+    assert.equal(issues.map((i) => [i.path, i.rule]), [["/metadata/__proto__", "forbidden_key"]]);
   }
   assert.is(({} as any).polluted, undefined);
+});
+
+test('a nested "__proto__" key on the wire is found where it is', () => {
+  const writer = new BinaryWriter();
+  writer.uint32(18).string("sess_1");
+  writer.uint32(26).fork().uint32(8).int64(1770000000n).join();
+  Struct.encode(Struct.wrap({ list: [1, { ok: true, ["__proto__"]: "x" }] }), writer.uint32(34).fork()).join();
+  const issues = issuesOf(() => bridges.SessionEndEvent.fromBinary(writer.finish()));
+  assert.equal(issues.map((i) => [i.path, i.rule]), [["/metadata/list/1/__proto__", "forbidden_key"]]);
+});
+
+test('the string "__proto__" outside a Struct key is an ordinary value', () => {
+  const event = { ...validStart(), environment: { python_version: "__proto__", platform: "__proto__", cwd: "/" }, shell_type: "__proto__", metadata: { k: "__proto__" } };
+  assert.equal(bridges.SessionStartEvent.fromBinary(bridges.SessionStartEvent.toBinary(event)), event);
 });
 
 test('"constructor" and "prototype" keys arriving on the wire are refused', () => {

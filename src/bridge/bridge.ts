@@ -14,6 +14,7 @@ import { ValidationError, type ValidationIssue } from "../contract/errors.js";
 import type { ContractValidator } from "../contract/validate.js";
 import { jsonToMessage, messageToJson } from "./convert.js";
 import type { MessageMapping } from "./mapping.js";
+import { findProtoKeys } from "./struct-keys.js";
 
 /** The part of a ts-proto message type the bridge needs. */
 export interface MessageType<M> {
@@ -29,12 +30,7 @@ export interface Bridge<M, J> {
   fromBinary(bytes: Uint8Array): J;
 }
 
-// A Struct key "__proto__" as protobuf writes it: FieldsEntry.key is field 1,
-// wire type 2 (tag 0x0a), length 9. Generated decoders assign Struct keys with
-// `object[key] = value`, which for this one key replaces the prototype (object
-// values, caught by the validator) or is silently ignored (primitive values):
-// so the bytes are checked before decoding.
-const PROTO_KEY_ON_WIRE = Buffer.from([0x0a, 0x09, ...Buffer.from("__proto__")]);
+const FORBIDDEN_PROTO_KEY = 'key "__proto__" is refused (it could pollute an object prototype)';
 
 export function makeBridge<M, J>(
   mapping: MessageMapping,
@@ -73,13 +69,15 @@ export function makeBridge<M, J>(
     fromJson,
     toBinary: (json) => type.encode(fromJson(json)).finish(),
     fromBinary(bytes) {
-      if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(PROTO_KEY_ON_WIRE)) {
-        fail([{ path: "", rule: "forbidden_key", message: 'a Struct key "__proto__" is refused (it could pollute an object prototype)' }]);
-      }
       let message: M;
       try {
+        const protoKeys = findProtoKeys(mapping, bytes);
+        if (protoKeys.length > 0) {
+          return fail(protoKeys.map((path) => ({ path, rule: "forbidden_key", message: FORBIDDEN_PROTO_KEY })));
+        }
         message = type.decode(bytes);
       } catch (e) {
+        if (e instanceof ValidationError) throw e;
         return fail([{ path: "", rule: "protobuf", message: `malformed protobuf: ${(e as Error).message}` }]);
       }
       return toJson(message);

@@ -19,6 +19,8 @@ export interface FieldMapping {
   readonly json: string;
   /** Property name on the ts-proto message (camelCase). */
   readonly proto: string;
+  /** Protobuf field number. */
+  readonly number: number;
   readonly kind: FieldKind;
   /** For kind "message": the nested type's mapping. */
   readonly message?: MessageMapping;
@@ -37,7 +39,8 @@ export interface MessageMapping {
   readonly fields: readonly FieldMapping[];
 }
 
-const f = (json: string, proto: string, kind: FieldKind, extra: Partial<FieldMapping> = {}): FieldMapping => ({
+const f = (number: number, json: string, proto: string, kind: FieldKind, extra: Partial<FieldMapping> = {}): FieldMapping => ({
+  number,
   json,
   proto,
   kind,
@@ -47,16 +50,16 @@ const f = (json: string, proto: string, kind: FieldKind, extra: Partial<FieldMap
 export const userInfoMapping: MessageMapping = {
   name: "UserInfo",
   protoName: "oneiric.session.v1.UserInfo",
-  fields: [f("username", "username", "string"), f("home", "home", "string")],
+  fields: [f(1, "username", "username", "string"), f(2, "home", "home", "string")],
 };
 
 export const environmentInfoMapping: MessageMapping = {
   name: "EnvironmentInfo",
   protoName: "oneiric.session.v1.EnvironmentInfo",
   fields: [
-    f("python_version", "pythonVersion", "string"),
-    f("platform", "platform", "string"),
-    f("cwd", "cwd", "string"),
+    f(1, "python_version", "pythonVersion", "string"),
+    f(2, "platform", "platform", "string"),
+    f(3, "cwd", "cwd", "string"),
   ],
 };
 
@@ -64,17 +67,17 @@ export const sessionStartEventMapping: MessageMapping = {
   name: "SessionStartEvent",
   protoName: "oneiric.session.v1.SessionStartEvent",
   fields: [
-    f("event_version", "eventVersion", "string"),
-    f("event_id", "eventId", "string"),
-    f("event_type", "eventType", "string", { optional: true }),
-    f("component_name", "componentName", "string"),
-    f("shell_type", "shellType", "string"),
-    f("timestamp", "timestamp", "timestamp"),
-    f("pid", "pid", "int32"),
-    f("user", "user", "message", { message: userInfoMapping }),
-    f("hostname", "hostname", "string"),
-    f("environment", "environment", "message", { message: environmentInfoMapping }),
-    f("metadata", "metadata", "struct"),
+    f(1, "event_version", "eventVersion", "string"),
+    f(2, "event_id", "eventId", "string"),
+    f(3, "event_type", "eventType", "string", { optional: true }),
+    f(4, "component_name", "componentName", "string"),
+    f(5, "shell_type", "shellType", "string"),
+    f(6, "timestamp", "timestamp", "timestamp"),
+    f(7, "pid", "pid", "int32"),
+    f(8, "user", "user", "message", { message: userInfoMapping }),
+    f(9, "hostname", "hostname", "string"),
+    f(10, "environment", "environment", "message", { message: environmentInfoMapping }),
+    f(11, "metadata", "metadata", "struct"),
   ],
 };
 
@@ -82,11 +85,11 @@ export const sessionEndEventMapping: MessageMapping = {
   name: "SessionEndEvent",
   protoName: "oneiric.session.v1.SessionEndEvent",
   fields: [
-    f("event_version", "eventVersion", "string", { optional: true }),
-    f("event_type", "eventType", "string", { optional: true }),
-    f("session_id", "sessionId", "string"),
-    f("timestamp", "timestamp", "timestamp"),
-    f("metadata", "metadata", "struct"),
+    f(5, "event_version", "eventVersion", "string", { optional: true }),
+    f(1, "event_type", "eventType", "string", { optional: true }),
+    f(2, "session_id", "sessionId", "string"),
+    f(3, "timestamp", "timestamp", "timestamp"),
+    f(4, "metadata", "metadata", "struct"),
   ],
 };
 
@@ -94,12 +97,12 @@ export const vrpEventMapping: MessageMapping = {
   name: "VrpEvent",
   protoName: "vrp.v1alpha1.VrpEvent",
   fields: [
-    f("ts_ms", "tsMs", "int64"),
-    f("event_type", "eventType", "string"),
-    f("session_id", "sessionId", "string"),
-    f("node_id", "nodeId", "string", { optional: true }),
-    f("reason_code", "reasonCode", "string", { optional: true }),
-    f("details", "details", "struct"),
+    f(1, "ts_ms", "tsMs", "int64"),
+    f(2, "event_type", "eventType", "string"),
+    f(3, "session_id", "sessionId", "string"),
+    f(4, "node_id", "nodeId", "string", { optional: true }),
+    f(5, "reason_code", "reasonCode", "string", { optional: true }),
+    f(6, "details", "details", "struct"),
   ],
 };
 

@@ -60,6 +60,7 @@ export function compareContract(
     const protoKind = protoKindOf(proto);
     if (expectedKind !== protoKind) problems.push(`${where(name)}: schema type means ${expectedKind}, proto field is ${protoKind}`);
     if (map.kind !== protoKind) problems.push(`${where(name)}: bridge maps it as ${map.kind}, proto field is ${protoKind}`);
+    if (map.number !== proto.number) problems.push(`${where(name)}: bridge says field number ${map.number}, proto says ${proto.number}`);
     if (map.proto !== proto.jsonName) problems.push(`${where(name)}: bridge uses property ${map.proto}, generated code uses ${proto.jsonName}`);
     if (proto.label === "LABEL_REPEATED") problems.push(`${where(name)}: repeated in proto, the schema has no arrays`);
     if (protoKind === "message") {
