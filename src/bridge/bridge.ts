@@ -9,7 +9,7 @@
  *
  * Every failure is a ValidationError naming each field and rule.
  */
-import type { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, type BinaryReader } from "@bufbuild/protobuf/wire";
 import { ValidationError, type ValidationIssue } from "../contract/errors.js";
 import type { ContractValidator } from "../contract/validate.js";
 import { jsonToMessage, messageToJson } from "./convert.js";
@@ -37,6 +37,9 @@ export function makeBridge<M, J>(
   contract: ContractValidator<J>,
   type: MessageType<M>,
 ): Bridge<M, J> {
+  // One writer per bridge, reused: encoding is synchronous, and a fresh
+  // writer would allocate and grow a buffer for every event.
+  const writer = new BinaryWriter();
   const fail = (issues: ValidationIssue[]): never => {
     throw new ValidationError(mapping.name, issues);
   };
@@ -67,7 +70,7 @@ export function makeBridge<M, J>(
     name: mapping.name,
     toJson,
     fromJson,
-    toBinary: (json) => type.encode(fromJson(json)).finish(),
+    toBinary: (json) => type.encode(fromJson(json), writer).finish(),
     fromBinary(bytes) {
       let message: M;
       try {

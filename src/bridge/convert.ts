@@ -19,7 +19,7 @@ export function jsonToMessage(mapping: MessageMapping, json: Json, path: string,
   const out: Message = {};
   for (const field of mapping.fields) {
     const value = json[field.json];
-    const at = `${path}/${pointerSegment(field.json)}`;
+    const at = () => `${path}/${pointerSegment(field.json)}`; // only built for an issue
     switch (field.kind) {
       case "string":
         out[field.proto] = value ?? (field.optional ? undefined : "");
@@ -37,7 +37,7 @@ export function jsonToMessage(mapping: MessageMapping, json: Json, path: string,
         out[field.proto] = value;
         break;
       case "message":
-        out[field.proto] = value === undefined ? undefined : jsonToMessage(field.message!, value as Json, at, issues);
+        out[field.proto] = value === undefined ? undefined : jsonToMessage(field.message!, value as Json, at(), issues);
         break;
     }
   }
@@ -49,7 +49,7 @@ export function messageToJson(mapping: MessageMapping, message: Message, path: s
   const out: Json = {};
   for (const field of mapping.fields) {
     const value = message[field.proto];
-    const at = `${path}/${pointerSegment(field.json)}`;
+    const at = () => `${path}/${pointerSegment(field.json)}`; // only built for an issue
     if (value === undefined || value === null) {
       // Implicit-presence scalars always exist in proto3; a missing one on a
       // hand-built object is written as its default so the schema can judge it.
@@ -70,37 +70,37 @@ export function messageToJson(mapping: MessageMapping, message: Message, path: s
         out[field.json] = fromTimestamp(value as Timestamp, at, issues);
         break;
       case "message":
-        out[field.json] = messageToJson(field.message!, value as Message, at, issues);
+        out[field.json] = messageToJson(field.message!, value as Message, at(), issues);
         break;
     }
   }
   return out;
 }
 
-function toTimestamp(text: string, path: string, issues: ValidationIssue[]): Timestamp | undefined {
+function toTimestamp(text: string, path: () => string, issues: ValidationIssue[]): Timestamp | undefined {
   try {
     return parseTimestamp(text);
   } catch (e) {
-    issues.push({ path, rule: "timestamp_range", message: (e as Error).message });
+    issues.push({ path: path(), rule: "timestamp_range", message: (e as Error).message });
     return undefined;
   }
 }
 
-function fromTimestamp(ts: Timestamp, path: string, issues: ValidationIssue[]): string | undefined {
+function fromTimestamp(ts: Timestamp, path: () => string, issues: ValidationIssue[]): string | undefined {
   try {
     return formatTimestamp(ts);
   } catch (e) {
-    issues.push({ path, rule: "timestamp_range", message: `is not a valid Timestamp: ${(e as Error).message}` });
+    issues.push({ path: path(), rule: "timestamp_range", message: `is not a valid Timestamp: ${(e as Error).message}` });
     return undefined;
   }
 }
 
 /** int64 -> JSON number, refusing what a double cannot hold exactly. */
-function fromInt64(value: unknown, path: string, issues: ValidationIssue[]): unknown {
+function fromInt64(value: unknown, path: () => string, issues: ValidationIssue[]): unknown {
   if (typeof value === "bigint") {
     if (value > MAX_SAFE || value < -MAX_SAFE) {
       issues.push({
-        path,
+        path: path(),
         rule: "int64_range",
         message: `${value} exceeds 2^53-1, the largest integer JSON numbers carry exactly`,
       });

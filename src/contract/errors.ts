@@ -32,5 +32,8 @@ function formatIssues(subject: string, issues: readonly ValidationIssue[]): stri
 
 /** Escape one key for use in a JSON Pointer (RFC 6901). */
 export function pointerSegment(key: string | number): string {
-  return String(key).replace(/~/g, "~0").replace(/\//g, "~1");
+  const text = String(key);
+  // Fast path: almost no key needs escaping, and this runs for every key.
+  if (!text.includes("~") && !text.includes("/")) return text;
+  return text.replace(/~/g, "~0").replace(/\//g, "~1");
 }

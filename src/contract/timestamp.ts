@@ -17,6 +17,8 @@ import type { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 
 export const MIN_TIMESTAMP_SECONDS = -62135596800n; // 0001-01-01T00:00:00Z
 export const MAX_TIMESTAMP_SECONDS = 253402300799n; // 9999-12-31T23:59:59Z
+const MIN_SECONDS = Number(MIN_TIMESTAMP_SECONDS);
+const MAX_SECONDS = Number(MAX_TIMESTAMP_SECONDS);
 
 const RFC3339 =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
@@ -31,31 +33,31 @@ export function parseTimestamp(text: string): Timestamp {
   const m = RFC3339.exec(text);
   if (!m) throw new RangeError(`not an RFC 3339 date-time: ${JSON.stringify(text)}`);
   const [, y, mo, d, h, mi, s, frac, sign, oh, om] = m;
-  const days = daysFromCivil(Number(y), Number(mo), Number(d));
-  let seconds = BigInt(days) * 86400n + BigInt(Number(h) * 3600 + Number(mi) * 60 + Number(s));
+  // Plain numbers are exact here (|seconds| < 2^39); one BigInt at the end.
+  let seconds = daysFromCivil(Number(y), Number(mo), Number(d)) * 86400 + Number(h) * 3600 + Number(mi) * 60 + Number(s);
   if (sign) {
-    const offset = BigInt(Number(oh) * 3600 + Number(om) * 60);
-    seconds = sign === "+" ? seconds - offset : seconds + offset;
+    const offset = Number(oh) * 3600 + Number(om) * 60;
+    seconds += sign === "+" ? -offset : offset;
   }
-  const nanos = frac ? Number(frac.slice(0, 9).padEnd(9, "0")) : 0;
-  if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS) {
+  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
     throw new RangeError("is outside the Timestamp range 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
   }
-  return { seconds, nanos };
+  const nanos = frac ? Number(frac.length === 9 ? frac : frac.slice(0, 9).padEnd(9, "0")) : 0;
+  return { seconds: BigInt(seconds), nanos };
 }
 
 /** Format a Timestamp as RFC 3339 in UTC. Throws on an invalid Timestamp. */
 export function formatTimestamp(ts: Timestamp): string {
-  const seconds = BigInt(ts.seconds);
+  const seconds = Number(ts.seconds);
   const nanos = ts.nanos;
-  if (seconds < MIN_TIMESTAMP_SECONDS || seconds > MAX_TIMESTAMP_SECONDS) {
-    throw new RangeError(`seconds ${seconds} is outside 0001-01-01..9999-12-31`);
+  if (!Number.isInteger(seconds) || seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
+    throw new RangeError(`seconds ${ts.seconds} is outside 0001-01-01..9999-12-31`);
   }
   if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
     throw new RangeError(`nanos ${nanos} is outside 0..999999999`);
   }
-  const days = Number(floorDiv(seconds, 86400n));
-  const secOfDay = Number(seconds - BigInt(days) * 86400n);
+  const days = Math.floor(seconds / 86400);
+  const secOfDay = seconds - days * 86400;
   const [year, month, day] = civilFromDays(days);
   const hh = Math.floor(secOfDay / 3600);
   const mm = Math.floor((secOfDay % 3600) / 60);
@@ -65,9 +67,9 @@ export function formatTimestamp(ts: Timestamp): string {
 
 /** Timestamp of a JavaScript Date (milliseconds). */
 export function timestampFromDate(date: Date): Timestamp {
-  const ms = BigInt(date.getTime());
-  const seconds = floorDiv(ms, 1000n);
-  return { seconds, nanos: Number(ms - seconds * 1000n) * 1_000_000 };
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: BigInt(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
 function fraction(nanos: number): string {
@@ -81,10 +83,6 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, "0");
 }
 
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
-}
 
 // Howard Hinnant's civil-calendar algorithms (proleptic Gregorian), which,
 // unlike Date.UTC, do not remap years 0-99 to 1900-1999.

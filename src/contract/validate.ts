@@ -1,36 +1,20 @@
 /**
- * Contract validation: the JSON Schema (ajv, 2020-12, formats on) plus the
- * few contract rules a schema cannot say.
- *
- * Rules beyond the schema, each with its own rule name in errors:
- * - `event_version`: exact version matching ("1.0" only) where a version is set.
- * - `unknown_property`: a key the contract does not name is refused rather
- *   than dropped, since the protobuf side has no field to carry it (free-form
- *   data goes under `metadata` / `details`).
- * - `forbidden_key`: `__proto__`, `constructor` and `prototype` are refused
- *   inside free-form objects, so no consumer can be led into prototype
- *   pollution by a merge.
- * - `timestamp_range`: a date-time must fall within 0001-01-01..9999-12-31,
- *   the range of google.protobuf.Timestamp that carries it on the wire.
- * - `json_value`: free-form values must be JSON (no NaN, undefined, functions,
- *   bigint, class instances), and nest at most MAX_FREE_FORM_DEPTH deep
- *   (`max_depth`), well inside protobuf's recursion limit of 100.
+ * Contract validation: the JSON Schema (ajv, 2020-12, formats on), the exact
+ * version policy, and the rules a schema cannot say (shape.ts).
  *
  * Each schema is compiled once, twice over: a fast validator that stops at the
  * first error (the hot path, and no allErrors on untrusted input), and a
  * report validator with allErrors that runs only once an input is known to be
- * bad, to list every problem for a human.
+ * bad, to list every problem for a human. The report's size is bounded by the
+ * schema's, since free-form objects carry no subschemas.
  */
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
 import { ValidationError, pointerSegment, type ValidationIssue } from "./errors.js";
-import { isRfc3339, parseTimestamp } from "./timestamp.js";
+import { describeShape, isPlainObject, shapeIsValid, shapeIssues } from "./shape.js";
 
 // ajv-formats is CommonJS; under NodeNext its default export is the module.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-
-export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
-export const MAX_FREE_FORM_DEPTH = 64;
 
 type JsonSchema = { readonly [key: string]: unknown };
 
@@ -39,7 +23,10 @@ export interface ContractSpec {
   /** Name used in errors and in the registry, e.g. "SessionStartEvent". */
   readonly name: string;
   readonly schema: JsonSchema;
-  /** Exact-match version policy, where the type has one. */
+  /**
+   * Exact-match version policy, where the type has one. The field is a known
+   * key even where the schema does not list it (SessionEndEvent).
+   */
   readonly version?: { readonly field: string; readonly expected: string };
 }
 
@@ -63,20 +50,24 @@ function makeAjv(allErrors: boolean): Ajv2020 {
 const fastAjv = makeAjv(false);
 const reportAjv = makeAjv(true);
 
+
 export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
   const fast = fastAjv.compile(spec.schema);
   let report: ValidateFunction | undefined; // compiled on first bad input
-  const shape = withVersionField(describeShape(spec.schema, spec.schema), spec.version?.field);
+  const shape = describeShape(spec.schema, spec.version ? [spec.version.field] : []);
+  const { version } = spec;
+
+  const isValid = (value: unknown): boolean =>
+    (!version || versionIsValid(value, version)) && fast(value) && shapeIsValid(value, shape);
 
   const issues = (value: unknown): ValidationIssue[] => {
+    if (isValid(value)) return [];
     const found: ValidationIssue[] = [];
-    if (spec.version) checkVersion(value, spec.version, found);
-    if (!fast(value)) {
-      report ??= reportAjv.compile(spec.schema);
-      report(value);
-      for (const e of report.errors ?? []) found.push(fromAjvError(e));
-    }
-    checkShape(value, shape, "", found);
+    if (version) versionIssues(value, version, found);
+    report ??= reportAjv.compile(spec.schema);
+    if (!report(value)) for (const e of report.errors ?? []) found.push(fromAjvError(e));
+    shapeIssues(value, shape, "", found);
+    if (found.length === 0) found.push({ path: "", rule: "contract", message: "is invalid" }); // never a silent pass
     return dedupe(found);
   };
 
@@ -84,21 +75,21 @@ export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
     spec,
     issues,
     assert(value: unknown): T {
-      const found = issues(value);
-      if (found.length > 0) throw new ValidationError(spec.name, found);
-      return value as T;
+      if (isValid(value)) return value as T;
+      throw new ValidationError(spec.name, issues(value));
     },
   };
 }
 
-function checkVersion(
-  value: unknown,
-  policy: NonNullable<ContractSpec["version"]>,
-  found: ValidationIssue[],
-): void {
-  if (!isPlainObject(value) || !Object.hasOwn(value, policy.field)) return;
-  const got = value[policy.field];
-  if (got === policy.expected) return;
+type VersionPolicy = NonNullable<ContractSpec["version"]>;
+
+function versionIsValid(value: unknown, policy: VersionPolicy): boolean {
+  return !isPlainObject(value) || !Object.hasOwn(value, policy.field) || value[policy.field] === policy.expected;
+}
+
+function versionIssues(value: unknown, policy: VersionPolicy, found: ValidationIssue[]): void {
+  if (versionIsValid(value, policy)) return;
+  const got = (value as Record<string, unknown>)[policy.field];
   const shown = typeof got === "string" && got !== "" ? got : JSON.stringify(got);
   found.push({
     path: `/${pointerSegment(policy.field)}`,
@@ -147,147 +138,6 @@ function formatMessage(format: string): string {
     default:
       return `must be a valid ${format}`;
   }
-}
-
-// ---------------------------------------------------------------------------
-// Shape rules: derived from the schema, so they cannot drift from it.
-
-/** What the schema says about one object: its named properties, or free-form. */
-type Shape =
-  | {
-      readonly kind: "closed";
-      readonly properties: ReadonlyMap<string, Shape | undefined>;
-      /** The schema itself forbids other keys (ajv reports them). */
-      readonly schemaClosed: boolean;
-    }
-  | { readonly kind: "free" }
-  | { readonly kind: "timestamp" };
-
-function describeShape(node: JsonSchema, root: JsonSchema): Shape | undefined {
-  const resolved = resolveRef(node, root);
-  if (resolved.type === "string" && resolved.format === "date-time") return { kind: "timestamp" };
-  if (resolved.type !== "object") return undefined;
-  if (resolved.additionalProperties === true) return { kind: "free" };
-  const props = (resolved.properties ?? {}) as Record<string, JsonSchema>;
-  const properties = new Map<string, Shape | undefined>();
-  for (const [key, child] of Object.entries(props)) properties.set(key, describeShape(child, root));
-  return { kind: "closed", properties, schemaClosed: resolved.additionalProperties === false };
-}
-
-/** The version field is a known key even where the schema does not list it (SessionEndEvent). */
-function withVersionField(shape: Shape | undefined, field: string | undefined): Shape | undefined {
-  if (!field || shape?.kind !== "closed" || shape.properties.has(field)) return shape;
-  return { ...shape, properties: new Map([...shape.properties, [field, undefined]]) };
-}
-
-function resolveRef(node: JsonSchema, root: JsonSchema): JsonSchema {
-  const ref = node.$ref;
-  if (typeof ref !== "string") return node;
-  const name = ref.replace(/^#\/\$defs\//, "");
-  const target = (root.$defs as Record<string, JsonSchema> | undefined)?.[name];
-  if (!target) throw new Error(`schema ${String(root.title)}: unresolved $ref ${ref}`);
-  return target;
-}
-
-function checkShape(value: unknown, shape: Shape | undefined, path: string, found: ValidationIssue[]): void {
-  if (shape?.kind === "timestamp") {
-    checkTimestampRange(value, path, found);
-    return;
-  }
-  if (!shape || !isPlainObject(value)) return; // type errors are the schema's to report
-  if (shape.kind === "free") {
-    checkFreeForm(value, path, 1, found);
-    return;
-  }
-  for (const key of Object.keys(value)) {
-    const childPath = `${path}/${pointerSegment(key)}`;
-    if (!shape.properties.has(key)) {
-      if (shape.schemaClosed) continue;
-      found.push({
-        path: childPath,
-        rule: "unknown_property",
-        message: "is not a field of this contract (free-form data belongs under metadata/details)",
-      });
-      continue;
-    }
-    checkShape(value[key], shape.properties.get(key), childPath, found);
-  }
-}
-
-function checkTimestampRange(value: unknown, path: string, found: ValidationIssue[]): void {
-  if (typeof value !== "string" || !isRfc3339(value)) return; // the schema's format reports it
-  try {
-    parseTimestamp(value);
-  } catch (e) {
-    found.push({ path, rule: "timestamp_range", message: (e as Error).message });
-  }
-}
-
-function checkFreeForm(value: unknown, path: string, depth: number, found: ValidationIssue[]): void {
-  if (depth > MAX_FREE_FORM_DEPTH) {
-    found.push({ path, rule: "max_depth", message: `nests deeper than ${MAX_FREE_FORM_DEPTH} levels` });
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => checkFreeForm(item, `${path}/${i}`, depth + 1, found));
-    return;
-  }
-  if (hasSmuggledPrototype(value)) {
-    // A "__proto__" key assigned with `obj[key] = v` (as generated protobuf
-    // decoders do) does not become a key: it replaces the prototype.
-    found.push({ path: `${path}/__proto__`, rule: "forbidden_key", message: FORBIDDEN_MESSAGE("__proto__") });
-    return;
-  }
-  if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      const childPath = `${path}/${pointerSegment(key)}`;
-      if (FORBIDDEN_KEYS.has(key)) {
-        found.push({ path: childPath, rule: "forbidden_key", message: FORBIDDEN_MESSAGE(key) });
-        continue;
-      }
-      checkFreeForm(value[key], childPath, depth + 1, found);
-    }
-    return;
-  }
-  const problem = jsonValueProblem(value);
-  if (problem) found.push({ path, rule: "json_value", message: problem });
-}
-
-function jsonValueProblem(value: unknown): string | undefined {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return undefined;
-    case "number":
-      return Number.isFinite(value) ? undefined : `must be a finite number (got ${value})`;
-    case "object":
-      return value === null ? undefined : `must be plain JSON (got a ${value.constructor?.name ?? "object"})`;
-    default:
-      return `must be a JSON value (got ${typeof value})`;
-  }
-}
-
-const FORBIDDEN_MESSAGE = (key: string) => `key "${key}" is refused (it could pollute an object prototype)`;
-
-/**
- * An object whose prototype is a plain object rather than a class prototype
- * (which always has its own `constructor`): the mark of `o["__proto__"] = {...}`.
- */
-function hasSmuggledPrototype(value: unknown): boolean {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return (
-    proto !== null &&
-    proto !== Object.prototype &&
-    Object.getPrototypeOf(proto) === Object.prototype &&
-    !Object.hasOwn(proto, "constructor")
-  );
-}
-
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 function dedupe(issues: ValidationIssue[]): ValidationIssue[] {

@@ -3,7 +3,7 @@
  * contract JSON in canonical form, and protobuf messages.
  */
 import fc from "fast-check";
-import { FORBIDDEN_KEYS } from "../../src/contract/validate.js";
+import { FORBIDDEN_KEYS } from "../../src/contract/shape.js";
 import { KNOWN_VRP_EVENT_TYPES } from "../../src/contract/vrp-vocabulary.js";
 import { MAX_TIMESTAMP_SECONDS, MIN_TIMESTAMP_SECONDS } from "../../src/contract/timestamp.js";
 import type { JsonObject, JsonValue } from "../../src/contract/types.js";
