@@ -6,15 +6,15 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { benchContract, contractTable } from "./bench/contract.js";
+import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
 
 const record = process.argv.includes("--record");
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 console.log("Machine:\n" + machine() + "\n");
-console.log("Contract bridge (events/s, median of 15 interleaved rounds; ratio = cost relative to the baseline):\n");
-const table = contractTable(benchContract());
+console.log("Contract bridge (events/s, medians of 41 interleaved rounds; cost = per-round baseline ÷ variant, median):\n");
+const table = contractTables(benchContract());
 console.log(table);
 
 if (record) {

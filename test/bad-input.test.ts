@@ -55,6 +55,13 @@ const cases: Case[] = [
   // Timestamps.
   ["second 67", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T13:45:67.890Z")), [{ path: "/timestamp", rule: "format" }]],
   ["no offset", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:34:56")), [{ path: "/timestamp", rule: "format" }]],
+  ["an offset without a colon (not RFC 3339)", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:34:56+0100")), [{ path: "/timestamp", rule: "format" }]],
+  ["an offset without minutes (not RFC 3339)", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:34:56+01")), [{ path: "/timestamp", rule: "format" }]],
+  ["a tab as the separator", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06\t12:34:56Z")), [{ path: "/timestamp", rule: "format" }]],
+  ["February 30", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-30T12:34:56Z")), [{ path: "/timestamp", rule: "format" }]],
+  ["February 29 in a common year", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-29T12:34:56Z")), [{ path: "/timestamp", rule: "format" }]],
+  ["hour 24", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T24:00:00Z")), [{ path: "/timestamp", rule: "format" }]],
+  ["offset hour 24", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:00:00+24:00")), [{ path: "/timestamp", rule: "format" }]],
   ["leap second not at 23:59 UTC", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:34:60Z")), [{ path: "/timestamp", rule: "format" }]],
   ["year 0 (outside Timestamp)", "SessionStartEvent", start((e) => (e.timestamp = "0000-06-01T00:00:00Z")), [{ path: "/timestamp", rule: "timestamp_range" }]],
   ["timestamp as a number", "SessionEndEvent", end((e) => (e.timestamp = 1700000000)), [{ path: "/timestamp", rule: "type" }]],

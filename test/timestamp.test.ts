@@ -1,7 +1,7 @@
 /** RFC 3339 <-> Timestamp: exact instants, stated normalisations, clear limits. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { formatTimestamp, parseTimestamp, timestampFromDate } from "../src/contract/timestamp.js";
+import { formatTimestamp, isRfc3339DateTime, parseTimestamp, timestampFromDate } from "../src/contract/timestamp.js";
 
 const roundTrip = (text: string) => formatTimestamp(parseTimestamp(text));
 
@@ -53,6 +53,13 @@ test("dates before 1970 and far ahead agree with Date for whole milliseconds", (
     const ts = timestampFromDate(new Date(ms));
     assert.is(formatTimestamp(ts), new Date(ms).toISOString().replace(/\.000Z$/, "Z"));
   }
+});
+
+test("the date-time format: RFC 3339 section 5.6, with the calendar and leap-second rules", () => {
+  const valid = ["2026-02-06T12:34:56.789Z", "2024-02-29T00:00:00Z", "2000-02-29T00:00:00Z", "2016-12-31T23:59:60Z", "2017-01-01T00:59:60+01:00", "2016-12-31T22:59:60-01:00", "2026-02-06t12:34:56z", "2026-02-06 12:34:56+05:30", "0001-01-01T00:00:00Z"];
+  const invalid = ["2026-02-06T13:45:67.890Z", "1900-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-01T00:00:00Z", "2026-02-06T12:34:60Z", "2026-02-06T12:34:56+0100", "2026-02-06T12:34:56+01", "2026-02-06", "2026-02-06T12:34:56", "2026-02-06T12:34Z", " 2026-02-06T12:34:56Z", "2026-02-06T12:34:56Z\n", "2026-02-06T12:34:56.Z"];
+  for (const t of valid) assert.ok(isRfc3339DateTime(t), t);
+  for (const t of invalid) assert.not.ok(isRfc3339DateTime(t), t);
 });
 
 test.run();

@@ -1,8 +1,8 @@
 /**
  * A small benchmark harness for a shared, noisy machine: variants run
- * interleaved in rounds (so they share the noise), each round long enough to
- * be measured, and results are medians over rounds, with ratios to a baseline
- * measured in the same run.
+ * interleaved in short rounds (so neighbours share the noise), results are
+ * medians over rounds, and ratios are taken per round against a baseline
+ * measured in the same round, then the median of those is reported.
  */
 import os from "node:os";
 
@@ -14,33 +14,43 @@ export interface Variant {
 
 export interface Result {
   readonly name: string;
-  readonly opsPerSec: number; // median over rounds
-  readonly spread: [number, number]; // min..max over rounds
+  /** Median operations per second over rounds. */
+  readonly opsPerSec: number;
+  /** Median over rounds of (baseline ops/s ÷ this variant's ops/s): its cost in baselines. */
+  readonly costRatio: number;
 }
 
-export function measure(variants: readonly Variant[], { rounds = 15, roundMs = 150 } = {}): Result[] {
-  const samples = new Map<string, number[]>(variants.map((v) => [v.name, []]));
-  // Warm up: let the JIT settle on every variant before counting.
-  for (const v of variants) timeFor(v.run, 300);
+/** Measure variants; the first one is the baseline. */
+export function measure(variants: readonly Variant[], { rounds = 41, roundMs = 60 } = {}): Result[] {
+  const samples = variants.map(() => [] as number[]);
+  for (const v of variants) timeFor(v.run, 300); // warm-up: let the JIT settle
   for (let r = 0; r < rounds; r++) {
-    for (const v of variants) samples.get(v.name)!.push(timeFor(v.run, roundMs));
+    variants.forEach((v, i) => samples[i]!.push(timeFor(v.run, roundMs)));
   }
-  return variants.map((v) => {
-    const s = samples.get(v.name)!.sort((a, b) => a - b);
-    return { name: v.name, opsPerSec: s[Math.floor(s.length / 2)]!, spread: [s[0]!, s[s.length - 1]!] };
-  });
+  const base = samples[0]!;
+  return variants.map((v, i) => ({
+    name: v.name,
+    opsPerSec: median(samples[i]!),
+    costRatio: median(samples[i]!.map((ops, r) => base[r]! / ops)),
+  }));
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 /** Operations per second of `fn`, run in batches for about `ms` milliseconds. */
-function timeFor(fn: () => unknown, ms: number): number {
+export function timeFor(fn: () => unknown, ms: number): number {
   let ops = 0;
   let sink: unknown;
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(ms) * 1_000_000n;
   let now = start;
   while (now < deadline) {
-    for (let i = 0; i < 64; i++) sink = fn();
-    ops += 64;
+    for (let i = 0; i < 32; i++) sink = fn();
+    ops += 32;
     now = process.hrtime.bigint();
   }
   if (sink === Symbol.for("never")) console.log(sink); // keep the result alive

@@ -20,29 +20,108 @@ export const MAX_TIMESTAMP_SECONDS = 253402300799n; // 9999-12-31T23:59:59Z
 const MIN_SECONDS = Number(MIN_TIMESTAMP_SECONDS);
 const MAX_SECONDS = Number(MAX_TIMESTAMP_SECONDS);
 
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+/** The fields of an RFC 3339 date-time, as written. */
+interface Rfc3339Parts {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  /** Fraction digits after the dot ("" when none). */
+  fraction: string;
+  /** Offset east of UTC, in minutes. */
+  offsetMinutes: number;
+  offsetHour: number;
+  offsetMinute: number;
+}
 
-/** Whether text has RFC 3339 date-time syntax (the schema checks the calendar). */
+/**
+ * Reads `YYYY-MM-DD(T|t| )HH:MM:SS[.fraction](Z|z|±HH:MM)` by position, with
+ * no regular expression (this runs for every timestamp, both ways). Checks
+ * syntax only; isRfc3339DateTime checks the calendar.
+ */
+function scan(text: string): Rfc3339Parts | undefined {
+  const n = text.length;
+  if (n < 20) return undefined;
+  const d = (i: number) => {
+    const c = text.charCodeAt(i) - 48;
+    return c >= 0 && c <= 9 ? c : NaN;
+  };
+  const two = (i: number) => d(i) * 10 + d(i + 1);
+  const sep = text[10];
+  if (text[4] !== "-" || text[7] !== "-" || (sep !== "T" && sep !== "t" && sep !== " ") || text[13] !== ":" || text[16] !== ":") return undefined;
+  const year = d(0) * 1000 + d(1) * 100 + two(2);
+  const month = two(5);
+  const day = two(8);
+  const hour = two(11);
+  const minute = two(14);
+  const second = two(17);
+  let i = 19;
+  let fraction = "";
+  if (text[i] === ".") {
+    const startDigits = ++i;
+    while (i < n && d(i) === d(i)) i++; // d(i) === d(i) is false only for NaN
+    if (i === startDigits) return undefined;
+    fraction = text.slice(startDigits, i);
+  }
+  let offsetMinutes = 0;
+  let offsetHour = 0;
+  let offsetMinute = 0;
+  const zone = text[i];
+  if (zone === "Z" || zone === "z") {
+    if (i + 1 !== n) return undefined;
+  } else if (zone === "+" || zone === "-") {
+    if (i + 6 !== n || text[i + 3] !== ":") return undefined;
+    offsetHour = two(i + 1);
+    offsetMinute = two(i + 4);
+    offsetMinutes = (zone === "+" ? 1 : -1) * (offsetHour * 60 + offsetMinute);
+  } else {
+    return undefined;
+  }
+  const parts = { year, month, day, hour, minute, second, fraction, offsetMinutes, offsetHour, offsetMinute };
+  return Number.isNaN(year + month + day + hour + minute + second + offsetMinutes) ? undefined : parts;
+}
+
+/** Whether text has RFC 3339 date-time syntax (isRfc3339DateTime also checks the calendar). */
 export function isRfc3339(text: string): boolean {
-  return RFC3339.test(text);
+  return scan(text) !== undefined;
+}
+
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * The JSON Schema "date-time" format: RFC 3339 section 5.6, exactly. Stricter
+ * than ajv-formats, which also takes offsets without a colon ("+0100") or
+ * without minutes ("+01") and any whitespace as the separator; RFC 3339 takes
+ * neither (we allow "T", "t" and a space, as its section 5.6 note does).
+ * A leap second (:60) is valid only at 23:59 UTC.
+ */
+export function isRfc3339DateTime(text: string): boolean {
+  const t = scan(text);
+  if (!t) return false;
+  const leap = t.year % 4 === 0 && (t.year % 100 !== 0 || t.year % 400 === 0);
+  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > (t.month === 2 && leap ? 29 : DAYS_IN_MONTH[t.month]!)) return false;
+  if (t.offsetHour > 23 || t.offsetMinute > 59 || t.hour > 23 || t.minute > 59 || t.second > 60) return false;
+  if (t.second === 60) {
+    const utcMinuteOfDay = (((t.hour * 60 + t.minute - t.offsetMinutes) % 1440) + 1440) % 1440;
+    return utcMinuteOfDay === 23 * 60 + 59;
+  }
+  return true;
 }
 
 /** Parse RFC 3339 text (already checked by the schema's date-time format). */
 export function parseTimestamp(text: string): Timestamp {
-  const m = RFC3339.exec(text);
-  if (!m) throw new RangeError(`not an RFC 3339 date-time: ${JSON.stringify(text)}`);
-  const [, y, mo, d, h, mi, s, frac, sign, oh, om] = m;
+  const t = scan(text);
+  if (!t) throw new RangeError(`not an RFC 3339 date-time: ${JSON.stringify(text)}`);
   // Plain numbers are exact here (|seconds| < 2^39); one BigInt at the end.
-  let seconds = daysFromCivil(Number(y), Number(mo), Number(d)) * 86400 + Number(h) * 3600 + Number(mi) * 60 + Number(s);
-  if (sign) {
-    const offset = Number(oh) * 3600 + Number(om) * 60;
-    seconds += sign === "+" ? -offset : offset;
-  }
+  const seconds =
+    daysFromCivil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second - t.offsetMinutes * 60;
   if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
     throw new RangeError("is outside the Timestamp range 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
   }
-  const nanos = frac ? Number(frac.length === 9 ? frac : frac.slice(0, 9).padEnd(9, "0")) : 0;
+  const f = t.fraction;
+  const nanos = f === "" ? 0 : Number(f.length === 9 ? f : f.length > 9 ? f.slice(0, 9) : f.padEnd(9, "0"));
   return { seconds: BigInt(seconds), nanos };
 }
 
