@@ -4,7 +4,7 @@
 # counts as one check; uvu's tests count one each. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export NO_COLOR=1 FORCE_COLOR=0
+export NO_COLOR=1
 
 passed=0
 failed=0

@@ -1,0 +1,31 @@
+/** Every ```js example in the README runs, as a user would run it. */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { repoRoot } from "./support/repo.js";
+
+const readme = readFileSync(path.join(repoRoot, "README.md"), "utf8");
+const examples = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+// Inside the package, so `import ... from "session-events"` resolves to it.
+const dir = path.join(repoRoot, "dist", "readme-examples");
+
+test("the README has examples", () => {
+  assert.ok(examples.length >= 4, `${examples.length} examples`);
+});
+
+examples.forEach((code, i) => {
+  test(`README example ${i + 1} runs`, () => {
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `example-${i + 1}.mjs`);
+    writeFileSync(file, code);
+    const { FORCE_COLOR, ...env } = process.env; // NO_COLOR + FORCE_COLOR makes Node warn on stderr
+    void FORCE_COLOR;
+    const r = spawnSync(process.execPath, [file], { encoding: "utf8", cwd: repoRoot, env });
+    assert.is(r.status, 0, `${r.stderr}\n--- example ---\n${code}`);
+    assert.is(r.stderr, "");
+  });
+});
+
+test.run();
