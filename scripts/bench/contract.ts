@@ -18,36 +18,13 @@ import { sessionEndEventMapping, sessionStartEventMapping, vrpEventMapping, type
 import * as sessionPb from "../../gen/oneiric/session/v1/session_events.js";
 import * as vrpPb from "../../gen/vrp/v1alpha1/vrp_event.js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
+import { validEnd, validStart, validVrp } from "../../test/support/fixtures.js";
 import { fmt, measure, type Result } from "./harness.js";
 
-const start = {
-  event_version: "1.0",
-  event_id: "550e8400-e29b-41d4-a716-446655440000",
-  event_type: "session_start",
-  component_name: "mahavishnu",
-  shell_type: "MahavishnuShell",
-  timestamp: "2026-02-06T12:34:56.789Z",
-  pid: 12345,
-  user: { username: "john", home: "/home/john" },
-  hostname: "server01",
-  environment: { python_version: "3.13.0", platform: "Linux-6.5.0-x86_64", cwd: "/home/john/projects/mahavishnu" },
-  metadata: { test_mode: true, workspace: "/path/to/workspace", git_branch: "main", git_commit: "abc123" },
-};
-const end = {
-  event_version: "1.0",
-  event_type: "session_end",
-  session_id: "sess_abc123",
-  timestamp: "2026-02-06T13:45:07.890Z",
-  metadata: { exit_reason: "user_exit", duration_seconds: 3600 },
-};
-const vrp = {
-  ts_ms: 1700000000000,
-  event_type: "PATH_SELECTED",
-  session_id: "sess-7f3a",
-  node_id: "node-eu-1",
-  reason_code: "LOWEST_RTT",
-  details: { path: "udp/443", rtt_ms: 12.5, candidates: 3 },
-};
+// The seed's example events (the same ones the tests start from).
+const start = { ...validStart(), metadata: { test_mode: true, workspace: "/path/to/workspace", git_branch: "main", git_commit: "abc123" } };
+const end = { ...validEnd(), event_version: "1.0", event_type: "session_end" as const };
+const vrp = validVrp();
 
 interface Case {
   event: string;
