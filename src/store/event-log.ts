@@ -1,0 +1,32 @@
+/**
+ * The durable event log, as the services see it: append records, read them
+ * back from a position, follow new ones. The embedded implementation is
+ * SegmentLog (files in a data directory); a distributed engine can take its
+ * place behind this interface without touching the services.
+ */
+
+/** One record of the log: its position and its bytes. */
+export interface LogRecord {
+  /** Position in the log: 1 for the first record, then +1 each. */
+  readonly sequence: bigint;
+  readonly payload: Uint8Array;
+}
+
+export interface EventLog {
+  /**
+   * Append one record. Resolves with its sequence once it is durable (on disk,
+   * fsynced), never before. Concurrent appends share one fsync.
+   */
+  append(payload: Uint8Array): Promise<bigint>;
+  /** Every record from `fromSequence` (inclusive) to the end as of the call. */
+  read(fromSequence?: bigint): AsyncIterable<LogRecord>;
+  /**
+   * Call `listener` with each record appended after this call, once durable.
+   * Returns a function that stops it.
+   */
+  subscribe(listener: (record: LogRecord) => void): () => void;
+  /** The sequence of the last durable record (0n when empty). */
+  readonly lastSequence: bigint;
+  /** Finish pending appends, then close. Appends after close are refused. */
+  close(): Promise<void>;
+}
