@@ -64,7 +64,7 @@ test("CLI: bad flags and formats are usage errors (exit 2) that name the problem
   const dir = tempDir();
   const target = path.join(dir, "out.json");
   const cases: [string[], RegExp][] = [
-    [["schemas", "export", "--format", "xml", target], /--format: unsupported format "xml"/],
+    [["schemas", "export", "--format", "xml", target], /--format: Unsupported format: "xml" \(expected one of: json, yaml\)/],
     [["schemas", "export", "--colour", target], /Unknown option '--colour'/],
     [["schemas", "export", "a.json", "b.json"], /at most one PATH/],
     [["schemas", "import"], /unknown command: schemas import/],

@@ -9,8 +9,9 @@
  *
  * Every failure is a ValidationError naming each field and rule.
  */
-import { BinaryWriter, type BinaryReader } from "@bufbuild/protobuf/wire";
-import { ValidationError, type ValidationIssue } from "../contract/errors.js";
+import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { ValidationError, describeError, type ValidationIssue } from "../contract/errors.js";
+import { forbiddenKeyMessage } from "../contract/shape.js";
 import type { ContractValidator } from "../contract/validate.js";
 import { jsonToMessage, messageToJson } from "./convert.js";
 import type { MessageMapping } from "./mapping.js";
@@ -30,7 +31,10 @@ export interface Bridge<M, J> {
   fromBinary(bytes: Uint8Array): J;
 }
 
-const FORBIDDEN_PROTO_KEY = 'key "__proto__" is refused (it could pollute an object prototype)';
+// Strings on the wire must be UTF-8: refuse rather than replace bad bytes
+// with U+FFFD (the generated decoders' default), which would alter data.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const decodeUtf8Strictly = (bytes: Uint8Array) => strictUtf8.decode(bytes);
 
 export function makeBridge<M, J>(
   mapping: MessageMapping,
@@ -43,6 +47,17 @@ export function makeBridge<M, J>(
   const fail = (issues: ValidationIssue[]): never => {
     throw new ValidationError(mapping.name, issues);
   };
+  /** Every failure leaves as a ValidationError, even a throwing getter's. */
+  const guarded =
+    <A, R>(fn: (arg: A) => R) =>
+    (arg: A): R => {
+      try {
+        return fn(arg);
+      } catch (e) {
+        if (e instanceof ValidationError) throw e;
+        return fail([{ path: "", rule: "input", message: `could not be read: ${describeError(e)}` }]);
+      }
+    };
 
   const toJson = (message: M): J => {
     if (typeof message !== "object" || message === null) {
@@ -66,24 +81,35 @@ export function makeBridge<M, J>(
     return message as M;
   };
 
+  const toBinary = (json: unknown): Uint8Array => {
+    const message = fromJson(json);
+    try {
+      return type.encode(message, writer).finish();
+    } catch (e) {
+      writer.finish(); // reset: a half-written event must not lead the next one
+      throw e;
+    }
+  };
+
+  const fromBinary = (bytes: Uint8Array): J => {
+    if (!(bytes instanceof Uint8Array)) fail([{ path: "", rule: "type", message: "must be protobuf bytes (a Uint8Array)" }]);
+    let message: M;
+    try {
+      const protoKeys = findProtoKeys(mapping, bytes);
+      if (protoKeys.length > 0) fail(protoKeys.map((path) => ({ path, rule: "forbidden_key", message: forbiddenKeyMessage("__proto__") })));
+      message = type.decode(new BinaryReader(bytes, decodeUtf8Strictly));
+    } catch (e) {
+      if (e instanceof ValidationError) throw e;
+      return fail([{ path: "", rule: "protobuf", message: `malformed protobuf: ${describeError(e)}` }]);
+    }
+    return toJson(message);
+  };
+
   return {
     name: mapping.name,
-    toJson,
-    fromJson,
-    toBinary: (json) => type.encode(fromJson(json), writer).finish(),
-    fromBinary(bytes) {
-      let message: M;
-      try {
-        const protoKeys = findProtoKeys(mapping, bytes);
-        if (protoKeys.length > 0) {
-          return fail(protoKeys.map((path) => ({ path, rule: "forbidden_key", message: FORBIDDEN_PROTO_KEY })));
-        }
-        message = type.decode(bytes);
-      } catch (e) {
-        if (e instanceof ValidationError) throw e;
-        return fail([{ path: "", rule: "protobuf", message: `malformed protobuf: ${(e as Error).message}` }]);
-      }
-      return toJson(message);
-    },
+    toJson: guarded(toJson),
+    fromJson: guarded(fromJson),
+    toBinary: guarded(toBinary),
+    fromBinary: guarded(fromBinary),
   };
 }

@@ -67,10 +67,14 @@ export function messageToJson(mapping: MessageMapping, message: Message, path: s
         out[field.json] = fromInt64(value, at, issues);
         break;
       case "timestamp":
-        out[field.json] = fromTimestamp(value as Timestamp, at, issues);
+        if (!isTimestamp(value)) issues.push({ path: at(), rule: "type", message: "must be a google.protobuf.Timestamp {seconds, nanos}" });
+        else out[field.json] = fromTimestamp(value, at, issues);
         break;
       case "message":
-        out[field.json] = messageToJson(field.message!, value as Message, at(), issues);
+        // A hand-built message may hold anything here; walking a string as a
+        // message would read defaults and hide the mistake.
+        if (typeof value !== "object" || Array.isArray(value)) issues.push({ path: at(), rule: "type", message: `must be a ${field.message!.name} message` });
+        else out[field.json] = messageToJson(field.message!, value as Message, at(), issues);
         break;
     }
   }
@@ -108,5 +112,13 @@ function fromInt64(value: unknown, path: () => string, issues: ValidationIssue[]
     }
     return Number(value);
   }
-  return value; // a hand-built message may hold a number; the schema judges it
+  if (typeof value === "number") return value; // a hand-built message may hold a number; the schema judges it
+  issues.push({ path: path(), rule: "type", message: "must be an int64 (bigint)" });
+  return undefined;
+}
+
+function isTimestamp(value: unknown): value is Timestamp {
+  if (typeof value !== "object" || value === null) return false;
+  const { seconds, nanos } = value as Record<string, unknown>;
+  return (typeof seconds === "bigint" || Number.isSafeInteger(seconds)) && typeof nanos === "number";
 }

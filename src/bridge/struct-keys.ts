@@ -9,16 +9,17 @@
  * read here first, precisely, along the message's Struct fields.
  */
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { pointerSegment } from "../contract/errors.js";
 import type { MessageMapping } from "./mapping.js";
 
 const KEY = "__proto__";
-// How the key looks on the wire as a map-entry key (field 1, length-delimited,
-// 9 bytes): a cheap test that rules out almost every message at once.
-const KEY_ON_WIRE = Buffer.from([0x0a, 0x09, ...Buffer.from(KEY)]);
+// The key's bytes appear in any message that carries it, however its tag and
+// length are encoded: a cheap test that rules out almost every message at once.
+const KEY_BYTES = Buffer.from(KEY);
 
 /** JSON Pointers of the Struct fields that carry a "__proto__" key, if any. */
 export function findProtoKeys(mapping: MessageMapping, bytes: Uint8Array): string[] {
-  if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(KEY_ON_WIRE)) return [];
+  if (!Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(KEY_BYTES)) return [];
   const found: string[] = [];
   scanMessage(mapping, bytes, "", found);
   return found;
@@ -46,7 +47,7 @@ function scanMessage(mapping: MessageMapping, bytes: Uint8Array, path: string, f
 const MAX_DEPTH = 100;
 
 function scanStruct(bytes: Uint8Array, path: string, found: string[], depth: number): void {
-  if (depth > MAX_DEPTH) return; // the decoder refuses deeper messages itself
+  if (depth > MAX_DEPTH) return; // deeper is refused after decoding anyway (the max_depth rule)
   eachField(bytes, (number, entry) => {
     if (number !== 1) return;
     let key = "";
@@ -56,7 +57,7 @@ function scanStruct(bytes: Uint8Array, path: string, found: string[], depth: num
       if (n === 2) value = data;
     });
     if (key === KEY) found.push(`${path}/${KEY}`);
-    if (value) scanValue(value, `${path}/${key.replace(/~/g, "~0").replace(/\//g, "~1")}`, found, depth + 1);
+    if (value) scanValue(value, `${path}/${pointerSegment(key)}`, found, depth + 1);
   });
 }
 

@@ -1,6 +1,6 @@
 /** `session-events schemas export [--format json|yaml] [PATH]` */
 import { parseArgs } from "node:util";
-import { EXPORT_FORMATS, exportSchemasToFile, renderSchemas } from "../session/registry.js";
+import { assertFormat, exportSchemasToFile, renderSchemas } from "../session/registry.js";
 import { UsageError } from "./usage-error.js";
 
 export const schemasExportUsage = `session-events schemas export [--format json|yaml] [PATH]
@@ -19,8 +19,10 @@ export function schemasExport(args: string[], stdout: NodeJS.WritableStream): vo
   if (positionals.length > 1) throw new UsageError(`expected at most one PATH, got ${positionals.length}`);
   const path = positionals[0];
   const format = values.format ?? (path && /\.ya?ml$/i.test(path) ? "yaml" : "json");
-  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
-    throw new UsageError(`--format: unsupported format ${JSON.stringify(format)} (expected one of: ${EXPORT_FORMATS.join(", ")})`);
+  try {
+    assertFormat(format);
+  } catch (e) {
+    throw new UsageError(`--format: ${(e as Error).message}`);
   }
   if (path === undefined || path === "-") stdout.write(renderSchemas(format));
   else exportSchemasToFile(path, format);

@@ -37,3 +37,12 @@ export function pointerSegment(key: string | number): string {
   if (!text.includes("~") && !text.includes("/")) return text;
   return text.replace(/~/g, "~0").replace(/\//g, "~1");
 }
+
+/** An error's message, whatever was thrown (even an object that cannot become a string). */
+export function describeError(e: unknown): string {
+  try {
+    return e instanceof Error ? e.message : String(e);
+  } catch {
+    return "an unreadable error";
+  }
+}

@@ -2,28 +2,35 @@
  * The contract rules a JSON Schema does not say, derived from the schema
  * itself so they cannot drift from it:
  *
+ * - `type`: every object the schema describes must be a plain JSON object
+ *   (an object literal or JSON.parse output): not a Date, Map, class instance
+ *   or an object inheriting its fields, which ajv's `type: "object"` lets by.
  * - `unknown_property`: a key the contract does not name is refused rather
  *   than dropped, since the protobuf side has no field to carry it (free-form
  *   data goes under `metadata` / `details`).
  * - `forbidden_key`: `__proto__`, `constructor` and `prototype` are refused
  *   inside free-form objects, so no consumer can be led into prototype
  *   pollution by a merge.
- * - `json_value`: free-form values must be JSON (no NaN, undefined, functions,
- *   bigint, class instances); `max_depth`: they nest at most
+ * - `json_value`: free-form values must be JSON (no NaN, undefined, holes,
+ *   functions, bigint, class instances); `max_depth`: they nest at most
  *   MAX_FREE_FORM_DEPTH deep, well inside protobuf's recursion limit of 100.
+ * - `unicode`: every string and key must be well-formed Unicode (no lone
+ *   surrogates), which protobuf's UTF-8 would otherwise silently replace.
  * - `timestamp_range`: a date-time must fall within 0001-01-01..9999-12-31,
  *   the range of the google.protobuf.Timestamp that carries it.
  *
- * Two passes, as ajv does it: `shapeIsValid` answers yes/no without building
- * a path (the hot path), and `shapeIssues` runs only on failure to say where.
+ * One walker serves both uses: without a `found` list it stops at the first
+ * problem and builds no paths (the hot path); with one, it lists every problem
+ * with its JSON Pointer. So the two can never judge differently.
  */
 import { pointerSegment, type ValidationIssue } from "./errors.js";
-import { isRfc3339, parseTimestamp } from "./timestamp.js";
+import { timestampStatus } from "./timestamp.js";
+import type { JsonSchema } from "./validate.js";
 
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 export const MAX_FREE_FORM_DEPTH = 64;
 
-type JsonSchema = { readonly [key: string]: unknown };
+export const forbiddenKeyMessage = (key: string) => `key "${key}" is refused (it could pollute an object prototype)`;
 
 /** What the schema says about one value. */
 export type Shape =
@@ -34,6 +41,7 @@ export type Shape =
       readonly schemaClosed: boolean;
     }
   | { readonly kind: "free" }
+  | { readonly kind: "string" }
   | { readonly kind: "timestamp" };
 
 /** The shape of a schema; `extraKeys` are known top-level keys the schema does not list. */
@@ -41,13 +49,13 @@ export function describeShape(schema: JsonSchema, extraKeys: readonly string[] =
   const shape = describe(schema, schema);
   if (shape?.kind !== "closed" || extraKeys.length === 0) return shape;
   const properties = new Map(shape.properties);
-  for (const key of extraKeys) if (!properties.has(key)) properties.set(key, undefined);
+  for (const key of extraKeys) if (!properties.has(key)) properties.set(key, { kind: "string" });
   return { ...shape, properties };
 }
 
 function describe(node: JsonSchema, root: JsonSchema): Shape | undefined {
   const resolved = resolveRef(node, root);
-  if (resolved.type === "string" && resolved.format === "date-time") return { kind: "timestamp" };
+  if (resolved.type === "string") return resolved.format === "date-time" ? { kind: "timestamp" } : { kind: "string" };
   if (resolved.type !== "object") return undefined;
   if (resolved.additionalProperties === true) return { kind: "free" };
   const props = (resolved.properties ?? {}) as Record<string, JsonSchema>;
@@ -65,140 +73,121 @@ function resolveRef(node: JsonSchema, root: JsonSchema): JsonSchema {
   return target;
 }
 
-// --- pass 1: yes or no, no allocation -----------------------------------------
+/** Where problems go: a list (report) or nowhere (yes/no). */
+type Found = ValidationIssue[] | undefined;
 
+/** Yes/no, fast: no paths are built. */
 export function shapeIsValid(value: unknown, shape: Shape | undefined): boolean {
+  return walk(value, shape, "", undefined);
+}
+
+/** Every problem, with its path. */
+export function shapeIssues(value: unknown, shape: Shape | undefined, found: ValidationIssue[]): void {
+  walk(value, shape, "", found);
+}
+
+function fail(found: Found, path: string, rule: string, message: string): false {
+  found?.push({ path, rule, message });
+  return false;
+}
+
+/** A child's path, built only when problems are being listed. */
+const at = (found: Found, path: string, key: string | number): string =>
+  found ? `${path}/${pointerSegment(key)}` : "";
+
+function walk(value: unknown, shape: Shape | undefined, path: string, found: Found): boolean {
   if (shape === undefined) return true;
   switch (shape.kind) {
+    case "string":
+      // Type errors are the schema's to report; the text itself is ours.
+      return typeof value !== "string" || value.isWellFormed() || fail(found, path, "unicode", UNICODE_MESSAGE);
     case "timestamp":
-      return typeof value !== "string" || !timestampOutOfRange(value);
+      if (typeof value !== "string") return true;
+      if (!value.isWellFormed()) return fail(found, path, "unicode", UNICODE_MESSAGE);
+      return timestampStatus(value) !== "range" || fail(found, path, "timestamp_range", TIMESTAMP_RANGE_MESSAGE);
     case "free":
-      return !isPlainObject(value) || freeFormIsValid(value, 1);
-    case "closed":
-      if (!isPlainObject(value)) return true; // type errors are the schema's to report
+      if (!isObjectLike(value)) return true; // the schema reports the type
+      return freeForm(value, path, 1, found);
+    case "closed": {
+      if (!isObjectLike(value)) return true; // the schema reports the type
+      if (!isPlainObject(value)) return fail(found, path, "type", `must be a plain JSON object (got ${describeValue(value)})`);
+      let ok = true;
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
         if (!shape.properties.has(key)) {
           if (shape.schemaClosed) continue;
-          return false;
+          ok = fail(found, at(found, path, key), "unknown_property", UNKNOWN_MESSAGE);
+        } else if (!walk(value[key], shape.properties.get(key), at(found, path, key), found)) {
+          ok = false;
         }
-        if (!shapeIsValid(value[key], shape.properties.get(key))) return false;
+        if (!ok && !found) return false;
       }
-      return true;
+      return ok;
+    }
   }
 }
 
-function freeFormIsValid(value: unknown, depth: number): boolean {
-  if (depth > MAX_FREE_FORM_DEPTH) return false;
+function freeForm(value: unknown, path: string, depth: number, found: Found): boolean {
+  if (depth > MAX_FREE_FORM_DEPTH) return fail(found, path, "max_depth", `nests deeper than ${MAX_FREE_FORM_DEPTH} levels`);
   switch (typeof value) {
-    case "string":
     case "boolean":
       return true;
+    case "string":
+      return value.isWellFormed() || fail(found, path, "unicode", UNICODE_MESSAGE);
     case "number":
-      return Number.isFinite(value);
-    case "object":
+      return Number.isFinite(value) || fail(found, path, "json_value", `must be a finite number (got ${value})`);
+    case "object": {
       if (value === null) return true;
+      let ok = true;
       if (Array.isArray(value)) {
-        for (const item of value) if (!freeFormIsValid(item, depth + 1)) return false;
-        return true;
+        for (let i = 0; i < value.length; i++) {
+          const item = i in value ? value[i] : HOLE;
+          if (!freeForm(item, at(found, path, i), depth + 1, found)) ok = false;
+          if (!ok && !found) return false;
+        }
+        return ok;
       }
-      {
-        const proto = Object.getPrototypeOf(value);
-        if (proto !== Object.prototype && proto !== null) return false; // the report pass says why
+      if (hasSmuggledPrototype(value)) {
+        // A "__proto__" key assigned with `obj[key] = v` (as generated protobuf
+        // decoders do) does not become a key: it replaces the prototype.
+        return fail(found, found ? `${path}/__proto__` : "", "forbidden_key", forbiddenKeyMessage("__proto__"));
       }
+      if (!isPlainObject(value)) return fail(found, path, "json_value", `must be plain JSON (got ${describeValue(value)})`);
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
-        if (FORBIDDEN_KEYS.has(key)) return false;
-        if (!freeFormIsValid((value as Record<string, unknown>)[key], depth + 1)) return false;
+        const child = at(found, path, key);
+        if (FORBIDDEN_KEYS.has(key)) ok = fail(found, child, "forbidden_key", forbiddenKeyMessage(key));
+        else if (!key.isWellFormed()) ok = fail(found, child, "unicode", `key: ${UNICODE_MESSAGE}`);
+        else if (!freeForm(value[key], child, depth + 1, found)) ok = false;
+        if (!ok && !found) return false;
       }
-      return true;
+      return ok;
+    }
     default:
-      return false;
+      return fail(found, path, "json_value", `must be a JSON value (got ${value === HOLE ? "an array hole" : typeof value})`);
   }
 }
 
-// --- pass 2: every problem, with its path ------------------------------------
+const HOLE = Symbol("hole");
+const UNICODE_MESSAGE = "must be well-formed Unicode (it holds a lone surrogate)";
+const UNKNOWN_MESSAGE = "is not a field of this contract (free-form data belongs under metadata/details)";
+const TIMESTAMP_RANGE_MESSAGE = "is outside the Timestamp range 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z";
 
-export function shapeIssues(value: unknown, shape: Shape | undefined, path: string, found: ValidationIssue[]): void {
-  if (shape === undefined) return;
-  if (shape.kind === "timestamp") {
-    if (typeof value === "string" && timestampOutOfRange(value)) {
-      found.push({ path, rule: "timestamp_range", message: timestampRangeMessage(value) });
-    }
-    return;
-  }
-  if (!isPlainObject(value)) return;
-  if (shape.kind === "free") {
-    freeFormIssues(value, path, 1, found);
-    return;
-  }
-  for (const key of Object.keys(value)) {
-    const childPath = `${path}/${pointerSegment(key)}`;
-    if (!shape.properties.has(key)) {
-      if (shape.schemaClosed) continue;
-      found.push({
-        path: childPath,
-        rule: "unknown_property",
-        message: "is not a field of this contract (free-form data belongs under metadata/details)",
-      });
-      continue;
-    }
-    shapeIssues(value[key], shape.properties.get(key), childPath, found);
-  }
+function isObjectLike(value: unknown): value is object {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function freeFormIssues(value: unknown, path: string, depth: number, found: ValidationIssue[]): void {
-  if (depth > MAX_FREE_FORM_DEPTH) {
-    found.push({ path, rule: "max_depth", message: `nests deeper than ${MAX_FREE_FORM_DEPTH} levels` });
-    return;
-  }
-  if (Array.isArray(value)) {
-    value.forEach((item, i) => freeFormIssues(item, `${path}/${i}`, depth + 1, found));
-    return;
-  }
-  if (hasSmuggledPrototype(value)) {
-    // A "__proto__" key assigned with `obj[key] = v` (as generated protobuf
-    // decoders do) does not become a key: it replaces the prototype.
-    found.push({ path: `${path}/__proto__`, rule: "forbidden_key", message: forbiddenMessage("__proto__") });
-    return;
-  }
-  if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      const childPath = `${path}/${pointerSegment(key)}`;
-      if (FORBIDDEN_KEYS.has(key)) {
-        found.push({ path: childPath, rule: "forbidden_key", message: forbiddenMessage(key) });
-        continue;
-      }
-      freeFormIssues(value[key], childPath, depth + 1, found);
-    }
-    return;
-  }
-  const problem = jsonValueProblem(value);
-  if (problem) found.push({ path, rule: "json_value", message: problem });
+function describeValue(value: object): string {
+  const proto = Object.getPrototypeOf(value);
+  const name = proto && Object.hasOwn(proto, "constructor") ? (proto.constructor as { name?: string }).name : undefined;
+  return name ? `a ${name}` : "an object with an inherited prototype";
 }
-
-function jsonValueProblem(value: unknown): string | undefined {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return undefined;
-    case "number":
-      return Number.isFinite(value) ? undefined : `must be a finite number (got ${value})`;
-    case "object":
-      return value === null ? undefined : `must be plain JSON (got a ${value.constructor?.name ?? "object"})`;
-    default:
-      return `must be a JSON value (got ${typeof value})`;
-  }
-}
-
-const forbiddenMessage = (key: string) => `key "${key}" is refused (it could pollute an object prototype)`;
 
 /**
  * An object whose prototype is a plain object rather than a class prototype
  * (which always has its own `constructor`): the mark of `o["__proto__"] = {...}`.
  */
-function hasSmuggledPrototype(value: unknown): boolean {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+function hasSmuggledPrototype(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   return (
     proto !== null &&
@@ -212,21 +201,4 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
-}
-
-// --- timestamps ---------------------------------------------------------------
-
-/** Only year 0000 and the first/last day of the range can fall outside it (with offsets). */
-function timestampOutOfRange(text: string): boolean {
-  const nearLimits = text.startsWith("0000") || text.startsWith("0001-01-01") || text.startsWith("9999-12-31");
-  return nearLimits && isRfc3339(text) && timestampRangeMessage(text) !== "";
-}
-
-function timestampRangeMessage(text: string): string {
-  try {
-    parseTimestamp(text);
-    return "";
-  } catch (e) {
-    return (e as Error).message;
-  }
 }

@@ -83,40 +83,59 @@ function scan(text: string): Rfc3339Parts | undefined {
   return Number.isNaN(year + month + day + hour + minute + second + offsetMinutes) ? undefined : parts;
 }
 
-/** Whether text has RFC 3339 date-time syntax (isRfc3339DateTime also checks the calendar). */
-export function isRfc3339(text: string): boolean {
-  return scan(text) !== undefined;
-}
-
 const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /**
- * The JSON Schema "date-time" format: RFC 3339 section 5.6, exactly. Stricter
- * than ajv-formats, which also takes offsets without a colon ("+0100") or
- * without minutes ("+01") and any whitespace as the separator; RFC 3339 takes
- * neither (we allow "T", "t" and a space, as its section 5.6 note does).
- * A leap second (:60) is valid only at 23:59 UTC.
+ * What a date-time string is worth:
+ * - "format": not an RFC 3339 date-time (section 5.6, exactly). Stricter than
+ *   ajv-formats, which also takes offsets without a colon ("+0100") or without
+ *   minutes ("+01") and any whitespace as the separator; RFC 3339 takes
+ *   neither (we allow "T", "t" and a space, as its section 5.6 note does). A
+ *   leap second (:60) is valid only at 23:59 UTC.
+ * - "range": a valid date-time outside 0001-01-01..9999-12-31 (UTC), which a
+ *   google.protobuf.Timestamp cannot carry.
+ * - "ok".
+ * The schema's format check and the range rule both ask, one after the other,
+ * about the same string: the last answer is kept.
  */
-export function isRfc3339DateTime(text: string): boolean {
+export function timestampStatus(text: string): "ok" | "format" | "range" {
+  if (text === lastText) return lastStatus;
+  lastStatus = statusOf(text);
+  lastText = text;
+  return lastStatus;
+}
+let lastText: string | undefined;
+let lastStatus: "ok" | "format" | "range" = "ok";
+
+function statusOf(text: string): "ok" | "format" | "range" {
   const t = scan(text);
-  if (!t) return false;
+  if (!t) return "format";
   const leap = t.year % 4 === 0 && (t.year % 100 !== 0 || t.year % 400 === 0);
-  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > (t.month === 2 && leap ? 29 : DAYS_IN_MONTH[t.month]!)) return false;
-  if (t.offsetHour > 23 || t.offsetMinute > 59 || t.hour > 23 || t.minute > 59 || t.second > 60) return false;
+  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > (t.month === 2 && leap ? 29 : DAYS_IN_MONTH[t.month]!)) return "format";
+  if (t.offsetHour > 23 || t.offsetMinute > 59 || t.hour > 23 || t.minute > 59 || t.second > 60) return "format";
   if (t.second === 60) {
     const utcMinuteOfDay = (((t.hour * 60 + t.minute - t.offsetMinutes) % 1440) + 1440) % 1440;
-    return utcMinuteOfDay === 23 * 60 + 59;
+    if (utcMinuteOfDay !== 23 * 60 + 59) return "format";
   }
-  return true;
+  const seconds = epochSeconds(t);
+  return seconds < MIN_SECONDS || seconds > MAX_SECONDS ? "range" : "ok";
+}
+
+/** The JSON Schema "date-time" format (see timestampStatus). */
+export function isRfc3339DateTime(text: string): boolean {
+  return timestampStatus(text) !== "format";
+}
+
+function epochSeconds(t: Rfc3339Parts): number {
+  // Plain numbers are exact here (|seconds| < 2^39).
+  return daysFromCivil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second - t.offsetMinutes * 60;
 }
 
 /** Parse RFC 3339 text (already checked by the schema's date-time format). */
 export function parseTimestamp(text: string): Timestamp {
   const t = scan(text);
   if (!t) throw new RangeError(`not an RFC 3339 date-time: ${JSON.stringify(text)}`);
-  // Plain numbers are exact here (|seconds| < 2^39); one BigInt at the end.
-  const seconds =
-    daysFromCivil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second - t.offsetMinutes * 60;
+  const seconds = epochSeconds(t); // one BigInt at the end
   if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
     throw new RangeError("is outside the Timestamp range 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
   }

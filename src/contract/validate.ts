@@ -17,7 +17,7 @@ import { isRfc3339DateTime } from "./timestamp.js";
 // ajv-formats is CommonJS; under NodeNext its default export is the module.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
-type JsonSchema = { readonly [key: string]: unknown };
+export type JsonSchema = { readonly [key: string]: unknown };
 
 /** How one contract type is validated. */
 export interface ContractSpec {
@@ -44,6 +44,9 @@ function makeAjv(allErrors: boolean): Ajv2020 {
   addFormats(ajv);
   // RFC 3339 exactly (ajv-formats is more lenient about offsets), and faster.
   ajv.addFormat("date-time", { type: "string", validate: isRfc3339DateTime });
+  // RFC 4122's string form only: ajv-formats also takes "urn:uuid:...", which
+  // is the URN, not the string representation JSON Schema's "uuid" means.
+  ajv.addFormat("uuid", { type: "string", validate: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i });
   // Non-standard top-level annotations the contract carries.
   ajv.addKeyword({ keyword: "event_version", schemaType: "string" });
   ajv.addKeyword({ keyword: "schema_version", schemaType: "string" });
@@ -69,7 +72,7 @@ export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
     if (version) versionIssues(value, version, found);
     report ??= reportAjv.compile(spec.schema);
     if (!report(value)) for (const e of report.errors ?? []) found.push(fromAjvError(e));
-    shapeIssues(value, shape, "", found);
+    shapeIssues(value, shape, found);
     if (found.length === 0) found.push({ path: "", rule: "contract", message: "is invalid" }); // never a silent pass
     return dedupe(found);
   };

@@ -14,8 +14,9 @@ import { randomUUID } from "node:crypto";
 import os from "node:os";
 import process from "node:process";
 import { contracts } from "../contract/contracts.js";
-import { ValidationError } from "../contract/errors.js";
+import { ValidationError, describeError } from "../contract/errors.js";
 import { parseJsonInput } from "../contract/parse.js";
+import { formatTimestamp, timestampFromDate } from "../contract/timestamp.js";
 import { SESSION_EVENT_VERSION } from "../contract/schemas/session.js";
 import type { ContractValidator } from "../contract/validate.js";
 import type {
@@ -50,7 +51,7 @@ export function makeModel<T>(contract: ContractValidator<T>): Model<T> {
       } catch (e) {
         if (e instanceof ValidationError) return [null, e];
         // Not a contract failure (e.g. a getter that throws): still never throw.
-        return [null, new ValidationError(name, [{ path: "", rule: "input", message: String(e) }])];
+        return [null, new ValidationError(name, [{ path: "", rule: "input", message: `could not be read: ${describeError(e)}` }])];
       }
     },
   };
@@ -67,7 +68,8 @@ export interface SessionEndInit {
   metadata?: JsonObject;
 }
 
-const nowUtc = (): string => new Date().toISOString();
+/** Now, in the canonical form the bridge writes back, so create()'s events round-trip unchanged. */
+const nowUtc = (): string => formatTimestamp(timestampFromDate(new Date()));
 
 export const SessionStartEvent = {
   ...makeModel<SessionStartEventJson>(contracts.SessionStartEvent),

@@ -52,7 +52,7 @@ export function exportSchemasToFile(outputPath: string, format: ExportFormat | s
   }
 }
 
-function assertFormat(format: string): asserts format is ExportFormat {
+export function assertFormat(format: string): asserts format is ExportFormat {
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
     throw new Error(`Unsupported format: ${JSON.stringify(format)} (expected one of: ${EXPORT_FORMATS.join(", ")})`);
   }
