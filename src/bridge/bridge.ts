@@ -9,13 +9,12 @@
  *
  * Every failure is a ValidationError naming each field and rule.
  */
-import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { BinaryWriter, type BinaryReader } from "@bufbuild/protobuf/wire";
 import { ValidationError, describeError, type ValidationIssue } from "../contract/errors.js";
-import { forbiddenKeyMessage } from "../contract/shape.js";
+import { decodeChecked } from "./decode.js";
 import type { ContractValidator } from "../contract/validate.js";
 import { jsonToMessage, messageToJson } from "./convert.js";
 import type { MessageMapping } from "./mapping.js";
-import { findProtoKeys } from "./struct-keys.js";
 
 /** The part of a ts-proto message type the bridge needs. */
 export interface MessageType<M> {
@@ -30,11 +29,6 @@ export interface Bridge<M, J> {
   toBinary(json: unknown): Uint8Array;
   fromBinary(bytes: Uint8Array): J;
 }
-
-// Strings on the wire must be UTF-8: refuse rather than replace bad bytes
-// with U+FFFD (the generated decoders' default), which would alter data.
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const decodeUtf8Strictly = (bytes: Uint8Array) => strictUtf8.decode(bytes);
 
 export function makeBridge<M, J>(
   mapping: MessageMapping,
@@ -91,19 +85,7 @@ export function makeBridge<M, J>(
     }
   };
 
-  const fromBinary = (bytes: Uint8Array): J => {
-    if (!(bytes instanceof Uint8Array)) fail([{ path: "", rule: "type", message: "must be protobuf bytes (a Uint8Array)" }]);
-    let message: M;
-    try {
-      const protoKeys = findProtoKeys(mapping, bytes);
-      if (protoKeys.length > 0) fail(protoKeys.map((path) => ({ path, rule: "forbidden_key", message: forbiddenKeyMessage("__proto__") })));
-      message = type.decode(new BinaryReader(bytes, decodeUtf8Strictly));
-    } catch (e) {
-      if (e instanceof ValidationError) throw e;
-      return fail([{ path: "", rule: "protobuf", message: `malformed protobuf: ${describeError(e)}` }]);
-    }
-    return toJson(message);
-  };
+  const fromBinary = (bytes: Uint8Array): J => toJson(decodeChecked(mapping, type, bytes));
 
   return {
     name: mapping.name,

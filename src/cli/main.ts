@@ -4,6 +4,7 @@
  */
 import process from "node:process";
 import { schemasExport, schemasExportUsage } from "./schemas.js";
+import { serve, serveUsage } from "./serve.js";
 import { UsageError } from "./usage-error.js";
 
 interface Command {
@@ -12,7 +13,10 @@ interface Command {
   run(args: string[], stdout: NodeJS.WritableStream): void | Promise<void>;
 }
 
-const COMMANDS: readonly Command[] = [{ path: ["schemas", "export"], usage: schemasExportUsage, run: schemasExport }];
+const COMMANDS: readonly Command[] = [
+  { path: ["serve"], usage: serveUsage, run: serve },
+  { path: ["schemas", "export"], usage: schemasExportUsage, run: schemasExport },
+];
 
 const overview = `usage: session-events <command> [options]
 

@@ -1,0 +1,232 @@
+/**
+ * The session collector: validates session events, assigns session ids,
+ * keeps every accepted event in the durable log before answering, and answers
+ * queries from an index rebuilt from that log on start. It knows nothing of
+ * gRPC (src/server wires it to grpc-js).
+ *
+ * Idempotency: a start is identified by its event_id. A retried start gets
+ * the session id it got the first time and is stored once; the same event_id
+ * with different content is refused (ALREADY_EXISTS). A repeated end is
+ * answered "duplicate" and stored once. Concurrent retries wait for the first.
+ */
+import { randomUUID } from "node:crypto";
+import { bridges } from "../bridge/index.js";
+import { ValidationError } from "../contract/errors.js";
+import { timestampFromDate } from "../contract/timestamp.js";
+import type { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
+import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { EventLog } from "../store/event-log.js";
+import { CollectorError } from "./errors.js";
+import { SessionIndex, compareTimestamps, millisBetween, type SessionFilter, type SessionRecord } from "./session-index.js";
+
+export type EmitStatus = "created" | "duplicate";
+export type EndStatus = "ended" | "duplicate";
+
+export interface SessionView {
+  readonly sessionId: string;
+  readonly status: "open" | "ended";
+  readonly start: SessionStartEvent;
+  readonly end: SessionEndEvent | undefined;
+  /** Milliseconds from start to end (0 while open). */
+  readonly durationMs: bigint;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+export class Collector {
+  private readonly index = new SessionIndex();
+  private readonly pendingStarts = new Map<string, Promise<{ sessionId: string; status: EmitStatus }>>();
+  private readonly pendingEnds = new Map<string, Promise<{ sessionId: string; status: EndStatus }>>();
+
+  private constructor(private readonly log: EventLog) {}
+
+  /** Open a collector on a log, rebuilding the session index from it. */
+  static async open(log: EventLog): Promise<Collector> {
+    const collector = new Collector(log);
+    for await (const record of log.read()) {
+      let entry: LogEntry;
+      try {
+        entry = LogEntry.decode(record.payload);
+      } catch (e) {
+        throw new Error(`event log record ${record.sequence} is not a LogEntry: ${(e as Error).message}`);
+      }
+      collector.apply(entry, record.sequence);
+    }
+    return collector;
+  }
+
+  get sessionCount(): number {
+    return this.index.size;
+  }
+
+  private apply(entry: LogEntry, sequence: bigint): void {
+    switch (entry.entry?.$case) {
+      case "sessionStarted":
+        this.index.addStart(entry.entry.value.sessionId, sequence, entry.entry.value.event!);
+        break;
+      case "sessionEnded":
+        this.index.setEnd(entry.entry.value.sessionId, entry.entry.value.event!);
+        break;
+      default:
+        break; // VRP events and future entries: not session state
+    }
+  }
+
+  async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
+    const checked = validate(() => bridges.SessionStartEvent.toJson(required(event)));
+    const known = this.index.sessionOfEvent(checked.event_id);
+    if (known) return { sessionId: known.sessionId, status: sameStart(known, event!) };
+    const inFlight = this.pendingStarts.get(checked.event_id);
+    if (inFlight) {
+      const first = await inFlight;
+      return { sessionId: first.sessionId, status: sameStart(this.index.get(first.sessionId)!, event!) };
+    }
+    const work = this.storeStart(event!);
+    this.pendingStarts.set(checked.event_id, work);
+    try {
+      return await work;
+    } finally {
+      this.pendingStarts.delete(checked.event_id);
+    }
+  }
+
+  private async storeStart(event: SessionStartEvent): Promise<{ sessionId: string; status: EmitStatus }> {
+    // Random, not derived from component and time: two shells in the same
+    // second must not collide (the original's flaw).
+    const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;
+    const sequence = await this.append({ $case: "sessionStarted", value: { sessionId, event } });
+    this.index.addStart(sessionId, sequence, event);
+    return { sessionId, status: "created" };
+  }
+
+  async emitEnd(event: SessionEndEvent | undefined): Promise<{ sessionId: string; status: EndStatus }> {
+    const checked = validate(() => bridges.SessionEndEvent.toJson(required(event)));
+    const sessionId = checked.session_id;
+    const session = this.index.get(sessionId);
+    if (!session) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
+    if (session.end) return { sessionId, status: "duplicate" };
+    if (compareTimestamps(event!.timestamp!, session.start.timestamp!) < 0) {
+      throw new CollectorError(
+        "FAILED_PRECONDITION",
+        `timestamp: the end (${checked.timestamp}) is before the session's start (${bridges.SessionStartEvent.toJson(session.start).timestamp})`,
+      );
+    }
+    const inFlight = this.pendingEnds.get(sessionId);
+    if (inFlight) {
+      await inFlight;
+      return { sessionId, status: "duplicate" };
+    }
+    const work = (async () => {
+      await this.append({ $case: "sessionEnded", value: { sessionId, event: event! } });
+      this.index.setEnd(sessionId, event!);
+      return { sessionId, status: "ended" as const };
+    })();
+    this.pendingEnds.set(sessionId, work);
+    try {
+      return await work;
+    } finally {
+      this.pendingEnds.delete(sessionId);
+    }
+  }
+
+  getSession(sessionId: string): SessionView {
+    if (!sessionId) throw new CollectorError("INVALID_ARGUMENT", "session_id: is required", [{ path: "/session_id", rule: "required", message: "is required" }]);
+    const record = this.index.get(sessionId);
+    if (!record) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
+    return view(record);
+  }
+
+  listSessions(filter: SessionFilter, pageSize: number, pageToken: string): { sessions: SessionView[]; nextPageToken: string } {
+    if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > MAX_PAGE_SIZE) {
+      throw new CollectorError("INVALID_ARGUMENT", `page_size: must be between 0 and ${MAX_PAGE_SIZE} (0: the default, ${DEFAULT_PAGE_SIZE})`, [
+        { path: "/page_size", rule: "maximum", message: `must be between 0 and ${MAX_PAGE_SIZE}` },
+      ]);
+    }
+    const after = decodePageToken(pageToken);
+    const { sessions, next } = this.index.list(filter, after, pageSize || DEFAULT_PAGE_SIZE);
+    return { sessions: sessions.map(view), nextPageToken: next === undefined ? "" : encodePageToken(next) };
+  }
+
+  private async append(entry: LogEntry["entry"]): Promise<bigint> {
+    const payload = LogEntry.encode({ receivedAt: timestampFromDate(new Date()), entry }).finish();
+    try {
+      return await this.log.append(payload);
+    } catch (e) {
+      throw new CollectorError("UNAVAILABLE", `the event could not be stored: ${(e as Error).message}`);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.log.close();
+  }
+}
+
+function required<T>(event: T | undefined): T {
+  if (event === undefined || event === null) {
+    throw new CollectorError("INVALID_ARGUMENT", "event: is required", [{ path: "/event", rule: "required", message: "is required" }]);
+  }
+  return event;
+}
+
+/** Run a bridge validation; its ValidationError becomes INVALID_ARGUMENT, field by field. */
+function validate<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ValidationError) {
+      const issues = e.issues.map((i) => ({ ...i, path: `/event${i.path}` }));
+      throw new CollectorError("INVALID_ARGUMENT", e.message, issues);
+    }
+    throw e;
+  }
+}
+
+/** A retry must be the same event: same event_id with other content is refused. */
+function sameStart(known: SessionRecord, event: SessionStartEvent): EmitStatus {
+  const stored = canonical(bridges.SessionStartEvent.toJson(known.start));
+  const retried = canonical(bridges.SessionStartEvent.toJson(event));
+  if (stored !== retried) {
+    throw new CollectorError(
+      "ALREADY_EXISTS",
+      `event_id: ${JSON.stringify(event.eventId)} was already used by a different event (session ${known.sessionId})`,
+    );
+  }
+  return "duplicate";
+}
+
+/** JSON with object keys sorted, so that key order does not make two events differ. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}
+
+function view(record: SessionRecord): SessionView {
+  return {
+    sessionId: record.sessionId,
+    status: record.end ? "ended" : "open",
+    start: record.start,
+    end: record.end,
+    durationMs: record.end ? millisBetween(record.start.timestamp!, record.end.timestamp!) : 0n,
+  };
+}
+
+const TOKEN_PREFIX = "v1:";
+
+function encodePageToken(after: bigint): string {
+  return Buffer.from(`${TOKEN_PREFIX}${after}`).toString("base64url");
+}
+
+function decodePageToken(token: string): bigint {
+  if (token === "") return 0n;
+  const text = Buffer.from(token, "base64url").toString();
+  if (!text.startsWith(TOKEN_PREFIX) || !/^\d{1,20}$/.test(text.slice(TOKEN_PREFIX.length))) {
+    throw new CollectorError("INVALID_ARGUMENT", "page_token: is not a token this server issued", [
+      { path: "/page_token", rule: "page_token", message: "is not a token this server issued" },
+    ]);
+  }
+  return BigInt(text.slice(TOKEN_PREFIX.length));
+}

@@ -1,0 +1,98 @@
+/**
+ * The collector as a gRPC server: SessionService, grpc.health.v1 and server
+ * reflection, optional bearer-token auth and (mutual) TLS, message limits and
+ * keepalive from the configuration, and a shutdown that drains first.
+ */
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import { Collector } from "../collector/collector.js";
+import { SegmentLog } from "../store/segment-log.js";
+import type { ServerConfig } from "./config.js";
+import { authInterceptor, loggingInterceptor } from "./interceptors.js";
+import type { Logger } from "./logger.js";
+import { sessionServiceDefinition, sessionServiceHandlers } from "./session-service.js";
+
+export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
+const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../proto");
+const SERVICE_PROTOS = ["oneiric/session/v1/session_service.proto", "vrp/v1alpha1/vrp_service.proto"];
+
+export interface RunningServer {
+  /** The port bound (useful with port 0). */
+  readonly port: number;
+  readonly collector: Collector;
+  /** Stop taking calls, let in-flight ones finish within the grace period, force the rest, close the log. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+  const log = await SegmentLog.open({
+    dir: config.dataDir,
+    segmentBytes: config.segmentBytes,
+    onDamage: (report) => logger.warn("event log: damaged tail cut off", { ...report }),
+  });
+  const collector = await Collector.open(log);
+  logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount });
+
+  const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];
+  if (config.token) interceptors.push(authInterceptor(config.token));
+  const server = new Server({
+    interceptors,
+    "grpc.max_receive_message_length": config.maxMessageBytes,
+    "grpc.max_send_message_length": config.maxMessageBytes,
+    "grpc.keepalive_time_ms": config.keepaliveTimeMs,
+    "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
+    "grpc.keepalive_permit_without_calls": 1,
+    "grpc.http2.min_ping_interval_without_data_ms": 5000,
+  });
+  server.addService(sessionServiceDefinition, sessionServiceHandlers(collector, logger));
+
+  const health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING" });
+  health.addToServer(server);
+  new ReflectionService(loadSync(SERVICE_PROTOS, { includeDirs: [PROTO_DIR] })).addToServer(server);
+
+  const credentials = config.tls
+    ? ServerCredentials.createSsl(
+        config.tls.clientCa ?? null,
+        [{ cert_chain: config.tls.cert, private_key: config.tls.key }],
+        config.tls.clientCa !== undefined,
+      )
+    : ServerCredentials.createInsecure();
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(config.address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
+    );
+  } catch (e) {
+    await collector.close();
+    throw new Error(`cannot listen on ${config.address}: ${(e as Error).message}`);
+  }
+  logger.info("listening", { address: config.address, port, tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off", auth: config.token ? "bearer" : "off" });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> =>
+    (stopping ??= (async () => {
+      health.setStatus("", "NOT_SERVING");
+      health.setStatus(SESSION_SERVICE_NAME, "NOT_SERVING");
+      logger.info("shutting down", { graceMs });
+      // tryShutdown waits for open calls and streams, possibly forever: force after the grace period.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          logger.warn("grace period over: cancelling the calls still open");
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await collector.close(); // pending appends are flushed before the log closes
+      logger.info("stopped", { lastSequence: log.lastSequence });
+    })());
+
+  return { port, collector, shutdown };
+}

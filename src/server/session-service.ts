@@ -1,0 +1,128 @@
+/**
+ * SessionService over grpc-js: decodes requests strictly, hands them to the
+ * Collector and maps its answers and refusals to gRPC. A client's mistake is
+ * INVALID_ARGUMENT (with field violations), NOT_FOUND, FAILED_PRECONDITION or
+ * ALREADY_EXISTS; only our own faults are INTERNAL.
+ */
+import { status, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition } from "@grpc/grpc-js";
+import { decodeChecked } from "../bridge/decode.js";
+import { sessionEndEventMapping, sessionStartEventMapping, type MessageMapping } from "../bridge/mapping.js";
+import { ValidationError } from "../contract/errors.js";
+import { Collector, type SessionView } from "../collector/collector.js";
+import { CollectorError } from "../collector/errors.js";
+import type { SessionFilter } from "../collector/session-index.js";
+import {
+  EmitSessionEndRequest,
+  EmitSessionEndResponse,
+  EmitSessionStartRequest,
+  EmitSessionStartResponse,
+  GetSessionRequest,
+  GetSessionResponse,
+  ListSessionsRequest,
+  ListSessionsResponse,
+  SessionServiceService,
+  SessionStatus,
+  type Session,
+} from "../../gen/oneiric/session/v1/session_service.js";
+import type { Logger } from "./logger.js";
+import { toServiceError } from "./rich-error.js";
+
+/** A request as the server decoded it: the message, or why it could not be. */
+type Decoded<T> = { readonly message: T; readonly error?: undefined } | { readonly message?: undefined; readonly error: CollectorError };
+
+/** The request messages as mappings, so the strict decoder can find Struct keys inside the event. */
+const wrapping = (name: string, event?: MessageMapping): MessageMapping => ({
+  name,
+  protoName: `oneiric.session.v1.${name}`,
+  fields: event ? [{ number: 1, json: "event", proto: "event", kind: "message", message: event }] : [],
+});
+
+function strictly<T>(mapping: MessageMapping, type: { decode(input: never): T }) {
+  return (bytes: Buffer): Decoded<T> => {
+    try {
+      return { message: decodeChecked(mapping, type as never, bytes) as T };
+    } catch (e) {
+      if (e instanceof ValidationError) return { error: new CollectorError("INVALID_ARGUMENT", e.message, e.issues) };
+      throw e;
+    }
+  };
+}
+
+/** The generated definition, with strict request decoding. */
+export const sessionServiceDefinition = {
+  ...SessionServiceService,
+  emitSessionStart: { ...SessionServiceService.emitSessionStart, requestDeserialize: strictly(wrapping("EmitSessionStartRequest", sessionStartEventMapping), EmitSessionStartRequest) },
+  emitSessionEnd: { ...SessionServiceService.emitSessionEnd, requestDeserialize: strictly(wrapping("EmitSessionEndRequest", sessionEndEventMapping), EmitSessionEndRequest) },
+  getSession: { ...SessionServiceService.getSession, requestDeserialize: strictly(wrapping("GetSessionRequest"), GetSessionRequest) },
+  listSessions: { ...SessionServiceService.listSessions, requestDeserialize: strictly(wrapping("ListSessionsRequest"), ListSessionsRequest) },
+} as unknown as ServiceDefinition;
+
+export function sessionServiceHandlers(collector: Collector, logger: Logger) {
+  /** One unary handler: decoded request in, response or status out. */
+  const unary =
+    <Req, Res>(name: string, handle: (request: Req) => Promise<Res> | Res) =>
+    (call: ServerUnaryCall<Decoded<Req>, Res>, callback: sendUnaryData<Res>): void => {
+      const { message, error } = call.request;
+      if (error) return callback(toServiceError(error));
+      if (call.cancelled) return callback({ code: status.CANCELLED, details: "cancelled before it was handled" });
+      Promise.resolve()
+        .then(() => handle(message))
+        .then(
+          (response) => callback(null, response),
+          (e: unknown) => {
+            if (e instanceof CollectorError) return callback(toServiceError(e));
+            logger.error("internal error", { method: name, error: (e as Error).stack ?? String(e) });
+            callback({ code: status.INTERNAL, details: "internal error (see the collector's log)" });
+          },
+        );
+    };
+
+  return {
+    emitSessionStart: unary<EmitSessionStartRequest, EmitSessionStartResponse>("EmitSessionStart", async (req) =>
+      EmitSessionStartResponse.fromPartial(await collector.emitStart(req.event)),
+    ),
+    emitSessionEnd: unary<EmitSessionEndRequest, EmitSessionEndResponse>("EmitSessionEnd", async (req) =>
+      EmitSessionEndResponse.fromPartial(await collector.emitEnd(req.event)),
+    ),
+    getSession: unary<GetSessionRequest, GetSessionResponse>("GetSession", (req) =>
+      GetSessionResponse.fromPartial({ session: toSession(collector.getSession(req.sessionId)) }),
+    ),
+    listSessions: unary<ListSessionsRequest, ListSessionsResponse>("ListSessions", (req) => {
+      const page = collector.listSessions(toFilter(req), req.pageSize, req.pageToken);
+      return ListSessionsResponse.fromPartial({ sessions: page.sessions.map(toSession), nextPageToken: page.nextPageToken });
+    }),
+  };
+}
+
+function toSession(view: SessionView): Session {
+  return {
+    sessionId: view.sessionId,
+    status: view.status === "ended" ? SessionStatus.SESSION_STATUS_ENDED : SessionStatus.SESSION_STATUS_OPEN,
+    start: view.start,
+    end: view.end,
+    durationMs: view.durationMs,
+  };
+}
+
+const STATUS_FILTERS: Record<number, SessionFilter["status"]> = {
+  [SessionStatus.SESSION_STATUS_UNSPECIFIED]: undefined,
+  [SessionStatus.SESSION_STATUS_OPEN]: "open",
+  [SessionStatus.SESSION_STATUS_ENDED]: "ended",
+};
+
+function toFilter(req: ListSessionsRequest): SessionFilter {
+  if (!Object.hasOwn(STATUS_FILTERS, req.status)) {
+    throw new CollectorError("INVALID_ARGUMENT", `status: unknown SessionStatus ${req.status}`, [{ path: "/status", rule: "enum", message: `unknown SessionStatus ${req.status}` }]);
+  }
+  for (const [field, ts] of [["started_after", req.startedAfter], ["started_before", req.startedBefore]] as const) {
+    if (ts && (ts.nanos < 0 || ts.nanos > 999_999_999)) {
+      throw new CollectorError("INVALID_ARGUMENT", `${field}: nanos must be 0..999999999`, [{ path: `/${field}`, rule: "timestamp_range", message: "nanos must be 0..999999999" }]);
+    }
+  }
+  return {
+    componentName: req.componentName || undefined,
+    status: STATUS_FILTERS[req.status],
+    startedAfter: req.startedAfter,
+    startedBefore: req.startedBefore,
+  };
+}
