@@ -78,7 +78,11 @@ export class SessionEventEmitter {
   private closed = false;
 
   constructor(private readonly options: EmitterOptions) {
-    this.client = new SessionServiceClient(options.target, channelCredentials(options));
+    this.client = new SessionServiceClient(options.target, channelCredentials(options), {
+      // Reconnect soon after the collector comes back (grpc-js waits 1 s, then up to 120 s).
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 5000,
+    });
     this.breaker = new CircuitBreaker({ ...DEFAULT_BREAKER, ...options.breaker });
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.deadlineMs = options.deadlineMs ?? 3000;

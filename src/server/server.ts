@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation } from "grpc-health-check";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { Collector } from "../collector/collector.js";
 import { SegmentLog } from "../store/segment-log.js";
 import type { ServerConfig } from "./config.js";
@@ -18,7 +18,8 @@ import { sessionServiceDefinition, sessionServiceHandlers } from "./session-serv
 
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
 const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../proto");
-const SERVICE_PROTOS = ["oneiric/session/v1/session_service.proto", "vrp/v1alpha1/vrp_service.proto"];
+// What reflection describes: exactly the services this server serves.
+const SERVED_PROTOS = [path.join(PROTO_DIR, "oneiric/session/v1/session_service.proto"), healthProtoPath];
 
 export interface RunningServer {
   /** The port bound (useful with port 0). */
@@ -52,7 +53,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
 
   const health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
-  new ReflectionService(loadSync(SERVICE_PROTOS, { includeDirs: [PROTO_DIR] })).addToServer(server);
+  new ReflectionService(loadSync(SERVED_PROTOS, { includeDirs: [PROTO_DIR] })).addToServer(server);
 
   const credentials = config.tls
     ? ServerCredentials.createSsl(

@@ -1,0 +1,107 @@
+/** Who may talk to the collector, and how: bearer tokens, TLS, mutual TLS; health and reflection for standard tools. */
+import path from "node:path";
+import { Metadata, credentials, loadPackageDefinition, status, type GrpcObject, type ServiceClientConstructor } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { bridges } from "../src/bridge/index.js";
+import { SessionStartEvent } from "../src/session/models.js";
+import type { EmitSessionStartResponse } from "../gen/oneiric/session/v1/session_service.js";
+import { call, clientFor, rejection, startTestServer } from "./support/collector.js";
+import { makeCerts } from "./support/certs.js";
+import { repoRoot } from "./support/repo.js";
+
+const event = () => bridges.SessionStartEvent.fromJson(SessionStartEvent.create({ componentName: "access", shellType: "Shell" }));
+const bearer = (token: string) => {
+  const m = new Metadata();
+  m.set("authorization", `Bearer ${token}`);
+  return m;
+};
+
+function healthClient(target: string, creds = credentials.createInsecure()) {
+  const def = loadSync(path.join(repoRoot, "node_modules/grpc-health-check/proto/health/v1/health.proto"), { enums: String });
+  const Health = ((loadPackageDefinition(def).grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject;
+  return new (Health.Health as ServiceClientConstructor)(target, creds);
+}
+
+test("auth on: no token and a wrong token are UNAUTHENTICATED and store nothing; the right one passes", async () => {
+  const server = await startTestServer({ token: "s3cret-token" });
+  const client = clientFor(server.target);
+  let e = await rejection(call(client, "emitSessionStart", { event: event() }));
+  assert.is(e.code, status.UNAUTHENTICATED);
+  assert.match(e.details, /authorization: missing/);
+  e = await rejection(call(client, "emitSessionStart", { event: event() }, { metadata: bearer("wrong-token!") }));
+  assert.is(e.code, status.UNAUTHENTICATED);
+  assert.is(server.collector.sessionCount, 0);
+  const ok = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event: event() }, { metadata: bearer("s3cret-token") });
+  assert.is(ok.status, "created");
+  assert.is(server.collector.sessionCount, 1);
+  // Health checks stay open, for load balancers and orchestrators.
+  const health = healthClient(server.target);
+  const answer = await new Promise<{ status: string }>((resolve, reject) => health.Check({ service: "" }, (err: Error | null, r: { status: string }) => (err ? reject(err) : resolve(r))));
+  assert.is(answer.status, "SERVING");
+  health.close();
+  client.close();
+  await server.shutdown(1000);
+});
+
+test("health reports the collector's service, and NOT_FOUND for others", async () => {
+  const server = await startTestServer();
+  const health = healthClient(server.target);
+  const check = (service: string) =>
+    new Promise<{ status: string }>((resolve, reject) => health.Check({ service }, (err: Error | null, r: { status: string }) => (err ? reject(err) : resolve(r))));
+  assert.is((await check("oneiric.session.v1.SessionService")).status, "SERVING");
+  assert.is(((await rejection(check("no.such.Service"))) as { code: number }).code, status.NOT_FOUND);
+  health.close();
+  await server.shutdown(1000);
+});
+
+test("reflection lists the services, so grpcurl-style tools can call them", async () => {
+  const server = await startTestServer();
+  const def = loadSync(path.join(repoRoot, "node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto"));
+  const v1 = (((loadPackageDefinition(def).grpc as GrpcObject).reflection as GrpcObject).v1 as GrpcObject).ServerReflection as ServiceClientConstructor;
+  const client = new v1(server.target, credentials.createInsecure());
+  const stream = client.ServerReflectionInfo();
+  const names = await new Promise<string[]>((resolve, reject) => {
+    stream.on("data", (r: { listServicesResponse?: { service: { name: string }[] } }) => {
+      resolve(r.listServicesResponse!.service.map((s) => s.name));
+      stream.end();
+    });
+    stream.on("error", reject);
+    stream.write({ listServices: "" });
+  });
+  assert.ok(names.includes("oneiric.session.v1.SessionService"), names.join(", "));
+  assert.ok(names.includes("grpc.health.v1.Health"), names.join(", "));
+  assert.not.ok(names.includes("vrp.v1alpha1.VrpStreamService"), "a service this server does not serve");
+  client.close();
+  await server.shutdown(1000);
+});
+
+const certs = makeCerts();
+
+test("TLS: a client trusting the CA gets through; a plaintext client does not", async () => {
+  const server = await startTestServer({ tls: { cert: certs.serverCert, key: certs.serverKey, clientCa: undefined } });
+  const target = `localhost:${server.port}`;
+  const secure = clientFor(target, credentials.createSsl(certs.ca));
+  assert.is((await call<unknown, EmitSessionStartResponse>(secure, "emitSessionStart", { event: event() })).status, "created");
+  const plain = clientFor(target);
+  assert.is((await rejection(call(plain, "emitSessionStart", { event: event() }, { deadlineMs: 2000 }))).code, status.UNAVAILABLE);
+  secure.close();
+  plain.close();
+  await server.shutdown(1000);
+});
+
+test("mutual TLS: a client without a certificate is refused; with one it passes", async () => {
+  const server = await startTestServer({ tls: { cert: certs.serverCert, key: certs.serverKey, clientCa: certs.ca } });
+  const target = `localhost:${server.port}`;
+  const anonymous = clientFor(target, credentials.createSsl(certs.ca));
+  assert.is((await rejection(call(anonymous, "emitSessionStart", { event: event() }, { deadlineMs: 2000 }))).code, status.UNAVAILABLE);
+  const known = clientFor(target, credentials.createSsl(certs.ca, certs.clientKey, certs.clientCert));
+  assert.is((await call<unknown, EmitSessionStartResponse>(known, "emitSessionStart", { event: event() })).status, "created");
+  assert.is(server.collector.sessionCount, 1);
+  anonymous.close();
+  known.close();
+  await server.shutdown(1000);
+});
+
+test.run();

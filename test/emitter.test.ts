@@ -1,0 +1,107 @@
+/** SessionEventEmitter against a real collector on loopback: retries, breaker, neverThrow, spool. */
+import net from "node:net";
+import { status } from "@grpc/grpc-js";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { CircuitOpenError } from "../src/client/circuit-breaker.js";
+import { EmitError, SessionEventEmitter } from "../src/client/emitter.js";
+import { ValidationError } from "../src/contract/errors.js";
+import { startTestServer } from "./support/collector.js";
+import { tempDir } from "./support/repo.js";
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+test("emits a start and an end; the collector has the session, ended", async () => {
+  const server = await startTestServer();
+  const emitter = new SessionEventEmitter({ target: server.target, componentName: "mahavishnu" });
+  const sessionId = await emitter.emitSessionStart({ shellType: "MahavishnuShell", metadata: { workspace: "/w" } });
+  assert.match(sessionId!, /^sess_/);
+  await emitter.emitSessionEnd(sessionId!, { exit_reason: "user_exit" });
+  const view = server.collector.getSession(sessionId!);
+  assert.is(view.status, "ended");
+  assert.is(view.start.shellType, "MahavishnuShell");
+  await emitter.close();
+  await server.shutdown(1000);
+});
+
+test("retries with backoff until a collector that starts late answers", async () => {
+  const port = await freePort();
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "late", retry: { maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 400 } });
+  let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
+  setTimeout(() => void startTestServer({ address: `127.0.0.1:${port}` }).then((s) => (server = s)), 300);
+  const sessionId = await emitter.emitSessionStart({ shellType: "Shell" });
+  assert.match(sessionId!, /^sess_/);
+  assert.is(server!.collector.sessionCount, 1);
+  await emitter.close();
+  await server!.shutdown(1000);
+});
+
+test("the circuit opens after repeated failures: a dead collector then costs nothing", async () => {
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", retry: { maxAttempts: 1 }, breaker: { failureThreshold: 2, openMs: 60_000 } });
+  for (let i = 0; i < 2; i++) {
+    const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
+    assert.instance(e, EmitError);
+    assert.is((e as EmitError).code, status.UNAVAILABLE);
+  }
+  const t0 = performance.now();
+  const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
+  const ms = performance.now() - t0;
+  assert.instance((e as EmitError).cause, CircuitOpenError);
+  assert.ok(ms < 50, `failing fast took ${ms} ms`);
+  await emitter.close();
+});
+
+test("neverThrow: failures return undefined and go to onError, invalid input too", async () => {
+  const errors: Error[] = [];
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", neverThrow: true, onError: (e) => errors.push(e), retry: { maxAttempts: 2, initialBackoffMs: 10 } });
+  assert.is(await emitter.emitSessionStart({ shellType: "s" }), undefined);
+  assert.is(await emitter.emitSessionEnd("sess_x"), undefined);
+  assert.is((errors[0] as EmitError).code, status.UNAVAILABLE);
+  const invalid = new SessionEventEmitter({ target: "127.0.0.1:1", componentName: "not a name", neverThrow: true, onError: (e) => errors.push(e) });
+  assert.is(await invalid.emitSessionStart({ shellType: "s" }), undefined);
+  assert.instance(errors.at(-1), ValidationError);
+  await emitter.close();
+  await invalid.close();
+});
+
+test("without neverThrow, invalid input throws a ValidationError naming the field", async () => {
+  const emitter = new SessionEventEmitter({ target: "127.0.0.1:1", componentName: "not a name" });
+  const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
+  assert.instance(e, ValidationError);
+  assert.match((e as Error).message, /\/component_name: must match pattern/);
+  await emitter.close();
+});
+
+test("spool: events made while the collector is down are delivered, in order, once it is back", async () => {
+  const port = await freePort();
+  const spoolDir = tempDir("spool-");
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "spooled", spoolDir, retry: { maxAttempts: 1 }, spoolRetryMs: 60_000 });
+  const placeholder = await emitter.emitSessionStart({ shellType: "s" });
+  assert.match(placeholder!, /^pending_[0-9a-f-]{36}$/);
+  await emitter.emitSessionEnd(placeholder!, { exit_reason: "done" });
+  const second = await emitter.emitSessionStart({ shellType: "s2" });
+  assert.match(second!, /^pending_/);
+  await emitter.close();
+
+  // A new process (a new emitter on the same spool) delivers them.
+  const server = await startTestServer({ address: `127.0.0.1:${port}` });
+  const later = new SessionEventEmitter({ target: server.target, componentName: "spooled", spoolDir, spoolRetryMs: 60_000 });
+  assert.is(await later.flush(), 3);
+  const real = await later.resolveSessionId(placeholder!);
+  assert.match(real, /^sess_/);
+  assert.is(server.collector.getSession(real).status, "ended");
+  assert.is(server.collector.sessionCount, 2);
+  assert.is(await later.flush(), 0); // nothing twice
+  // New events go straight through once the spool is empty.
+  assert.match((await later.emitSessionStart({ shellType: "s3" }))!, /^sess_/);
+  await later.close();
+  await server.shutdown(1000);
+});
+
+test.run();
