@@ -1,27 +1,74 @@
 /**
- * The `session-events` command. Commands are a table: a word path and its
- * handler, so adding one is adding a row.
+ * The `session-events` command. Commands are a table: a word path, a usage
+ * line, and the module that runs it, loaded only when that command runs (so
+ * `emit` does not pay for the server's modules, nor `schemas` for gRPC).
  */
 import process from "node:process";
-import { schemasExport, schemasExportUsage } from "./schemas.js";
-import { serve, serveUsage } from "./serve.js";
 import { UsageError } from "./usage-error.js";
+
+type Run = (args: string[], stdout: NodeJS.WritableStream) => void | Promise<void>;
 
 interface Command {
   readonly path: readonly string[];
-  readonly usage: string;
-  run(args: string[], stdout: NodeJS.WritableStream): void | Promise<void>;
+  readonly summary: string;
+  readonly load: () => Promise<{ run: Run; usage: string }>;
 }
 
 const COMMANDS: readonly Command[] = [
-  { path: ["serve"], usage: serveUsage, run: serve },
-  { path: ["schemas", "export"], usage: schemasExportUsage, run: schemasExport },
+  {
+    path: ["serve"],
+    summary: "session-events serve [options]",
+    load: async () => {
+      const m = await import("./serve.js");
+      return { run: m.serve, usage: m.serveUsage };
+    },
+  },
+  {
+    path: ["emit", "start"],
+    summary: "session-events emit start --component NAME --shell-type TYPE [--metadata JSON]",
+    load: async () => {
+      const m = await import("./client-commands.js");
+      return { run: m.emitStart, usage: m.emitStartUsage };
+    },
+  },
+  {
+    path: ["emit", "end"],
+    summary: "session-events emit end SESSION_ID [--metadata JSON]",
+    load: async () => {
+      const m = await import("./client-commands.js");
+      return { run: m.emitEnd, usage: m.emitEndUsage };
+    },
+  },
+  {
+    path: ["sessions", "list"],
+    summary: "session-events sessions list [--component NAME] [--status open|ended] [--after T] [--before T] [--page-size N] [--page-token T]",
+    load: async () => {
+      const m = await import("./client-commands.js");
+      return { run: m.sessionsList, usage: m.sessionsListUsage };
+    },
+  },
+  {
+    path: ["sessions", "get"],
+    summary: "session-events sessions get SESSION_ID",
+    load: async () => {
+      const m = await import("./client-commands.js");
+      return { run: m.sessionsGet, usage: m.sessionsGetUsage };
+    },
+  },
+  {
+    path: ["schemas", "export"],
+    summary: "session-events schemas export [--format json|yaml] [PATH]",
+    load: async () => {
+      const m = await import("./schemas.js");
+      return { run: m.schemasExport, usage: m.schemasExportUsage };
+    },
+  },
 ];
 
 const overview = `usage: session-events <command> [options]
 
 commands:
-${COMMANDS.map((c) => `  ${c.usage.split("\n")[0]}`).join("\n")}
+${COMMANDS.map((c) => `  ${c.summary}`).join("\n")}
 
 Run "session-events <command> --help" for details.`;
 
@@ -35,18 +82,20 @@ export async function main(argv: string[], stdout = process.stdout, stderr = pro
     stderr.write(`session-events: unknown command: ${argv.join(" ")}\n\n${overview}\n`);
     return 2;
   }
+  const { run, usage } = await command.load();
   const args = argv.slice(command.path.length);
   if (args.includes("--help") || args.includes("-h")) {
-    stdout.write(`usage: ${command.usage}\n`);
+    stdout.write(`usage: ${usage}\n`);
     return 0;
   }
   try {
-    await command.run(args, stdout);
+    await run(args, stdout);
     return 0;
   } catch (e) {
-    const usage = e instanceof UsageError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const code = (e as { code?: unknown }).code;
+    const isUsage = e instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));
     stderr.write(`session-events: error: ${(e as Error).message}\n`);
-    if (usage) stderr.write(`usage: ${command.usage}\n`);
-    return usage ? 2 : 1;
+    if (isUsage) stderr.write(`usage: ${usage}\n`);
+    return isUsage ? 2 : 1;
   }
 }

@@ -13,8 +13,7 @@
  *   returns a placeholder id "pending_<event_id>", which emitSessionEnd
  *   accepts; the emitter swaps in the real id on delivery.
  */
-import { readFileSync } from "node:fs";
-import { Metadata, credentials as grpcCredentials, status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { bridges } from "../bridge/index.js";
 import { ValidationError } from "../contract/errors.js";
 import type { JsonObject, SessionEndEventJson, SessionStartEventJson } from "../contract/types.js";
@@ -23,14 +22,9 @@ import { SessionServiceClient } from "../../gen/oneiric/session/v1/session_servi
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerPolicy } from "./circuit-breaker.js";
 import { DEFAULT_RETRY, isRetryable, withRetries, type RetryPolicy } from "./retry.js";
 import { Spool, type SpooledEvent } from "./spool.js";
+import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
 
-export interface TlsOptions {
-  /** PEM CA certificate(s) to trust (default: the system's). Path or contents. */
-  readonly ca?: string | Buffer;
-  /** PEM client certificate and key, for mutual TLS. Paths or contents. */
-  readonly cert?: string | Buffer;
-  readonly key?: string | Buffer;
-}
+export type { TlsOptions } from "./connection.js";
 
 export interface EmitterOptions {
   /** host:port of the collector. */
@@ -78,7 +72,7 @@ export class SessionEventEmitter {
   private closed = false;
 
   constructor(private readonly options: EmitterOptions) {
-    this.client = new SessionServiceClient(options.target, channelCredentials(options), {
+    this.client = new SessionServiceClient(options.target, channelCredentials(options.tls), {
       // Reconnect soon after the collector comes back (grpc-js waits 1 s, then up to 120 s).
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 5000,
@@ -175,8 +169,7 @@ export class SessionEventEmitter {
   }
 
   private call(method: "emitSessionStart" | "emitSessionEnd", request: object): Promise<string> {
-    const metadata = new Metadata();
-    if (this.options.token) metadata.set("authorization", `Bearer ${this.options.token}`);
+    const metadata = authMetadata(this.options.token);
     const deadline = new Date(Date.now() + this.deadlineMs);
     return new Promise((resolve, reject) => {
       (this.client[method] as (r: object, m: Metadata, o: object, cb: (e: ServiceError | null, res: { sessionId: string }) => void) => void)(
@@ -220,11 +213,4 @@ function asEmitError(e: unknown): Error {
   const grpc = e as Partial<ServiceError>;
   if (typeof grpc.code === "number") return new EmitError(`${status[grpc.code]}: ${grpc.details}`, grpc.code, e);
   return new EmitError((e as Error)?.message ?? String(e), undefined, e);
-}
-
-function channelCredentials(options: EmitterOptions): ChannelCredentials {
-  if (!options.tls) return grpcCredentials.createInsecure();
-  const tls = options.tls === true ? {} : options.tls;
-  const read = (v: string | Buffer | undefined) => (v === undefined ? null : Buffer.isBuffer(v) ? v : v.includes("-----BEGIN") ? Buffer.from(v) : readFileSync(v));
-  return grpcCredentials.createSsl(read(tls.ca), read(tls.key), read(tls.cert));
 }

@@ -53,24 +53,25 @@ function makeAjv(allErrors: boolean): Ajv2020 {
   return ajv;
 }
 
-const fastAjv = makeAjv(false);
-const reportAjv = makeAjv(true);
+// Built on first use: a command that validates nothing should not pay for them.
+let fastAjv: Ajv2020 | undefined;
+let reportAjv: Ajv2020 | undefined;
 
 
 export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
-  const fast = fastAjv.compile(spec.schema);
+  let fast: ValidateFunction | undefined; // compiled on first use
   let report: ValidateFunction | undefined; // compiled on first bad input
   const shape = describeShape(spec.schema, spec.version ? [spec.version.field] : []);
   const { version } = spec;
 
   const isValid = (value: unknown): boolean =>
-    (!version || versionIsValid(value, version)) && fast(value) && shapeIsValid(value, shape);
+    (!version || versionIsValid(value, version)) && (fast ??= (fastAjv ??= makeAjv(false)).compile(spec.schema))(value) && shapeIsValid(value, shape);
 
   const issues = (value: unknown): ValidationIssue[] => {
     if (isValid(value)) return [];
     const found: ValidationIssue[] = [];
     if (version) versionIssues(value, version, found);
-    report ??= reportAjv.compile(spec.schema);
+    report ??= (reportAjv ??= makeAjv(true)).compile(spec.schema);
     if (!report(value)) for (const e of report.errors ?? []) found.push(fromAjvError(e));
     shapeIssues(value, shape, found);
     if (found.length === 0) found.push({ path: "", rule: "contract", message: "is invalid" }); // never a silent pass
