@@ -1,26 +1,47 @@
 /**
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
- * BENCHMARKS.md (between the bench markers), with the machine's details.
+ * BENCHMARKS.md (between each section's markers), with the machine's details.
+ * `--only contract|collector` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
 
 const record = process.argv.includes("--record");
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-console.log("Machine:\n" + machine() + "\n");
-console.log("Contract bridge (events/s, medians of 41 interleaved rounds; cost = per-round baseline ÷ variant, median):\n");
-const table = contractTables(benchContract());
-console.log(table);
+const sections: { name: string; title: string; run: () => Promise<string> }[] = [
+  {
+    name: "contract",
+    title: "Contract bridge (events/s, medians of 41 interleaved rounds; cost = per-round baseline ÷ variant, median)",
+    run: async () => contractTables(benchContract()),
+  },
+  {
+    name: "collector",
+    title: "Collector, unary EmitSessionStart (load generator in its own process; medians of 3 interleaved rounds of 2.5 s)",
+    run: async () => collectorTable(await benchCollector()),
+  },
+];
 
+console.log(`Machine:\n${machine()}\n`);
+let doc = record ? readFileSync(path.join(root, "BENCHMARKS.md"), "utf8") : "";
+for (const section of sections) {
+  if (only && section.name !== only) continue;
+  console.log(`${section.title}:\n`);
+  const table = await section.run();
+  console.log(`${table}\n`);
+  if (record) {
+    const markers = new RegExp(`<!-- bench:${section.name}:start -->[\\s\\S]*<!-- bench:${section.name}:end -->`);
+    if (!markers.test(doc)) throw new Error(`BENCHMARKS.md has no markers for ${section.name}`);
+    doc = doc.replace(markers, `<!-- bench:${section.name}:start -->\nMachine:\n\n${machine()}\n\n${table}\n<!-- bench:${section.name}:end -->`);
+  }
+}
 if (record) {
-  const file = path.join(root, "BENCHMARKS.md");
-  const section = `<!-- bench:contract:start -->\nMachine:\n\n${machine()}\n\n${table}\n<!-- bench:contract:end -->`;
-  const text = readFileSync(file, "utf8");
-  writeFileSync(file, text.replace(/<!-- bench:contract:start -->[\s\S]*<!-- bench:contract:end -->/, section));
-  console.log(`\nrecorded in ${file}`);
+  writeFileSync(path.join(root, "BENCHMARKS.md"), doc);
+  console.log("recorded in BENCHMARKS.md");
 }

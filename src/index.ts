@@ -39,3 +39,13 @@ export {
 export { bridges, type Bridge } from "./bridge/index.js";
 export { parseTimestamp, formatTimestamp } from "./contract/timestamp.js";
 export * as pb from "./pb.js";
+
+// The collector and its client.
+export { SessionEventEmitter, EmitError, type EmitterOptions, type TlsOptions } from "./client/emitter.js";
+export { CircuitOpenError } from "./client/circuit-breaker.js";
+export { startServer, type RunningServer } from "./server/server.js";
+export { parseServeConfig, type ServerConfig } from "./server/config.js";
+export { createLogger, type Logger, type LogLevel } from "./server/logger.js";
+export { fieldViolations } from "./server/rich-error.js";
+export { SegmentLog, type SegmentLogOptions, type DamageReport } from "./store/segment-log.js";
+export type { EventLog, LogRecord } from "./store/event-log.js";

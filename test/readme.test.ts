@@ -28,4 +28,14 @@ examples.forEach((code, i) => {
   });
 });
 
+test("the README's configuration table names every serve option, its variable and default", async () => {
+  const { SERVE_OPTIONS } = await import("../src/server/config.js");
+  for (const option of Object.values(SERVE_OPTIONS) as { flag: string; env: string; default?: string }[]) {
+    const row = readme.split("\n").find((line) => line.startsWith("|") && line.includes(`\`--${option.flag}\``));
+    assert.ok(row, `no README row for --${option.flag}`);
+    assert.ok(row!.includes(`\`${option.env}\``), `--${option.flag}: ${option.env} missing`);
+    if (option.default) assert.ok(row!.includes(`\`${option.default}\``), `--${option.flag}: default ${option.default} missing`);
+  }
+});
+
 test.run();
