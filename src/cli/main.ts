@@ -14,54 +14,33 @@ interface Command {
   readonly load: () => Promise<{ run: Run; usage: string }>;
 }
 
+/** A command's run function and usage text, named in a module loaded on demand. */
+const lazy =
+  <M extends Record<string, unknown>>(load: () => Promise<M>, run: keyof M, usage: keyof M) =>
+  async () => {
+    const m = await load();
+    return { run: m[run] as Run, usage: m[usage] as string };
+  };
+const clientCommands = () => import("./client-commands.js");
+
 const COMMANDS: readonly Command[] = [
-  {
-    path: ["serve"],
-    summary: "session-events serve [options]",
-    load: async () => {
-      const m = await import("./serve.js");
-      return { run: m.serve, usage: m.serveUsage };
-    },
-  },
+  { path: ["serve"], summary: "session-events serve [options]", load: lazy(() => import("./serve.js"), "serve", "serveUsage") },
   {
     path: ["emit", "start"],
     summary: "session-events emit start --component NAME --shell-type TYPE [--metadata JSON]",
-    load: async () => {
-      const m = await import("./client-commands.js");
-      return { run: m.emitStart, usage: m.emitStartUsage };
-    },
+    load: lazy(clientCommands, "emitStart", "emitStartUsage"),
   },
-  {
-    path: ["emit", "end"],
-    summary: "session-events emit end SESSION_ID [--metadata JSON]",
-    load: async () => {
-      const m = await import("./client-commands.js");
-      return { run: m.emitEnd, usage: m.emitEndUsage };
-    },
-  },
+  { path: ["emit", "end"], summary: "session-events emit end SESSION_ID [--metadata JSON]", load: lazy(clientCommands, "emitEnd", "emitEndUsage") },
   {
     path: ["sessions", "list"],
     summary: "session-events sessions list [--component NAME] [--status open|ended] [--after T] [--before T] [--page-size N] [--page-token T]",
-    load: async () => {
-      const m = await import("./client-commands.js");
-      return { run: m.sessionsList, usage: m.sessionsListUsage };
-    },
+    load: lazy(clientCommands, "sessionsList", "sessionsListUsage"),
   },
-  {
-    path: ["sessions", "get"],
-    summary: "session-events sessions get SESSION_ID",
-    load: async () => {
-      const m = await import("./client-commands.js");
-      return { run: m.sessionsGet, usage: m.sessionsGetUsage };
-    },
-  },
+  { path: ["sessions", "get"], summary: "session-events sessions get SESSION_ID", load: lazy(clientCommands, "sessionsGet", "sessionsGetUsage") },
   {
     path: ["schemas", "export"],
     summary: "session-events schemas export [--format json|yaml] [PATH]",
-    load: async () => {
-      const m = await import("./schemas.js");
-      return { run: m.schemasExport, usage: m.schemasExportUsage };
-    },
+    load: lazy(() => import("./schemas.js"), "schemasExport", "schemasExportUsage"),
   },
 ];
 
