@@ -30,7 +30,17 @@ export const protobufFileName = "vrp/v1alpha1/vrp_service.proto";
 /** StreamEventsRequest carries one producer event. */
 export interface StreamEventsRequest {
   /** The event. */
-  event: VrpEvent | undefined;
+  event:
+    | VrpEvent
+    | undefined;
+  /**
+   * A stable identity of the producer (optional). With producer_sequence it
+   * lets a reconnecting producer resend what was not acknowledged without
+   * storing anything twice.
+   */
+  producerId: string;
+  /** The producer's own sequence number for this event, counting up from 1. */
+  producerSequence: bigint;
 }
 
 /** Ack acknowledges every event up to and including a log position. */
@@ -39,11 +49,16 @@ export interface Ack {
   acceptedCount: bigint;
   /** Log sequence number of the last accepted event. */
   sequence: bigint;
+  /** The producer_sequence of the last accepted event (0 without one). */
+  producerSequence: bigint;
 }
 
 /** Rejection refuses one event; the stream stays open. */
 export interface Rejection {
-  /** Zero-based index of the refused event within this stream. */
+  /**
+   * The refused event's producer_sequence, or its zero-based index within
+   * this stream when it has none.
+   */
   index: bigint;
   /** Why, naming the field and the rule. */
   reason: string;
@@ -62,6 +77,9 @@ export interface StreamEventsResponse {
     | //
     /** An AUDIT_EVENT caused by the producer's events. */
     { $case: "audit"; value: VrpEvent }
+    | //
+    /** A STATE_CHANGE caused by the producer's events. */
+    { $case: "stateChange"; value: VrpEvent }
     | undefined;
 }
 
@@ -84,13 +102,22 @@ export interface SubscribeResponse {
 }
 
 function createBaseStreamEventsRequest(): StreamEventsRequest {
-  return { event: undefined };
+  return { event: undefined, producerId: "", producerSequence: 0n };
 }
 
 export const StreamEventsRequest: MessageFns<StreamEventsRequest> = {
   encode(message: StreamEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       VrpEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.producerId !== "") {
+      writer.uint32(18).string(message.producerId);
+    }
+    if (message.producerSequence !== 0n) {
+      if (BigInt.asUintN(64, message.producerSequence) !== message.producerSequence) {
+        throw new globalThis.Error("value provided for field message.producerSequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.producerSequence);
     }
     return writer;
   },
@@ -116,6 +143,22 @@ export const StreamEventsRequest: MessageFns<StreamEventsRequest> = {
             message.event = VrpEvent.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.producerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.producerSequence = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -136,12 +179,16 @@ export const StreamEventsRequest: MessageFns<StreamEventsRequest> = {
     message.event = (object.event !== undefined && object.event !== null)
       ? VrpEvent.fromPartial(object.event)
       : undefined;
+    message.producerId = object.producerId ?? "";
+    message.producerSequence = (object.producerSequence !== undefined && object.producerSequence !== null)
+      ? BigInt(object.producerSequence)
+      : 0n;
     return message;
   },
 };
 
 function createBaseAck(): Ack {
-  return { acceptedCount: 0n, sequence: 0n };
+  return { acceptedCount: 0n, sequence: 0n, producerSequence: 0n };
 }
 
 export const Ack: MessageFns<Ack> = {
@@ -157,6 +204,12 @@ export const Ack: MessageFns<Ack> = {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
       }
       writer.uint32(16).uint64(message.sequence);
+    }
+    if (message.producerSequence !== 0n) {
+      if (BigInt.asUintN(64, message.producerSequence) !== message.producerSequence) {
+        throw new globalThis.Error("value provided for field message.producerSequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.producerSequence);
     }
     return writer;
   },
@@ -190,6 +243,14 @@ export const Ack: MessageFns<Ack> = {
             message.sequence = reader.uint64() as bigint;
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.producerSequence = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -211,6 +272,9 @@ export const Ack: MessageFns<Ack> = {
       ? BigInt(object.acceptedCount)
       : 0n;
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
+    message.producerSequence = (object.producerSequence !== undefined && object.producerSequence !== null)
+      ? BigInt(object.producerSequence)
+      : 0n;
     return message;
   },
 };
@@ -301,6 +365,9 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
       case "audit":
         VrpEvent.encode(message.kind.value, writer.uint32(26).fork()).join();
         break;
+      case "stateChange":
+        VrpEvent.encode(message.kind.value, writer.uint32(34).fork()).join();
+        break;
     }
     return writer;
   },
@@ -342,6 +409,14 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
             message.kind = { $case: "audit", value: VrpEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = { $case: "stateChange", value: VrpEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -375,6 +450,12 @@ export const StreamEventsResponse: MessageFns<StreamEventsResponse> = {
       case "audit": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "audit", value: VrpEvent.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "stateChange": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "stateChange", value: VrpEvent.fromPartial(object.kind.value) };
         }
         break;
       }

@@ -34,9 +34,34 @@ export interface LogEntry {
     /** A session end. */
     { $case: "sessionEnded"; value: SessionEnded }
     | //
-    /** A VRP event (the VRP streams issue). */
-    { $case: "vrpEvent"; value: VrpEvent }
+    /** A VRP event a producer sent. */
+    { $case: "vrpReceived"; value: VrpReceived }
+    | //
+    /** A VRP event the collector derived (STATE_CHANGE, AUDIT_EVENT). */
+    { $case: "vrpDerived"; value: VrpDerived }
     | undefined;
+}
+
+/** VrpReceived records an accepted producer event. */
+export interface VrpReceived {
+  /** The event as received. */
+  event:
+    | VrpEvent
+    | undefined;
+  /** The producer's identity, when it gave one (for resume without duplicates). */
+  producerId: string;
+  /** The producer's own sequence number of the event. */
+  producerSequence: bigint;
+}
+
+/** VrpDerived records an event the state machine produced. */
+export interface VrpDerived {
+  /** The STATE_CHANGE or AUDIT_EVENT. */
+  event:
+    | VrpEvent
+    | undefined;
+  /** Log sequence of the producer event that caused it. */
+  causeSequence: bigint;
 }
 
 /** SessionStarted records an accepted SessionStartEvent. */
@@ -71,8 +96,11 @@ export const LogEntry: MessageFns<LogEntry> = {
       case "sessionEnded":
         SessionEnded.encode(message.entry.value, writer.uint32(26).fork()).join();
         break;
-      case "vrpEvent":
-        VrpEvent.encode(message.entry.value, writer.uint32(34).fork()).join();
+      case "vrpReceived":
+        VrpReceived.encode(message.entry.value, writer.uint32(34).fork()).join();
+        break;
+      case "vrpDerived":
+        VrpDerived.encode(message.entry.value, writer.uint32(42).fork()).join();
         break;
     }
     return writer;
@@ -120,7 +148,15 @@ export const LogEntry: MessageFns<LogEntry> = {
               break;
             }
 
-            message.entry = { $case: "vrpEvent", value: VrpEvent.decode(reader, reader.uint32()) };
+            message.entry = { $case: "vrpReceived", value: VrpReceived.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.entry = { $case: "vrpDerived", value: VrpDerived.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -156,13 +192,179 @@ export const LogEntry: MessageFns<LogEntry> = {
         }
         break;
       }
-      case "vrpEvent": {
+      case "vrpReceived": {
         if (object.entry?.value !== undefined && object.entry?.value !== null) {
-          message.entry = { $case: "vrpEvent", value: VrpEvent.fromPartial(object.entry.value) };
+          message.entry = { $case: "vrpReceived", value: VrpReceived.fromPartial(object.entry.value) };
+        }
+        break;
+      }
+      case "vrpDerived": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = { $case: "vrpDerived", value: VrpDerived.fromPartial(object.entry.value) };
         }
         break;
       }
     }
+    return message;
+  },
+};
+
+function createBaseVrpReceived(): VrpReceived {
+  return { event: undefined, producerId: "", producerSequence: 0n };
+}
+
+export const VrpReceived: MessageFns<VrpReceived> = {
+  encode(message: VrpReceived, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      VrpEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.producerId !== "") {
+      writer.uint32(18).string(message.producerId);
+    }
+    if (message.producerSequence !== 0n) {
+      if (BigInt.asUintN(64, message.producerSequence) !== message.producerSequence) {
+        throw new globalThis.Error("value provided for field message.producerSequence of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.producerSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VrpReceived {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVrpReceived();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = VrpEvent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.producerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.producerSequence = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<VrpReceived>, I>>(base?: I): VrpReceived {
+    return VrpReceived.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VrpReceived>, I>>(object: I): VrpReceived {
+    const message = createBaseVrpReceived();
+    message.event = (object.event !== undefined && object.event !== null)
+      ? VrpEvent.fromPartial(object.event)
+      : undefined;
+    message.producerId = object.producerId ?? "";
+    message.producerSequence = (object.producerSequence !== undefined && object.producerSequence !== null)
+      ? BigInt(object.producerSequence)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseVrpDerived(): VrpDerived {
+  return { event: undefined, causeSequence: 0n };
+}
+
+export const VrpDerived: MessageFns<VrpDerived> = {
+  encode(message: VrpDerived, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      VrpEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    if (message.causeSequence !== 0n) {
+      if (BigInt.asUintN(64, message.causeSequence) !== message.causeSequence) {
+        throw new globalThis.Error("value provided for field message.causeSequence of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.causeSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VrpDerived {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVrpDerived();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = VrpEvent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.causeSequence = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<VrpDerived>, I>>(base?: I): VrpDerived {
+    return VrpDerived.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VrpDerived>, I>>(object: I): VrpDerived {
+    const message = createBaseVrpDerived();
+    message.event = (object.event !== undefined && object.event !== null)
+      ? VrpEvent.fromPartial(object.event)
+      : undefined;
+    message.causeSequence = (object.causeSequence !== undefined && object.causeSequence !== null)
+      ? BigInt(object.causeSequence)
+      : 0n;
     return message;
   },
 };
