@@ -17,6 +17,7 @@ import type { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/sessi
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import type { EventLog } from "../store/event-log.js";
 import { CollectorError } from "./errors.js";
+import { replayLog } from "./replay.js";
 import { SessionIndex, compareTimestamps, millisBetween, type SessionFilter, type SessionRecord } from "./session-index.js";
 
 export type EmitStatus = "created" | "duplicate";
@@ -39,20 +40,12 @@ export class Collector {
   private readonly pendingStarts = new Map<string, Promise<{ sessionId: string; status: EmitStatus }>>();
   private readonly pendingEnds = new Map<string, Promise<{ sessionId: string; status: EndStatus }>>();
 
-  private constructor(private readonly log: EventLog) {}
+  constructor(private readonly log: EventLog) {}
 
   /** Open a collector on a log, rebuilding the session index from it. */
   static async open(log: EventLog): Promise<Collector> {
     const collector = new Collector(log);
-    for await (const record of log.read()) {
-      let entry: LogEntry;
-      try {
-        entry = LogEntry.decode(record.payload);
-      } catch (e) {
-        throw new Error(`event log record ${record.sequence} is not a LogEntry: ${(e as Error).message}`);
-      }
-      collector.apply(entry, record.sequence);
-    }
+    await replayLog(log, [collector]);
     return collector;
   }
 
@@ -60,7 +53,8 @@ export class Collector {
     return this.index.size;
   }
 
-  private apply(entry: LogEntry, sequence: bigint): void {
+  /** Rebuild from one log entry (at start-up, in log order). */
+  replay(entry: LogEntry, sequence: bigint): void {
     switch (entry.entry?.$case) {
       case "sessionStarted":
         this.index.addStart(entry.entry.value.sessionId, sequence, entry.entry.value.event!);

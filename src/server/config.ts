@@ -31,6 +31,8 @@ export const SERVE_OPTIONS = {
   maxMessageBytes: { flag: "max-message-bytes", env: "SESSION_EVENTS_MAX_MESSAGE_BYTES", kind: "int", default: "4194304", min: 1024, max: 268435456, help: "largest message received or sent" },
   keepaliveTimeMs: { flag: "keepalive-time-ms", env: "SESSION_EVENTS_KEEPALIVE_TIME_MS", kind: "int", default: "60000", min: 1000, max: 86400000, help: "ping an idle connection after this long" },
   keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "SESSION_EVENTS_KEEPALIVE_TIMEOUT_MS", kind: "int", default: "20000", min: 1000, max: 600000, help: "close a connection whose ping is not answered in this time" },
+  maxRecoveryWindowMs: { flag: "max-recovery-window-ms", env: "SESSION_EVENTS_MAX_RECOVERY_WINDOW_MS", kind: "int", default: "30000", min: 1, max: 86400000, help: "VRP policy: longest a session may stay out of ATTACHED (event time)" },
+  maxSwitchesPerMinute: { flag: "max-switches-per-minute", env: "SESSION_EVENTS_MAX_SWITCHES_PER_MINUTE", kind: "int", default: "6", min: 1, max: 100000, help: "VRP policy: most transport switches a session may make in a minute" },
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -46,6 +48,8 @@ export interface ServerConfig {
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
   segmentBytes: number;
+  maxRecoveryWindowMs: number;
+  maxSwitchesPerMinute: number;
 }
 
 /** Flags and environment -> a checked configuration; every mistake names its flag and rule. */
@@ -108,6 +112,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     keepaliveTimeMs: int(o.keepaliveTimeMs),
     keepaliveTimeoutMs: int(o.keepaliveTimeoutMs),
     segmentBytes: int(o.segmentBytes),
+    maxRecoveryWindowMs: int(o.maxRecoveryWindowMs),
+    maxSwitchesPerMinute: int(o.maxSwitchesPerMinute),
   };
 }
 

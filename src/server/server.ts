@@ -10,6 +10,9 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { Collector } from "../collector/collector.js";
+import { replayLog } from "../collector/replay.js";
+import { VrpHub } from "../vrp/hub.js";
+import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
 import type { ServerConfig } from "./config.js";
 import { authInterceptor, loggingInterceptor } from "./interceptors.js";
@@ -17,14 +20,16 @@ import type { Logger } from "./logger.js";
 import { sessionServiceDefinition, sessionServiceHandlers } from "./session-service.js";
 
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
+export const VRP_SERVICE_NAME = "vrp.v1alpha1.VrpStreamService";
 const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../proto");
 // What reflection describes: exactly the services this server serves.
-const SERVED_PROTOS = [path.join(PROTO_DIR, "oneiric/session/v1/session_service.proto"), healthProtoPath];
+const SERVED_PROTOS = [path.join(PROTO_DIR, "oneiric/session/v1/session_service.proto"), path.join(PROTO_DIR, "vrp/v1alpha1/vrp_service.proto"), healthProtoPath];
 
 export interface RunningServer {
   /** The port bound (useful with port 0). */
   readonly port: number;
   readonly collector: Collector;
+  readonly vrp: VrpHub;
   /** Stop taking calls, let in-flight ones finish within the grace period, force the rest, close the log. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -35,7 +40,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     segmentBytes: config.segmentBytes,
     onDamage: (report) => logger.warn("event log: damaged tail cut off", { ...report }),
   });
-  const collector = await Collector.open(log);
+  const collector = new Collector(log);
+  const hub = new VrpHub(log, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
+  await replayLog(log, [collector, hub]); // one pass rebuilds both
   logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount });
 
   const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];
@@ -50,8 +57,9 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     "grpc.http2.min_ping_interval_without_data_ms": 5000,
   });
   server.addService(sessionServiceDefinition, sessionServiceHandlers(collector, logger));
+  server.addService(vrpServiceDefinition, vrpServiceHandlers(hub, log, logger));
 
-  const health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING" });
+  const health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
   new ReflectionService(loadSync(SERVED_PROTOS, { includeDirs: [PROTO_DIR] })).addToServer(server);
 
@@ -78,6 +86,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
     (stopping ??= (async () => {
       health.setStatus("", "NOT_SERVING");
       health.setStatus(SESSION_SERVICE_NAME, "NOT_SERVING");
+      health.setStatus(VRP_SERVICE_NAME, "NOT_SERVING");
       logger.info("shutting down", { graceMs });
       // tryShutdown waits for open calls and streams, possibly forever: force after the grace period.
       await new Promise<void>((resolve) => {
@@ -95,5 +104,5 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       logger.info("stopped", { lastSequence: log.lastSequence });
     })());
 
-  return { port, collector, shutdown };
+  return { port, collector, vrp: hub, shutdown };
 }

@@ -5,9 +5,7 @@
  * ALREADY_EXISTS; only our own faults are INTERNAL.
  */
 import { status, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition } from "@grpc/grpc-js";
-import { decodeChecked } from "../bridge/decode.js";
-import { sessionEndEventMapping, sessionStartEventMapping, type MessageMapping } from "../bridge/mapping.js";
-import { ValidationError } from "../contract/errors.js";
+import { sessionEndEventMapping, sessionStartEventMapping } from "../bridge/mapping.js";
 import { Collector, type SessionView } from "../collector/collector.js";
 import { CollectorError } from "../collector/errors.js";
 import type { SessionFilter } from "../collector/session-index.js";
@@ -26,35 +24,15 @@ import {
 } from "../../gen/oneiric/session/v1/session_service.js";
 import type { Logger } from "./logger.js";
 import { toServiceError } from "./rich-error.js";
-
-/** A request as the server decoded it: the message, or why it could not be. */
-type Decoded<T> = { readonly message: T; readonly error?: undefined } | { readonly message?: undefined; readonly error: CollectorError };
-
-/** The request messages as mappings, so the strict decoder can find Struct keys inside the event. */
-const wrapping = (name: string, event?: MessageMapping): MessageMapping => ({
-  name,
-  protoName: `oneiric.session.v1.${name}`,
-  fields: event ? [{ number: 1, json: "event", proto: "event", kind: "message", message: event }] : [],
-});
-
-function strictly<T>(mapping: MessageMapping, type: { decode(input: never): T }) {
-  return (bytes: Buffer): Decoded<T> => {
-    try {
-      return { message: decodeChecked(mapping, type as never, bytes) as T };
-    } catch (e) {
-      if (e instanceof ValidationError) return { error: new CollectorError("INVALID_ARGUMENT", e.message, e.issues) };
-      throw e;
-    }
-  };
-}
+import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 
 /** The generated definition, with strict request decoding. */
 export const sessionServiceDefinition = {
   ...SessionServiceService,
-  emitSessionStart: { ...SessionServiceService.emitSessionStart, requestDeserialize: strictly(wrapping("EmitSessionStartRequest", sessionStartEventMapping), EmitSessionStartRequest) },
-  emitSessionEnd: { ...SessionServiceService.emitSessionEnd, requestDeserialize: strictly(wrapping("EmitSessionEndRequest", sessionEndEventMapping), EmitSessionEndRequest) },
-  getSession: { ...SessionServiceService.getSession, requestDeserialize: strictly(wrapping("GetSessionRequest"), GetSessionRequest) },
-  listSessions: { ...SessionServiceService.listSessions, requestDeserialize: strictly(wrapping("ListSessionsRequest"), ListSessionsRequest) },
+  emitSessionStart: { ...SessionServiceService.emitSessionStart, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionStartRequest", sessionStartEventMapping), EmitSessionStartRequest) },
+  emitSessionEnd: { ...SessionServiceService.emitSessionEnd, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionEndRequest", sessionEndEventMapping), EmitSessionEndRequest) },
+  getSession: { ...SessionServiceService.getSession, requestDeserialize: strictly(requestMapping("oneiric.session.v1.GetSessionRequest"), GetSessionRequest) },
+  listSessions: { ...SessionServiceService.listSessions, requestDeserialize: strictly(requestMapping("oneiric.session.v1.ListSessionsRequest"), ListSessionsRequest) },
 } as unknown as ServiceDefinition;
 
 export function sessionServiceHandlers(collector: Collector, logger: Logger) {

@@ -27,6 +27,12 @@ export interface EventLog {
   subscribe(listener: (record: LogRecord) => void): () => void;
   /** The sequence of the last durable record (0n when empty). */
   readonly lastSequence: bigint;
+  /**
+   * The sequence the next append will get. Appends made in the same
+   * synchronous step get consecutive sequences from here, which lets a caller
+   * name a record's position before appending it.
+   */
+  readonly nextSequence: bigint;
   /** Finish pending appends, then close. Appends after close are refused. */
   close(): Promise<void>;
 }

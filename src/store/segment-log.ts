@@ -64,7 +64,7 @@ interface Pending {
 export class SegmentLog implements EventLog {
   private readonly segments: Segment[];
   private active: FileHandle;
-  private nextSequence: bigint;
+  private next: bigint;
   private durableSequence: bigint;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
@@ -83,7 +83,7 @@ export class SegmentLog implements EventLog {
     this.segments = segments;
     this.active = active;
     this.durableSequence = lastSequence;
-    this.nextSequence = lastSequence + 1n;
+    this.next = lastSequence + 1n;
   }
 
   static async open(options: SegmentLogOptions): Promise<SegmentLog> {
@@ -116,10 +116,14 @@ export class SegmentLog implements EventLog {
     return this.durableSequence;
   }
 
+  get nextSequence(): bigint {
+    return this.next;
+  }
+
   append(payload: Uint8Array): Promise<bigint> {
     if (this.closed) return Promise.reject(new LogClosedError("the log is closed"));
     if (this.failure) return Promise.reject(this.failure);
-    const sequence = this.nextSequence++;
+    const sequence = this.next++;
     const frame = encodeFrame(sequence, payload);
     this.stats.appends++;
     return new Promise((resolve, reject) => {

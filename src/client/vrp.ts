@@ -1,0 +1,246 @@
+/**
+ * VRP stream clients.
+ *
+ * VrpProducer sends events over StreamEvents. `send` resolves once the
+ * collector has stored the event (its Ack), or rejects with the collector's
+ * reason (a Rejection). At most `window` events wait for their Ack at once:
+ * `send` waits for room (backpressure). If the stream breaks, the producer
+ * reconnects with backoff and resends every unacknowledged event; its
+ * producer_id and producer_sequence let the collector store none twice.
+ *
+ * subscribeVrp reads Subscribe as an async iterator, from a log position on,
+ * and continues live. If the stream breaks, it reconnects and resumes after
+ * the last sequence it yielded: nothing lost, nothing twice.
+ */
+import { randomUUID } from "node:crypto";
+import { status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { bridges } from "../bridge/index.js";
+import type { VrpEventJson } from "../contract/types.js";
+import {
+  StreamEventsRequest,
+  SubscribeRequest,
+  VrpStreamServiceClient,
+  type StreamEventsResponse,
+  type SubscribeResponse,
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
+import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
+import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+
+export interface VrpConnectionOptions {
+  readonly target: string;
+  readonly token?: string;
+  readonly tls?: boolean | TlsOptions;
+  /** Reconnection backoff (maxAttempts: consecutive failed connections before giving up). */
+  readonly reconnect?: Partial<RetryPolicy>;
+}
+
+export interface VrpProducerOptions extends VrpConnectionOptions {
+  /** Stable identity for resume without duplicates. Default: a random UUID (resume within this process). */
+  readonly producerId?: string;
+  /** Most events awaiting their Ack at once. Default 256. */
+  readonly window?: number;
+}
+
+/** The collector refused an event (it stays refused: do not resend it as is). */
+export class VrpRejectedError extends Error {
+  override readonly name = "VrpRejectedError";
+}
+
+interface Pending {
+  readonly request: StreamEventsRequest;
+  readonly resolve: (ack: { sequence: bigint }) => void;
+  readonly reject: (error: Error) => void;
+}
+
+const RECONNECT: RetryPolicy = { ...DEFAULT_RETRY, maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 3000 };
+
+export class VrpProducer {
+  readonly producerId: string;
+  private readonly client: VrpStreamServiceClient;
+  private readonly window: number;
+  private readonly reconnect: RetryPolicy;
+  private readonly pending = new Map<bigint, Pending>();
+  private readonly roomWaiters: (() => void)[] = [];
+  /** Created by the first derived() call: nobody listening, nothing kept. */
+  private derivedQueue: AsyncQueue<VrpEventJson> | undefined;
+  private call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse> | undefined;
+  private next = 1n;
+  private failures = 0;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private finish: (() => void) | undefined;
+
+  constructor(private readonly options: VrpProducerOptions) {
+    this.producerId = options.producerId ?? randomUUID();
+    this.window = options.window ?? 256;
+    this.reconnect = { ...RECONNECT, ...options.reconnect };
+    this.client = new VrpStreamServiceClient(options.target, channelCredentials(options.tls), {
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 3000,
+    });
+  }
+
+  /** Send one event; resolves with its log sequence once stored. */
+  async send(event: VrpEventJson): Promise<{ sequence: bigint }> {
+    if (this.closing) throw new Error("the producer is closing");
+    const message = bridges.VrpEvent.fromJson(event); // a ValidationError here never reaches the wire
+    while (this.pending.size >= this.window) await new Promise<void>((r) => this.roomWaiters.push(r));
+    const producerSequence = this.next++;
+    const request = StreamEventsRequest.fromPartial({ event: message, producerId: this.producerId, producerSequence });
+    return new Promise((resolve, reject) => {
+      this.pending.set(producerSequence, { request, resolve, reject });
+      this.stream().write(request);
+    });
+  }
+
+  /**
+   * STATE_CHANGE and AUDIT_EVENT events the collector answered with, from now
+   * on, as they come. Read it as you send: what is not read is kept.
+   */
+  derived(): AsyncIterable<VrpEventJson> {
+    this.derivedQueue ??= new AsyncQueue<VrpEventJson>();
+    return this.derivedQueue;
+  }
+
+  /** Wait for every Ack, then close the stream. */
+  close(): Promise<void> {
+    this.closing = true;
+    this.closed ??= (async () => {
+      if (this.pending.size > 0) await new Promise<void>((r) => (this.finish = r));
+      this.call?.end();
+      this.client.close();
+      this.derivedQueue?.end();
+    })();
+    return this.closed;
+  }
+
+  private stream(): ClientDuplexStream<StreamEventsRequest, StreamEventsResponse> {
+    if (this.call) return this.call;
+    const call = this.client.streamEvents(authMetadata(this.options.token));
+    this.call = call;
+    call.on("data", (response: StreamEventsResponse) => this.onResponse(response));
+    call.on("error", (error: ServiceError) => this.onBroken(call, error));
+    call.on("end", () => this.onBroken(call, undefined));
+    return call;
+  }
+
+  private onResponse(response: StreamEventsResponse): void {
+    this.failures = 0;
+    const kind = response.kind;
+    if (!kind) return;
+    switch (kind.$case) {
+      case "ack":
+        for (const [seq, p] of this.pending) {
+          if (seq > kind.value.producerSequence) break;
+          this.pending.delete(seq);
+          p.resolve({ sequence: kind.value.sequence });
+        }
+        break;
+      case "rejection": {
+        const p = this.pending.get(kind.value.index);
+        this.pending.delete(kind.value.index);
+        p?.reject(new VrpRejectedError(kind.value.reason));
+        break;
+      }
+      case "audit":
+      case "stateChange":
+        this.derivedQueue?.push(bridges.VrpEvent.toJson(kind.value));
+        break;
+    }
+    this.afterProgress();
+  }
+
+  private afterProgress(): void {
+    while (this.pending.size < this.window && this.roomWaiters.length > 0) this.roomWaiters.shift()!();
+    if (this.pending.size === 0) this.finish?.();
+  }
+
+  /** The stream ended or failed: reconnect and resend what is unacknowledged, or give up. */
+  private onBroken(call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse>, error: ServiceError | undefined): void {
+    if (this.call !== call) return;
+    this.call = undefined;
+    if (this.pending.size === 0 && (this.closing || !error)) return;
+    const retryable = !error || error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED || error.code === status.CANCELLED;
+    if (!retryable || ++this.failures > this.reconnect.maxAttempts) {
+      const reason = error ? `${status[error.code]}: ${error.details}` : "the stream ended";
+      for (const p of this.pending.values()) p.reject(new Error(`VRP stream failed: ${reason}`));
+      this.pending.clear();
+      this.afterProgress();
+      return;
+    }
+    setTimeout(() => {
+      const stream = this.stream();
+      for (const p of this.pending.values()) stream.write(p.request);
+    }, backoffMs(this.reconnect, this.failures - 1));
+  }
+}
+
+export interface SubscribeOptions extends VrpConnectionOptions {
+  readonly sessionId?: string;
+  readonly eventTypes?: readonly string[];
+  /** Start after this log sequence (0: from the beginning). */
+  readonly afterSequence?: bigint;
+}
+
+/** Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded. */
+export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{ sequence: bigint; event: VrpEventJson }> {
+  const client = new VrpStreamServiceClient(options.target, channelCredentials(options.tls), {
+    "grpc.initial_reconnect_backoff_ms": 100,
+    "grpc.max_reconnect_backoff_ms": 3000,
+  });
+  const policy = { ...RECONNECT, ...options.reconnect };
+  let after = options.afterSequence ?? 0n;
+  let failures = 0;
+  try {
+    for (;;) {
+      const call = client.subscribe(
+        SubscribeRequest.fromPartial({ sessionId: options.sessionId ?? "", eventTypes: [...(options.eventTypes ?? [])], afterSequence: after }),
+        authMetadata(options.token),
+      );
+      try {
+        for await (const response of call as AsyncIterable<SubscribeResponse>) {
+          failures = 0;
+          after = response.sequence;
+          yield { sequence: response.sequence, event: bridges.VrpEvent.toJson(response.event!) };
+        }
+        return; // the server ended the stream (shutting down): done
+      } catch (e) {
+        const code = (e as ServiceError).code;
+        if (code !== status.UNAVAILABLE || ++failures > policy.maxAttempts) throw e;
+        await new Promise((r) => setTimeout(r, backoffMs(policy, failures - 1)));
+      } finally {
+        call.cancel();
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
+/** A small unbounded async queue (the derived events are few: at most a handful per event sent). */
+class AsyncQueue<T> implements AsyncIterable<T> {
+  private readonly items: T[] = [];
+  private readonly waiters: ((r: IteratorResult<T>) => void)[] = [];
+  private done = false;
+
+  push(item: T): void {
+    const waiter = this.waiters.shift();
+    if (waiter) waiter({ value: item, done: false });
+    else this.items.push(item);
+  }
+
+  end(): void {
+    this.done = true;
+    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => {
+        if (this.items.length > 0) return Promise.resolve({ value: this.items.shift()!, done: false });
+        if (this.done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((r) => this.waiters.push(r));
+      },
+    };
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Start-up: read the log once, from the beginning, and hand every entry to
+ * each part that keeps state derived from it (the session index, the VRP
+ * state machine), in log order.
+ */
+import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { EventLog } from "../store/event-log.js";
+
+export interface LogConsumer {
+  replay(entry: LogEntry, sequence: bigint): void;
+}
+
+export async function replayLog(log: EventLog, consumers: readonly LogConsumer[]): Promise<number> {
+  let count = 0;
+  for await (const record of log.read()) {
+    let entry: LogEntry;
+    try {
+      entry = LogEntry.decode(record.payload);
+    } catch (e) {
+      throw new Error(`event log record ${record.sequence} is not a LogEntry: ${(e as Error).message}`);
+    }
+    for (const consumer of consumers) consumer.replay(entry, record.sequence);
+    count++;
+  }
+  return count;
+}

@@ -1,0 +1,173 @@
+/**
+ * VrpStreamService over grpc-js.
+ *
+ * StreamEvents (bidirectional): each producer event is validated and handed
+ * to the hub as it arrives; the answers go back on the same call, in order:
+ * for an accepted event, what it caused (STATE_CHANGE, AUDIT_EVENT), then a
+ * cumulative Ack, each only once durable; for an invalid one, a Rejection
+ * with the reason (the stream stays open). Backpressure: reading pauses while
+ * WINDOW events wait for the disk or the producer is not reading its answers,
+ * so neither a fast producer nor a slow disk grows memory without bound.
+ *
+ * Subscribe (server streaming): a cursor over the log. It reads from the
+ * requested position to the end, then waits for the log to grow and reads
+ * on: the replay and the live part are one read of one sequence, so there is
+ * no gap and no duplicate at the seam, and a slow consumer holds no buffer
+ * (writes wait for the consumer; the log is the buffer).
+ */
+import { status, type ServerDuplexStream, type ServerWritableStream, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
+import { vrpEventMapping } from "../bridge/mapping.js";
+import { bridges } from "../bridge/index.js";
+import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import {
+  StreamEventsRequest,
+  StreamEventsResponse,
+  SubscribeRequest,
+  SubscribeResponse,
+  VrpStreamServiceService,
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
+import type { EventLog } from "../store/event-log.js";
+import { vrpEventOf, type VrpHub } from "../vrp/hub.js";
+import type { Logger } from "./logger.js";
+import { toServiceError } from "./rich-error.js";
+import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
+
+/** The generated definition, with strict request decoding. */
+export const vrpServiceDefinition = {
+  ...VrpStreamServiceService,
+  streamEvents: { ...VrpStreamServiceService.streamEvents, requestDeserialize: strictly(requestMapping("vrp.v1alpha1.StreamEventsRequest", vrpEventMapping), StreamEventsRequest) },
+  subscribe: { ...VrpStreamServiceService.subscribe, requestDeserialize: strictly(requestMapping("vrp.v1alpha1.SubscribeRequest"), SubscribeRequest) },
+} as unknown as ServiceDefinition;
+
+/** Producer events that may wait for the disk at once, per stream. */
+export const WINDOW = 256;
+
+export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
+  return {
+    streamEvents(call: ServerDuplexStream<Decoded<StreamEventsRequest>, StreamEventsResponse>): void {
+      let index = 0n;
+      let accepted = 0n;
+      let waiting = 0;
+      let clientDone = false;
+      let failed = false;
+      let answers: Promise<void> = Promise.resolve(); // answers leave in arrival order
+
+      const send = async (response: StreamEventsResponse): Promise<void> => {
+        if (failed || call.cancelled) return;
+        if (!call.write(response)) await new Promise((r) => call.once("drain", r));
+      };
+      const flowControl = () => (waiting >= WINDOW ? call.pause() : call.resume());
+      const finishIfDone = () => {
+        if (clientDone && waiting === 0 && !failed) void answers.then(() => call.end());
+      };
+
+      call.on("data", (decoded: Decoded<StreamEventsRequest>) => {
+        const request = decoded.message ?? StreamEventsRequest.fromPartial({});
+        const position = request.producerSequence || index;
+        index++;
+        let outcome;
+        try {
+          outcome = decoded.error
+            ? { kind: "refused" as const, reason: decoded.error.message }
+            : hub.accept(request.event, request.producerId, request.producerSequence);
+        } catch (e) {
+          logger.error("internal error", { method: "StreamEvents", error: (e as Error).stack ?? String(e) });
+          outcome = { kind: "refused" as const, reason: "internal error (see the collector's log)" };
+        }
+        if (outcome.kind === "refused") {
+          answers = answers.then(() => send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: { index: position, reason: outcome.reason } } })));
+          return;
+        }
+        if (outcome.kind === "duplicate") {
+          // Already stored: acknowledge again so the producer can move on.
+          answers = answers.then(() => send(ack(accepted, log.lastSequence, request.producerSequence)));
+          return;
+        }
+        waiting++;
+        flowControl();
+        const { durable, derived, sequence } = outcome;
+        answers = answers
+          .then(() => durable)
+          .then(async () => {
+            accepted++;
+            for (const d of derived) {
+              const value = bridges.VrpEvent.fromJson(d);
+              await send(StreamEventsResponse.fromPartial({ kind: d.event_type === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
+            }
+            await send(ack(accepted, sequence, request.producerSequence));
+          })
+          .catch((e: unknown) => {
+            if (failed) return;
+            failed = true;
+            logger.error("event log append failed", { error: String(e) });
+            call.emit("error", { code: status.UNAVAILABLE, details: `the event could not be stored: ${(e as Error).message}` } satisfies Partial<ServiceError>);
+          })
+          .finally(() => {
+            waiting--;
+            flowControl();
+            finishIfDone();
+          });
+      });
+      call.on("end", () => {
+        clientDone = true;
+        finishIfDone();
+      });
+      call.on("error", () => {
+        failed = true;
+      });
+    },
+
+    subscribe(call: ServerWritableStream<Decoded<SubscribeRequest>, SubscribeResponse>): void {
+      if (call.request.error) {
+        call.emit("error", toServiceError(call.request.error));
+        return;
+      }
+      const { sessionId, eventTypes, afterSequence } = call.request.message;
+      const types = new Set(eventTypes);
+      let cursor = afterSequence;
+      let wake: (() => void) | undefined;
+      let stopped = false;
+      const stopListening = log.subscribe(() => wake?.());
+      const stop = () => {
+        stopped = true;
+        wake?.();
+      };
+      call.on("cancelled", stop);
+      call.on("close", stop);
+
+      const follow = async () => {
+        while (!stopped) {
+          for await (const record of log.read(cursor + 1n)) {
+            if (stopped) return;
+            cursor = record.sequence;
+            const event = vrpEventOf(LogEntry.decode(record.payload));
+            if (!event || (sessionId && event.sessionId !== sessionId) || (types.size > 0 && !types.has(event.eventType))) continue;
+            if (!call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event }))) {
+              await new Promise<void>((resolve) => {
+                wake = resolve;
+                call.once("drain", resolve);
+              });
+            }
+          }
+          // Caught up: wait for the log to grow (checked after arming, so no append is missed).
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            if (stopped || log.lastSequence > cursor) resolve();
+          });
+        }
+      };
+      follow()
+        .catch((e: unknown) => {
+          if (!stopped) call.emit("error", { code: status.UNAVAILABLE, details: `reading the event log failed: ${(e as Error).message}` } satisfies Partial<ServiceError>);
+        })
+        .finally(() => {
+          stopListening();
+          if (!stopped) call.end();
+        });
+    },
+  };
+}
+
+function ack(acceptedCount: bigint, sequence: bigint, producerSequence: bigint): StreamEventsResponse {
+  return StreamEventsResponse.fromPartial({ kind: { $case: "ack", value: { acceptedCount, sequence, producerSequence } } });
+}

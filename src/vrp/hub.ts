@@ -1,0 +1,99 @@
+/**
+ * The VRP hub: accepts producer events into the durable log, runs them
+ * through the state machine in log order, and stores what they caused
+ * (STATE_CHANGE, AUDIT_EVENT) right after them. It knows nothing of gRPC.
+ *
+ * Order: validation, the state machine and the appends happen in one
+ * synchronous step, so the machine sees events in exactly the log's order,
+ * and a restart that replays the log rebuilds the same states.
+ *
+ * Resume without duplicates: a producer that names itself (producer_id) and
+ * numbers its events (producer_sequence) can resend what was not
+ * acknowledged; an event at or below the last accepted number is answered as
+ * already accepted and not stored again.
+ */
+import { bridges } from "../bridge/index.js";
+import { ValidationError } from "../contract/errors.js";
+import type { VrpEventJson } from "../contract/types.js";
+import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
+import type { EventLog } from "../store/event-log.js";
+import { timestampFromDate } from "../contract/timestamp.js";
+import { DEFAULT_POLICY, type VrpPolicy } from "./audits.js";
+import { VrpStateMachine } from "./machine.js";
+
+export type Accepted = {
+  readonly kind: "accepted";
+  /** Log sequence of the event. */
+  readonly sequence: bigint;
+  /** What it caused, in contract JSON, already in the log after it. */
+  readonly derived: readonly VrpEventJson[];
+  /** Resolves once the event and what it caused are durable. */
+  readonly durable: Promise<void>;
+};
+export type Duplicate = { readonly kind: "duplicate" };
+export type Refused = { readonly kind: "refused"; readonly reason: string };
+
+export class VrpHub {
+  readonly machine: VrpStateMachine;
+  /** Highest producer_sequence accepted, per producer_id. */
+  private readonly producers = new Map<string, bigint>();
+
+  constructor(
+    private readonly log: EventLog,
+    policy: VrpPolicy = DEFAULT_POLICY,
+  ) {
+    this.machine = new VrpStateMachine(policy);
+  }
+
+  /** Rebuild from one log entry (at start-up, in log order). Derived entries are recomputed, not read. */
+  replay(entry: LogEntry, sequence: bigint): void {
+    if (entry.entry?.$case !== "vrpReceived") return;
+    const { event, producerId, producerSequence } = entry.entry.value;
+    this.machine.apply(bridges.VrpEvent.toJson(event!), Number(sequence));
+    if (producerId) this.producers.set(producerId, producerSequence);
+  }
+
+  lastProducerSequence(producerId: string): bigint {
+    return this.producers.get(producerId) ?? 0n;
+  }
+
+  accept(event: VrpEvent | undefined, producerId = "", producerSequence = 0n): Accepted | Duplicate | Refused {
+    if (!event) return { kind: "refused", reason: "/event: is required [required]" };
+    let json: VrpEventJson;
+    try {
+      json = bridges.VrpEvent.toJson(event);
+    } catch (e) {
+      if (e instanceof ValidationError) return { kind: "refused", reason: e.message };
+      throw e;
+    }
+    if (producerId) {
+      if (producerSequence === 0n) return { kind: "refused", reason: "/producer_sequence: must be 1 or more when producer_id is set [minimum]" };
+      if (producerSequence <= this.lastProducerSequence(producerId)) return { kind: "duplicate" };
+      this.producers.set(producerId, producerSequence);
+    }
+    const receivedAt = timestampFromDate(new Date());
+    const sequence = this.log.nextSequence;
+    const derived = this.machine.apply(json, Number(sequence));
+    const appends = [
+      this.log.append(LogEntry.encode({ receivedAt, entry: { $case: "vrpReceived", value: { event, producerId, producerSequence } } }).finish()),
+      ...derived.map((d) =>
+        this.log.append(
+          LogEntry.encode({ receivedAt, entry: { $case: "vrpDerived", value: { event: bridges.VrpEvent.fromJson(d), causeSequence: sequence } } }).finish(),
+        ),
+      ),
+    ];
+    return { kind: "accepted", sequence, derived, durable: Promise.all(appends).then(() => undefined) };
+  }
+}
+
+/** A VRP event of a log entry (received or derived), if it holds one. */
+export function vrpEventOf(entry: LogEntry): VrpEvent | undefined {
+  switch (entry.entry?.$case) {
+    case "vrpReceived":
+    case "vrpDerived":
+      return entry.entry.value.event;
+    default:
+      return undefined;
+  }
+}
