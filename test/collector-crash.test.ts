@@ -70,4 +70,32 @@ test("SIGKILL mid-stream: every acknowledged session survives the restart", asyn
   assert.ok(second.log.some((l) => l.includes('"msg":"stopped"')), "graceful stop logged");
 });
 
+test("a second SIGTERM while draining stops at once", async () => {
+  const dataDir = tempDir("second-signal-");
+  const child = spawn(process.execPath, [cliBin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir, "--shutdown-grace-ms", "60000"], { stdio: ["ignore", "ignore", "pipe"] });
+  const port = await new Promise<number>((resolve) => {
+    child.stderr!.on("data", (chunk: Buffer) => {
+      for (const line of chunk.toString().split("\n")) if (line.includes('"listening"')) resolve((JSON.parse(line) as { port: number }).port);
+    });
+  });
+  // An open subscription keeps tryShutdown waiting for the whole grace period.
+  const { subscribeVrp } = await import("../src/client/vrp.js");
+  const reading = (async () => {
+    try {
+      for await (const _ of subscribeVrp({ target: `127.0.0.1:${port}`, reconnect: { maxAttempts: 0 } })) void _;
+    } catch {
+      // cut by the shutdown
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill("SIGTERM");
+  const code = await new Promise((r) => child.once("exit", r));
+  assert.is(code, 0);
+  assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
+  await reading;
+});
+
 test.run();

@@ -162,6 +162,32 @@ test("messages above the size limit are refused with RESOURCE_EXHAUSTED", async 
   assert.is(e.code, status.RESOURCE_EXHAUSTED);
 });
 
+test("an event too big to be read back in a session is refused; pages stay within the message limit", async () => {
+  const small = await startTestServer({ maxMessageBytes: 64 * 1024 });
+  const c = clientFor(small.target);
+  const big = { ...startMessage("size"), metadata: { blob: "x".repeat(40 * 1024) } };
+  const e = await rejection(call(c, "emitSessionStart", { event: big }));
+  assert.is(e.code, status.INVALID_ARGUMENT);
+  assert.equal(fieldViolations(e).map((v) => [v.field, v.reason]), [["event", "MAX_SIZE"]]);
+  const ids: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    ids.push((await call<unknown, EmitSessionStartResponse>(c, "emitSessionStart", { event: { ...startMessage("size"), metadata: { blob: "y".repeat(20 * 1024) } } })).sessionId);
+  }
+  const seen: string[] = [];
+  let pageToken = "";
+  let pages = 0;
+  do {
+    const page = await call<object, ListSessionsResponse>(c, "listSessions", ListSessionsRequest.fromPartial({ pageSize: 50, pageToken }));
+    seen.push(...page.sessions.map((s) => s.sessionId));
+    pageToken = page.nextPageToken;
+    pages++;
+  } while (pageToken);
+  assert.equal(seen, ids);
+  assert.ok(pages >= 2, `${pages} pages`);
+  c.close();
+  await small.shutdown(1000);
+});
+
 test("the seed's valid example is accepted over the wire", async () => {
   const r = await start(bridges.SessionStartEvent.fromJson({ ...validStart(), event_id: crypto.randomUUID() }));
   assert.is(r.status, "created");

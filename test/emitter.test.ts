@@ -1,5 +1,7 @@
 /** SessionEventEmitter against a real collector on loopback: retries, breaker, neverThrow, spool. */
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -101,6 +103,65 @@ test("spool: events made while the collector is down are delivered, in order, on
   // New events go straight through once the spool is empty.
   assert.match((await later.emitSessionStart({ shellType: "s3" }))!, /^sess_/);
   await later.close();
+  await server.shutdown(1000);
+});
+
+test("spool: an event the collector refuses for good is set aside, and the rest still goes through", async () => {
+  const port = await freePort();
+  const spoolDir = tempDir("spool-reject-");
+  const errors: Error[] = [];
+  const down = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "c", spoolDir, retry: { maxAttempts: 1 }, spoolRetryMs: 60_000, neverThrow: true, onError: (e) => errors.push(e) });
+  await down.emitSessionEnd("sess_never_started"); // NOT_FOUND once the collector is back
+  const placeholder = await down.emitSessionStart({ shellType: "s" });
+  await down.close();
+  const server = await startTestServer({ address: `127.0.0.1:${port}` });
+  const up = new SessionEventEmitter({ target: server.target, componentName: "c", spoolDir, spoolRetryMs: 60_000, neverThrow: true, onError: (e) => errors.push(e) });
+  assert.is(await up.flush(), 1);
+  assert.match(await up.resolveSessionId(placeholder!), /^sess_/);
+  const rejected = readFileSync(path.join(spoolDir, "rejected.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.is(rejected.length, 1);
+  assert.is(rejected[0].event.event.session_id, "sess_never_started");
+  assert.match(rejected[0].error, /NOT_FOUND/);
+  assert.ok(errors.some((e) => (e as EmitError).code === status.NOT_FOUND));
+  await up.close();
+  await server.shutdown(1000);
+});
+
+test("spool: ending a placeholder once the collector is back ends the real session", async () => {
+  const port = await freePort();
+  const spoolDir = tempDir("spool-late-end-");
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "c", spoolDir, retry: { maxAttempts: 1 }, breaker: { failureThreshold: 100 }, spoolRetryMs: 60_000 });
+  const placeholder = await emitter.emitSessionStart({ shellType: "s" });
+  assert.match(placeholder!, /^pending_/);
+  const server = await startTestServer({ address: `127.0.0.1:${port}` });
+  try {
+    // Delivered now, or spooled behind the start if the channel is still reconnecting:
+    // either way the end must reach the real session, never "pending_...".
+    await emitter.emitSessionEnd(placeholder!, { exit_reason: "done" });
+    for (let i = 0; i < 50 && (await emitter.flush().catch(() => 0), server.collector.sessionCount === 0 || server.collector.listSessions({ status: "ended" }, 0, "").sessions.length === 0); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const real = await emitter.resolveSessionId(placeholder!);
+    assert.match(real, /^sess_/);
+    assert.is(server.collector.getSession(real).status, "ended");
+  } finally {
+    await emitter.close();
+    await server.shutdown(1000);
+  }
+});
+
+test("spool: concurrent flushes share one drain, so nothing is sent twice", async () => {
+  const port = await freePort();
+  const spoolDir = tempDir("spool-flush-");
+  const down = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "c", spoolDir, retry: { maxAttempts: 1 }, spoolRetryMs: 60_000 });
+  for (let i = 0; i < 20; i++) await down.emitSessionStart({ shellType: `s${i}` });
+  await down.close();
+  const server = await startTestServer({ address: `127.0.0.1:${port}` });
+  const up = new SessionEventEmitter({ target: server.target, componentName: "c", spoolDir, spoolRetryMs: 60_000 });
+  const counts = await Promise.all([up.flush(), up.flush(), up.flush()]);
+  assert.equal(counts, [20, 20, 20]);
+  assert.is(server.collector.sessionCount, 20);
+  await up.close();
   await server.shutdown(1000);
 });
 

@@ -4,7 +4,7 @@ import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writ
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { LogClosedError, LogCorruptionError, SegmentLog, type DamageReport } from "../src/store/segment-log.js";
+import { LogClosedError, LogCorruptionError, LogLockedError, SegmentLog, type DamageReport } from "../src/store/segment-log.js";
 import type { LogRecord } from "../src/store/event-log.js";
 import { repoRoot, tempDir } from "./support/repo.js";
 
@@ -121,6 +121,66 @@ test("damage before the tail refuses to open, naming where", async () => {
   } catch (e) {
     assert.instance(e, LogCorruptionError);
     assert.match((e as Error).message, /00000000000000000001\.seg at byte 0: checksum mismatch/);
+  }
+});
+
+test("damage in the last segment with good records after it refuses to open: nothing acknowledged is cut", async () => {
+  const dir = tempDir();
+  const log = await SegmentLog.open({ dir });
+  for (let i = 0; i < 50; i++) await log.append(Buffer.from(`record-${i}`));
+  await log.close();
+  const file = path.join(dir, readdirSync(dir).find((f) => f.endsWith(".seg"))!);
+  const bytes = readFileSync(file);
+  bytes[20] ^= 0x01; // inside record 1
+  writeFileSync(file, bytes);
+  try {
+    await SegmentLog.open({ dir });
+    assert.unreachable("opened");
+  } catch (e) {
+    assert.instance(e, LogCorruptionError);
+    assert.match((e as Error).message, /at byte 0: checksum mismatch .*not the tail/);
+  }
+  assert.is(statSync(file).size, bytes.length, "nothing was cut");
+});
+
+test("zeros left past the end (a crash on some file systems) are cut as a tail", async () => {
+  const { reports, records } = await damagedTail((file) => appendFileSync(file, Buffer.alloc(4096)));
+  assert.is(records.length, 5);
+  assert.is(reports[0]!.bytesCut, 4096);
+});
+
+test("one writer per directory: a second open is refused, a crashed writer's lock is taken over, readers need no lock", async () => {
+  const dir = tempDir();
+  const log = await SegmentLog.open({ dir });
+  await log.append(Buffer.from("one"));
+  try {
+    await SegmentLog.open({ dir });
+    assert.unreachable("opened twice");
+  } catch (e) {
+    assert.instance(e, LogLockedError);
+  }
+  const reader = await SegmentLog.open({ dir, readOnly: true });
+  assert.equal((await all(reader)).map(text), ["one"]);
+  await reader.close();
+  await log.close();
+  // A lock left by a process that is gone (pid from a finished child).
+  const child = spawn(process.execPath, ["-e", ""]);
+  const deadPid = child.pid!;
+  await new Promise((r) => child.on("exit", r));
+  writeFileSync(path.join(dir, "LOCK"), String(deadPid));
+  const again = await SegmentLog.open({ dir });
+  assert.is(again.lastSequence, 1n);
+  await again.close();
+  // A lock held by a live process.
+  const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"]);
+  writeFileSync(path.join(dir, "LOCK"), String(holder.pid));
+  try {
+    await SegmentLog.open({ dir });
+    assert.unreachable("opened a log a live process holds");
+  } catch (e) {
+    assert.match((e as Error).message, new RegExp(`in use by process ${holder.pid}`));
+  } finally {
+    holder.kill();
   }
 });
 

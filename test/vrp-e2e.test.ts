@@ -45,7 +45,7 @@ async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
 
 /** Every VRP event in the log, with its sequence. */
 async function logEvents(dataDir: string): Promise<{ sequence: bigint; event: VrpEventJson; derived: boolean }[]> {
-  const log = await SegmentLog.open({ dir: dataDir });
+  const log = await SegmentLog.open({ dir: dataDir, readOnly: true }); // the server may still hold it
   const out = [];
   for await (const r of log.read()) {
     const entry = LogEntry.decode(r.payload);
@@ -262,11 +262,13 @@ test("determinism: random sequences through the hub, then a restart from the log
       }
       await log.close();
       // Twice: a second hub on the same events; and a restart replaying the log.
-      const twice = new VrpHub(await SegmentLog.open({ dir: tempDir("determinism-b-") }));
+      const twiceLog = await SegmentLog.open({ dir: tempDir("determinism-b-") });
+      const twice = new VrpHub(twiceLog);
       const derivedTwice = events.flatMap((e) => {
         const o = twice.accept(bridges.VrpEvent.fromJson(e));
         return o.kind === "accepted" ? [...o.derived] : [];
       });
+      await twiceLog.close();
       const reopened = await SegmentLog.open({ dir });
       const restarted = new VrpHub(reopened);
       await replayLog(reopened, [restarted]);

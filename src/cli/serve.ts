@@ -15,19 +15,30 @@ ${serveOptionsHelp()}`;
 export async function serve(args: string[]): Promise<void> {
   const config = parseServeConfig(args);
   const logger = createLogger(config.logLevel);
-  const running = await startServer(config, logger);
+  let stop: (why: string) => void = () => {};
+  const running = await startServer(config, logger, {
+    onFatal: () => {
+      process.exitCode = 1; // let a supervisor restart us: recovery needs a fresh open
+      stop("event log failure");
+    },
+  });
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info("signal received", { signal });
-      // A second signal while draining: stop now.
-      process.once(signal, () => running.shutdown(0));
+    let stopping = false;
+    stop = (why: string) => {
+      if (stopping) {
+        logger.warn("asked again: stopping now", { why });
+        void running.shutdown(0);
+        return;
+      }
+      stopping = true;
+      logger.info("stopping", { why });
       void running.shutdown().then(resolve, (e: unknown) => {
         logger.error("shutdown failed", { error: String(e) });
         process.exitCode = 1;
         resolve();
       });
     };
-    process.once("SIGINT", () => stop("SIGINT"));
-    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
   });
 }

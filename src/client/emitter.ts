@@ -68,7 +68,7 @@ export class SessionEventEmitter {
   private readonly deadlineMs: number;
   private spool: Promise<Spool> | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
-  private draining: Promise<void> | undefined;
+  private draining: Promise<number> | undefined;
   private closed = false;
 
   constructor(private readonly options: EmitterOptions) {
@@ -83,7 +83,7 @@ export class SessionEventEmitter {
     if (options.spoolDir) {
       this.spool = Spool.open(options.spoolDir);
       this.spool.catch(() => {}); // reported when first used
-      this.drainTimer = setInterval(() => void this.flush().catch(() => {}), options.spoolRetryMs ?? 2000);
+      this.drainTimer = setInterval(() => void this.flush().catch(() => 0), options.spoolRetryMs ?? 2000);
       this.drainTimer.unref(); // never keep the host alive
     }
   }
@@ -96,32 +96,28 @@ export class SessionEventEmitter {
     });
   }
 
-  /** Report a session end. */
+  /** Report a session end (a spool placeholder is welcome: it is swapped for the real id on delivery). */
   async emitSessionEnd(sessionId: string, metadata?: JsonObject): Promise<void> {
     await this.guard(async () => {
-      const spool = this.spool && (await this.spool);
-      const resolved = spool?.resolvedId(sessionId) ?? sessionId;
-      const event = SessionEndEvent.create({ sessionId: resolved, metadata });
+      const event = SessionEndEvent.create({ sessionId, metadata });
       await this.deliverOrSpool({ kind: "end", event });
       return undefined;
     });
   }
 
   /** Try to deliver everything spooled now. Resolves with how many were delivered. */
-  async flush(): Promise<number> {
-    if (!this.spool) return 0;
-    const spool = await this.spool;
-    if (this.draining) await this.draining;
-    let count = 0;
-    this.draining = (async () => {
-      count = await spool.drain((e) => this.send(e), placeholderOf);
+  flush(): Promise<number> {
+    if (!this.spool) return Promise.resolve(0);
+    // One drain at a time: callers arriving meanwhile share it.
+    this.draining ??= (async () => {
+      try {
+        const spool = await this.spool!;
+        return await spool.drain((e) => this.send(e), placeholderOf, isOutage, (_event, error) => this.report(asEmitError(error)));
+      } finally {
+        this.draining = undefined;
+      }
     })();
-    try {
-      await this.draining;
-    } finally {
-      this.draining = undefined;
-    }
-    return count;
+    return this.draining;
   }
 
   /** The collector's id for a placeholder, once its start was delivered. */
@@ -134,16 +130,19 @@ export class SessionEventEmitter {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.drainTimer);
-    await this.draining?.catch(() => {});
+    await this.draining?.catch(() => 0);
     this.client.close();
     if (this.spool) await (await this.spool).close();
   }
 
-  private async deliverOrSpool(event: SpooledEvent): Promise<string | undefined> {
+  private async deliverOrSpool(spooled: SpooledEvent): Promise<string | undefined> {
     const spool = this.spool && (await this.spool);
     // Order: while anything waits in the spool, new events queue behind it.
     if (spool?.pending) await this.flush().catch(() => {});
-    if (spool?.pending) return this.keep(spool, event);
+    if (spool?.pending) return this.keep(spool, spooled);
+    // The flush may just have learnt the session id behind a placeholder.
+    const resolved = spooled.kind === "end" ? spool?.resolvedId(spooled.event.session_id) : undefined;
+    const event: SpooledEvent = resolved && spooled.kind === "end" ? { kind: "end", event: { ...spooled.event, session_id: resolved } } : spooled;
     try {
       return await this.send(event);
     } catch (e) {
@@ -189,12 +188,16 @@ export class SessionEventEmitter {
     } catch (e) {
       const error = asEmitError(e);
       if (!this.options.neverThrow) throw error;
-      try {
-        this.options.onError?.(error);
-      } catch {
-        // the host's handler failing is no reason to throw either
-      }
+      this.report(error);
       return undefined;
+    }
+  }
+
+  private report(error: Error): void {
+    try {
+      this.options.onError?.(error);
+    } catch {
+      // the host's handler failing is no reason to throw either
     }
   }
 }

@@ -4,7 +4,7 @@
  * (durable before emit returns) plus a small state file: how far delivery has
  * got, and the session ids learnt for starts that were spooled.
  */
-import { readFile, rename, writeFile, open } from "node:fs/promises";
+import { appendFile, readFile, rename, writeFile, open } from "node:fs/promises";
 import path from "node:path";
 import { SegmentLog } from "../store/segment-log.js";
 import type { SessionEndEventJson, SessionStartEventJson } from "../contract/types.js";
@@ -54,11 +54,19 @@ export class Spool {
   }
 
   /**
-   * Deliver waiting events in order through `send`, stopping at the first
-   * failure (it is tried again next time). `send` returns the session id the
-   * collector gave a start.
+   * Deliver waiting events in order through `send`. An outage (`isOutage`)
+   * stops the drain: the event is tried again next time. Any other refusal
+   * can never succeed (the collector answered): the event is moved to
+   * `rejected.jsonl` beside the spool, reported to `onRejected`, and the
+   * drain goes on, so one bad event cannot hold back the rest.
+   * `send` returns the session id the collector gave a start.
    */
-  async drain(send: (event: SpooledEvent) => Promise<string | undefined>, placeholderOf: (start: SessionStartEventJson) => string): Promise<number> {
+  async drain(
+    send: (event: SpooledEvent) => Promise<string | undefined>,
+    placeholderOf: (start: SessionStartEventJson) => string,
+    isOutage: (error: unknown) => boolean,
+    onRejected: (event: SpooledEvent, error: unknown) => void,
+  ): Promise<number> {
     let delivered = 0;
     for await (const record of this.log.read(BigInt(this.state.delivered) + 1n)) {
       const spooled = JSON.parse(Buffer.from(record.payload).toString("utf8")) as SpooledEvent;
@@ -66,13 +74,23 @@ export class Spool {
         spooled.kind === "end"
           ? { kind: "end", event: { ...spooled.event, session_id: this.resolvedId(spooled.event.session_id) ?? spooled.event.session_id } }
           : spooled;
-      const sessionId = await send(toSend); // throws: stop here, retry later
       const next: SpoolState = { delivered: record.sequence.toString(), resolved: { ...this.state.resolved } };
-      if (spooled.kind === "start" && sessionId) next.resolved[placeholderOf(spooled.event)] = sessionId;
+      try {
+        const sessionId = await send(toSend);
+        if (spooled.kind === "start" && sessionId) next.resolved[placeholderOf(spooled.event)] = sessionId;
+        delivered++;
+      } catch (e) {
+        if (isOutage(e)) throw e; // stop here, retry later
+        await appendFile(this.rejectedFile, `${JSON.stringify({ event: toSend, error: (e as Error)?.message ?? String(e), at: new Date().toISOString() })}\n`);
+        onRejected(toSend, e);
+      }
       await this.saveState(next);
-      delivered++;
     }
     return delivered;
+  }
+
+  private get rejectedFile(): string {
+    return path.join(path.dirname(this.stateFile), "rejected.jsonl");
   }
 
   /** Write the state durably: a temporary file, fsync, rename. */

@@ -67,6 +67,8 @@ export class VrpProducer {
   private next = 1n;
   private failures = 0;
   private closing = false;
+  private shut = false;
+  private reconnectTimer: NodeJS.Timeout | undefined;
   private closed: Promise<void> | undefined;
   private finish: (() => void) | undefined;
 
@@ -107,6 +109,8 @@ export class VrpProducer {
     this.closing = true;
     this.closed ??= (async () => {
       if (this.pending.size > 0) await new Promise<void>((r) => (this.finish = r));
+      this.shut = true;
+      clearTimeout(this.reconnectTimer);
       this.call?.end();
       this.client.close();
       this.derivedQueue?.end();
@@ -168,7 +172,8 @@ export class VrpProducer {
       this.afterProgress();
       return;
     }
-    setTimeout(() => {
+    this.reconnectTimer = setTimeout(() => {
+      if (this.shut || this.call) return;
       const stream = this.stream();
       for (const p of this.pending.values()) stream.write(p.request);
     }, backoffMs(this.reconnect, this.failures - 1));

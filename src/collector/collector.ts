@@ -13,7 +13,12 @@ import { randomUUID } from "node:crypto";
 import { bridges } from "../bridge/index.js";
 import { ValidationError } from "../contract/errors.js";
 import { timestampFromDate } from "../contract/timestamp.js";
-import type { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
+import {
+  SessionEndEvent as SessionEndEventMessage,
+  SessionStartEvent as SessionStartEventMessage,
+  type SessionEndEvent,
+  type SessionStartEvent,
+} from "../../gen/oneiric/session/v1/session_events.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import type { EventLog } from "../store/event-log.js";
 import { CollectorError } from "./errors.js";
@@ -40,7 +45,20 @@ export class Collector {
   private readonly pendingStarts = new Map<string, Promise<{ sessionId: string; status: EmitStatus }>>();
   private readonly pendingEnds = new Map<string, Promise<{ sessionId: string; status: EndStatus }>>();
 
-  constructor(private readonly log: EventLog) {}
+  /**
+   * `maxMessageBytes`: the largest message the server may send. An event is
+   * accepted only if a session (its start and end) still fits in one, and
+   * ListSessions pages stay within it.
+   */
+  constructor(
+    private readonly log: EventLog,
+    private readonly maxMessageBytes = 4 * 1024 * 1024,
+  ) {}
+
+  /** The largest start or end event accepted: half a message, less room for the envelope. */
+  get maxEventBytes(): number {
+    return Math.floor((this.maxMessageBytes - ENVELOPE_BYTES) / 2);
+  }
 
   /** Open a collector on a log, rebuilding the session index from it. */
   static async open(log: EventLog): Promise<Collector> {
@@ -69,6 +87,7 @@ export class Collector {
 
   async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
     const checked = validate(() => bridges.SessionStartEvent.toJson(required(event)));
+    this.checkSize(SessionStartEventMessage.encode(event!).finish().length);
     const known = this.index.sessionOfEvent(checked.event_id);
     if (known) return { sessionId: known.sessionId, status: sameStart(known, event!) };
     const inFlight = this.pendingStarts.get(checked.event_id);
@@ -96,6 +115,7 @@ export class Collector {
 
   async emitEnd(event: SessionEndEvent | undefined): Promise<{ sessionId: string; status: EndStatus }> {
     const checked = validate(() => bridges.SessionEndEvent.toJson(required(event)));
+    this.checkSize(SessionEndEventMessage.encode(event!).finish().length);
     const sessionId = checked.session_id;
     const session = this.index.get(sessionId);
     if (!session) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
@@ -124,6 +144,12 @@ export class Collector {
     }
   }
 
+  private checkSize(bytes: number): void {
+    if (bytes <= this.maxEventBytes) return;
+    const message = `is ${bytes} bytes; at most ${this.maxEventBytes}, so that a session (start and end) can be read back within the message limit`;
+    throw new CollectorError("INVALID_ARGUMENT", `event: ${message}`, [{ path: "/event", rule: "max_size", message }]);
+  }
+
   getSession(sessionId: string): SessionView {
     if (!sessionId) throw new CollectorError("INVALID_ARGUMENT", "session_id: is required", [{ path: "/session_id", rule: "required", message: "is required" }]);
     const record = this.index.get(sessionId);
@@ -139,7 +165,18 @@ export class Collector {
     }
     const after = decodePageToken(pageToken);
     const { sessions, next } = this.index.list(filter, after, pageSize || DEFAULT_PAGE_SIZE);
-    return { sessions: sessions.map(view), nextPageToken: next === undefined ? "" : encodePageToken(next) };
+    // A page must fit in one message: stop early when it would not (every
+    // session fits alone, by the event size limit, so paging always advances).
+    let bytes = ENVELOPE_BYTES;
+    const page: SessionRecord[] = [];
+    for (const record of sessions) {
+      bytes += sessionBytes(record);
+      if (bytes > this.maxMessageBytes && page.length > 0) {
+        return { sessions: page.map(view), nextPageToken: encodePageToken(page.at(-1)!.sequence) };
+      }
+      page.push(record);
+    }
+    return { sessions: page.map(view), nextPageToken: next === undefined ? "" : encodePageToken(next) };
   }
 
   private async append(entry: LogEntry["entry"]): Promise<bigint> {
@@ -196,6 +233,14 @@ function canonical(value: unknown): string {
       ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : v,
   );
+}
+
+/** Room kept for the response envelope and a session's own fields. */
+const ENVELOPE_BYTES = 4096;
+
+function sessionBytes(record: SessionRecord): number {
+  const end = record.end ? SessionEndEventMessage.encode(record.end).finish().length : 0;
+  return SessionStartEventMessage.encode(record.start).finish().length + end + 128;
 }
 
 function view(record: SessionRecord): SessionView {

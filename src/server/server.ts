@@ -34,13 +34,28 @@ export interface RunningServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-export async function startServer(config: ServerConfig, logger: Logger): Promise<RunningServer> {
+export interface ServerHooks {
+  /**
+   * The event log failed (a write or fsync): nothing more can be stored until
+   * a restart, whose recovery cuts what was half written. `serve` shuts down
+   * and exits 1 so that a supervisor restarts it.
+   */
+  onFatal?: (error: Error) => void;
+}
+
+export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+  let health: HealthImplementation | undefined;
   const log = await SegmentLog.open({
     dir: config.dataDir,
     segmentBytes: config.segmentBytes,
     onDamage: (report) => logger.warn("event log: damaged tail cut off", { ...report }),
+    onFailure: (error) => {
+      logger.error("event log failed: no more events can be stored until a restart", { error: error.message });
+      for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
+      hooks.onFatal?.(error);
+    },
   });
-  const collector = new Collector(log);
+  const collector = new Collector(log, config.maxMessageBytes);
   const hub = new VrpHub(log, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
   await replayLog(log, [collector, hub]); // one pass rebuilds both
   logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount });
@@ -59,7 +74,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   server.addService(sessionServiceDefinition, sessionServiceHandlers(collector, logger));
   server.addService(vrpServiceDefinition, vrpServiceHandlers(hub, log, logger));
 
-  const health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
+  health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
   new ReflectionService(loadSync(SERVED_PROTOS, { includeDirs: [PROTO_DIR] })).addToServer(server);
 
@@ -82,11 +97,11 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
   logger.info("listening", { address: config.address, port, tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off", auth: config.token ? "bearer" : "off" });
 
   let stopping: Promise<void> | undefined;
-  const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> =>
-    (stopping ??= (async () => {
-      health.setStatus("", "NOT_SERVING");
-      health.setStatus(SESSION_SERVICE_NAME, "NOT_SERVING");
-      health.setStatus(VRP_SERVICE_NAME, "NOT_SERVING");
+  const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> => {
+    // Asked again, without a grace period, while draining: stop now.
+    if (stopping && graceMs === 0) server.forceShutdown();
+    return (stopping ??= (async () => {
+      for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health!.setStatus(service, "NOT_SERVING");
       logger.info("shutting down", { graceMs });
       // tryShutdown waits for open calls and streams, possibly forever: force after the grace period.
       await new Promise<void>((resolve) => {
@@ -103,6 +118,7 @@ export async function startServer(config: ServerConfig, logger: Logger): Promise
       await collector.close(); // pending appends are flushed before the log closes
       logger.info("stopped", { lastSequence: log.lastSequence });
     })());
+  };
 
   return { port, collector, vrp: hub, shutdown };
 }

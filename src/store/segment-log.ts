@@ -13,7 +13,7 @@
  * is kept. Damage anywhere else is not a crash artefact: open refuses, naming
  * the segment and offset, rather than guess.
  */
-import { mkdir, open, readdir, stat, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rm, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { EventLog, LogRecord } from "./event-log.js";
 import { decodeFrame, encodeFrame } from "./frame.js";
@@ -25,6 +25,13 @@ export interface SegmentLogOptions {
   readonly segmentBytes?: number;
   /** Told about each damaged tail that recovery cut off. */
   readonly onDamage?: (report: DamageReport) => void;
+  /** Told once if a write or fsync fails: the log then refuses appends until reopened. */
+  readonly onFailure?: (error: Error) => void;
+  /**
+   * Read only: no lock, nothing cut, no appends. For reading a log another
+   * process writes (its durable part; a damaged tail is reported, not cut).
+   */
+  readonly readOnly?: boolean;
 }
 
 export interface DamageReport {
@@ -41,6 +48,11 @@ export class LogCorruptionError extends Error {
 
 export class LogClosedError extends Error {
   override readonly name = "LogClosedError";
+}
+
+/** Another process (or this one) has the log open for writing. */
+export class LogLockedError extends Error {
+  override readonly name = "LogLockedError";
 }
 
 const SEGMENT = /^(\d{20})\.seg$/;
@@ -63,7 +75,8 @@ interface Pending {
 
 export class SegmentLog implements EventLog {
   private readonly segments: Segment[];
-  private active: FileHandle;
+  /** The segment appends go to (none when read-only). */
+  private active: FileHandle | undefined;
   private next: bigint;
   private durableSequence: bigint;
   private queue: Pending[] = [];
@@ -75,9 +88,9 @@ export class SegmentLog implements EventLog {
   readonly stats = { appends: 0, syncs: 0 };
 
   private constructor(
-    private readonly options: Required<Pick<SegmentLogOptions, "dir" | "segmentBytes">>,
+    private readonly options: { dir: string; segmentBytes: number; onFailure?: (error: Error) => void; lock: string | undefined },
     segments: Segment[],
-    active: FileHandle,
+    active: FileHandle | undefined,
     lastSequence: bigint,
   ) {
     this.segments = segments;
@@ -90,6 +103,16 @@ export class SegmentLog implements EventLog {
     const dir = path.resolve(options.dir);
     const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024;
     await mkdir(dir, { recursive: true });
+    const lock = options.readOnly ? undefined : await acquireLock(dir);
+    try {
+      return await SegmentLog.recover(dir, segmentBytes, options, lock);
+    } catch (e) {
+      if (lock) await rm(lock, { force: true });
+      throw e;
+    }
+  }
+
+  private static async recover(dir: string, segmentBytes: number, options: SegmentLogOptions, lock: string | undefined): Promise<SegmentLog> {
     const segments = await listSegments(dir);
     let last = 0n;
     for (let i = 0; i < segments.length; i++) {
@@ -100,16 +123,21 @@ export class SegmentLog implements EventLog {
       const isLast = i === segments.length - 1;
       const scan = await scanSegment(segment, segment.first);
       if (scan.damage) {
-        if (!isLast) throw new LogCorruptionError(`${segment.file} at byte ${scan.goodBytes}: ${scan.damage} (not the tail of the log)`);
-        await cutTail(segment.file, scan.goodBytes);
-        options.onDamage?.({ segment: segment.file, offset: scan.goodBytes, reason: scan.damage, bytesCut: segment.size - scan.goodBytes });
+        // Only what a crash mid-write leaves may be cut: a torn last record, a
+        // last record whose bytes did not all reach the disk, or zeros the
+        // file system left past the end. Anything else is corruption with
+        // good records after it: refuse, rather than delete acknowledged data.
+        const tail = isLast && (scan.torn || (await onlyTailDamage(segment, scan.goodBytes, scan.damagedFrameBytes)));
+        if (!tail) throw new LogCorruptionError(`${segment.file} at byte ${scan.goodBytes}: ${scan.damage} (not the tail of the log; repair or move the segment aside)`);
+        if (!options.readOnly) await cutTail(segment.file, scan.goodBytes);
+        options.onDamage?.({ segment: segment.file, offset: scan.goodBytes, reason: scan.damage, bytesCut: options.readOnly ? 0 : segment.size - scan.goodBytes });
         segment.size = scan.goodBytes;
       }
       if (scan.lastSequence !== undefined) last = scan.lastSequence;
     }
-    if (segments.length === 0) segments.push(await createSegment(dir, 1n));
-    const active = await open(segments.at(-1)!.file, "a");
-    return new SegmentLog({ dir, segmentBytes }, segments, active, last);
+    if (segments.length === 0 && !options.readOnly) segments.push(await createSegment(dir, 1n));
+    const active = options.readOnly ? undefined : await open(segments.at(-1)!.file, "a");
+    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, lock }, segments, active, last);
   }
 
   get lastSequence(): bigint {
@@ -122,6 +150,7 @@ export class SegmentLog implements EventLog {
 
   append(payload: Uint8Array): Promise<bigint> {
     if (this.closed) return Promise.reject(new LogClosedError("the log is closed"));
+    if (!this.active) return Promise.reject(new LogClosedError("the log is open read-only"));
     if (this.failure) return Promise.reject(this.failure);
     const sequence = this.next++;
     const frame = encodeFrame(sequence, payload);
@@ -140,9 +169,10 @@ export class SegmentLog implements EventLog {
         try {
           await this.rollIfFull();
           const bytes = batch.reduce((n, p) => n + p.frame.length, 0);
-          const { bytesWritten } = await this.active.writev(batch.map((p) => p.frame));
+          const active = this.active!;
+          const { bytesWritten } = await active.writev(batch.map((p) => p.frame));
           if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
-          await this.active.datasync();
+          await active.datasync();
           this.stats.syncs++;
           this.segments.at(-1)!.size += bytes;
           this.durableSequence = batch.at(-1)!.sequence;
@@ -152,6 +182,7 @@ export class SegmentLog implements EventLog {
           this.failure = new Error(`event log write failed, log stopped: ${(e as Error).message}`);
           for (const p of [...batch, ...this.queue]) p.reject(this.failure);
           this.queue = [];
+          this.options.onFailure?.(this.failure);
           return;
         }
         for (const p of batch) p.resolve(p.sequence);
@@ -179,7 +210,7 @@ export class SegmentLog implements EventLog {
   private async rollIfFull(): Promise<void> {
     if (this.segments.at(-1)!.size < this.options.segmentBytes) return;
     const next = await createSegment(this.options.dir, this.nextDurableStart());
-    await this.active.close();
+    await this.active!.close();
     this.active = await open(next.file, "a");
     this.segments.push(next);
   }
@@ -213,7 +244,43 @@ export class SegmentLog implements EventLog {
     this.closed = true;
     await this.flushing;
     this.listeners.clear();
-    await this.active.close();
+    await this.active?.close();
+    if (this.options.lock) await rm(this.options.lock, { force: true });
+  }
+}
+
+/**
+ * One writer per directory: a LOCK file holding the writer's pid, created
+ * exclusively. A lock whose process is gone (a crash) is taken over.
+ */
+async function acquireLock(dir: string): Promise<string> {
+  const file = path.join(dir, "LOCK");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(file, "wx");
+      await handle.writeFile(String(process.pid));
+      await handle.sync();
+      await handle.close();
+      return file;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
+      if (pid === process.pid) throw new LogLockedError(`${dir} is already open in this process`);
+      if (pid > 0 && processIsAlive(pid)) {
+        throw new LogLockedError(`${dir} is in use by process ${pid} (if that process is not a writer of this log, delete ${file})`);
+      }
+      await rm(file, { force: true }); // stale: its writer is gone
+    }
+  }
+  throw new LogLockedError(`${dir}: could not take the lock ${file}`);
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -259,6 +326,10 @@ interface ScanResult {
   goodBytes: number;
   lastSequence: bigint | undefined;
   damage: string | undefined;
+  /** The damage is a frame cut short by the end of the file. */
+  torn: boolean;
+  /** Size of the damaged frame as its header says, when it has a header. */
+  damagedFrameBytes: number | undefined;
 }
 
 /** Check every frame of a segment: checksums, and sequences counting up from `first`. */
@@ -269,17 +340,17 @@ async function scanSegment(segment: Segment, first: bigint): Promise<ScanResult>
   try {
     for await (const record of readSegment(segment)) {
       if (record.sequence !== expected) {
-        return { goodBytes, lastSequence, damage: `record sequence ${record.sequence}, expected ${expected}` };
+        return { goodBytes, lastSequence, damage: `record sequence ${record.sequence}, expected ${expected}`, torn: false, damagedFrameBytes: 16 + record.payload.length };
       }
       goodBytes += 16 + record.payload.length;
       lastSequence = record.sequence;
       expected++;
     }
   } catch (e) {
-    if (e instanceof FrameDamageError) return { goodBytes: e.offset, lastSequence, damage: e.message };
+    if (e instanceof FrameDamageError) return { goodBytes: e.offset, lastSequence, damage: e.message, torn: e.torn, damagedFrameBytes: e.frameBytes };
     throw e;
   }
-  return { goodBytes, lastSequence, damage: undefined };
+  return { goodBytes, lastSequence, damage: undefined, torn: false, damagedFrameBytes: undefined };
 }
 
 export class FrameDamageError extends Error {
@@ -288,8 +359,25 @@ export class FrameDamageError extends Error {
     readonly file: string,
     readonly offset: number,
     reason: string,
+    /** Cut short by the end of the file. */
+    readonly torn = false,
+    /** The damaged frame's size, as its header says. */
+    readonly frameBytes?: number,
   ) {
     super(reason);
+  }
+}
+
+/** A damaged last frame that ends exactly at the end of the file, or nothing but zeros from it on. */
+async function onlyTailDamage(segment: Segment, offset: number, frameBytes: number | undefined): Promise<boolean> {
+  if (frameBytes !== undefined && offset + frameBytes === segment.size) return true;
+  const handle = await open(segment.file, "r");
+  try {
+    const rest = Buffer.alloc(segment.size - offset);
+    await handle.read(rest, 0, rest.length, offset);
+    return rest.every((b) => b === 0);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -308,7 +396,10 @@ export async function* readSegment(segment: { file: string; size: number }): Asy
       let offset = 0;
       while (true) {
         const frame = decodeFrame(buffered, offset);
-        if (frame.kind === "damaged" && !frame.torn) throw new FrameDamageError(segment.file, fileOffset + offset, frame.reason);
+        if (frame.kind === "damaged" && !frame.torn) {
+          const length = buffered.length - offset >= 4 ? buffered.readUInt32LE(offset) : undefined;
+          throw new FrameDamageError(segment.file, fileOffset + offset, frame.reason, false, length === undefined ? undefined : 16 + length);
+        }
         if (frame.kind !== "record") break; // the end of the buffer, or a frame that needs more bytes
         yield { sequence: frame.sequence, payload: Buffer.from(frame.payload) };
         offset += frame.size;
@@ -318,7 +409,7 @@ export async function* readSegment(segment: { file: string; size: number }): Asy
       if (readPos >= segment.size) {
         if (buffered.length > 0) {
           const frame = decodeFrame(buffered, 0);
-          throw new FrameDamageError(segment.file, fileOffset, frame.kind === "damaged" ? frame.reason : "trailing bytes");
+          throw new FrameDamageError(segment.file, fileOffset, frame.kind === "damaged" ? frame.reason : "trailing bytes", frame.kind === "damaged" && frame.torn);
         }
         return;
       }
