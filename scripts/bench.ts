@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector` runs one section.
+ * `--only contract|collector|vrp` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
+import { benchVrp, vrpTable } from "./bench/vrp.js";
 
 const record = process.argv.includes("--record");
 const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
@@ -25,6 +26,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "collector",
     title: "Collector, unary EmitSessionStart (load generator in its own process; medians of 3 interleaved rounds of 2.5 s)",
     run: async () => collectorTable(await benchCollector()),
+  },
+  {
+    name: "vrp",
+    title: "VRP StreamEvents, one bidirectional call, 256 events unacknowledged at most (load generator in its own process; medians of 3 interleaved rounds of 3 s)",
+    run: async () => vrpTable(await benchVrp()),
   },
 ];
 

@@ -49,3 +49,9 @@ export { createLogger, type Logger, type LogLevel } from "./server/logger.js";
 export { fieldViolations } from "./server/rich-error.js";
 export { SegmentLog, type SegmentLogOptions, type DamageReport } from "./store/segment-log.js";
 export type { EventLog, LogRecord } from "./store/event-log.js";
+
+// VRP streams.
+export { VrpProducer, VrpRejectedError, subscribeVrp, type VrpProducerOptions, type SubscribeOptions } from "./client/vrp.js";
+export { VrpStateMachine, type SessionSnapshot } from "./vrp/machine.js";
+export { TRANSITIONS, OBSERVATIONS, type Transition } from "./vrp/transitions.js";
+export { AUDIT_RULES, DEFAULT_POLICY, type AuditRule, type VrpPolicy } from "./vrp/audits.js";

@@ -38,4 +38,17 @@ test("the README's configuration table names every serve option, its variable an
   }
 });
 
+test("the README's transition table is the machine's table, row for row", async () => {
+  const { TRANSITIONS } = await import("../src/vrp/transitions.js");
+  const { AUDIT_RULES } = await import("../src/vrp/audits.js");
+  for (const t of TRANSITIONS) {
+    const row = readme.split("\n").find((l) => l.startsWith("|") && l.includes(`\`${t.reason}\``) && l.includes(`| ${t.to} |`));
+    assert.ok(row, `no README row for ${t.on} -> ${t.to} (${t.reason})`);
+    assert.ok(row!.includes(`\`${t.on}\``), `${t.reason}: event ${t.on} missing`);
+  }
+  for (const rule of Object.keys(AUDIT_RULES)) {
+    assert.ok(readme.includes(`| \`${rule}\` |`), `audit rule ${rule} not documented`);
+  }
+});
+
 test.run();

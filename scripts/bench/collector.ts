@@ -24,7 +24,7 @@ interface LoadResult {
   p99Ms: number;
 }
 
-function startProcess(args: string[], portFrom: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
+export function startProcess(args: string[], portFrom: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     const onLine = (chunk: Buffer) => {
@@ -53,10 +53,10 @@ export interface CollectorRow {
   ratio: number;
 }
 
-export async function benchCollector({ rounds = 3, durationMs = 2500, levels = [1, 16, 256] } = {}): Promise<CollectorRow[]> {
+/** A collector (`session-events serve`) on a free port, with its data directory. */
+export async function startCollectorProcess(): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "bench-collector-"));
-  const bare = await startProcess([path.join(here, "bare-server.js")], (l) => (/^\d+$/.test(l.trim()) ? Number(l) : undefined));
-  const collector = await startProcess([cli, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], (l) => {
+  const started = await startProcess([cli, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], (l) => {
     try {
       const entry = JSON.parse(l) as { msg?: string; port?: number };
       return entry.msg === "listening" ? entry.port : undefined;
@@ -64,6 +64,18 @@ export async function benchCollector({ rounds = 3, durationMs = 2500, levels = [
       return undefined;
     }
   });
+  return { ...started, dataDir };
+}
+
+export async function stopProcess(p: { child: ChildProcess; dataDir?: string }): Promise<void> {
+  p.child.kill("SIGTERM");
+  await new Promise((r) => p.child.once("exit", r));
+  if (p.dataDir) rmSync(p.dataDir, { recursive: true, force: true });
+}
+
+export async function benchCollector({ rounds = 3, durationMs = 2500, levels = [1, 16, 256] } = {}): Promise<CollectorRow[]> {
+  const bare = await startProcess([path.join(here, "bare-server.js")], (l) => (/^\d+$/.test(l.trim()) ? Number(l) : undefined));
+  const collector = await startCollectorProcess();
   try {
     const rows: CollectorRow[] = [];
     for (const concurrency of levels) {
@@ -83,10 +95,8 @@ export async function benchCollector({ rounds = 3, durationMs = 2500, levels = [
     }
     return rows;
   } finally {
-    bare.child.kill("SIGTERM");
-    collector.child.kill("SIGTERM");
-    await new Promise((r) => collector.child.once("exit", r));
-    rmSync(dataDir, { recursive: true, force: true });
+    await stopProcess(bare);
+    await stopProcess(collector);
   }
 }
 
