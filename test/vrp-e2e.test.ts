@@ -231,6 +231,31 @@ test("a producer reconnects after the collector restarts and resends without los
   assert.equal(ticks, Array.from({ length: 300 }, (_, i) => i), "every event once, in order");
 });
 
+test("a subscriber whose collector restarts resumes after the last event it saw: nothing lost, nothing twice", async () => {
+  const first = await startTestServer();
+  const port = first.port;
+  const s = "resume-sub";
+  const producer = new VrpProducer({ target: first.target });
+  await producer.send(ev("SESSION_CREATED", s));
+  for (let i = 0; i < 50; i++) await producer.send(ev("MUTATION_TICK", s, { i }));
+  await producer.close();
+  const seen: number[] = [];
+  let second: Awaited<ReturnType<typeof startTestServer>> | undefined;
+  for await (const { event } of subscribeVrp({ target: first.target, sessionId: s, eventTypes: ["MUTATION_TICK"] })) {
+    seen.push(event.details!.i as number);
+    if (seen.length === 25) {
+      await first.shutdown(0); // the stream breaks here
+      second = await startTestServer({ address: `127.0.0.1:${port}` }, first.dataDir);
+      const more = new VrpProducer({ target: second.target });
+      for (let i = 50; i < 60; i++) await more.send(ev("MUTATION_TICK", s, { i }));
+      await more.close();
+    }
+    if (seen.length === 60) break;
+  }
+  assert.equal(seen, Array.from({ length: 60 }, (_, i) => i));
+  await second!.shutdown(1000);
+});
+
 test("determinism: random sequences through the hub, then a restart from the log, give the same states and audits", async () => {
   const eventArb = fc.record({
     dt: fc.integer({ min: 0, max: 20_000 }),

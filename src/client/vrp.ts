@@ -208,14 +208,16 @@ export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{
           after = response.sequence;
           yield { sequence: response.sequence, event: bridges.VrpEvent.toJson(response.event!) };
         }
-        return; // the server ended the stream (shutting down): done
+        // A subscription never ends by itself: the collector went away (shutting down).
+        if (++failures > policy.maxAttempts) return;
       } catch (e) {
+        // UNAVAILABLE: unreachable; CANCELLED (not by us): the collector cut the stream on shutdown.
         const code = (e as ServiceError).code;
-        if (code !== status.UNAVAILABLE || ++failures > policy.maxAttempts) throw e;
-        await new Promise((r) => setTimeout(r, backoffMs(policy, failures - 1)));
+        if ((code !== status.UNAVAILABLE && code !== status.CANCELLED) || ++failures > policy.maxAttempts) throw e;
       } finally {
         call.cancel();
       }
+      await new Promise((r) => setTimeout(r, backoffMs(policy, failures - 1)));
     }
   } finally {
     client.close();
