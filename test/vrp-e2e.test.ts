@@ -162,6 +162,31 @@ test("invalid events mid-stream are refused one by one; the stream stays open", 
   await server.shutdown(1000);
 });
 
+test("backpressure: a producer that never reads its answers is held back, not buffered", async () => {
+  const server = await startTestServer();
+  const client = new VrpStreamServiceClient(server.target, credentials.createInsecure());
+  const call = client.streamEvents();
+  call.on("error", () => {});
+  call.pause(); // never read the answers
+  const request = StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(ev("X_FLOOD", "flood", { pad: "p".repeat(200) })) });
+  let written = 0;
+  const deadline = Date.now() + 10_000;
+  while (written < 200_000 && Date.now() < deadline) {
+    written++;
+    if (!call.write(request)) {
+      // The transport pushes back: wait a little for a drain that should not come.
+      const drained = await Promise.race([new Promise<boolean>((r) => call.once("drain", () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+      if (!drained) break;
+    }
+  }
+  const stored = server.collector && Number((await logEvents(server.dataDir)).length);
+  assert.ok(written < 200_000, `the producer was never held back (${written} writes)`);
+  assert.ok(stored < 50_000, `${stored} events taken in while the answers were not read`);
+  call.cancel();
+  client.close();
+  await server.shutdown(0);
+});
+
 test("replay then live: a subscription across the seam sees every event once, in order", async () => {
   const server = await startTestServer();
   const producer = new VrpProducer({ target: server.target });
