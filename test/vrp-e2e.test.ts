@@ -162,18 +162,72 @@ test("invalid events mid-stream are refused one by one; the stream stays open", 
   await server.shutdown(1000);
 });
 
+test("a producer restarted with the same id goes on numbering; gaps are refused; a resend is acked where it was stored", async () => {
+  const server = await startTestServer();
+  const s = "restart-producer";
+  const a = new VrpProducer({ target: server.target, producerId: "edge-7" });
+  const first = await a.send(ev("SESSION_CREATED", s));
+  await a.send(ev("MUTATION_TICK", s, { run: "a" }));
+  await a.close();
+  const b = new VrpProducer({ target: server.target, producerId: "edge-7" }); // a restart: numbering starts over locally
+  await b.send(ev("MUTATION_TICK", s, { run: "b" }));
+  await b.close();
+  const ticks = (await logEvents(server.dataDir)).filter((e) => e.event.event_type === "MUTATION_TICK").map((e) => e.event.details!.run);
+  assert.equal(ticks, ["a", "b"], "the restarted producer's event is stored, not taken for a duplicate");
+  // Raw stream: a gap is refused; a resend is acknowledged with where it was stored.
+  const client = new VrpStreamServiceClient(server.target, credentials.createInsecure());
+  const call = client.streamEvents();
+  const answers: StreamEventsResponse[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    call.on("data", (r: StreamEventsResponse) => answers.push(r));
+    call.on("end", resolve);
+    call.on("error", reject);
+  });
+  const tick = bridges.VrpEvent.fromJson(ev("MUTATION_TICK", s));
+  call.write(StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 9n })); // last is 3: a gap
+  call.write(StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 1n })); // a resend of the first
+  call.end();
+  await done;
+  assert.equal(answers[0]!.kind?.$case, "rejection");
+  assert.match((answers[0]!.kind as { value: { reason: string } }).value.reason, /next expected is 4 \[sequence_gap\]/);
+  assert.equal(answers[1]!.kind?.$case, "ack");
+  assert.is((answers[1]!.kind as { value: { sequence: bigint } }).value.sequence, first.sequence);
+  client.close();
+  await server.shutdown(1000);
+});
+
+test("a producer's STATE_CHANGE is a request, never a transition in disguise; subscribers see what was derived", async () => {
+  const server = await startTestServer();
+  const s = "forge";
+  const producer = new VrpProducer({ target: server.target });
+  const derived = producer.derived();
+  await producer.send(ev("SESSION_CREATED", s));
+  await producer.send(ev("PATH_SELECTED", s, { transport_id: "t1" }));
+  await producer.send(ev("STATE_CHANGE", s, { from_state: "ATTACHED", to_state: "VOLATILE" }));
+  await producer.send(ev("PATH_SELECTED", s, { transport_id: "t1" })); // the active one again: nothing happens
+  await producer.send(ev("PATH_SELECTED", s, { transport_id: "t2", replaces: "zzz" }));
+  const got = (await take(derived, 4)).map((d) => d.reason_code);
+  assert.equal(got, ["SESSION_BORN", "PATH_BOUND", "TRANSITION_NOT_ALLOWED", "REPLACED_TRANSPORT_NOT_ACTIVE"]);
+  const seen = await take(subscribeVrp({ target: server.target, sessionId: s, eventTypes: ["STATE_CHANGE"] }), 3);
+  assert.equal(seen.map((x) => x.derived), [true, true, false]);
+  await producer.close();
+  await server.shutdown(1000);
+});
+
 test("backpressure: a producer that never reads its answers is held back, not buffered", async () => {
   const server = await startTestServer();
   const client = new VrpStreamServiceClient(server.target, credentials.createInsecure());
   const call = client.streamEvents();
   call.on("error", () => {});
   call.pause(); // never read the answers
-  const request = StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(ev("X_FLOOD", "flood", { pad: "p".repeat(200) })) });
+  // Refused events hold answers too: they must count towards the pause.
+  const valid = StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(ev("X_FLOOD", "flood", { pad: "p".repeat(200) })) });
+  const invalid = StreamEventsRequest.fromPartial({ event: { ...valid.event!, tsMs: -1n } });
   let written = 0;
   const deadline = Date.now() + 10_000;
   while (written < 200_000 && Date.now() < deadline) {
     written++;
-    if (!call.write(request)) {
+    if (!call.write(written % 2 ? invalid : valid)) {
       // The transport pushes back: wait a little for a drain that should not come.
       const drained = await Promise.race([new Promise<boolean>((r) => call.once("drain", () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
       if (!drained) break;

@@ -13,7 +13,7 @@
  * the last sequence it yielded: nothing lost, nothing twice.
  */
 import { randomUUID } from "node:crypto";
-import { status, type ClientDuplexStream, type ServiceError } from "@grpc/grpc-js";
+import { status, type ClientDuplexStream, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { bridges } from "../bridge/index.js";
 import type { VrpEventJson } from "../contract/types.js";
 import {
@@ -25,6 +25,10 @@ import {
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+
+// The handshake of a producer that names itself (see vrp_service.proto).
+const PRODUCER_ID_KEY = "x-producer-id";
+const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
 export interface VrpConnectionOptions {
   readonly target: string;
@@ -66,6 +70,11 @@ export class VrpProducer {
   private call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse> | undefined;
   private next = 1n;
   private failures = 0;
+  /** Resolved by the first handshake: the collector told us where our numbering stands. */
+  private readonly started: Promise<void>;
+  private startedResolve!: () => void;
+  private startedReject!: (e: Error) => void;
+  private handshaken = false;
   private closing = false;
   private shut = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -80,12 +89,21 @@ export class VrpProducer {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 3000,
     });
+    this.started = new Promise((resolve, reject) => {
+      this.startedResolve = resolve;
+      this.startedReject = reject;
+    });
+    this.started.catch(() => {}); // reported through send()
   }
 
   /** Send one event; resolves with its log sequence once stored. */
   async send(event: VrpEventJson): Promise<{ sequence: bigint }> {
     if (this.closing) throw new Error("the producer is closing");
     const message = bridges.VrpEvent.fromJson(event); // a ValidationError here never reaches the wire
+    if (!this.handshaken) {
+      this.stream();
+      await this.started; // a restarted producer with the same id goes on after its last number
+    }
     while (this.pending.size >= this.window) await new Promise<void>((r) => this.roomWaiters.push(r));
     const producerSequence = this.next++;
     const request = StreamEventsRequest.fromPartial({ event: message, producerId: this.producerId, producerSequence });
@@ -120,8 +138,17 @@ export class VrpProducer {
 
   private stream(): ClientDuplexStream<StreamEventsRequest, StreamEventsResponse> {
     if (this.call) return this.call;
-    const call = this.client.streamEvents(authMetadata(this.options.token));
+    const metadata = authMetadata(this.options.token);
+    metadata.set(PRODUCER_ID_KEY, this.producerId);
+    const call = this.client.streamEvents(metadata);
     this.call = call;
+    call.once("metadata", (received: Metadata) => {
+      if (this.handshaken) return;
+      const last = BigInt(String(received.get(LAST_PRODUCER_SEQUENCE_KEY)[0] ?? "0"));
+      if (this.next <= last) this.next = last + 1n;
+      this.handshaken = true;
+      this.startedResolve();
+    });
     call.on("data", (response: StreamEventsResponse) => this.onResponse(response));
     call.on("error", (error: ServiceError) => this.onBroken(call, error));
     call.on("end", () => this.onBroken(call, undefined));
@@ -163,10 +190,11 @@ export class VrpProducer {
   private onBroken(call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse>, error: ServiceError | undefined): void {
     if (this.call !== call) return;
     this.call = undefined;
-    if (this.pending.size === 0 && (this.closing || !error)) return;
+    if (this.pending.size === 0 && (this.closing || !error) && this.handshaken) return;
     const retryable = !error || error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED || error.code === status.CANCELLED;
     if (!retryable || ++this.failures > this.reconnect.maxAttempts) {
       const reason = error ? `${status[error.code]}: ${error.details}` : "the stream ended";
+      this.startedReject(new Error(`VRP stream failed: ${reason}`));
       for (const p of this.pending.values()) p.reject(new Error(`VRP stream failed: ${reason}`));
       this.pending.clear();
       this.afterProgress();
@@ -188,7 +216,7 @@ export interface SubscribeOptions extends VrpConnectionOptions {
 }
 
 /** Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded. */
-export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{ sequence: bigint; event: VrpEventJson }> {
+export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{ sequence: bigint; event: VrpEventJson; derived: boolean }> {
   const client = new VrpStreamServiceClient(options.target, channelCredentials(options.tls), {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 3000,
@@ -206,7 +234,7 @@ export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{
         for await (const response of call as AsyncIterable<SubscribeResponse>) {
           failures = 0;
           after = response.sequence;
-          yield { sequence: response.sequence, event: bridges.VrpEvent.toJson(response.event!) };
+          yield { sequence: response.sequence, event: bridges.VrpEvent.toJson(response.event!), derived: response.derived };
         }
         // A subscription never ends by itself: the collector went away (shutting down).
         if (++failures > policy.maxAttempts) return;

@@ -15,7 +15,7 @@
  * no gap and no duplicate at the seam, and a slow consumer holds no buffer
  * (writes wait for the consumer; the log is the buffer).
  */
-import { status, type ServerDuplexStream, type ServerWritableStream, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
+import { Metadata, status, type ServerDuplexStream, type ServerWritableStream, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
 import { vrpEventMapping } from "../bridge/mapping.js";
 import { bridges } from "../bridge/index.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
@@ -39,18 +39,30 @@ export const vrpServiceDefinition = {
   subscribe: { ...VrpStreamServiceService.subscribe, requestDeserialize: strictly(requestMapping("vrp.v1alpha1.SubscribeRequest"), SubscribeRequest) },
 } as unknown as ServiceDefinition;
 
-/** Producer events that may wait for the disk at once, per stream. */
+/** Requests whose answer may wait at once, per stream (for the disk, or for the producer to read). */
 export const WINDOW = 256;
+
+/** The handshake of a producer that names itself (see vrp_service.proto). */
+export const PRODUCER_ID_KEY = "x-producer-id";
+export const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
 export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
   return {
     streamEvents(call: ServerDuplexStream<Decoded<StreamEventsRequest>, StreamEventsResponse>): void {
       let index = 0n;
       let accepted = 0n;
-      let waiting = 0;
+      let waiting = 0; // requests whose answer has not left yet (any kind: all hold memory)
       let clientDone = false;
       let failed = false;
       let answers: Promise<void> = Promise.resolve(); // answers leave in arrival order
+
+      // Handshake: a producer that names itself learns where its numbering stands.
+      const producerId = call.metadata.get(PRODUCER_ID_KEY)[0];
+      if (typeof producerId === "string" && producerId) {
+        const metadata = new Metadata();
+        metadata.set(LAST_PRODUCER_SEQUENCE_KEY, hub.lastProducerSequence(producerId).toString());
+        call.sendMetadata(metadata);
+      }
 
       const send = async (response: StreamEventsResponse): Promise<void> => {
         if (failed || call.cancelled) return;
@@ -59,6 +71,24 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       const flowControl = () => (waiting >= WINDOW ? call.pause() : call.resume());
       const finishIfDone = () => {
         if (clientDone && waiting === 0 && !failed) void answers.then(() => call.end());
+      };
+      /** Queue the answer to one request; reading pauses while too many wait. */
+      const answer = (work: () => Promise<void>) => {
+        waiting++;
+        flowControl();
+        answers = answers
+          .then(work)
+          .catch((e: unknown) => {
+            if (failed) return;
+            failed = true;
+            logger.error("event log append failed", { error: String(e) });
+            call.emit("error", { code: status.UNAVAILABLE, details: `the event could not be stored: ${(e as Error).message}` } satisfies Partial<ServiceError>);
+          })
+          .finally(() => {
+            waiting--;
+            flowControl();
+            finishIfDone();
+          });
       };
 
       call.on("data", (decoded: Decoded<StreamEventsRequest>) => {
@@ -74,39 +104,34 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
           logger.error("internal error", { method: "StreamEvents", error: (e as Error).stack ?? String(e) });
           outcome = { kind: "refused" as const, reason: "internal error (see the collector's log)" };
         }
-        if (outcome.kind === "refused") {
-          answers = answers.then(() => send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: { index: position, reason: outcome.reason } } })));
-          return;
+        switch (outcome.kind) {
+          case "refused": {
+            const { reason } = outcome;
+            answer(() => send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: { index: position, reason } } })));
+            return;
+          }
+          case "duplicate": {
+            // Stored already (or being stored): acknowledge it where it is, once it is durable.
+            const { durable, sequence } = outcome;
+            answer(async () => {
+              await durable;
+              await send(ack(accepted, sequence, request.producerSequence));
+            });
+            return;
+          }
+          case "accepted": {
+            const { durable, derived, sequence } = outcome;
+            answer(async () => {
+              await durable;
+              accepted++;
+              for (const d of derived) {
+                const value = bridges.VrpEvent.fromJson(d);
+                await send(StreamEventsResponse.fromPartial({ kind: d.event_type === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
+              }
+              await send(ack(accepted, sequence, request.producerSequence));
+            });
+          }
         }
-        if (outcome.kind === "duplicate") {
-          // Already stored: acknowledge again so the producer can move on.
-          answers = answers.then(() => send(ack(accepted, log.lastSequence, request.producerSequence)));
-          return;
-        }
-        waiting++;
-        flowControl();
-        const { durable, derived, sequence } = outcome;
-        answers = answers
-          .then(() => durable)
-          .then(async () => {
-            accepted++;
-            for (const d of derived) {
-              const value = bridges.VrpEvent.fromJson(d);
-              await send(StreamEventsResponse.fromPartial({ kind: d.event_type === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
-            }
-            await send(ack(accepted, sequence, request.producerSequence));
-          })
-          .catch((e: unknown) => {
-            if (failed) return;
-            failed = true;
-            logger.error("event log append failed", { error: String(e) });
-            call.emit("error", { code: status.UNAVAILABLE, details: `the event could not be stored: ${(e as Error).message}` } satisfies Partial<ServiceError>);
-          })
-          .finally(() => {
-            waiting--;
-            flowControl();
-            finishIfDone();
-          });
       });
       call.on("end", () => {
         clientDone = true;
@@ -125,12 +150,14 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       const { sessionId, eventTypes, afterSequence } = call.request.message;
       const types = new Set(eventTypes);
       let cursor = afterSequence;
-      let wake: (() => void) | undefined;
+      let wake: (() => void) | undefined; // the log grew (or we stop)
+      let drained: (() => void) | undefined; // the consumer read (or we stop)
       let stopped = false;
       const stopListening = log.subscribe(() => wake?.());
       const stop = () => {
         stopped = true;
         wake?.();
+        drained?.();
       };
       call.on("cancelled", stop);
       call.on("close", stop);
@@ -140,12 +167,20 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
           for await (const record of log.read(cursor + 1n)) {
             if (stopped) return;
             cursor = record.sequence;
-            const event = vrpEventOf(LogEntry.decode(record.payload));
+            const entry = LogEntry.decode(record.payload);
+            const event = vrpEventOf(entry);
             if (!event || (sessionId && event.sessionId !== sessionId) || (types.size > 0 && !types.has(event.eventType))) continue;
-            if (!call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event }))) {
+            const derived = entry.entry?.$case === "vrpDerived";
+            if (!call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }))) {
+              // Wait for the consumer only: log growth must not push more into a full stream.
               await new Promise<void>((resolve) => {
-                wake = resolve;
-                call.once("drain", resolve);
+                const done = () => {
+                  call.off("drain", done);
+                  drained = undefined;
+                  resolve();
+                };
+                drained = done;
+                call.once("drain", done);
               });
             }
           }

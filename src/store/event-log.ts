@@ -33,6 +33,8 @@ export interface EventLog {
    * name a record's position before appending it.
    */
   readonly nextSequence: bigint;
+  /** Set once a write or fsync has failed: the log then refuses appends until reopened. */
+  readonly failure: Error | undefined;
   /** Finish pending appends, then close. Appends after close are refused. */
   close(): Promise<void>;
 }

@@ -81,7 +81,7 @@ export class SegmentLog implements EventLog {
   private durableSequence: bigint;
   private queue: Pending[] = [];
   private flushing: Promise<void> | undefined;
-  private failure: Error | undefined;
+  private failed: Error | undefined;
   private closed = false;
   private readonly listeners = new Set<(record: LogRecord) => void>();
   /** Counters for observability and tests: appends and the fsyncs they shared. */
@@ -148,10 +148,14 @@ export class SegmentLog implements EventLog {
     return this.next;
   }
 
+  get failure(): Error | undefined {
+    return this.failed;
+  }
+
   append(payload: Uint8Array): Promise<bigint> {
     if (this.closed) return Promise.reject(new LogClosedError("the log is closed"));
     if (!this.active) return Promise.reject(new LogClosedError("the log is open read-only"));
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.failed) return Promise.reject(this.failed);
     const sequence = this.next++;
     const frame = encodeFrame(sequence, payload);
     this.stats.appends++;
@@ -179,10 +183,10 @@ export class SegmentLog implements EventLog {
         } catch (e) {
           // The file's tail is now unknown: refuse everything until a reopen,
           // whose recovery cuts what was not completely written.
-          this.failure = new Error(`event log write failed, log stopped: ${(e as Error).message}`);
-          for (const p of [...batch, ...this.queue]) p.reject(this.failure);
+          this.failed = new Error(`event log write failed, log stopped: ${(e as Error).message}`);
+          for (const p of [...batch, ...this.queue]) p.reject(this.failed);
           this.queue = [];
-          this.options.onFailure?.(this.failure);
+          this.options.onFailure?.(this.failed);
           return;
         }
         for (const p of batch) p.resolve(p.sequence);

@@ -31,13 +31,23 @@ export type Accepted = {
   /** Resolves once the event and what it caused are durable. */
   readonly durable: Promise<void>;
 };
-export type Duplicate = { readonly kind: "duplicate" };
+/** Already accepted: `durable` resolves once the original is on disk; `sequence` is where it is (0: accepted too long ago to remember). */
+export type Duplicate = { readonly kind: "duplicate"; readonly sequence: bigint; readonly durable: Promise<void> };
 export type Refused = { readonly kind: "refused"; readonly reason: string };
+
+/** How many recent events per producer are remembered, to answer a resend with its own position. */
+const REMEMBERED = 4096;
+
+interface ProducerState {
+  /** Highest producer_sequence accepted. */
+  last: bigint;
+  /** Recent producer_sequence -> where it was stored, and when it is durable. */
+  readonly recent: Map<bigint, { sequence: bigint; durable: Promise<void> }>;
+}
 
 export class VrpHub {
   readonly machine: VrpStateMachine;
-  /** Highest producer_sequence accepted, per producer_id. */
-  private readonly producers = new Map<string, bigint>();
+  private readonly producers = new Map<string, ProducerState>();
 
   constructor(
     private readonly log: EventLog,
@@ -51,11 +61,20 @@ export class VrpHub {
     if (entry.entry?.$case !== "vrpReceived") return;
     const { event, producerId, producerSequence } = entry.entry.value;
     this.machine.apply(bridges.VrpEvent.toJson(event!), Number(sequence));
-    if (producerId) this.producers.set(producerId, producerSequence);
+    if (producerId) this.remember(producerId, producerSequence, sequence, Promise.resolve());
   }
 
+  /** The last producer_sequence accepted from a producer (0 if none): where a restarted producer goes on. */
   lastProducerSequence(producerId: string): bigint {
-    return this.producers.get(producerId) ?? 0n;
+    return this.producers.get(producerId)?.last ?? 0n;
+  }
+
+  private remember(producerId: string, producerSequence: bigint, sequence: bigint, durable: Promise<void>): void {
+    let state = this.producers.get(producerId);
+    if (!state) this.producers.set(producerId, (state = { last: 0n, recent: new Map() }));
+    state.last = producerSequence;
+    state.recent.set(producerSequence, { sequence, durable });
+    if (state.recent.size > REMEMBERED) state.recent.delete(state.recent.keys().next().value!);
   }
 
   accept(event: VrpEvent | undefined, producerId = "", producerSequence = 0n): Accepted | Duplicate | Refused {
@@ -67,10 +86,17 @@ export class VrpHub {
       if (e instanceof ValidationError) return { kind: "refused", reason: e.message };
       throw e;
     }
+    if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})` };
     if (producerId) {
       if (producerSequence === 0n) return { kind: "refused", reason: "/producer_sequence: must be 1 or more when producer_id is set [minimum]" };
-      if (producerSequence <= this.lastProducerSequence(producerId)) return { kind: "duplicate" };
-      this.producers.set(producerId, producerSequence);
+      const last = this.lastProducerSequence(producerId);
+      if (producerSequence <= last) {
+        const known = this.producers.get(producerId)?.recent.get(producerSequence);
+        return { kind: "duplicate", sequence: known?.sequence ?? 0n, durable: known?.durable ?? Promise.resolve() };
+      }
+      if (producerSequence !== last + 1n) {
+        return { kind: "refused", reason: `/producer_sequence: ${producerSequence} leaves a gap: the next expected is ${last + 1n} [sequence_gap]` };
+      }
     }
     const receivedAt = timestampFromDate(new Date());
     const sequence = this.log.nextSequence;
@@ -83,7 +109,10 @@ export class VrpHub {
         ),
       ),
     ];
-    return { kind: "accepted", sequence, derived, durable: Promise.all(appends).then(() => undefined) };
+    const durable = Promise.all(appends).then(() => undefined);
+    durable.catch(() => {}); // the stream that sent it reports the failure
+    if (producerId) this.remember(producerId, producerSequence, sequence, durable);
+    return { kind: "accepted", sequence, derived, durable };
   }
 }
 

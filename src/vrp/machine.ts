@@ -51,7 +51,6 @@ export class VrpStateMachine {
   apply(event: VrpEventJson, sequence: number): VrpEventJson[] {
     const type = event.event_type;
     if (!isKnownVrpEventType(type)) return []; // forward compatible: stored, forwarded, never a transition
-    if (type === "STATE_CHANGE" && !isProducerStateChange(event)) return [];
     const out: VrpEventJson[] = [];
     const ctx = { event, sequence, out };
     const session = this.sessions.get(event.session_id);
@@ -77,6 +76,9 @@ export class VrpStateMachine {
     if (!transition || (type === "STATE_CHANGE" && requestedState(event) !== transition.to)) {
       audit(ctx, "TRANSITION_NOT_ALLOWED", session.state);
       return out;
+    }
+    if (type === "PATH_SELECTED" && session.state === "ATTACHED" && ctx.event.details?.transport_id === session.activeTransport && session.activeTransport !== undefined) {
+      return out; // the active transport selected again: nothing changes, nothing to say
     }
     if (type === "PATH_SELECTED" && !this.bind(ctx, session)) return out;
 
@@ -108,6 +110,9 @@ export class VrpStateMachine {
       return audit(ctx, "SESSION_ID_CHANGED_ON_REATTACH", session.state, { transport_id: transport, bound_to: owner }), false;
     }
     const active = session.activeTransport;
+    if (details.replaces !== undefined && details.replaces !== active) {
+      return audit(ctx, "REPLACED_TRANSPORT_NOT_ACTIVE", session.state, { transport_id: transport, replaces: details.replaces as string, active_transport: active ?? null }), false;
+    }
     const isSwitch = active !== undefined && active !== transport;
     if (isSwitch && details.replaces !== active) {
       return audit(ctx, "DUAL_ACTIVE_BINDING", session.state, { transport_id: transport, active_transport: active }), false;
@@ -156,11 +161,6 @@ function audit(ctx: Ctx, rule: AuditRule, state: string, extra: JsonObject = {})
     reason_code: rule,
     details: { rule, message: AUDIT_RULES[rule], state, cause_event_type: ctx.event.event_type, cause_sequence: ctx.sequence, ...extra },
   });
-}
-
-/** A producer's STATE_CHANGE asks for a state in details.to_state; ours (derived) carry from_state too. */
-function isProducerStateChange(event: VrpEventJson): boolean {
-  return event.details?.from_state === undefined;
 }
 
 function requestedState(event: VrpEventJson): unknown {

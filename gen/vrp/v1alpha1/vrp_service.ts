@@ -27,7 +27,13 @@ export const protobufFileName = "vrp/v1alpha1/vrp_service.proto";
 
 /** VRP stream service (draft; implemented by the VRP streams issue). */
 
-/** StreamEventsRequest carries one producer event. */
+/**
+ * StreamEventsRequest carries one producer event. A producer that sets
+ * producer_id also sends it as call metadata "x-producer-id"; the collector
+ * then answers with response metadata "x-last-producer-sequence", the last
+ * producer_sequence it has from that producer, so that a restarted producer
+ * continues its numbering. Sequences must count up by one: a gap is refused.
+ */
 export interface StreamEventsRequest {
   /** The event. */
   event:
@@ -98,7 +104,14 @@ export interface SubscribeResponse {
   /** Log sequence number. */
   sequence: bigint;
   /** The event. */
-  event: VrpEvent | undefined;
+  event:
+    | VrpEvent
+    | undefined;
+  /**
+   * True for events the collector derived (STATE_CHANGE, AUDIT_EVENT), false
+   * for events a producer sent.
+   */
+  derived: boolean;
 }
 
 function createBaseStreamEventsRequest(): StreamEventsRequest {
@@ -549,7 +562,7 @@ export const SubscribeRequest: MessageFns<SubscribeRequest> = {
 };
 
 function createBaseSubscribeResponse(): SubscribeResponse {
-  return { sequence: 0n, event: undefined };
+  return { sequence: 0n, event: undefined, derived: false };
 }
 
 export const SubscribeResponse: MessageFns<SubscribeResponse> = {
@@ -562,6 +575,9 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
     }
     if (message.event !== undefined) {
       VrpEvent.encode(message.event, writer.uint32(18).fork()).join();
+    }
+    if (message.derived !== false) {
+      writer.uint32(24).bool(message.derived);
     }
     return writer;
   },
@@ -595,6 +611,14 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
             message.event = VrpEvent.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.derived = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -616,6 +640,7 @@ export const SubscribeResponse: MessageFns<SubscribeResponse> = {
     message.event = (object.event !== undefined && object.event !== null)
       ? VrpEvent.fromPartial(object.event)
       : undefined;
+    message.derived = object.derived ?? false;
     return message;
   },
 };
