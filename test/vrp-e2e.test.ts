@@ -43,6 +43,26 @@ async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
   }
 }
 
+/** Write requests on one raw StreamEvents call, half-close, and collect every answer. */
+async function rawStream(target: string, requests: StreamEventsRequest[]): Promise<StreamEventsResponse[]> {
+  const client = new VrpStreamServiceClient(target, credentials.createInsecure());
+  const call = client.streamEvents();
+  const answers: StreamEventsResponse[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    call.on("data", (r: StreamEventsResponse) => answers.push(r));
+    call.on("end", resolve);
+    call.on("error", reject);
+  });
+  for (const r of requests) call.write(r);
+  call.end();
+  try {
+    await done;
+  } finally {
+    client.close();
+  }
+  return answers;
+}
+
 /** Every VRP event in the log, with its sequence. */
 async function logEvents(dataDir: string): Promise<{ sequence: bigint; event: VrpEventJson; derived: boolean }[]> {
   const log = await SegmentLog.open({ dir: dataDir, readOnly: true }); // the server may still hold it
@@ -134,23 +154,15 @@ test("each invariant violated once answers its own AUDIT_EVENT, and the stream g
 
 test("invalid events mid-stream are refused one by one; the stream stays open", async () => {
   const server = await startTestServer();
-  const client = new VrpStreamServiceClient(server.target, credentials.createInsecure());
-  const call = client.streamEvents();
-  const answers: StreamEventsResponse[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    call.on("data", (r: StreamEventsResponse) => answers.push(r));
-    call.on("end", resolve);
-    call.on("error", reject);
-  });
   const good = bridges.VrpEvent.fromJson(ev("QUANTUM_FLUX", "mid"));
-  call.write(StreamEventsRequest.fromPartial({ event: good }));
-  call.write(StreamEventsRequest.fromPartial({ event: { ...good, tsMs: -1n } }));
-  call.write(StreamEventsRequest.fromPartial({ event: { ...good, eventType: "" } }));
-  call.write(StreamEventsRequest.fromPartial({}));
-  call.write(StreamEventsRequest.fromPartial({ event: { ...good, details: { ["__proto__"]: 1 } } }));
-  call.write(StreamEventsRequest.fromPartial({ event: good }));
-  call.end();
-  await done;
+  const answers = await rawStream(server.target, [
+    StreamEventsRequest.fromPartial({ event: good }),
+    StreamEventsRequest.fromPartial({ event: { ...good, tsMs: -1n } }),
+    StreamEventsRequest.fromPartial({ event: { ...good, eventType: "" } }),
+    StreamEventsRequest.fromPartial({}),
+    StreamEventsRequest.fromPartial({ event: { ...good, details: { ["__proto__"]: 1 } } }),
+    StreamEventsRequest.fromPartial({ event: good }),
+  ]);
   const summary = answers.map((r) => (r.kind?.$case === "ack" ? `ack ${r.kind.value.acceptedCount}` : r.kind?.$case === "rejection" ? `rejected #${r.kind.value.index}` : r.kind?.$case));
   assert.equal(summary, ["ack 1", "rejected #1", "rejected #2", "rejected #3", "rejected #4", "ack 2"]);
   const reasons = answers.flatMap((r) => (r.kind?.$case === "rejection" ? [r.kind.value.reason] : []));
@@ -158,7 +170,6 @@ test("invalid events mid-stream are refused one by one; the stream stays open", 
   assert.match(reasons[1]!, /\/event_type: .*\[minLength\]/);
   assert.match(reasons[2]!, /\/event: is required/);
   assert.match(reasons[3]!, /__proto__.*\[forbidden_key\]/);
-  client.close();
   await server.shutdown(1000);
 });
 
@@ -175,24 +186,15 @@ test("a producer restarted with the same id goes on numbering; gaps are refused;
   const ticks = (await logEvents(server.dataDir)).filter((e) => e.event.event_type === "MUTATION_TICK").map((e) => e.event.details!.run);
   assert.equal(ticks, ["a", "b"], "the restarted producer's event is stored, not taken for a duplicate");
   // Raw stream: a gap is refused; a resend is acknowledged with where it was stored.
-  const client = new VrpStreamServiceClient(server.target, credentials.createInsecure());
-  const call = client.streamEvents();
-  const answers: StreamEventsResponse[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    call.on("data", (r: StreamEventsResponse) => answers.push(r));
-    call.on("end", resolve);
-    call.on("error", reject);
-  });
   const tick = bridges.VrpEvent.fromJson(ev("MUTATION_TICK", s));
-  call.write(StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 9n })); // last is 3: a gap
-  call.write(StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 1n })); // a resend of the first
-  call.end();
-  await done;
+  const answers = await rawStream(server.target, [
+    StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 9n }), // last is 3: a gap
+    StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 1n }), // a resend of the first
+  ]);
   assert.equal(answers[0]!.kind?.$case, "rejection");
   assert.match((answers[0]!.kind as { value: { reason: string } }).value.reason, /next expected is 4 \[sequence_gap\]/);
   assert.equal(answers[1]!.kind?.$case, "ack");
   assert.is((answers[1]!.kind as { value: { sequence: bigint } }).value.sequence, first.sequence);
-  client.close();
   await server.shutdown(1000);
 });
 
