@@ -12,6 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { bridges } from "../bridge/index.js";
 import { ValidationError } from "../contract/errors.js";
+import type { SessionStartEventJson } from "../contract/types.js";
 import { timestampFromDate } from "../contract/timestamp.js";
 import {
   SessionEndEvent as SessionEndEventMessage,
@@ -89,11 +90,11 @@ export class Collector {
     const checked = validate(() => bridges.SessionStartEvent.toJson(required(event)));
     this.checkSize(SessionStartEventMessage.encode(event!).finish().length);
     const known = this.index.sessionOfEvent(checked.event_id);
-    if (known) return { sessionId: known.sessionId, status: sameStart(known, event!) };
+    if (known) return { sessionId: known.sessionId, status: sameStart(known, checked) };
     const inFlight = this.pendingStarts.get(checked.event_id);
     if (inFlight) {
       const first = await inFlight;
-      return { sessionId: first.sessionId, status: sameStart(this.index.get(first.sessionId)!, event!) };
+      return { sessionId: first.sessionId, status: sameStart(this.index.get(first.sessionId)!, checked) };
     }
     const work = this.storeStart(event!);
     this.pendingStarts.set(checked.event_id, work);
@@ -214,13 +215,11 @@ function validate<T>(fn: () => T): T {
 }
 
 /** A retry must be the same event: same event_id with other content is refused. */
-function sameStart(known: SessionRecord, event: SessionStartEvent): EmitStatus {
-  const stored = canonical(bridges.SessionStartEvent.toJson(known.start));
-  const retried = canonical(bridges.SessionStartEvent.toJson(event));
-  if (stored !== retried) {
+function sameStart(known: SessionRecord, retried: SessionStartEventJson): EmitStatus {
+  if (canonical(bridges.SessionStartEvent.toJson(known.start)) !== canonical(retried)) {
     throw new CollectorError(
       "ALREADY_EXISTS",
-      `event_id: ${JSON.stringify(event.eventId)} was already used by a different event (session ${known.sessionId})`,
+      `event_id: ${JSON.stringify(retried.event_id)} was already used by a different event (session ${known.sessionId})`,
     );
   }
   return "duplicate";

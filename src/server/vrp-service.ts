@@ -17,7 +17,6 @@
  */
 import { Metadata, status, type ServerDuplexStream, type ServerWritableStream, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
 import { vrpEventMapping } from "../bridge/mapping.js";
-import { bridges } from "../bridge/index.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import {
   StreamEventsRequest,
@@ -120,13 +119,12 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
             return;
           }
           case "accepted": {
-            const { durable, derived, sequence } = outcome;
+            const { durable, derivedMessages, sequence } = outcome;
             answer(async () => {
               await durable;
               accepted++;
-              for (const d of derived) {
-                const value = bridges.VrpEvent.fromJson(d);
-                await send(StreamEventsResponse.fromPartial({ kind: d.event_type === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
+              for (const value of derivedMessages) {
+                await send(StreamEventsResponse.fromPartial({ kind: value.eventType === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
               }
               await send(ack(accepted, sequence, request.producerSequence));
             });

@@ -28,6 +28,8 @@ export type Accepted = {
   readonly sequence: bigint;
   /** What it caused, in contract JSON, already in the log after it. */
   readonly derived: readonly VrpEventJson[];
+  /** The same, as protobuf messages (converted once, for the log and the answers). */
+  readonly derivedMessages: readonly VrpEvent[];
   /** Resolves once the event and what it caused are durable. */
   readonly durable: Promise<void>;
 };
@@ -101,18 +103,17 @@ export class VrpHub {
     const receivedAt = timestampFromDate(new Date());
     const sequence = this.log.nextSequence;
     const derived = this.machine.apply(json, Number(sequence));
+    const derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
     const appends = [
       this.log.append(LogEntry.encode({ receivedAt, entry: { $case: "vrpReceived", value: { event, producerId, producerSequence } } }).finish()),
-      ...derived.map((d) =>
-        this.log.append(
-          LogEntry.encode({ receivedAt, entry: { $case: "vrpDerived", value: { event: bridges.VrpEvent.fromJson(d), causeSequence: sequence } } }).finish(),
-        ),
+      ...derivedMessages.map((d) =>
+        this.log.append(LogEntry.encode({ receivedAt, entry: { $case: "vrpDerived", value: { event: d, causeSequence: sequence } } }).finish()),
       ),
     ];
     const durable = Promise.all(appends).then(() => undefined);
     durable.catch(() => {}); // the stream that sent it reports the failure
     if (producerId) this.remember(producerId, producerSequence, sequence, durable);
-    return { kind: "accepted", sequence, derived, durable };
+    return { kind: "accepted", sequence, derived, derivedMessages, durable };
   }
 }
 
