@@ -55,3 +55,6 @@ export { VrpProducer, VrpRejectedError, subscribeVrp, type VrpProducerOptions, t
 export { VrpStateMachine, type SessionSnapshot } from "./vrp/machine.js";
 export { TRANSITIONS, OBSERVATIONS, type Transition } from "./vrp/transitions.js";
 export { AUDIT_RULES, DEFAULT_POLICY, type AuditRule, type VrpPolicy } from "./vrp/audits.js";
+
+// Archives: the protobuf log <-> JSON Lines.
+export * from "./archive/index.js";

@@ -6,7 +6,8 @@
 import process from "node:process";
 import { UsageError } from "./usage-error.js";
 
-type Run = (args: string[], stdout: NodeJS.WritableStream) => void | Promise<void>;
+/** A command: its exit code, or nothing for 0. */
+type Run = (args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream) => void | number | Promise<void | number>;
 
 interface Command {
   readonly path: readonly string[];
@@ -22,6 +23,7 @@ const lazy =
     return { run: m[run] as Run, usage: m[usage] as string };
   };
 const clientCommands = () => import("./client-commands.js");
+const archiveCommands = () => import("./archive.js");
 
 const COMMANDS: readonly Command[] = [
   { path: ["serve"], summary: "session-events serve [options]", load: lazy(() => import("./serve.js"), "serve", "serveUsage") },
@@ -42,6 +44,17 @@ const COMMANDS: readonly Command[] = [
     summary: "session-events schemas export [--format json|yaml] [PATH]",
     load: lazy(() => import("./schemas.js"), "schemasExport", "schemasExportUsage"),
   },
+  {
+    path: ["archive", "export"],
+    summary: "session-events archive export INPUT [-o FILE] [--layout events|records] [--gzip] [--family F] [--type T] [--since T] [--until T]",
+    load: lazy(archiveCommands, "archiveExport", "exportUsage"),
+  },
+  {
+    path: ["archive", "import"],
+    summary: "session-events archive import INPUT -o FILE [--to segment|delimited]",
+    load: lazy(archiveCommands, "archiveImport", "importUsage"),
+  },
+  { path: ["archive", "verify"], summary: "session-events archive verify INPUT [--json]", load: lazy(archiveCommands, "archiveVerify", "verifyUsage") },
 ];
 
 const overview = `usage: session-events <command> [options]
@@ -68,8 +81,7 @@ export async function main(argv: string[], stdout = process.stdout, stderr = pro
     return 0;
   }
   try {
-    await run(args, stdout);
-    return 0;
+    return (await run(args, stdout, stderr)) ?? 0;
   } catch (e) {
     const code = (e as { code?: unknown }).code;
     const isUsage = e instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"));

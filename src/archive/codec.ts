@@ -1,0 +1,194 @@
+/**
+ * One protobuf record <-> one ArchiveEvent.
+ *
+ * A record is either a collector LogEntry (the log's payload, which says what
+ * kind of event it holds) or a bare event message of one type chosen by the
+ * caller (a file of length-delimited SessionStartEvents, say). Decoding is as
+ * strict as at the gRPC boundary (bridge/decode.ts): bad UTF-8 and smuggled
+ * `__proto__` keys are refused, and the event must pass its contract.
+ */
+import { ValidationError } from "../contract/errors.js";
+import { formatTimestamp, parseTimestamp } from "../contract/timestamp.js";
+import { decodeChecked } from "../bridge/decode.js";
+import {
+  sessionEndEventMapping,
+  sessionStartEventMapping,
+  vrpEventMapping,
+  type FieldKind,
+  type MessageMapping,
+} from "../bridge/mapping.js";
+import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import { EVENT_TYPES, type ArchiveEvent, type ArchiveEventType, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
+
+/** The message a binary record holds: a LogEntry, or one bare event type. */
+export type RecordMessage = "LogEntry" | ArchiveEventType;
+export const RECORD_MESSAGES: readonly RecordMessage[] = ["LogEntry", "SessionStartEvent", "SessionEndEvent", "VrpEvent"];
+
+/** A record's bytes could not become an event: the damage rule and what is wrong. */
+export class RecordError extends Error {
+  constructor(
+    readonly rule: "protobuf" | "unknown_record" | "contract",
+    message: string,
+    readonly issues?: ValidationError["issues"],
+  ) {
+    super(message);
+  }
+}
+
+/** A wrapper field of a log entry, beside its event. */
+interface WrapperField {
+  readonly json: "session_id" | "producer_id" | "producer_sequence" | "cause_sequence";
+  readonly proto: "sessionId" | "producerId" | "producerSequence" | "causeSequence";
+  readonly log: "sessionId" | "producerId" | "producerSequence" | "causeSequence";
+  readonly kind: "string" | "uint64";
+}
+
+interface EntryKindInfo {
+  /** The ts-proto oneof case. */
+  readonly case: "sessionStarted" | "sessionEnded" | "vrpReceived" | "vrpDerived";
+  readonly type: ArchiveEventType;
+  /** Field number of the oneof member in LogEntry, and of the event inside it. */
+  readonly number: number;
+  readonly eventNumber: number;
+  readonly fields: readonly WrapperField[];
+}
+
+const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", log: "sessionId", kind: "string" };
+
+/** LogEntry's oneof, as data (mirrors proto/sessionevents/log/v1/log_entry.proto). */
+export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
+  session_started: { case: "sessionStarted", type: "SessionStartEvent", number: 2, eventNumber: 2, fields: [SESSION_ID] },
+  session_ended: { case: "sessionEnded", type: "SessionEndEvent", number: 3, eventNumber: 2, fields: [SESSION_ID] },
+  vrp_received: {
+    case: "vrpReceived",
+    type: "VrpEvent",
+    number: 4,
+    eventNumber: 1,
+    fields: [
+      { json: "producer_id", proto: "producerId", log: "producerId", kind: "string" },
+      { json: "producer_sequence", proto: "producerSequence", log: "producerSequence", kind: "uint64" },
+    ],
+  },
+  vrp_derived: {
+    case: "vrpDerived",
+    type: "VrpEvent",
+    number: 5,
+    eventNumber: 1,
+    fields: [{ json: "cause_sequence", proto: "causeSequence", log: "causeSequence", kind: "uint64" }],
+  },
+};
+export const LOG_ENTRY_KINDS = Object.keys(ENTRY_KINDS) as LogEntryKind[];
+
+const KIND_OF_CASE = new Map(LOG_ENTRY_KINDS.map((k) => [ENTRY_KINDS[k].case, k]));
+/** The kind an event becomes when it has no log fields of its own (what the collector would store). */
+const DEFAULT_KIND: Readonly<Record<ArchiveEventType, LogEntryKind>> = {
+  SessionStartEvent: "session_started",
+  SessionEndEvent: "session_ended",
+  VrpEvent: "vrp_received",
+};
+
+const EVENT_MAPPINGS: Readonly<Record<ArchiveEventType, MessageMapping>> = {
+  SessionStartEvent: sessionStartEventMapping,
+  SessionEndEvent: sessionEndEventMapping,
+  VrpEvent: vrpEventMapping,
+};
+
+const message = (json: string, number: number, inner: MessageMapping) => ({
+  json,
+  proto: json,
+  number,
+  kind: "message" as FieldKind,
+  message: inner,
+});
+
+/** LogEntry's shape for the `__proto__` scan of decodeChecked: the path to each event's Structs. */
+const logEntryScanMapping: MessageMapping = {
+  name: "LogEntry",
+  protoName: "sessionevents.log.v1.LogEntry",
+  fields: LOG_ENTRY_KINDS.map((kind) => {
+    const info = ENTRY_KINDS[kind];
+    const wrapper: MessageMapping = { name: kind, protoName: kind, fields: [message("event", info.eventNumber, EVENT_MAPPINGS[info.type])] };
+    return message(kind, info.number, wrapper);
+  }),
+};
+
+/** Bytes -> event. Throws RecordError. */
+export function decodeRecord(bytes: Uint8Array, as: RecordMessage, position: RecordPosition): ArchiveEvent {
+  return as === "LogEntry" ? decodeLogEntry(bytes, position) : bareEvent(as, () => EVENT_TYPES[as].bridge.fromBinary(bytes), position);
+}
+
+/** Event -> bytes of the chosen message. Throws ValidationError (the event breaks its contract). */
+export function encodeRecord(event: ArchiveEvent, as: RecordMessage): Uint8Array {
+  if (as === "LogEntry") return encodeLogEntry(event);
+  if (event.type !== as) {
+    throw new ValidationError(event.type, [{ path: "", rule: "type", message: `is a ${event.type}, but this output holds ${as} messages` }]);
+  }
+  return EVENT_TYPES[as].bridge.toBinary(event.json);
+}
+
+function bareEvent(type: ArchiveEventType, convert: () => unknown, position: RecordPosition): ArchiveEvent {
+  const json = asContract(convert);
+  return { type, family: EVENT_TYPES[type].family, json: json as ArchiveEvent["json"], position };
+}
+
+function asContract(convert: () => unknown): unknown {
+  try {
+    return convert();
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    const malformed = e.issues.find((i) => i.rule === "protobuf");
+    if (malformed) throw new RecordError("protobuf", malformed.message);
+    throw new RecordError("contract", `not a valid ${e.subject}`, e.issues);
+  }
+}
+
+function decodeLogEntry(bytes: Uint8Array, position: RecordPosition): ArchiveEvent {
+  const entry = asContract(() => decodeChecked(logEntryScanMapping, LogEntry, bytes)) as LogEntry;
+  const oneof = entry.entry;
+  if (!oneof) throw new RecordError("unknown_record", "a LogEntry that holds no event this contract knows (a newer entry kind, or not a LogEntry)");
+  const kind = KIND_OF_CASE.get(oneof.$case)!;
+  const info = ENTRY_KINDS[kind];
+  const wrapper = oneof.value as unknown as Record<string, unknown>;
+  if (!wrapper.event) throw new RecordError("unknown_record", `a ${kind} entry without its event`);
+  const { bridge, family } = EVENT_TYPES[info.type];
+  const json = asContract(() => bridge.toJson(wrapper.event));
+  let receivedAt: string | undefined;
+  if (entry.receivedAt) {
+    try {
+      receivedAt = formatTimestamp(entry.receivedAt);
+    } catch (e) {
+      throw new RecordError("contract", "received_at is not a valid Timestamp", [{ path: "/received_at", rule: "timestamp_range", message: (e as Error).message }]);
+    }
+  }
+  const log: Record<string, unknown> = { kind };
+  if (position.sequence !== undefined) log.sequence = exactCounter(position.sequence, "log_sequence");
+  if (receivedAt !== undefined) log.receivedAt = receivedAt;
+  for (const field of info.fields) {
+    const value = wrapper[field.proto];
+    if (value !== "" && value !== 0n) log[field.log] = field.kind === "uint64" ? exactCounter(value as bigint, field.json) : value;
+  }
+  return { type: info.type, family, json: json as ArchiveEvent["json"], log: log as unknown as LogFields, position };
+}
+
+/** Log counters must fit a JSON number exactly, so that a records line can carry them. */
+function exactCounter(value: bigint, field: string): bigint {
+  if (value <= MAX_EXACT) return value;
+  throw new RecordError("contract", `${field} ${value} is beyond what JSON carries exactly`, [
+    { path: `/${field}`, rule: "maximum", message: `must be at most ${MAX_EXACT}` },
+  ]);
+}
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
+function encodeLogEntry(event: ArchiveEvent): Uint8Array {
+  const kind = event.log?.kind ?? DEFAULT_KIND[event.type];
+  const info = ENTRY_KINDS[kind];
+  if (info.type !== event.type) {
+    throw new ValidationError(event.type, [{ path: "", rule: "type", message: `a ${kind} entry holds a ${info.type}, not a ${event.type}` }]);
+  }
+  const value: Record<string, unknown> = { event: EVENT_TYPES[event.type].bridge.fromJson(event.json) };
+  for (const field of info.fields) value[field.proto] = event.log?.[field.log] ?? (field.kind === "string" ? "" : 0n);
+  // What the collector stores for an end: the session it closed, which is the event's own.
+  if (!event.log && kind === "session_ended") value.sessionId = (event.json as { session_id: string }).session_id;
+  const receivedAt = event.log?.receivedAt === undefined ? undefined : parseTimestamp(event.log.receivedAt);
+  return LogEntry.encode({ receivedAt, entry: { $case: info.case, value } as unknown as LogEntry["entry"] }).finish();
+}

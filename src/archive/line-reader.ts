@@ -1,0 +1,58 @@
+/**
+ * Reading JSON Lines: one line at a time, with its number and byte offset.
+ * A line is cut at "\n" (a "\r" before it is dropped); blank lines hold no
+ * event and are passed over. A line that is not UTF-8, or longer than any
+ * event could be, is damage; reading goes on at the next line.
+ */
+import { isUtf8 } from "node:buffer";
+import { MAX_PAYLOAD_BYTES } from "../store/frame.js";
+import type { ByteWindow } from "./byte-window.js";
+import type { RawItem } from "./raw-record.js";
+
+const NEWLINE = 0x0a;
+/** No contract event's JSON comes near this; a longer line is damage, and is not held in memory. */
+export const MAX_LINE_BYTES = MAX_PAYLOAD_BYTES;
+
+export async function* readLines(window: ByteWindow): AsyncGenerator<RawItem> {
+  let line = 0;
+  while (await window.want(1)) {
+    line++;
+    const offset = window.offset;
+    let end = window.view().indexOf(NEWLINE);
+    while (end < 0 && window.available <= MAX_LINE_BYTES) {
+      const searched = window.available; // only bytes read from here on are unseen
+      if (!(await window.want(searched + 1))) break;
+      end = window.view().indexOf(NEWLINE, searched);
+    }
+    if (end < 0 && window.available > MAX_LINE_BYTES) {
+      const bytes = await skipPastNewline(window);
+      yield { kind: "damage", rule: "json", message: `line longer than ${MAX_LINE_BYTES} bytes`, offset, bytes, line };
+      continue;
+    }
+    const length = end < 0 ? window.available : end;
+    let bytes = window.view().subarray(0, length);
+    window.skip(end < 0 ? length : length + 1);
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
+    if (!isUtf8(bytes)) {
+      yield { kind: "damage", rule: "json", message: "not UTF-8 text", offset, bytes: length, line };
+      continue;
+    }
+    const text = bytes.toString("utf8");
+    if (text.trim() === "") continue;
+    yield { kind: "line", text, offset, line };
+  }
+}
+
+async function skipPastNewline(window: ByteWindow): Promise<number> {
+  let skipped = 0;
+  while (await window.want(1)) {
+    const end = window.view().indexOf(NEWLINE);
+    if (end >= 0) {
+      window.skip(end + 1);
+      return skipped + end + 1;
+    }
+    skipped += window.available;
+    window.skip(window.available);
+  }
+  return skipped;
+}

@@ -1,0 +1,26 @@
+/**
+ * What a format reader yields before decoding: a record's bytes (or a line's
+ * text) with where it was, or damage found in the framing itself.
+ */
+import type { DamageRule } from "./damage.js";
+
+export type RawItem =
+  | {
+      readonly kind: "record";
+      readonly payload: Uint8Array;
+      /** Byte offset of the record in the (uncompressed) stream. */
+      readonly offset: number;
+      /** The framing's log sequence, where it has one. */
+      readonly sequence?: bigint;
+    }
+  | { readonly kind: "line"; readonly text: string; readonly offset: number; readonly line: number }
+  | {
+      readonly kind: "damage";
+      readonly rule: DamageRule;
+      readonly message: string;
+      readonly offset: number;
+      /** Bytes of input the damage covers. */
+      readonly bytes: number;
+      readonly line?: number;
+      readonly sequence?: bigint;
+    };

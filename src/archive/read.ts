@@ -1,0 +1,124 @@
+/**
+ * readArchive: an async iterator of contract events from any input the
+ * archive tools read (a data directory, a segment file, length-delimited
+ * protobufs, JSON Lines; gzip'ed or not). Each event is validated; damage is
+ * stopped at or skipped, as the caller chose, and always reported.
+ *
+ *   for await (const event of readArchive("./session-events-data")) {
+ *     console.log(event.type, event.json);
+ *   }
+ */
+import { ArchiveDamageError, type ArchiveDamage, type DamagePolicy } from "./damage.js";
+import { decodeRecord, RecordError, type RecordMessage } from "./codec.js";
+import type { ArchiveEvent, RecordPosition } from "./event.js";
+import { compileFilter, type EventFilter } from "./filter.js";
+import { parseLine } from "./lines.js";
+import type { RawItem } from "./raw-record.js";
+import { openSource, type InputFormat } from "./source.js";
+import { SummaryBuilder, type ArchiveSummary } from "./summary.js";
+
+export interface ReadOptions {
+  /** Default "auto": by name (.seg, .jsonl, .ndjson), else by the first bytes. */
+  readonly format?: InputFormat;
+  /** What each binary record holds, for delimited input. Default "LogEntry" (segments always hold LogEntry). */
+  readonly message?: RecordMessage;
+  readonly filter?: EventFilter;
+  /** Default "stop": throw ArchiveDamageError at the first damaged record. */
+  readonly onDamage?: DamagePolicy;
+  /** Told of progress: input bytes read so far (as stored), and the total when known. */
+  readonly onProgress?: (progress: ReadProgress) => void;
+}
+
+export interface ReadProgress {
+  readonly bytes: number;
+  readonly totalBytes: number | undefined;
+  readonly events: number;
+}
+
+export interface ArchiveReader extends AsyncIterable<ArchiveEvent> {
+  /** Counts so far (complete once iteration ends): events, damage, types, time span. */
+  summary(): ArchiveSummary;
+}
+
+export function readArchive(input: string, options: ReadOptions = {}): ArchiveReader {
+  const pass = startPass(options);
+  return { [Symbol.asyncIterator]: () => readEvents(input, options, pass), summary: () => pass.tally.finish() };
+}
+
+/** One pass over an archive: its tally, and how damage is reported (for the export and import jobs too). */
+export interface Pass {
+  readonly tally: SummaryBuilder;
+  readonly keep: (event: ArchiveEvent) => boolean;
+  /** Count the damage; throw ArchiveDamageError under "stop", else tell the policy. */
+  report(damage: ArchiveDamage, ofRecord?: boolean): void;
+}
+
+export function startPass(options: ReadOptions): Pass {
+  const keep = compileFilter(options.filter); // a bad filter fails here, before any reading
+  const tally = new SummaryBuilder();
+  const policy = options.onDamage ?? "stop";
+  return {
+    tally,
+    keep,
+    report(damage, ofRecord = true) {
+      tally.damage(damage, ofRecord);
+      if (policy === "stop") throw new ArchiveDamageError(damage);
+      policy(damage);
+    },
+  };
+}
+
+export async function* readEvents(input: string, options: ReadOptions, pass: Pass): AsyncGenerator<ArchiveEvent> {
+  const { tally, keep, report } = pass;
+  {
+    let bytes = 0;
+    let totalBytes: number | undefined;
+    const onBytes = options.onProgress && ((n: number) => {
+      bytes += n;
+      options.onProgress!({ bytes, totalBytes, events: tally.summary.events });
+    });
+    const source = await openSource(input, options.format ?? "auto", onBytes);
+    totalBytes = source.totalBytes;
+    const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
+    for await (const part of source.parts) {
+      let index = 0;
+      for await (const item of part.items) {
+        if (item.kind === "damage") {
+          const ofRecord = item.bytes > 0;
+          if (ofRecord) index++;
+          report(rawDamage(item, { source: part.name, index: Math.max(index, 1), offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
+          continue;
+        }
+        index++;
+        const position: RecordPosition =
+          item.kind === "line"
+            ? { source: part.name, index, offset: item.offset, line: item.line }
+            : { source: part.name, index, offset: item.offset, sequence: item.sequence };
+        const event = decode(item, as, position, report);
+        if (!event) continue;
+        tally.event(event);
+        if (keep(event)) yield event;
+        else tally.summary.filteredOut++;
+      }
+    }
+  }
+}
+
+function decode(item: Exclude<RawItem, { kind: "damage" }>, as: RecordMessage, position: RecordPosition, report: (d: ArchiveDamage) => void): ArchiveEvent | undefined {
+  try {
+    return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);
+  } catch (e) {
+    if (e instanceof RecordError) {
+      report({ position, rule: e.rule, message: e.message, issues: e.issues, bytes: item.kind === "line" ? item.text.length : item.payload.length });
+    } else if (e instanceof SyntaxError && item.kind === "line") {
+      report({ position, rule: "json", message: `malformed JSON: ${e.message}`, bytes: item.text.length });
+    } else {
+      throw e;
+    }
+    return undefined;
+  }
+}
+
+function rawDamage(item: Extract<RawItem, { kind: "damage" }>, position: RecordPosition): ArchiveDamage {
+  return { position, rule: item.rule, message: item.message, bytes: item.bytes };
+}

@@ -1,0 +1,101 @@
+/**
+ * What a pass over an archive found: counts by type, the time span, the log
+ * sequences, and the damage. Memory stays constant: the damage list keeps
+ * the first MAX_LISTED_DAMAGE and counts the rest.
+ */
+import { formatTimestamp } from "../contract/timestamp.js";
+import { describeDamage, type ArchiveDamage } from "./damage.js";
+import { EVENT_TYPES, compareTimes, type ArchiveEvent, type EventTime } from "./event.js";
+
+export const MAX_LISTED_DAMAGE = 100;
+
+export interface ArchiveSummary {
+  /** Records read: good events plus damaged records. */
+  records: number;
+  /** Valid events read. */
+  events: number;
+  /** Events a filter left out (export only). */
+  filteredOut: number;
+  /** Events written (export and import). */
+  written: number;
+  /** Valid events by contract type. */
+  byType: Record<string, number>;
+  /** VRP events by event_type. */
+  byVrpEventType: Record<string, number>;
+  /** Earliest and latest event time (RFC 3339, UTC), when any event was read. */
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  /** Lowest and highest log sequence, when the input has them. */
+  firstSequence?: string;
+  lastSequence?: string;
+  /** Damaged records in all. */
+  damaged: number;
+  /** The first MAX_LISTED_DAMAGE of them. */
+  damage: ArchiveDamage[];
+}
+
+export class SummaryBuilder {
+  readonly summary: ArchiveSummary = { records: 0, events: 0, filteredOut: 0, written: 0, byType: {}, byVrpEventType: {}, damaged: 0, damage: [] };
+  private first: EventTime | undefined;
+  private last: EventTime | undefined;
+  private minSequence: bigint | undefined;
+  private maxSequence: bigint | undefined;
+
+  event(event: ArchiveEvent): void {
+    const s = this.summary;
+    s.records++;
+    s.events++;
+    s.byType[event.type] = (s.byType[event.type] ?? 0) + 1;
+    if (event.type === "VrpEvent") {
+      const t = (event.json as { event_type: string }).event_type;
+      s.byVrpEventType[t] = (s.byVrpEventType[t] ?? 0) + 1;
+    }
+    const time = EVENT_TYPES[event.type].time(event.json);
+    if (!this.first || compareTimes(time, this.first) < 0) this.first = time;
+    if (!this.last || compareTimes(time, this.last) > 0) this.last = time;
+    const sequence = event.log?.sequence ?? event.position.sequence;
+    if (sequence !== undefined) {
+      if (this.minSequence === undefined || sequence < this.minSequence) this.minSequence = sequence;
+      if (this.maxSequence === undefined || sequence > this.maxSequence) this.maxSequence = sequence;
+    }
+  }
+
+  /** `ofRecord`: false for damage that is not a record of its own (a gap between sequences, a cut gzip stream). */
+  damage(damage: ArchiveDamage, ofRecord = true): void {
+    const s = this.summary;
+    if (ofRecord) s.records++;
+    s.damaged++;
+    if (s.damage.length < MAX_LISTED_DAMAGE) s.damage.push(damage);
+  }
+
+  finish(): ArchiveSummary {
+    const s = this.summary;
+    const iso = (t: EventTime) => formatTimestamp({ seconds: BigInt(t.seconds), nanos: t.nanos });
+    if (this.first) s.firstTimestamp = iso(this.first);
+    if (this.last) s.lastTimestamp = iso(this.last);
+    if (this.minSequence !== undefined) s.firstSequence = String(this.minSequence);
+    if (this.maxSequence !== undefined) s.lastSequence = String(this.maxSequence);
+    return s;
+  }
+}
+
+/** The summary for a person: one fact a line; `listDamage` false where each damage was printed as found. */
+export function renderSummary(s: ArchiveSummary, listDamage = true): string {
+  const lines = [`records: ${s.records}`, `valid events: ${s.events}`];
+  for (const [type, n] of Object.entries(s.byType)) lines.push(`  ${type}: ${n}`);
+  for (const [type, n] of Object.entries(s.byVrpEventType)) lines.push(`    ${type}: ${n}`);
+  if (s.firstTimestamp) lines.push(`first event time: ${s.firstTimestamp}`, `last event time: ${s.lastTimestamp}`);
+  if (s.firstSequence) lines.push(`log sequences: ${s.firstSequence}..${s.lastSequence}`);
+  if (s.filteredOut) lines.push(`left out by filters: ${s.filteredOut}`);
+  lines.push(`damaged: ${s.damaged}`);
+  if (listDamage) {
+    for (const d of s.damage) lines.push(`  ${describeDamage(d).replace(/\n/g, "\n  ")}`);
+    if (s.damaged > s.damage.length) lines.push(`  ... and ${s.damaged - s.damage.length} more`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** The summary as JSON (damage positions with bigint sequences as strings). */
+export function summaryToJson(s: ArchiveSummary): string {
+  return JSON.stringify(s, (_key, value) => (typeof value === "bigint" ? String(value) : value), 2);
+}

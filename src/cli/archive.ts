@@ -1,0 +1,215 @@
+/**
+ * session-events archive export|import|verify: the archive jobs on the
+ * command line. Damage is printed to stderr as it is found, a one-line
+ * result at the end; a progress line is drawn only when stderr is a terminal.
+ *
+ * Exit codes: 0 clean; 1 damage found (verify) or the job stopped at damage
+ * or an error; 2 usage; 3 the job finished but skipped damaged records.
+ */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ValidationError } from "../contract/errors.js";
+import { ArchiveDamageError, describeDamage, type ArchiveDamage, type DamagePolicy } from "../archive/damage.js";
+import { ARCHIVE_FAMILIES, type ArchiveFamily } from "../archive/event.js";
+import type { EventFilter } from "../archive/filter.js";
+import { exportArchive, importArchive, verifyArchive, OUTPUT_FORMATS, type OutputFormat } from "../archive/jobs.js";
+import { LINE_LAYOUTS, type LineLayout } from "../archive/lines.js";
+import { RECORD_MESSAGES, type RecordMessage } from "../archive/codec.js";
+import { ProgressBar } from "../archive/progress.js";
+import type { ReadOptions } from "../archive/read.js";
+import { INPUT_FORMATS, type InputFormat } from "../archive/source.js";
+import { renderSummary, summaryToJson, type ArchiveSummary } from "../archive/summary.js";
+import { UsageError } from "./usage-error.js";
+
+export const EXIT_DAMAGE = 1;
+export const EXIT_SKIPPED = 3;
+
+const INPUT_OPTIONS = {
+  format: { type: "string" },
+  message: { type: "string" },
+  "on-damage": { type: "string" },
+  "no-progress": { type: "boolean" },
+} as const satisfies ParseArgsConfig["options"];
+
+const inputHelp = `input:   INPUT is a collector data directory, a segment file (.seg), a file of
+         length-delimited protobufs, or JSON Lines; gzip'ed or not; "-" is stdin.
+         --format auto|log|segment|delimited|jsonl   [auto: by name, else by content]
+         --message LogEntry|SessionStartEvent|SessionEndEvent|VrpEvent
+                   what each delimited record holds [LogEntry]
+damage:  --on-damage stop|skip   stop at the first damaged record, or report
+         each one (stderr) and go on
+         --no-progress           no progress line even on a terminal
+exit:    0 clean, 1 damage (or stopped at it), 2 usage, 3 finished but skipped damaged records`;
+
+export const exportUsage = `session-events archive export INPUT [-o FILE] [--layout events|records] [--gzip]
+       [--family session|vrp] [--type T] [--since T] [--until T] [input and damage options]
+
+Write JSON Lines, one validated contract event a line, to FILE (written whole,
+then renamed into place) or, without -o or with "-o -", to stdout.
+  --layout events    each line is the event's contract JSON [default]
+  --layout records   each line is the log entry: log_sequence, received_at,
+                     entry, session_id / producer_id / cause_sequence, event
+  --gzip             gzip the output (also chosen by a FILE ending in .gz)
+  --family, --type   keep these (repeat, or comma-separate); a type is a contract
+                     name (VrpEvent) or an event_type (session_start, PATH_SELECTED)
+  --since, --until   keep events whose own time is in [since, until) (RFC 3339)
+${inputHelp}
+         default --on-damage: stop (the partial FILE is removed)`;
+
+export const importUsage = `session-events archive import INPUT -o FILE [--to segment|delimited]
+       [--output-message M] [--gzip] [input and damage options]
+
+Turn JSON Lines (either layout) into protobuf records. FILE "-" is stdout.
+  --to segment       the collector's framing (length, CRC-32, sequence) of
+                     LogEntry messages: what archive verify and export read [default]
+  --to delimited     varint length-prefixed messages of --output-message [LogEntry]
+${inputHelp}
+         default --on-damage: stop (the partial FILE is removed)`;
+
+export const verifyUsage = `session-events archive verify INPUT [--json] [input and damage options]
+
+Check every record: framing, checksum, log sequence, decoding and the contract.
+Print a summary (counts by type, first and last event time, damaged records
+and where they are); --json prints it as JSON.
+${inputHelp}
+         default --on-damage: skip (report every damaged record)`;
+
+export async function archiveExport(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+  const { values, input } = parse(args, {
+    output: { type: "string", short: "o" },
+    layout: { type: "string" },
+    gzip: { type: "boolean" },
+    family: { type: "string", multiple: true },
+    type: { type: "string", multiple: true },
+    since: { type: "string" },
+    until: { type: "string" },
+  });
+  const output = optionalString(values.output) ?? "-";
+  const layout = oneOf<LineLayout>("--layout", values.layout, LINE_LAYOUTS) ?? "events";
+  const filter: EventFilter = {
+    families: list(values.family)?.map((f) => oneOf<ArchiveFamily>("--family", f, ARCHIVE_FAMILIES)!),
+    types: list(values.type),
+    since: optionalString(values.since),
+    until: optionalString(values.until),
+  };
+  const job = jobRunner("export", values, stderr, "stop");
+  return job.run(() =>
+    exportArchive(input, {
+      ...job.readOptions,
+      filter,
+      layout,
+      output: output === "-" ? stdout : output,
+      gzip: Boolean(values.gzip) || /\.gz$/i.test(output),
+    }),
+  );
+}
+
+export async function archiveImport(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+  const { values, input } = parse(args, {
+    output: { type: "string", short: "o" },
+    to: { type: "string" },
+    "output-message": { type: "string" },
+    gzip: { type: "boolean" },
+  });
+  const output = optionalString(values.output);
+  if (output === undefined) throw new UsageError("-o: is required (a FILE, or - for stdout)");
+  const to = oneOf<OutputFormat>("--to", values.to, OUTPUT_FORMATS) ?? "segment";
+  const outputMessage = oneOf<RecordMessage>("--output-message", values["output-message"], RECORD_MESSAGES);
+  if (outputMessage && to !== "delimited") throw new UsageError("--output-message: only with --to delimited (a segment holds LogEntry messages)");
+  const job = jobRunner("import", values, stderr, "stop");
+  return job.run(() =>
+    importArchive(input, {
+      ...job.readOptions,
+      to,
+      outputMessage,
+      output: output === "-" ? stdout : output,
+      gzip: Boolean(values.gzip) || /\.gz$/i.test(output),
+    }),
+  );
+}
+
+export async function archiveVerify(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+  const { values, input } = parse(args, { json: { type: "boolean" } });
+  // As text, each damaged record is listed on stdout as it is found (all of
+  // them, however many); as JSON, the summary lists the first ones.
+  const job = jobRunner("verify", values, stderr, "skip", { resultLine: false, damageTo: values.json ? undefined : stdout });
+  let summary: ArchiveSummary | undefined;
+  const code = await job.run(async () => (summary = await verifyArchive(input, job.readOptions)));
+  if (summary) stdout.write(values.json ? `${summaryToJson(summary)}\n` : renderSummary(summary, false));
+  return summary && summary.damaged > 0 ? EXIT_DAMAGE : code;
+}
+
+const FILTER_FLAGS: Record<string, string> = { "/families": "--family", "/types": "--type", "/since": "--since", "/until": "--until" };
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function parse(args: string[], options: ParseArgsConfig["options"]): { values: Values; input: string } {
+  const { values, positionals } = parseArgs({ args, options: { ...INPUT_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  if (positionals.length !== 1) throw new UsageError(`expected one INPUT, got ${positionals.length}`);
+  return { values: values as Values, input: positionals[0]! };
+}
+
+/** Reading options from the flags, and the job's reporting: damage lines, progress, the result line. */
+function jobRunner(
+  name: string,
+  values: Values,
+  stderr: NodeJS.WritableStream,
+  defaultPolicy: "stop" | "skip",
+  { resultLine = true, damageTo = stderr as NodeJS.WritableStream | undefined } = {},
+) {
+  const policyName = oneOf<"stop" | "skip">("--on-damage", values["on-damage"], ["stop", "skip"]) ?? defaultPolicy;
+  const isTty = (stderr as { isTTY?: boolean }).isTTY === true;
+  const progress = isTty && !values["no-progress"] ? new ProgressBar(stderr, name) : undefined;
+  const printDamage = (damage: ArchiveDamage) => {
+    progress?.clear();
+    damageTo?.write(`${damageTo === stderr ? `${name}: ` : ""}damaged: ${describeDamage(damage)}\n`);
+  };
+  const onDamage: DamagePolicy = policyName === "stop" ? "stop" : printDamage;
+  const readOptions: ReadOptions = {
+    format: oneOf<InputFormat>("--format", values.format, INPUT_FORMATS),
+    message: oneOf<RecordMessage>("--message", values.message, RECORD_MESSAGES),
+    onDamage,
+    onProgress: progress && ((p) => progress.update(p)),
+  };
+  return {
+    readOptions,
+    async run(job: () => Promise<ArchiveSummary>): Promise<number> {
+      try {
+        const summary = await job();
+        progress?.clear();
+        if (resultLine) {
+          const filtered = summary.filteredOut ? `, ${summary.filteredOut} left out by filters` : "";
+          stderr.write(`${name}: ${summary.written} events written from ${summary.records} records${filtered}, ${summary.damaged} damaged\n`);
+        }
+        return summary.damaged > 0 ? EXIT_SKIPPED : 0;
+      } catch (e) {
+        progress?.clear();
+        if (e instanceof ArchiveDamageError) {
+          stderr.write(`${name}: stopped at damage (--on-damage skip reports it and goes on):\n  ${e.message.replace(/\n/g, "\n  ")}\n`);
+          return EXIT_DAMAGE;
+        }
+        if (e instanceof ValidationError && e.subject === "EventFilter") {
+          throw new UsageError(e.issues.map((i) => `${FILTER_FLAGS[i.path] ?? i.path}: ${i.message}`).join("; "));
+        }
+        throw e;
+      }
+    },
+  };
+}
+
+function optionalString(value: Values[string]): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function oneOf<T extends string>(flag: string, value: Values[string], allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !allowed.includes(value as T)) {
+    throw new UsageError(`${flag}: must be one of ${allowed.join(", ")} (got ${JSON.stringify(value)})`);
+  }
+  return value as T;
+}
+
+/** Repeated and comma-separated values, as one list. */
+function list(value: Values[string]): string[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  return value.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+}
