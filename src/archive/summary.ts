@@ -22,7 +22,7 @@ export interface ArchiveSummary {
   byType: Record<string, number>;
   /** VRP events by event_type. */
   byVrpEventType: Record<string, number>;
-  /** Earliest and latest event time (RFC 3339, UTC), when any event was read. */
+  /** Earliest and latest event time (RFC 3339, UTC; "ts_ms N" past year 9999), when any event was read. */
   firstTimestamp?: string;
   lastTimestamp?: string;
   /** Lowest and highest log sequence, when the input has them. */
@@ -70,7 +70,14 @@ export class SummaryBuilder {
 
   finish(): ArchiveSummary {
     const s = this.summary;
-    const iso = (t: EventTime) => formatTimestamp({ seconds: BigInt(t.seconds), nanos: t.nanos });
+    const iso = (t: EventTime) => {
+      try {
+        return formatTimestamp({ seconds: BigInt(t.seconds), nanos: t.nanos });
+      } catch {
+        // A VRP ts_ms may lie past 9999-12-31, which RFC 3339 cannot write.
+        return `ts_ms ${t.seconds * 1000 + t.nanos / 1_000_000}`;
+      }
+    };
     if (this.first) s.firstTimestamp = iso(this.first);
     if (this.last) s.lastTimestamp = iso(this.last);
     if (this.minSequence !== undefined) s.firstSequence = String(this.minSequence);
