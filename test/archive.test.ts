@@ -314,4 +314,55 @@ test("a job stopped at damage leaves no partial file under the output's name", a
   assert.not.ok(existsSync(out));
 });
 
+test("a data directory's unfinished last write is not damage; the same bytes mid-log are", async () => {
+  const dir = tempDir();
+  const data = path.join(dir, "data");
+  await writeDataDir(data, sampleEvents(30), 1024);
+  const segments = readdirSync(data).filter((n) => n.endsWith(".seg")).sort();
+  const lastSegment = path.join(data, segments.at(-1)!);
+  const partial = Buffer.from(frame(31, logEntryBytes(sampleEvents(1)[0]!))).subarray(0, 40);
+  writeFileSync(lastSegment, Buffer.concat([readFileSync(lastSegment), partial]));
+  const summary = await verifyArchive(data);
+  assert.equal([summary.events, summary.damaged], [30, 0]);
+  assert.equal(summary.unfinishedTail, { source: lastSegment, offset: readFileSync(lastSegment).length - 40, bytes: 40 });
+  const out = path.join(dir, "out.jsonl");
+  assert.is((await exportArchive(data, { output: out })).written, 30); // "stop" is not triggered
+  // The same torn bytes at the end of an earlier segment are damage.
+  const middle = path.join(data, segments[0]!);
+  writeFileSync(middle, Buffer.concat([readFileSync(middle), partial]));
+  assert.equal((await verifyArchive(data)).damage.map((d) => [d.rule, d.position.source]), [["torn", middle]]);
+});
+
+test("a live collector's data directory exports cleanly while events are being written", async () => {
+  const { startTestServer, clientFor, call } = await import("./support/collector.js");
+  const { randomUUID } = await import("node:crypto");
+  const server = await startTestServer();
+  const client = clientFor(server.target);
+  let acknowledged = 0;
+  let writing = true;
+  const writer = (async () => {
+    while (writing) {
+      await Promise.all(
+        Array.from({ length: 16 }, () =>
+          call(client, "emitSessionStart", { event: bridges.SessionStartEvent.fromJson({ ...validStart(), event_id: randomUUID() }) }).then(() => acknowledged++),
+        ),
+      );
+    }
+  })();
+  try {
+    for (let round = 0; round < 6; round++) {
+      const before = acknowledged;
+      const summary = await exportArchive(server.dataDir, { output: path.join(tempDir(), "live.jsonl") });
+      assert.is(summary.damaged, 0);
+      assert.ok(summary.written >= before, `${summary.written} exported, ${before} acknowledged before the export began`);
+    }
+  } finally {
+    writing = false;
+    await writer;
+    client.close();
+    await server.shutdown();
+  }
+  assert.is((await verifyArchive(server.dataDir)).events, acknowledged);
+});
+
 test.run();

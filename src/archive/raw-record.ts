@@ -14,6 +14,12 @@ export type RawItem =
       readonly sequence?: bigint;
     }
   | { readonly kind: "line"; readonly text: string; readonly offset: number; readonly line: number }
+  /**
+   * The end of a data directory's last segment after its last good record:
+   * a write the collector has not finished (or that a crash cut), never
+   * acknowledged, and what the log's own recovery would cut. Not damage.
+   */
+  | { readonly kind: "unfinished"; readonly offset: number; readonly bytes: number; readonly message: string }
   | {
       readonly kind: "damage";
       readonly rule: DamageRule;

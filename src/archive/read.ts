@@ -83,6 +83,10 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
     for await (const part of source.parts) {
       let index = 0;
       for await (const item of part.items) {
+        if (item.kind === "unfinished") {
+          tally.summary.unfinishedTail = { source: part.name, offset: item.offset, bytes: item.bytes };
+          continue;
+        }
         if (item.kind === "damage") {
           const ofRecord = item.bytes > 0;
           if (ofRecord) index++;
@@ -104,7 +108,7 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
   }
 }
 
-function decode(item: Exclude<RawItem, { kind: "damage" }>, as: RecordMessage, position: RecordPosition, report: (d: ArchiveDamage) => void): ArchiveEvent | undefined {
+function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordMessage, position: RecordPosition, report: (d: ArchiveDamage) => void): ArchiveEvent | undefined {
   try {
     return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);
   } catch (e) {

@@ -92,7 +92,7 @@ async function openDataDirectory(dir: string, onBytes?: (n: number) => void): Pr
 
 async function* segmentParts(files: readonly string[], onBytes?: (n: number) => void): AsyncIterable<SourcePart> {
   let last: bigint | undefined;
-  for (const file of files) {
+  for (const [i, file] of files.entries()) {
     const first = BigInt(SEGMENT.exec(path.basename(file))![1]!);
     const items = async function* (): AsyncGenerator<RawItem> {
       if (last !== undefined && first !== last + 1n) {
@@ -104,7 +104,30 @@ async function* segmentParts(files: readonly string[], onBytes?: (n: number) => 
       for (; !step.done; step = await reader.next()) yield step.value;
       last = step.value ?? (last === undefined ? first - 1n : last);
     };
-    yield { name: file, items: items() };
+    yield { name: file, items: i === files.length - 1 ? withUnfinishedTail(items()) : items() };
+  }
+}
+
+/**
+ * Damage at the very end of the last segment, with no good record after it,
+ * is a write in progress (a live collector) or one a crash cut: the same
+ * rule as the log's recovery (store/segment-log.ts), which cuts it. It is
+ * passed on as "unfinished", not as damage.
+ */
+async function* withUnfinishedTail(items: AsyncIterable<RawItem>): AsyncGenerator<RawItem> {
+  let held: Extract<RawItem, { kind: "damage" }>[] = [];
+  for await (const item of items) {
+    if (item.kind === "damage" && item.bytes > 0 && item.rule !== "sequence") {
+      held.push(item);
+      continue;
+    }
+    yield* held;
+    held = [];
+    yield item;
+  }
+  if (held.length > 0) {
+    const bytes = held.reduce((n, d) => n + d.bytes, 0);
+    yield { kind: "unfinished", offset: held[0]!.offset, bytes, message: `${bytes} bytes after the last complete record: a write not finished (or cut by a crash), never acknowledged (${held[0]!.message})` };
   }
 }
 

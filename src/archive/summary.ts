@@ -28,6 +28,11 @@ export interface ArchiveSummary {
   /** Lowest and highest log sequence, when the input has them. */
   firstSequence?: string;
   lastSequence?: string;
+  /**
+   * A data directory's last segment ending in an unfinished write (a live
+   * collector's, or one a crash cut): never acknowledged, so not damage.
+   */
+  unfinishedTail?: { source: string; offset: number; bytes: number };
   /** Damaged records in all. */
   damaged: number;
   /** The first MAX_LISTED_DAMAGE of them. */
@@ -94,6 +99,7 @@ export function renderSummary(s: ArchiveSummary, listDamage = true): string {
   if (s.firstTimestamp) lines.push(`first event time: ${s.firstTimestamp}`, `last event time: ${s.lastTimestamp}`);
   if (s.firstSequence) lines.push(`log sequences: ${s.firstSequence}..${s.lastSequence}`);
   if (s.filteredOut) lines.push(`left out by filters: ${s.filteredOut}`);
+  if (s.unfinishedTail) lines.push(`unfinished write at the end (not damage): ${s.unfinishedTail.source} byte ${s.unfinishedTail.offset}, ${s.unfinishedTail.bytes} bytes`);
   lines.push(`damaged: ${s.damaged}`);
   if (listDamage) {
     for (const d of s.damage) lines.push(`  ${describeDamage(d).replace(/\n/g, "\n  ")}`);
