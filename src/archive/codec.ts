@@ -18,6 +18,9 @@ import {
   type MessageMapping,
 } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
+import { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
+import { messageOf } from "./message-cache.js";
 import { EVENT_TYPES, type ArchiveEvent, type ArchiveEventType, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
 
 /** The message a binary record holds: a LogEntry, or one bare event type. */
@@ -87,6 +90,12 @@ const DEFAULT_KIND: Readonly<Record<ArchiveEventType, LogEntryKind>> = {
   VrpEvent: "vrp_received",
 };
 
+const EVENT_MESSAGES: Readonly<Record<ArchiveEventType, { encode(message: never): { finish(): Uint8Array } }>> = {
+  SessionStartEvent: SessionStartEvent,
+  SessionEndEvent: SessionEndEvent,
+  VrpEvent: VrpEvent,
+};
+
 const EVENT_MAPPINGS: Readonly<Record<ArchiveEventType, MessageMapping>> = {
   SessionStartEvent: sessionStartEventMapping,
   SessionEndEvent: sessionEndEventMapping,
@@ -123,7 +132,7 @@ export function encodeRecord(event: ArchiveEvent, as: RecordMessage): Uint8Array
   if (event.type !== as) {
     throw new ValidationError(event.type, [{ path: "", rule: "type", message: `is a ${event.type}, but this output holds ${as} messages` }]);
   }
-  return EVENT_TYPES[as].bridge.toBinary(event.json);
+  return EVENT_MESSAGES[as].encode(messageOf(as, event.json) as never).finish();
 }
 
 function bareEvent(type: ArchiveEventType, convert: () => unknown, position: RecordPosition): ArchiveEvent {
@@ -185,7 +194,7 @@ function encodeLogEntry(event: ArchiveEvent): Uint8Array {
   if (info.type !== event.type) {
     throw new ValidationError(event.type, [{ path: "", rule: "type", message: `a ${kind} entry holds a ${info.type}, not a ${event.type}` }]);
   }
-  const value: Record<string, unknown> = { event: EVENT_TYPES[event.type].bridge.fromJson(event.json) };
+  const value: Record<string, unknown> = { event: messageOf(event.type, event.json) };
   for (const field of info.fields) value[field.proto] = event.log?.[field.log] ?? (field.kind === "string" ? "" : 0n);
   // What the collector stores for an end: the session it closed, which is the event's own.
   if (!event.log && kind === "session_ended") value.sessionId = (event.json as { session_id: string }).session_id;

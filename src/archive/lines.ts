@@ -14,6 +14,7 @@ import { ValidationError } from "../contract/errors.js";
 import { isPlainObject } from "../contract/shape.js";
 import { compileContract } from "../contract/validate.js";
 import { ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError } from "./codec.js";
+import { convertJson } from "./message-cache.js";
 import { EVENT_TYPES, recogniseEventType, type ArchiveEvent, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
 
 export type LineLayout = "events" | "records";
@@ -99,7 +100,7 @@ function validEvent(type: ArchiveEvent["type"], value: unknown, prefix = ""): Ar
   try {
     // The bridge's conversion is the full contract check (schema, version,
     // shape, and what protobuf can carry), the same as on the gRPC boundary.
-    EVENT_TYPES[type].bridge.fromJson(value);
+    convertJson(type, value as object);
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
     throw new RecordError("contract", `not a valid ${type}`, e.issues.map((i) => ({ ...i, path: prefix + i.path })));
