@@ -2,11 +2,12 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp` runs one section.
+ * `--only contract|collector|vrp|archive` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { archiveTables, benchArchive } from "./bench/archive.js";
 import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
@@ -31,6 +32,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "vrp",
     title: "VRP StreamEvents, one bidirectional call, 256 events unacknowledged at most (load generator in its own process; medians of 3 interleaved rounds of 3 s)",
     run: async () => vrpTable(await benchVrp()),
+  },
+  {
+    name: "archive",
+    title: "Archives, export and import beside the JSON half of the same job (medians of 5 interleaved rounds; peak memory of each job in its own process)",
+    run: async () => archiveTables(await benchArchive()),
   },
 ];
 
