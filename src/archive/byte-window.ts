@@ -2,6 +2,10 @@
  * A window onto a stream of byte chunks: look ahead as far as a record needs,
  * then let go of what was read. Memory is the largest look-ahead asked for
  * plus one chunk, whatever the stream's length.
+ *
+ * Chunks read to satisfy one look-ahead are joined once, when it is
+ * satisfied, so a record spread over many small chunks (gunzip gives 16 KiB)
+ * costs linear time, not a copy per chunk.
  */
 export class ByteWindow {
   private buffer: Buffer = Buffer.alloc(0);
@@ -24,20 +28,22 @@ export class ByteWindow {
     return this.buffer.length - this.start;
   }
 
-  /** Ensure at least `n` unread bytes; false if the stream ends first. */
+  /** Ensure at least `n` unread bytes; false if the stream ends first (what there is stays available). */
   async want(n: number): Promise<boolean> {
-    while (this.available < n) {
-      if (this.done) return false;
+    if (this.available >= n) return true;
+    const parts = [this.buffer.subarray(this.start)];
+    let have = parts[0]!.length;
+    while (have < n && !this.done) {
       const next = await this.iterator.next();
-      if (next.done) {
-        this.done = true;
-        return false;
+      if (next.done) this.done = true;
+      else {
+        parts.push(next.value);
+        have += next.value.length;
       }
-      const rest = this.buffer.subarray(this.start);
-      this.buffer = rest.length === 0 ? next.value : Buffer.concat([rest, next.value]);
-      this.start = 0;
     }
-    return true;
+    this.buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
+    this.start = 0;
+    return have >= n;
   }
 
   /** The unread bytes (valid until the next `want`). */
@@ -60,5 +66,11 @@ export class ByteWindow {
       this.skip(this.available);
     }
     return n;
+  }
+
+  /** Stop reading: the stream underneath is closed (its file descriptor too). */
+  async close(): Promise<void> {
+    this.done = true;
+    await this.iterator.return?.();
   }
 }

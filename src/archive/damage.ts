@@ -27,8 +27,11 @@ export interface ArchiveDamage {
   readonly bytes?: number;
 }
 
-/** "stop" throws ArchiveDamageError at the first damage; a function is told of each and reading goes on. */
-export type DamagePolicy = "stop" | ((damage: ArchiveDamage) => void);
+/**
+ * "stop" throws ArchiveDamageError at the first damage; a function is told of
+ * each and reading goes on (once the promise it returns, if any, settles).
+ */
+export type DamagePolicy = "stop" | ((damage: ArchiveDamage) => unknown);
 
 export class ArchiveDamageError extends Error {
   override readonly name = "ArchiveDamageError";

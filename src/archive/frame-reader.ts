@@ -13,11 +13,14 @@ import type { ByteWindow } from "./byte-window.js";
 import type { RawItem } from "./raw-record.js";
 
 /**
- * While resynchronising, a candidate frame longer than this is not believed:
- * it bounds what one guess can make the reader buffer and checksum. Records
- * the collector writes are far smaller (its message limit is 4 MiB).
+ * While resynchronising, a candidate frame longer than twice the longest
+ * good one seen (within these bounds) is not believed: it bounds what one
+ * guess can make the reader buffer and checksum, so a damaged stretch costs
+ * about linear time. Records the collector writes are far below the top
+ * bound (its message limit is 4 MiB).
  */
-const RESYNC_MAX_PAYLOAD = 4 * 1024 * 1024;
+const RESYNC_PAYLOAD_FLOOR = 64 * 1024;
+const RESYNC_PAYLOAD_CEILING = 4 * 1024 * 1024;
 /** Bytes ruled out while resynchronising are let go in steps of this size. */
 const RESYNC_RELEASE = 64 * 1024;
 
@@ -27,33 +30,37 @@ export interface FrameReadOptions {
    * segment, named by its first sequence). Otherwise they need only increase.
    */
   readonly firstSequence?: bigint;
-  /** The last sequence before this stream (the previous segment's). */
-  readonly after?: bigint;
 }
 
-export async function* readFrames(window: ByteWindow, options: FrameReadOptions = {}): AsyncGenerator<RawItem, bigint | undefined> {
+export interface FrameReadEnd {
+  /** The last good sequence read (or the one before the first expected). */
+  readonly last: bigint | undefined;
+  /** The stream ended in damage (so a gap to the next segment is already reported). */
+  readonly endedInDamage: boolean;
+}
+
+type Damage = Extract<RawItem, { kind: "damage" }>;
+
+export async function* readFrames(window: ByteWindow, options: FrameReadOptions = {}): AsyncGenerator<RawItem, FrameReadEnd> {
   const contiguous = options.firstSequence !== undefined;
-  let last = contiguous ? options.firstSequence! - 1n : options.after;
+  let last = contiguous ? options.firstSequence! - 1n : undefined;
+  let longest = 0;
+  let afterDamage = false;
   while (true) {
     if (!(await window.want(HEADER_BYTES))) {
-      if (window.available === 0) return last;
-      yield torn(window, `torn header (${window.available} of ${HEADER_BYTES} bytes)`);
-      return last;
+      if (window.available === 0) return { last, endedInDamage: afterDamage };
+      const bytes = window.available;
+      const item: Damage = { kind: "damage", rule: "torn", message: `torn header (${bytes} of ${HEADER_BYTES} bytes)`, offset: window.offset, bytes, crashTail: true };
+      window.skip(bytes);
+      yield item;
+      return { last, endedInDamage: true };
     }
     const length = window.view().readUInt32LE(0);
     const offset = window.offset;
     const fits = length <= MAX_PAYLOAD_BYTES && (await window.want(HEADER_BYTES + length));
     if (!fits || !frameIsGood(window.view(), 0, length)) {
-      const reason = !fits
-        ? length > MAX_PAYLOAD_BYTES
-          ? `length field ${length} exceeds ${MAX_PAYLOAD_BYTES}`
-          : `record of ${length} bytes runs past the end of the input (${window.available - HEADER_BYTES} there)`
-        : `checksum mismatch (stored ${window.view().readUInt32LE(4)}, computed ${crc32(window.view().subarray(8, HEADER_BYTES + length))})`;
-      const { skipped, found } = await resync(window, fits ? HEADER_BYTES + length : undefined, last);
-      // A frame cut short with no good frame after it is what a crash mid-write leaves.
-      const rule = !found && !fits && length <= MAX_PAYLOAD_BYTES ? "torn" : fits ? "checksum" : "framing";
-      const lost = fits && skipped === HEADER_BYTES + length ? "" : found ? `; ${skipped} bytes skipped to the next good frame` : `; ${skipped} bytes to the end skipped`;
-      yield { kind: "damage", rule, message: reason + lost, offset, bytes: skipped };
+      yield await damagedFrame(window, length, fits, { last: contiguous ? last : undefined, after: last, longest });
+      afterDamage = true;
       continue;
     }
     const view = window.view();
@@ -64,11 +71,14 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
       yield { kind: "damage", rule: "sequence", message: `sequence ${sequence} does not follow ${last} (a repeated or misplaced record)`, offset, bytes: HEADER_BYTES + length, sequence };
       continue;
     }
-    if (contiguous && sequence !== last! + 1n) {
+    // Records missing right after damage are that damage's: reported once.
+    if (contiguous && sequence !== last! + 1n && !afterDamage) {
       const missing = sequence - 1n === last! + 1n ? `${last! + 1n}` : `${last! + 1n}..${sequence - 1n}`;
       yield { kind: "damage", rule: "sequence", message: `records ${missing} are missing before sequence ${sequence}`, offset, bytes: 0, sequence };
     }
     last = sequence;
+    longest = Math.max(longest, length);
+    afterDamage = false;
     yield { kind: "record", payload, offset, sequence };
   }
 }
@@ -77,49 +87,97 @@ function frameIsGood(view: Buffer, at: number, length: number): boolean {
   return view.readUInt32LE(at + 4) === crc32(view.subarray(at + 8, at + HEADER_BYTES + length));
 }
 
-function torn(window: ByteWindow, message: string): RawItem {
-  const item: RawItem = { kind: "damage", rule: "torn", message, offset: window.offset, bytes: window.available };
-  window.skip(window.available);
-  return item;
+interface ResyncHints {
+  /** In a contiguous log: the last good sequence, which bounds the next one's. */
+  readonly last: bigint | undefined;
+  /** The last good sequence: the next good frame's must be above it. */
+  readonly after: bigint | undefined;
+  /** The longest good payload seen, which bounds what a candidate may claim. */
+  readonly longest: number;
+}
+
+/** Report the damaged frame at the window's start, and move past it to the next good frame (or the end). */
+async function damagedFrame(window: ByteWindow, length: number, fits: boolean, hints: ResyncHints): Promise<Damage> {
+  const offset = window.offset;
+  const reason = !fits
+    ? length > MAX_PAYLOAD_BYTES
+      ? `length field ${length} exceeds ${MAX_PAYLOAD_BYTES}`
+      : `record of ${length} bytes runs past the end of the input (${window.available - HEADER_BYTES} there)`
+    : `checksum mismatch (stored ${window.view().readUInt32LE(4)}, computed ${crc32(window.view().subarray(8, HEADER_BYTES + length))})`;
+  const hint = fits ? HEADER_BYTES + length : undefined;
+  const { skipped, found, zeros } = await resync(window, hint, hints);
+  const exactLastFrame = !found && hint !== undefined && skipped === hint;
+  // A frame cut short with no good frame after it is what a crash mid-write leaves.
+  const rule = !found && !fits && length <= MAX_PAYLOAD_BYTES ? "torn" : fits ? "checksum" : "framing";
+  const lost = exactLastFrame || (found && skipped === hint) ? "" : found ? `; ${skipped} bytes skipped to the next good frame` : `; ${skipped} bytes to the end skipped`;
+  // What the log's own recovery would cut (store/segment-log.ts): torn, a last frame ending at the end, or zeros.
+  const crashTail = !found && (rule === "torn" || exactLastFrame || zeros);
+  return { kind: "damage", rule, message: reason + lost, offset, bytes: skipped, crashTail };
 }
 
 /**
  * Move the window to the next good frame (`found`), or to the end; returns
- * the bytes skipped. `hint`: where the damaged frame's length field says the
- * next one starts.
+ * the bytes skipped, and whether they were all zeros. `hint`: where the
+ * damaged frame's length field says the next one starts.
  */
-async function resync(window: ByteWindow, hint: number | undefined, last: bigint | undefined): Promise<{ skipped: number; found: boolean }> {
-  if (hint !== undefined && ((await goodFrameAt(window, hint, last)) || !(await window.want(hint + 1)))) {
-    window.skip(hint);
-    return { skipped: hint, found: window.available > 0 };
-  }
+async function resync(window: ByteWindow, hint: number | undefined, hints: ResyncHints): Promise<{ skipped: number; found: boolean; zeros: boolean }> {
   let skipped = 0;
+  let zeros = true;
+  const release = (n: number) => {
+    zeros &&= isZero(window.view().subarray(0, n));
+    window.skip(n);
+    skipped += n;
+  };
+  // The hint is where a frame would start if only the payload was hit: believed up to the ceiling.
+  if (hint !== undefined && ((await goodFrameAt(window, hint, hints, hint, RESYNC_PAYLOAD_CEILING)) || !(await window.want(hint + 1)))) {
+    release(hint);
+    return { skipped, found: window.available > 0, zeros };
+  }
+  const cap = Math.min(RESYNC_PAYLOAD_CEILING, Math.max(RESYNC_PAYLOAD_FLOOR, 2 * hints.longest));
   let at = 1;
   while (true) {
-    if (!(await window.want(at + HEADER_BYTES))) {
-      // No good frame before the end: everything left is the damage.
-      const rest = window.available;
-      window.skip(rest);
-      return { skipped: skipped + rest, found: false };
+    if (window.available < at + HEADER_BYTES && !(await window.want(at + HEADER_BYTES))) {
+      release(window.available); // no good frame before the end: everything left is the damage
+      return { skipped, found: false, zeros };
     }
-    if (await goodFrameAt(window, at, last)) {
-      window.skip(at);
-      return { skipped: skipped + at, found: true };
+    // Synchronous where it can be: nearly every offset is ruled out by its header alone.
+    if (plausibleHeader(window.view(), at, hints, skipped + at, cap) && (await goodFrameAt(window, at, hints, skipped + at, cap))) {
+      release(at);
+      return { skipped, found: true, zeros };
     }
-    at++;
+    at = nextCandidate(window.view(), at);
     if (at > RESYNC_RELEASE) {
-      window.skip(at);
-      skipped += at;
+      release(at);
       at = 0;
     }
   }
 }
 
-async function goodFrameAt(window: ByteWindow, at: number, last: bigint | undefined): Promise<boolean> {
-  if (!(await window.want(at + HEADER_BYTES))) return false;
+/** The next offset worth trying after `at`: a header of sixteen zero bytes never passes its checksum. */
+function nextCandidate(view: Buffer, at: number): number {
+  let firstNonZero = at;
+  while (firstNonZero < view.length && view[firstNonZero] === 0) firstNonZero++;
+  return Math.max(at + 1, firstNonZero - HEADER_BYTES + 1);
+}
+
+/** Cheap tests on a candidate header alone (most offsets fail here, without waiting for bytes). */
+function plausibleHeader(view: Buffer, at: number, hints: ResyncHints, distance: number, maxPayload: number): boolean {
+  if (view.readUInt32LE(at) > maxPayload) return false;
+  const sequence = view.readBigUInt64LE(at + 8);
+  if (hints.after !== undefined && sequence <= hints.after) return false;
+  // In a contiguous log, the records lost in `distance` bytes number at most one per header's worth.
+  return hints.last === undefined || sequence <= hints.last + 1n + BigInt(Math.ceil(distance / HEADER_BYTES));
+}
+
+async function goodFrameAt(window: ByteWindow, at: number, hints: ResyncHints, distance: number, maxPayload: number): Promise<boolean> {
+  if (window.available < at + HEADER_BYTES && !(await window.want(at + HEADER_BYTES))) return false;
+  if (!plausibleHeader(window.view(), at, hints, distance, maxPayload)) return false;
   const length = window.view().readUInt32LE(at);
-  if (length > RESYNC_MAX_PAYLOAD) return false;
-  if (last !== undefined && window.view().readBigUInt64LE(at + 8) <= last) return false;
   if (!(await window.want(at + HEADER_BYTES + length))) return false;
   return frameIsGood(window.view(), at, length);
+}
+
+function isZero(bytes: Buffer): boolean {
+  for (const b of bytes) if (b !== 0) return false;
+  return true;
 }

@@ -54,20 +54,20 @@ export async function importArchive(input: string, options: ImportOptions): Prom
   const to = options.to ?? "segment";
   const as: RecordMessage = to === "segment" ? "LogEntry" : (options.outputMessage ?? "LogEntry");
   let last = 0n;
-  return write(input, options, (event, pass) => {
+  return write(input, options, async (event, pass) => {
     let payload: Uint8Array;
     try {
       payload = encodeRecord(event, as);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
-      pass.report({ position: event.position, rule: "contract", message: `cannot be written as ${as}`, issues: e.issues });
+      await pass.report({ position: event.position, rule: "contract", message: `cannot be written as ${as}`, issues: e.issues });
       return undefined;
     }
     if (to === "delimited") return Buffer.concat([varintPrefix(payload.length), payload]);
     // The log's own sequences are kept; events without one are numbered on.
     const sequence = event.log?.sequence ?? last + 1n;
     if (sequence <= last) {
-      pass.report({ position: event.position, rule: "sequence", message: `log_sequence ${sequence} does not follow ${last}` });
+      await pass.report({ position: event.position, rule: "sequence", message: `log_sequence ${sequence} does not follow ${last}` });
       return undefined;
     }
     last = sequence;
@@ -86,13 +86,13 @@ export async function verifyArchive(input: string, options: ReadOptions = {}): P
 async function write(
   input: string,
   options: WriteOptions,
-  render: (event: ArchiveEvent, pass: Pass) => string | Uint8Array | undefined,
+  render: (event: ArchiveEvent, pass: Pass) => string | Uint8Array | undefined | Promise<Uint8Array | undefined>,
 ): Promise<ArchiveSummary> {
   const pass = startPass(options);
   const sink: Sink = openSink(options.output, { gzip: options.gzip });
   try {
     for await (const event of readEvents(input, options, pass)) {
-      const data = render(event, pass);
+      const data = await render(event, pass);
       if (data === undefined) continue;
       await sink.write(data);
       pass.tally.summary.written++;

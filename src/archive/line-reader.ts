@@ -10,6 +10,7 @@ import type { ByteWindow } from "./byte-window.js";
 import type { RawItem } from "./raw-record.js";
 
 const NEWLINE = 0x0a;
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** No contract event's JSON comes near this; a longer line is damage, and is not held in memory. */
 export const MAX_LINE_BYTES = MAX_PAYLOAD_BYTES;
 
@@ -21,8 +22,10 @@ export async function* readLines(window: ByteWindow): AsyncGenerator<RawItem> {
     let end = window.view().indexOf(NEWLINE);
     while (end < 0 && window.available <= MAX_LINE_BYTES) {
       const searched = window.available; // only bytes read from here on are unseen
-      if (!(await window.want(searched + 1))) break;
-      end = window.view().indexOf(NEWLINE, searched);
+      // Ask for twice as much each time: a long line is joined O(log n) times, not once per chunk.
+      const more = await window.want(Math.max(searched + 1, Math.min(searched * 2, MAX_LINE_BYTES + 1)));
+      end = window.view().indexOf(NEWLINE, searched); // what the stream's end brought counts too
+      if (!more) break;
     }
     if (end < 0 && window.available > MAX_LINE_BYTES) {
       const bytes = await skipPastNewline(window);
@@ -33,13 +36,14 @@ export async function* readLines(window: ByteWindow): AsyncGenerator<RawItem> {
     let bytes = window.view().subarray(0, length);
     window.skip(end < 0 ? length : length + 1);
     if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
+    if (offset === 0 && bytes.subarray(0, 3).equals(UTF8_BOM)) bytes = bytes.subarray(3); // some editors start a file with one
     if (!isUtf8(bytes)) {
       yield { kind: "damage", rule: "json", message: "not UTF-8 text", offset, bytes: length, line };
       continue;
     }
     const text = bytes.toString("utf8");
     if (text.trim() === "") continue;
-    yield { kind: "line", text, offset, line };
+    yield { kind: "line", text, offset, line, bytes: length };
   }
 }
 

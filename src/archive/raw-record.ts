@@ -13,7 +13,7 @@ export type RawItem =
       /** The framing's log sequence, where it has one. */
       readonly sequence?: bigint;
     }
-  | { readonly kind: "line"; readonly text: string; readonly offset: number; readonly line: number }
+  | { readonly kind: "line"; readonly text: string; readonly offset: number; readonly line: number; readonly bytes: number }
   /**
    * The end of a data directory's last segment after its last good record:
    * a write the collector has not finished (or that a crash cut), never
@@ -29,4 +29,10 @@ export type RawItem =
       readonly bytes: number;
       readonly line?: number;
       readonly sequence?: bigint;
+      /**
+       * What a crash mid-write leaves (the log's recovery rule): a frame cut
+       * by the end of the file, a last frame ending exactly there, or zeros
+       * from here to the end.
+       */
+      readonly crashTail?: boolean;
     };

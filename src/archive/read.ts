@@ -14,7 +14,7 @@ import type { ArchiveEvent, RecordPosition } from "./event.js";
 import { compileFilter, type EventFilter } from "./filter.js";
 import { parseLine } from "./lines.js";
 import type { RawItem } from "./raw-record.js";
-import { openSource, type InputFormat } from "./source.js";
+import { openSource, type InputFormat, type OpenedSource } from "./source.js";
 import { SummaryBuilder, type ArchiveSummary } from "./summary.js";
 
 export interface ReadOptions {
@@ -49,8 +49,8 @@ export function readArchive(input: string, options: ReadOptions = {}): ArchiveRe
 export interface Pass {
   readonly tally: SummaryBuilder;
   readonly keep: (event: ArchiveEvent) => boolean;
-  /** Count the damage; throw ArchiveDamageError under "stop", else tell the policy. */
-  report(damage: ArchiveDamage, ofRecord?: boolean): void;
+  /** Count the damage; throw ArchiveDamageError under "stop", else tell the policy (and wait for it). */
+  report(damage: ArchiveDamage, ofRecord?: boolean): Promise<void>;
 }
 
 export function startPass(options: ReadOptions): Pass {
@@ -60,69 +60,79 @@ export function startPass(options: ReadOptions): Pass {
   return {
     tally,
     keep,
-    report(damage, ofRecord = true) {
+    async report(damage, ofRecord = true) {
       tally.damage(damage, ofRecord);
       if (policy === "stop") throw new ArchiveDamageError(damage);
-      policy(damage);
+      await policy(damage); // a policy that writes a report may make reading wait for it
     },
   };
 }
 
 export async function* readEvents(input: string, options: ReadOptions, pass: Pass): AsyncGenerator<ArchiveEvent> {
-  const { tally, keep, report } = pass;
-  {
-    let bytes = 0;
-    let totalBytes: number | undefined;
-    const onBytes = options.onProgress && ((n: number) => {
+  const { tally } = pass;
+  let bytes = 0;
+  let totalBytes: number | undefined;
+  const onBytes =
+    options.onProgress &&
+    ((n: number) => {
       bytes += n;
       options.onProgress!({ bytes, totalBytes, events: tally.summary.events });
     });
-    const source = await openSource(input, options.format ?? "auto", onBytes);
+  const source = await openSource(input, options.format ?? "auto", onBytes);
+  try {
     totalBytes = source.totalBytes;
-    const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
-    for await (const part of source.parts) {
-      let index = 0;
-      for await (const item of part.items) {
-        if (item.kind === "unfinished") {
-          tally.summary.unfinishedTail = { source: part.name, offset: item.offset, bytes: item.bytes };
-          continue;
-        }
-        if (item.kind === "damage") {
-          const ofRecord = item.bytes > 0;
-          if (ofRecord) index++;
-          report(rawDamage(item, { source: part.name, index: Math.max(index, 1), offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
-          continue;
-        }
-        index++;
-        const position: RecordPosition =
-          item.kind === "line"
-            ? { source: part.name, index, offset: item.offset, line: item.line }
-            : { source: part.name, index, offset: item.offset, sequence: item.sequence };
-        const event = decode(item, as, position, report);
-        if (!event) continue;
-        tally.event(event);
-        if (keep(event)) yield event;
-        else tally.summary.filteredOut++;
+    yield* eventsOf(source, options, pass);
+  } finally {
+    await source.close();
+  }
+}
+
+async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass): AsyncGenerator<ArchiveEvent> {
+  if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
+    throw new Error(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`);
+  }
+  const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
+  for await (const part of source.parts) {
+    let index = 0;
+    for await (const item of part.items) {
+      if (item.kind === "unfinished") {
+        tally.summary.unfinishedTail = { source: part.name, offset: item.offset, bytes: item.bytes };
+        continue;
       }
+      if (item.kind === "damage") {
+        const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
+        if (ofRecord) index++;
+        await report(rawDamage(item, { source: part.name, index: Math.max(index, 1), offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
+        continue;
+      }
+      index++;
+      const position: RecordPosition =
+        item.kind === "line"
+          ? { source: part.name, index, offset: item.offset, line: item.line }
+          : { source: part.name, index, offset: item.offset, sequence: item.sequence };
+      const event = decode(item, as, position);
+      if ("rule" in event) {
+        await report(event);
+        continue;
+      }
+      tally.event(event);
+      if (keep(event)) yield event;
+      else tally.summary.filteredOut++;
     }
   }
 }
 
-function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordMessage, position: RecordPosition, report: (d: ArchiveDamage) => void): ArchiveEvent | undefined {
+/** The record's event, or the damage that keeps it from being one. */
+function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordMessage, position: RecordPosition): ArchiveEvent | ArchiveDamage {
+  const bytes = item.kind === "line" ? item.bytes : item.payload.length;
   try {
     return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);
   } catch (e) {
-    if (e instanceof RecordError) {
-      report({ position, rule: e.rule, message: e.message, issues: e.issues, bytes: item.kind === "line" ? item.text.length : item.payload.length });
-    } else if (e instanceof SyntaxError && item.kind === "line") {
-      report({ position, rule: "json", message: `malformed JSON: ${e.message}`, bytes: item.text.length });
-    } else {
-      throw e;
-    }
-    return undefined;
+    if (e instanceof RecordError) return { position, rule: e.rule, message: e.message, issues: e.issues, bytes };
+    if (e instanceof SyntaxError && item.kind === "line") return { position, rule: "json", message: `malformed JSON: ${e.message}`, bytes };
+    throw e;
   }
 }
-
 function rawDamage(item: Extract<RawItem, { kind: "damage" }>, position: RecordPosition): ArchiveDamage {
   return { position, rule: item.rule, message: item.message, bytes: item.bytes };
 }

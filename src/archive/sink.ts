@@ -3,12 +3,14 @@
  * standard output. A file is written beside its final name and renamed into
  * place only once complete and fsync'ed, so a failed or interrupted job never
  * leaves a half archive under the real name. Writes honour backpressure, so
- * memory stays at one batch however fast the input is read.
+ * memory stays at one batch however fast the input is read; a stream that
+ * fails (a full disk, a closed pipe) fails the job, never stalls it.
  */
-import { createWriteStream } from "node:fs";
+import { createWriteStream, existsSync, statSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { once } from "node:events";
+import { finished } from "node:stream/promises";
+import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 
 /** Writes are gathered into batches of about this size before reaching the stream. */
@@ -18,64 +20,96 @@ export interface Sink {
   write(data: string | Uint8Array): Promise<void>;
   /** Flush, and for a file: fsync and rename into place. */
   finish(): Promise<void>;
-  /** Give up: for a file, remove the partial one. */
+  /**
+   * Give up. A file is removed; a stream (stdout) gets what was read before
+   * the failure, gzip'ed properly if asked, and is left open.
+   */
   abort(): Promise<void>;
 }
 
 export interface SinkOptions {
   readonly gzip?: boolean;
+  /** Gather writes up to this many bytes before passing them on (default 256 KiB; 0 passes each at once). */
+  readonly batchBytes?: number;
+}
+
+/** The reader of a stream output went away (EPIPE: `| head`): not the job's fault. */
+export class OutputClosedError extends Error {
+  override readonly name = "OutputClosedError";
 }
 
 /** `output`: a file path, or a writable stream (left open when finished). */
 export function openSink(output: string | NodeJS.WritableStream, options: SinkOptions = {}): Sink {
   const file = typeof output === "string" ? output : undefined;
+  if (file && existsSync(file) && statSync(file).isDirectory()) throw new Error(`${file}: is a directory (give a file name)`);
+  const batchBytes = options.batchBytes ?? BATCH_BYTES;
   const temporary = file && path.join(path.dirname(file), `.${path.basename(file)}.partial-${process.pid}`);
-  const target: NodeJS.WritableStream = temporary ? createWriteStream(temporary) : (output as NodeJS.WritableStream);
+  const target = (temporary ? createWriteStream(temporary) : output) as Writable;
   const gzip = options.gzip ? createGzip() : undefined;
-  if (gzip) gzip.pipe(target, { end: temporary !== undefined });
-  const head: NodeJS.WritableStream = gzip ?? target;
   let failure: Error | undefined;
-  for (const stream of [target, gzip]) stream?.on("error", (e: Error) => (failure ??= e));
+  const fail = (e: Error) => {
+    failure ??= (e as NodeJS.ErrnoException).code === "EPIPE" ? new OutputClosedError("the output was closed by its reader") : e;
+    wake?.(); // a write waiting for "drain" would otherwise wait forever
+  };
+  let wake: (() => void) | undefined;
+  target.on("error", fail);
+  gzip?.on("error", fail);
+  gzip?.pipe(target, { end: temporary !== undefined });
+  const head: Writable = gzip ?? target;
+
+  const waitForDrain = () =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+      head.once("drain", resolve);
+    }).finally(() => {
+      head.off("drain", wake!);
+      wake = undefined;
+    });
 
   let pending: (string | Uint8Array)[] = [];
   let pendingBytes = 0;
   const flush = async (): Promise<void> => {
+    if (failure) throw failure;
     if (pending.length === 0) return;
     const chunk = pending.every((p) => typeof p === "string") ? pending.join("") : Buffer.concat(pending.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
     pending = [];
     pendingBytes = 0;
+    if (!head.write(chunk)) await waitForDrain();
     if (failure) throw failure;
-    if (!head.write(chunk)) await once(head, "drain"); // rejects if the stream fails meanwhile
-    if (failure) throw failure;
+  };
+  const endGzip = async () => {
+    if (!gzip) return;
+    gzip.end();
+    await Promise.race([finished(gzip, { writable: true, readable: true }), new Promise<void>((resolve) => (wake = resolve))]).catch(fail);
   };
 
   return {
     async write(data) {
       pending.push(data);
       pendingBytes += data.length;
-      if (pendingBytes >= BATCH_BYTES) await flush();
+      if (pendingBytes >= batchBytes) await flush();
     },
     async finish() {
       await flush();
-      if (gzip) {
-        gzip.end();
-        await once(gzip, "end").catch(() => undefined);
-      }
-      if (temporary) {
-        if (!gzip) target.end();
-        await once(target, "close");
-        if (failure) throw failure;
-        await syncFile(temporary);
-        await rename(temporary, file!);
-        await syncFile(path.dirname(file!));
-      } else if (failure) {
-        throw failure;
-      }
+      await endGzip();
+      if (failure) throw failure;
+      if (!temporary) return;
+      if (!gzip) target.end();
+      await finished(target).catch(fail);
+      if (failure) throw failure;
+      await syncFile(temporary);
+      await rename(temporary, file!);
+      await syncFile(path.dirname(file!));
     },
     async abort() {
-      if (!temporary) return;
-      target.end();
-      await once(target, "close").catch(() => undefined);
+      if (!temporary) {
+        // A stream keeps what was read before the failure (a gzip stream, its trailer too).
+        if (!failure) await flush().catch(() => undefined);
+        if (!failure) await endGzip();
+        return;
+      }
+      target.destroy();
+      await finished(target).catch(() => undefined);
       await rm(temporary, { force: true });
     },
   };

@@ -13,7 +13,7 @@ import { createGunzip, crc32 } from "node:zlib";
 import { HEADER_BYTES } from "../store/frame.js";
 import { ByteWindow } from "./byte-window.js";
 import { readDelimited } from "./delimited-reader.js";
-import { readFrames } from "./frame-reader.js";
+import { readFrames, type FrameReadEnd } from "./frame-reader.js";
 import { readLines } from "./line-reader.js";
 import type { RawItem } from "./raw-record.js";
 
@@ -32,6 +32,8 @@ export interface OpenedSource {
   /** Bytes the input holds on disk, when known (for progress). */
   readonly totalBytes: number | undefined;
   readonly parts: AsyncIterable<SourcePart>;
+  /** Close what is still open (the parts close their files as they finish, or when iteration stops). */
+  close(): Promise<void>;
 }
 
 const SEGMENT = /^(\d{20})\.seg$/;
@@ -39,6 +41,8 @@ const READ_CHUNK = 1 << 20;
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
 /** A first frame longer than this is not taken as a sign of the segment format. */
 const SNIFF_MAX_FRAME = 4 * 1024 * 1024;
+/** How far into a stream the sniffer looks for a good frame. */
+const SNIFF_BYTES = 64 * 1024;
 
 /** The input's bytes (as stored, before gunzip) are reported to `onBytes` as they are read. */
 export async function openSource(input: string, format: InputFormat = "auto", onBytes?: (n: number) => void): Promise<OpenedSource> {
@@ -50,8 +54,13 @@ export async function openSource(input: string, format: InputFormat = "auto", on
   const totalBytes = input === "-" ? undefined : (await stat(input)).size;
   const stream = await decompressed(rawChunks(input, onBytes));
   const window = new ByteWindow(stream.chunks);
-  const chosen = format !== "auto" ? format : (formatFromName(input) ?? (await sniff(window)));
-  return { format: chosen, totalBytes, parts: single({ name: input, items: readItems(window, chosen, stream) }) };
+  try {
+    const chosen = format !== "auto" ? format : (formatFromName(input) ?? (await sniff(window)));
+    return { format: chosen, totalBytes, parts: single({ name: input, items: readItems(window, chosen, stream) }), close: () => window.close() };
+  } catch (e) {
+    await window.close();
+    throw e;
+  }
 }
 
 async function inputStat(input: string) {
@@ -74,11 +83,15 @@ const READERS: Readonly<Record<Exclude<InputFormat, "auto" | "log">, (window: By
 };
 
 async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto" | "log">, stream: Decompressed): AsyncGenerator<RawItem> {
-  yield* READERS[format](window);
-  const error = stream.failure();
-  if (error) {
-    const torn = /unexpected end/i.test(error.message);
-    yield { kind: "damage", rule: torn ? "torn" : "framing", message: `gzip: ${error.message}; nothing after this point could be read`, offset: window.offset, bytes: 0 };
+  try {
+    yield* READERS[format](window);
+    const error = stream.failure();
+    if (error) {
+      const torn = /unexpected end/i.test(error.message);
+      yield { kind: "damage", rule: torn ? "torn" : "framing", message: `gzip: ${error.message}; nothing after this point could be read`, offset: window.offset, bytes: 0 };
+    }
+  } finally {
+    await window.close(); // also when the reader stops early: the file is closed
   }
 }
 
@@ -87,47 +100,53 @@ async function openDataDirectory(dir: string, onBytes?: (n: number) => void): Pr
   if (names.length === 0) throw new Error(`${dir} holds no log segments (files named like 00000000000000000001.seg)`);
   const files = names.map((name) => path.join(dir, name));
   const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
-  return { format: "log", totalBytes: sizes.reduce((a, b) => a + b, 0), parts: segmentParts(files, onBytes) };
+  const parts = segmentParts(files, onBytes);
+  return { format: "log", totalBytes: sizes.reduce((a, b) => a + b, 0), parts, close: async () => void (await parts.return(undefined)) };
 }
 
-async function* segmentParts(files: readonly string[], onBytes?: (n: number) => void): AsyncIterable<SourcePart> {
-  let last: bigint | undefined;
+async function* segmentParts(files: readonly string[], onBytes?: (n: number) => void): AsyncGenerator<SourcePart> {
+  let end: FrameReadEnd = { last: undefined, endedInDamage: false };
   for (const [i, file] of files.entries()) {
     const first = BigInt(SEGMENT.exec(path.basename(file))![1]!);
+    const isLast = i === files.length - 1;
     const items = async function* (): AsyncGenerator<RawItem> {
-      if (last !== undefined && first !== last + 1n) {
+      const { last, endedInDamage } = end;
+      // Records lost at the end of the previous segment are its damage: reported once.
+      if (last !== undefined && first !== last + 1n && !endedInDamage) {
         const message = first > last + 1n ? `records ${last + 1n}..${first - 1n} are missing (a segment is missing)` : `segment starts at ${first}, but the previous one ended at ${last}`;
         yield { kind: "damage", rule: "sequence", message, offset: 0, bytes: 0 };
       }
-      const reader = readFrames(new ByteWindow(rawChunks(file, onBytes)), { firstSequence: first });
-      let step = await reader.next();
-      for (; !step.done; step = await reader.next()) yield step.value;
-      last = step.value ?? (last === undefined ? first - 1n : last);
+      const window = new ByteWindow(rawChunks(file, onBytes));
+      try {
+        const reader = readFrames(window, { firstSequence: first });
+        let step = await reader.next();
+        for (; !step.done; step = await reader.next()) yield step.value;
+        end = { last: step.value.last ?? last, endedInDamage: step.value.endedInDamage };
+      } finally {
+        await window.close();
+      }
     };
-    yield { name: file, items: i === files.length - 1 ? withUnfinishedTail(items()) : items() };
+    yield { name: file, items: isLast ? withUnfinishedTail(items()) : items() };
   }
 }
 
 /**
- * Damage at the very end of the last segment, with no good record after it,
- * is a write in progress (a live collector) or one a crash cut: the same
- * rule as the log's recovery (store/segment-log.ts), which cuts it. It is
- * passed on as "unfinished", not as damage.
+ * The last segment of a data directory may end in a write the collector has
+ * not finished (it is running) or that a crash cut: never acknowledged, and
+ * exactly what the log's own recovery cuts (store/segment-log.ts). When the
+ * only damage after the last good record is of that kind, it is passed on as
+ * "unfinished", not as damage.
  */
 async function* withUnfinishedTail(items: AsyncIterable<RawItem>): AsyncGenerator<RawItem> {
-  let held: Extract<RawItem, { kind: "damage" }>[] = [];
+  let held: Extract<RawItem, { kind: "damage" }> | undefined;
   for await (const item of items) {
-    if (item.kind === "damage" && item.bytes > 0 && item.rule !== "sequence") {
-      held.push(item);
-      continue;
-    }
-    yield* held;
-    held = [];
-    yield item;
+    if (held) yield held;
+    held = undefined;
+    if (item.kind === "damage" && item.crashTail) held = item;
+    else yield item;
   }
-  if (held.length > 0) {
-    const bytes = held.reduce((n, d) => n + d.bytes, 0);
-    yield { kind: "unfinished", offset: held[0]!.offset, bytes, message: `${bytes} bytes after the last complete record: a write not finished (or cut by a crash), never acknowledged (${held[0]!.message})` };
+  if (held) {
+    yield { kind: "unfinished", offset: held.offset, bytes: held.bytes, message: `${held.bytes} bytes after the last complete record: a write not finished (or cut by a crash), never acknowledged (${held.message})` };
   }
 }
 
@@ -159,21 +178,83 @@ async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed
     head = Buffer.concat([head, next.value]);
   }
   const rest = async function* (): AsyncGenerator<Buffer> {
-    if (head.length > 0) yield head;
-    for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    try {
+      if (head.length > 0) yield head;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    } finally {
+      await iterator.return?.(); // close the file when reading stops early
+    }
   };
   if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return { chunks: rest(), failure: () => undefined };
   const gunzip = createGunzip();
-  pipeline(Readable.from(rest()), gunzip, () => {}); // an error reaches the loop below through gunzip
+  pipeline(Readable.from(trailerApart(rest())), gunzip, () => {}); // an error reaches gunzip, and so the reader below
+  const delivered = deliverUntilError(gunzip);
+  return { chunks: delivered.chunks, failure: delivered.failure };
+}
+
+/**
+ * The same bytes, with the last 8 (gzip's CRC-32 and length trailer) passed
+ * on by themselves: zlib drops the output of a write that ends in a bad
+ * trailer, which would lose the events decoded just before it.
+ */
+async function* trailerApart(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const TRAILER = 8;
+  let tail: Buffer = Buffer.alloc(0);
+  for await (const chunk of chunks) {
+    const all = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
+    if (all.length > TRAILER) yield all.subarray(0, all.length - TRAILER);
+    tail = all.subarray(Math.max(0, all.length - TRAILER));
+  }
+  if (tail.length > 0) yield tail;
+}
+
+/**
+ * A stream's chunks, every one it emitted before an error, then the end.
+ * (Async iteration would throw at the error and drop the chunks still
+ * buffered: with gzip, the events decoded just before a bad trailer.)
+ */
+function deliverUntilError(stream: Readable): { chunks: AsyncGenerator<Buffer>; failure: () => Error | undefined } {
+  const queue: Buffer[] = [];
+  const HIGH_WATER = 16;
+  let ended = false;
   let error: Error | undefined;
-  const out = async function* (): AsyncGenerator<Buffer> {
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  stream.on("data", (chunk: Buffer) => {
+    queue.push(chunk);
+    if (queue.length >= HIGH_WATER) stream.pause(); // backpressure: resumed as the reader takes chunks
+    notify();
+  });
+  stream.on("end", () => {
+    ended = true;
+    notify();
+  });
+  stream.on("error", (e: Error) => {
+    error = e;
+    ended = true;
+    notify();
+  });
+  const chunks = async function* (): AsyncGenerator<Buffer> {
     try {
-      for await (const chunk of gunzip) yield chunk as Buffer;
-    } catch (e) {
-      error = e as Error;
+      while (true) {
+        const chunk = queue.shift();
+        if (chunk) {
+          if (queue.length < HIGH_WATER) stream.resume();
+          yield chunk;
+        } else if (ended) {
+          return;
+        } else {
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+      }
+    } finally {
+      stream.destroy(); // stops reading the file underneath too
     }
   };
-  return { chunks: out(), failure: () => error };
+  return { chunks: chunks(), failure: () => error };
 }
 
 function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | undefined {
@@ -183,18 +264,30 @@ function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | un
   return undefined;
 }
 
-/** JSON text starts with "{" (after blanks); a segment with a frame whose checksum holds; anything else is taken as delimited. */
+/**
+ * Which format a stream holds, from its first bytes: a segment if a frame
+ * whose checksum holds starts at its beginning, or anywhere in the first
+ * SNIFF_BYTES (its first record may be the damaged one); else JSON Lines if
+ * the text starts with "{"; else length-delimited protobufs.
+ */
 async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | "log">> {
-  await window.want(HEADER_BYTES);
-  const view = window.view();
-  const firstText = view.subarray(0, 64).toString("latin1").trimStart();
-  if (firstText.startsWith("{")) return "jsonl";
-  if (view.length >= HEADER_BYTES) {
-    const length = view.readUInt32LE(0);
-    if (length <= SNIFF_MAX_FRAME && (await window.want(HEADER_BYTES + length))) {
-      const frame = window.view();
-      if (frame.readUInt32LE(4) === crc32(frame.subarray(8, HEADER_BYTES + length))) return "segment";
-    }
+  if (await window.want(HEADER_BYTES)) {
+    const length = window.view().readUInt32LE(0);
+    if (length <= SNIFF_MAX_FRAME && (await window.want(HEADER_BYTES + length)) && frameAt(window.view(), 0)) return "segment";
   }
-  return "delimited";
+  await window.want(SNIFF_BYTES);
+  const view = window.view();
+  for (let at = 1; at + HEADER_BYTES <= Math.min(view.length, SNIFF_BYTES); at++) {
+    if (frameAt(view, at)) return "segment";
+  }
+  const text = view.subarray(0, 1024).toString("utf8").replace(/^\uFEFF/, "").trimStart();
+  return text.startsWith("{") ? "jsonl" : "delimited";
+}
+
+/** A whole frame whose checksum holds starts at `at` of `view`. */
+function frameAt(view: Buffer, at: number): boolean {
+  const length = view.readUInt32LE(at);
+  if (at + HEADER_BYTES + length > view.length) return false;
+  if (length === 0 && view.readUInt32LE(at + 4) === 0) return false; // zeros are no frame
+  return view.readUInt32LE(at + 4) === crc32(view.subarray(at + 8, at + HEADER_BYTES + length));
 }

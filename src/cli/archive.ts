@@ -18,6 +18,7 @@ import { ProgressBar } from "../archive/progress.js";
 import type { ReadOptions } from "../archive/read.js";
 import { INPUT_FORMATS, type InputFormat } from "../archive/source.js";
 import { renderSummary, summaryToJson, type ArchiveSummary } from "../archive/summary.js";
+import { OutputClosedError, openSink, type Sink } from "../archive/sink.js";
 import { UsageError } from "./usage-error.js";
 
 export const EXIT_DAMAGE = 1;
@@ -86,12 +87,12 @@ export async function archiveExport(args: string[], stdout: NodeJS.WritableStrea
   const output = optionalString(values.output) ?? "-";
   const layout = oneOf<LineLayout>("--layout", values.layout, LINE_LAYOUTS) ?? "events";
   const filter: EventFilter = {
-    families: list(values.family)?.map((f) => oneOf<ArchiveFamily>("--family", f, ARCHIVE_FAMILIES)!),
+    families: list(values.family, "--family")?.map((f) => oneOf<ArchiveFamily>("--family", f, ARCHIVE_FAMILIES)!),
     types: list(values.type),
     since: optionalString(values.since),
     until: optionalString(values.until),
   };
-  const job = jobRunner("export", values, stderr, "stop");
+  const job = jobRunner("export", values, stderr, "stop", { linesOn: output === "-" ? stdout : undefined });
   return job.run(() =>
     exportArchive(input, {
       ...job.readOptions,
@@ -115,7 +116,7 @@ export async function archiveImport(args: string[], stdout: NodeJS.WritableStrea
   const to = oneOf<OutputFormat>("--to", values.to, OUTPUT_FORMATS) ?? "segment";
   const outputMessage = oneOf<RecordMessage>("--output-message", values["output-message"], RECORD_MESSAGES);
   if (outputMessage && to !== "delimited") throw new UsageError("--output-message: only with --to delimited (a segment holds LogEntry messages)");
-  const job = jobRunner("import", values, stderr, "stop");
+  const job = jobRunner("import", values, stderr, "stop", { linesOn: output === "-" ? stdout : undefined });
   return job.run(() =>
     importArchive(input, {
       ...job.readOptions,
@@ -131,11 +132,16 @@ export async function archiveVerify(args: string[], stdout: NodeJS.WritableStrea
   const { values, input } = parse(args, { json: { type: "boolean" } });
   // As text, each damaged record is listed on stdout as it is found (all of
   // them, however many); as JSON, the summary lists the first ones.
-  const job = jobRunner("verify", values, stderr, "skip", { resultLine: false, damageTo: values.json ? undefined : stdout });
+  const out = openSink(stdout, { batchBytes: 0 });
+  const job = jobRunner("verify", values, stderr, "skip", { resultLine: false, damageTo: values.json ? undefined : out });
   let summary: ArchiveSummary | undefined;
-  const code = await job.run(async () => (summary = await verifyArchive(input, job.readOptions)));
-  if (summary) stdout.write(values.json ? `${summaryToJson(summary)}\n` : renderSummary(summary, false));
-  return summary && summary.damaged > 0 ? EXIT_DAMAGE : code;
+  const code = await job.run(async () => {
+    summary = await verifyArchive(input, job.readOptions);
+    await out.write(values.json ? `${summaryToJson(summary)}\n` : renderSummary(summary, false));
+    await out.finish();
+    return summary;
+  });
+  return code === EXIT_SKIPPED ? EXIT_DAMAGE : code; // for verify, any damage is a failure
 }
 
 const FILTER_FLAGS: Record<string, string> = { "/families": "--family", "/types": "--type", "/since": "--since", "/until": "--until" };
@@ -148,20 +154,27 @@ function parse(args: string[], options: ParseArgsConfig["options"]): { values: V
   return { values: values as Values, input: positionals[0]! };
 }
 
+interface ReportingOptions {
+  /** Print "NAME: N events written ..." at the end (export, import). */
+  readonly resultLine?: boolean;
+  /** Where damage lines go under skip (default stderr; none: only the summary lists them). */
+  readonly damageTo?: Sink;
+  /** The job writes its lines to this stream: no progress line if it is the same terminal. */
+  readonly linesOn?: NodeJS.WritableStream;
+}
+
+const isTty = (stream: NodeJS.WritableStream | undefined) => (stream as { isTTY?: boolean } | undefined)?.isTTY === true;
+
 /** Reading options from the flags, and the job's reporting: damage lines, progress, the result line. */
-function jobRunner(
-  name: string,
-  values: Values,
-  stderr: NodeJS.WritableStream,
-  defaultPolicy: "stop" | "skip",
-  { resultLine = true, damageTo = stderr as NodeJS.WritableStream | undefined } = {},
-) {
+function jobRunner(name: string, values: Values, stderr: NodeJS.WritableStream, defaultPolicy: "stop" | "skip", reporting: ReportingOptions = {}) {
   const policyName = oneOf<"stop" | "skip">("--on-damage", values["on-damage"], ["stop", "skip"]) ?? defaultPolicy;
-  const isTty = (stderr as { isTTY?: boolean }).isTTY === true;
-  const progress = isTty && !values["no-progress"] ? new ProgressBar(stderr, name) : undefined;
-  const printDamage = (damage: ArchiveDamage) => {
+  const progress = isTty(stderr) && !isTty(reporting.linesOn) && !values["no-progress"] ? new ProgressBar(stderr, name) : undefined;
+  const errors = openSink(stderr, { batchBytes: 0 });
+  const damageTo = "damageTo" in reporting ? reporting.damageTo : errors;
+  // Waiting for each line to be taken keeps memory flat however many records are damaged.
+  const printDamage = async (damage: ArchiveDamage) => {
     progress?.clear();
-    damageTo?.write(`${damageTo === stderr ? `${name}: ` : ""}damaged: ${describeDamage(damage)}\n`);
+    await damageTo?.write(`${damageTo === errors ? `${name}: ` : ""}damaged: ${describeDamage(damage)}\n`);
   };
   const onDamage: DamagePolicy = policyName === "stop" ? "stop" : printDamage;
   const readOptions: ReadOptions = {
@@ -176,13 +189,17 @@ function jobRunner(
       try {
         const summary = await job();
         progress?.clear();
-        if (resultLine) {
+        if (reporting.resultLine ?? true) {
           const filtered = summary.filteredOut ? `, ${summary.filteredOut} left out by filters` : "";
           stderr.write(`${name}: ${summary.written} events written from ${summary.records} records${filtered}, ${summary.damaged} damaged\n`);
+          if (summary.written === 0 && values.type) stderr.write(`${name}: warning: no event matched --type ${list(values.type)!.join(",")} (a type is a contract name or an event_type)\n`);
         }
         return summary.damaged > 0 ? EXIT_SKIPPED : 0;
       } catch (e) {
         progress?.clear();
+        // The reader of our output went away (| head): what it wanted, it has;
+        // but a verify cut short has not shown the input clean.
+        if (e instanceof OutputClosedError) return name === "verify" ? EXIT_DAMAGE : 0;
         if (e instanceof ArchiveDamageError) {
           stderr.write(`${name}: stopped at damage (--on-damage skip reports it and goes on):\n  ${e.message.replace(/\n/g, "\n  ")}\n`);
           return EXIT_DAMAGE;
@@ -208,8 +225,10 @@ function oneOf<T extends string>(flag: string, value: Values[string], allowed: r
   return value as T;
 }
 
-/** Repeated and comma-separated values, as one list. */
-function list(value: Values[string]): string[] | undefined {
+/** Repeated and comma-separated values, as one list (an empty one is a mistake, not "no filter"). */
+function list(value: Values[string], flag = "--type"): string[] | undefined {
   if (!Array.isArray(value)) return undefined;
-  return value.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  const items = value.flatMap((v) => v.split(",")).map((v) => v.trim());
+  if (items.some((v) => v === "")) throw new UsageError(`${flag}: must not be empty (got ${JSON.stringify(value.join(","))})`);
+  return items;
 }
