@@ -11,7 +11,7 @@ const BAR_WIDTH = 24;
 
 export class ProgressBar {
   private readonly started = performance.now();
-  private lastDraw = 0;
+  private lastDraw = -Infinity; // the first update draws at once
   private drawn = false;
 
   constructor(
