@@ -7,11 +7,12 @@
  * fails (a full disk, a closed pipe) fails the job, never stalls it.
  */
 import { createWriteStream, existsSync, statSync } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
+import { syncPath } from "../store/fsync.js";
 
 /** Writes are gathered into batches of about this size before reaching the stream. */
 const BATCH_BYTES = 256 * 1024;
@@ -97,9 +98,9 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       if (!gzip) target.end();
       await finished(target).catch(fail);
       if (failure) throw failure;
-      await syncFile(temporary);
+      await syncPath(temporary);
       await rename(temporary, file!);
-      await syncFile(path.dirname(file!));
+      await syncPath(path.dirname(file!)); // the rename, durable
     },
     async abort() {
       if (!temporary) {
@@ -113,13 +114,4 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       await rm(temporary, { force: true });
     },
   };
-}
-
-async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -17,6 +17,7 @@ import { mkdir, open, readFile, readdir, rm, stat, type FileHandle } from "node:
 import path from "node:path";
 import type { EventLog, LogRecord } from "./event-log.js";
 import { decodeFrame, encodeFrame } from "./frame.js";
+import { syncPath } from "./fsync.js";
 
 export interface SegmentLogOptions {
   /** Directory holding the segments; created if missing. */
@@ -303,17 +304,8 @@ async function createSegment(dir: string, first: bigint): Promise<Segment> {
   const handle = await open(file, "a");
   await handle.sync();
   await handle.close();
-  await syncDirectory(dir); // make the new file's name durable too
+  await syncPath(dir); // make the new file's name durable too
   return { file, first, size: 0 };
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 async function cutTail(file: string, size: number): Promise<void> {
