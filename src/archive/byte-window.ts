@@ -14,7 +14,11 @@ export class ByteWindow {
   private done = false;
   private readonly iterator: AsyncIterator<Buffer>;
 
-  constructor(chunks: AsyncIterable<Buffer>) {
+  /** `onClose`: what else to close with the window (the file under a gunzip, say). */
+  constructor(
+    chunks: AsyncIterable<Buffer>,
+    private readonly onClose?: () => Promise<void>,
+  ) {
     this.iterator = chunks[Symbol.asyncIterator]();
   }
 
@@ -72,5 +76,6 @@ export class ByteWindow {
   async close(): Promise<void> {
     this.done = true;
     await this.iterator.return?.();
+    await this.onClose?.();
   }
 }

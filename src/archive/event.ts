@@ -38,6 +38,8 @@ export interface RecordPosition {
   readonly source: string;
   /** Record number within the source, from 1. */
   readonly index: number;
+  /** The damage is no record of its own (a gap in sequences, a cut gzip stream): it lies after record `index` (0: before the first). */
+  readonly after?: boolean;
   /** Byte offset of the record in the (uncompressed) source, for binary input. */
   readonly offset?: number;
   /** Line number, for JSON Lines input. */

@@ -36,13 +36,19 @@ export interface ReadProgress {
 }
 
 export interface ArchiveReader extends AsyncIterable<ArchiveEvent> {
-  /** Counts so far (complete once iteration ends): events, damage, types, time span. */
+  /** Counts of the latest iteration so far (complete once it ends): events, damage, types, time span. A copy. */
   summary(): ArchiveSummary;
 }
 
 export function readArchive(input: string, options: ReadOptions = {}): ArchiveReader {
-  const pass = startPass(options);
-  return { [Symbol.asyncIterator]: () => readEvents(input, options, pass), summary: () => pass.tally.finish() };
+  let pass = startPass(options); // a bad filter fails here, before any reading
+  return {
+    [Symbol.asyncIterator]: () => {
+      pass = startPass(options); // each iteration is a pass of its own, with its own counts
+      return readEvents(input, options, pass);
+    },
+    summary: () => structuredClone(pass.tally.finish()),
+  };
 }
 
 /** One pass over an archive: its tally, and how damage is reported (for the export and import jobs too). */
@@ -102,7 +108,8 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
       if (item.kind === "damage") {
         const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
         if (ofRecord) index++;
-        await report(rawDamage(item, { source: part.name, index: Math.max(index, 1), offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
+        const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record `index`
+        await report(rawDamage(item, { source: part.name, ...where, offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
         continue;
       }
       index++;

@@ -6,7 +6,7 @@
  * memory stays at one batch however fast the input is read; a stream that
  * fails (a full disk, a closed pipe) fails the job, never stalls it.
  */
-import { createWriteStream, existsSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, realpathSync, statSync } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
@@ -41,11 +41,17 @@ export class OutputClosedError extends Error {
 
 /** `output`: a file path, or a writable stream (left open when finished). */
 export function openSink(output: string | NodeJS.WritableStream, options: SinkOptions = {}): Sink {
-  const file = typeof output === "string" ? output : undefined;
-  if (file && existsSync(file) && statSync(file).isDirectory()) throw new Error(`${file}: is a directory (give a file name)`);
+  const named = typeof output === "string" ? output : undefined;
+  const existing = named && existsSync(named) ? statSync(named) : undefined;
+  if (existing?.isDirectory()) throw new Error(`${named}: is a directory (give a file name)`);
+  // Only a regular file (or a new name) is written aside and renamed into
+  // place; a FIFO or a device is written to as it is. Through a symbolic
+  // link, the file it names is replaced, and the link kept.
+  const file = named && (!existing || existing.isFile()) ? (existing ? realpathSync(named) : named) : undefined;
   const batchBytes = options.batchBytes ?? BATCH_BYTES;
   const temporary = file && path.join(path.dirname(file), `.${path.basename(file)}.partial-${process.pid}`);
-  const target = (temporary ? createWriteStream(temporary) : output) as Writable;
+  const target = (temporary ? createWriteStream(temporary) : named ? createWriteStream(named) : output) as Writable;
+  const ownsTarget = named !== undefined; // a stream we opened is ended by us; one we were given is left open
   const gzip = options.gzip ? createGzip() : undefined;
   let failure: Error | undefined;
   const fail = (e: Error) => {
@@ -55,7 +61,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   let wake: (() => void) | undefined;
   target.on("error", fail);
   gzip?.on("error", fail);
-  gzip?.pipe(target, { end: temporary !== undefined });
+  gzip?.pipe(target, { end: ownsTarget });
   const head: Writable = gzip ?? target;
 
   const waitForDrain = () =>
@@ -94,24 +100,36 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       await flush();
       await endGzip();
       if (failure) throw failure;
-      if (!temporary) return;
+      if (!ownsTarget) {
+        // A stream we were given stays open; but everything must have reached it.
+        const error = await new Promise<Error | null | undefined>((resolve) => target.write("", resolve));
+        await new Promise((resolve) => setImmediate(resolve)); // the 'error' of an earlier write comes a tick later
+        if (failure) throw failure;
+        if (error) throw error;
+        return;
+      }
       if (!gzip) target.end();
       await finished(target).catch(fail);
       if (failure) throw failure;
+      if (!temporary) return;
       await syncPath(temporary);
       await rename(temporary, file!);
       await syncPath(path.dirname(file!)); // the rename, durable
     },
     async abort() {
-      if (!temporary) {
-        // A stream keeps what was read before the failure (a gzip stream, its trailer too).
-        if (!failure) await flush().catch(() => undefined);
-        if (!failure) await endGzip();
+      if (temporary) {
+        target.destroy();
+        await finished(target).catch(() => undefined);
+        await rm(temporary, { force: true });
         return;
       }
-      target.destroy();
-      await finished(target).catch(() => undefined);
-      await rm(temporary, { force: true });
+      // A stream (stdout, a FIFO) keeps what was read before the failure: a gzip stream, its trailer too.
+      if (!failure) await flush().catch(() => undefined);
+      if (!failure) await endGzip();
+      if (ownsTarget) {
+        if (!gzip) target.end();
+        await finished(target).catch(() => undefined);
+      }
     },
   };
 }

@@ -8,6 +8,7 @@
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { isUtf8 } from "node:buffer";
 import { Readable, pipeline } from "node:stream";
 import { createGunzip, crc32 } from "node:zlib";
 import { HEADER_BYTES } from "../store/frame.js";
@@ -53,7 +54,7 @@ export async function openSource(input: string, format: InputFormat = "auto", on
   if (format === "log") throw new Error(`${input} is not a directory: the "log" format is a collector data directory`);
   const totalBytes = input === "-" ? undefined : (await stat(input)).size;
   const stream = await decompressed(rawChunks(input, onBytes));
-  const window = new ByteWindow(stream.chunks);
+  const window = new ByteWindow(stream.chunks, stream.close);
   try {
     const chosen = format !== "auto" ? format : (formatFromName(input) ?? (await sniff(window)));
     return { format: chosen, totalBytes, parts: single({ name: input, items: readItems(window, chosen, stream) }), close: () => window.close() };
@@ -162,6 +163,8 @@ interface Decompressed {
   readonly chunks: AsyncIterable<Buffer>;
   /** The gzip error that ended the stream early, if one did. */
   failure(): Error | undefined;
+  /** Close the file underneath, whether or not reading began. */
+  close(): Promise<void>;
 }
 
 /**
@@ -185,11 +188,12 @@ async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed
       await iterator.return?.(); // close the file when reading stops early
     }
   };
-  if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return { chunks: rest(), failure: () => undefined };
+  const close = async () => void (await iterator.return?.());
+  if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return { chunks: rest(), failure: () => undefined, close };
   const gunzip = createGunzip();
   pipeline(Readable.from(trailerApart(rest())), gunzip, () => {}); // an error reaches gunzip, and so the reader below
   const delivered = deliverUntilError(gunzip);
-  return { chunks: delivered.chunks, failure: delivered.failure };
+  return { chunks: delivered.chunks, failure: delivered.failure, close: async () => void (gunzip.destroy(), await close()) };
 }
 
 /**
@@ -268,7 +272,7 @@ function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | un
  * Which format a stream holds, from its first bytes: a segment if a frame
  * whose checksum holds starts at its beginning, or anywhere in the first
  * SNIFF_BYTES (its first record may be the damaged one); else JSON Lines if
- * the text starts with "{"; else length-delimited protobufs.
+ * they look like it; else length-delimited protobufs.
  */
 async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | "log">> {
   if (await window.want(HEADER_BYTES)) {
@@ -280,8 +284,20 @@ async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | 
   for (let at = 1; at + HEADER_BYTES <= Math.min(view.length, SNIFF_BYTES); at++) {
     if (frameAt(view, at)) return "segment";
   }
-  const text = view.subarray(0, 1024).toString("utf8").replace(/^\uFEFF/, "").trimStart();
-  return text.startsWith("{") ? "jsonl" : "delimited";
+  return looksLikeJsonLines(view.subarray(0, SNIFF_BYTES)) ? "jsonl" : "delimited";
+}
+
+/**
+ * Text (UTF-8, no control bytes but tab and line ends) with some line that
+ * starts with "{". Protobuf bytes nearly always hold control bytes (field
+ * tags such as 0x08, 0x12); and a JSON Lines stream may start mid-line.
+ */
+function looksLikeJsonLines(bytes: Buffer): boolean {
+  const lastNewline = bytes.lastIndexOf(0x0a);
+  const text = lastNewline > 0 ? bytes.subarray(0, lastNewline) : bytes.subarray(0, Math.max(0, bytes.length - 3)); // a cut character at the end
+  if (text.length === 0 || !isUtf8(text)) return false;
+  for (const b of text) if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+  return text.toString("utf8").split("\n").some((line) => line.replace(/^\uFEFF/, "").trimStart().startsWith("{"));
 }
 
 /** A whole frame whose checksum holds starts at `at` of `view`. */
