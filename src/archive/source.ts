@@ -9,10 +9,10 @@ import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { isUtf8 } from "node:buffer";
-import { Readable, pipeline } from "node:stream";
-import { createGunzip, crc32 } from "node:zlib";
+import { crc32 } from "node:zlib";
 import { HEADER_BYTES } from "../store/frame.js";
 import { ByteWindow } from "./byte-window.js";
+import { gunzipMembers, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
 import { readFrames, type FrameReadEnd } from "./frame-reader.js";
 import { readLines } from "./line-reader.js";
@@ -86,10 +86,9 @@ const READERS: Readonly<Record<Exclude<InputFormat, "auto" | "log">, (window: By
 async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto" | "log">, stream: Decompressed): AsyncGenerator<RawItem> {
   try {
     yield* READERS[format](window);
-    const error = stream.failure();
-    if (error) {
-      const torn = /unexpected end/i.test(error.message);
-      yield { kind: "damage", rule: torn ? "torn" : "framing", message: `gzip: ${error.message}; nothing after this point could be read`, offset: window.offset, bytes: 0 };
+    // gzip damage is found as the bytes run out; what came before it has been read.
+    for (const d of stream.damage()) {
+      yield { kind: "damage", rule: d.torn ? "torn" : "framing", message: `gzip, at compressed byte ${d.compressedOffset}: ${d.message}`, offset: window.offset, bytes: 0 };
     }
   } finally {
     await window.close(); // also when the reader stops early: the file is closed
@@ -161,16 +160,16 @@ async function* rawChunks(input: string, onBytes?: (n: number) => void): AsyncIt
 
 interface Decompressed {
   readonly chunks: AsyncIterable<Buffer>;
-  /** The gzip error that ended the stream early, if one did. */
-  failure(): Error | undefined;
+  /** What was wrong with the gzip framing, found so far (complete once the chunks end). */
+  damage(): readonly GzipDamage[];
   /** Close the file underneath, whether or not reading began. */
   close(): Promise<void>;
 }
 
 /**
- * The stream, gunzip'ed if it starts with gzip's magic bytes. A gzip error
- * (a cut or corrupt file) ends the stream early, and is reported as damage
- * after what came before it, which is kept.
+ * The stream, gunzip'ed if it starts with gzip's magic bytes (gunzip.ts:
+ * member by member; damage is reported after what came before it, which is
+ * kept).
  */
 async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed> {
   const iterator = chunks[Symbol.asyncIterator]();
@@ -189,76 +188,10 @@ async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed
     }
   };
   const close = async () => void (await iterator.return?.());
-  if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return { chunks: rest(), failure: () => undefined, close };
-  const gunzip = createGunzip();
-  pipeline(Readable.from(trailerApart(rest())), gunzip, () => {}); // an error reaches gunzip, and so the reader below
-  const delivered = deliverUntilError(gunzip);
-  return { chunks: delivered.chunks, failure: delivered.failure, close: async () => void (gunzip.destroy(), await close()) };
-}
-
-/**
- * The same bytes, with the last 8 (gzip's CRC-32 and length trailer) passed
- * on by themselves: zlib drops the output of a write that ends in a bad
- * trailer, which would lose the events decoded just before it.
- */
-async function* trailerApart(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const TRAILER = 8;
-  let tail: Buffer = Buffer.alloc(0);
-  for await (const chunk of chunks) {
-    const all = tail.length > 0 ? Buffer.concat([tail, chunk]) : chunk;
-    if (all.length > TRAILER) yield all.subarray(0, all.length - TRAILER);
-    tail = all.subarray(Math.max(0, all.length - TRAILER));
-  }
-  if (tail.length > 0) yield tail;
-}
-
-/**
- * A stream's chunks, every one it emitted before an error, then the end.
- * (Async iteration would throw at the error and drop the chunks still
- * buffered: with gzip, the events decoded just before a bad trailer.)
- */
-function deliverUntilError(stream: Readable): { chunks: AsyncGenerator<Buffer>; failure: () => Error | undefined } {
-  const queue: Buffer[] = [];
-  const HIGH_WATER = 16;
-  let ended = false;
-  let error: Error | undefined;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  stream.on("data", (chunk: Buffer) => {
-    queue.push(chunk);
-    if (queue.length >= HIGH_WATER) stream.pause(); // backpressure: resumed as the reader takes chunks
-    notify();
-  });
-  stream.on("end", () => {
-    ended = true;
-    notify();
-  });
-  stream.on("error", (e: Error) => {
-    error = e;
-    ended = true;
-    notify();
-  });
-  const chunks = async function* (): AsyncGenerator<Buffer> {
-    try {
-      while (true) {
-        const chunk = queue.shift();
-        if (chunk) {
-          if (queue.length < HIGH_WATER) stream.resume();
-          yield chunk;
-        } else if (ended) {
-          return;
-        } else {
-          await new Promise<void>((resolve) => (wake = resolve));
-        }
-      }
-    } finally {
-      stream.destroy(); // stops reading the file underneath too
-    }
-  };
-  return { chunks: chunks(), failure: () => error };
+  if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return { chunks: rest(), damage: () => [], close };
+  const damage: GzipDamage[] = [];
+  const compressed = new ByteWindow(rest());
+  return { chunks: gunzipMembers(compressed, damage), damage: () => damage, close: async () => void (await compressed.close(), await close()) };
 }
 
 function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | undefined {
