@@ -18,6 +18,12 @@ const SLICE = 4096;
 const MAGIC = [0x1f, 0x8b];
 const DEFLATE = 8;
 const FLAG = { HCRC: 0x02, EXTRA: 0x04, NAME: 0x08, COMMENT: 0x10 } as const;
+const RESERVED_FLAGS = 0xe0;
+
+/** Whether bytes start like a gzip member: magic, deflate, no reserved flag bits (RFC 1952, 2.3.1). */
+export function looksLikeGzip(head: Buffer): boolean {
+  return head.length >= 4 && head[0] === MAGIC[0] && head[1] === MAGIC[1] && head[2] === DEFLATE && (head[3]! & RESERVED_FLAGS) === 0;
+}
 
 export interface GzipDamage {
   /** Byte offset in the compressed input. */
@@ -43,17 +49,21 @@ export async function* gunzipMembers(compressed: ByteWindow, damage: GzipDamage[
     let crc = 0;
     let size = 0;
     const inflated = inflateMember(compressed);
-    for (let step = await inflated.next(); ; step = await inflated.next()) {
-      if (step.done) {
-        if (step.value) {
-          damage.push({ compressedOffset: compressed.offset, message: `member ${member}: ${step.value.message}`, torn: step.value.torn });
-          return;
+    try {
+      for (let step = await inflated.next(); ; step = await inflated.next()) {
+        if (step.done) {
+          if (step.value) {
+            damage.push({ compressedOffset: compressed.offset, message: `member ${member}: ${step.value.message}`, torn: step.value.torn });
+            return;
+          }
+          break;
         }
-        break;
+        crc = crc32(step.value, crc);
+        size += step.value.length;
+        yield step.value;
       }
-      crc = crc32(step.value, crc);
-      size += step.value.length;
-      yield step.value;
+    } finally {
+      await inflated.return(undefined); // the consumer may stop early: the inflater is let go
     }
     const trailerAt = compressed.offset;
     if (!(await compressed.want(8))) {
@@ -88,6 +98,7 @@ async function readHeader(window: ByteWindow): Promise<string> {
   if (view[0] !== MAGIC[0] || view[1] !== MAGIC[1]) return "no gzip magic bytes";
   if (view[2] !== DEFLATE) return `compression method ${view[2]} (only deflate, 8, exists)`;
   const flags = view[3]!;
+  if (flags & RESERVED_FLAGS) return `reserved flag bits set (${flags})`;
   window.skip(10);
   if (flags & FLAG.EXTRA) {
     if (!(await window.want(2))) return "cut short";
@@ -132,7 +143,15 @@ async function* inflateMember(window: ByteWindow): AsyncGenerator<Buffer, { mess
     while (true) {
       if (!(await window.want(1))) return { message: "cut short (unexpected end of file)", torn: true };
       const slice = window.view().subarray(0, SLICE);
-      await new Promise<void>((resolve) => inflater.write(slice, () => resolve()));
+      // zlib never calls back a write that fails: its 'error' ends the wait too.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          inflater.off("error", done);
+          resolve();
+        };
+        inflater.once("error", done);
+        inflater.write(slice, done);
+      });
       await new Promise((resolve) => setImmediate(resolve)); // let 'data', 'end' and 'error' arrive
       yield* output.splice(0);
       if (error) return { message: `${error.message}; nothing after this point could be read`, torn: false };

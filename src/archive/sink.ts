@@ -44,6 +44,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   const named = typeof output === "string" ? output : undefined;
   const existing = named && existsSync(named) ? statSync(named) : undefined;
   if (existing?.isDirectory()) throw new Error(`${named}: is a directory (give a file name)`);
+  if (named && !existing && !existsSync(path.dirname(path.resolve(named)))) throw new Error(`${named}: no such directory: ${path.dirname(path.resolve(named))}`);
   // Only a regular file (or a new name) is written aside and renamed into
   // place; a FIFO or a device is written to as it is. Through a symbolic
   // link, the file it names is replaced, and the link kept.
@@ -59,8 +60,15 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
     wake?.(); // a write waiting for "drain" would otherwise wait forever
   };
   let wake: (() => void) | undefined;
+  // A stream we were given may close without an error (an HTTP response whose client left).
+  const closedEarly = () => fail(new OutputClosedError("the output stream was closed before the job finished"));
   target.on("error", fail);
+  if (!ownsTarget) target.on("close", closedEarly);
   gzip?.on("error", fail);
+  const letGo = () => {
+    target.off("error", fail);
+    target.off("close", closedEarly);
+  };
   gzip?.pipe(target, { end: ownsTarget });
   const head: Writable = gzip ?? target;
 
@@ -104,6 +112,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
         // A stream we were given stays open; but everything must have reached it.
         const error = await new Promise<Error | null | undefined>((resolve) => target.write("", resolve));
         await new Promise((resolve) => setImmediate(resolve)); // the 'error' of an earlier write comes a tick later
+        letGo();
         if (failure) throw failure;
         if (error) throw error;
         return;
@@ -118,6 +127,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
     },
     async abort() {
       if (temporary) {
+        gzip?.destroy();
         target.destroy();
         await finished(target).catch(() => undefined);
         await rm(temporary, { force: true });
@@ -130,6 +140,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
         if (!gzip) target.end();
         await finished(target).catch(() => undefined);
       }
+      letGo();
     },
   };
 }

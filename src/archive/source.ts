@@ -8,11 +8,10 @@
 import { createReadStream } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
-import { isUtf8 } from "node:buffer";
 import { crc32 } from "node:zlib";
-import { HEADER_BYTES } from "../store/frame.js";
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from "../store/frame.js";
 import { ByteWindow } from "./byte-window.js";
-import { gunzipMembers, type GzipDamage } from "./gunzip.js";
+import { gunzipMembers, looksLikeGzip, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
 import { readFrames, type FrameReadEnd } from "./frame-reader.js";
 import { readLines } from "./line-reader.js";
@@ -39,9 +38,6 @@ export interface OpenedSource {
 
 const SEGMENT = /^(\d{20})\.seg$/;
 const READ_CHUNK = 1 << 20;
-const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
-/** A first frame longer than this is not taken as a sign of the segment format. */
-const SNIFF_MAX_FRAME = 4 * 1024 * 1024;
 /** How far into a stream the sniffer looks for a good frame. */
 const SNIFF_BYTES = 64 * 1024;
 
@@ -173,11 +169,20 @@ interface Decompressed {
  */
 async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed> {
   const iterator = chunks[Symbol.asyncIterator]();
-  let head = Buffer.alloc(0);
-  while (head.length < GZIP_MAGIC.length) {
-    const next = await iterator.next();
-    if (next.done) break;
-    head = Buffer.concat([head, next.value]);
+  let head: Buffer = Buffer.alloc(0);
+  const readHead = async (n: number) => {
+    while (head.length < n) {
+      const next = await iterator.next();
+      if (next.done) return;
+      head = Buffer.concat([head, next.value]);
+    }
+  };
+  await readHead(HEADER_BYTES);
+  // A segment's first length field can start with gzip's magic bytes: a frame that holds is no gzip.
+  let gzip = looksLikeGzip(head);
+  if (gzip && head.length >= HEADER_BYTES && head.readUInt32LE(0) <= MAX_PAYLOAD_BYTES) {
+    await readHead(HEADER_BYTES + head.readUInt32LE(0));
+    gzip = !(head.length >= HEADER_BYTES + head.readUInt32LE(0) && frameAt(head, 0));
   }
   const rest = async function* (): AsyncGenerator<Buffer> {
     try {
@@ -188,7 +193,7 @@ async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed
     }
   };
   const close = async () => void (await iterator.return?.());
-  if (!head.subarray(0, 2).equals(GZIP_MAGIC)) return { chunks: rest(), damage: () => [], close };
+  if (!gzip) return { chunks: rest(), damage: () => [], close };
   const damage: GzipDamage[] = [];
   const compressed = new ByteWindow(rest());
   return { chunks: gunzipMembers(compressed, damage), damage: () => damage, close: async () => void (await compressed.close(), await close()) };
@@ -210,7 +215,7 @@ function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | un
 async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | "log">> {
   if (await window.want(HEADER_BYTES)) {
     const length = window.view().readUInt32LE(0);
-    if (length <= SNIFF_MAX_FRAME && (await window.want(HEADER_BYTES + length)) && frameAt(window.view(), 0)) return "segment";
+    if (length <= MAX_PAYLOAD_BYTES && (await window.want(HEADER_BYTES + length)) && frameAt(window.view(), 0)) return "segment";
   }
   await window.want(SNIFF_BYTES);
   const view = window.view();
@@ -221,16 +226,25 @@ async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | 
 }
 
 /**
- * Text (UTF-8, no control bytes but tab and line ends) with some line that
- * starts with "{". Protobuf bytes nearly always hold control bytes (field
- * tags such as 0x08, 0x12); and a JSON Lines stream may start mid-line.
+ * Some complete line among the first bytes is a JSON object (the first may
+ * be cut: a stream can start mid-line); or, with no complete line yet, the
+ * text starts with "{" and holds no control bytes. Protobuf bytes almost
+ * never make a line that parses.
  */
 function looksLikeJsonLines(bytes: Buffer): boolean {
-  const lastNewline = bytes.lastIndexOf(0x0a);
-  const text = lastNewline > 0 ? bytes.subarray(0, lastNewline) : bytes.subarray(0, Math.max(0, bytes.length - 3)); // a cut character at the end
-  if (text.length === 0 || !isUtf8(text)) return false;
-  for (const b of text) if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
-  return text.toString("utf8").split("\n").some((line) => line.replace(/^\uFEFF/, "").trimStart().startsWith("{"));
+  const lines = bytes.toString("utf8").split("\n");
+  const complete = lines.slice(0, -1).map((l) => l.replace(/^\uFEFF/, "").trim());
+  if (complete.length === 0) return /^\uFEFF?\s*\{[^\x00-\x08\x0b\x0c\x0e-\x1f]*$/.test(lines[0]!.slice(0, 4096));
+  return complete.some((line) => line.startsWith("{") && parsesAsObject(line));
+}
+
+function parsesAsObject(text: string): boolean {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
+  }
 }
 
 /** A whole frame whose checksum holds starts at `at` of `view`. */
