@@ -11,26 +11,16 @@ import { gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { exportArchive, readArchive, verifyArchive } from "../src/archive/index.js";
-import { formatLine } from "../src/archive/lines.js";
-import { logEntryBytes, sampleEvents, writeDataDir, writeSegmentFile, type LoggedEvent } from "./support/archive-log.js";
+import { logEntryBytes, sampleEvents, sampleJsonLines, writeDataDir, writeSegmentFile, type LoggedEvent } from "./support/archive-log.js";
 import { validEnd } from "./support/fixtures.js";
 import { tempDir } from "./support/repo.js";
-
-/** JSON Lines of n sample events (contract JSON, one a line). */
-async function jsonLines(dir: string, n: number): Promise<string> {
-  const seg = path.join(dir, `src-${n}.seg`);
-  writeSegmentFile(seg, sampleEvents(n).map(logEntryBytes));
-  const lines: string[] = [];
-  for await (const e of readArchive(seg)) lines.push(`${formatLine(e, "events")}\n`);
-  return lines.join("");
-}
 
 // ---------------------------------------------------------------- gzip input: members and what follows them
 
 test("gzip: a complete member followed by bytes that are not gzip keeps the member's events", async () => {
   const dir = tempDir();
   const file = path.join(dir, "trailing.jsonl.gz");
-  const text = await jsonLines(dir, 20);
+  const text = await sampleJsonLines(dir, 20);
   // e.g. `cat a.jsonl.gz b.jsonl > c.jsonl.gz`, or a later member whose magic byte was flipped
   writeFileSync(file, Buffer.concat([gzipSync(text), Buffer.from(text)]));
   const s = await verifyArchive(file);
@@ -41,7 +31,7 @@ test("gzip: a complete member followed by bytes that are not gzip keeps the memb
 test("gzip: a later member with a flipped magic byte loses no event of the member before it", async () => {
   const dir = tempDir();
   const file = path.join(dir, "flip.jsonl.gz");
-  const text = await jsonLines(dir, 200);
+  const text = await sampleJsonLines(dir, 200);
   const second = gzipSync(text);
   second[0] = 0x1e;
   writeFileSync(file, Buffer.concat([gzipSync(text), second]));
@@ -52,7 +42,7 @@ test("gzip: a later member with a flipped magic byte loses no event of the membe
 test("gzip: a NUL byte after a member hides everything after it, and verify calls the file clean", async () => {
   const dir = tempDir();
   const file = path.join(dir, "padded.jsonl.gz");
-  const text = await jsonLines(dir, 20);
+  const text = await sampleJsonLines(dir, 20);
   writeFileSync(file, Buffer.concat([gzipSync(text), Buffer.alloc(100), gzipSync(text)]));
   const s = await verifyArchive(file);
   assert.ok(s.events === 40 || s.damaged > 0, `events ${s.events}, damaged ${s.damaged}: the second member was dropped silently`);
@@ -78,7 +68,7 @@ test("sniff: a length-delimited file whose first record is 123 bytes long (0x7b 
 
 test("sniff: JSON Lines whose first line is cut (tail -c, a comment) is still JSON Lines, not one big damaged delimited record", async () => {
   const dir = tempDir();
-  const text = await jsonLines(dir, 12);
+  const text = await sampleJsonLines(dir, 12);
   const file = path.join(dir, "tail-of-log"); // no extension, as on stdin
   writeFileSync(file, text.slice(text.indexOf("\n") - 30)); // starts mid-line
   const s = await verifyArchive(file);
@@ -145,7 +135,7 @@ test("readArchive: iterating the reader twice does not double its summary", asyn
 test("readArchive: a read that fails before its first event closes its file (a .jsonl with --message leaks one descriptor a call)", async () => {
   const dir = tempDir();
   const file = path.join(dir, "events.jsonl");
-  writeFileSync(file, await jsonLines(dir, 3));
+  writeFileSync(file, await sampleJsonLines(dir, 3));
   const fds = () => readdirSync("/proc/self/fd").length;
   const before = fds();
   for (let i = 0; i < 20; i++) {

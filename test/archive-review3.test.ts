@@ -11,10 +11,9 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readArchive, verifyArchive } from "../src/archive/index.js";
-import { formatLine } from "../src/archive/lines.js";
+import { verifyArchive } from "../src/archive/index.js";
 import { openSink } from "../src/archive/sink.js";
-import { logEntryBytes, sampleEvents, writeSegmentFile } from "./support/archive-log.js";
+import { logEntryBytes, sampleEvents, sampleJsonLines, writeSegmentFile } from "./support/archive-log.js";
 import { validVrp } from "./support/fixtures.js";
 import { tempDir } from "./support/repo.js";
 
@@ -26,14 +25,6 @@ async function settles<T>(p: Promise<T>, ms = 20_000): Promise<T | typeof HANG> 
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function jsonLines(dir: string, n: number): Promise<string> {
-  const seg = path.join(dir, `src-${n}.seg`);
-  writeSegmentFile(seg, sampleEvents(n).map(logEntryBytes));
-  const lines: string[] = [];
-  for await (const e of readArchive(seg)) lines.push(`${formatLine(e, "events")}\n`);
-  return lines.join("");
 }
 
 /** A LogEntry payload of exactly `size` bytes (a VRP event with a long detail). */
@@ -50,7 +41,7 @@ function payloadOfSize(size: number): Uint8Array {
 test("gzip: corrupt deflate data is reported as damage; the read does not hang (zlib never calls back a write that errors)", async () => {
   const dir = tempDir();
   const file = path.join(dir, "corrupt.jsonl.gz");
-  const gz = gzipSync(await jsonLines(dir, 200));
+  const gz = gzipSync(await sampleJsonLines(dir, 200));
   for (let i = gz.length >> 1; i < (gz.length >> 1) + 10; i++) gz[i]! ^= 0xa5;
   writeFileSync(file, gz);
   // `archive verify corrupt.jsonl.gz` prints nothing and exits 13 (unsettled top-level await);
@@ -74,7 +65,7 @@ test("gzip detection: a segment whose first payload is 35615 bytes (starts 1f 8b
 test("sniff: one stray control byte in a JSON Lines file does not turn the whole file into delimited protobuf", async () => {
   const dir = tempDir();
   const file = path.join(dir, "events.log"); // no .jsonl name: sniffed (as stdin is)
-  const lines = (await jsonLines(dir, 200)).split("\n");
+  const lines = (await sampleJsonLines(dir, 200)).split("\n");
   lines[3] = `${lines[3]!.slice(0, 50)}\u001b${lines[3]!.slice(51)}`;
   writeFileSync(file, lines.join("\n"));
   const s = await verifyArchive(file);

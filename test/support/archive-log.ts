@@ -4,6 +4,7 @@
  * in a data directory by the real SegmentLog, or framed into a segment file.
  */
 import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { bridges } from "../../src/bridge/index.js";
 import type { SessionEndEventJson, SessionStartEventJson, VrpEventJson } from "../../src/contract/types.js";
 import { parseTimestamp } from "../../src/contract/timestamp.js";
@@ -65,4 +66,15 @@ export function sampleEvents(n = 12): LoggedEvent[] {
         return { kind: "session_ended", json: { ...validEnd(), session_id: `sess_${i - 3}`, timestamp: at }, receivedAt: at };
     }
   });
+}
+
+/** JSON Lines of `n` sample events, as export writes them (contract JSON, one a line). */
+export async function sampleJsonLines(dir: string, n: number): Promise<string> {
+  const { readArchive } = await import("../../src/archive/read.js");
+  const { formatLine } = await import("../../src/archive/lines.js");
+  const seg = path.join(dir, `src-${n}.seg`);
+  writeSegmentFile(seg, sampleEvents(n).map(logEntryBytes));
+  const lines: string[] = [];
+  for await (const e of readArchive(seg)) lines.push(`${formatLine(e, "events")}\n`);
+  return lines.join("");
 }
