@@ -10,16 +10,8 @@
 import { ValidationError } from "../contract/errors.js";
 import { formatTimestamp, parseTimestamp } from "../contract/timestamp.js";
 import { decodeChecked } from "../bridge/decode.js";
-import {
-  sessionEndEventMapping,
-  sessionStartEventMapping,
-  vrpEventMapping,
-  type FieldKind,
-  type MessageMapping,
-} from "../bridge/mapping.js";
+import type { FieldKind, MessageMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
-import { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
-import { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
 import { messageOf } from "./message-cache.js";
 import { EVENT_TYPES, type ArchiveEvent, type ArchiveEventType, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
 
@@ -41,8 +33,8 @@ export class RecordError extends Error {
 /** A wrapper field of a log entry, beside its event. */
 interface WrapperField {
   readonly json: "session_id" | "producer_id" | "producer_sequence" | "cause_sequence";
+  /** The ts-proto property, which is also its name in LogFields. */
   readonly proto: "sessionId" | "producerId" | "producerSequence" | "causeSequence";
-  readonly log: "sessionId" | "producerId" | "producerSequence" | "causeSequence";
   readonly kind: "string" | "uint64";
 }
 
@@ -56,7 +48,7 @@ interface EntryKindInfo {
   readonly fields: readonly WrapperField[];
 }
 
-const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", log: "sessionId", kind: "string" };
+const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", kind: "string" };
 
 /** LogEntry's oneof, as data (mirrors proto/sessionevents/log/v1/log_entry.proto). */
 export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
@@ -68,8 +60,8 @@ export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
     number: 4,
     eventNumber: 1,
     fields: [
-      { json: "producer_id", proto: "producerId", log: "producerId", kind: "string" },
-      { json: "producer_sequence", proto: "producerSequence", log: "producerSequence", kind: "uint64" },
+      { json: "producer_id", proto: "producerId", kind: "string" },
+      { json: "producer_sequence", proto: "producerSequence", kind: "uint64" },
     ],
   },
   vrp_derived: {
@@ -77,30 +69,14 @@ export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
     type: "VrpEvent",
     number: 5,
     eventNumber: 1,
-    fields: [{ json: "cause_sequence", proto: "causeSequence", log: "causeSequence", kind: "uint64" }],
+    fields: [{ json: "cause_sequence", proto: "causeSequence", kind: "uint64" }],
   },
 };
 export const LOG_ENTRY_KINDS = Object.keys(ENTRY_KINDS) as LogEntryKind[];
+/** Every wrapper field of any entry kind, by its JSON name. */
+export const WRAPPER_FIELDS: readonly WrapperField["json"][] = [...new Set(LOG_ENTRY_KINDS.flatMap((k) => ENTRY_KINDS[k].fields.map((f) => f.json)))];
 
 const KIND_OF_CASE = new Map(LOG_ENTRY_KINDS.map((k) => [ENTRY_KINDS[k].case, k]));
-/** The kind an event becomes when it has no log fields of its own (what the collector would store). */
-const DEFAULT_KIND: Readonly<Record<ArchiveEventType, LogEntryKind>> = {
-  SessionStartEvent: "session_started",
-  SessionEndEvent: "session_ended",
-  VrpEvent: "vrp_received",
-};
-
-const EVENT_MESSAGES: Readonly<Record<ArchiveEventType, { encode(message: never): { finish(): Uint8Array } }>> = {
-  SessionStartEvent: SessionStartEvent,
-  SessionEndEvent: SessionEndEvent,
-  VrpEvent: VrpEvent,
-};
-
-const EVENT_MAPPINGS: Readonly<Record<ArchiveEventType, MessageMapping>> = {
-  SessionStartEvent: sessionStartEventMapping,
-  SessionEndEvent: sessionEndEventMapping,
-  VrpEvent: vrpEventMapping,
-};
 
 const message = (json: string, number: number, inner: MessageMapping) => ({
   json,
@@ -116,7 +92,7 @@ const logEntryScanMapping: MessageMapping = {
   protoName: "sessionevents.log.v1.LogEntry",
   fields: LOG_ENTRY_KINDS.map((kind) => {
     const info = ENTRY_KINDS[kind];
-    const wrapper: MessageMapping = { name: kind, protoName: kind, fields: [message("event", info.eventNumber, EVENT_MAPPINGS[info.type])] };
+    const wrapper: MessageMapping = { name: kind, protoName: kind, fields: [message("event", info.eventNumber, EVENT_TYPES[info.type].mapping)] };
     return message(kind, info.number, wrapper);
   }),
 };
@@ -132,7 +108,7 @@ export function encodeRecord(event: ArchiveEvent, as: RecordMessage): Uint8Array
   if (event.type !== as) {
     throw new ValidationError(event.type, [{ path: "", rule: "type", message: `is a ${event.type}, but this output holds ${as} messages` }]);
   }
-  return EVENT_MESSAGES[as].encode(messageOf(as, event.json) as never).finish();
+  return EVENT_TYPES[as].message.encode(messageOf(as, event.json) as never).finish();
 }
 
 function bareEvent(type: ArchiveEventType, convert: () => unknown, position: RecordPosition): ArchiveEvent {
@@ -174,7 +150,7 @@ function decodeLogEntry(bytes: Uint8Array, position: RecordPosition): ArchiveEve
   if (receivedAt !== undefined) log.receivedAt = receivedAt;
   for (const field of info.fields) {
     const value = wrapper[field.proto];
-    if (value !== "" && value !== 0n) log[field.log] = field.kind === "uint64" ? exactCounter(value as bigint, field.json) : value;
+    if (value !== "" && value !== 0n) log[field.proto] = field.kind === "uint64" ? exactCounter(value as bigint, field.json) : value;
   }
   return { type: info.type, family, json: json as ArchiveEvent["json"], log: log as unknown as LogFields, position };
 }
@@ -189,13 +165,13 @@ function exactCounter(value: bigint, field: string): bigint {
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 function encodeLogEntry(event: ArchiveEvent): Uint8Array {
-  const kind = event.log?.kind ?? DEFAULT_KIND[event.type];
+  const kind = event.log?.kind ?? EVENT_TYPES[event.type].entryKind;
   const info = ENTRY_KINDS[kind];
   if (info.type !== event.type) {
     throw new ValidationError(event.type, [{ path: "", rule: "type", message: `a ${kind} entry holds a ${info.type}, not a ${event.type}` }]);
   }
   const value: Record<string, unknown> = { event: messageOf(event.type, event.json) };
-  for (const field of info.fields) value[field.proto] = event.log?.[field.log] ?? (field.kind === "string" ? "" : 0n);
+  for (const field of info.fields) value[field.proto] = event.log?.[field.proto] ?? (field.kind === "string" ? "" : 0n);
   // What the collector stores for an end: the session it closed, which is the event's own.
   if (!event.log && kind === "session_ended") value.sessionId = (event.json as { session_id: string }).session_id;
   const receivedAt = event.log?.receivedAt === undefined ? undefined : parseTimestamp(event.log.receivedAt);

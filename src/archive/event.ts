@@ -2,10 +2,14 @@
  * What an archive holds: contract events, each with where it was read and,
  * when it came from the collector's log, what the log recorded beside it.
  *
- * The three event types are a table (EVENT_TYPES): family, bridge, the
- * event's own time, and how a JSON line of unknown type is recognised.
+ * The three event types are a table (EVENT_TYPES): family, bridge, field
+ * table, message type, the event's own time; and how a JSON line of unknown
+ * type is recognised.
  */
 import { bridges, type Bridge } from "../bridge/index.js";
+import { sessionEndEventMapping, sessionStartEventMapping, vrpEventMapping, type MessageMapping } from "../bridge/mapping.js";
+import { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
+import { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
 import { parseTimestamp } from "../contract/timestamp.js";
 import type { SessionEndEventJson, SessionStartEventJson, VrpEventJson } from "../contract/types.js";
 
@@ -67,6 +71,11 @@ export interface EventTime {
 interface EventTypeInfo {
   readonly family: ArchiveFamily;
   readonly bridge: Bridge<unknown, unknown>;
+  /** The field table (for the `__proto__` scan of a LogEntry) and the generated message type (to encode). */
+  readonly mapping: MessageMapping;
+  readonly message: { encode(message: never): { finish(): Uint8Array } };
+  /** The log entry kind the collector stores this type as, when it came without one. */
+  readonly entryKind: LogEntryKind;
   /** The event's own time (not when it was received). */
   readonly time: (json: ArchiveEventJson) => EventTime;
   /** The value a `--type` filter may also name (event_type), beside the type name. */
@@ -82,18 +91,27 @@ export const EVENT_TYPES: Readonly<Record<ArchiveEventType, EventTypeInfo>> = {
   SessionStartEvent: {
     family: "session",
     bridge: bridges.SessionStartEvent as Bridge<unknown, unknown>,
+    mapping: sessionStartEventMapping,
+    message: SessionStartEvent,
+    entryKind: "session_started",
     time: sessionTime,
     subtype: () => "session_start",
   },
   SessionEndEvent: {
     family: "session",
     bridge: bridges.SessionEndEvent as Bridge<unknown, unknown>,
+    mapping: sessionEndEventMapping,
+    message: SessionEndEvent,
+    entryKind: "session_ended",
     time: sessionTime,
     subtype: () => "session_end",
   },
   VrpEvent: {
     family: "vrp",
     bridge: bridges.VrpEvent as Bridge<unknown, unknown>,
+    mapping: vrpEventMapping,
+    message: VrpEvent,
+    entryKind: "vrp_received",
     time: (json) => {
       const ms = (json as VrpEventJson).ts_ms;
       const seconds = Math.floor(ms / 1000);

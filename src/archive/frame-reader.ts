@@ -7,8 +7,7 @@
  * costs exactly one record), else byte by byte, for a frame whose checksum
  * holds (a flipped length field costs the records up to the next good frame).
  */
-import { crc32 } from "node:zlib";
-import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from "../store/frame.js";
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES, frameChecksum, frameChecksumHolds } from "../store/frame.js";
 import type { ByteWindow } from "./byte-window.js";
 import type { RawItem } from "./raw-record.js";
 
@@ -58,7 +57,7 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
     const length = window.view().readUInt32LE(0);
     const offset = window.offset;
     const fits = length <= MAX_PAYLOAD_BYTES && (await window.want(HEADER_BYTES + length));
-    if (!fits || !frameIsGood(window.view(), 0, length)) {
+    if (!fits || !frameChecksumHolds(window.view(), 0, length)) {
       yield await damagedFrame(window, length, fits, { last: contiguous ? last : undefined, after: last, longest });
       afterDamage = true;
       continue;
@@ -83,10 +82,6 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
   }
 }
 
-function frameIsGood(view: Buffer, at: number, length: number): boolean {
-  return view.readUInt32LE(at + 4) === crc32(view.subarray(at + 8, at + HEADER_BYTES + length));
-}
-
 interface ResyncHints {
   /** In a contiguous log: the last good sequence, which bounds the next one's. */
   readonly last: bigint | undefined;
@@ -103,7 +98,7 @@ async function damagedFrame(window: ByteWindow, length: number, fits: boolean, h
     ? length > MAX_PAYLOAD_BYTES
       ? `length field ${length} exceeds ${MAX_PAYLOAD_BYTES}`
       : `record of ${length} bytes runs past the end of the input (${window.available - HEADER_BYTES} there)`
-    : `checksum mismatch (stored ${window.view().readUInt32LE(4)}, computed ${crc32(window.view().subarray(8, HEADER_BYTES + length))})`;
+    : `checksum mismatch (stored ${window.view().readUInt32LE(4)}, computed ${frameChecksum(window.view(), 0, length)})`;
   const hint = fits ? HEADER_BYTES + length : undefined;
   const { skipped, found, zeros } = await resync(window, hint, hints);
   const exactLastFrame = !found && hint !== undefined && skipped === hint;
@@ -174,7 +169,7 @@ async function goodFrameAt(window: ByteWindow, at: number, hints: ResyncHints, d
   if (!plausibleHeader(window.view(), at, hints, distance, maxPayload)) return false;
   const length = window.view().readUInt32LE(at);
   if (!(await window.want(at + HEADER_BYTES + length))) return false;
-  return frameIsGood(window.view(), at, length);
+  return frameChecksumHolds(window.view(), at, length);
 }
 
 function isZero(bytes: Buffer): boolean {

@@ -13,7 +13,7 @@
 import { ValidationError } from "../contract/errors.js";
 import { isPlainObject } from "../contract/shape.js";
 import { compileContract } from "../contract/validate.js";
-import { ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError } from "./codec.js";
+import { ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError, WRAPPER_FIELDS } from "./codec.js";
 import { convertJson } from "./message-cache.js";
 import { EVENT_TYPES, recogniseEventType, type ArchiveEvent, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
 
@@ -52,7 +52,7 @@ export function formatLine(event: ArchiveEvent, layout: LineLayout): string {
   if (log.receivedAt !== undefined) line.received_at = log.receivedAt;
   line.entry = log.kind;
   for (const field of ENTRY_KINDS[log.kind].fields) {
-    const value = log[field.log];
+    const value = log[field.proto];
     if (value !== undefined) line[field.json] = typeof value === "bigint" ? Number(value) : value;
   }
   line.event = event.json;
@@ -77,7 +77,7 @@ function parseRecordLine(value: Record<string, unknown>, position: RecordPositio
   const kind = value.entry as LogEntryKind;
   const info = ENTRY_KINDS[kind];
   const allowed = new Set(info.fields.map((f) => f.json));
-  const stray = ["session_id", "producer_id", "producer_sequence", "cause_sequence"].filter((k) => Object.hasOwn(value, k) && !allowed.has(k as never));
+  const stray = WRAPPER_FIELDS.filter((k) => Object.hasOwn(value, k) && !allowed.has(k));
   if (stray.length > 0) {
     throw new RecordError(
       "contract",
@@ -90,7 +90,7 @@ function parseRecordLine(value: Record<string, unknown>, position: RecordPositio
   if (value.received_at !== undefined) log.receivedAt = value.received_at;
   for (const field of info.fields) {
     const v = value[field.json];
-    if (v !== undefined) log[field.log] = field.kind === "uint64" ? BigInt(v as number) : v;
+    if (v !== undefined) log[field.proto] = field.kind === "uint64" ? BigInt(v as number) : v;
   }
   const json = validEvent(info.type, value.event, "/event");
   return { type: info.type, family: EVENT_TYPES[info.type].family, json, log: log as unknown as LogFields, position };

@@ -6,10 +6,9 @@
  * per part (a data directory's segments, in order).
  */
 import { createReadStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import path from "node:path";
-import { crc32 } from "node:zlib";
-import { HEADER_BYTES, MAX_PAYLOAD_BYTES } from "../store/frame.js";
+import { stat } from "node:fs/promises";
+import { HEADER_BYTES, MAX_PAYLOAD_BYTES, frameChecksumHolds } from "../store/frame.js";
+import { listSegments, type SegmentFile } from "../store/segment-log.js";
 import { ByteWindow } from "./byte-window.js";
 import { gunzipMembers, looksLikeGzip, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
@@ -36,7 +35,6 @@ export interface OpenedSource {
   close(): Promise<void>;
 }
 
-const SEGMENT = /^(\d{20})\.seg$/;
 const READ_CHUNK = 1 << 20;
 /** How far into a stream the sniffer looks for a good frame. */
 const SNIFF_BYTES = 64 * 1024;
@@ -92,19 +90,16 @@ async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto
 }
 
 async function openDataDirectory(dir: string, onBytes?: (n: number) => void): Promise<OpenedSource> {
-  const names = (await readdir(dir)).filter((n) => SEGMENT.test(n)).sort();
-  if (names.length === 0) throw new Error(`${dir} holds no log segments (files named like 00000000000000000001.seg)`);
-  const files = names.map((name) => path.join(dir, name));
-  const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
-  const parts = segmentParts(files, onBytes);
-  return { format: "log", totalBytes: sizes.reduce((a, b) => a + b, 0), parts, close: async () => void (await parts.return(undefined)) };
+  const segments = await listSegments(dir); // the log's own listing: named by first sequence, in order
+  if (segments.length === 0) throw new Error(`${dir} holds no log segments (files named like 00000000000000000001.seg)`);
+  const parts = segmentParts(segments, onBytes);
+  return { format: "log", totalBytes: segments.reduce((n, s) => n + s.size, 0), parts, close: async () => void (await parts.return(undefined)) };
 }
 
-async function* segmentParts(files: readonly string[], onBytes?: (n: number) => void): AsyncGenerator<SourcePart> {
+async function* segmentParts(segments: readonly SegmentFile[], onBytes?: (n: number) => void): AsyncGenerator<SourcePart> {
   let end: FrameReadEnd = { last: undefined, endedInDamage: false };
-  for (const [i, file] of files.entries()) {
-    const first = BigInt(SEGMENT.exec(path.basename(file))![1]!);
-    const isLast = i === files.length - 1;
+  for (const [i, { file, first }] of segments.entries()) {
+    const isLast = i === segments.length - 1;
     const items = async function* (): AsyncGenerator<RawItem> {
       const { last, endedInDamage } = end;
       // Records lost at the end of the previous segment are its damage: reported once.
@@ -252,5 +247,5 @@ function frameAt(view: Buffer, at: number): boolean {
   const length = view.readUInt32LE(at);
   if (at + HEADER_BYTES + length > view.length) return false;
   if (length === 0 && view.readUInt32LE(at + 4) === 0) return false; // zeros are no frame
-  return view.readUInt32LE(at + 4) === crc32(view.subarray(at + 8, at + HEADER_BYTES + length));
+  return frameChecksumHolds(view, at, length);
 }

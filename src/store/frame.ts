@@ -41,10 +41,9 @@ export function decodeFrame(buf: Buffer, offset: number): FrameResult {
   if (left < HEADER_BYTES + length) {
     return { kind: "damaged", reason: `torn record (${left - HEADER_BYTES} of ${length} payload bytes)`, torn: true };
   }
-  const expected = buf.readUInt32LE(offset + 4);
-  const actual = crc32(buf.subarray(offset + 8, offset + HEADER_BYTES + length));
-  if (expected !== actual) {
-    return { kind: "damaged", reason: `checksum mismatch (stored ${expected}, computed ${actual})`, torn: false };
+  if (!frameChecksumHolds(buf, offset, length)) {
+    const stored = buf.readUInt32LE(offset + 4);
+    return { kind: "damaged", reason: `checksum mismatch (stored ${stored}, computed ${frameChecksum(buf, offset, length)})`, torn: false };
   }
   return {
     kind: "record",
@@ -52,4 +51,14 @@ export function decodeFrame(buf: Buffer, offset: number): FrameResult {
     payload: buf.subarray(offset + HEADER_BYTES, offset + HEADER_BYTES + length),
     size: HEADER_BYTES + length,
   };
+}
+
+/** The CRC-32 a frame at `offset` of `buf` with this payload length should store. */
+export function frameChecksum(buf: Buffer, offset: number, length: number): number {
+  return crc32(buf.subarray(offset + 8, offset + HEADER_BYTES + length));
+}
+
+/** The frame at `offset` (whole in `buf`) stores the checksum its bytes have. */
+export function frameChecksumHolds(buf: Buffer, offset: number, length: number): boolean {
+  return buf.readUInt32LE(offset + 4) === frameChecksum(buf, offset, length);
 }

@@ -289,7 +289,15 @@ function processIsAlive(pid: number): boolean {
   }
 }
 
-async function listSegments(dir: string): Promise<Segment[]> {
+/** A segment file as listed: its path, first sequence (from its name) and size. */
+export interface SegmentFile {
+  readonly file: string;
+  readonly first: bigint;
+  readonly size: number;
+}
+
+/** The segments of a data directory, in sequence order (archive readers list them the same way). */
+export async function listSegments(dir: string): Promise<Segment[]> {
   const names = (await readdir(dir)).filter((n) => SEGMENT.test(n)).sort();
   return Promise.all(
     names.map(async (name) => {
