@@ -85,25 +85,35 @@ test("a torn tail record is reported and cut; everything before it is kept", asy
   const { reports, records, next } = await damagedTail((file) => truncateSync(file, statSync(file).size - 3));
   assert.equal(records, ["good-0", "good-1", "good-2", "good-3"]);
   assert.is(reports.length, 1);
-  assert.match(reports[0]!.reason, /torn record/);
+  assert.match(reports[0]!.reason, /a frame cut short by the end of the file/);
   assert.is(next, 5n);
 });
 
 test("a torn header at the tail is cut", async () => {
   const { reports, records } = await damagedTail((file) => appendFileSync(file, Buffer.from([7, 0, 0])));
   assert.is(records.length, 5);
-  assert.match(reports[0]!.reason, /torn header/);
+  assert.match(reports[0]!.reason, /header cut short/);
   assert.is(reports[0]!.bytesCut, 3);
 });
 
-test("a flipped byte in the last record fails its checksum and is cut, not mis-read", async () => {
-  const { reports, records } = await damagedTail((file) => {
-    const bytes = readFileSync(file);
-    bytes[bytes.length - 2] ^= 0x40;
-    writeFileSync(file, bytes);
-  });
-  assert.equal(records, ["good-0", "good-1", "good-2", "good-3"]);
-  assert.match(reports[0]!.reason, /checksum mismatch/);
+test("a flipped byte in the last, complete record is refused, not cut: that record was acknowledged", async () => {
+  const dir = tempDir();
+  const log = await SegmentLog.open({ dir });
+  for (let i = 0; i < 5; i++) await log.append(Buffer.from(`good-${i}`));
+  await log.close();
+  const file = path.join(dir, readdirSync(dir).find((f) => f.endsWith(".seg"))!);
+  const bytes = readFileSync(file);
+  bytes[bytes.length - 2] ^= 0x40;
+  writeFileSync(file, bytes);
+  try {
+    await SegmentLog.open({ dir });
+    assert.unreachable("opened a log whose last acknowledged record is damaged");
+  } catch (e) {
+    assert.instance(e, LogCorruptionError);
+    assert.match((e as Error).message, /payload checksum mismatch \(record 5\)/);
+    assert.is((e as LogCorruptionError).rule, "checksum");
+  }
+  assert.is(statSync(file).size, bytes.length, "nothing was cut");
 });
 
 test("damage before the tail refuses to open, naming where", async () => {
@@ -113,14 +123,14 @@ test("damage before the tail refuses to open, naming where", async () => {
   await log.close();
   const first = path.join(dir, readdirSync(dir).filter((f) => f.endsWith(".seg")).sort()[0]!);
   const bytes = readFileSync(first);
-  bytes[20] ^= 0xff;
+  bytes[32 + 24 + 2] ^= 0xff; // the first record's payload (after the 32-byte segment header and its 24-byte frame header)
   writeFileSync(first, bytes);
   try {
     await SegmentLog.open({ dir });
     assert.unreachable("opened a log with damage in its middle");
   } catch (e) {
     assert.instance(e, LogCorruptionError);
-    assert.match((e as Error).message, /00000000000000000001\.seg at byte 0: checksum mismatch/);
+    assert.match((e as Error).message, /00000000000000000001\.seg at byte 32: payload checksum mismatch/);
   }
 });
 
@@ -131,14 +141,14 @@ test("damage in the last segment with good records after it refuses to open: not
   await log.close();
   const file = path.join(dir, readdirSync(dir).find((f) => f.endsWith(".seg"))!);
   const bytes = readFileSync(file);
-  bytes[20] ^= 0x01; // inside record 1
+  bytes[32 + 24 + 1] ^= 0x01; // inside record 1
   writeFileSync(file, bytes);
   try {
     await SegmentLog.open({ dir });
     assert.unreachable("opened");
   } catch (e) {
     assert.instance(e, LogCorruptionError);
-    assert.match((e as Error).message, /at byte 0: checksum mismatch .*not the tail/);
+    assert.match((e as Error).message, /at byte 32: payload checksum mismatch .*log verify/);
   }
   assert.is(statSync(file).size, bytes.length, "nothing was cut");
 });

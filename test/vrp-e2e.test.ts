@@ -177,7 +177,8 @@ test("a producer restarted with the same id goes on numbering; gaps are refused;
   const server = await startTestServer();
   const s = "restart-producer";
   const a = new VrpProducer({ target: server.target, producerId: "edge-7" });
-  const first = await a.send(ev("SESSION_CREATED", s));
+  const createdJson = ev("SESSION_CREATED", s);
+  const first = await a.send(createdJson);
   await a.send(ev("MUTATION_TICK", s, { run: "a" }));
   await a.close();
   const b = new VrpProducer({ target: server.target, producerId: "edge-7" }); // a restart: numbering starts over locally
@@ -185,16 +186,20 @@ test("a producer restarted with the same id goes on numbering; gaps are refused;
   await b.close();
   const ticks = (await logEvents(server.dataDir)).filter((e) => e.event.event_type === "MUTATION_TICK").map((e) => e.event.details!.run);
   assert.equal(ticks, ["a", "b"], "the restarted producer's event is stored, not taken for a duplicate");
-  // Raw stream: a gap is refused; a resend is acknowledged with where it was stored.
+  // Raw stream: a gap is refused; a resend is acknowledged with where it was stored; other content under a stored number is a conflict.
   const tick = bridges.VrpEvent.fromJson(ev("MUTATION_TICK", s));
+  const created = bridges.VrpEvent.fromJson(createdJson);
   const answers = await rawStream(server.target, [
     StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 9n }), // last is 3: a gap
-    StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 1n }), // a resend of the first
+    StreamEventsRequest.fromPartial({ event: created, producerId: "edge-7", producerSequence: 1n }), // a resend of the first
+    StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 1n }), // the first's number, other content
   ]);
   assert.equal(answers[0]!.kind?.$case, "rejection");
   assert.match((answers[0]!.kind as { value: { reason: string } }).value.reason, /next expected is 4 \[sequence_gap\]/);
   assert.equal(answers[1]!.kind?.$case, "ack");
   assert.is((answers[1]!.kind as { value: { sequence: bigint } }).value.sequence, first.sequence);
+  assert.equal(answers[2]!.kind?.$case, "rejection");
+  assert.match((answers[2]!.kind as { value: { reason: string } }).value.reason, /already stored at log sequence \d+ with different content \[conflict\]/);
   await server.shutdown(1000);
 });
 

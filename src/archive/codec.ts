@@ -97,8 +97,8 @@ const logEntryScanMapping: MessageMapping = {
   }),
 };
 
-/** Bytes -> event. Throws RecordError. */
-export function decodeRecord(bytes: Uint8Array, as: RecordMessage, position: RecordPosition): ArchiveEvent {
+/** Bytes -> event; undefined for a log record that holds no event (the VRP policy in force). Throws RecordError. */
+export function decodeRecord(bytes: Uint8Array, as: RecordMessage, position: RecordPosition): ArchiveEvent | undefined {
   return as === "LogEntry" ? decodeLogEntry(bytes, position) : bareEvent(as, () => EVENT_TYPES[as].bridge.fromBinary(bytes), position);
 }
 
@@ -127,10 +127,11 @@ function asContract(convert: () => unknown): unknown {
   }
 }
 
-function decodeLogEntry(bytes: Uint8Array, position: RecordPosition): ArchiveEvent {
+function decodeLogEntry(bytes: Uint8Array, position: RecordPosition): ArchiveEvent | undefined {
   const entry = asContract(() => decodeChecked(logEntryScanMapping, LogEntry, bytes)) as LogEntry;
   const oneof = entry.entry;
   if (!oneof) throw new RecordError("unknown_record", "a LogEntry that holds no event this contract knows (a newer entry kind, or not a LogEntry)");
+  if (oneof.$case === "vrpPolicyChanged") return undefined; // the collector's own configuration, not an event
   const kind = KIND_OF_CASE.get(oneof.$case)!;
   const info = ENTRY_KINDS[kind];
   const wrapper = oneof.value as unknown as Record<string, unknown>;

@@ -6,7 +6,7 @@
  * damage and reading ends.
  */
 import { MAX_PAYLOAD_BYTES } from "../store/frame.js";
-import type { ByteWindow } from "./byte-window.js";
+import type { ByteWindow } from "../store/byte-window.js";
 import type { RawItem } from "./raw-record.js";
 
 const MAX_VARINT_BYTES = 10;

@@ -10,7 +10,7 @@
  * output file; otherwise it reports each damaged record and goes on.
  */
 import { ValidationError } from "../contract/errors.js";
-import { encodeFrame } from "../store/frame.js";
+import { encodeFrame, encodeSegmentHeader } from "../store/frame.js";
 import { encodeRecord, type RecordMessage } from "./codec.js";
 import { varintPrefix } from "./delimited-reader.js";
 import type { ArchiveEvent } from "./event.js";
@@ -70,8 +70,10 @@ export async function importArchive(input: string, options: ImportOptions): Prom
       await pass.report({ position: event.position, rule: "sequence", message: `log_sequence ${sequence} does not follow ${last}` });
       return undefined;
     }
+    const first = last === 0n;
     last = sequence;
-    return encodeFrame(sequence, payload);
+    // A segment starts with its header, which names its first record.
+    return first ? Buffer.concat([encodeSegmentHeader(sequence), encodeFrame(sequence, payload)]) : encodeFrame(sequence, payload);
   });
 }
 

@@ -6,7 +6,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { MAX_PAYLOAD_BYTES } from "../store/frame.js";
-import type { ByteWindow } from "./byte-window.js";
+import type { ByteWindow } from "../store/byte-window.js";
 import type { RawItem } from "./raw-record.js";
 
 const NEWLINE = 0x0a;

@@ -118,6 +118,7 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
           ? { source: part.name, index, offset: item.offset, line: item.line }
           : { source: part.name, index, offset: item.offset, sequence: item.sequence };
       const event = decode(item, as, position);
+      if (event === undefined) continue; // a log record that holds no event
       if ("rule" in event) {
         await report(event);
         continue;
@@ -130,7 +131,7 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
 }
 
 /** The record's event, or the damage that keeps it from being one. */
-function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordMessage, position: RecordPosition): ArchiveEvent | ArchiveDamage {
+function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordMessage, position: RecordPosition): ArchiveEvent | ArchiveDamage | undefined {
   const bytes = item.kind === "line" ? item.bytes : item.payload.length;
   try {
     return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);

@@ -7,12 +7,12 @@
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { HEADER_BYTES, MAX_PAYLOAD_BYTES, frameChecksumHolds } from "../store/frame.js";
-import { listSegments, type SegmentFile } from "../store/segment-log.js";
-import { ByteWindow } from "./byte-window.js";
+import { SEGMENT_MAGIC } from "../store/frame.js";
+import type { FrameReadEnd } from "../store/frame-reader.js";
+import { listSegments, readSegmentStream, type SegmentFile } from "../store/segment-file.js";
+import { ByteWindow } from "../store/byte-window.js";
 import { gunzipMembers, looksLikeGzip, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
-import { readFrames, type FrameReadEnd } from "./frame-reader.js";
 import { readLines } from "./line-reader.js";
 import type { RawItem } from "./raw-record.js";
 
@@ -72,7 +72,7 @@ async function* single(part: SourcePart): AsyncIterable<SourcePart> {
 }
 
 const READERS: Readonly<Record<Exclude<InputFormat, "auto" | "log">, (window: ByteWindow) => AsyncIterable<RawItem>>> = {
-  segment: (window) => readFrames(window),
+  segment: (window) => readSegmentStream(window),
   delimited: readDelimited,
   jsonl: readLines,
 };
@@ -97,8 +97,8 @@ async function openDataDirectory(dir: string, onBytes?: (n: number) => void): Pr
 }
 
 async function* segmentParts(segments: readonly SegmentFile[], onBytes?: (n: number) => void): AsyncGenerator<SourcePart> {
-  let end: FrameReadEnd = { last: undefined, endedInDamage: false };
-  for (const [i, { file, first }] of segments.entries()) {
+  let end: Omit<FrameReadEnd, "goodBytes"> = { last: undefined, endedInDamage: false };
+  for (const [i, { file, first, size }] of segments.entries()) {
     const isLast = i === segments.length - 1;
     const items = async function* (): AsyncGenerator<RawItem> {
       const { last, endedInDamage } = end;
@@ -109,7 +109,7 @@ async function* segmentParts(segments: readonly SegmentFile[], onBytes?: (n: num
       }
       const window = new ByteWindow(rawChunks(file, onBytes));
       try {
-        const reader = readFrames(window, { firstSequence: first });
+        const reader = readSegmentStream(window, { expectedFirst: first, totalBytes: size });
         let step = await reader.next();
         for (; !step.done; step = await reader.next()) yield step.value;
         end = { last: step.value.last ?? last, endedInDamage: step.value.endedInDamage };
@@ -172,13 +172,8 @@ async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed
       head = Buffer.concat([head, next.value]);
     }
   };
-  await readHead(HEADER_BYTES);
-  // A segment's first length field can start with gzip's magic bytes: a frame that holds is no gzip.
-  let gzip = looksLikeGzip(head);
-  if (gzip && head.length >= HEADER_BYTES && head.readUInt32LE(0) <= MAX_PAYLOAD_BYTES) {
-    await readHead(HEADER_BYTES + head.readUInt32LE(0));
-    gzip = !(head.length >= HEADER_BYTES + head.readUInt32LE(0) && frameAt(head, 0));
-  }
+  await readHead(SEGMENT_MAGIC.length);
+  const gzip = looksLikeGzip(head); // a segment starts with its own magic number, never gzip's
   const rest = async function* (): AsyncGenerator<Buffer> {
     try {
       if (head.length > 0) yield head;
@@ -202,21 +197,15 @@ function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | un
 }
 
 /**
- * Which format a stream holds, from its first bytes: a segment if a frame
- * whose checksum holds starts at its beginning, or anywhere in the first
- * SNIFF_BYTES (its first record may be the damaged one); else JSON Lines if
- * they look like it; else length-delimited protobufs.
+ * Which format a stream holds, from its first bytes: a segment if it starts
+ * with the segment magic number (a segment whose header is damaged is told
+ * by its name, or --format segment); else JSON Lines if they look like it;
+ * else length-delimited protobufs.
  */
 async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | "log">> {
-  if (await window.want(HEADER_BYTES)) {
-    const length = window.view().readUInt32LE(0);
-    if (length <= MAX_PAYLOAD_BYTES && (await window.want(HEADER_BYTES + length)) && frameAt(window.view(), 0)) return "segment";
-  }
+  if ((await window.want(SEGMENT_MAGIC.length)) && window.view().subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) return "segment";
   await window.want(SNIFF_BYTES);
   const view = window.view();
-  for (let at = 1; at + HEADER_BYTES <= Math.min(view.length, SNIFF_BYTES); at++) {
-    if (frameAt(view, at)) return "segment";
-  }
   return looksLikeJsonLines(view.subarray(0, SNIFF_BYTES)) ? "jsonl" : "delimited";
 }
 
@@ -240,12 +229,4 @@ function parsesAsObject(text: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** A whole frame whose checksum holds starts at `at` of `view`. */
-function frameAt(view: Buffer, at: number): boolean {
-  const length = view.readUInt32LE(at);
-  if (at + HEADER_BYTES + length > view.length) return false;
-  if (length === 0 && view.readUInt32LE(at + 4) === 0) return false; // zeros are no frame
-  return frameChecksumHolds(view, at, length);
 }

@@ -24,6 +24,7 @@ const lazy =
   };
 const clientCommands = () => import("./client-commands.js");
 const archiveCommands = () => import("./archive.js");
+const logCommands = () => import("./log.js");
 
 const COMMANDS: readonly Command[] = [
   { path: ["serve"], summary: "session-events serve [options]", load: lazy(() => import("./serve.js"), "serve", "serveUsage") },
@@ -55,6 +56,9 @@ const COMMANDS: readonly Command[] = [
     load: lazy(archiveCommands, "archiveImport", "importUsage"),
   },
   { path: ["archive", "verify"], summary: "session-events archive verify INPUT [--json]", load: lazy(archiveCommands, "archiveVerify", "verifyUsage") },
+  { path: ["log", "verify"], summary: "session-events log verify DIR [--json]", load: lazy(logCommands, "logVerify", "verifyUsage") },
+  { path: ["log", "repair"], summary: "session-events log repair DIR [--json]", load: lazy(logCommands, "logRepair", "repairUsage") },
+  { path: ["log", "upgrade"], summary: "session-events log upgrade OLD_DIR NEW_DIR", load: lazy(logCommands, "logUpgrade", "upgradeUsage") },
 ];
 
 const overview = `usage: session-events <command> [options]

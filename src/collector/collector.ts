@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { bridges } from "../bridge/index.js";
+import { canonicalJson } from "../contract/canonical.js";
 import { ValidationError } from "../contract/errors.js";
 import type { SessionStartEventJson } from "../contract/types.js";
 import { timestampFromDate } from "../contract/timestamp.js";
@@ -216,22 +217,13 @@ function validate<T>(fn: () => T): T {
 
 /** A retry must be the same event: same event_id with other content is refused. */
 function sameStart(known: SessionRecord, retried: SessionStartEventJson): EmitStatus {
-  if (canonical(bridges.SessionStartEvent.toJson(known.start)) !== canonical(retried)) {
+  if (canonicalJson(bridges.SessionStartEvent.toJson(known.start)) !== canonicalJson(retried)) {
     throw new CollectorError(
       "ALREADY_EXISTS",
       `event_id: ${JSON.stringify(retried.event_id)} was already used by a different event (session ${known.sessionId})`,
     );
   }
   return "duplicate";
-}
-
-/** JSON with object keys sorted, so that key order does not make two events differ. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
 }
 
 /** Room kept for the response envelope and a session's own fields. */

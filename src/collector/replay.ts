@@ -8,6 +8,8 @@ import type { EventLog } from "../store/event-log.js";
 
 export interface LogConsumer {
   replay(entry: LogEntry, sequence: bigint): void;
+  /** Told once the last entry was handed over (a consumer that gathers a group finishes it here). */
+  finishReplay?(): void;
 }
 
 export async function replayLog(log: EventLog, consumers: readonly LogConsumer[]): Promise<number> {
@@ -22,5 +24,6 @@ export async function replayLog(log: EventLog, consumers: readonly LogConsumer[]
     for (const consumer of consumers) consumer.replay(entry, record.sequence);
     count++;
   }
+  for (const consumer of consumers) consumer.finishReplay?.();
   return count;
 }

@@ -48,7 +48,7 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
   const log = await SegmentLog.open({
     dir: config.dataDir,
     segmentBytes: config.segmentBytes,
-    onDamage: (report) => logger.warn("event log: damaged tail cut off", { ...report }),
+    onDamage: (report) => logger.warn("event log: an unfinished write (a crash tail, never acknowledged) cut off", { ...report }),
     onFailure: (error) => {
       logger.error("event log failed: no more events can be stored until a restart", { error: error.message });
       for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
@@ -58,6 +58,10 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
   const collector = new Collector(log, config.maxMessageBytes);
   const hub = new VrpHub(log, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
   await replayLog(log, [collector, hub]); // one pass rebuilds both
+  const policy = await hub.recordPolicy();
+  if (policy.changed && policy.previous) {
+    logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", { previous: policy.previous, now: hub.machine.policy });
+  }
   logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount });
 
   const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];

@@ -18,6 +18,12 @@ export interface EventLog {
    * fsynced), never before. Concurrent appends share one fsync.
    */
   append(payload: Uint8Array): Promise<bigint>;
+  /**
+   * Append records as one atomic unit (an event and the outcomes it caused):
+   * after any crash the log holds all of them or none. They get consecutive
+   * sequences; resolves with the first once all are durable.
+   */
+  appendGroup(payloads: readonly Uint8Array[]): Promise<bigint>;
   /** Every record from `fromSequence` (inclusive) to the end as of the call. */
   read(fromSequence?: bigint): AsyncIterable<LogRecord>;
   /**

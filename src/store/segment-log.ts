@@ -5,32 +5,37 @@
  *
  * Durability: an append resolves only after its bytes are written and
  * fdatasync'ed. Group commit: appends that arrive while a sync is running
- * wait for the next one and share it, so throughput is not capped at one
- * fsync per record.
+ * wait for the next one and share it. An atomic group (appendGroup) is
+ * written in one batch and framed so that recovery keeps all of it or none.
  *
- * Recovery (open): every segment is scanned. A damaged tail of the last
- * segment (a crash mid-write) is reported and cut off; everything before it
- * is kept. Damage anywhere else is not a crash artefact: open refuses, naming
- * the segment and offset, rather than guess.
+ * Recovery (open): every segment is read with the one frame reader
+ * (frame-reader.ts). Only what a crash mid-write leaves, at the end of the
+ * last segment, is cut (frame.ts, crashTailReason); any other damage refuses
+ * to open, naming segment, offset and rule. `log repair` moves it aside.
  */
-import { mkdir, open, readFile, readdir, rm, stat, type FileHandle } from "node:fs/promises";
+import { mkdir, open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { EventLog, LogRecord } from "./event-log.js";
-import { decodeFrame, encodeFrame } from "./frame.js";
-import { syncPath } from "./fsync.js";
+import { LogClosedError, LogCorruptionError, LogFailedError } from "./errors.js";
+import { acquireLock, releaseLock } from "./lock.js";
+import { SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
+import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
+
+export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError } from "./errors.js";
+export { listSegments, type SegmentFile } from "./segment-file.js";
 
 export interface SegmentLogOptions {
   /** Directory holding the segments; created if missing. */
   readonly dir: string;
   /** Start a new segment once the active one reaches this size. Default 64 MiB. */
   readonly segmentBytes?: number;
-  /** Told about each damaged tail that recovery cut off. */
+  /** Told about each crash tail that recovery cut off. */
   readonly onDamage?: (report: DamageReport) => void;
   /** Told once if a write or fsync fails: the log then refuses appends until reopened. */
   readonly onFailure?: (error: Error) => void;
   /**
    * Read only: no lock, nothing cut, no appends. For reading a log another
-   * process writes (its durable part; a damaged tail is reported, not cut).
+   * process writes (its durable part; a crash tail is reported, not cut).
    */
   readonly readOnly?: boolean;
 }
@@ -43,33 +48,23 @@ export interface DamageReport {
   readonly bytesCut: number;
 }
 
-export class LogCorruptionError extends Error {
-  override readonly name = "LogCorruptionError";
-}
-
-export class LogClosedError extends Error {
-  override readonly name = "LogClosedError";
-}
-
-/** Another process (or this one) has the log open for writing. */
-export class LogLockedError extends Error {
-  override readonly name = "LogLockedError";
-}
-
-const SEGMENT = /^(\d{20})\.seg$/;
-const segmentName = (first: bigint) => `${first.toString().padStart(20, "0")}.seg`;
-const READ_CHUNK = 1 << 20;
+/** Every this many bytes of a segment, remember where a record starts, so reads seek instead of scanning. */
+const INDEX_EVERY_BYTES = 256 * 1024;
 
 interface Segment {
   readonly file: string;
   readonly first: bigint;
   /** Durable bytes in the file. */
   size: number;
+  /** Sparse (sequence, offset) of group starts, ascending: where a read from a sequence can begin. */
+  readonly index: { sequence: bigint; offset: number }[];
 }
 
 interface Pending {
-  readonly sequence: bigint;
-  readonly frame: Buffer;
+  /** One atomic group: its frames, consecutive sequences from `first`. */
+  readonly first: bigint;
+  readonly frames: Buffer[];
+  readonly bytes: number;
   readonly resolve: (sequence: bigint) => void;
   readonly reject: (error: Error) => void;
 }
@@ -85,11 +80,11 @@ export class SegmentLog implements EventLog {
   private failed: Error | undefined;
   private closed = false;
   private readonly listeners = new Set<(record: LogRecord) => void>();
-  /** Counters for observability and tests: appends and the fsyncs they shared. */
-  readonly stats = { appends: 0, syncs: 0 };
+  /** Counters for observability and tests: appends, the fsyncs they shared, and frames read by reads. */
+  readonly stats = { appends: 0, syncs: 0, framesRead: 0 };
 
   private constructor(
-    private readonly options: { dir: string; segmentBytes: number; onFailure?: (error: Error) => void; lock: string | undefined },
+    private readonly options: { dir: string; segmentBytes: number; onFailure?: (error: Error) => void; lock: string | undefined; gaps: Map<bigint, bigint> },
     segments: Segment[],
     active: FileHandle | undefined,
     lastSequence: bigint,
@@ -108,37 +103,54 @@ export class SegmentLog implements EventLog {
     try {
       return await SegmentLog.recover(dir, segmentBytes, options, lock);
     } catch (e) {
-      if (lock) await rm(lock, { force: true });
+      if (lock) await releaseLock(lock);
       throw e;
     }
   }
 
   private static async recover(dir: string, segmentBytes: number, options: SegmentLogOptions, lock: string | undefined): Promise<SegmentLog> {
-    const segments = await listSegments(dir);
+    const listed = await listSegments(dir);
+    const gaps = await loadRepairedGaps(dir);
+    const repairedGap = (last: bigint) => gaps.get(last);
+    const segments: Segment[] = [];
     let last = 0n;
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i]!;
-      if (last !== 0n && segment.first !== last + 1n) {
-        throw new LogCorruptionError(`${segment.file}: starts at ${segment.first}, expected ${last + 1n} (a segment is missing)`);
+    for (const [i, listing] of listed.entries()) {
+      const isLast = i === listed.length - 1;
+      if (last !== 0n && listing.first !== last + 1n && repairedGap(last) !== listing.first) {
+        throw new LogCorruptionError(listing.file, 0, "missing_segment", `starts at ${listing.first}, expected ${last + 1n} (a segment is missing)`);
       }
-      const isLast = i === segments.length - 1;
-      const scan = await scanSegment(segment, segment.first);
-      if (scan.damage) {
-        // Only what a crash mid-write leaves may be cut: a torn last record, a
-        // last record whose bytes did not all reach the disk, or zeros the
-        // file system left past the end. Anything else is corruption with
-        // good records after it: refuse, rather than delete acknowledged data.
-        const tail = isLast && (scan.torn || (await onlyTailDamage(segment, scan.goodBytes, scan.damagedFrameBytes)));
-        if (!tail) throw new LogCorruptionError(`${segment.file} at byte ${scan.goodBytes}: ${scan.damage} (not the tail of the log; repair or move the segment aside)`);
-        if (!options.readOnly) await cutTail(segment.file, scan.goodBytes);
-        options.onDamage?.({ segment: segment.file, offset: scan.goodBytes, reason: scan.damage, bytesCut: options.readOnly ? 0 : segment.size - scan.goodBytes });
-        segment.size = scan.goodBytes;
+      const header = await checkSegmentHeader(listing, isLast);
+      if (header.kind === "unfinished") {
+        // A crash while creating it: it holds nothing. Write its header again.
+        if (!options.readOnly) await createSegment(dir, listing.first);
+        segments.push({ file: listing.file, first: listing.first, size: SEGMENT_HEADER_BYTES, index: [] });
+        continue;
       }
-      if (scan.lastSequence !== undefined) last = scan.lastSequence;
+      const segment: Segment = { file: listing.file, first: listing.first, size: listing.size, index: [] };
+      const reader = segmentFrames(segment, listing.size, { repairedGap });
+      let lastIndexed = -Infinity;
+      let step = await reader.next();
+      for (; !step.done; step = await reader.next()) {
+        const item = step.value;
+        if (item.kind === "record") {
+          if (item.offset - lastIndexed >= INDEX_EVERY_BYTES) {
+            segment.index.push({ sequence: item.sequence, offset: item.offset });
+            lastIndexed = item.offset;
+          }
+          continue;
+        }
+        if (!item.crashTail || !isLast) throw new LogCorruptionError(segment.file, item.offset, item.rule, `${item.message} (run \`session-events log verify ${dir}\` for a report, \`log repair\` to move it aside)`);
+        if (!options.readOnly) await cutTail(segment.file, item.offset);
+        options.onDamage?.({ segment: segment.file, offset: item.offset, reason: item.message, bytesCut: options.readOnly ? 0 : listing.size - item.offset });
+      }
+      segment.size = step.value.goodBytes;
+      // Index entries must start groups: the reader hands out whole groups, so a record's offset may be mid-group; keep group starts only.
+      if (step.value.last !== undefined) last = step.value.last;
+      segments.push(segment);
     }
-    if (segments.length === 0 && !options.readOnly) segments.push(await createSegment(dir, 1n));
+    if (segments.length === 0 && !options.readOnly) segments.push({ ...(await createSegment(dir, 1n)), index: [] });
     const active = options.readOnly ? undefined : await open(segments.at(-1)!.file, "a");
-    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, lock }, segments, active, last);
+    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, lock, gaps }, segments, active, last);
   }
 
   get lastSequence(): bigint {
@@ -154,14 +166,20 @@ export class SegmentLog implements EventLog {
   }
 
   append(payload: Uint8Array): Promise<bigint> {
+    return this.appendGroup([payload]);
+  }
+
+  appendGroup(payloads: readonly Uint8Array[]): Promise<bigint> {
     if (this.closed) return Promise.reject(new LogClosedError("the log is closed"));
     if (!this.active) return Promise.reject(new LogClosedError("the log is open read-only"));
     if (this.failed) return Promise.reject(this.failed);
-    const sequence = this.next++;
-    const frame = encodeFrame(sequence, payload);
-    this.stats.appends++;
+    if (payloads.length === 0) return Promise.reject(new RangeError("appendGroup: a group has at least one record"));
+    const first = this.next;
+    const frames = payloads.map((payload, i) => encodeFrame(first + BigInt(i), payload, i < payloads.length - 1));
+    this.next += BigInt(payloads.length);
+    this.stats.appends += payloads.length;
     return new Promise((resolve, reject) => {
-      this.queue.push({ sequence, frame, resolve, reject });
+      this.queue.push({ first, frames, bytes: frames.reduce((n, f) => n + f.length, 0), resolve, reject });
       this.flushing ??= this.flushLoop();
     });
   }
@@ -173,24 +191,26 @@ export class SegmentLog implements EventLog {
         this.queue = [];
         try {
           await this.rollIfFull();
-          const bytes = batch.reduce((n, p) => n + p.frame.length, 0);
-          const active = this.active!;
-          const { bytesWritten } = await active.writev(batch.map((p) => p.frame));
+          const segment = this.segments.at(-1)!;
+          const bytes = batch.reduce((n, p) => n + p.bytes, 0);
+          const { bytesWritten } = await this.active!.writev(batch.flatMap((p) => p.frames));
           if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
-          await active.datasync();
+          await this.active!.datasync();
           this.stats.syncs++;
-          this.segments.at(-1)!.size += bytes;
-          this.durableSequence = batch.at(-1)!.sequence;
+          this.indexBatch(segment, batch);
+          segment.size += bytes;
+          const lastGroup = batch.at(-1)!;
+          this.durableSequence = lastGroup.first + BigInt(lastGroup.frames.length) - 1n;
         } catch (e) {
           // The file's tail is now unknown: refuse everything until a reopen,
           // whose recovery cuts what was not completely written.
-          this.failed = new Error(`event log write failed, log stopped: ${(e as Error).message}`);
+          this.failed = new LogFailedError(`event log write failed, log stopped: ${(e as Error).message}`);
           for (const p of [...batch, ...this.queue]) p.reject(this.failed);
           this.queue = [];
           this.options.onFailure?.(this.failed);
           return;
         }
-        for (const p of batch) p.resolve(p.sequence);
+        for (const p of batch) p.resolve(p.first);
         this.notify(batch);
       }
     } finally {
@@ -198,15 +218,26 @@ export class SegmentLog implements EventLog {
     }
   }
 
-  private notify(batch: Pending[]): void {
+  private indexBatch(segment: Segment, batch: readonly Pending[]): void {
+    let offset = segment.size;
+    for (const p of batch) {
+      const lastIndexed = segment.index.at(-1)?.offset ?? -Infinity;
+      if (offset - lastIndexed >= INDEX_EVERY_BYTES) segment.index.push({ sequence: p.first, offset });
+      offset += p.bytes;
+    }
+  }
+
+  private notify(batch: readonly Pending[]): void {
     if (this.listeners.size === 0) return;
     for (const p of batch) {
-      const record: LogRecord = { sequence: p.sequence, payload: p.frame.subarray(16) };
-      for (const listener of this.listeners) {
-        try {
-          listener(record);
-        } catch {
-          // A listener's failure is its own; the log goes on.
+      for (const [i, frame] of p.frames.entries()) {
+        const record: LogRecord = { sequence: p.first + BigInt(i), payload: frame.subarray(24) };
+        for (const listener of this.listeners) {
+          try {
+            listener(record);
+          } catch {
+            // A listener's failure is its own; the log goes on.
+          }
         }
       }
     }
@@ -214,27 +245,28 @@ export class SegmentLog implements EventLog {
 
   private async rollIfFull(): Promise<void> {
     if (this.segments.at(-1)!.size < this.options.segmentBytes) return;
-    const next = await createSegment(this.options.dir, this.nextDurableStart());
+    const next = await createSegment(this.options.dir, this.durableSequence + 1n);
     await this.active!.close();
     this.active = await open(next.file, "a");
-    this.segments.push(next);
-  }
-
-  /** The first sequence of the next batch: one past the last durable record. */
-  private nextDurableStart(): bigint {
-    return this.durableSequence + 1n;
+    this.segments.push({ ...next, index: [] });
   }
 
   async *read(fromSequence = 1n): AsyncIterable<LogRecord> {
     const until = this.durableSequence;
-    const segments = this.segments.map((s) => ({ ...s })); // sizes as of now
+    const segments = this.segments.map((s) => ({ ...s, index: s.index.slice() })); // sizes as of now
+    const repairedGap = (last: bigint) => this.options.gaps.get(last);
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;
       const nextFirst = segments[i + 1]?.first;
       if (nextFirst !== undefined && nextFirst <= fromSequence) continue; // wholly before
-      for await (const record of readSegment(segment)) {
-        if (record.sequence > until) return;
-        if (record.sequence >= fromSequence) yield record;
+      // Seek: start at the last indexed group start at or before fromSequence.
+      const from = floorEntry(segment.index, fromSequence);
+      const reader = segmentFrames(segment, segment.size, { repairedGap, start: from?.offset, firstSequence: from?.sequence });
+      for await (const item of reader) {
+        if (item.kind === "damage") throw new LogCorruptionError(segment.file, item.offset, item.rule, item.message);
+        this.stats.framesRead++;
+        if (item.sequence > until) return;
+        if (item.sequence >= fromSequence) yield { sequence: item.sequence, payload: item.payload };
       }
     }
   }
@@ -250,70 +282,22 @@ export class SegmentLog implements EventLog {
     await this.flushing;
     this.listeners.clear();
     await this.active?.close();
-    if (this.options.lock) await rm(this.options.lock, { force: true });
+    if (this.options.lock) await releaseLock(this.options.lock);
   }
 }
 
-/**
- * One writer per directory: a LOCK file holding the writer's pid, created
- * exclusively. A lock whose process is gone (a crash) is taken over.
- */
-async function acquireLock(dir: string): Promise<string> {
-  const file = path.join(dir, "LOCK");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(file, "wx");
-      await handle.writeFile(String(process.pid));
-      await handle.sync();
-      await handle.close();
-      return file;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
-      if (pid === process.pid) throw new LogLockedError(`${dir} is already open in this process`);
-      if (pid > 0 && processIsAlive(pid)) {
-        throw new LogLockedError(`${dir} is in use by process ${pid} (if that process is not a writer of this log, delete ${file})`);
-      }
-      await rm(file, { force: true }); // stale: its writer is gone
-    }
+function floorEntry(index: readonly { sequence: bigint; offset: number }[], sequence: bigint): { sequence: bigint; offset: number } | undefined {
+  let lo = 0;
+  let hi = index.length - 1;
+  let found: { sequence: bigint; offset: number } | undefined;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (index[mid]!.sequence <= sequence) {
+      found = index[mid];
+      lo = mid + 1;
+    } else hi = mid - 1;
   }
-  throw new LogLockedError(`${dir}: could not take the lock ${file}`);
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/** A segment file as listed: its path, first sequence (from its name) and size. */
-export interface SegmentFile {
-  readonly file: string;
-  readonly first: bigint;
-  readonly size: number;
-}
-
-/** The segments of a data directory, in sequence order (archive readers list them the same way). */
-export async function listSegments(dir: string): Promise<Segment[]> {
-  const names = (await readdir(dir)).filter((n) => SEGMENT.test(n)).sort();
-  return Promise.all(
-    names.map(async (name) => {
-      const file = path.join(dir, name);
-      return { file, first: BigInt(SEGMENT.exec(name)![1]!), size: (await stat(file)).size };
-    }),
-  );
-}
-
-async function createSegment(dir: string, first: bigint): Promise<Segment> {
-  const file = path.join(dir, segmentName(first));
-  const handle = await open(file, "a");
-  await handle.sync();
-  await handle.close();
-  await syncPath(dir); // make the new file's name durable too
-  return { file, first, size: 0 };
+  return found;
 }
 
 async function cutTail(file: string, size: number): Promise<void> {
@@ -321,109 +305,6 @@ async function cutTail(file: string, size: number): Promise<void> {
   try {
     await handle.truncate(size);
     await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-interface ScanResult {
-  goodBytes: number;
-  lastSequence: bigint | undefined;
-  damage: string | undefined;
-  /** The damage is a frame cut short by the end of the file. */
-  torn: boolean;
-  /** Size of the damaged frame as its header says, when it has a header. */
-  damagedFrameBytes: number | undefined;
-}
-
-/** Check every frame of a segment: checksums, and sequences counting up from `first`. */
-async function scanSegment(segment: Segment, first: bigint): Promise<ScanResult> {
-  let expected = first;
-  let goodBytes = 0;
-  let lastSequence: bigint | undefined;
-  try {
-    for await (const record of readSegment(segment)) {
-      if (record.sequence !== expected) {
-        return { goodBytes, lastSequence, damage: `record sequence ${record.sequence}, expected ${expected}`, torn: false, damagedFrameBytes: 16 + record.payload.length };
-      }
-      goodBytes += 16 + record.payload.length;
-      lastSequence = record.sequence;
-      expected++;
-    }
-  } catch (e) {
-    if (e instanceof FrameDamageError) return { goodBytes: e.offset, lastSequence, damage: e.message, torn: e.torn, damagedFrameBytes: e.frameBytes };
-    throw e;
-  }
-  return { goodBytes, lastSequence, damage: undefined, torn: false, damagedFrameBytes: undefined };
-}
-
-export class FrameDamageError extends Error {
-  override readonly name = "FrameDamageError";
-  constructor(
-    readonly file: string,
-    readonly offset: number,
-    reason: string,
-    /** Cut short by the end of the file. */
-    readonly torn = false,
-    /** The damaged frame's size, as its header says. */
-    readonly frameBytes?: number,
-  ) {
-    super(reason);
-  }
-}
-
-/** A damaged last frame that ends exactly at the end of the file, or nothing but zeros from it on. */
-async function onlyTailDamage(segment: Segment, offset: number, frameBytes: number | undefined): Promise<boolean> {
-  if (frameBytes !== undefined && offset + frameBytes === segment.size) return true;
-  const handle = await open(segment.file, "r");
-  try {
-    const rest = Buffer.alloc(segment.size - offset);
-    await handle.read(rest, 0, rest.length, offset);
-    return rest.every((b) => b === 0);
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * Stream the frames of one segment, up to its durable size, in chunks (memory
- * stays at about one chunk plus the largest record). Throws FrameDamageError
- * at the first damaged frame.
- */
-export async function* readSegment(segment: { file: string; size: number }): AsyncIterable<LogRecord> {
-  const handle = await open(segment.file, "r");
-  try {
-    let buffered = Buffer.alloc(0);
-    let fileOffset = 0; // file position of buffered[0]
-    let readPos = 0;
-    while (true) {
-      let offset = 0;
-      while (true) {
-        const frame = decodeFrame(buffered, offset);
-        if (frame.kind === "damaged" && !frame.torn) {
-          const length = buffered.length - offset >= 4 ? buffered.readUInt32LE(offset) : undefined;
-          throw new FrameDamageError(segment.file, fileOffset + offset, frame.reason, false, length === undefined ? undefined : 16 + length);
-        }
-        if (frame.kind !== "record") break; // the end of the buffer, or a frame that needs more bytes
-        yield { sequence: frame.sequence, payload: Buffer.from(frame.payload) };
-        offset += frame.size;
-      }
-      buffered = buffered.subarray(offset);
-      fileOffset += offset;
-      if (readPos >= segment.size) {
-        if (buffered.length > 0) {
-          const frame = decodeFrame(buffered, 0);
-          throw new FrameDamageError(segment.file, fileOffset, frame.kind === "damaged" ? frame.reason : "trailing bytes", frame.kind === "damaged" && frame.torn);
-        }
-        return;
-      }
-      const want = Math.min(READ_CHUNK, segment.size - readPos);
-      const chunk = Buffer.allocUnsafe(want);
-      const { bytesRead } = await handle.read(chunk, 0, want, readPos);
-      if (bytesRead === 0) throw new FrameDamageError(segment.file, fileOffset, "file shorter than expected");
-      readPos += bytesRead;
-      buffered = buffered.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buffered, chunk.subarray(0, bytesRead)]);
-    }
   } finally {
     await handle.close();
   }

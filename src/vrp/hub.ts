@@ -1,18 +1,26 @@
 /**
  * The VRP hub: accepts producer events into the durable log, runs them
- * through the state machine in log order, and stores what they caused
- * (STATE_CHANGE, AUDIT_EVENT) right after them. It knows nothing of gRPC.
+ * through the state machine in log order, and stores each event together
+ * with what it caused (STATE_CHANGE, AUDIT_EVENT) as one atomic group: no
+ * crash can leave a cause without its outcomes. It knows nothing of gRPC.
  *
- * Order: validation, the state machine and the appends happen in one
- * synchronous step, so the machine sees events in exactly the log's order,
- * and a restart that replays the log rebuilds the same states.
+ * Order: validation, the state machine and the append happen in one
+ * synchronous step, so the machine sees events in exactly the log's order.
+ * Replay restores, never recomputes: a restart applies the outcomes stored in
+ * the log (VrpStateMachine.restore), so a policy changed since (or a newer
+ * machine) cannot rewrite history. The policy in force is itself recorded in
+ * the log whenever it changes (recordPolicy).
  *
- * Resume without duplicates: a producer that names itself (producer_id) and
- * numbers its events (producer_sequence) can resend what was not
- * acknowledged; an event at or below the last accepted number is answered as
- * already accepted and not stored again.
+ * Producers: a producer that names itself (producer_id) numbers its events
+ * (producer_sequence, counting up by one). Every number judged is consumed,
+ * refused or not, so what is pipelined behind a refused event is judged on
+ * its own. A resend of a stored event, however old, is acknowledged with its
+ * real log sequence; the same number with different content is refused
+ * (`conflict`).
  */
+import { crc32 } from "node:zlib";
 import { bridges } from "../bridge/index.js";
+import { canonicalJson } from "../contract/canonical.js";
 import { ValidationError } from "../contract/errors.js";
 import type { VrpEventJson } from "../contract/types.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
@@ -21,100 +29,153 @@ import type { EventLog } from "../store/event-log.js";
 import { timestampFromDate } from "../contract/timestamp.js";
 import { DEFAULT_POLICY, type VrpPolicy } from "./audits.js";
 import { VrpStateMachine } from "./machine.js";
+import { ProducerHistory, REFUSED } from "./producer-history.js";
 
 export type Accepted = {
   readonly kind: "accepted";
   /** Log sequence of the event. */
   readonly sequence: bigint;
-  /** What it caused, in contract JSON, already in the log after it. */
+  /** What it caused, in contract JSON, stored in the same atomic group. */
   readonly derived: readonly VrpEventJson[];
   /** The same, as protobuf messages (converted once, for the log and the answers). */
   readonly derivedMessages: readonly VrpEvent[];
   /** Resolves once the event and what it caused are durable. */
   readonly durable: Promise<void>;
 };
-/** Already accepted: `durable` resolves once the original is on disk; `sequence` is where it is (0: accepted too long ago to remember). */
+/** Already stored: `durable` resolves once the original is on disk; `sequence` is where it is. */
 export type Duplicate = { readonly kind: "duplicate"; readonly sequence: bigint; readonly durable: Promise<void> };
 export type Refused = { readonly kind: "refused"; readonly reason: string };
 
-/** How many recent events per producer are remembered, to answer a resend with its own position. */
-const REMEMBERED = 4096;
-
-interface ProducerState {
-  /** Highest producer_sequence accepted. */
-  last: bigint;
-  /** Recent producer_sequence -> where it was stored, and when it is durable. */
-  readonly recent: Map<bigint, { sequence: bigint; durable: Promise<void> }>;
-}
-
 export class VrpHub {
   readonly machine: VrpStateMachine;
-  private readonly producers = new Map<string, ProducerState>();
+  private readonly producers = new ProducerHistory();
+  /** Events stored but not yet durable, by producer and number: a resend waits for them. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** The policy last recorded in the log (undefined: none yet). */
+  private recordedPolicy: VrpPolicy | undefined;
+  /** Replay: the producer event whose stored outcomes are being gathered. */
+  private replaying: { event: VrpEventJson; sequence: bigint; derived: VrpEventJson[] } | undefined;
 
   constructor(
     private readonly log: EventLog,
-    policy: VrpPolicy = DEFAULT_POLICY,
+    private readonly policy: VrpPolicy = DEFAULT_POLICY,
   ) {
     this.machine = new VrpStateMachine(policy);
   }
 
-  /** Rebuild from one log entry (at start-up, in log order). Derived entries are recomputed, not read. */
+  /** Rebuild from one log entry (at start-up, in log order): outcomes are read, not recomputed. */
   replay(entry: LogEntry, sequence: bigint): void {
-    if (entry.entry?.$case !== "vrpReceived") return;
-    const { event, producerId, producerSequence } = entry.entry.value;
-    this.machine.apply(bridges.VrpEvent.toJson(event!), Number(sequence));
-    if (producerId) this.remember(producerId, producerSequence, sequence, Promise.resolve());
+    switch (entry.entry?.$case) {
+      case "vrpReceived": {
+        this.finishReplay();
+        const { event, producerId, producerSequence } = entry.entry.value;
+        const json = bridges.VrpEvent.toJson(event!);
+        this.replaying = { event: json, sequence, derived: [] };
+        if (producerId) this.producers.add(producerId, producerSequence, { sequence, digest: digest(json) });
+        return;
+      }
+      case "vrpDerived":
+        if (this.replaying?.sequence === entry.entry.value.causeSequence) this.replaying.derived.push(bridges.VrpEvent.toJson(entry.entry.value.event!));
+        return;
+      case "vrpPolicyChanged":
+        this.recordedPolicy = { maxRecoveryWindowMs: Number(entry.entry.value.maxRecoveryWindowMs), maxSwitchesPerMinute: entry.entry.value.maxSwitchesPerMinute };
+        return;
+      default:
+        return;
+    }
   }
 
-  /** The last producer_sequence accepted from a producer (0 if none): where a restarted producer goes on. */
+  /** The end of replay (or of one cause's group): apply the stored outcomes of the last producer event. */
+  finishReplay(): void {
+    if (!this.replaying) return;
+    this.machine.restore(this.replaying.event, this.replaying.derived);
+    this.replaying = undefined;
+  }
+
+  /**
+   * After replay: record the policy in the log if it is not the one recorded
+   * last. Returns the previous policy when it changed (for the operator's log).
+   */
+  async recordPolicy(): Promise<{ changed: boolean; previous: VrpPolicy | undefined }> {
+    this.finishReplay();
+    const previous = this.recordedPolicy;
+    if (previous && previous.maxRecoveryWindowMs === this.policy.maxRecoveryWindowMs && previous.maxSwitchesPerMinute === this.policy.maxSwitchesPerMinute) {
+      return { changed: false, previous };
+    }
+    const value = { maxRecoveryWindowMs: BigInt(this.policy.maxRecoveryWindowMs), maxSwitchesPerMinute: this.policy.maxSwitchesPerMinute };
+    await this.log.append(LogEntry.encode({ receivedAt: timestampFromDate(new Date()), entry: { $case: "vrpPolicyChanged", value } }).finish());
+    this.recordedPolicy = this.policy;
+    return { changed: true, previous };
+  }
+
+  /** The last producer_sequence judged from a producer (0 if none): where a restarted producer goes on. */
   lastProducerSequence(producerId: string): bigint {
-    return this.producers.get(producerId)?.last ?? 0n;
-  }
-
-  private remember(producerId: string, producerSequence: bigint, sequence: bigint, durable: Promise<void>): void {
-    let state = this.producers.get(producerId);
-    if (!state) this.producers.set(producerId, (state = { last: 0n, recent: new Map() }));
-    state.last = producerSequence;
-    state.recent.set(producerSequence, { sequence, durable });
-    if (state.recent.size > REMEMBERED) state.recent.delete(state.recent.keys().next().value!);
+    return this.producers.last(producerId);
   }
 
   accept(event: VrpEvent | undefined, producerId = "", producerSequence = 0n): Accepted | Duplicate | Refused {
-    if (!event) return { kind: "refused", reason: "/event: is required [required]" };
-    let json: VrpEventJson;
-    try {
-      json = bridges.VrpEvent.toJson(event);
-    } catch (e) {
-      if (e instanceof ValidationError) return { kind: "refused", reason: e.message };
-      throw e;
-    }
-    if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})` };
-    if (producerId) {
-      if (producerSequence === 0n) return { kind: "refused", reason: "/producer_sequence: must be 1 or more when producer_id is set [minimum]" };
-      const last = this.lastProducerSequence(producerId);
-      if (producerSequence <= last) {
-        const known = this.producers.get(producerId)?.recent.get(producerSequence);
-        return { kind: "duplicate", sequence: known?.sequence ?? 0n, durable: known?.durable ?? Promise.resolve() };
+    if (producerId && producerSequence === 0n) return { kind: "refused", reason: "/producer_sequence: must be 1 or more when producer_id is set [minimum]" };
+    let json: VrpEventJson | undefined;
+    let invalid: string | undefined;
+    if (!event) invalid = "/event: is required [required]";
+    else {
+      try {
+        json = bridges.VrpEvent.toJson(event);
+      } catch (e) {
+        if (!(e instanceof ValidationError)) throw e;
+        invalid = e.message;
       }
+    }
+    if (producerId) {
+      const last = this.producers.last(producerId);
+      if (producerSequence <= last) return this.resend(producerId, producerSequence, json);
       if (producerSequence !== last + 1n) {
         return { kind: "refused", reason: `/producer_sequence: ${producerSequence} leaves a gap: the next expected is ${last + 1n} [sequence_gap]` };
       }
+    }
+    if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})` };
+    if (invalid !== undefined || json === undefined) {
+      // Judged and refused: the number is consumed, so what follows it is judged on its own.
+      if (producerId) this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
+      return { kind: "refused", reason: invalid ?? "/event: is required [required]" };
     }
     const receivedAt = timestampFromDate(new Date());
     const sequence = this.log.nextSequence;
     const derived = this.machine.apply(json, Number(sequence));
     const derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
-    const appends = [
-      this.log.append(LogEntry.encode({ receivedAt, entry: { $case: "vrpReceived", value: { event, producerId, producerSequence } } }).finish()),
-      ...derivedMessages.map((d) =>
-        this.log.append(LogEntry.encode({ receivedAt, entry: { $case: "vrpDerived", value: { event: d, causeSequence: sequence } } }).finish()),
-      ),
+    // One atomic group: the event, then what it caused, at consecutive sequences from `sequence`.
+    const group = [
+      LogEntry.encode({ receivedAt, entry: { $case: "vrpReceived", value: { event: event!, producerId, producerSequence } } }).finish(),
+      ...derivedMessages.map((d) => LogEntry.encode({ receivedAt, entry: { $case: "vrpDerived", value: { event: d, causeSequence: sequence } } }).finish()),
     ];
-    const durable = Promise.all(appends).then(() => undefined);
+    const durable = this.log.appendGroup(group).then(() => undefined);
     durable.catch(() => {}); // the stream that sent it reports the failure
-    if (producerId) this.remember(producerId, producerSequence, sequence, durable);
+    if (producerId) {
+      this.producers.add(producerId, producerSequence, { sequence, digest: digest(json) });
+      const key = `${producerSequence}\u0000${producerId}`;
+      this.inFlight.set(key, durable);
+      void durable.finally(() => this.inFlight.delete(key)).catch(() => {});
+    }
     return { kind: "accepted", sequence, derived, derivedMessages, durable };
   }
+
+  /** A number already judged: the same event again is a duplicate; anything else is refused. */
+  private resend(producerId: string, producerSequence: bigint, json: VrpEventJson | undefined): Duplicate | Refused {
+    const known = this.producers.get(producerId, producerSequence);
+    if (!known || known.sequence === REFUSED) {
+      return { kind: "refused", reason: `/producer_sequence: ${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers) [refused_earlier]` };
+    }
+    if (json === undefined || digest(json) !== known.digest) {
+      return { kind: "refused", reason: `/producer_sequence: ${producerSequence} is already stored at log sequence ${known.sequence} with different content [conflict]` };
+    }
+    const durable = this.inFlight.get(`${producerSequence}\u0000${producerId}`) ?? Promise.resolve();
+    return { kind: "duplicate", sequence: known.sequence, durable };
+  }
+}
+
+/** A digest of an event's content: canonical JSON (sorted keys), so key order does not make two events differ. */
+function digest(json: VrpEventJson): number {
+  return crc32(canonicalJson(json));
 }
 
 /** A VRP event of a log entry (received or derived), if it holds one. */

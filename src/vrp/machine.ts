@@ -33,7 +33,7 @@ export class VrpStateMachine {
   /** Which session each transport is bound to (released on TERMINATED). */
   private readonly transportOwners = new Map<string, string>();
 
-  constructor(readonly policy: VrpPolicy = DEFAULT_POLICY) {}
+  constructor(public policy: VrpPolicy = DEFAULT_POLICY) {}
 
   session(sessionId: string): Readonly<SessionSnapshot> | undefined {
     return this.sessions.get(sessionId);
@@ -49,6 +49,22 @@ export class VrpStateMachine {
 
   /** Apply one event (at log position `sequence`); returns the events it caused. */
   apply(event: VrpEventJson, sequence: number): VrpEventJson[] {
+    const out = this.decide(event, sequence);
+    this.commit(event, out);
+    return out;
+  }
+
+  /**
+   * Restore: apply an event with the outcomes stored for it in the log,
+   * without deciding again. Replay uses this, so the state after a restart is
+   * what the stored outcomes say, whatever the policy (or the code) is now.
+   */
+  restore(event: VrpEventJson, derived: readonly VrpEventJson[]): void {
+    this.commit(event, derived);
+  }
+
+  /** What an event causes in the current state (changes nothing). */
+  decide(event: VrpEventJson, sequence: number): VrpEventJson[] {
     const type = event.event_type;
     if (!isKnownVrpEventType(type)) return []; // forward compatible: stored, forwarded, never a transition
     const out: VrpEventJson[] = [];
@@ -56,12 +72,8 @@ export class VrpStateMachine {
     const session = this.sessions.get(event.session_id);
 
     if (!session) {
-      if (type === BIRTH_TRANSITION.on) {
-        this.sessions.set(event.session_id, { state: BIRTH_TRANSITION.to, activeTransport: undefined, switches: [], troubledSince: undefined, windowAudited: false });
-        stateChange(ctx, "NONE", BIRTH_TRANSITION.to, BIRTH_TRANSITION.reason);
-      } else if (!OBSERVATIONS.has(type)) {
-        audit(ctx, "SESSION_NOT_CREATED", "NONE");
-      }
+      if (type === BIRTH_TRANSITION.on) stateChange(ctx, "NONE", BIRTH_TRANSITION.to, BIRTH_TRANSITION.reason);
+      else if (!OBSERVATIONS.has(type)) audit(ctx, "SESSION_NOT_CREATED", "NONE");
       return out;
     }
     if (session.state === "TERMINATED") {
@@ -77,33 +89,59 @@ export class VrpStateMachine {
       audit(ctx, "TRANSITION_NOT_ALLOWED", session.state);
       return out;
     }
-    if (type === "PATH_SELECTED" && session.state === "ATTACHED" && ctx.event.details?.transport_id === session.activeTransport && session.activeTransport !== undefined) {
+    if (type === "PATH_SELECTED" && session.state === "ATTACHED" && event.details?.transport_id === session.activeTransport && session.activeTransport !== undefined) {
       return out; // the active transport selected again: nothing changes, nothing to say
     }
-    if (type === "PATH_SELECTED" && !this.bind(ctx, session)) return out;
-
-    const from = session.state;
-    session.state = transition.to;
-    if (transition.to === "ATTACHED") {
-      session.troubledSince = undefined;
-      session.windowAudited = false;
-    } else if (from === "ATTACHED" && transition.to !== "TERMINATED") {
-      session.troubledSince = event.ts_ms; // the recovery window starts
-    }
-    if (transition.to === "TERMINATED" && session.activeTransport !== undefined) {
-      this.transportOwners.delete(session.activeTransport);
-      session.activeTransport = undefined;
-    }
-    stateChange(ctx, from, transition.to, transition.reason);
+    if (type === "PATH_SELECTED" && !this.bindingAllowed(ctx, session)) return out;
+    stateChange(ctx, session.state, transition.to, transition.reason);
     return out;
   }
 
-  /** The binding invariants; true when the binding may go ahead (and is recorded). */
-  private bind(ctx: Ctx, session: SessionSnapshot): boolean {
+  /** The one place state changes: from an event and the outcomes decided (or stored) for it. */
+  private commit(event: VrpEventJson, derived: readonly VrpEventJson[]): void {
+    const change = derived.find((d) => d.event_type === "STATE_CHANGE");
+    const session = this.sessions.get(event.session_id);
+    if (session && derived.some((d) => d.event_type === "AUDIT_EVENT" && d.reason_code === "RECOVERY_WINDOW_EXCEEDED")) session.windowAudited = true;
+    if (!change) return;
+    const from = change.details?.from_state;
+    const to = change.details?.to_state as VrpSessionState;
+    if (!session) {
+      this.sessions.set(event.session_id, { state: to, activeTransport: undefined, switches: [], troubledSince: undefined, windowAudited: false });
+      return;
+    }
+    if (event.event_type === "PATH_SELECTED") this.bind(event, session);
+    session.state = to;
+    if (to === "ATTACHED") {
+      session.troubledSince = undefined;
+      session.windowAudited = false;
+    } else if (from === "ATTACHED" && to !== "TERMINATED") {
+      session.troubledSince = event.ts_ms; // the recovery window starts
+    }
+    if (to === "TERMINATED" && session.activeTransport !== undefined) {
+      this.transportOwners.delete(session.activeTransport);
+      session.activeTransport = undefined;
+    }
+  }
+
+  /** Record a binding that was allowed: the transport becomes the active one, a switch is counted. */
+  private bind(event: VrpEventJson, session: SessionSnapshot): void {
+    const transport = transportOf(event)!;
+    const active = session.activeTransport;
+    if (active !== undefined && active !== transport) {
+      const now = event.ts_ms;
+      session.switches = [...session.switches.filter((t) => t > now - MINUTE_MS), now];
+      this.transportOwners.delete(active);
+    }
+    session.activeTransport = transport;
+    this.transportOwners.set(transport, event.session_id);
+  }
+
+  /** The binding invariants: true when the binding may go ahead; otherwise the audit says why not. */
+  private bindingAllowed(ctx: Ctx, session: SessionSnapshot): boolean {
     const details = ctx.event.details ?? {};
     const ids = Array.isArray(details.transport_ids) ? details.transport_ids : undefined;
     if (ids && ids.length > 1) return audit(ctx, "MULTIPLE_ACTIVE_TRANSPORTS", session.state), false;
-    const transport = typeof details.transport_id === "string" ? details.transport_id : typeof ids?.[0] === "string" ? ids[0] : undefined;
+    const transport = transportOf(ctx.event);
     if (!transport) return audit(ctx, "TRANSPORT_UNSPECIFIED", session.state), false;
     const owner = this.transportOwners.get(transport);
     if (owner !== undefined && owner !== ctx.event.session_id) {
@@ -119,15 +157,11 @@ export class VrpStateMachine {
     }
     if (isSwitch) {
       const now = ctx.event.ts_ms;
-      session.switches = session.switches.filter((t) => t > now - MINUTE_MS);
-      if (session.switches.length + 1 > this.policy.maxSwitchesPerMinute) {
-        return audit(ctx, "SWITCH_RATE_EXCEEDED", session.state, { switches_last_minute: session.switches.length, limit: this.policy.maxSwitchesPerMinute }), false;
+      const recent = session.switches.filter((t) => t > now - MINUTE_MS);
+      if (recent.length + 1 > this.policy.maxSwitchesPerMinute) {
+        return audit(ctx, "SWITCH_RATE_EXCEEDED", session.state, { switches_last_minute: recent.length, limit: this.policy.maxSwitchesPerMinute }), false;
       }
-      session.switches.push(now);
-      this.transportOwners.delete(active);
     }
-    session.activeTransport = transport;
-    this.transportOwners.set(transport, ctx.event.session_id);
     return true;
   }
 
@@ -135,10 +169,16 @@ export class VrpStateMachine {
     if (session.troubledSince === undefined || session.windowAudited) return;
     const troubledFor = ctx.event.ts_ms - session.troubledSince;
     if (troubledFor > this.policy.maxRecoveryWindowMs) {
-      session.windowAudited = true;
       audit(ctx, "RECOVERY_WINDOW_EXCEEDED", session.state, { troubled_ms: troubledFor, limit_ms: this.policy.maxRecoveryWindowMs });
     }
   }
+}
+
+/** The transport a PATH_SELECTED binds: details.transport_id, else the only one of details.transport_ids. */
+function transportOf(event: VrpEventJson): string | undefined {
+  const details = event.details ?? {};
+  const ids = Array.isArray(details.transport_ids) ? details.transport_ids : undefined;
+  return typeof details.transport_id === "string" ? details.transport_id : typeof ids?.[0] === "string" ? ids[0] : undefined;
 }
 
 interface Ctx {

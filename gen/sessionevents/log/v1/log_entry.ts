@@ -37,8 +37,17 @@ export interface LogEntry {
     /** A VRP event a producer sent. */
     { $case: "vrpReceived"; value: VrpReceived }
     | //
-    /** A VRP event the collector derived (STATE_CHANGE, AUDIT_EVENT). */
+    /**
+     * A VRP event the collector derived (STATE_CHANGE, AUDIT_EVENT). It is
+     * written in one atomic group with the VrpReceived that caused it.
+     */
     { $case: "vrpDerived"; value: VrpDerived }
+    | //
+    /**
+     * The VRP policy in force from here on (written when it changes, so
+     * that a replay restores outcomes decided under an older policy).
+     */
+    { $case: "vrpPolicyChanged"; value: VrpPolicyChanged }
     | undefined;
 }
 
@@ -80,6 +89,14 @@ export interface SessionEnded {
   event: SessionEndEvent | undefined;
 }
 
+/** VrpPolicyChanged records the recovery policy the collector runs with. */
+export interface VrpPolicyChanged {
+  /** Longest a session may stay out of ATTACHED, by event time, in milliseconds. */
+  maxRecoveryWindowMs: bigint;
+  /** Most transport switches in any 60 s of event time. */
+  maxSwitchesPerMinute: number;
+}
+
 function createBaseLogEntry(): LogEntry {
   return { receivedAt: undefined, entry: undefined };
 }
@@ -101,6 +118,9 @@ export const LogEntry: MessageFns<LogEntry> = {
         break;
       case "vrpDerived":
         VrpDerived.encode(message.entry.value, writer.uint32(42).fork()).join();
+        break;
+      case "vrpPolicyChanged":
+        VrpPolicyChanged.encode(message.entry.value, writer.uint32(50).fork()).join();
         break;
     }
     return writer;
@@ -159,6 +179,14 @@ export const LogEntry: MessageFns<LogEntry> = {
             message.entry = { $case: "vrpDerived", value: VrpDerived.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.entry = { $case: "vrpPolicyChanged", value: VrpPolicyChanged.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -201,6 +229,12 @@ export const LogEntry: MessageFns<LogEntry> = {
       case "vrpDerived": {
         if (object.entry?.value !== undefined && object.entry?.value !== null) {
           message.entry = { $case: "vrpDerived", value: VrpDerived.fromPartial(object.entry.value) };
+        }
+        break;
+      }
+      case "vrpPolicyChanged": {
+        if (object.entry?.value !== undefined && object.entry?.value !== null) {
+          message.entry = { $case: "vrpPolicyChanged", value: VrpPolicyChanged.fromPartial(object.entry.value) };
         }
         break;
       }
@@ -503,6 +537,78 @@ export const SessionEnded: MessageFns<SessionEnded> = {
     message.event = (object.event !== undefined && object.event !== null)
       ? SessionEndEvent.fromPartial(object.event)
       : undefined;
+    return message;
+  },
+};
+
+function createBaseVrpPolicyChanged(): VrpPolicyChanged {
+  return { maxRecoveryWindowMs: 0n, maxSwitchesPerMinute: 0 };
+}
+
+export const VrpPolicyChanged: MessageFns<VrpPolicyChanged> = {
+  encode(message: VrpPolicyChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxRecoveryWindowMs !== 0n) {
+      if (BigInt.asUintN(64, message.maxRecoveryWindowMs) !== message.maxRecoveryWindowMs) {
+        throw new globalThis.Error("value provided for field message.maxRecoveryWindowMs of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.maxRecoveryWindowMs);
+    }
+    if (message.maxSwitchesPerMinute !== 0) {
+      writer.uint32(16).uint32(message.maxSwitchesPerMinute);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VrpPolicyChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVrpPolicyChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxRecoveryWindowMs = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxSwitchesPerMinute = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<VrpPolicyChanged>, I>>(base?: I): VrpPolicyChanged {
+    return VrpPolicyChanged.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<VrpPolicyChanged>, I>>(object: I): VrpPolicyChanged {
+    const message = createBaseVrpPolicyChanged();
+    message.maxRecoveryWindowMs = (object.maxRecoveryWindowMs !== undefined && object.maxRecoveryWindowMs !== null)
+      ? BigInt(object.maxRecoveryWindowMs)
+      : 0n;
+    message.maxSwitchesPerMinute = object.maxSwitchesPerMinute ?? 0;
     return message;
   },
 };

@@ -14,12 +14,18 @@ export class ByteWindow {
   private done = false;
   private readonly iterator: AsyncIterator<Buffer>;
 
-  /** `onClose`: what else to close with the window (the file under a gunzip, say). */
+  /**
+   * `onClose`: what else to close with the window (the file under a gunzip,
+   * say). `startOffset`: the offset of the first chunk's first byte (a window
+   * that starts inside a file reports file offsets).
+   */
   constructor(
     chunks: AsyncIterable<Buffer>,
     private readonly onClose?: () => Promise<void>,
+    startOffset = 0,
   ) {
     this.iterator = chunks[Symbol.asyncIterator]();
+    this.consumed = startOffset;
   }
 
   /** Stream offset of the first unread byte. */

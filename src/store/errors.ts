@@ -1,0 +1,36 @@
+/** The log's errors. Each names what a reader needs to act: the file, the byte offset, the rule. */
+
+/**
+ * The log holds damage that a crash cannot leave: open refuses rather than
+ * cut acknowledged records. `session-events log verify` reports it and
+ * `session-events log repair` moves it aside.
+ */
+export class LogCorruptionError extends Error {
+  override readonly name = "LogCorruptionError";
+  constructor(
+    /** The segment (or other file) holding the damage. */
+    readonly segment: string,
+    /** Byte offset of the damage in that file. */
+    readonly offset: number,
+    /** The rule broken: torn, checksum, framing, sequence, segment_header, format, missing_segment, repairs. */
+    readonly rule: string,
+    readonly detail: string,
+  ) {
+    super(`${segment} at byte ${offset}: ${detail} [${rule}]`);
+  }
+}
+
+/** Appends after close, or on a log opened read-only. */
+export class LogClosedError extends Error {
+  override readonly name = "LogClosedError";
+}
+
+/** Another process (or this one) has the log open for writing. */
+export class LogLockedError extends Error {
+  override readonly name = "LogLockedError";
+}
+
+/** A write or fsync failed: the log refuses appends until it is reopened (whose recovery cuts what was not completely written). */
+export class LogFailedError extends Error {
+  override readonly name = "LogFailedError";
+}

@@ -1,0 +1,41 @@
+/**
+ * `log upgrade`: copy a data directory written by session-events 0.1.0 (log
+ * format 1) into a new directory in format 2, record for record, keeping
+ * every sequence. The old directory is only read.
+ */
+import { readdir } from "node:fs/promises";
+import { readFormat1Segment } from "./format1.js";
+import { listSegments } from "./segment-file.js";
+import { SegmentLog } from "./segment-log.js";
+
+/** Appends queued at once while copying: enough to share fsyncs, little memory. */
+const IN_FLIGHT = 1024;
+
+export async function upgradeLog(from: string, to: string): Promise<{ records: number; lastSequence: bigint }> {
+  const existing = await readdir(to).catch(() => []);
+  if (existing.length > 0) throw new Error(`${to}: must be a new or empty directory`);
+  const segments = await listSegments(from);
+  if (segments.length === 0) throw new Error(`${from} holds no log segments`);
+  const log = await SegmentLog.open({ dir: to });
+  let records = 0;
+  try {
+    let pending: Promise<bigint>[] = [];
+    for (const [i, segment] of segments.entries()) {
+      for await (const record of readFormat1Segment(segment.file, i === segments.length - 1)) {
+        if (record.sequence !== log.nextSequence) {
+          throw new Error(`${segment.file}: record ${record.sequence} where ${log.nextSequence} was expected (a gap in the old log)`);
+        }
+        pending.push(log.append(record.payload));
+        records++;
+        if (pending.length >= IN_FLIGHT) {
+          await Promise.all(pending);
+          pending = [];
+        }
+      }
+    }
+    await Promise.all(pending);
+    return { records, lastSequence: log.lastSequence };
+  } finally {
+    await log.close();
+  }
+}
