@@ -8,7 +8,7 @@ import path from "node:path";
 import { bridges } from "../../src/bridge/index.js";
 import type { SessionEndEventJson, SessionStartEventJson, VrpEventJson } from "../../src/contract/types.js";
 import { parseTimestamp } from "../../src/contract/timestamp.js";
-import { encodeFrame } from "../../src/store/frame.js";
+import { encodeFrame, encodeSegmentHeader } from "../../src/store/frame.js";
 import { SegmentLog } from "../../src/store/segment-log.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { validEnd, validStart, validVrp } from "./fixtures.js";
@@ -46,9 +46,10 @@ export async function writeDataDir(dir: string, events: readonly LoggedEvent[], 
   }
 }
 
-/** One segment file of framed records, sequences from 1 (or as given). */
+/** One segment file (its header, then framed records), sequences from 1 (or as given). */
 export function writeSegmentFile(file: string, payloads: readonly Uint8Array[], sequences?: readonly bigint[]): void {
-  writeFileSync(file, Buffer.concat(payloads.map((p, i) => encodeFrame(sequences?.[i] ?? BigInt(i + 1), p))));
+  const sequenceOf = (i: number) => sequences?.[i] ?? BigInt(i + 1);
+  writeFileSync(file, Buffer.concat([encodeSegmentHeader(sequenceOf(0)), ...payloads.map((p, i) => encodeFrame(sequenceOf(i), p))]));
 }
 
 /** A small, varied log: starts, ends, producer and derived VRP events. */
