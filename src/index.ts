@@ -49,6 +49,9 @@ export { createLogger, type Logger, type LogLevel } from "./server/logger.js";
 export { fieldViolations } from "./server/rich-error.js";
 export { SegmentLog, type SegmentLogOptions, type DamageReport } from "./store/segment-log.js";
 export type { EventLog, LogRecord } from "./store/event-log.js";
+export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError } from "./store/errors.js";
+export { verifyLog, repairLog, type LogReport, type RepairResult, type SegmentReport, type DamageFound } from "./store/repair.js";
+export { upgradeLog } from "./store/upgrade.js";
 
 // VRP streams.
 export { VrpProducer, VrpRejectedError, subscribeVrp, type VrpProducerOptions, type SubscribeOptions } from "./client/vrp.js";
