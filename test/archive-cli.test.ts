@@ -8,7 +8,7 @@ import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "nod
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { encodeFrame } from "../src/store/frame.js";
+import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame, encodeSegmentHeader } from "../src/store/frame.js";
 import { logEntryBytes, sampleEvents, writeDataDir, writeSegmentFile } from "./support/archive-log.js";
 import { cliBin, tempDir } from "./support/repo.js";
 
@@ -60,19 +60,20 @@ test("damage: verify exits 1 naming each record; export stops (1) or skips (3) a
   const payloads = sampleEvents(5).map(logEntryBytes);
   writeSegmentFile(file, payloads);
   const bytes = readFileSync(file);
-  bytes[16 + 3]! ^= 0xff; // inside the first record's payload
+  const first = SEGMENT_HEADER_BYTES; // the first record's frame, after the segment header
+  bytes[first + HEADER_BYTES + 3]! ^= 0xff; // inside the first record's payload
   writeFileSync(file, bytes.subarray(0, bytes.length - 2)); // and a torn tail
 
   const verified = await cli(["archive", "verify", file]);
   assert.is(verified.code, 1);
-  assert.match(verified.stdout, `damaged: ${file} record 1 (byte 0): checksum mismatch`);
+  assert.match(verified.stdout, `damaged: ${file} record 1 (byte ${first}): payload checksum mismatch`);
   assert.match(verified.stdout, `damaged: ${file} record 5 (byte `);
   assert.match(verified.stdout, "[torn]");
   assert.match(verified.stdout, "valid events: 3\n");
 
   const stopped = await cli(["archive", "export", file, "-o", path.join(dir, "out.jsonl")]);
   assert.is(stopped.code, 1);
-  assert.match(stopped.stderr, `export: stopped at damage (--on-damage skip reports it and goes on):\n  ${file} record 1 (byte 0): checksum mismatch`);
+  assert.match(stopped.stderr, `export: stopped at damage (--on-damage skip reports it and goes on):\n  ${file} record 1 (byte ${first}): payload checksum mismatch`);
   assert.is(spawnSync("ls", [dir], { encoding: "utf8" }).stdout, "log.seg\n");
 
   const skipped = await cli(["archive", "export", file, "-o", path.join(dir, "out.jsonl"), "--on-damage", "skip"]);
@@ -106,12 +107,12 @@ test("bad flags are usage errors (exit 2) that name the flag and the rule", asyn
   assert.equal([missing.code, missing.stderr], [1, `session-events: error: ${path.join(dir, "nope")}: no such file or directory\n`]);
 });
 
-/** A log of about `megabytes` MB of framed records. */
+/** A segment of about `megabytes` MB: its header, then framed records. */
 function bigSegment(file: string, megabytes: number): number {
   const payloads = sampleEvents(12).map(logEntryBytes);
   const fd = openSync(file, "w");
   let sequence = 1n;
-  let bytes = 0;
+  let bytes = writeSync(fd, encodeSegmentHeader(sequence));
   while (bytes < megabytes * 1e6) {
     const frames = Array.from({ length: 2000 }, (_, i) => encodeFrame(sequence++, payloads[i % payloads.length]!));
     bytes += writeSync(fd, Buffer.concat(frames));

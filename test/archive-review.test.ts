@@ -11,7 +11,7 @@ import { gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { exportArchive, importArchive, readArchive, verifyArchive, type ArchiveDamage } from "../src/archive/index.js";
-import { encodeFrame, HEADER_BYTES } from "../src/store/frame.js";
+import { encodeFrame, encodeSegmentHeader, HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../src/store/frame.js";
 import { LogCorruptionError, SegmentLog } from "../src/store/segment-log.js";
 import { logEntryBytes, sampleEvents, writeDataDir, writeSegmentFile } from "./support/archive-log.js";
 import { cliBin, tempDir } from "./support/repo.js";
@@ -59,9 +59,10 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<{ value?: T; 
   }
 }
 
-/** Varied events (distinct ids and times), so that gzip output is not tiny. */
+/** Varied events (distinct ids and times), so that gzip output is not tiny. A segment: its header, then frames. */
 function bigSegment(file: string, events: number): void {
   const fd = openSync(file, "w");
+  writeSync(fd, encodeSegmentHeader(1n));
   sampleEvents(events).forEach((e, i) => writeSync(fd, encodeFrame(BigInt(i + 1), logEntryBytes(e))));
   closeSync(fd);
 }
@@ -134,7 +135,7 @@ test("a single flipped payload byte in a data directory costs one damaged record
   const seg = readdirSync(data).filter((n) => n.endsWith(".seg")).sort()[1]!;
   const file = path.join(data, seg);
   const bytes = readFileSync(file);
-  bytes[HEADER_BYTES + 5] ^= 0xff; // the first record's payload
+  bytes[SEGMENT_HEADER_BYTES + HEADER_BYTES + 5] ^= 0xff; // the first record's payload (after the segment and frame headers)
   writeFileSync(file, bytes);
   const s = await verifyArchive(data);
   assert.is(s.events, 39);
@@ -182,7 +183,7 @@ test("sniffing: a segment (no .seg name / stdin) whose first record is damaged i
   const file = path.join(dir, "log.bin");
   writeSegmentFile(file, sampleEvents(5).map(logEntryBytes));
   const bytes = readFileSync(file);
-  bytes[30] ^= 0xff; // a payload byte of record 1
+  bytes[SEGMENT_HEADER_BYTES + HEADER_BYTES + 14] ^= 0xff; // a payload byte of record 1 (the segment header, with its magic number, is intact)
   writeFileSync(file, bytes);
   const s = await verifyArchive(file);
   assert.is(s.events, 4, `read as delimited: ${s.damaged} bogus damage, 0 events`);

@@ -5,13 +5,14 @@
  * guard, not a speed test), so a hang fails the test instead of silently
  * ending the run (an empty event loop ends uvu).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { Writable, PassThrough } from "node:stream";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { verifyArchive } from "../src/archive/index.js";
+import { SEGMENT_HEADER_BYTES, SEGMENT_MAGIC } from "../src/store/frame.js";
 import { openSink } from "../src/archive/sink.js";
 import { logEntryBytes, sampleEvents, sampleJsonLines, writeSegmentFile } from "./support/archive-log.js";
 import { validVrp } from "./support/fixtures.js";
@@ -51,13 +52,21 @@ test("gzip: corrupt deflate data is reported as damage; the read does not hang (
   else assert.ok(s.damaged >= 1);
 });
 
+// A segment now starts with its magic number, never gzip's; its first frame
+// (whose length field is 1f 8b 00 00 here) must still not be taken for gzip.
 test("gzip detection: a segment whose first payload is 35615 bytes (starts 1f 8b) is read, not refused as 'not gzip'", async () => {
   const dir = tempDir();
   const file = path.join(dir, "first.seg");
   writeSegmentFile(file, [payloadOfSize(0x8b1f), ...sampleEvents(10).map(logEntryBytes)]);
-  assert.equal([...readFileSync(file).subarray(0, 2)], [0x1f, 0x8b]);
+  const bytes = readFileSync(file);
+  assert.ok(bytes.subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC));
+  assert.equal([...bytes.subarray(SEGMENT_HEADER_BYTES, SEGMENT_HEADER_BYTES + 2)], [0x1f, 0x8b]);
   const s = await verifyArchive(file, { format: "segment" });
   assert.is(s.events, 11, `events ${s.events}, damaged ${s.damaged}: the whole file was taken for a broken gzip`);
+  const unnamed = path.join(dir, "first.bin"); // sniffed, as standard input is
+  copyFileSync(file, unnamed);
+  const sniffed = await verifyArchive(unnamed);
+  assert.equal([sniffed.events, sniffed.damaged], [11, 0]);
 });
 
 // ---------------------------------------------------------------- sniffer

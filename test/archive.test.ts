@@ -17,7 +17,7 @@ import {
 import { varintPrefix } from "../src/archive/delimited-reader.js";
 import { bridges } from "../src/bridge/index.js";
 import { ValidationError } from "../src/contract/errors.js";
-import { HEADER_BYTES } from "../src/store/frame.js";
+import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame, encodeSegmentHeader } from "../src/store/frame.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { logEntryBytes, sampleEvents, writeDataDir, writeSegmentFile, type LoggedEvent } from "./support/archive-log.js";
 import { validStart, validVrp } from "./support/fixtures.js";
@@ -37,9 +37,10 @@ async function collect(input: string, options: ReadOptions = {}): Promise<{ even
 }
 
 const lines = (file: string) => readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+/** Byte offsets of the frames of a segment file written by writeSegmentFile (after its segment header). */
 const frameOffsets = (events: readonly LoggedEvent[]) => {
   const offsets: number[] = [];
-  let at = 0;
+  let at = SEGMENT_HEADER_BYTES;
   for (const e of events) {
     offsets.push(at);
     at += HEADER_BYTES + logEntryBytes(e).length;
@@ -100,7 +101,7 @@ test("readArchive: typed events with their positions and log fields", async () =
   assert.is(events[2]!.log?.causeSequence, 2n);
   assert.equal(events.map((e) => e.position.sequence), [1n, 2n, 3n, 4n]);
   assert.ok(events[0]!.position.source.endsWith("00000000000000000001.seg"));
-  assert.is(events[0]!.position.offset, 0);
+  assert.is(events[0]!.position.offset, SEGMENT_HEADER_BYTES); // the first frame, just after the segment header
 });
 
 test("filters: family, type by name or event_type, and a half-open time range on the event's own time", async () => {
@@ -161,12 +162,12 @@ test("a flipped payload byte costs exactly that record; a flipped length field r
   assert.equal(damage.map((d) => [d.rule, d.position.offset, d.bytes]), [["checksum", offsets[3], offsets[4]! - offsets[3]!]]);
 
   const lengthFlip = Buffer.from(good);
-  lengthFlip[offsets[2]! + 1]! ^= 0x08; // length + 2048: it now swallows the next frames
+  lengthFlip[offsets[2]! + 1]! ^= 0x08; // length + 2048: the header checksum no longer holds
   writeFileSync(file, lengthFlip);
   ({ events: kept, damage } = await collect(file));
   assert.equal(kept.map((e) => e.position.sequence), [1n, 2n, 4n, 5n, 6n, 7n, 8n]);
-  assert.is(damage.length, 1);
-  assert.is(damage[0]!.position.offset, offsets[2]);
+  // The header checksum catches the corrupt length: only that record is lost.
+  assert.equal(damage.map((d) => [d.rule, d.position.offset, d.bytes]), [["framing", offsets[2], offsets[3]! - offsets[2]!]]);
   assert.match(damage[0]!.message, "skipped to the next good frame");
 
   const summary = await verifyArchive(file);
@@ -254,14 +255,14 @@ test("gzip in and out; a cut gzip stream keeps what came before and reports the 
   assert.ok(events.length > 0 && events.length < 30, `${events.length} events before the cut`);
   assert.ok(damage.some((d) => d.rule === "torn" && /gzip/.test(d.message)), JSON.stringify(damage));
   const segment = path.join(dir, "log.seg.gz");
-  writeFileSync(segment, gzipSync(Buffer.concat(sampleEvents(5).map((e, i) => Buffer.from(frame(i + 1, logEntryBytes(e)))))));
-  assert.is((await collect(segment)).events.length, 5);
+  writeFileSync(segment, gzipSync(Buffer.concat([encodeSegmentHeader(1n), ...sampleEvents(5).map((e, i) => frame(i + 1, logEntryBytes(e)))])));
+  const fromSegment = await collect(segment);
+  assert.equal([fromSegment.events.length, fromSegment.damage.length], [5, 0]);
 });
 
+/** One frame (no segment header). */
 function frame(sequence: number, payload: Uint8Array): Buffer {
-  const file = path.join(tempDir(), "one.seg");
-  writeSegmentFile(file, [payload], [BigInt(sequence)]);
-  return readFileSync(file);
+  return encodeFrame(BigInt(sequence), payload);
 }
 
 test("length-delimited bare event messages, as another program would write them", async () => {
@@ -331,6 +332,17 @@ test("a data directory's unfinished last write is not damage; the same bytes mid
   const middle = path.join(data, segments[0]!);
   writeFileSync(middle, Buffer.concat([readFileSync(middle), partial]));
   assert.equal((await verifyArchive(data)).damage.map((d) => [d.rule, d.position.source]), [["torn", middle]]);
+  // A complete last record whose payload checksum fails is damage, not an
+  // unfinished write: it was acknowledged (format 2, frame.ts crashTailReason).
+  writeFileSync(middle, readFileSync(middle).subarray(0, -40));
+  writeFileSync(lastSegment, readFileSync(lastSegment).subarray(0, -40));
+  const flipped = readFileSync(lastSegment);
+  flipped[flipped.length - 3]! ^= 0xff;
+  writeFileSync(lastSegment, flipped);
+  const damaged = await verifyArchive(data);
+  assert.equal([damaged.events, damaged.damaged, damaged.unfinishedTail], [29, 1, undefined]);
+  assert.equal(damaged.damage.map((d) => [d.rule, d.position.source]), [["checksum", lastSegment]]);
+  assert.match(damaged.damage[0]!.message, "payload checksum mismatch (record 30)");
 });
 
 test("a live collector's data directory exports cleanly while events are being written", async () => {

@@ -144,12 +144,11 @@ export async function* readSegmentStream(
   await window.want(SEGMENT_HEADER_BYTES);
   const head = window.view().subarray(0, SEGMENT_HEADER_BYTES);
   const header = decodeSegmentHeader(head);
-  let first = options.expectedFirst;
+  const first = options.expectedFirst;
   if (header.kind === "header") {
     if (first !== undefined && header.first !== first) {
       yield { kind: "damage", rule: "sequence", message: `segment header says the first record is ${header.first}, the name says ${first}`, offset: 0, bytes: 0, crashTail: false };
     }
-    first ??= header.first;
   } else if (options.totalBytes !== undefined && options.totalBytes <= SEGMENT_HEADER_BYTES && (isZero(head) || (first !== undefined && encodeSegmentHeader(first).subarray(0, head.length).equals(head)))) {
     window.skip(head.length);
     yield { kind: "damage", rule: "torn", message: "a segment header that never reached the disk whole (a crash while creating the segment)", offset: 0, bytes: head.length, crashTail: true };
@@ -158,5 +157,9 @@ export async function* readSegmentStream(
     yield { kind: "damage", rule: "framing", message: header.reason, offset: 0, bytes: head.length, crashTail: false };
   }
   window.skip(head.length);
+  // Sequences count up by one only in a data directory's segment (expectedFirst,
+  // from its name). A segment on its own (a file, standard input) may be an
+  // archive of a filtered log (`archive import` keeps the log's sequences):
+  // there they need only increase, so a gap is not damage.
   return yield* readFrames(window, { firstSequence: first, resync: true, totalBytes: options.totalBytes });
 }
