@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { SEGMENT_MAGIC } from "../store/frame.js";
 import type { FrameReadEnd } from "../store/frame-reader.js";
-import { listSegments, readSegmentStream, type SegmentFile } from "../store/segment-file.js";
+import { listSegments, loadRepairedGaps, readSegmentStream, type SegmentFile } from "../store/segment-file.js";
 import { ByteWindow } from "../store/byte-window.js";
 import { gunzipMembers, looksLikeGzip, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
@@ -92,24 +92,25 @@ async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto
 async function openDataDirectory(dir: string, onBytes?: (n: number) => void): Promise<OpenedSource> {
   const segments = await listSegments(dir); // the log's own listing: named by first sequence, in order
   if (segments.length === 0) throw new Error(`${dir} holds no log segments (files named like 00000000000000000001.seg)`);
-  const parts = segmentParts(segments, onBytes);
+  const gaps = await loadRepairedGaps(dir); // gaps `log repair` left on purpose are not damage
+  const parts = segmentParts(segments, (last) => gaps.get(last), onBytes);
   return { format: "log", totalBytes: segments.reduce((n, s) => n + s.size, 0), parts, close: async () => void (await parts.return(undefined)) };
 }
 
-async function* segmentParts(segments: readonly SegmentFile[], onBytes?: (n: number) => void): AsyncGenerator<SourcePart> {
+async function* segmentParts(segments: readonly SegmentFile[], repairedGap: (last: bigint) => bigint | undefined, onBytes?: (n: number) => void): AsyncGenerator<SourcePart> {
   let end: Omit<FrameReadEnd, "goodBytes"> = { last: undefined, endedInDamage: false };
   for (const [i, { file, first, size }] of segments.entries()) {
     const isLast = i === segments.length - 1;
     const items = async function* (): AsyncGenerator<RawItem> {
       const { last, endedInDamage } = end;
       // Records lost at the end of the previous segment are its damage: reported once.
-      if (last !== undefined && first !== last + 1n && !endedInDamage) {
+      if (last !== undefined && first !== last + 1n && !endedInDamage && repairedGap(last) !== first) {
         const message = first > last + 1n ? `records ${last + 1n}..${first - 1n} are missing (a segment is missing)` : `segment starts at ${first}, but the previous one ended at ${last}`;
         yield { kind: "damage", rule: "sequence", message, offset: 0, bytes: 0 };
       }
       const window = new ByteWindow(rawChunks(file, onBytes));
       try {
-        const reader = readSegmentStream(window, { expectedFirst: first, totalBytes: size });
+        const reader = readSegmentStream(window, { expectedFirst: first, totalBytes: size, repairedGap });
         let step = await reader.next();
         for (; !step.done; step = await reader.next()) yield step.value;
         end = { last: step.value.last ?? last, endedInDamage: step.value.endedInDamage };

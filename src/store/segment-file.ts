@@ -139,7 +139,7 @@ async function readHead(file: string, bytes: number): Promise<Buffer> {
  */
 export async function* readSegmentStream(
   window: ByteWindow,
-  options: { expectedFirst?: bigint; totalBytes?: number } = {},
+  options: { expectedFirst?: bigint; totalBytes?: number; repairedGap?: (last: bigint) => bigint | undefined } = {},
 ): AsyncGenerator<FrameItem, FrameReadEnd> {
   await window.want(SEGMENT_HEADER_BYTES);
   const head = window.view().subarray(0, SEGMENT_HEADER_BYTES);
@@ -161,5 +161,5 @@ export async function* readSegmentStream(
   // from its name). A segment on its own (a file, standard input) may be an
   // archive of a filtered log (`archive import` keeps the log's sequences):
   // there they need only increase, so a gap is not damage.
-  return yield* readFrames(window, { firstSequence: first, resync: true, totalBytes: options.totalBytes });
+  return yield* readFrames(window, { firstSequence: first, resync: true, totalBytes: options.totalBytes, repairedGap: options.repairedGap });
 }
