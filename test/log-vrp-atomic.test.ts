@@ -59,7 +59,6 @@ interface Original {
 /** Run a real collector, stream events that cause outcomes of every kind, stop it, and read what it wrote. */
 async function record(): Promise<Original> {
   const server = await startTestServer(POLICY);
-  const producer = new VrpProducer({ target: server.target, producerId: PRODUCER });
   const a = "atomic-a";
   const b = "atomic-b";
   const pipelined = [
@@ -77,12 +76,16 @@ async function record(): Promise<Original> {
     ev("PATH_SELECTED", b, { transport_id: "t2" }), // SESSION_ID_CHANGED_ON_REATTACH (t2 is a's)
     ev("VOLATILITY_SIGNAL", b), // VOLATILE
   ];
-  await Promise.all(pipelined.map((e) => producer.send(e)));
   // Sent alone, once everything before is acknowledged: RECOVERY_WINDOW_EXCEEDED and RECOVERED, a group of three.
   const last = ev("RECOVERY_SIGNAL", a, undefined, 6000);
-  await producer.send(last);
-  await producer.close();
-  await server.shutdown(1000);
+  const producer = new VrpProducer({ target: server.target, producerId: PRODUCER });
+  try {
+    await Promise.all(pipelined.map((e) => producer.send(e)));
+    await producer.send(last);
+  } finally {
+    await producer.close();
+    await server.shutdown(1000);
+  }
 
   const [file, ...more] = segmentPaths(server.dataDir);
   assert.is(more.length, 0, "one segment");
@@ -190,10 +193,14 @@ async function resendAfterCrash(cut: number): Promise<{ answers: string[]; entri
   crashImage(dir, cut);
   const server = await startTestServer(POLICY, dir);
   const lastCause = original.causes.at(-1)!;
-  const answers = await rawStream(server.target, [
-    StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(original.last), producerId: PRODUCER, producerSequence: lastCause.producerSequence }),
-  ]);
-  await server.shutdown(1000);
+  let answers;
+  try {
+    answers = await rawStream(server.target, [
+      StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(original.last), producerId: PRODUCER, producerSequence: lastCause.producerSequence }),
+    ]);
+  } finally {
+    await server.shutdown(1000);
+  }
   const log = await SegmentLog.open({ dir, readOnly: true });
   const entries = (await readAll(log)).map((r) => LogEntry.decode(r.payload));
   await log.close();
