@@ -5,7 +5,7 @@
  * independent of the log's reader: it only trusts a file the log wrote whole.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, copyFileSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, copyFileSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { crc32 } from "node:zlib";
@@ -87,6 +87,3 @@ export function runCli(args: readonly string[]): { status: number | null; stdout
   if (result.error) throw result.error;
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
-
-/** The bytes of a file, for comparisons before and after. */
-export const bytesOf = (file: string): Buffer => readFileSync(file);
