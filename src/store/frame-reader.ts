@@ -58,7 +58,10 @@ export interface FrameReadOptions {
 }
 
 export interface FrameReadEnd {
-  /** The last good sequence read (or the one before the first expected). */
+  /**
+   * The last sequence handed out (or the one before the first expected):
+   * frames of a group that never got its last frame do not count.
+   */
   readonly last: bigint | undefined;
   /** The input ended in damage (so a gap to the next segment is already reported). */
   readonly endedInDamage: boolean;
@@ -82,6 +85,11 @@ interface Pending {
 export async function* readFrames(window: ByteWindow, options: FrameReadOptions = {}): AsyncGenerator<FrameItem, FrameReadEnd> {
   const contiguous = options.firstSequence !== undefined;
   let last = contiguous ? options.firstSequence! - 1n : undefined;
+  // `last` counts the frames of the group being gathered (sequences must go
+  // on within it); `handedOut` only those of groups handed out. Recovery
+  // continues the log after `handedOut`: a torn group cut as a crash tail
+  // must not count, or the next append leaves a gap that refuses to open.
+  let handedOut = last;
   let afterDamage = false;
   let group: Pending[] = [];
   let goodBytes = window.offset;
@@ -110,7 +118,7 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
     let item: FrameDamage | undefined;
     if (!(await window.want(HEADER_BYTES))) {
       if (window.available === 0) {
-        if (group.length === 0) return { last, endedInDamage: afterDamage, goodBytes };
+        if (group.length === 0) return { last: handedOut, endedInDamage: afterDamage, goodBytes };
         const start = group[0]!.offset;
         item = { kind: "damage", rule: "torn", message: `a group of ${group.length} record(s) without its last frame (a write not finished)`, offset: start, bytes: window.offset - start, crashTail: true };
         group = [];
@@ -154,6 +162,7 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
               for (const r of group) yield { kind: "record", ...r };
               group = [];
               goodBytes = window.offset;
+              handedOut = last;
             }
             continue;
           }
@@ -163,10 +172,11 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
     if (!options.resync || item.crashTail) {
       // Strict: an open group before non-tail damage is not handed out (it is incomplete).
       yield item;
-      return { last, endedInDamage: true, goodBytes };
+      return { last: handedOut, endedInDamage: true, goodBytes };
     }
     // Resync: the good records of a group broken by damage are handed out, then the damage.
     for (const r of group) yield { kind: "record", ...r };
+    if (group.length > 0) handedOut = group.at(-1)!.sequence;
     group = [];
     yield item;
     afterDamage = true;

@@ -78,19 +78,30 @@ export async function createSegment(dir: string, first: bigint): Promise<Segment
   return { file, first, size: SEGMENT_HEADER_BYTES };
 }
 
-/** The frames of one segment from `start` (a frame boundary) to `size`. */
-export function segmentFrames(
+/**
+ * The frames of one segment from `start` (a frame boundary) to `size`.
+ * Stopping early (damage that refuses an open, a read that ends, a
+ * subscriber that goes away) must call `return()`: it closes the file.
+ */
+export async function* segmentFrames(
   segment: { file: string; first: bigint },
   size: number,
   options: { resync?: boolean; repairedGap?: (last: bigint) => bigint | undefined; start?: number; firstSequence?: bigint } = {},
 ): AsyncGenerator<FrameItem, FrameReadEnd> {
   const start = options.start ?? SEGMENT_HEADER_BYTES;
-  return readFrames(fileWindow(segment.file, start, size), {
-    firstSequence: options.firstSequence ?? segment.first,
-    resync: options.resync,
-    totalBytes: size,
-    repairedGap: options.repairedGap,
-  });
+  const window = fileWindow(segment.file, start, size);
+  try {
+    return yield* readFrames(window, {
+      firstSequence: options.firstSequence ?? segment.first,
+      resync: options.resync,
+      totalBytes: size,
+      repairedGap: options.repairedGap,
+    });
+  } finally {
+    // readFrames does not own its window; without this, a reader left before
+    // the end kept the segment's file descriptor open until garbage collection.
+    await window.close();
+  }
 }
 
 /**

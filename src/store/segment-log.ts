@@ -139,7 +139,10 @@ export class SegmentLog implements EventLog {
           }
           continue;
         }
-        if (!item.crashTail || !isLast) throw new LogCorruptionError(segment.file, item.offset, item.rule, `${item.message} (run \`session-events log verify ${dir}\` for a report, \`log repair\` to move it aside)`);
+        if (!item.crashTail || !isLast) {
+          await reader.return(undefined as never); // close the segment file: a refused open must not leak it
+          throw new LogCorruptionError(segment.file, item.offset, item.rule, `${item.message} (run \`session-events log verify ${dir}\` for a report, \`log repair\` to move it aside)`);
+        }
         if (!options.readOnly) await cutTail(segment.file, item.offset);
         options.onDamage?.({ segment: segment.file, offset: item.offset, reason: item.message, bytesCut: options.readOnly ? 0 : listing.size - item.offset });
       }
