@@ -1,5 +1,6 @@
 /** `session-events serve` in a process of its own (optionally behind a wrapper such as unshare), for fault tests. */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cliBin } from "./repo.js";
 
 export interface ServeProcess {
@@ -41,3 +42,16 @@ export function startServeProcess(args: string[], wrapper: string[] = [], ready 
   });
 }
 
+/**
+ * Run as PID 1 of a new pid namespace, as in a container. --kill-child: if
+ * unshare is killed (a failed test), its PID 1 goes with it.
+ */
+export const PID1 = ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc"];
+
+/** The host's pid of the PID 1 that `unshare --fork` started. */
+export function pid1Of(serve: ServeProcess): number {
+  const pid = serve.child.pid!;
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+  if (children.length !== 1) throw new Error(`expected unshare (${pid}) to have one child, not ${children.length}`);
+  return Number(children[0]);
+}
