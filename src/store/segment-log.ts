@@ -18,6 +18,7 @@ import path from "node:path";
 import type { EventLog, LogRecord } from "./event-log.js";
 import { decodeFrame, encodeFrame } from "./frame.js";
 import { syncPath } from "./fsync.js";
+import { acquireLock, releaseLock } from "./lock.js";
 
 export interface SegmentLogOptions {
   /** Directory holding the segments; created if missing. */
@@ -108,7 +109,7 @@ export class SegmentLog implements EventLog {
     try {
       return await SegmentLog.recover(dir, segmentBytes, options, lock);
     } catch (e) {
-      if (lock) await rm(lock, { force: true });
+      if (lock) await releaseLock(lock);
       throw e;
     }
   }
@@ -250,42 +251,7 @@ export class SegmentLog implements EventLog {
     await this.flushing;
     this.listeners.clear();
     await this.active?.close();
-    if (this.options.lock) await rm(this.options.lock, { force: true });
-  }
-}
-
-/**
- * One writer per directory: a LOCK file holding the writer's pid, created
- * exclusively. A lock whose process is gone (a crash) is taken over.
- */
-async function acquireLock(dir: string): Promise<string> {
-  const file = path.join(dir, "LOCK");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(file, "wx");
-      await handle.writeFile(String(process.pid));
-      await handle.sync();
-      await handle.close();
-      return file;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number((await readFile(file, "utf8").catch(() => "")).trim());
-      if (pid === process.pid) throw new LogLockedError(`${dir} is already open in this process`);
-      if (pid > 0 && processIsAlive(pid)) {
-        throw new LogLockedError(`${dir} is in use by process ${pid} (if that process is not a writer of this log, delete ${file})`);
-      }
-      await rm(file, { force: true }); // stale: its writer is gone
-    }
-  }
-  throw new LogLockedError(`${dir}: could not take the lock ${file}`);
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    if (this.options.lock) await releaseLock(this.options.lock);
   }
 }
 
