@@ -16,7 +16,11 @@
  *     boot        /proc/sys/kernel/random/boot_id: after a reboot no holder lives.
  *     pidns       the holder's pid namespace (/proc/self/ns/pid). A pid means
  *                 nothing in another namespace: a restarted container, or a
- *                 second container on the same volume, cannot check it.
+ *                 second container on the same volume, cannot check it. The
+ *                 kernel reuses a namespace's number once the namespace is
+ *                 gone, so the same number means the same namespace or a
+ *                 dead holder; the pid and start time then tell which (a
+ *                 process of a newer namespace started after the holder).
  *     beacon      the name of a unix socket in DIR that the holder listens on
  *                 while it holds the lock. The kernel stops answering it the
  *                 moment the holder dies, however it dies, and it answers
