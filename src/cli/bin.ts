@@ -3,5 +3,7 @@
 import process from "node:process";
 import { main } from "./main.js";
 
-// exitCode, not exit(): let piped stdout drain first.
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// exitCode, not exit(): let piped stdout drain first. And never turn a failure
+// that something already reported (a non-zero exitCode) into a 0.
+if (code !== 0 || !process.exitCode) process.exitCode = code;

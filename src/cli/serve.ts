@@ -9,36 +9,68 @@ Run the session collector: gRPC SessionService, health checks and reflection,
 storing every accepted event in a durable log under --data-dir. Stops
 gracefully on SIGINT/SIGTERM. Logs are JSON lines on stderr.
 
+Exit status: 0 after a stop asked for by a signal (130 or 143 if asked twice
+while still starting); 1 if the event log failed
+(a write or fsync: a full disk, an I/O error), so that a supervisor restarts
+it and the restart's recovery cuts what was half written; 1 if it could not
+start (or stop cleanly); 2 for a wrong flag.
+
 options (flag, or environment variable; the flag wins):
 ${serveOptionsHelp()}`;
 
-export async function serve(args: string[]): Promise<void> {
+/** Runs until stopped; resolves with the exit code (never sets process.exitCode: main's caller does). */
+export async function serve(args: string[]): Promise<number> {
   const config = parseServeConfig(args);
   const logger = createLogger(config.logLevel);
-  let stop: (why: string) => void = () => {};
-  const running = await startServer(config, logger, {
-    onFatal: () => {
-      process.exitCode = 1; // let a supervisor restart us: recovery needs a fresh open
-      stop("event log failure");
-    },
-  });
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    stop = (why: string) => {
-      if (stopping) {
-        logger.warn("asked again: stopping now", { why });
-        void running.shutdown(0);
-        return;
-      }
-      stopping = true;
-      logger.info("stopping", { why });
-      void running.shutdown().then(resolve, (e: unknown) => {
-        logger.error("shutdown failed", { error: String(e) });
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.on("SIGINT", () => stop("SIGINT"));
-    process.on("SIGTERM", () => stop("SIGTERM"));
-  });
+  let code = 0;
+  // Until the server is up, a stop is noted and carried out once it is; a
+  // second one exits at once (recovery is safe to cut short: it is what a crash
+  // leaves that it repairs), as the signal's default action would have.
+  let requested: string | undefined;
+  let stop: (why: string) => void = (why) => {
+    if (requested === undefined) {
+      requested = why;
+      logger.info("stop asked for while starting: stopping once started", { why });
+      return;
+    }
+    logger.warn("asked again while starting: exiting now", { why });
+    process.exit(why === "SIGINT" ? 130 : 143);
+  };
+  // Handlers before the (possibly long) recovery of the log: as PID 1 of a
+  // container, a signal with no handler is ignored, and `docker stop` would
+  // wait for its SIGKILL.
+  const onSigint = () => stop("SIGINT");
+  const onSigterm = () => stop("SIGTERM");
+  process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
+  try {
+    const running = await startServer(config, logger, {
+      onFatal: () => {
+        code = 1; // let a supervisor restart us: recovery needs a fresh open
+        stop("event log failure");
+      },
+    });
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      stop = (why: string) => {
+        if (stopping) {
+          logger.warn("asked again: stopping now", { why });
+          void running.shutdown(0);
+          return;
+        }
+        stopping = true;
+        logger.info("stopping", { why });
+        void running.shutdown().then(resolve, (e: unknown) => {
+          logger.error("shutdown failed", { error: String(e) });
+          code = 1;
+          resolve();
+        });
+      };
+      if (requested !== undefined) stop(requested);
+    });
+  } finally {
+    process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
+  }
+  return code;
 }

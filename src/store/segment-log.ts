@@ -147,7 +147,6 @@ export class SegmentLog implements EventLog {
         options.onDamage?.({ segment: segment.file, offset: item.offset, reason: item.message, bytesCut: options.readOnly ? 0 : listing.size - item.offset });
       }
       segment.size = step.value.goodBytes;
-      // Index entries must start groups: the reader hands out whole groups, so a record's offset may be mid-group; keep group starts only.
       if (step.value.last !== undefined) last = step.value.last;
       segments.push(segment);
     }
@@ -196,8 +195,10 @@ export class SegmentLog implements EventLog {
           await this.rollIfFull();
           const segment = this.segments.at(-1)!;
           const bytes = batch.reduce((n, p) => n + p.bytes, 0);
-          const { bytesWritten } = await this.active!.writev(batch.flatMap((p) => p.frames));
-          if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
+          const frames = batch.flatMap((p) => p.frames);
+          const { bytesWritten } = await this.active!.writev(frames);
+          // A short write may be resumed; resuming also names its cause (ENOSPC: the disk is full).
+          if (bytesWritten !== bytes) await this.writeRest(Buffer.concat(frames).subarray(bytesWritten), bytes);
           await this.active!.datasync();
           this.stats.syncs++;
           this.indexBatch(segment, batch);
@@ -219,6 +220,11 @@ export class SegmentLog implements EventLog {
     } finally {
       this.flushing = undefined;
     }
+  }
+
+  private async writeRest(rest: Buffer, bytes: number): Promise<void> {
+    const { bytesWritten } = await this.active!.write(rest);
+    if (bytesWritten !== rest.length) throw new Error(`short write: ${bytes - rest.length + bytesWritten} of ${bytes} bytes`);
   }
 
   private indexBatch(segment: Segment, batch: readonly Pending[]): void {

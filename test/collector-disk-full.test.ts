@@ -1,0 +1,127 @@
+/**
+ * A full disk under a running collector (its data directory on a small
+ * tmpfs): the log's write fails, every call from then on is UNAVAILABLE, the
+ * collector stops and exits 1 (so a supervisor restarts it), and every
+ * session it acknowledged is in its log, read back from a copy on another disk.
+ *
+ * Needs `mount -t tmpfs` (root, as in CI): without it the test fails, loudly.
+ */
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { status, type ServiceError } from "@grpc/grpc-js";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { EmitSessionStartResponse, GetSessionResponse } from "../gen/oneiric/session/v1/session_service.js";
+import { bridges } from "../src/bridge/index.js";
+import { SessionStartEvent } from "../src/session/models.js";
+import { SegmentLog, type DamageReport } from "../src/store/segment-log.js";
+import { call, clientFor, startTestServer } from "./support/collector.js";
+import { tempDir } from "./support/repo.js";
+import { startServeProcess, type ServeProcess } from "./support/serve-process.js";
+
+function mountTmpfs(dir: string, size: string): void {
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0755`, "tmpfs", dir], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (e) {
+    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
+    throw new Error(`cannot mount a tmpfs on ${dir}: this test needs root (CI runs as root): ${stderr || (e as Error).message}`);
+  }
+}
+
+interface Outcome {
+  /** The call was made after some earlier call had already failed. */
+  readonly afterFailure: boolean;
+  readonly sessionId?: string;
+  readonly error?: ServiceError;
+}
+
+test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and no acknowledged session is lost", async () => {
+  const root = tempDir("disk-full-");
+  const mnt = path.join(root, "tmpfs");
+  const dataDir = path.join(mnt, "data");
+  const copy = path.join(root, "copy"); // another file system: the one tempDir is on
+  mkdirSync(mnt);
+  mountTmpfs(mnt, "3m");
+  let serve: ServeProcess | undefined;
+  const outcomes: Outcome[] = [];
+  try {
+    // Small segments, so that segments are rolled as the disk fills too.
+    serve = await startServeProcess(["--data-dir", dataDir, "--segment-bytes", String(256 * 1024)]);
+    const client = clientFor(`127.0.0.1:${serve.port}`);
+    let exited = false;
+    void serve.exited.then(() => (exited = true));
+    let failed = false;
+    const metadata = { pad: "x".repeat(2000) }; // about 2 KiB a record: ~1,500 fill 3 MiB
+    // Each worker calls until the collector has exited, then once more.
+    const worker = async () => {
+      for (let last = false; !last; ) {
+        last = exited;
+        const afterFailure = failed;
+        const event = bridges.SessionStartEvent.fromJson(SessionStartEvent.create({ componentName: "disk-full", shellType: "Shell", metadata }));
+        try {
+          const r = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event }, { deadlineMs: 30_000 });
+          outcomes.push({ afterFailure, sessionId: r.sessionId });
+        } catch (e) {
+          failed = true;
+          outcomes.push({ afterFailure, error: e as ServiceError });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    client.close();
+    const exit = await serve.exited;
+    assert.equal(exit, { code: 1, signal: null }, `the collector's exit (a supervisor restarts it on non-zero):\n${serve.log.join("\n")}`);
+    assert.ok(
+      // The cause: ENOSPC, or (a write that got part of its bytes in) the short write.
+      serve.log.some((l) => l.includes("event log failed") && /ENOSPC|short write/.test(l)),
+      `the failure is logged, with its cause:\n${serve.log.join("\n")}`,
+    );
+    assert.not.ok(existsSync(path.join(dataDir, "LOCK")), "it stopped in order: the lock is released");
+    cpSync(dataDir, copy, { recursive: true });
+  } finally {
+    if (serve && serve.child.exitCode === null && serve.child.signalCode === null) {
+      serve.child.kill("SIGKILL");
+      await serve.exited;
+    }
+    execFileSync("umount", [mnt]);
+  }
+
+  const acknowledged = outcomes.filter((o) => o.sessionId !== undefined).map((o) => o.sessionId!);
+  const errors = outcomes.filter((o) => o.error).map((o) => o.error!);
+  assert.ok(acknowledged.length >= 200, `${acknowledged.length} acknowledged before the disk was full`);
+  assert.ok(errors.length >= 16, `${errors.length} refused`);
+  assert.equal(
+    errors.filter((e) => e.code !== status.UNAVAILABLE).map((e) => `${e.code}: ${e.details}`),
+    [],
+    "every refusal is UNAVAILABLE (retry elsewhere or later), none INTERNAL or CANCELLED",
+  );
+  assert.ok(errors.some((e) => e.details.includes("the event could not be stored")), "the collector itself said why");
+  assert.is(outcomes.filter((o) => o.afterFailure && o.sessionId !== undefined).length, 0, "nothing is acknowledged after a failure");
+  assert.ok(outcomes.filter((o) => o.afterFailure).length >= 16, "calls were made after the failure");
+
+  // The copy opens as any crashed log does: at most the unfinished last write is cut.
+  const damage: DamageReport[] = [];
+  const log = await SegmentLog.open({ dir: copy, onDamage: (d) => damage.push(d) });
+  assert.ok(damage.length <= 1, JSON.stringify(damage));
+  assert.ok(damage.every((d) => /^torn /.test(d.reason)), JSON.stringify(damage));
+  const records = log.lastSequence;
+  await log.close();
+  assert.ok(readdirSync(copy).filter((n) => n.endsWith(".seg")).length > 1, "segments were rolled as the disk filled");
+
+  const server = await startTestServer({}, copy);
+  const client = clientFor(server.target);
+  let found = 0;
+  try {
+    for (const sessionId of acknowledged) {
+      const got = await call<unknown, GetSessionResponse>(client, "getSession", { sessionId }).catch(() => undefined);
+      if (got?.session?.sessionId === sessionId) found++;
+    }
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+  assert.is(acknowledged.length - found, 0, `${acknowledged.length} acknowledged, ${found} found (${records} records in the log; cut: ${JSON.stringify(damage)})`);
+});
+
+test.run();
