@@ -10,7 +10,11 @@
  * answered "duplicate" and stored once. Concurrent retries wait for the first.
  */
 import { randomUUID } from "node:crypto";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { bridges } from "../bridge/index.js";
+import { encodeMessage } from "../bridge/codec.js";
+import { sessionEndEventMapping, sessionStartEventMapping } from "../bridge/mapping.js";
+import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { ValidationError } from "../contract/errors.js";
 import type { SessionStartEventJson } from "../contract/types.js";
 import { timestampFromDate } from "../contract/timestamp.js";
@@ -88,7 +92,9 @@ export class Collector {
 
   async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
     const checked = validate(() => bridges.SessionStartEvent.toJson(required(event)));
-    this.checkSize(SessionStartEventMessage.encode(event!).finish().length);
+    // Encoded once: its size is checked, and the same bytes go into the log.
+    const bytes = encodeMessage(sessionStartEventMapping, event!).finish();
+    this.checkSize(bytes.length);
     const known = this.index.sessionOfEvent(checked.event_id);
     if (known) return { sessionId: known.sessionId, status: sameStart(known, checked) };
     const inFlight = this.pendingStarts.get(checked.event_id);
@@ -96,7 +102,7 @@ export class Collector {
       const first = await inFlight;
       return { sessionId: first.sessionId, status: sameStart(this.index.get(first.sessionId)!, checked) };
     }
-    const work = this.storeStart(event!);
+    const work = this.storeStart(event!, bytes);
     this.pendingStarts.set(checked.event_id, work);
     try {
       return await work;
@@ -105,18 +111,19 @@ export class Collector {
     }
   }
 
-  private async storeStart(event: SessionStartEvent): Promise<{ sessionId: string; status: EmitStatus }> {
+  private async storeStart(event: SessionStartEvent, bytes: Uint8Array): Promise<{ sessionId: string; status: EmitStatus }> {
     // Random, not derived from component and time: two shells in the same
     // second must not collide (the original's flaw).
     const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;
-    const sequence = await this.append({ $case: "sessionStarted", value: { sessionId, event } });
+    const sequence = await this.append(LOG_SESSION_STARTED, sessionId, bytes);
     this.index.addStart(sessionId, sequence, event);
     return { sessionId, status: "created" };
   }
 
   async emitEnd(event: SessionEndEvent | undefined): Promise<{ sessionId: string; status: EndStatus }> {
     const checked = validate(() => bridges.SessionEndEvent.toJson(required(event)));
-    this.checkSize(SessionEndEventMessage.encode(event!).finish().length);
+    const bytes = encodeMessage(sessionEndEventMapping, event!).finish();
+    this.checkSize(bytes.length);
     const sessionId = checked.session_id;
     const session = this.index.get(sessionId);
     if (!session) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
@@ -133,7 +140,7 @@ export class Collector {
       return { sessionId, status: "duplicate" };
     }
     const work = (async () => {
-      await this.append({ $case: "sessionEnded", value: { sessionId, event: event! } });
+      await this.append(LOG_SESSION_ENDED, sessionId, bytes);
       this.index.setEnd(sessionId, event!);
       return { sessionId, status: "ended" as const };
     })();
@@ -180,8 +187,18 @@ export class Collector {
     return { sessions: page.map(view), nextPageToken: next === undefined ? "" : encodePageToken(next) };
   }
 
-  private async append(entry: LogEntry["entry"]): Promise<bigint> {
-    const payload = LogEntry.encode({ receivedAt: timestampFromDate(new Date()), entry }).finish();
+  /**
+   * Append a LogEntry holding a SessionStarted or SessionEnded (`field`) with
+   * the event's bytes as already encoded: the same bytes LogEntry.encode
+   * would write, without encoding the event a second time.
+   */
+  private async append(field: number, sessionId: string, eventBytes: Uint8Array): Promise<bigint> {
+    const writer = new BinaryWriter();
+    Timestamp.encode(timestampFromDate(new Date()), writer.uint32(10).fork()).join(); // received_at = 1
+    writer.uint32((field << 3) | 2).fork(); // the oneof member
+    if (sessionId !== "") writer.uint32(10).string(sessionId); // session_id = 1
+    writer.uint32(18).bytes(eventBytes); // event = 2
+    const payload = writer.join().finish();
     try {
       return await this.log.append(payload);
     } catch (e) {
@@ -233,6 +250,10 @@ function canonical(value: unknown): string {
       : v,
   );
 }
+
+/** LogEntry's oneof members for sessions (proto/sessionevents/log/v1/log_entry.proto). */
+const LOG_SESSION_STARTED = 2;
+const LOG_SESSION_ENDED = 3;
 
 /** Room kept for the response envelope and a session's own fields. */
 const ENVELOPE_BYTES = 4096;
