@@ -10,12 +10,11 @@ import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
-import { decodeMessage, decodeUtf8Strictly, encodeMessage } from "../src/bridge/codec.js";
+import { decodeMessage, decodeUtf8Strictly, encodeMessage, encodeMessageBytes, unreadLazyStruct } from "../src/bridge/codec.js";
 import { sessionEndEventMapping, sessionStartEventMapping, vrpEventMapping, type MessageMapping } from "../src/bridge/mapping.js";
 import { ValidationError } from "../src/contract/errors.js";
 import { SessionEndEvent as EndMessage, SessionStartEvent as StartMessage } from "../gen/oneiric/session/v1/session_events.js";
 import { VrpEvent as VrpMessage } from "../gen/vrp/v1alpha1/vrp_event.js";
-import { Struct } from "../gen/google/protobuf/struct.js";
 import * as arb from "./support/arbitraries.js";
 import { validEnd } from "./support/fixtures.js";
 
@@ -41,11 +40,14 @@ for (const { name, mapping, type, json, message } of TYPES) {
         assert.ok(same(encodeMessage(mapping, m as object).finish(), bytes));
         const expected = tsProtoDecode(type, bytes);
         assert.equal(decodeMessage(mapping, bytes), expected);
-        const sealed = decodeMessage<Record<string, unknown>>(mapping, bytes, { seal: true });
-        assert.equal(sealed, expected);
-        // A sealed message encodes to the same bytes, from its kept bytes or afresh.
-        assert.ok(same(encodeMessage(mapping, sealed).finish(), bytes));
-        assert.ok(same(encodeMessage(mapping, sealed).finish(), bytes));
+        const lazy = () => decodeMessage<Record<string, unknown>>(mapping, bytes, { lazyStructs: true });
+        // Unread, its free-form field is written back from its checked bytes; read, from its object.
+        assert.ok(same(encodeMessage(mapping, lazy()).finish(), bytes));
+        assert.ok(same(encodeMessageBytes(mapping, lazy()), bytes));
+        const read = lazy();
+        assert.equal(read, expected);
+        assert.ok(same(encodeMessage(mapping, read).finish(), bytes));
+        assert.ok(same(encodeMessageBytes(mapping, read), bytes));
       }),
       { numRuns: 150, seed: 42 },
     );
@@ -97,46 +99,73 @@ const valueBytes = (build: (w: BinaryWriter) => void) => {
 };
 const num = (n: number) => valueBytes((w) => w.uint32(17).double(n));
 
-test("a Struct whose bytes are not its encoding (keys JavaScript reorders, a key twice, a long varint) is encoded afresh", () => {
+test("lazily held Structs: bytes that are plain but not ts-proto's own are kept as they came and mean the same; unusual ones are decoded as ts-proto does", () => {
   const cases = [
-    endWithEntries([["b", num(1)], ["1", num(2)]]), // "1" is enumerated first
+    endWithEntries([["b", num(1)], ["1", num(2)]]), // JavaScript enumerates "1" first
     endWithEntries([["a", num(1)], ["a", num(2)]]), // the last wins, in the first one's place
     endWithEntries([["a", valueBytes((w) => w.uint32(32).uint32(2))]]), // bool written as 2
+    endWithEntries([["", num(1)]]), // an empty key written out
+    endWithEntries([["a", valueBytes((w) => w.uint32(17).double(1).uint32(26).string("x"))]]), // two kinds: unusual
+    endWithEntries([["a", valueBytes((w) => w.uint32(8).uint32(3))]]), // null_value 3: unusual
+    endWithEntries([["a", new Uint8Array()]]), // an empty Value: unusual (ts-proto drops the entry)
+    endWithEntries([["a", valueBytes((w) => w.uint32(17).double(1).uint32(800).uint32(1))]]), // an unknown field: unusual
   ];
   for (const bytes of cases) {
-    const sealed = decodeMessage<Record<string, unknown>>(sessionEndEventMapping, bytes, { seal: true });
-    assert.ok(same(encodeMessage(sessionEndEventMapping, sealed).finish(), EndMessage.encode(EndMessage.decode(bytes)).finish()));
+    const expected = EndMessage.decode(bytes);
+    const message = decodeMessage<Record<string, unknown>>(sessionEndEventMapping, bytes, { lazyStructs: true });
+    const written = encodeMessage(sessionEndEventMapping, message).finish();
+    assert.equal(EndMessage.decode(written), expected);
+    assert.equal(message, expected);
   }
 });
 
-test("sealing checks free-form values while reading, with the path and rule validation would give, and freezes them", () => {
+test("lazily held Structs are checked on their bytes, with the path and rule validation gives", () => {
+  const deep = (levels: number): Uint8Array => {
+    let value = num(1);
+    for (let i = levels; i > 1; i--) value = valueBytes((w) => w.uint32(42).fork().uint32(10).fork().uint32(10).string(`k${i}`).uint32(18).bytes(value).join().join());
+    return value;
+  };
   const refused: [Uint8Array, string, string][] = [
     [endWithEntries([["n", num(Number.NaN)]]), "/metadata/n", "json_value"],
-    [endWithEntries([["x", valueBytes((w) => w.uint32(50).fork().uint32(10).fork().join().join())]]), "/metadata/x/0", "json_value"],
+    [endWithEntries([["list", valueBytes((w) => w.uint32(50).fork().uint32(10).bytes(num(Number.POSITIVE_INFINITY)).join())]]), "/metadata/list/0", "json_value"],
     [endWithEntries([["constructor", num(1)]]), "/metadata/constructor", "forbidden_key"],
-    [endWithEntries([["__proto__", num(1)]]), "/metadata/__proto__", "forbidden_key"],
+    [endWithEntries([["a/b", valueBytes((w) => w.uint32(42).fork().uint32(10).fork().uint32(10).string("__proto__").uint32(18).bytes(num(1)).join().join())]]), "/metadata/a~1b/__proto__", "forbidden_key"],
+    [endWithEntries([["k1", deep(33)]]), `/metadata/k1/${Array.from({ length: 32 }, (_, i) => `k${i + 2}`).join("/")}`, "max_depth"],
   ];
   for (const [bytes, path, rule] of refused) {
     let issues: { path: string; rule: string }[] = [];
     try {
-      decodeMessage(sessionEndEventMapping, bytes, { seal: true });
+      decodeMessage(sessionEndEventMapping, bytes, { lazyStructs: true });
     } catch (e) {
       issues = (e as ValidationError).issues.map((i) => ({ path: i.path, rule: i.rule }));
     }
     assert.equal(issues, [{ path, rule }]);
   }
-  const json = { ...validEnd(), metadata: { list: [1, { deep: true }], nested: { s: "x" } } };
-  const sealed = decodeMessage<{ metadata: Record<string, any> }>(sessionEndEventMapping, bridges.SessionEndEvent.toBinary(json), { seal: true });
-  assert.ok(Object.isFrozen(sealed.metadata) && Object.isFrozen(sealed.metadata.list) && Object.isFrozen(sealed.metadata.list[1]) && Object.isFrozen(sealed.metadata.nested));
-  assert.equal(bridges.SessionEndEvent.toJson(sealed as never).metadata, json.metadata);
+  // Not UTF-8, as the strict decoder says it.
+  let error: unknown;
+  try {
+    decodeMessage(sessionEndEventMapping, endWithEntries([["s", valueBytes((w) => w.uint32(26).bytes(Uint8Array.of(0x61, 0xff)))]]), { lazyStructs: true });
+  } catch (e) {
+    error = e;
+  }
+  assert.equal((error as ValidationError).issues.map((i) => [i.path, i.rule]), [["", "protobuf"]]);
+  // An empty list item is unusual: decoded as ts-proto does, and validation refuses it.
+  const hole = decodeMessage(sessionEndEventMapping, endWithEntries([["x", valueBytes((w) => w.uint32(50).fork().uint32(10).fork().join().join())]]), { lazyStructs: true });
+  assert.throws(() => bridges.SessionEndEvent.toJson(hole as never), (e: ValidationError) => e.issues.some((i) => i.path === "/metadata/x/0" && i.rule === "json_value"));
 });
 
-test("a Struct key on the wire equals what Struct.encode writes for its object (ts-proto's own encoder as the reference)", () => {
-  const metadata = { "ü": "é", "": 1, "a/b~c": [null, true, "x"], "🙂": { x: [] } };
-  const bytes = Struct.encode(Struct.wrap(metadata)).finish();
-  const end = EndMessage.encode({ ...bridges.SessionEndEvent.fromJson(validEnd()), metadata }).finish();
-  assert.ok(bytes.length > 0);
-  assert.ok(same(encodeMessage(sessionEndEventMapping, decodeMessage(sessionEndEventMapping, end, { seal: true })).finish(), end));
+test("a lazily held Struct is built once, when first read, through the message or its contract JSON alike; assigning replaces it", () => {
+  const json = { ...validEnd(), metadata: { list: [1, { deep: true }], nested: { s: "x" } } };
+  const message = decodeMessage<{ metadata: Record<string, unknown> }>(sessionEndEventMapping, bridges.SessionEndEvent.toBinary(json), { lazyStructs: true });
+  const contract = bridges.SessionEndEvent.toJson(message as never); // validated without building it
+  assert.ok(unreadLazyStruct(message, "metadata"));
+  assert.equal(contract.metadata, json.metadata);
+  assert.not.ok(unreadLazyStruct(message, "metadata"));
+  assert.is(contract.metadata, message.metadata);
+  assert.equal(Object.keys(contract), Object.keys(json));
+  message.metadata = { other: 1 };
+  assert.equal(EndMessage.decode(encodeMessage(sessionEndEventMapping, message).finish()).metadata, { other: 1 });
+  assert.equal(contract.metadata, json.metadata);
 });
 
 test.run();

@@ -11,9 +11,9 @@
  */
 import { BinaryWriter, type BinaryReader } from "@bufbuild/protobuf/wire";
 import { ValidationError, describeError, type ValidationIssue } from "../contract/errors.js";
-import { decodeMessage, encodeMessage } from "./codec.js";
+import { decodeMessage, defineLazyStruct, encodeMessage } from "./codec.js";
 import type { ContractValidator } from "../contract/validate.js";
-import { jsonToMessage, messageToJson } from "./convert.js";
+import { jsonToMessage, messageToJson, type DeferredStructs } from "./convert.js";
 import type { MessageMapping } from "./mapping.js";
 
 /**
@@ -62,12 +62,14 @@ export function makeBridge<M, J>(
       fail([{ path: "", rule: "type", message: "must be a protobuf message object" }]);
     }
     const issues: ValidationIssue[] = [];
-    const json = messageToJson(mapping, message as Record<string, unknown>, "", issues);
+    const deferred: DeferredStructs = [];
+    const json = messageToJson(mapping, message as Record<string, unknown>, "", issues, deferred);
     // A value that could not be converted is left out of the JSON; the
     // schema's "required" for that same path would only repeat the problem.
     const unconvertible = new Set(issues.map((i) => i.path));
     issues.push(...contract.issues(json).filter((i) => !unconvertible.has(i.path)));
     if (issues.length > 0) fail(issues);
+    for (const [holder, property, lazy] of deferred) defineLazyStruct(holder, property, lazy);
     return json as J;
   };
 

@@ -26,15 +26,8 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { ValidationError, pointerSegment, type ValidationIssue } from "../contract/errors.js";
-import {
-  FORBIDDEN_KEYS,
-  MAX_FREE_FORM_DEPTH,
-  forbiddenKeyMessage,
-  markSealedFreeForm,
-  maxDepthMessage,
-  nonFiniteMessage,
-  notJsonMessage,
-} from "../contract/shape.js";
+import { isUtf8 } from "node:buffer";
+import { MAX_FREE_FORM_DEPTH, forbiddenKeyMessage, maxDepthMessage, nonFiniteMessage } from "../contract/shape.js";
 import type { FieldMapping, MessageMapping } from "./mapping.js";
 
 type Message = Record<string, unknown>;
@@ -113,41 +106,34 @@ function base(mapping: MessageMapping): Message {
 
 export interface DecodeOptions {
   /**
-   * Also hold every free-form value to the contract's rules while reading
-   * (finite numbers, JSON values only, no "constructor" / "prototype" keys:
-   * with strict UTF-8, the depth limit and "__proto__", everything
-   * contract/shape.ts checks), freeze what was built, and mark it checked so
-   * that validation does not walk it again. A Struct whose bytes are exactly
-   * what encodeStruct would write for it keeps them, and its first encoding
-   * copies them instead of walking the object. For the server's requests,
-   * whose free-form objects are large and go straight to validation.
+   * Check free-form fields (metadata, details) on their bytes, against every
+   * rule contract/shape.ts holds them to, and build their objects only when
+   * they are first read. For the server's requests: most large events are
+   * validated, stored and answered without anyone reading their free-form
+   * content, and building a JavaScript object of tens of thousands of keys
+   * is most of what such an event costs. See `lazyStructOf`.
    */
-  readonly seal?: boolean;
+  readonly lazyStructs?: boolean;
 }
 
 /**
  * Decode `bytes` as the message `mapping` describes. Throws a ValidationError
  * (rule "protobuf" for bytes that are not a message of this type, or
- * "forbidden_key" / "max_depth" with the field's path; sealing adds
+ * "forbidden_key" / "max_depth" with the field's path; with lazyStructs also
  * "json_value").
  */
 export function decodeMessage<M>(mapping: MessageMapping, bytes: Uint8Array, options: DecodeOptions = {}): M {
   const reader = new BinaryReader(bytes, decodeUtf8Strictly);
   try {
-    return readMessage(compile(mapping), reader, reader.len, "", { seal: options.seal === true, bytes }) as M;
+    return readMessage(compile(mapping), reader, reader.len, "", options.lazyStructs === true ? bytes : undefined) as M;
   } catch (e) {
     if (e instanceof DecodeIssue) throw new ValidationError(mapping.name, [e.issue]);
     throw new ValidationError(mapping.name, [{ path: "", rule: "protobuf", message: `malformed protobuf: ${e instanceof Error ? e.message : String(e)}` }]);
   }
 }
 
-/** What every Struct of one decoding shares: whether to seal, and the bytes being read. */
-interface Source {
-  readonly seal: boolean;
-  readonly bytes: Uint8Array;
-}
-
-function readMessage(c: Compiled, reader: BinaryReader, end: number, path: string, source: Source): Message {
+/** `lazyFrom`: the bytes being decoded, when Structs are to be checked on their bytes and built on first read. */
+function readMessage(c: Compiled, reader: BinaryReader, end: number, path: string, lazyFrom: Uint8Array | undefined): Message {
   const message = base(c.mapping);
   while (reader.pos < end) {
     const tag = reader.uint32();
@@ -170,11 +156,22 @@ function readMessage(c: Compiled, reader: BinaryReader, end: number, path: strin
           message[field.proto] = Timestamp.decode(reader, reader.uint32());
           break;
         case "message":
-          message[field.proto] = readMessage(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`, source);
+          message[field.proto] = readMessage(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`, lazyFrom);
           break;
-        case "struct":
-          message[field.proto] = readStructField(reader, `${path}/${field.json}`, source);
+        case "struct": {
+          const structEnd = lengthEnd(reader);
+          const start = reader.pos;
+          if (lazyFrom && structEnd <= reader.len && checkStruct(lazyFrom, start, structEnd, `${path}/${field.json}`)) {
+            // A stored event must not keep much more than itself alive: a view of the
+            // request's memory when the Struct is most of it, a copy of its own otherwise.
+            const most = (structEnd - start) * 2 >= lazyFrom.buffer.byteLength;
+            defineLazyStruct(message, field.proto, { bytes: most ? lazyFrom.subarray(start, structEnd) : lazyFrom.slice(start, structEnd), value: undefined });
+            reader.pos = structEnd;
+          } else {
+            message[field.proto] = readStruct(reader, structEnd, `${path}/${field.json}`, 1); // (a lazy one before it is replaced)
+          }
           break;
+        }
       }
       continue;
     }
@@ -206,174 +203,321 @@ const LIST_VALUE = (6 << 3) | WIRE_LEN;
 const LIST_ITEM = (1 << 3) | WIRE_LEN;
 
 /**
- * How one decoding goes. `seal`: see DecodeOptions. `canonical`: so far, the
- * bytes read are exactly what encodeStruct writes for what was built (every
- * length a shortest varint, fields in the writer's order and nothing else,
- * no key twice, no key that JavaScript would enumerate first).
- */
-interface Reading {
-  readonly seal: boolean;
-  readonly bytes: Uint8Array;
-  canonical: boolean;
-}
-
-/** The bytes of sealed Structs that are exactly their encoding, until their first encoding takes them. */
-const encodedBytes = new WeakMap<object, Uint8Array>();
-
-function readStructField(reader: BinaryReader, path: string, source: Source): Record<string, unknown> {
-  const length = reader.uint32();
-  const start = reader.pos;
-  const reading: Reading = { seal: source.seal, bytes: source.bytes, canonical: source.seal };
-  const object = readStruct(reader, start + length, path, 1, reading);
-  if (source.seal) {
-    markSealedFreeForm(object);
-    if (reading.canonical && reader.pos === start + length) encodedBytes.set(object, source.bytes.subarray(start, reader.pos));
-  }
-  return object;
-}
-
-/** Reads a string, noting whether its length was written in the fewest bytes. */
-function readString(reader: BinaryReader, reading: Reading): string {
-  if (reading.canonical) {
-    const at = reader.pos;
-    const length = reader.uint32();
-    if (reader.pos - at !== varintSize(length)) reading.canonical = false;
-    reader.pos = at;
-  }
-  return reader.string();
-}
-
-/** Reads a length prefix, noting whether it was written in the fewest bytes; returns where the value ends. */
-function readEnd(reader: BinaryReader, reading: Reading): number {
-  const at = reader.pos;
-  const length = reader.uint32();
-  if (reading.canonical && reader.pos - at !== varintSize(length)) reading.canonical = false;
-  return reader.pos + length;
-}
-
-/**
  * A Struct as its plain object (what ts-proto's Struct.unwrap gives). `depth`
  * is the object's own level (the field itself is 1); `path` is its JSON
  * Pointer, extended only when a problem is reported.
  */
-function readStruct(reader: BinaryReader, end: number, path: string, depth: number, reading: Reading): Record<string, unknown> {
+function readStruct(reader: BinaryReader, end: number, path: string, depth: number): Record<string, unknown> {
   const object: Record<string, unknown> = {};
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag === FIELDS_ENTRY) {
-      const entryEnd = readEnd(reader, reading);
+      const entryEnd = lengthEnd(reader);
       let key = "";
       let value: unknown;
-      let fields = 0; // canonical: the key (unless ""), then the value, once each
       while (reader.pos < entryEnd) {
         const t = reader.uint32();
-        if (t === ENTRY_KEY && fields === 0) {
-          key = readString(reader, reading);
-          if (key === "") reading.canonical = false; // the writer leaves an empty key out
-          fields = 1;
-        } else if (t === ENTRY_VALUE && fields < 2) {
-          value = readValue(reader, readEnd(reader, reading), path, key, depth + 1, reading);
-          fields = 2;
-        } else {
-          reading.canonical = false;
-          if (t === ENTRY_KEY) key = reader.string();
-          else if (t === ENTRY_VALUE) value = readValue(reader, lengthEnd(reader), path, key, depth + 1, reading);
-          else if ((t & 7) === WIRE_END_GROUP || t === 0) break;
-          else reader.skip(t & 7);
-        }
+        if (t === ENTRY_KEY) key = reader.string();
+        else if (t === ENTRY_VALUE) value = readValue(reader, lengthEnd(reader), path, key, depth + 1);
+        else if ((t & 7) === WIRE_END_GROUP || t === 0) break;
+        else reader.skip(t & 7);
       }
       if (key === "__proto__") {
         // `object[key] = value` would replace the prototype (or do nothing): the key would vanish.
         throw new DecodeIssue({ path: `${path}/__proto__`, rule: "forbidden_key", message: forbiddenKeyMessage("__proto__") });
       }
-      if (reading.seal) {
-        if (FORBIDDEN_KEYS.has(key)) throw new DecodeIssue({ path: `${path}/${pointerSegment(key)}`, rule: "forbidden_key", message: forbiddenKeyMessage(key) });
-        if (reading.canonical && (fields !== 2 || Object.hasOwn(object, key) || isArrayIndex(key))) reading.canonical = false;
-      }
       if (value !== undefined) object[key] = value;
       continue;
     }
-    reading.canonical = false;
     if ((tag & 7) === WIRE_END_GROUP || tag === 0) break;
     reader.skip(tag & 7);
   }
-  if (reading.seal) Object.freeze(object);
   return object;
 }
 
-/** A key JavaScript enumerates before the others, in numeric order (an array index). */
-function isArrayIndex(key: string): boolean {
-  const c = key.charCodeAt(0);
-  if (c < 48 || c > 57 || key.length > 10) return false;
-  return String(Number(key)) === key && Number(key) < 4294967295;
-}
-
 /** A Value as its JSON value (undefined when it holds none), at `depth`; `key` is its place in the parent at `parentPath`. */
-function readValue(reader: BinaryReader, end: number, parentPath: string, key: string | number, depth: number, reading: Reading): unknown {
-  if (depth > MAX_FREE_FORM_DEPTH && (end > reader.pos || reading.seal)) {
+function readValue(reader: BinaryReader, end: number, parentPath: string, key: string | number, depth: number): unknown {
+  if (depth > MAX_FREE_FORM_DEPTH && end > reader.pos) {
     throw new DecodeIssue({ path: `${parentPath}/${pointerSegment(key)}`, rule: "max_depth", message: maxDepthMessage() });
   }
   let value: unknown;
-  let kinds = 0;
   while (reader.pos < end) {
     const tag = reader.uint32();
-    kinds++;
     switch (tag) {
       case NULL_VALUE:
-        if (reader.int32() !== 0) reading.canonical = false;
+        reader.int32();
         value = null;
         continue;
       case NUMBER_VALUE:
         value = reader.double();
         continue;
       case STRING_VALUE:
-        value = readString(reader, reading);
+        value = reader.string();
         continue;
-      case BOOL_VALUE: {
-        const at = reader.pos;
+      case BOOL_VALUE:
         value = reader.bool();
-        if (reader.pos - at !== 1 || reading.bytes[at]! > 1) reading.canonical = false;
         continue;
-      }
       case STRUCT_VALUE:
-        value = readStruct(reader, readEnd(reader, reading), `${parentPath}/${pointerSegment(key)}`, depth, reading);
+        value = readStruct(reader, lengthEnd(reader), `${parentPath}/${pointerSegment(key)}`, depth);
         continue;
       case LIST_VALUE:
-        value = readList(reader, readEnd(reader, reading), `${parentPath}/${pointerSegment(key)}`, depth, reading);
+        value = readList(reader, lengthEnd(reader), `${parentPath}/${pointerSegment(key)}`, depth);
         continue;
     }
-    reading.canonical = false;
     if ((tag & 7) === WIRE_END_GROUP || tag === 0) break;
     reader.skip(tag & 7);
-  }
-  if (kinds !== 1) reading.canonical = false;
-  if (reading.seal) {
-    if (value === undefined) throw new DecodeIssue({ path: `${parentPath}/${pointerSegment(key)}`, rule: "json_value", message: notJsonMessage("undefined") });
-    if (typeof value === "number" && !Number.isFinite(value)) {
-      throw new DecodeIssue({ path: `${parentPath}/${pointerSegment(key)}`, rule: "json_value", message: nonFiniteMessage(value) });
-    }
   }
   return value;
 }
 
-function readList(reader: BinaryReader, end: number, path: string, depth: number, reading: Reading): unknown[] {
+function readList(reader: BinaryReader, end: number, path: string, depth: number): unknown[] {
   const values: unknown[] = [];
   while (reader.pos < end) {
     const tag = reader.uint32();
     if (tag === LIST_ITEM) {
-      values.push(readValue(reader, readEnd(reader, reading), path, values.length, depth + 1, reading));
+      values.push(readValue(reader, lengthEnd(reader), path, values.length, depth + 1));
       continue;
     }
-    reading.canonical = false;
     if ((tag & 7) === WIRE_END_GROUP || tag === 0) break;
     reader.skip(tag & 7);
   }
-  if (reading.seal) Object.freeze(values);
   return values;
 }
 
 // ---------------------------------------------------------------------------
+// Structs checked on their bytes, built on first read
+
+/** A free-form field held as its bytes until it is first read. */
+export interface LazyStruct {
+  /** The Struct's bytes: checked, and what any decoder reads as `value` (let go once it is built). */
+  bytes: Uint8Array | undefined;
+  /** The object, once built (then shared by every holder of this LazyStruct). */
+  value: Record<string, unknown> | undefined;
+}
+
+/** Holders (messages, contract JSON objects) of lazily built Structs, by property. */
+const lazyStructs = new WeakMap<object, Record<string, LazyStruct>>();
+
+/**
+ * Define `holder[property]` as `lazy`: an enumerable property whose object is
+ * built when first read (the same object for every holder that shares the
+ * LazyStruct); assigning to it replaces it as with any property.
+ */
+export function defineLazyStruct(holder: object, property: string, lazy: LazyStruct): void {
+  let held = lazyStructs.get(holder);
+  if (!held) lazyStructs.set(holder, (held = Object.create(null) as Record<string, LazyStruct>));
+  held[property] = lazy;
+  Object.defineProperty(holder, property, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (lazy.value === undefined) {
+        lazy.value = buildStruct(lazy.bytes!);
+        lazy.bytes = undefined; // the object is what it is now: its bytes would only hold memory
+      }
+      return lazy.value;
+    },
+    set(value: unknown) {
+      delete held![property];
+      Object.defineProperty(holder, property, { value, writable: true, enumerable: true, configurable: true });
+    },
+  });
+}
+
+/** `holder[property]` as a LazyStruct whose object nobody has read yet (so its bytes are still all it is), if it is one. */
+export function unreadLazyStruct(holder: object, property: string): (LazyStruct & { bytes: Uint8Array }) | undefined {
+  const lazy = lazyStructs.get(holder)?.[property];
+  return lazy && lazy.value === undefined && lazy.bytes ? (lazy as LazyStruct & { bytes: Uint8Array }) : undefined;
+}
+
+function buildStruct(bytes: Uint8Array): Record<string, unknown> {
+  const reader = new BinaryReader(bytes, decodeUtf8Strictly);
+  return readStruct(reader, reader.len, "", 1);
+}
+
+/**
+ * Check a Struct's bytes against the free-form rules without building it.
+ * Returns true when the bytes are plain (every entry a key and a Value,
+ * every Value one of its six kinds, nothing else): then any protobuf decoder
+ * reads them as the same JSON, and that JSON keeps every rule. Returns false
+ * for anything unusual (unknown fields, an empty Value, a null_value other
+ * than 0...), which the generated code's rules then decide (the caller
+ * decodes it the ordinary way, and validation walks the result). Throws a
+ * DecodeIssue (or an Error, for bad UTF-8) for a broken rule.
+ */
+function checkStruct(bytes: Uint8Array, start: number, end: number, path: string): boolean {
+  const check: StructCheck = { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), pos: start, segments: [path] };
+  return checkStructAt(check, end, 1);
+}
+
+interface StructCheck {
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  pos: number;
+  /** The path down to the Struct or list being checked: the field's path, then keys or indexes (built only for an issue). */
+  readonly segments: (string | number | [number, number])[];
+}
+
+/** A varint of at most 32 bits (lengths and tags); -1 when it is not one. */
+function varint32(c: StructCheck): number {
+  const b = c.bytes;
+  let result = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (c.pos >= b.length) return -1;
+    const byte = b[c.pos++]!;
+    result += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return result > 0xffffffff ? -1 : result;
+  }
+  return -1;
+}
+
+/** Skips a varint; false when it runs out of bytes or is too long. */
+function skipVarint(c: StructCheck): boolean {
+  for (let i = 0; i < 10; i++) {
+    if (c.pos >= c.bytes.length) return false;
+    if (c.bytes[c.pos++]! < 0x80) return true;
+  }
+  return false;
+}
+
+const PROTO = Buffer.from("__proto__");
+const CONSTRUCTOR = Buffer.from("constructor");
+const PROTOTYPE = Buffer.from("prototype");
+
+function sameBytes(b: Uint8Array, start: number, end: number, word: Uint8Array): boolean {
+  if (end - start !== word.length) return false;
+  for (let i = 0; i < word.length; i++) if (b[start + i] !== word[i]) return false;
+  return true;
+}
+
+/** Valid UTF-8 (a key or a string), like the strict decoder: ASCII is checked here, the rest natively. */
+function isUtf8At(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (b[i]! >= 0x80) return isUtf8(b.subarray(start, end));
+  return true;
+}
+
+function issuePath(c: StructCheck, last: string | number | [number, number]): string {
+  const segment = (s: string | number | [number, number]) =>
+    typeof s === "string" || typeof s === "number" ? pointerSegment(s) : pointerSegment(strictUtf8.decode(c.bytes.subarray(s[0], s[1])));
+  const [field, ...rest] = c.segments;
+  return [field as string, ...rest.map(segment), segment(last)].join("/");
+}
+
+function checkStructAt(c: StructCheck, end: number, depth: number): boolean {
+  const b = c.bytes;
+  while (c.pos < end) {
+    if (b[c.pos++] !== FIELDS_ENTRY) return false;
+    const length = varint32(c);
+    if (length < 0 || c.pos + length > end) return false;
+    const entryEnd = c.pos + length;
+    let keyStart = c.pos;
+    let keyEnd = c.pos; // no key field: the key is ""
+    if (b[c.pos] === ENTRY_KEY) {
+      c.pos++;
+      const keyLength = varint32(c);
+      if (keyLength < 0 || c.pos + keyLength > entryEnd) return false;
+      keyStart = c.pos;
+      keyEnd = c.pos += keyLength;
+      if (!isUtf8At(b, keyStart, keyEnd)) throw new Error("The encoded data was not valid for encoding utf-8");
+      const k = keyEnd - keyStart;
+      if ((k === 9 || k === 11) && (sameBytes(b, keyStart, keyEnd, PROTO) || sameBytes(b, keyStart, keyEnd, CONSTRUCTOR) || sameBytes(b, keyStart, keyEnd, PROTOTYPE))) {
+        const key = strictUtf8.decode(b.subarray(keyStart, keyEnd));
+        throw new DecodeIssue({ path: issuePath(c, key), rule: "forbidden_key", message: forbiddenKeyMessage(key) });
+      }
+    }
+    if (c.pos >= entryEnd || b[c.pos++] !== ENTRY_VALUE) return false;
+    const valueLength = varint32(c);
+    if (valueLength < 0 || c.pos + valueLength !== entryEnd) return false;
+    if (!checkValueAt(c, entryEnd, depth + 1, [keyStart, keyEnd])) return false;
+  }
+  return c.pos === end;
+}
+
+function checkValueAt(c: StructCheck, end: number, depth: number, at: string | number | [number, number]): boolean {
+  if (depth > MAX_FREE_FORM_DEPTH) throw new DecodeIssue({ path: issuePath(c, at), rule: "max_depth", message: maxDepthMessage() });
+  const b = c.bytes;
+  if (c.pos >= end) return false; // an empty Value: no kind
+  const tag = b[c.pos++];
+  switch (tag) {
+    case NULL_VALUE:
+      if (b[c.pos++] !== 0) return false;
+      break;
+    case NUMBER_VALUE: {
+      if (c.pos + 8 > end) return false;
+      const n = c.view.getFloat64(c.pos, true);
+      c.pos += 8;
+      if (!Number.isFinite(n)) throw new DecodeIssue({ path: issuePath(c, at), rule: "json_value", message: nonFiniteMessage(n) });
+      break;
+    }
+    case STRING_VALUE: {
+      const length = varint32(c);
+      if (length < 0 || c.pos + length > end) return false;
+      if (!isUtf8At(b, c.pos, c.pos + length)) throw new Error("The encoded data was not valid for encoding utf-8");
+      c.pos += length;
+      break;
+    }
+    case BOOL_VALUE:
+      if (!skipVarint(c)) return false;
+      break;
+    case STRUCT_VALUE:
+    case LIST_VALUE: {
+      const length = varint32(c);
+      if (length < 0 || c.pos + length !== end) return false;
+      c.segments.push(at);
+      const ok = tag === STRUCT_VALUE ? checkStructAt(c, end, depth) : checkListAt(c, end, depth);
+      c.segments.pop();
+      if (!ok) return false;
+      break;
+    }
+    default:
+      return false;
+  }
+  return c.pos === end; // exactly one kind
+}
+
+function checkListAt(c: StructCheck, end: number, depth: number): boolean {
+  const b = c.bytes;
+  let index = 0;
+  while (c.pos < end) {
+    if (b[c.pos++] !== LIST_ITEM) return false;
+    const length = varint32(c);
+    if (length < 0 || c.pos + length > end) return false;
+    if (!checkValueAt(c, c.pos + length, depth + 1, index++)) return false;
+  }
+  return c.pos === end;
+}
+
+// ---------------------------------------------------------------------------
 // Encoding
+
+/**
+ * The bytes of a top-level message, as encodeMessage writes them, in one
+ * allocation of the exact size: what a writer would grow into (copying as it
+ * doubles) is here written in pieces, and an unread lazily held Struct's bytes
+ * are copied once, into the result.
+ */
+export function encodeMessageBytes(mapping: MessageMapping, message: object): Uint8Array {
+  const chunks = encodeMessageChunks(mapping, message);
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** The same bytes as encodeMessageBytes, in pieces (a large unread Struct's bytes as they are), for a caller that frames them itself. */
+export function encodeMessageChunks(mapping: MessageMapping, message: object): Uint8Array[] {
+  const m = message as Message;
+  const chunks: Uint8Array[] = [];
+  let writer = new BinaryWriter();
+  for (const field of compile(mapping).encodeOrder) {
+    const lazy = field.kind === "struct" ? unreadLazyStruct(m, field.proto) : undefined;
+    if (lazy) {
+      chunks.push(writer.uint32(tagOf(field)).uint32(lazy.bytes.length).finish(), lazy.bytes);
+      writer = new BinaryWriter();
+    } else {
+      encodeFields(mapping, m, [field], writer);
+    }
+  }
+  chunks.push(writer.finish());
+  return chunks;
+}
 
 /**
  * The bytes ts-proto's `encode` writes for `message` (a message of the type
@@ -382,10 +526,21 @@ function readList(reader: BinaryReader, end: number, path: string, depth: number
  * free-form value that is not JSON.
  */
 export function encodeMessage(mapping: MessageMapping, message: object, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-  const m = message as Message;
-  for (const field of compile(mapping).encodeOrder) {
-    const value = m[field.proto];
+  return encodeFields(mapping, message as Message, compile(mapping).encodeOrder, writer);
+}
+
+function encodeFields(mapping: MessageMapping, m: Message, fields: readonly FieldMapping[], writer: BinaryWriter): BinaryWriter {
+  for (const field of fields) {
     const tag = tagOf(field);
+    if (field.kind === "struct") {
+      // Unread, a lazily held Struct is its checked bytes: written as they are, never built.
+      const lazy = unreadLazyStruct(m, field.proto);
+      if (lazy) {
+        writer.uint32(tag).bytes(lazy.bytes);
+        continue;
+      }
+    }
+    const value = m[field.proto];
     switch (field.kind) {
       case "string":
         if (field.optional ? value !== undefined : value !== "") writer.uint32(tag).string(value as string);
@@ -423,16 +578,9 @@ export function encodeMessage(mapping: MessageMapping, message: object, writer: 
  * A Struct's bytes, in two passes: sizes first (every nested length, and each
  * object's keys, in the order the second pass needs them: a large object's
  * keys are the costly part to list), then one write into a buffer of the
- * exact size. Same bytes as Struct.encode(Struct.wrap(object)). A sealed
- * Struct decoded from exactly these bytes gives them back (once; the result
- * may be a view of the bytes it was decoded from).
+ * exact size. Same bytes as Struct.encode(Struct.wrap(object)).
  */
 export function encodeStruct(object: Record<string, unknown>): Uint8Array {
-  const known = encodedBytes.get(object);
-  if (known) {
-    encodedBytes.delete(object); // one use: an event is encoded once, and a stored one should not keep its request alive
-    return known;
-  }
   sizes.length = 0;
   keyLists.length = 0;
   try {
@@ -611,19 +759,19 @@ function writeValue(out: Uint8Array, view: DataView, value: unknown): void {
 export function findStructProblem(mapping: MessageMapping, bytes: Uint8Array): ValidationIssue | undefined {
   const reader = new BinaryReader(bytes, decodeUtf8Strictly);
   try {
-    walkStructs(compile(mapping), reader, reader.len, "", bytes);
+    walkStructs(compile(mapping), reader, reader.len, "");
   } catch (e) {
     if (e instanceof DecodeIssue) return e.issue;
   }
   return undefined;
 }
 
-function walkStructs(c: Compiled, reader: BinaryReader, end: number, path: string, bytes: Uint8Array): void {
+function walkStructs(c: Compiled, reader: BinaryReader, end: number, path: string): void {
   while (reader.pos < end) {
     const tag = reader.uint32();
     const field = c.byTag.get(tag);
-    if (field?.kind === "struct") readStruct(reader, lengthEnd(reader), `${path}/${field.json}`, 1, { seal: false, bytes, canonical: false });
-    else if (field?.kind === "message") walkStructs(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`, bytes);
+    if (field?.kind === "struct") readStruct(reader, lengthEnd(reader), `${path}/${field.json}`, 1);
+    else if (field?.kind === "message") walkStructs(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`);
     else if ((tag & 7) === WIRE_END_GROUP || tag === 0) break;
     else reader.skip(tag & 7);
   }

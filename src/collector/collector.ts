@@ -12,7 +12,7 @@
 import { randomUUID } from "node:crypto";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { bridges } from "../bridge/index.js";
-import { encodeMessage } from "../bridge/codec.js";
+import { encodeMessageChunks } from "../bridge/codec.js";
 import { sessionEndEventMapping, sessionStartEventMapping } from "../bridge/mapping.js";
 import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { ValidationError } from "../contract/errors.js";
@@ -93,8 +93,8 @@ export class Collector {
   async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
     const checked = validate(() => bridges.SessionStartEvent.toJson(required(event)));
     // Encoded once: its size is checked, and the same bytes go into the log.
-    const bytes = encodeMessage(sessionStartEventMapping, event!).finish();
-    this.checkSize(bytes.length);
+    const bytes = encodeMessageChunks(sessionStartEventMapping, event!);
+    this.checkSize(byteLength(bytes));
     const known = this.index.sessionOfEvent(checked.event_id);
     if (known) return { sessionId: known.sessionId, status: sameStart(known, checked) };
     const inFlight = this.pendingStarts.get(checked.event_id);
@@ -111,7 +111,7 @@ export class Collector {
     }
   }
 
-  private async storeStart(event: SessionStartEvent, bytes: Uint8Array): Promise<{ sessionId: string; status: EmitStatus }> {
+  private async storeStart(event: SessionStartEvent, bytes: Uint8Array[]): Promise<{ sessionId: string; status: EmitStatus }> {
     // Random, not derived from component and time: two shells in the same
     // second must not collide (the original's flaw).
     const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;
@@ -122,8 +122,8 @@ export class Collector {
 
   async emitEnd(event: SessionEndEvent | undefined): Promise<{ sessionId: string; status: EndStatus }> {
     const checked = validate(() => bridges.SessionEndEvent.toJson(required(event)));
-    const bytes = encodeMessage(sessionEndEventMapping, event!).finish();
-    this.checkSize(bytes.length);
+    const bytes = encodeMessageChunks(sessionEndEventMapping, event!);
+    this.checkSize(byteLength(bytes));
     const sessionId = checked.session_id;
     const session = this.index.get(sessionId);
     if (!session) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
@@ -189,16 +189,19 @@ export class Collector {
 
   /**
    * Append a LogEntry holding a SessionStarted or SessionEnded (`field`) with
-   * the event's bytes as already encoded: the same bytes LogEntry.encode
-   * would write, without encoding the event a second time.
+   * the event's bytes as already encoded (in pieces): the same bytes
+   * LogEntry.encode would write, without encoding the event a second time.
    */
-  private async append(field: number, sessionId: string, eventBytes: Uint8Array): Promise<bigint> {
+  private async append(field: number, sessionId: string, event: Uint8Array[]): Promise<bigint> {
+    const eventLength = byteLength(event);
     const writer = new BinaryWriter();
     Timestamp.encode(timestampFromDate(new Date()), writer.uint32(10).fork()).join(); // received_at = 1
-    writer.uint32((field << 3) | 2).fork(); // the oneof member
-    if (sessionId !== "") writer.uint32(10).string(sessionId); // session_id = 1
-    writer.uint32(18).bytes(eventBytes); // event = 2
-    const payload = writer.join().finish();
+    const inner = new BinaryWriter();
+    if (sessionId !== "") inner.uint32(10).string(sessionId); // session_id = 1
+    const head = inner.uint32(18).uint32(eventLength).finish(); // event = 2: its tag and length
+    writer.uint32((field << 3) | 2).uint32(head.length + eventLength); // the oneof member, its length
+    // One copy of the event (possibly large) into the entry, rather than a writer growing around it.
+    const payload = Buffer.concat([writer.finish(), head, ...event]);
     try {
       return await this.log.append(payload);
     } catch (e) {
@@ -250,6 +253,8 @@ function canonical(value: unknown): string {
       : v,
   );
 }
+
+const byteLength = (chunks: readonly Uint8Array[]) => chunks.reduce((n, c) => n + c.length, 0);
 
 /** LogEntry's oneof members for sessions (proto/sessionevents/log/v1/log_entry.proto). */
 const LOG_SESSION_STARTED = 2;

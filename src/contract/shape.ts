@@ -147,26 +147,10 @@ function walk(value: unknown, shape: Shape | undefined, path: string, found: Fou
   }
 }
 
-/**
- * Free-form objects already held to every rule below by the one who built
- * them, and frozen so that they stay so: the server's strict decoder
- * (bridge/codec.ts) checks the rules while it reads the bytes, so walking the
- * object again (the larger part of validating a large event) would only
- * repeat it. An object gets here only frozen, with everything inside it.
- */
-const sealedFreeForm = new WeakSet<object>();
-
-/** Record that `value` (frozen, all the way down) keeps every free-form rule at level 1. */
-export function markSealedFreeForm(value: object): void {
-  if (!Object.isFrozen(value)) throw new Error("only a frozen object can be marked as checked");
-  sealedFreeForm.add(value);
-}
-
 export const nonFiniteMessage = (value: number) => `must be a finite number (got ${value})`;
 export const notJsonMessage = (what: string) => `must be a JSON value (got ${what})`;
 
 function freeForm(value: unknown, path: string, depth: number, found: Found): boolean {
-  if (depth === 1 && sealedFreeForm.has(value as object)) return true;
   if (depth > MAX_FREE_FORM_DEPTH) return fail(found, path, "max_depth", maxDepthMessage());
   switch (typeof value) {
     case "boolean":

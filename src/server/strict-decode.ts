@@ -49,7 +49,7 @@ export function requestMapping(protoName: string, event?: MessageMapping): Messa
 const deserializers = new WeakMap<object, { readonly mapping: MessageMapping; readonly type: Decoder<unknown> }>();
 
 export function strictly<T>(mapping: MessageMapping, type: Decoder<T>) {
-  const decode = complete.has(mapping) ? (bytes: Uint8Array) => decodeMessage<T>(mapping, bytes, { seal: true }) : (bytes: Uint8Array) => decodeChecked(mapping, type, bytes);
+  const decode = complete.has(mapping) ? (bytes: Uint8Array) => decodeMessage<T>(mapping, bytes, { lazyStructs: true }) : (bytes: Uint8Array) => decodeChecked(mapping, type, bytes);
   const deserialize = (bytes: Buffer): Decoded<T> => {
     try {
       return { message: decode(bytes) };
