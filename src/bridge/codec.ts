@@ -17,6 +17,13 @@
  * wins, a message field is replaced rather than merged) and group ends; the
  * tests compare the two codecs on generated events and on mutated bytes.
  *
+ * For the server's requests (DecodeOptions.lazyStructs) a Struct is not built
+ * at all at first: its bytes are checked against every free-form rule and
+ * kept, validation takes them as checked, the encoder writes them back as
+ * they came, and the object is built only if something reads it. Building an
+ * object of tens of thousands of keys is what a large event costs, whatever
+ * decodes it; most events are stored and answered without anyone reading it.
+ *
  * Depth: ts-proto refuses input nested past 100 messages, counted from the
  * outermost message it is given, so where the limit fell for `metadata`
  * depended on what carried the event (32 levels inside a request, 33 alone)
@@ -25,8 +32,8 @@
  */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
-import { ValidationError, pointerSegment, type ValidationIssue } from "../contract/errors.js";
 import { isUtf8 } from "node:buffer";
+import { ValidationError, pointerSegment, type ValidationIssue } from "../contract/errors.js";
 import { MAX_FREE_FORM_DEPTH, forbiddenKeyMessage, maxDepthMessage, nonFiniteMessage } from "../contract/shape.js";
 import type { FieldMapping, MessageMapping } from "./mapping.js";
 
