@@ -30,6 +30,8 @@ test("--max-event-bytes: 256 KiB by default, from the flag or SESSION_EVENTS_MAX
   assert.is(parseServeConfig(base, { SESSION_EVENTS_MAX_EVENT_BYTES: "65536" }).maxEventBytes, 65536);
   assert.is(parseServeConfig([...base, "--max-event-bytes", "4096"], { SESSION_EVENTS_MAX_EVENT_BYTES: "65536" }).maxEventBytes, 4096);
   assert.is(parseServeConfig([...base, "--max-event-bytes", "4194304"], {}).maxEventBytes, 4194304);
+  // Not given, it never exceeds a smaller message limit.
+  assert.is(parseServeConfig([...base, "--max-message-bytes", "65536"], {}).maxEventBytes, 65536);
   const refused: [string[], Record<string, string>, RegExp][] = [
     [[...base, "--max-event-bytes", "4194305"], {}, /^--max-event-bytes: must be at most --max-message-bytes \(4194304\)/],
     [[...base, "--max-message-bytes", "65536"], { SESSION_EVENTS_MAX_EVENT_BYTES: "65537" }, /^SESSION_EVENTS_MAX_EVENT_BYTES: must be at most --max-message-bytes \(65536\)/],
