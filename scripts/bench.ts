@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|archive` runs one section.
+ * `--only contract|collector|vrp|latency|archive` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { archiveTables, benchArchive } from "./bench/archive.js";
 import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
+import { benchLatency, latencyTables } from "./bench/latency.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
 
 const record = process.argv.includes("--record");
@@ -32,6 +33,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "vrp",
     title: "VRP StreamEvents, one bidirectional call, 256 events unacknowledged at most (load generator in its own process; medians of 3 interleaved rounds of 3 s)",
     run: async () => vrpTable(await benchVrp()),
+  },
+  {
+    name: "latency",
+    title: "Latency of a small call beside clients sending max-size events (every process its own; medians of 3 interleaved rounds of 5 s)",
+    run: async () => latencyTables(await benchLatency()),
   },
   {
     name: "archive",

@@ -57,6 +57,8 @@ const cases: Case[] = [
   ["no offset", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:34:56")), [{ path: "/timestamp", rule: "format" }]],
   ["an offset without a colon (not RFC 3339)", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:34:56+0100")), [{ path: "/timestamp", rule: "format" }]],
   ["an offset without minutes (not RFC 3339)", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06T12:34:56+01")), [{ path: "/timestamp", rule: "format" }]],
+  ["a space as the separator (RFC 3339 requires T)", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06 12:34:56Z")), [{ path: "/timestamp", rule: "format", message: /"T" \(or "t"\) must separate the date and the time, not " "/ }]],
+  ["a space as the separator, end event", "SessionEndEvent", end((e) => (e.timestamp = "2026-02-06 12:34:56.789+01:00")), [{ path: "/timestamp", rule: "format", message: /not " "/ }]],
   ["a tab as the separator", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-06\t12:34:56Z")), [{ path: "/timestamp", rule: "format" }]],
   ["February 30", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-30T12:34:56Z")), [{ path: "/timestamp", rule: "format" }]],
   ["February 29 in a common year", "SessionStartEvent", start((e) => (e.timestamp = "2026-02-29T12:34:56Z")), [{ path: "/timestamp", rule: "format" }]],
@@ -163,6 +165,11 @@ test("validateJsonSafe never throws, whatever it is given", () => {
 test("nothing above polluted Object.prototype", () => {
   assert.is(({} as any).polluted, undefined);
   assert.is((Object.prototype as any).polluted, undefined);
+});
+
+test("a lower-case t separator is RFC 3339 and passes, in every model that has a timestamp", () => {
+  assert.is(SessionStartEvent.validateJson(start((e) => (e.timestamp = "2026-02-06t12:34:56.789z"))).timestamp, "2026-02-06t12:34:56.789z");
+  assert.is(SessionEndEvent.validateJson(end((e) => (e.timestamp = "2026-02-06t12:34:56+05:30"))).timestamp, "2026-02-06t12:34:56+05:30");
 });
 
 test("valid events pass: the seed's start example, an end without a version, an unknown VRP type", () => {

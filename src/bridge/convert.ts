@@ -8,6 +8,10 @@ import { pointerSegment, type ValidationIssue } from "../contract/errors.js";
 import type { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import type { MessageMapping } from "./mapping.js";
 import { formatTimestamp, parseTimestamp } from "../contract/timestamp.js";
+import { unreadLazyStruct, type LazyStruct } from "./codec.js";
+
+/** Free-form fields left as placeholders ({}) by messageToJson, to be given their lazily built value once validated. */
+export type DeferredStructs = [holder: Json, property: string, lazy: LazyStruct][];
 
 type Message = Record<string, unknown>;
 type Json = Record<string, unknown>;
@@ -44,10 +48,23 @@ export function jsonToMessage(mapping: MessageMapping, json: Json, path: string,
   return out;
 }
 
-/** Message -> contract JSON. Unset message fields are left out for the schema to judge. */
-export function messageToJson(mapping: MessageMapping, message: Message, path: string, issues: ValidationIssue[]): Json {
+/**
+ * Message -> contract JSON. Unset message fields are left out for the schema
+ * to judge. A free-form field still held as checked bytes (codec.ts, not yet
+ * read) becomes `{}` here and is listed in `deferred`: its bytes already keep
+ * every free-form rule, and building it only to validate it would cost more
+ * than the rest of the event; the caller gives the JSON the same lazily built
+ * value once the rest is validated.
+ */
+export function messageToJson(mapping: MessageMapping, message: Message, path: string, issues: ValidationIssue[], deferred?: DeferredStructs): Json {
   const out: Json = {};
   for (const field of mapping.fields) {
+    const lazy = deferred && field.kind === "struct" ? unreadLazyStruct(message, field.proto) : undefined;
+    if (lazy) {
+      out[field.json] = {};
+      deferred!.push([out, field.json, lazy]);
+      continue;
+    }
     const value = message[field.proto];
     const at = () => `${path}/${pointerSegment(field.json)}`; // only built for an issue
     if (value === undefined || value === null) {
@@ -74,7 +91,7 @@ export function messageToJson(mapping: MessageMapping, message: Message, path: s
         // A hand-built message may hold anything here; walking a string as a
         // message would read defaults and hide the mistake.
         if (typeof value !== "object" || Array.isArray(value)) issues.push({ path: at(), rule: "type", message: `must be a ${field.message!.name} message` });
-        else out[field.json] = messageToJson(field.message!, value as Message, at(), issues);
+        else out[field.json] = messageToJson(field.message!, value as Message, at(), issues, deferred);
         break;
     }
   }

@@ -10,6 +10,7 @@ export type FieldKind =
   | "string" // string <-> string
   | "int32" // JSON integer <-> int32
   | "int64" // JSON integer (at most 2^53-1) <-> int64 as bigint
+  | "uint64" // uint64 as bigint (request fields only, never contract JSON)
   | "timestamp" // RFC 3339 string <-> google.protobuf.Timestamp
   | "struct" // JSON object <-> google.protobuf.Struct
   | "message"; // nested contract object <-> nested message

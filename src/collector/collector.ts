@@ -10,8 +10,12 @@
  * answered "duplicate" and stored once. Concurrent retries wait for the first.
  */
 import { randomUUID } from "node:crypto";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { bridges } from "../bridge/index.js";
 import { canonicalJson } from "../contract/canonical.js";
+import { encodeMessageChunks } from "../bridge/codec.js";
+import { sessionEndEventMapping, sessionStartEventMapping } from "../bridge/mapping.js";
+import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { ValidationError } from "../contract/errors.js";
 import type { SessionStartEventJson } from "../contract/types.js";
 import { timestampFromDate } from "../contract/timestamp.js";
@@ -89,7 +93,9 @@ export class Collector {
 
   async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
     const checked = validate(() => bridges.SessionStartEvent.toJson(required(event)));
-    this.checkSize(SessionStartEventMessage.encode(event!).finish().length);
+    // Encoded once: its size is checked, and the same bytes go into the log.
+    const bytes = encodeMessageChunks(sessionStartEventMapping, event!);
+    this.checkSize(byteLength(bytes));
     const known = this.index.sessionOfEvent(checked.event_id);
     if (known) return { sessionId: known.sessionId, status: sameStart(known, checked) };
     const inFlight = this.pendingStarts.get(checked.event_id);
@@ -97,7 +103,7 @@ export class Collector {
       const first = await inFlight;
       return { sessionId: first.sessionId, status: sameStart(this.index.get(first.sessionId)!, checked) };
     }
-    const work = this.storeStart(event!);
+    const work = this.storeStart(event!, bytes);
     this.pendingStarts.set(checked.event_id, work);
     try {
       return await work;
@@ -106,18 +112,19 @@ export class Collector {
     }
   }
 
-  private async storeStart(event: SessionStartEvent): Promise<{ sessionId: string; status: EmitStatus }> {
+  private async storeStart(event: SessionStartEvent, bytes: Uint8Array[]): Promise<{ sessionId: string; status: EmitStatus }> {
     // Random, not derived from component and time: two shells in the same
     // second must not collide (the original's flaw).
     const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;
-    const sequence = await this.append({ $case: "sessionStarted", value: { sessionId, event } });
+    const sequence = await this.append(LOG_SESSION_STARTED, sessionId, bytes);
     this.index.addStart(sessionId, sequence, event);
     return { sessionId, status: "created" };
   }
 
   async emitEnd(event: SessionEndEvent | undefined): Promise<{ sessionId: string; status: EndStatus }> {
     const checked = validate(() => bridges.SessionEndEvent.toJson(required(event)));
-    this.checkSize(SessionEndEventMessage.encode(event!).finish().length);
+    const bytes = encodeMessageChunks(sessionEndEventMapping, event!);
+    this.checkSize(byteLength(bytes));
     const sessionId = checked.session_id;
     const session = this.index.get(sessionId);
     if (!session) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
@@ -134,7 +141,7 @@ export class Collector {
       return { sessionId, status: "duplicate" };
     }
     const work = (async () => {
-      await this.append({ $case: "sessionEnded", value: { sessionId, event: event! } });
+      await this.append(LOG_SESSION_ENDED, sessionId, bytes);
       this.index.setEnd(sessionId, event!);
       return { sessionId, status: "ended" as const };
     })();
@@ -181,8 +188,21 @@ export class Collector {
     return { sessions: page.map(view), nextPageToken: next === undefined ? "" : encodePageToken(next) };
   }
 
-  private async append(entry: LogEntry["entry"]): Promise<bigint> {
-    const payload = LogEntry.encode({ receivedAt: timestampFromDate(new Date()), entry }).finish();
+  /**
+   * Append a LogEntry holding a SessionStarted or SessionEnded (`field`) with
+   * the event's bytes as already encoded (in pieces): the same bytes
+   * LogEntry.encode would write, without encoding the event a second time.
+   */
+  private async append(field: number, sessionId: string, event: Uint8Array[]): Promise<bigint> {
+    const eventLength = byteLength(event);
+    const writer = new BinaryWriter();
+    Timestamp.encode(timestampFromDate(new Date()), writer.uint32(10).fork()).join(); // received_at = 1
+    const inner = new BinaryWriter();
+    if (sessionId !== "") inner.uint32(10).string(sessionId); // session_id = 1
+    const head = inner.uint32(18).uint32(eventLength).finish(); // event = 2: its tag and length
+    writer.uint32((field << 3) | 2).uint32(head.length + eventLength); // the oneof member, its length
+    // One copy of the event (possibly large) into the entry, rather than a writer growing around it.
+    const payload = Buffer.concat([writer.finish(), head, ...event]);
     try {
       return await this.log.append(payload);
     } catch (e) {
@@ -225,6 +245,12 @@ function sameStart(known: SessionRecord, retried: SessionStartEventJson): EmitSt
   }
   return "duplicate";
 }
+
+const byteLength = (chunks: readonly Uint8Array[]) => chunks.reduce((n, c) => n + c.length, 0);
+
+/** LogEntry's oneof members for sessions (proto/sessionevents/log/v1/log_entry.proto). */
+const LOG_SESSION_STARTED = 2;
+const LOG_SESSION_ENDED = 3;
 
 /** Room kept for the response envelope and a session's own fields. */
 const ENVELOPE_BYTES = 4096;

@@ -13,7 +13,7 @@
  *   pollution by a merge.
  * - `json_value`: free-form values must be JSON (no NaN, undefined, holes,
  *   functions, bigint, class instances); `max_depth`: they nest at most
- *   MAX_FREE_FORM_DEPTH deep, well inside protobuf's recursion limit of 100.
+ *   MAX_FREE_FORM_DEPTH levels deep (see there for the count and the reason).
  * - `unicode`: every string and key must be well-formed Unicode (no lone
  *   surrogates), which protobuf's UTF-8 would otherwise silently replace.
  * - `timestamp_range`: a date-time must fall within 0001-01-01..9999-12-31,
@@ -28,9 +28,29 @@ import { timestampStatus } from "./timestamp.js";
 import type { JsonSchema } from "./validate.js";
 
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
-export const MAX_FREE_FORM_DEPTH = 64;
+/**
+ * How deep `metadata` / `details` may nest. A value's level is the number of
+ * segments of its JSON Pointer inside the event: `/metadata` itself is 1,
+ * `/metadata/a` is 2, `/metadata/a/0` is 3 (objects and arrays alike).
+ *
+ * Why 33: protobuf decoders refuse input nested past 100 messages (ts-proto
+ * counts the outermost message as 1; protobuf's C++, Java and Python's upb
+ * allow one more). Each object level of a Struct costs three messages
+ * (Struct, its map entry, Value), and the deepest carrier of an event is
+ * three messages (a LogEntry in the log and archives: LogEntry, SessionStarted
+ * or VrpReceived, the event; a GetSessionResponse: the response, Session, the
+ * event). So a value at level 33 sits at most 3 + 3 * 32 = 99 messages deep,
+ * and an empty object or array there is the 100th: every event this limit
+ * lets through can be read back by any of them, in every message that
+ * carries it. It is also exactly what the gRPC boundary took before this
+ * limit was stated, so no event in an existing log becomes invalid. A new
+ * message that wraps one of those carriers once more must lower it.
+ */
+export const MAX_FREE_FORM_DEPTH = 33;
 
 export const forbiddenKeyMessage = (key: string) => `key "${key}" is refused (it could pollute an object prototype)`;
+export const maxDepthMessage = () =>
+  `nests deeper than ${MAX_FREE_FORM_DEPTH} levels (the level of a value is the number of segments of its path: /metadata is 1, /metadata/a is 2)`;
 
 /** What the schema says about one value. */
 export type Shape =
@@ -127,15 +147,18 @@ function walk(value: unknown, shape: Shape | undefined, path: string, found: Fou
   }
 }
 
+export const nonFiniteMessage = (value: number) => `must be a finite number (got ${value})`;
+export const notJsonMessage = (what: string) => `must be a JSON value (got ${what})`;
+
 function freeForm(value: unknown, path: string, depth: number, found: Found): boolean {
-  if (depth > MAX_FREE_FORM_DEPTH) return fail(found, path, "max_depth", `nests deeper than ${MAX_FREE_FORM_DEPTH} levels`);
+  if (depth > MAX_FREE_FORM_DEPTH) return fail(found, path, "max_depth", maxDepthMessage());
   switch (typeof value) {
     case "boolean":
       return true;
     case "string":
       return value.isWellFormed() || fail(found, path, "unicode", UNICODE_MESSAGE);
     case "number":
-      return Number.isFinite(value) || fail(found, path, "json_value", `must be a finite number (got ${value})`);
+      return Number.isFinite(value) || fail(found, path, "json_value", nonFiniteMessage(value));
     case "object": {
       if (value === null) return true;
       let ok = true;
@@ -164,7 +187,7 @@ function freeForm(value: unknown, path: string, depth: number, found: Found): bo
       return ok;
     }
     default:
-      return fail(found, path, "json_value", `must be a JSON value (got ${value === HOLE ? "an array hole" : typeof value})`);
+      return fail(found, path, "json_value", notJsonMessage(value === HOLE ? "an array hole" : typeof value));
   }
 }
 

@@ -7,8 +7,11 @@
  *   ("2026-02-06T14:34:56+01:00" comes back as "2026-02-06T13:34:56Z").
  * - Fractions are written with 0, 3, 6 or 9 digits, as protobuf's canonical
  *   JSON does (".7" comes back as ".700"); digits past nanoseconds are cut.
- * - "t", "z" and a space separator are read (RFC 3339 allows them) and written
- *   as "T" and "Z".
+ * - "t" and "z" are read (RFC 3339 allows lower case) and written as "T" and
+ *   "Z". A space between date and time is refused: RFC 3339's date-time
+ *   grammar (section 5.6) requires "T"; only a note allows other separators
+ *   "by mutual agreement", and a consumer checking the grammar (Python's
+ *   jsonschema with its RFC 3339 checker, say) refuses them.
  * - A leap second (23:59:60Z) is read as the first second of the next day,
  *   as POSIX time and protobuf's "smeared" Timestamp count it.
  * Valid Timestamps span 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
@@ -37,7 +40,7 @@ interface Rfc3339Parts {
 }
 
 /**
- * Reads `YYYY-MM-DD(T|t| )HH:MM:SS[.fraction](Z|z|±HH:MM)` by position, with
+ * Reads `YYYY-MM-DD(T|t)HH:MM:SS[.fraction](Z|z|±HH:MM)` by position, with
  * no regular expression (this runs for every timestamp, both ways). Checks
  * syntax only; isRfc3339DateTime checks the calendar.
  */
@@ -50,7 +53,7 @@ function scan(text: string): Rfc3339Parts | undefined {
   };
   const two = (i: number) => d(i) * 10 + d(i + 1);
   const sep = text[10];
-  if (text[4] !== "-" || text[7] !== "-" || (sep !== "T" && sep !== "t" && sep !== " ") || text[13] !== ":" || text[16] !== ":") return undefined;
+  if (text[4] !== "-" || text[7] !== "-" || (sep !== "T" && sep !== "t") || text[13] !== ":" || text[16] !== ":") return undefined;
   const year = d(0) * 1000 + d(1) * 100 + two(2);
   const month = two(5);
   const day = two(8);
@@ -89,9 +92,9 @@ const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * What a date-time string is worth:
  * - "format": not an RFC 3339 date-time (section 5.6, exactly). Stricter than
  *   ajv-formats, which also takes offsets without a colon ("+0100") or without
- *   minutes ("+01") and any whitespace as the separator; RFC 3339 takes
- *   neither (we allow "T", "t" and a space, as its section 5.6 note does). A
- *   leap second (:60) is valid only at 23:59 UTC.
+ *   minutes ("+01") and any whitespace as the separator; RFC 3339's grammar
+ *   takes neither (only "T" or "t" separates date and time). A leap second
+ *   (:60) is valid only at 23:59 UTC.
  * - "range": a valid date-time outside 0001-01-01..9999-12-31 (UTC), which a
  *   google.protobuf.Timestamp cannot carry.
  * - "ok".
@@ -129,6 +132,18 @@ export function isRfc3339DateTime(text: string): boolean {
 function epochSeconds(t: Rfc3339Parts): number {
   // Plain numbers are exact here (|seconds| < 2^39).
   return daysFromCivil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second - t.offsetMinutes * 60;
+}
+
+/**
+ * Why `text` is not an RFC 3339 date-time, in a few words for an error
+ * message, when that can be said more precisely than "not a date-time"
+ * (undefined otherwise).
+ */
+export function dateTimeProblem(text: string): string | undefined {
+  if (text.length >= 11 && /^\d{4}-\d{2}-\d{2}$/.test(text.slice(0, 10)) && text[10] !== "T" && text[10] !== "t") {
+    return `"T" (or "t") must separate the date and the time, not ${JSON.stringify(text[10])}`;
+  }
+  return undefined;
 }
 
 /** Parse RFC 3339 text (already checked by the schema's date-time format). */

@@ -12,7 +12,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.
 import addFormatsModule from "ajv-formats";
 import { ValidationError, pointerSegment, type ValidationIssue } from "./errors.js";
 import { describeShape, isPlainObject, shapeIsValid, shapeIssues } from "./shape.js";
-import { isRfc3339DateTime } from "./timestamp.js";
+import { dateTimeProblem, isRfc3339DateTime } from "./timestamp.js";
 
 // ajv-formats is CommonJS; under NodeNext its default export is the module.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -72,7 +72,7 @@ export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
     const found: ValidationIssue[] = [];
     if (version) versionIssues(value, version, found);
     report ??= (reportAjv ??= makeAjv(true)).compile(spec.schema);
-    if (!report(value)) for (const e of report.errors ?? []) found.push(fromAjvError(e));
+    if (!report(value)) for (const e of report.errors ?? []) found.push(fromAjvError(e, value));
     shapeIssues(value, shape, found);
     if (found.length === 0) found.push({ path: "", rule: "contract", message: "is invalid" }); // never a silent pass
     return dedupe(found);
@@ -105,7 +105,7 @@ function versionIssues(value: unknown, policy: VersionPolicy, found: ValidationI
   });
 }
 
-function fromAjvError(e: ErrorObject): ValidationIssue {
+function fromAjvError(e: ErrorObject, root: unknown): ValidationIssue {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "required":
@@ -115,7 +115,7 @@ function fromAjvError(e: ErrorObject): ValidationIssue {
         message: "is required",
       };
     case "format":
-      return { path: e.instancePath, rule: "format", message: formatMessage(String(p.format)) };
+      return { path: e.instancePath, rule: "format", message: formatMessage(String(p.format), valueAt(root, e.instancePath)) };
     case "const":
       return {
         path: e.instancePath,
@@ -133,18 +133,32 @@ function fromAjvError(e: ErrorObject): ValidationIssue {
   }
 }
 
-function formatMessage(format: string): string {
+function formatMessage(format: string, value: unknown): string {
   switch (format) {
-    case "date-time":
+    case "date-time": {
+      const problem = typeof value === "string" ? dateTimeProblem(value) : undefined;
+      if (problem) return `must be an RFC 3339 date-time: ${problem}, e.g. "2026-02-06T12:34:56.789Z"`;
       return (
         "must be an RFC 3339 date-time with a time and an offset, " +
         'e.g. "2026-02-06T12:34:56.789Z" (seconds 00-59, 60 only for a leap second)'
       );
+    }
     case "uuid":
       return 'must be a UUID, e.g. "550e8400-e29b-41d4-a716-446655440000"';
     default:
       return `must be a valid ${format}`;
   }
+}
+
+/** The value a JSON Pointer (as ajv writes instancePath) points to in `root`. */
+function valueAt(root: unknown, pointer: string): unknown {
+  let value = root;
+  for (const segment of pointer.split("/").slice(1)) {
+    if (typeof value !== "object" || value === null) return undefined;
+    const key = segment.replace(/~1/g, "/").replace(/~0/g, "~");
+    value = Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+  }
+  return value;
 }
 
 function dedupe(issues: ValidationIssue[]): ValidationIssue[] {

@@ -29,6 +29,7 @@ export const SERVE_OPTIONS = {
   logLevel: { flag: "log-level", env: "SESSION_EVENTS_LOG_LEVEL", kind: "level", default: "info", help: `one of ${LOG_LEVELS.join(", ")}` },
   shutdownGraceMs: { flag: "shutdown-grace-ms", env: "SESSION_EVENTS_SHUTDOWN_GRACE_MS", kind: "int", default: "10000", min: 0, max: 600000, help: "on SIGINT/SIGTERM, how long in-flight calls may finish before they are cut" },
   maxMessageBytes: { flag: "max-message-bytes", env: "SESSION_EVENTS_MAX_MESSAGE_BYTES", kind: "int", default: "4194304", min: 1024, max: 268435456, help: "largest message received or sent" },
+  maxEventBytes: { flag: "max-event-bytes", env: "SESSION_EVENTS_MAX_EVENT_BYTES", kind: "int", default: "262144", min: 1024, max: 268435456, help: "largest event (protobuf bytes), refused before it is decoded; at most --max-message-bytes (not given: the smaller of the two)" },
   keepaliveTimeMs: { flag: "keepalive-time-ms", env: "SESSION_EVENTS_KEEPALIVE_TIME_MS", kind: "int", default: "60000", min: 1000, max: 86400000, help: "ping an idle connection after this long" },
   keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "SESSION_EVENTS_KEEPALIVE_TIMEOUT_MS", kind: "int", default: "20000", min: 1000, max: 600000, help: "close a connection whose ping is not answered in this time" },
   maxRecoveryWindowMs: { flag: "max-recovery-window-ms", env: "SESSION_EVENTS_MAX_RECOVERY_WINDOW_MS", kind: "int", default: "30000", min: 1, max: 86400000, help: "VRP policy: longest a session may stay out of ATTACHED (event time)" },
@@ -45,6 +46,8 @@ export interface ServerConfig {
   logLevel: LogLevel;
   shutdownGraceMs: number;
   maxMessageBytes: number;
+  /** Largest event in a request (its protobuf bytes): larger ones are refused before they are decoded. */
+  maxEventBytes: number;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
   segmentBytes: number;
@@ -101,6 +104,15 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   if ((cert === undefined) !== (key === undefined)) throw new UsageError("--tls-cert and --tls-key: give both or neither");
   if (clientCa && !cert) throw new UsageError("--tls-client-ca: needs --tls-cert and --tls-key (mutual TLS is TLS first)");
 
+  const maxMessageBytes = int(o.maxMessageBytes);
+  // Not given: the default, or the message limit if that is smaller (a small
+  // --max-message-bytes alone must not become a usage error).
+  const eventBytesGiven = values[o.maxEventBytes.flag] !== undefined || Boolean(env[o.maxEventBytes.env]);
+  const maxEventBytes = eventBytesGiven ? int(o.maxEventBytes) : Math.min(int(o.maxEventBytes), maxMessageBytes);
+  if (maxEventBytes > maxMessageBytes) {
+    throw new UsageError(`${where(o.maxEventBytes)}: must be at most --max-message-bytes (${maxMessageBytes}); got ${maxEventBytes}`);
+  }
+
   return {
     address,
     dataDir: raw(o.dataDir)!,
@@ -108,7 +120,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     tls: cert && key ? { cert, key, clientCa } : undefined,
     logLevel: logLevel as LogLevel,
     shutdownGraceMs: int(o.shutdownGraceMs),
-    maxMessageBytes: int(o.maxMessageBytes),
+    maxMessageBytes,
+    maxEventBytes,
     keepaliveTimeMs: int(o.keepaliveTimeMs),
     keepaliveTimeoutMs: int(o.keepaliveTimeoutMs),
     segmentBytes: int(o.segmentBytes),

@@ -18,6 +18,7 @@ import type { ServerConfig } from "./config.js";
 import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { sessionServiceDefinition, sessionServiceHandlers } from "./session-service.js";
+import { withEventLimit } from "./strict-decode.js";
 
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
 export const VRP_SERVICE_NAME = "vrp.v1alpha1.VrpStreamService";
@@ -75,8 +76,8 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5000,
   });
-  server.addService(sessionServiceDefinition, sessionServiceHandlers(collector, logger));
-  server.addService(vrpServiceDefinition, vrpServiceHandlers(hub, log, logger));
+  server.addService(withEventLimit(sessionServiceDefinition, config.maxEventBytes), sessionServiceHandlers(collector, logger));
+  server.addService(withEventLimit(vrpServiceDefinition, config.maxEventBytes), vrpServiceHandlers(hub, log, logger));
 
   health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
   health.addToServer(server);

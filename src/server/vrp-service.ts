@@ -91,7 +91,8 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       };
 
       call.on("data", (decoded: Decoded<StreamEventsRequest>) => {
-        const request = decoded.message ?? StreamEventsRequest.fromPartial({});
+        // A refused request keeps what could be read of it (an oversized event's producer_sequence).
+        const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
         index++;
         let outcome;

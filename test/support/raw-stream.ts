@@ -1,0 +1,26 @@
+/** One raw StreamEvents call: write requests, half-close, collect every answer (or the call's error). */
+import { credentials } from "@grpc/grpc-js";
+import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
+
+export async function rawStream(target: string, requests: StreamEventsRequest[], deadlineMs = 30_000): Promise<StreamEventsResponse[]> {
+  const client = new VrpStreamServiceClient(target, credentials.createInsecure(), { "grpc.max_send_message_length": -1 });
+  const call = client.streamEvents({ deadline: Date.now() + deadlineMs });
+  const answers: StreamEventsResponse[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    call.on("data", (r: StreamEventsResponse) => answers.push(r));
+    call.on("end", resolve);
+    call.on("error", reject);
+  });
+  for (const r of requests) call.write(r);
+  call.end();
+  try {
+    await done;
+  } finally {
+    client.close();
+  }
+  return answers;
+}
+
+/** "ack", or "rejected #index: reason", per answer. */
+export const describeAnswers = (answers: readonly StreamEventsResponse[]): string[] =>
+  answers.map((r) => (r.kind?.$case === "ack" ? "ack" : r.kind?.$case === "rejection" ? `rejected #${r.kind.value.index}: ${r.kind.value.reason}` : String(r.kind?.$case)));
