@@ -3,33 +3,17 @@
  * calls, restarted on the same data directory: every event that was
  * acknowledged is still there.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
 import { SessionStartEvent } from "../src/session/models.js";
 import type { EmitSessionStartResponse, GetSessionResponse } from "../gen/oneiric/session/v1/session_service.js";
 import { call, clientFor } from "./support/collector.js";
-import { cliBin, tempDir } from "./support/repo.js";
+import { tempDir } from "./support/repo.js";
+import { startServeProcess } from "./support/serve-process.js";
 
 /** Start `session-events serve` on a free port; resolves with the process and its port. */
-function serve(dataDir: string): Promise<{ child: ChildProcess; port: number; log: string[] }> {
-  const child = spawn(process.execPath, [cliBin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], { stdio: ["ignore", "ignore", "pipe"] });
-  const log: string[] = [];
-  return new Promise((resolve, reject) => {
-    let partial = "";
-    child.stderr!.on("data", (chunk: Buffer) => {
-      const lines = (partial + chunk.toString()).split("\n");
-      partial = lines.pop()!;
-      for (const line of lines) {
-        log.push(line);
-        const entry = JSON.parse(line) as { msg: string; port?: number };
-        if (entry.msg === "listening") resolve({ child, port: entry.port!, log });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited early (${code}): ${log.join("\n")}`)));
-  });
-}
+const serve = (dataDir: string) => startServeProcess(["--data-dir", dataDir]);
 
 test("SIGKILL mid-stream: every acknowledged session survives the restart", async () => {
   const dataDir = tempDir("crash-");
@@ -72,12 +56,7 @@ test("SIGKILL mid-stream: every acknowledged session survives the restart", asyn
 
 test("a second SIGTERM while draining stops at once", async () => {
   const dataDir = tempDir("second-signal-");
-  const child = spawn(process.execPath, [cliBin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir, "--shutdown-grace-ms", "60000"], { stdio: ["ignore", "ignore", "pipe"] });
-  const port = await new Promise<number>((resolve) => {
-    child.stderr!.on("data", (chunk: Buffer) => {
-      for (const line of chunk.toString().split("\n")) if (line.includes('"listening"')) resolve((JSON.parse(line) as { port: number }).port);
-    });
-  });
+  const { child, port, log } = await startServeProcess(["--data-dir", dataDir, "--shutdown-grace-ms", "60000"]);
   // An open subscription keeps tryShutdown waiting for the whole grace period.
   const { subscribeVrp } = await import("../src/client/vrp.js");
   const reading = (async () => {
@@ -90,12 +69,21 @@ test("a second SIGTERM while draining stops at once", async () => {
   await new Promise((r) => setTimeout(r, 300));
   const t0 = Date.now();
   child.kill("SIGTERM");
-  await new Promise((r) => setTimeout(r, 300));
+  await until(() => log.some((l) => l.includes('"msg":"shutting down"')), "the first SIGTERM started the drain");
   child.kill("SIGTERM");
   const code = await new Promise((r) => child.once("exit", r));
   assert.is(code, 0);
   assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
   await reading;
 });
+
+/** Poll `condition` until it holds, or fail after 15 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 test.run();

@@ -13,6 +13,7 @@ import { bridges } from "../src/bridge/index.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../gen/vrp/v1alpha1/vrp_service.js";
 import { startTestServer } from "./support/collector.js";
+import { rawStream } from "./support/raw-stream.js";
 import { tempDir } from "./support/repo.js";
 
 let clock = 1_760_000_000_000;
@@ -41,26 +42,6 @@ async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Write requests on one raw StreamEvents call, half-close, and collect every answer. */
-async function rawStream(target: string, requests: StreamEventsRequest[]): Promise<StreamEventsResponse[]> {
-  const client = new VrpStreamServiceClient(target, credentials.createInsecure());
-  const call = client.streamEvents();
-  const answers: StreamEventsResponse[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    call.on("data", (r: StreamEventsResponse) => answers.push(r));
-    call.on("end", resolve);
-    call.on("error", reject);
-  });
-  for (const r of requests) call.write(r);
-  call.end();
-  try {
-    await done;
-  } finally {
-    client.close();
-  }
-  return answers;
 }
 
 /** Every VRP event in the log, with its sequence. */

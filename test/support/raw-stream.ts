@@ -2,7 +2,7 @@
 import { credentials } from "@grpc/grpc-js";
 import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
 
-export async function rawStream(target: string, requests: StreamEventsRequest[], deadlineMs = 30_000): Promise<StreamEventsResponse[]> {
+export async function rawStream(target: string, requests: readonly StreamEventsRequest[], deadlineMs = 30_000): Promise<StreamEventsResponse[]> {
   const client = new VrpStreamServiceClient(target, credentials.createInsecure(), { "grpc.max_send_message_length": -1 });
   const call = client.streamEvents({ deadline: Date.now() + deadlineMs });
   const answers: StreamEventsResponse[] = [];
