@@ -184,18 +184,18 @@ test("a producer restarted with the same id goes on numbering; gaps are refused;
   await server.shutdown(1000);
 });
 
-test("a producer's STATE_CHANGE is a request, never a transition in disguise; subscribers see what was derived", async () => {
+test("a producer's STATE_CHANGE declares a state, judged by the table; subscribers see what was derived", async () => {
   const server = await startTestServer();
   const s = "forge";
   const producer = new VrpProducer({ target: server.target });
   const derived = producer.derived();
   await producer.send(ev("SESSION_CREATED", s));
   await producer.send(ev("PATH_SELECTED", s, { transport_id: "t1" }));
-  await producer.send(ev("STATE_CHANGE", s, { from_state: "ATTACHED", to_state: "VOLATILE" }));
+  await producer.send(ev("STATE_CHANGE", s, { from_state: "ATTACHED", to_state: "RECOVERING" })); // no row ATTACHED -> RECOVERING
   await producer.send(ev("PATH_SELECTED", s, { transport_id: "t1" })); // the active one again: nothing happens
   await producer.send(ev("PATH_SELECTED", s, { transport_id: "t2", replaces: "zzz" }));
   const got = (await take(derived, 4)).map((d) => d.reason_code);
-  assert.equal(got, ["SESSION_BORN", "PATH_BOUND", "TRANSITION_NOT_ALLOWED", "REPLACED_TRANSPORT_NOT_ACTIVE"]);
+  assert.equal(got, ["SESSION_BORN", "PATH_BOUND", "DECLARED_TRANSITION_NOT_ALLOWED", "REPLACED_TRANSPORT_NOT_ACTIVE"]);
   const seen = await take(subscribeVrp({ target: server.target, sessionId: s, eventTypes: ["STATE_CHANGE"] }), 3);
   assert.equal(seen.map((x) => x.derived), [true, true, false]);
   await producer.close();

@@ -126,7 +126,10 @@ const eventArb = fc.record({
   session_id: fc.constantFrom("s1", "s2", "s3"),
   transport: fc.constantFrom("a", "b", "c", "d"),
   replaces: fc.option(fc.constantFrom("a", "b", "c", "d"), { nil: undefined }),
-  to_state: fc.constantFrom("TERMINATED", "ATTACHED"),
+  node: fc.option(fc.constantFrom("n1", "n2"), { nil: undefined }),
+  to_state: fc.option(fc.constantFrom(...VRP_SESSION_STATES, "NOT_A_STATE"), { nil: undefined }),
+  from_state: fc.option(fc.constantFrom(...VRP_SESSION_STATES), { nil: undefined }),
+  reason_code: fc.option(fc.constantFrom("USER_EXIT", "LINK_OK"), { nil: undefined }),
 });
 
 type RawEvent = typeof eventArb extends fc.Arbitrary<infer T> ? T : never;
@@ -135,9 +138,17 @@ function toEvents(raw: RawEvent[]): VrpEventJson[] {
   let ts = 1_700_000_000_000;
   return raw.map((r) => {
     ts += r.dt;
+    const declared = { ...(r.to_state ? { to_state: r.to_state } : {}), ...(r.from_state ? { from_state: r.from_state } : {}) };
     const details: Record<string, unknown> =
-      r.event_type === "PATH_SELECTED" ? { transport_id: r.transport, ...(r.replaces ? { replaces: r.replaces } : {}) } : r.event_type === "STATE_CHANGE" ? { to_state: r.to_state } : {};
-    return { ts_ms: ts, event_type: r.event_type, session_id: r.session_id, details } as VrpEventJson;
+      r.event_type === "PATH_SELECTED" ? { transport_id: r.transport, ...(r.replaces ? { replaces: r.replaces } : {}) } : r.event_type === "STATE_CHANGE" ? declared : {};
+    return {
+      ts_ms: ts,
+      event_type: r.event_type,
+      session_id: r.session_id,
+      ...(r.node ? { node_id: r.node } : {}),
+      ...(r.reason_code ? { reason_code: r.reason_code } : {}),
+      details,
+    } as VrpEventJson;
   });
 }
 
@@ -149,15 +160,92 @@ test("determinism: the same events twice give identical states and derived event
       const b = new VrpStateMachine();
       assert.equal(run(a, events), run(b, events));
       assert.equal(a.snapshot(), b.snapshot());
-      // Invariant: at most one active transport per session, and no transport held by two sessions.
+      // Invariant: at most one active transport per session, and no (node, transport) held by two sessions.
       const owners = Object.entries(a.snapshot().transports);
       for (const [id, s] of Object.entries(a.snapshot().sessions)) {
         assert.ok(owners.filter(([, owner]) => owner === id).length <= 1);
-        if (s.activeTransport) assert.is(a.snapshot().transports[s.activeTransport], id);
+        if (s.activeTransport) assert.is(a.snapshot().transports[s.activeNode === undefined ? s.activeTransport : `${s.activeNode}\u0000${s.activeTransport}`], id);
       }
     }),
     { numRuns: 300 },
   );
+});
+
+test("replay restores: applying the stored outcomes gives the state deciding them gave, for any sequence", () => {
+  fc.assert(
+    fc.property(fc.array(eventArb, { maxLength: 80 }), (raw) => {
+      const events = toEvents(raw);
+      const live = new VrpStateMachine();
+      const outcomes = events.map((e, i) => live.apply(e, i + 1));
+      // A machine with another policy restores the same state: outcomes are read, not recomputed.
+      const restored = new VrpStateMachine({ maxRecoveryWindowMs: 1, maxSwitchesPerMinute: 1 });
+      events.forEach((e, i) => restored.restore(e, outcomes[i]!));
+      assert.equal(restored.snapshot(), live.snapshot());
+    }),
+    { numRuns: 300 },
+  );
+});
+
+// --- declared transitions (a producer's STATE_CHANGE with details.to_state) ---------------
+
+/** A machine with session s1 in `state`, reached through the table. */
+function inState(state: string): VrpStateMachine {
+  const m = new VrpStateMachine();
+  const path: Record<string, VrpEventJson[]> = {
+    BIRTH: [ev("SESSION_CREATED")],
+    ATTACHED: [ev("SESSION_CREATED"), ev("PATH_SELECTED", { transport_id: "t" })],
+    VOLATILE: [ev("SESSION_CREATED"), ev("PATH_SELECTED", { transport_id: "t" }), ev("VOLATILITY_SIGNAL")],
+    DEGRADED: [ev("SESSION_CREATED"), ev("PATH_SELECTED", { transport_id: "t" }), ev("VOLATILITY_SIGNAL"), ev("VOLATILITY_SIGNAL")],
+    TERMINATED: [ev("SESSION_CREATED"), ev("STATE_CHANGE", { to_state: "TERMINATED" })],
+  };
+  run(m, path[state]!);
+  assert.is(m.session("s1")!.state, state);
+  return m;
+}
+
+const DECLARED: { from: string; details: Record<string, unknown>; reason?: string; expect: string[]; state: string }[] = [
+  { from: "BIRTH", details: { to_state: "ATTACHED", from_state: "BIRTH" }, expect: ["STATE_CHANGE:PATH_BOUND"], state: "ATTACHED" },
+  { from: "BIRTH", details: { to_state: "ATTACHED" }, reason: "LINK_UP", expect: ["STATE_CHANGE:LINK_UP"], state: "ATTACHED" },
+  { from: "ATTACHED", details: { to_state: "VOLATILE" }, expect: ["STATE_CHANGE:INSTABILITY_DETECTED"], state: "VOLATILE" },
+  { from: "VOLATILE", details: { to_state: "ATTACHED", from_state: "VOLATILE" }, expect: ["STATE_CHANGE:PATH_REATTACHED"], state: "ATTACHED" },
+  { from: "DEGRADED", details: { to_state: "RECOVERING" }, expect: ["STATE_CHANGE:STABILITY_WINDOW_OPENED"], state: "RECOVERING" },
+  { from: "BIRTH", details: { to_state: "DEGRADED" }, expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"], state: "BIRTH" },
+  { from: "ATTACHED", details: { to_state: "RECOVERING" }, expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"], state: "ATTACHED" },
+  { from: "ATTACHED", details: { to_state: "NOT_A_STATE" }, expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"], state: "ATTACHED" },
+  { from: "ATTACHED", details: { to_state: "VOLATILE", from_state: "BIRTH" }, expect: ["AUDIT_EVENT:DECLARED_FROM_STATE_MISMATCH", "STATE_CHANGE:INSTABILITY_DETECTED"], state: "VOLATILE" },
+  { from: "ATTACHED", details: { to_state: "ATTACHED" }, expect: [], state: "ATTACHED" },
+  { from: "ATTACHED", details: { to_state: "TERMINATED" }, reason: "USER_EXIT", expect: ["STATE_CHANGE:TERMINATED"], state: "TERMINATED" },
+  { from: "ATTACHED", details: {}, expect: ["AUDIT_EVENT:TRANSITION_NOT_ALLOWED"], state: "ATTACHED" },
+  { from: "TERMINATED", details: { to_state: "ATTACHED" }, expect: ["AUDIT_EVENT:SESSION_TERMINATED"], state: "TERMINATED" },
+];
+
+for (const row of DECLARED) {
+  test(`declared: ${row.from} + STATE_CHANGE ${JSON.stringify(row.details)}${row.reason ? ` (${row.reason})` : ""} -> ${row.expect.join(", ") || "nothing"}; ${row.state}`, () => {
+    const m = inState(row.from);
+    const event = { ...ev("STATE_CHANGE", row.details), ...(row.reason ? { reason_code: row.reason } : {}) };
+    const derived = run(m, [event]);
+    assert.equal(codes(derived), row.expect);
+    assert.is(m.session("s1")!.state, row.state);
+    const change = derived.find((d) => d.event_type === "STATE_CHANGE");
+    if (change) assert.equal({ from: change.details!.from_state, to: change.details!.to_state }, { from: row.from, to: row.state });
+    for (const a of derived.filter((d) => d.event_type === "AUDIT_EVENT" && String(d.reason_code).startsWith("DECLARED"))) {
+      assert.is(a.details!.state, row.from, "the audit names the current state");
+      assert.is(a.details!.declared_to_state, row.details.to_state, "and the declared one");
+    }
+  });
+}
+
+test("transport ownership is per node: the same transport id on two nodes binds two sessions", () => {
+  const m = new VrpStateMachine();
+  const on = (node: string | undefined, e: VrpEventJson): VrpEventJson => (node ? { ...e, node_id: node } : e);
+  run(m, [ev("SESSION_CREATED", undefined, "s1"), ev("SESSION_CREATED", undefined, "s2"), ev("SESSION_CREATED", undefined, "s3")]);
+  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s1"))])), ["STATE_CHANGE:PATH_BOUND"]);
+  assert.equal(codes(run(m, [on("node-b", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s2"))])), ["STATE_CHANGE:PATH_BOUND"]);
+  // On the same node it is still one session's.
+  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s3"))])), ["AUDIT_EVENT:SESSION_ID_CHANGED_ON_REATTACH"]);
+  // Terminating s1 frees node-a's udp/443 for s3.
+  run(m, [ev("STATE_CHANGE", { to_state: "TERMINATED" }, "s1")]);
+  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s3"))])), ["STATE_CHANGE:PATH_BOUND"]);
 });
 
 test.run();

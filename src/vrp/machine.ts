@@ -12,12 +12,14 @@
 import { isKnownVrpEventType, type VrpSessionState } from "../contract/vrp-vocabulary.js";
 import type { JsonObject, VrpEventJson } from "../contract/types.js";
 import { AUDIT_RULES, DEFAULT_POLICY, type AuditRule, type VrpPolicy } from "./audits.js";
-import { BIRTH_TRANSITION, OBSERVATIONS, findTransition } from "./transitions.js";
+import { BIRTH_TRANSITION, OBSERVATIONS, TRANSITIONS, findTransition } from "./transitions.js";
 
 export interface SessionSnapshot {
   state: VrpSessionState;
   /** The active transport's id, if any. */
   activeTransport: string | undefined;
+  /** The node_id of the binding of the active transport (its ownership is per node). */
+  activeNode: string | undefined;
   /** ts_ms of the transport switches within the last minute. */
   switches: number[];
   /** ts_ms when the session left ATTACHED (VOLATILE, DEGRADED, RECOVERING). */
@@ -84,8 +86,12 @@ export class VrpStateMachine {
     this.checkRecoveryWindow(ctx, session);
     if (OBSERVATIONS.has(type)) return out;
 
+    if (type === "STATE_CHANGE") {
+      this.declared(ctx, session);
+      return out;
+    }
     const transition = findTransition(session.state, type);
-    if (!transition || (type === "STATE_CHANGE" && requestedState(event) !== transition.to)) {
+    if (!transition) {
       audit(ctx, "TRANSITION_NOT_ALLOWED", session.state);
       return out;
     }
@@ -97,6 +103,35 @@ export class VrpStateMachine {
     return out;
   }
 
+  /**
+   * A producer STATE_CHANGE declares the state it reached (`details.to_state`,
+   * optionally `details.from_state`). The machine takes the declared
+   * transition when the table has a row from the current state to that state
+   * (the first such row); otherwise the state stays and an audit says so.
+   * Termination keeps the row's reason code (TERMINATED), so consumers can
+   * key on it; other declared transitions carry the producer's reason code,
+   * else the row's.
+   */
+  private declared(ctx: Ctx, session: SessionSnapshot): void {
+    const to = requestedState(ctx.event);
+    if (typeof to !== "string") {
+      audit(ctx, "TRANSITION_NOT_ALLOWED", session.state); // not a declaration: a STATE_CHANGE must name to_state
+      return;
+    }
+    const from = ctx.event.details?.from_state;
+    if (from !== undefined && from !== session.state) {
+      audit(ctx, "DECLARED_FROM_STATE_MISMATCH", session.state, { declared_from_state: from, declared_to_state: to });
+    }
+    if (to === session.state) return; // already there: nothing changes
+    const row = TRANSITIONS.find((t) => t.to === to && t.from.includes(session.state));
+    if (!row) {
+      audit(ctx, "DECLARED_TRANSITION_NOT_ALLOWED", session.state, { declared_to_state: to });
+      return;
+    }
+    const reason = row.to === "TERMINATED" ? row.reason : (ctx.event.reason_code ?? row.reason);
+    stateChange(ctx, session.state, row.to, reason);
+  }
+
   /** The one place state changes: from an event and the outcomes decided (or stored) for it. */
   private commit(event: VrpEventJson, derived: readonly VrpEventJson[]): void {
     const change = derived.find((d) => d.event_type === "STATE_CHANGE");
@@ -106,7 +141,7 @@ export class VrpStateMachine {
     const from = change.details?.from_state;
     const to = change.details?.to_state as VrpSessionState;
     if (!session) {
-      this.sessions.set(event.session_id, { state: to, activeTransport: undefined, switches: [], troubledSince: undefined, windowAudited: false });
+      this.sessions.set(event.session_id, { state: to, activeTransport: undefined, activeNode: undefined, switches: [], troubledSince: undefined, windowAudited: false });
       return;
     }
     if (event.event_type === "PATH_SELECTED") this.bind(event, session);
@@ -118,8 +153,9 @@ export class VrpStateMachine {
       session.troubledSince = event.ts_ms; // the recovery window starts
     }
     if (to === "TERMINATED" && session.activeTransport !== undefined) {
-      this.transportOwners.delete(session.activeTransport);
+      this.transportOwners.delete(ownerKey(session.activeNode, session.activeTransport));
       session.activeTransport = undefined;
+      session.activeNode = undefined;
     }
   }
 
@@ -130,10 +166,11 @@ export class VrpStateMachine {
     if (active !== undefined && active !== transport) {
       const now = event.ts_ms;
       session.switches = [...session.switches.filter((t) => t > now - MINUTE_MS), now];
-      this.transportOwners.delete(active);
     }
+    if (active !== undefined) this.transportOwners.delete(ownerKey(session.activeNode, active));
     session.activeTransport = transport;
-    this.transportOwners.set(transport, event.session_id);
+    session.activeNode = event.node_id;
+    this.transportOwners.set(ownerKey(event.node_id, transport), event.session_id);
   }
 
   /** The binding invariants: true when the binding may go ahead; otherwise the audit says why not. */
@@ -143,7 +180,7 @@ export class VrpStateMachine {
     if (ids && ids.length > 1) return audit(ctx, "MULTIPLE_ACTIVE_TRANSPORTS", session.state), false;
     const transport = transportOf(ctx.event);
     if (!transport) return audit(ctx, "TRANSPORT_UNSPECIFIED", session.state), false;
-    const owner = this.transportOwners.get(transport);
+    const owner = this.transportOwners.get(ownerKey(ctx.event.node_id, transport));
     if (owner !== undefined && owner !== ctx.event.session_id) {
       return audit(ctx, "SESSION_ID_CHANGED_ON_REATTACH", session.state, { transport_id: transport, bound_to: owner }), false;
     }
@@ -172,6 +209,15 @@ export class VrpStateMachine {
       audit(ctx, "RECOVERY_WINDOW_EXCEEDED", session.state, { troubled_ms: troubledFor, limit_ms: this.policy.maxRecoveryWindowMs });
     }
   }
+}
+
+/**
+ * Who may own a transport: a transport id is one node's (its UDP port, say),
+ * so ownership is keyed by (node_id, transport_id) when the event names its
+ * node, and by the transport id alone when it does not.
+ */
+function ownerKey(nodeId: string | undefined, transport: string): string {
+  return nodeId === undefined ? transport : `${nodeId}\u0000${transport}`;
 }
 
 /** The transport a PATH_SELECTED binds: details.transport_id, else the only one of details.transport_ids. */
