@@ -54,7 +54,16 @@ export { verifyLog, repairLog, type LogReport, type RepairResult, type SegmentRe
 export { upgradeLog } from "./store/upgrade.js";
 
 // VRP streams.
-export { VrpProducer, VrpRejectedError, subscribeVrp, type VrpProducerOptions, type SubscribeOptions } from "./client/vrp.js";
+export { VrpProducer, VrpRejectedError, subscribeVrp, type VrpProducerOptions, type SubscribeOptions, type VrpAck } from "./client/vrp.js";
+export {
+  mapVrpLine,
+  loadVrpDialectMap,
+  validateVrpDialectMap,
+  VRP_DIALECT_MAP_SCHEMA,
+  type VrpDialectMap,
+  type VrpLineResult,
+  type VrpCaseRule,
+} from "./vrp/dialect.js";
 export { VrpStateMachine, type SessionSnapshot } from "./vrp/machine.js";
 export { TRANSITIONS, OBSERVATIONS, type Transition } from "./vrp/transitions.js";
 export { AUDIT_RULES, DEFAULT_POLICY, type AuditRule, type VrpPolicy } from "./vrp/audits.js";

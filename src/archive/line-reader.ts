@@ -1,7 +1,8 @@
 /**
  * Reading JSON Lines: one line at a time, with its number and byte offset.
  * A line is cut at "\n" (a "\r" before it is dropped); blank lines hold no
- * event and are passed over. A line that is not UTF-8, or longer than any
+ * event and are passed over (or yielded, with `blankLines: true`, for a
+ * reader that counts them). A line that is not UTF-8, or longer than any
  * event could be, is damage; reading goes on at the next line.
  */
 import { isUtf8 } from "node:buffer";
@@ -14,7 +15,7 @@ const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** No contract event's JSON comes near this; a longer line is damage, and is not held in memory. */
 export const MAX_LINE_BYTES = MAX_PAYLOAD_BYTES;
 
-export async function* readLines(window: ByteWindow): AsyncGenerator<RawItem> {
+export async function* readLines(window: ByteWindow, options: { readonly blankLines?: boolean } = {}): AsyncGenerator<RawItem> {
   let line = 0;
   while (await window.want(1)) {
     line++;
@@ -42,7 +43,7 @@ export async function* readLines(window: ByteWindow): AsyncGenerator<RawItem> {
       continue;
     }
     const text = bytes.toString("utf8");
-    if (text.trim() === "") continue;
+    if (text.trim() === "" && !options.blankLines) continue;
     yield { kind: "line", text, offset, line, bytes: length };
   }
 }

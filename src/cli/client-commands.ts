@@ -26,7 +26,7 @@ import {
 } from "../../gen/oneiric/session/v1/session_service.js";
 import { UsageError } from "./usage-error.js";
 
-const CONNECTION_OPTIONS = {
+export const CONNECTION_OPTIONS = {
   target: { type: "string" },
   token: { type: "string" },
   "tls-ca": { type: "string" },
@@ -39,14 +39,14 @@ export const connectionHelp = `connection: --target host:port [env SESSION_EVENT
             --token T [env SESSION_EVENTS_TOKEN]  --tls-ca PEM  --tls-cert PEM --tls-key PEM (mutual TLS)
             --deadline-ms N [3000]`;
 
-interface Connection {
+export interface Connection {
   target: string;
   token: string | undefined;
   tls: { ca?: string; cert?: string; key?: string } | undefined;
   deadlineMs: number;
 }
 
-function connection(values: Record<string, string | undefined>): Connection {
+export function connection(values: Record<string, string | undefined>): Connection {
   const get = (k: string) => values[k];
   const deadline = get("deadline-ms") ?? "3000";
   if (!/^\d+$/.test(deadline) || Number(deadline) < 1) throw new UsageError(`--deadline-ms: must be a positive integer (got ${JSON.stringify(deadline)})`);

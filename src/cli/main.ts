@@ -56,6 +56,11 @@ const COMMANDS: readonly Command[] = [
     load: lazy(archiveCommands, "archiveImport", "importUsage"),
   },
   { path: ["archive", "verify"], summary: "session-events archive verify INPUT [--json]", load: lazy(archiveCommands, "archiveVerify", "verifyUsage") },
+  {
+    path: ["vrp", "send"],
+    summary: "session-events vrp send [FILE|-] --producer-id ID [--map FILE] [--lenient] [--dry-run] [--json]",
+    load: lazy(() => import("./vrp-send.js"), "vrpSend", "vrpSendUsage"),
+  },
   { path: ["log", "verify"], summary: "session-events log verify DIR [--json]", load: lazy(logCommands, "logVerify", "verifyUsage") },
   { path: ["log", "repair"], summary: "session-events log repair DIR [--json]", load: lazy(logCommands, "logRepair", "repairUsage") },
   { path: ["log", "upgrade"], summary: "session-events log upgrade OLD_DIR NEW_DIR", load: lazy(logCommands, "logUpgrade", "upgradeUsage") },

@@ -7,6 +7,10 @@
  * `send` waits for room (backpressure). If the stream breaks, the producer
  * reconnects with backoff and resends every unacknowledged event; its
  * producer_id and producer_sequence let the collector store none twice.
+ * `handshake` tells where the collector's numbering of this producer stands
+ * (a sender that numbers the events of a file resumes after it), and
+ * `withhold` keeps the numbering one per event when an event fails a check
+ * before it could be sent.
  *
  * subscribeVrp reads Subscribe as an async iterator, from a log position on,
  * and continues live. If the stream breaks, it reconnects and resumes after
@@ -16,6 +20,7 @@ import { randomUUID } from "node:crypto";
 import { status, type ClientDuplexStream, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { bridges } from "../bridge/index.js";
 import type { VrpEventJson } from "../contract/types.js";
+import type { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
 import {
   StreamEventsRequest,
   SubscribeRequest,
@@ -48,11 +53,27 @@ export interface VrpProducerOptions extends VrpConnectionOptions {
 /** The collector refused an event (it stays refused: do not resend it as is). */
 export class VrpRejectedError extends Error {
   override readonly name = "VrpRejectedError";
+
+  constructor(
+    reason: string,
+    /** The refused event's producer_sequence. */
+    readonly producerSequence?: bigint,
+  ) {
+    super(reason);
+  }
+}
+
+/** What an Ack tells of one event. */
+export interface VrpAck {
+  /** Where the event is stored in the collector's log. */
+  readonly sequence: bigint;
+  /** The number this producer gave it. */
+  readonly producerSequence: bigint;
 }
 
 interface Pending {
   readonly request: StreamEventsRequest;
-  readonly resolve: (ack: { sequence: bigint }) => void;
+  readonly resolve: (ack: VrpAck) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -75,6 +96,8 @@ export class VrpProducer {
   private startedResolve!: () => void;
   private startedReject!: (e: Error) => void;
   private handshaken = false;
+  /** The last producer_sequence the collector had judged from us when we first connected. */
+  private lastJudged = 0n;
   private closing = false;
   private shut = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -96,10 +119,46 @@ export class VrpProducer {
     this.started.catch(() => {}); // reported through send()
   }
 
-  /** Send one event; resolves with its log sequence once stored. */
-  async send(event: VrpEventJson): Promise<{ sequence: bigint }> {
+  /** Send one event; resolves with its log sequence (and its producer_sequence) once stored. */
+  async send(event: VrpEventJson): Promise<VrpAck> {
     if (this.closing) throw new Error("the producer is closing");
     const message = bridges.VrpEvent.fromJson(event); // a ValidationError here never reaches the wire
+    return this.enqueue(message);
+  }
+
+  /**
+   * Connect (if not yet) and return the last producer_sequence the collector
+   * had judged from this producer_id when this producer first connected (0
+   * for a new one): the next send takes the number after it. A sender that
+   * numbers a file's events 1..N skips the first ones this covers.
+   */
+  async handshake(): Promise<bigint> {
+    if (!this.handshaken) {
+      this.stream();
+      await this.started;
+    }
+    return this.lastJudged;
+  }
+
+  /**
+   * Take the next producer_sequence for an event that will not be sent (it
+   * failed a check before it could be), and have the collector judge the
+   * number as an empty request, which it refuses: the number is consumed,
+   * so the events after it keep their numbers. Resolves with the number
+   * once the collector has judged it.
+   */
+  async withhold(): Promise<bigint> {
+    if (this.closing) throw new Error("the producer is closing");
+    try {
+      const ack = await this.enqueue(undefined);
+      throw new Error(`the collector stored an empty request under producer_sequence ${ack.producerSequence}`);
+    } catch (e) {
+      if (e instanceof VrpRejectedError && e.producerSequence !== undefined) return e.producerSequence;
+      throw e;
+    }
+  }
+
+  private async enqueue(message: VrpEvent | undefined): Promise<VrpAck> {
     if (!this.handshaken) {
       this.stream();
       await this.started; // a restarted producer with the same id goes on after its last number
@@ -128,6 +187,7 @@ export class VrpProducer {
     this.closed ??= (async () => {
       if (this.pending.size > 0) await new Promise<void>((r) => (this.finish = r));
       this.shut = true;
+      this.startedReject(new Error("the producer was closed before the collector answered")); // nothing if it had
       clearTimeout(this.reconnectTimer);
       this.call?.end();
       this.client.close();
@@ -145,6 +205,7 @@ export class VrpProducer {
     call.once("metadata", (received: Metadata) => {
       if (this.handshaken) return;
       const last = BigInt(String(received.get(LAST_PRODUCER_SEQUENCE_KEY)[0] ?? "0"));
+      this.lastJudged = last;
       if (this.next <= last) this.next = last + 1n;
       this.handshaken = true;
       this.startedResolve();
@@ -164,13 +225,13 @@ export class VrpProducer {
         for (const [seq, p] of this.pending) {
           if (seq > kind.value.producerSequence) break;
           this.pending.delete(seq);
-          p.resolve({ sequence: kind.value.sequence });
+          p.resolve({ sequence: kind.value.sequence, producerSequence: seq });
         }
         break;
       case "rejection": {
         const p = this.pending.get(kind.value.index);
         this.pending.delete(kind.value.index);
-        p?.reject(new VrpRejectedError(kind.value.reason));
+        p?.reject(new VrpRejectedError(kind.value.reason, kind.value.index));
         break;
       }
       case "audit":
@@ -190,6 +251,7 @@ export class VrpProducer {
   private onBroken(call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse>, error: ServiceError | undefined): void {
     if (this.call !== call) return;
     this.call = undefined;
+    if (this.shut) return; // closed: no reconnection (its timer would hold the process)
     if (this.pending.size === 0 && (this.closing || !error) && this.handshaken) return;
     const retryable = !error || error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED || error.code === status.CANCELLED;
     if (!retryable || ++this.failures > this.reconnect.maxAttempts) {

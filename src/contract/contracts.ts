@@ -37,7 +37,7 @@ export const contracts = {
     name: "EnvironmentInfo",
     schema: environmentInfoSchema,
   }),
-  VrpEvent: compileContract<VrpEventJson>({ name: "VrpEvent", schema: vrpEventSchema }),
+  VrpEvent: compileContract<VrpEventJson>({ name: "VrpEvent", schema: vrpEventSchema, freeFormField: "details" }),
 } as const satisfies Record<string, ContractValidator<unknown>>;
 
 export type ContractName = keyof typeof contracts;

@@ -29,6 +29,12 @@ export interface ContractSpec {
    * key even where the schema does not list it (SessionEndEvent).
    */
   readonly version?: { readonly field: string; readonly expected: string };
+  /**
+   * The free-form field that takes data the contract does not name
+   * (`details` for the VRP envelope), where the schema closes the top level:
+   * refusals of a stray top-level key then say where such data belongs.
+   */
+  readonly freeFormField?: string;
 }
 
 export interface ContractValidator<T> {
@@ -72,7 +78,7 @@ export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
     const found: ValidationIssue[] = [];
     if (version) versionIssues(value, version, found);
     report ??= (reportAjv ??= makeAjv(true)).compile(spec.schema);
-    if (!report(value)) for (const e of report.errors ?? []) found.push(fromAjvError(e, value));
+    if (!report(value)) for (const e of report.errors ?? []) found.push(fromAjvError(e, value, spec.freeFormField));
     shapeIssues(value, shape, found);
     if (found.length === 0) found.push({ path: "", rule: "contract", message: "is invalid" }); // never a silent pass
     return dedupe(found);
@@ -105,7 +111,7 @@ function versionIssues(value: unknown, policy: VersionPolicy, found: ValidationI
   });
 }
 
-function fromAjvError(e: ErrorObject, root: unknown): ValidationIssue {
+function fromAjvError(e: ErrorObject, root: unknown, freeFormField: string | undefined): ValidationIssue {
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case "required":
@@ -126,7 +132,11 @@ function fromAjvError(e: ErrorObject, root: unknown): ValidationIssue {
       return {
         path: `${e.instancePath}/${pointerSegment(String(p.additionalProperty))}`,
         rule: "additionalProperties",
-        message: "is not a property of this contract",
+        // As the open session contracts say it (shape.ts), naming the one place such data may go.
+        message:
+          e.instancePath === "" && freeFormField
+            ? `is not a field of this contract (free-form data belongs under ${freeFormField})`
+            : "is not a property of this contract",
       };
     default:
       return { path: e.instancePath, rule: e.keyword, message: e.message ?? "is invalid" };
