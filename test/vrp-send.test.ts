@@ -162,6 +162,29 @@ test("a flat-payload producer through --map: counts, refusals by line, derived a
   assert.equal(countByReason(log.derived), first.derived, "the summary counted every derived answer the log holds");
 });
 
+test("the resulting states: a flat producer's declared ATTACHED is taken; the same transport id on two nodes binds two sessions", async () => {
+  const server = await serve();
+  const file = writeLines([
+    `{"ts_ms":${T},"event":"SESSION_CREATED","session_id":"flat-2","node_id":"edge-1"}`,
+    `{"ts_ms":${T + 10},"event":"STATE_CHANGE","session_id":"flat-2","node_id":"edge-1","previous_state":"BIRTH","new_state":"ATTACHED"}`,
+    `{"ts_ms":${T + 20},"event":"SESSION_CREATED","session_id":"flat-3","node_id":"edge-2"}`,
+    `{"ts_ms":${T + 30},"event":"PATH_SELECTED","session_id":"flat-3","node_id":"edge-2","active_path":"udp/443"}`,
+    `{"ts_ms":${T + 40},"event":"PATH_SELECTED","session_id":"flat-2","node_id":"edge-1","active_path":"udp/443"}`,
+    `{"ts_ms":${T + 50},"event":"STATE_CHANGE","session_id":"flat-3","node_id":"edge-2","previous_state":"ATTACHED","new_state":"RECOVERING"}`,
+  ]);
+  const summary = await send(server, file, ["--map", FLAT_MAP, "--producer-id", "edge-states"], 0);
+  assert.is(summary.accepted, 6);
+  assert.equal(summary.derived, {
+    STATE_CHANGE: { SESSION_BORN: 2, PATH_BOUND: 2, PATH_SWITCHED: 1 },
+    AUDIT_EVENT: { DECLARED_TRANSITION_NOT_ALLOWED: 1 },
+  });
+  const flat2 = server.vrp.machine.session("flat-2")!;
+  const flat3 = server.vrp.machine.session("flat-3")!;
+  assert.equal([flat2.state, flat2.activeTransport, flat2.activeNode], ["ATTACHED", "udp/443", "edge-1"]);
+  assert.equal([flat3.state, flat3.activeTransport, flat3.activeNode], ["ATTACHED", "udp/443", "edge-2"], "RECOVERING has no row from ATTACHED: the state stays");
+  await stop(server);
+});
+
 test("an event-lowercase producer (YAML map) from standard input: comments skipped, lower_snake codes upper-cased, exit 0", async () => {
   const server = await serve();
   const input = [
