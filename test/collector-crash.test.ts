@@ -37,7 +37,7 @@ test("SIGKILL mid-stream: every acknowledged session survives the restart", asyn
     }
   };
   await Promise.all(Array.from({ length: 16 }, worker));
-  await new Promise((r) => first.child.once("exit", r));
+  await first.exited; // (a listener added now could miss an exit that already happened)
   client.close();
   assert.ok(acked.length >= 400, `${acked.length} acknowledged`);
 
@@ -49,14 +49,14 @@ test("SIGKILL mid-stream: every acknowledged session survives the restart", asyn
   }
   again.close();
   second.child.kill("SIGTERM");
-  const code = await new Promise((r) => second.child.once("exit", r));
+  const { code } = await second.exited;
   assert.is(code, 0, second.log.join("\n"));
   assert.ok(second.log.some((l) => l.includes('"msg":"stopped"')), "graceful stop logged");
 });
 
 test("a second SIGTERM while draining stops at once", async () => {
   const dataDir = tempDir("second-signal-");
-  const { child, port, log } = await startServeProcess(["--data-dir", dataDir, "--shutdown-grace-ms", "60000"]);
+  const { child, port, log, exited } = await startServeProcess(["--data-dir", dataDir, "--shutdown-grace-ms", "60000"]);
   // An open subscription keeps tryShutdown waiting for the whole grace period.
   const { subscribeVrp } = await import("../src/client/vrp.js");
   const reading = (async () => {
@@ -71,7 +71,7 @@ test("a second SIGTERM while draining stops at once", async () => {
   child.kill("SIGTERM");
   await until(() => log.some((l) => l.includes('"msg":"shutting down"')), "the first SIGTERM started the drain");
   child.kill("SIGTERM");
-  const code = await new Promise((r) => child.once("exit", r));
+  const { code } = await exited;
   assert.is(code, 0);
   assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
   await reading;
