@@ -40,7 +40,7 @@ for (const { name, mapping, type, json, message } of TYPES) {
         assert.ok(same(encodeMessage(mapping, m as object).finish(), bytes));
         const expected = tsProtoDecode(type, bytes);
         assert.equal(decodeMessage(mapping, bytes), expected);
-        const lazy = () => decodeMessage<Record<string, unknown>>(mapping, bytes, { lazyStructs: true });
+        const lazy = () => decodeMessage<Record<string, unknown>>(mapping, bytes, { lazyStructs: true, lazyStructMinBytes: 0 });
         // Unread, its free-form field is written back from its checked bytes; read, from its object.
         assert.ok(same(encodeMessage(mapping, lazy()).finish(), bytes));
         assert.ok(same(encodeMessageBytes(mapping, lazy()), bytes));
@@ -112,7 +112,7 @@ test("lazily held Structs: bytes that are plain but not ts-proto's own are kept 
   ];
   for (const bytes of cases) {
     const expected = EndMessage.decode(bytes);
-    const message = decodeMessage<Record<string, unknown>>(sessionEndEventMapping, bytes, { lazyStructs: true });
+    const message = decodeMessage<Record<string, unknown>>(sessionEndEventMapping, bytes, { lazyStructs: true, lazyStructMinBytes: 0 });
     const written = encodeMessage(sessionEndEventMapping, message).finish();
     assert.equal(EndMessage.decode(written), expected);
     assert.equal(message, expected);
@@ -135,7 +135,7 @@ test("lazily held Structs are checked on their bytes, with the path and rule val
   for (const [bytes, path, rule] of refused) {
     let issues: { path: string; rule: string }[] = [];
     try {
-      decodeMessage(sessionEndEventMapping, bytes, { lazyStructs: true });
+      decodeMessage(sessionEndEventMapping, bytes, { lazyStructs: true, lazyStructMinBytes: 0 });
     } catch (e) {
       issues = (e as ValidationError).issues.map((i) => ({ path: i.path, rule: i.rule }));
     }
@@ -144,19 +144,19 @@ test("lazily held Structs are checked on their bytes, with the path and rule val
   // Not UTF-8, as the strict decoder says it.
   let error: unknown;
   try {
-    decodeMessage(sessionEndEventMapping, endWithEntries([["s", valueBytes((w) => w.uint32(26).bytes(Uint8Array.of(0x61, 0xff)))]]), { lazyStructs: true });
+    decodeMessage(sessionEndEventMapping, endWithEntries([["s", valueBytes((w) => w.uint32(26).bytes(Uint8Array.of(0x61, 0xff)))]]), { lazyStructs: true, lazyStructMinBytes: 0 });
   } catch (e) {
     error = e;
   }
   assert.equal((error as ValidationError).issues.map((i) => [i.path, i.rule]), [["", "protobuf"]]);
   // An empty list item is unusual: decoded as ts-proto does, and validation refuses it.
-  const hole = decodeMessage(sessionEndEventMapping, endWithEntries([["x", valueBytes((w) => w.uint32(50).fork().uint32(10).fork().join().join())]]), { lazyStructs: true });
+  const hole = decodeMessage(sessionEndEventMapping, endWithEntries([["x", valueBytes((w) => w.uint32(50).fork().uint32(10).fork().join().join())]]), { lazyStructs: true, lazyStructMinBytes: 0 });
   assert.throws(() => bridges.SessionEndEvent.toJson(hole as never), (e: ValidationError) => e.issues.some((i) => i.path === "/metadata/x/0" && i.rule === "json_value"));
 });
 
 test("a lazily held Struct is built once, when first read, through the message or its contract JSON alike; assigning replaces it", () => {
   const json = { ...validEnd(), metadata: { list: [1, { deep: true }], nested: { s: "x" } } };
-  const message = decodeMessage<{ metadata: Record<string, unknown> }>(sessionEndEventMapping, bridges.SessionEndEvent.toBinary(json), { lazyStructs: true });
+  const message = decodeMessage<{ metadata: Record<string, unknown> }>(sessionEndEventMapping, bridges.SessionEndEvent.toBinary(json), { lazyStructs: true, lazyStructMinBytes: 0 });
   const contract = bridges.SessionEndEvent.toJson(message as never); // validated without building it
   assert.ok(unreadLazyStruct(message, "metadata"));
   assert.equal(contract.metadata, json.metadata);

@@ -100,10 +100,13 @@ test("StreamEvents: an event between the event limit and the transport limit get
       await rawStream(server.target, [
         StreamEventsRequest.fromPartial({ event: vrp(), producerId: "edge-1", producerSequence: 1n }),
         StreamEventsRequest.fromPartial({ event: vrp(20000), producerId: "edge-1", producerSequence: 2n }),
+        StreamEventsRequest.fromPartial({ event: vrp(), producerId: "edge-1", producerSequence: 3n }),
       ]),
     );
     assert.equal(answers[0], "ack");
     assert.match(answers[1]!, /^rejected #2: event: is 20000 bytes/);
+    // The oversized event consumed its number, like any refusal: the next one is judged on its own, no gap.
+    assert.equal(answers[2], "ack");
   } finally {
     await server.shutdown(0);
   }

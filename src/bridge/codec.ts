@@ -121,6 +121,12 @@ export interface DecodeOptions {
    * is most of what such an event costs. See `lazyStructOf`.
    */
   readonly lazyStructs?: boolean;
+  /**
+   * With lazyStructs: Structs smaller than this are built at once (default
+   * 4096 bytes). Deferring costs a getter and a WeakMap entry, which only a
+   * large Struct pays back.
+   */
+  readonly lazyStructMinBytes?: number;
 }
 
 /**
@@ -132,15 +138,16 @@ export interface DecodeOptions {
 export function decodeMessage<M>(mapping: MessageMapping, bytes: Uint8Array, options: DecodeOptions = {}): M {
   const reader = new BinaryReader(bytes, decodeUtf8Strictly);
   try {
-    return readMessage(compile(mapping), reader, reader.len, "", options.lazyStructs === true ? bytes : undefined) as M;
+    const lazy = options.lazyStructs === true ? { from: bytes, minBytes: options.lazyStructMinBytes ?? LAZY_STRUCT_MIN_BYTES } : undefined;
+    return readMessage(compile(mapping), reader, reader.len, "", lazy) as M;
   } catch (e) {
     if (e instanceof DecodeIssue) throw new ValidationError(mapping.name, [e.issue]);
     throw new ValidationError(mapping.name, [{ path: "", rule: "protobuf", message: `malformed protobuf: ${e instanceof Error ? e.message : String(e)}` }]);
   }
 }
 
-/** `lazyFrom`: the bytes being decoded, when Structs are to be checked on their bytes and built on first read. */
-function readMessage(c: Compiled, reader: BinaryReader, end: number, path: string, lazyFrom: Uint8Array | undefined): Message {
+/** `lazy`: the bytes being decoded, when Structs of `minBytes` or more are to be checked on their bytes and built on first read. */
+function readMessage(c: Compiled, reader: BinaryReader, end: number, path: string, lazy: { from: Uint8Array; minBytes: number } | undefined): Message {
   const message = base(c.mapping);
   while (reader.pos < end) {
     const tag = reader.uint32();
@@ -163,11 +170,12 @@ function readMessage(c: Compiled, reader: BinaryReader, end: number, path: strin
           message[field.proto] = Timestamp.decode(reader, reader.uint32());
           break;
         case "message":
-          message[field.proto] = readMessage(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`, lazyFrom);
+          message[field.proto] = readMessage(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`, lazy);
           break;
         case "struct": {
           const structEnd = lengthEnd(reader);
           const start = reader.pos;
+          const lazyFrom = lazy && structEnd - start >= lazy.minBytes ? lazy.from : undefined;
           if (lazyFrom && structEnd <= reader.len && checkStruct(lazyFrom, start, structEnd, `${path}/${field.json}`)) {
             // A stored event must not keep much more than itself alive: a view of the
             // request's memory when the Struct is most of it, a copy of its own otherwise.
@@ -187,6 +195,9 @@ function readMessage(c: Compiled, reader: BinaryReader, end: number, path: strin
   }
   return message;
 }
+
+/** Structs smaller than this are built at once; larger ones are checked on their bytes and built when read. */
+const LAZY_STRUCT_MIN_BYTES = 4096;
 
 /** Reads a length prefix; returns where the length-delimited value ends. */
 function lengthEnd(reader: BinaryReader): number {

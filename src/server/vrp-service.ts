@@ -98,7 +98,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
         let outcome;
         try {
           outcome = decoded.error
-            ? { kind: "refused" as const, reason: decoded.error.message }
+            ? hub.refuse(decoded.error.message, request.producerId, request.producerSequence)
             : hub.accept(request.event, request.producerId, request.producerSequence);
         } catch (e) {
           logger.error("internal error", { method: "StreamEvents", error: (e as Error).stack ?? String(e) });

@@ -159,6 +159,18 @@ export class VrpHub {
     return { kind: "accepted", sequence, derived, derivedMessages, durable };
   }
 
+  /**
+   * A request refused before its event reached the hub (oversized, malformed):
+   * judged all the same, so its number is consumed like any refusal's and
+   * what is pipelined behind it is judged on its own.
+   */
+  refuse(reason: string, producerId = "", producerSequence = 0n): Refused {
+    if (producerId && producerSequence !== 0n && producerSequence === this.producers.last(producerId) + 1n) {
+      this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
+    }
+    return { kind: "refused", reason };
+  }
+
   /** A number already judged: the same event again is a duplicate; anything else is refused. */
   private resend(producerId: string, producerSequence: bigint, json: VrpEventJson | undefined): Duplicate | Refused {
     const known = this.producers.get(producerId, producerSequence);
