@@ -53,10 +53,10 @@ export interface CollectorRow {
   ratio: number;
 }
 
-/** A collector (`session-events serve`) on a free port, with its data directory. */
-export async function startCollectorProcess(): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
+/** A collector (`session-events serve`, of this build or the one `bin` names) on a free port, with its data directory. */
+export async function startCollectorProcess(bin = cli): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "bench-collector-"));
-  const started = await startProcess([cli, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], (l) => {
+  const started = await startProcess([bin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], (l) => {
     try {
       const entry = JSON.parse(l) as { msg?: string; port?: number };
       return entry.msg === "listening" ? entry.port : undefined;

@@ -30,7 +30,7 @@ import { parseServeConfig } from "../../src/server/config.js";
 import { silentLogger } from "../../src/server/logger.js";
 import { startServer } from "../../src/server/server.js";
 import { sessionStartOfSize } from "./big-event.js";
-import { startProcess, stopProcess } from "./collector.js";
+import { startCollectorProcess, startProcess, stopProcess } from "./collector.js";
 import { fmt, median, timeFor } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -83,18 +83,7 @@ async function startSenders(port: number, maxMs: number): Promise<() => Promise<
     });
 }
 
-async function startCollector(): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "bench-latency-"));
-  const started = await startProcess([cli, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], (l) => {
-    try {
-      const entry = JSON.parse(l) as { msg?: string; port?: number };
-      return entry.msg === "listening" ? entry.port : undefined;
-    } catch {
-      return undefined;
-    }
-  });
-  return { ...started, dataDir };
-}
+const startCollector = () => startCollectorProcess(cli);
 
 export interface LatencyResult {
   /** The machine's load average (1 min) before and after the run: other work on a shared machine shows here. */
