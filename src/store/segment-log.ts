@@ -18,7 +18,7 @@ import path from "node:path";
 import type { EventLog, LogRecord } from "./event-log.js";
 import { LogClosedError, LogCorruptionError, LogFailedError } from "./errors.js";
 import { acquireLock, releaseLock } from "./lock.js";
-import { SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
+import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
 import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
 
 export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError } from "./errors.js";
@@ -240,7 +240,7 @@ export class SegmentLog implements EventLog {
     if (this.listeners.size === 0) return;
     for (const p of batch) {
       for (const [i, frame] of p.frames.entries()) {
-        const record: LogRecord = { sequence: p.first + BigInt(i), payload: frame.subarray(24) };
+        const record: LogRecord = { sequence: p.first + BigInt(i), payload: frame.subarray(HEADER_BYTES) };
         for (const listener of this.listeners) {
           try {
             listener(record);
@@ -262,11 +262,13 @@ export class SegmentLog implements EventLog {
 
   async *read(fromSequence = 1n): AsyncIterable<LogRecord> {
     const until = this.durableSequence;
-    const segments = this.segments.map((s) => ({ ...s, index: s.index.slice() })); // sizes as of now
     const repairedGap = (last: bigint) => this.options.gaps.get(last);
-    for (let i = 0; i < segments.length; i++) {
-      const segment = segments[i]!;
-      const nextFirst = segments[i + 1]?.first;
+    // Segments and sizes are read as they are when each segment is reached: a
+    // size only grows once its bytes are durable, and records past `until` end the read.
+    for (let i = 0; i < this.segments.length; i++) {
+      const segment = this.segments[i]!;
+      if (segment.first > until) return;
+      const nextFirst = this.segments[i + 1]?.first;
       if (nextFirst !== undefined && nextFirst <= fromSequence) continue; // wholly before
       // Seek: start at the last indexed group start at or before fromSequence.
       const from = floorEntry(segment.index, fromSequence);
