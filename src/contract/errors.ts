@@ -3,24 +3,20 @@
  * each with the JSON path of the field and the rule it broke.
  */
 
-export interface ValidationIssue {
-  /** JSON Pointer to the offending value ("" is the whole document). */
-  readonly path: string;
-  /** The rule that was broken: a JSON Schema keyword or one of ours. */
-  readonly rule: string;
-  /** A sentence for a human. */
-  readonly message: string;
-}
+import { SessionEventsError, type ValidationIssue } from "../errors.js";
 
-export class ValidationError extends Error {
+export type { ValidationIssue } from "../errors.js";
+
+/** Invalid input (code INVALID_ARGUMENT), with every problem found. */
+export class ValidationError extends SessionEventsError {
   override readonly name = "ValidationError";
 
   constructor(
     /** What was being validated, e.g. "SessionStartEvent". */
     readonly subject: string,
-    readonly issues: readonly ValidationIssue[],
+    issues: readonly ValidationIssue[],
   ) {
-    super(formatIssues(subject, issues));
+    super(formatIssues(subject, issues), { code: "INVALID_ARGUMENT", issues });
   }
 }
 
