@@ -68,6 +68,7 @@ test("CLI: bad flags and formats are usage errors (exit 2) that name the problem
     [["schemas", "export", "--colour", target], /Unknown option '--colour'/],
     [["schemas", "export", "a.json", "b.json"], /at most one PATH/],
     [["schemas", "import"], /unknown command: schemas import/],
+    [["schemas", "export", "--version", "9.9", target], /--version: unknown contract version "9\.9" \(known versions: 1\.0\)/],
   ];
   for (const [args, message] of cases) {
     const r = cli(...args);
@@ -77,10 +78,18 @@ test("CLI: bad flags and formats are usage errors (exit 2) that name the problem
   assert.not.ok(existsSync(target));
 });
 
+test("CLI: --version picks a released contract version; the default is the current one", () => {
+  const dir = tempDir();
+  const r = cli("schemas", "export", "--version", "1.0", path.join(dir, "v1.0.json"));
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(path.join(dir, "v1.0.json"), "utf8")), getAllSchemas("1.0"));
+  assert.equal(JSON.parse(cli("schemas", "export").stdout), getAllSchemas("1.0"));
+});
+
 test("CLI: --help prints usage", () => {
   const r = cli("schemas", "export", "--help");
   assert.is(r.status, 0);
-  assert.match(r.stdout, /session-events schemas export \[--format json\|yaml\] \[PATH\]/);
+  assert.match(r.stdout, /session-events schemas export \[--format json\|yaml\] \[--version X\] \[PATH\]/);
   assert.match(cli("--help").stdout, /commands:/);
 });
 

@@ -42,7 +42,7 @@ const COMMANDS: readonly Command[] = [
   { path: ["sessions", "get"], summary: "session-events sessions get SESSION_ID", load: lazy(clientCommands, "sessionsGet", "sessionsGetUsage") },
   {
     path: ["schemas", "export"],
-    summary: "session-events schemas export [--format json|yaml] [PATH]",
+    summary: "session-events schemas export [--format json|yaml] [--version X] [PATH]",
     load: lazy(() => import("./schemas.js"), "schemasExport", "schemasExportUsage"),
   },
   {

@@ -11,10 +11,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { bridges } from "../bridge/index.js";
+import { BUILT_IN_CONTRACT, sessionBridges, type ServedContract, type SessionBridges, type SessionMappings } from "../bridge/served.js";
 import { canonicalJson } from "../contract/canonical.js";
 import { encodeMessageChunks } from "../bridge/codec.js";
-import { sessionEndEventMapping, sessionStartEventMapping } from "../bridge/mapping.js";
 import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { ValidationError } from "../contract/errors.js";
 import type { SessionStartEventJson } from "../contract/types.js";
@@ -43,6 +42,17 @@ export interface SessionView {
   readonly durationMs: bigint;
 }
 
+export interface CollectorOptions {
+  /** The contract served (default: this build's). A test may serve a fixture contract. */
+  readonly contract?: ServedContract;
+  /**
+   * The event versions accepted (a transition window); default: the
+   * contract's current version only. Each event is validated against the
+   * schema of its own version and stored as it came.
+   */
+  readonly acceptVersions?: readonly string[];
+}
+
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
 
@@ -50,6 +60,12 @@ export class Collector {
   private readonly index = new SessionIndex();
   private readonly pendingStarts = new Map<string, Promise<{ sessionId: string; status: EmitStatus }>>();
   private readonly pendingEnds = new Map<string, Promise<{ sessionId: string; status: EndStatus }>>();
+  private readonly bridges: SessionBridges;
+  /** For events already stored: any version of the contract (a window may have closed since). */
+  private readonly storedBridges: SessionBridges;
+  private readonly mappings: SessionMappings;
+  /** The event versions accepted, oldest first. */
+  readonly acceptedVersions: readonly string[];
 
   /**
    * `maxMessageBytes`: the largest message the server may send. An event is
@@ -59,7 +75,14 @@ export class Collector {
   constructor(
     private readonly log: EventLog,
     private readonly maxMessageBytes = 4 * 1024 * 1024,
-  ) {}
+    options: CollectorOptions = {},
+  ) {
+    const contract = options.contract ?? BUILT_IN_CONTRACT;
+    this.acceptedVersions = checkAcceptedVersions(contract, options.acceptVersions);
+    this.bridges = sessionBridges(contract, this.acceptedVersions);
+    this.storedBridges = sessionBridges(contract, contract.versions.versions);
+    this.mappings = contract.mappings;
+  }
 
   /** The largest start or end event accepted: half a message, less room for the envelope. */
   get maxEventBytes(): number {
@@ -92,16 +115,16 @@ export class Collector {
   }
 
   async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
-    const checked = validate(() => bridges.SessionStartEvent.toJson(required(event)));
+    const checked = validate(() => this.bridges.SessionStartEvent.toJson(required(event)));
     // Encoded once: its size is checked, and the same bytes go into the log.
-    const bytes = encodeMessageChunks(sessionStartEventMapping, event!);
+    const bytes = encodeMessageChunks(this.mappings.SessionStartEvent, event!);
     this.checkSize(byteLength(bytes));
     const known = this.index.sessionOfEvent(checked.event_id);
-    if (known) return { sessionId: known.sessionId, status: sameStart(known, checked) };
+    if (known) return { sessionId: known.sessionId, status: this.sameStart(known, checked) };
     const inFlight = this.pendingStarts.get(checked.event_id);
     if (inFlight) {
       const first = await inFlight;
-      return { sessionId: first.sessionId, status: sameStart(this.index.get(first.sessionId)!, checked) };
+      return { sessionId: first.sessionId, status: this.sameStart(this.index.get(first.sessionId)!, checked) };
     }
     const work = this.storeStart(event!, bytes);
     this.pendingStarts.set(checked.event_id, work);
@@ -122,8 +145,8 @@ export class Collector {
   }
 
   async emitEnd(event: SessionEndEvent | undefined): Promise<{ sessionId: string; status: EndStatus }> {
-    const checked = validate(() => bridges.SessionEndEvent.toJson(required(event)));
-    const bytes = encodeMessageChunks(sessionEndEventMapping, event!);
+    const checked = validate(() => this.bridges.SessionEndEvent.toJson(required(event)));
+    const bytes = encodeMessageChunks(this.mappings.SessionEndEvent, event!);
     this.checkSize(byteLength(bytes));
     const sessionId = checked.session_id;
     const session = this.index.get(sessionId);
@@ -132,7 +155,7 @@ export class Collector {
     if (compareTimestamps(event!.timestamp!, session.start.timestamp!) < 0) {
       throw new CollectorError(
         "FAILED_PRECONDITION",
-        `timestamp: the end (${checked.timestamp}) is before the session's start (${bridges.SessionStartEvent.toJson(session.start).timestamp})`,
+        `timestamp: the end (${checked.timestamp}) is before the session's start (${this.storedBridges.SessionStartEvent.toJson(session.start).timestamp})`,
       );
     }
     const inFlight = this.pendingEnds.get(sessionId);
@@ -210,9 +233,30 @@ export class Collector {
     }
   }
 
+  /** A retry must be the same event: same event_id with other content is refused. */
+  private sameStart(known: SessionRecord, retried: SessionStartEventJson): EmitStatus {
+    if (canonicalJson(this.storedBridges.SessionStartEvent.toJson(known.start)) !== canonicalJson(retried)) {
+      throw new CollectorError(
+        "ALREADY_EXISTS",
+        `event_id: ${JSON.stringify(retried.event_id)} was already used by a different event (session ${known.sessionId})`,
+      );
+    }
+    return "duplicate";
+  }
+
   close(): Promise<void> {
     return this.log.close();
   }
+}
+
+/** The accepted versions (default: the current one), oldest first: each one the contract's, the current one among them. */
+export function checkAcceptedVersions(contract: ServedContract, accepted: readonly string[] = [contract.versions.current]): string[] {
+  const { versions } = contract;
+  for (const v of accepted) versions.get(v); // UnknownVersionError names the known ones
+  if (!accepted.includes(versions.current)) {
+    throw new CollectorError("INVALID_ARGUMENT", `accepted versions: must include the current version ${versions.current} (got ${accepted.join(", ")})`);
+  }
+  return versions.versions.filter((v) => accepted.includes(v));
 }
 
 function required<T>(event: T | undefined): T {
@@ -235,16 +279,6 @@ function validate<T>(fn: () => T): T {
   }
 }
 
-/** A retry must be the same event: same event_id with other content is refused. */
-function sameStart(known: SessionRecord, retried: SessionStartEventJson): EmitStatus {
-  if (canonicalJson(bridges.SessionStartEvent.toJson(known.start)) !== canonicalJson(retried)) {
-    throw new CollectorError(
-      "ALREADY_EXISTS",
-      `event_id: ${JSON.stringify(retried.event_id)} was already used by a different event (session ${known.sessionId})`,
-    );
-  }
-  return "duplicate";
-}
 
 const byteLength = (chunks: readonly Uint8Array[]) => chunks.reduce((n, c) => n + c.length, 0);
 

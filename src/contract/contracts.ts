@@ -1,42 +1,20 @@
 /**
  * The contract types, by name: schema, version policy and compiled validator.
  * This is the one table the registry, the bridge and the CLI read from.
+ *
+ * Session events are judged by the schema of their own `event_version`,
+ * among every version this build knows (contract/versions.ts): an archive or
+ * a client takes any of them. A collector narrows that to the versions it
+ * accepts (serve --accept-versions).
  */
-import {
-  SESSION_EVENT_VERSION,
-  environmentInfoSchema,
-  sessionEndEventSchema,
-  sessionStartEventSchema,
-  userInfoSchema,
-} from "./schemas/session.js";
 import { vrpEventSchema } from "./schemas/vrp.js";
 import { compileContract, type ContractValidator } from "./validate.js";
-import type {
-  EnvironmentInfoJson,
-  SessionEndEventJson,
-  SessionStartEventJson,
-  UserInfoJson,
-  VrpEventJson,
-} from "./types.js";
-
-const exactVersion = { field: "event_version", expected: SESSION_EVENT_VERSION } as const;
+import { sessionValidators } from "./versioned.js";
+import { RELEASED } from "./versions.js";
+import type { VrpEventJson } from "./types.js";
 
 export const contracts = {
-  SessionStartEvent: compileContract<SessionStartEventJson>({
-    name: "SessionStartEvent",
-    schema: sessionStartEventSchema,
-    version: exactVersion,
-  }),
-  SessionEndEvent: compileContract<SessionEndEventJson>({
-    name: "SessionEndEvent",
-    schema: sessionEndEventSchema,
-    version: exactVersion,
-  }),
-  UserInfo: compileContract<UserInfoJson>({ name: "UserInfo", schema: userInfoSchema }),
-  EnvironmentInfo: compileContract<EnvironmentInfoJson>({
-    name: "EnvironmentInfo",
-    schema: environmentInfoSchema,
-  }),
+  ...sessionValidators(RELEASED),
   VrpEvent: compileContract<VrpEventJson>({ name: "VrpEvent", schema: vrpEventSchema, freeFormField: "details" }),
 } as const satisfies Record<string, ContractValidator<unknown>>;
 

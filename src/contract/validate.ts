@@ -25,10 +25,12 @@ export interface ContractSpec {
   readonly name: string;
   readonly schema: JsonSchema;
   /**
-   * Exact-match version policy, where the type has one. The field is a known
-   * key even where the schema does not list it (SessionEndEvent).
+   * Version policy, where the type has one: the field must hold one of the
+   * `expected` versions exactly (the versions accepted, in the order a refusal
+   * lists them). The field is a known key even where the schema does not list
+   * it (SessionEndEvent).
    */
-  readonly version?: { readonly field: string; readonly expected: string };
+  readonly version?: { readonly field: string; readonly expected: string | readonly string[] };
   /**
    * The free-form field that takes data the contract does not name
    * (`details` for the VRP envelope), where the schema closes the top level:
@@ -97,7 +99,15 @@ export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
 type VersionPolicy = NonNullable<ContractSpec["version"]>;
 
 function versionIsValid(value: unknown, policy: VersionPolicy): boolean {
-  return !isPlainObject(value) || !Object.hasOwn(value, policy.field) || value[policy.field] === policy.expected;
+  if (!isPlainObject(value) || !Object.hasOwn(value, policy.field)) return true;
+  const got = value[policy.field];
+  return typeof policy.expected === "string" ? got === policy.expected : policy.expected.includes(got as string);
+}
+
+/** "'1.0'" for one accepted version, "one of '1.0', '1.1'" for several. */
+function expectedVersions(expected: string | readonly string[]): string {
+  if (typeof expected === "string" || expected.length === 1) return `'${typeof expected === "string" ? expected : expected[0]}'`;
+  return `one of ${expected.map((v) => `'${v}'`).join(", ")}`;
 }
 
 function versionIssues(value: unknown, policy: VersionPolicy, found: ValidationIssue[]): void {
@@ -107,7 +117,7 @@ function versionIssues(value: unknown, policy: VersionPolicy, found: ValidationI
   found.push({
     path: `/${pointerSegment(policy.field)}`,
     rule: "event_version",
-    message: `Unsupported event version: ${shown} (expected '${policy.expected}')`,
+    message: `Unsupported event version: ${shown} (expected ${expectedVersions(policy.expected)})`,
   });
 }
 

@@ -7,11 +7,12 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "../cli/usage-error.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
+import { RELEASED, VERSION_PATTERN } from "../contract/versions.js";
 
 interface OptionSpec {
   readonly flag: string;
   readonly env: string;
-  readonly kind: "string" | "int" | "file" | "level";
+  readonly kind: "string" | "int" | "file" | "level" | "list";
   readonly default?: string;
   readonly min?: number;
   readonly max?: number;
@@ -34,6 +35,7 @@ export const SERVE_OPTIONS = {
   keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "SESSION_EVENTS_KEEPALIVE_TIMEOUT_MS", kind: "int", default: "20000", min: 1000, max: 600000, help: "close a connection whose ping is not answered in this time" },
   maxRecoveryWindowMs: { flag: "max-recovery-window-ms", env: "SESSION_EVENTS_MAX_RECOVERY_WINDOW_MS", kind: "int", default: "30000", min: 1, max: 86400000, help: "VRP policy: longest a session may stay out of ATTACHED (event time)" },
   maxSwitchesPerMinute: { flag: "max-switches-per-minute", env: "SESSION_EVENTS_MAX_SWITCHES_PER_MINUTE", kind: "int", default: "6", min: 1, max: 100000, help: "VRP policy: most transport switches a session may make in a minute" },
+  acceptVersions: { flag: "accept-versions", env: "SESSION_EVENTS_ACCEPT_VERSIONS", kind: "list", default: RELEASED.current, help: `event versions accepted, comma-separated (a transition window: each event is validated against its own version's schema); must include the current version; known: ${RELEASED.versions.join(", ")}` },
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -53,6 +55,8 @@ export interface ServerConfig {
   segmentBytes: number;
   maxRecoveryWindowMs: number;
   maxSwitchesPerMinute: number;
+  /** Event versions accepted (undefined: the current one only). */
+  acceptVersions?: readonly string[];
 }
 
 /** Flags and environment -> a checked configuration; every mistake names its flag and rule. */
@@ -114,6 +118,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   }
 
   return {
+    acceptVersions: acceptVersions(raw(o.acceptVersions)!, where(o.acceptVersions)),
     address,
     dataDir: raw(o.dataDir)!,
     token,
@@ -130,9 +135,22 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   };
 }
 
+/** "1.0,1.1" -> ["1.0", "1.1"]: versions of this build's contract, each once, the current one among them. */
+function acceptVersions(text: string, where: string): string[] {
+  const versions = text.split(",").map((v) => v.trim());
+  for (const v of versions) {
+    if (!VERSION_PATTERN.test(v)) throw new UsageError(`${where}: ${JSON.stringify(v)} is not a version MAJOR.MINOR, e.g. 1.0 (got ${JSON.stringify(text)})`);
+    if (!RELEASED.has(v)) throw new UsageError(`${where}: ${v} is not a version of this build's contract (known versions: ${RELEASED.versions.join(", ")})`);
+  }
+  const twice = versions.find((v, i) => versions.indexOf(v) !== i);
+  if (twice) throw new UsageError(`${where}: ${twice} is listed twice`);
+  if (!versions.includes(RELEASED.current)) throw new UsageError(`${where}: must include the current version ${RELEASED.current} (new emitters send it); got ${JSON.stringify(text)}`);
+  return versions;
+}
+
 /** The options as a help text. */
 export function serveOptionsHelp(): string {
   return (Object.values(SERVE_OPTIONS) as OptionSpec[])
-    .map((s) => `  --${s.flag} <${s.kind === "int" ? "n" : s.kind === "file" ? "path" : "value"}>`.padEnd(34) + `${s.help}${s.default ? ` [${s.default}]` : ""}\n${"".padEnd(34)}env ${s.env}`)
+    .map((s) => `  --${s.flag} <${s.kind === "int" ? "n" : s.kind === "file" ? "path" : s.kind === "list" ? "v,v" : "value"}>`.padEnd(34) + `${s.help}${s.default ? ` [${s.default}]` : ""}\n${"".padEnd(34)}env ${s.env}`)
     .join("\n");
 }

@@ -9,7 +9,7 @@ import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
-import { Collector } from "../collector/collector.js";
+import { Collector, checkAcceptedVersions } from "../collector/collector.js";
 import { replayLog } from "../collector/replay.js";
 import { VrpHub } from "../vrp/hub.js";
 import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
@@ -17,7 +17,8 @@ import { SegmentLog } from "../store/segment-log.js";
 import type { ServerConfig } from "./config.js";
 import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
-import { sessionServiceDefinition, sessionServiceHandlers } from "./session-service.js";
+import { sessionServiceDefinitionFor, sessionServiceHandlers } from "./session-service.js";
+import { BUILT_IN_CONTRACT, type ServedContract } from "../bridge/served.js";
 import { withEventLimit } from "./strict-decode.js";
 
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
@@ -44,7 +45,19 @@ export interface ServerHooks {
   onFatal?: (error: Error) => void;
 }
 
-export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+export interface ServerOptions {
+  /**
+   * The contract served (default: this build's, proto/ + gen/ + the released
+   * schemas). A library-level option, not a flag: a collector serves the
+   * contract it was built with; tests serve fixture contracts through it.
+   */
+  readonly contract?: ServedContract;
+}
+
+export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}, options: ServerOptions = {}): Promise<RunningServer> {
+  const contract = options.contract ?? BUILT_IN_CONTRACT;
+  // Checked before the log is opened: a wrong window must not cost a recovery.
+  const acceptVersions = checkAcceptedVersions(contract, config.acceptVersions);
   let health: HealthImplementation | undefined;
   const log = await SegmentLog.open({
     dir: config.dataDir,
@@ -56,14 +69,14 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
       hooks.onFatal?.(error);
     },
   });
-  const collector = new Collector(log, config.maxMessageBytes);
+  const collector = new Collector(log, config.maxMessageBytes, { contract, acceptVersions });
   const hub = new VrpHub(log, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
   await replayLog(log, [collector, hub]); // one pass rebuilds both
   const policy = await hub.recordPolicy();
   if (policy.changed && policy.previous) {
     logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", { previous: policy.previous, now: hub.machine.policy });
   }
-  logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount });
+  logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount, acceptVersions: collector.acceptedVersions });
 
   const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];
   if (config.token) interceptors.push(authInterceptor(config.token));
@@ -76,7 +89,7 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5000,
   });
-  server.addService(withEventLimit(sessionServiceDefinition, config.maxEventBytes), sessionServiceHandlers(collector, logger));
+  server.addService(withEventLimit(sessionServiceDefinitionFor(contract.mappings), config.maxEventBytes), sessionServiceHandlers(collector, logger));
   server.addService(withEventLimit(vrpServiceDefinition, config.maxEventBytes), vrpServiceHandlers(hub, log, logger));
 
   health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });

@@ -5,7 +5,7 @@
  * ALREADY_EXISTS; only our own faults are INTERNAL.
  */
 import { status, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition } from "@grpc/grpc-js";
-import { sessionEndEventMapping, sessionStartEventMapping } from "../bridge/mapping.js";
+import { BUILT_IN_CONTRACT, type SessionMappings } from "../bridge/served.js";
 import { Collector, type SessionView } from "../collector/collector.js";
 import { CollectorError } from "../collector/errors.js";
 import type { SessionFilter } from "../collector/session-index.js";
@@ -26,14 +26,19 @@ import type { Logger } from "./logger.js";
 import { toServiceError } from "./rich-error.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 
-/** The generated definition, with strict request decoding. */
-export const sessionServiceDefinition = {
-  ...SessionServiceService,
-  emitSessionStart: { ...SessionServiceService.emitSessionStart, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionStartRequest", sessionStartEventMapping), EmitSessionStartRequest) },
-  emitSessionEnd: { ...SessionServiceService.emitSessionEnd, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionEndRequest", sessionEndEventMapping), EmitSessionEndRequest) },
-  getSession: { ...SessionServiceService.getSession, requestDeserialize: strictly(requestMapping("oneiric.session.v1.GetSessionRequest"), GetSessionRequest) },
-  listSessions: { ...SessionServiceService.listSessions, requestDeserialize: strictly(requestMapping("oneiric.session.v1.ListSessionsRequest"), ListSessionsRequest) },
-} as unknown as ServiceDefinition;
+/** The generated definition, with strict request decoding of events as `mappings` (the served contract's) describe them. */
+export function sessionServiceDefinitionFor(mappings: SessionMappings): ServiceDefinition {
+  return {
+    ...SessionServiceService,
+    emitSessionStart: { ...SessionServiceService.emitSessionStart, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionStartRequest", mappings.SessionStartEvent), EmitSessionStartRequest) },
+    emitSessionEnd: { ...SessionServiceService.emitSessionEnd, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionEndRequest", mappings.SessionEndEvent), EmitSessionEndRequest) },
+    getSession: { ...SessionServiceService.getSession, requestDeserialize: strictly(requestMapping("oneiric.session.v1.GetSessionRequest"), GetSessionRequest) },
+    listSessions: { ...SessionServiceService.listSessions, requestDeserialize: strictly(requestMapping("oneiric.session.v1.ListSessionsRequest"), ListSessionsRequest) },
+  } as unknown as ServiceDefinition;
+}
+
+/** The definition for this build's contract. */
+export const sessionServiceDefinition = sessionServiceDefinitionFor(BUILT_IN_CONTRACT.mappings);
 
 export function sessionServiceHandlers(collector: Collector, logger: Logger) {
   /** One unary handler: decoded request in, response or status out. */

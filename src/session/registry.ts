@@ -6,21 +6,35 @@ import { writeFileSync, renameSync, rmSync } from "node:fs";
 import YAML from "yaml";
 import { CONTRACT_NAMES, contracts, type ContractName } from "../contract/contracts.js";
 import { parseJsonInput } from "../contract/parse.js";
+import { RELEASED, SESSION_CONTRACT_NAMES, type SessionContractName } from "../contract/versions.js";
 
 export const EXPORT_FORMATS = ["json", "yaml"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-/** Every schema, by model name (a fresh copy each call). */
-export function getAllSchemas(): Record<ContractName, Record<string, unknown>> {
-  return Object.fromEntries(CONTRACT_NAMES.map((name) => [name, getSchema(name)])) as Record<
+/** Every schema of a contract version (default: the current one), by model name (a fresh copy each call). */
+export function getAllSchemas(version?: string): Record<ContractName, Record<string, unknown>> {
+  return Object.fromEntries(CONTRACT_NAMES.map((name) => [name, getSchema(name, version)])) as Record<
     ContractName,
     Record<string, unknown>
   >;
 }
 
-/** One schema by model name; an unknown name fails, listing the known ones. */
-export function getSchema(name: string): Record<string, unknown> {
-  return structuredClone(contractFor(name).spec.schema) as Record<string, unknown>;
+/**
+ * One schema by model name, as of a contract version (default: the current
+ * one); an unknown name or version fails, listing the known ones. The VRP
+ * envelope is versioned by its own schema_version: every session contract
+ * version carries the same one.
+ */
+export function getSchema(name: string, version?: string): Record<string, unknown> {
+  const contract = contractFor(name);
+  const release = RELEASED.get(version); // an unknown version fails here, for every name alike
+  const schema = (SESSION_CONTRACT_NAMES as readonly string[]).includes(name) ? release.schemas[name as SessionContractName] : contract.spec.schema;
+  return structuredClone(schema) as Record<string, unknown>;
+}
+
+/** The contract versions this build knows, oldest first; the last is the current one. */
+export function contractVersions(): string[] {
+  return RELEASED.versions;
 }
 
 /** Validate JSON (a string or a parsed value) against the named model's contract. */
@@ -29,10 +43,10 @@ export function validateEventJson(name: string, json: string | unknown): unknown
   return contract.assert(parseJsonInput(contract.spec.name, json));
 }
 
-/** The registry's schemas rendered in a format. */
-export function renderSchemas(format: string): string {
+/** The registry's schemas (of a version; default the current one) rendered in a format. */
+export function renderSchemas(format: string, version?: string): string {
   assertFormat(format);
-  const schemas = getAllSchemas();
+  const schemas = getAllSchemas(version);
   return format === "yaml" ? YAML.stringify(schemas) : `${JSON.stringify(schemas, null, 2)}\n`;
 }
 
@@ -40,8 +54,8 @@ export function renderSchemas(format: string): string {
  * Write every schema to a file. An unsupported format fails before anything
  * is written; the file is replaced atomically (write, then rename).
  */
-export function exportSchemasToFile(outputPath: string, format: ExportFormat | string = "json"): void {
-  const text = renderSchemas(format);
+export function exportSchemasToFile(outputPath: string, format: ExportFormat | string = "json", version?: string): void {
+  const text = renderSchemas(format, version);
   const tmp = `${outputPath}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text);
