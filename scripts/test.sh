@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: build + typecheck, buf lint, buf breaking
-# against the committed baseline, gen/ freshness, and every test. Each gate
+# against the committed baseline, gen/ freshness, the contract check (both
+# halves against the committed baseline), and every test. Each gate
 # counts as one check; uvu's tests count one each. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ gate "typecheck + build (tsc)" bash -c 'rm -rf dist && node_modules/.bin/tsc -p 
 gate "buf lint" node_modules/.bin/buf lint
 gate "buf breaking (WIRE_JSON, against proto/baseline.binpb)" bash scripts/breaking.sh
 gate "gen/ is fresh" bash scripts/check-gen.sh
+gate "contract check (event_version matches the changes, against proto/baseline.*)" node dist/src/cli/bin.js contract check --against proto/baseline.binpb
 
 echo "== tests (uvu)"
 out=$(mktemp)

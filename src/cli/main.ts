@@ -46,6 +46,11 @@ const COMMANDS: readonly Command[] = [
     load: lazy(() => import("./schemas.js"), "schemasExport", "schemasExportUsage"),
   },
   {
+    path: ["contract", "check"],
+    summary: "session-events contract check --against BASELINE [--json] [--schemas FILE] [--proto DIR]",
+    load: lazy(() => import("./contract.js"), "contractCheck", "contractCheckUsage"),
+  },
+  {
     path: ["archive", "export"],
     summary: "session-events archive export INPUT [-o FILE] [--layout events|records] [--gzip] [--family F] [--type T] [--since T] [--until T]",
     load: lazy(archiveCommands, "archiveExport", "exportUsage"),
