@@ -11,6 +11,7 @@ export type { Model, SafeResult, SessionStartInit, SessionEndInit } from "./sess
 export {
   getAllSchemas,
   getSchema,
+  contractVersions,
   validateEventJson,
   exportSchemasToFile,
   EXPORT_FORMATS,
@@ -26,7 +27,9 @@ export type {
   EnvironmentInfoJson,
   VrpEventJson,
 } from "./contract/types.js";
-export { SESSION_EVENT_VERSION } from "./contract/schemas/session.js";
+export { CURRENT_EVENT_VERSION as SESSION_EVENT_VERSION } from "./contract/versions.js";
+export { checkContract, type CheckReport } from "./contract/evolution/check.js";
+export { CHANGE_RULES, type Change, type ChangeRule, type Bump } from "./contract/evolution/rules.js";
 export { VRP_SCHEMA_VERSION } from "./contract/schemas/vrp.js";
 export {
   VRP_EVENT_TYPES,

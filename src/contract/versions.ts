@@ -95,3 +95,6 @@ export class UnknownVersionError extends SessionEventsError {
 
 /** The versions this build knows: every released one. */
 export const RELEASED = new ContractVersions(RELEASED_CONTRACTS);
+
+/** The current version: what new events carry. */
+export const CURRENT_EVENT_VERSION = RELEASED.current;

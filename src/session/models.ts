@@ -17,7 +17,7 @@ import { contracts } from "../contract/contracts.js";
 import { ValidationError, describeError } from "../contract/errors.js";
 import { parseJsonInput } from "../contract/parse.js";
 import { formatTimestamp, timestampFromDate } from "../contract/timestamp.js";
-import { SESSION_EVENT_VERSION } from "../contract/schemas/session.js";
+import { CURRENT_EVENT_VERSION } from "../contract/versions.js";
 import type { ContractValidator } from "../contract/validate.js";
 import type {
   EnvironmentInfoJson,
@@ -77,7 +77,7 @@ export const SessionStartEvent = {
   /** A start event for this process, validated (throws ValidationError). */
   create({ componentName, shellType, metadata }: SessionStartInit): SessionStartEventJson {
     return contracts.SessionStartEvent.assert({
-      event_version: SESSION_EVENT_VERSION,
+      event_version: CURRENT_EVENT_VERSION,
       event_id: randomUUID(),
       event_type: "session_start",
       component_name: componentName,
@@ -98,7 +98,7 @@ export const SessionEndEvent = {
   /** An end event for `sessionId`, timestamped now, validated. */
   create({ sessionId, metadata }: SessionEndInit): SessionEndEventJson {
     return contracts.SessionEndEvent.assert({
-      event_version: SESSION_EVENT_VERSION,
+      event_version: CURRENT_EVENT_VERSION,
       event_type: "session_end",
       session_id: sessionId,
       timestamp: nowUtc(),

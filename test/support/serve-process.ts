@@ -13,11 +13,11 @@ export interface ServeProcess {
 }
 
 /**
- * Start the collector on a free port; resolves once it logs `ready` ("listening"
+ * Start the collector (of `bin`: this build's by default) on a free port; resolves once it logs `ready` ("listening"
  * by default; `port` is 0 until then), and rejects if it exits first.
  */
-export function startServeProcess(args: string[], wrapper: string[] = [], ready = "listening"): Promise<ServeProcess> {
-  const argv = [...wrapper, process.execPath, cliBin, "serve", "--address", "127.0.0.1:0", ...args];
+export function startServeProcess(args: string[], wrapper: string[] = [], ready = "listening", bin = cliBin): Promise<ServeProcess> {
+  const argv = [...wrapper, process.execPath, bin, "serve", "--address", "127.0.0.1:0", ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   const log: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
