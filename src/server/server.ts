@@ -18,7 +18,7 @@ import type { ServerConfig } from "./config.js";
 import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { sessionServiceDefinitionFor, sessionServiceHandlers } from "./session-service.js";
-import { BUILT_IN_CONTRACT, type ServedContract } from "../bridge/served.js";
+import { BUILT_IN_CONTRACT } from "../bridge/served.js";
 import { withEventLimit } from "./strict-decode.js";
 
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
@@ -45,17 +45,10 @@ export interface ServerHooks {
   onFatal?: (error: Error) => void;
 }
 
-export interface ServerOptions {
-  /**
-   * The contract served (default: this build's, proto/ + gen/ + the released
-   * schemas). A library-level option, not a flag: a collector serves the
-   * contract it was built with; tests serve fixture contracts through it.
-   */
-  readonly contract?: ServedContract;
-}
-
-export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}, options: ServerOptions = {}): Promise<RunningServer> {
-  const contract = options.contract ?? BUILT_IN_CONTRACT;
+export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+  // A collector serves the contract it was built with (proto/, gen/, the released schemas): a
+  // contract whose protobuf changed needs generated code of its own, so it cannot be loaded at run time.
+  const contract = BUILT_IN_CONTRACT;
   // Checked before the log is opened: a wrong window must not cost a recovery.
   const acceptVersions = checkAcceptedVersions(contract, config.acceptVersions);
   let health: HealthImplementation | undefined;
