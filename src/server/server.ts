@@ -31,6 +31,8 @@ export interface RunningServer {
   readonly port: number;
   readonly collector: Collector;
   readonly vrp: VrpHub;
+  /** The event log (for retention, metrics and tests). */
+  readonly log: SegmentLog;
   /** Stop taking calls, let in-flight ones finish within the grace period, force the rest, close the log. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -125,5 +127,5 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     })());
   };
 
-  return { port, collector, vrp: hub, shutdown };
+  return { port, collector, vrp: hub, log, shutdown };
 }

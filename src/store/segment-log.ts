@@ -24,6 +24,7 @@ import { LogClosedError, LogCorruptionError, LogFailedError, LogOutOfRangeError 
 import { acquireLock, releaseLock } from "./lock.js";
 import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
 import { syncPath } from "./fsync.js";
+import { SegmentCursor, floorEntry, holding, type CursorSource } from "./log-cursor.js";
 import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
 
 export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./errors.js";
@@ -343,14 +344,19 @@ export class SegmentLog implements EventLog {
   /** Index of the segment holding `sequence` (the last one starting at or before it), if still held. */
   private segmentHolding(sequence: bigint): number | undefined {
     if (this.segments.length === 0 || sequence < this.segments[0]!.first) return undefined;
-    let lo = 0;
-    let hi = this.segments.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid]!.first <= sequence) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return holding(this.segments, sequence);
+  }
+
+  /**
+   * A cursor from `fromSequence`: each `records()` hands out what became
+   * durable since the last one, reading only those bytes (log-cursor.ts).
+   * Throws LogOutOfRangeError if retention removed `fromSequence`.
+   */
+  follow(fromSequence: bigint): SegmentCursor {
+    if (this.segments.length === 0) throw new LogClosedError("the log holds no segment yet");
+    // The live array: the cursor sees roll-overs and removals as they happen.
+    const source: CursorSource = { segments: this.segments, repairedGap: (last) => this.options.gaps.get(last), stats: this.stats };
+    return new SegmentCursor(source, fromSequence);
   }
 
   subscribe(listener: (record: LogRecord) => void): () => void {
@@ -366,20 +372,6 @@ export class SegmentLog implements EventLog {
     await this.active?.close();
     if (this.options.lock) await releaseLock(this.options.lock);
   }
-}
-
-function floorEntry(index: readonly { sequence: bigint; offset: number }[], sequence: bigint): { sequence: bigint; offset: number } | undefined {
-  let lo = 0;
-  let hi = index.length - 1;
-  let found: { sequence: bigint; offset: number } | undefined;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (index[mid]!.sequence <= sequence) {
-      found = index[mid];
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
 }
 
 async function cutTail(file: string, size: number): Promise<void> {
