@@ -2,13 +2,11 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { bridges } from "../src/bridge/index.js";
 import { subscribeVrp } from "../src/client/vrp.js";
-import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { LogOutOfRangeError, SegmentLog } from "../src/store/segment-log.js";
 import type { LogFollower, LogRecord } from "../src/store/event-log.js";
 import { startTestServer } from "./support/collector.js";
-import { validVrp } from "./support/fixtures.js";
+import { vrpEntry } from "./support/log-entries.js";
 import { tempDir } from "./support/repo.js";
 
 async function drain(cursor: LogFollower): Promise<LogRecord[]> {
@@ -80,12 +78,6 @@ test("a cursor from a removed position, or overtaken by retention, fails with OU
   assert.is((await drain(log.follow(first)))[0]!.sequence, first);
   await log.close();
 });
-
-/** A VRP log entry as the hub stores it. */
-function vrpEntry(i: number): Buffer {
-  const event = bridges.VrpEvent.fromJson({ ...validVrp(), session_id: "sess-tail", ts_ms: 1700000000000 + i });
-  return Buffer.from(LogEntry.encode({ receivedAt: undefined, entry: { $case: "vrpReceived", value: { event, producerId: "", producerSequence: 0n } } }).finish());
-}
 
 test("Subscribe delivers a new record with one frame read, replay then live without gap or duplicate", async () => {
   const server = await startTestServer();

@@ -300,6 +300,11 @@ export class SegmentLog implements EventLog {
     return removed;
   }
 
+  /** The segments held now, oldest first; the last is the active one (appends go there). */
+  segmentsHeld(): { file: string; first: bigint; bytes: number }[] {
+    return this.segments.map((s) => ({ file: s.file, first: s.first, bytes: s.size }));
+  }
+
   async *read(fromSequence?: bigint): AsyncIterable<LogRecord> {
     const until = this.durableSequence;
     const first = this.firstSequence;
