@@ -123,6 +123,16 @@ test("a log left with only an empty active segment reopens at the right sequence
   await log.close();
 });
 
+test("removals asked for at once run one after the other", async () => {
+  const dir = tempDir();
+  const log = await filled(dir);
+  const names = segs(dir);
+  const [a, b] = await Promise.all([log.removeSegmentsBefore(firstOf(names[2]!)), log.removeSegmentsBefore(firstOf(names[4]!))]);
+  assert.equal([...a!, ...b!], names.slice(0, 4));
+  assert.equal(segs(dir), names.slice(4));
+  await log.close();
+});
+
 test("a read-only log refuses to remove segments", async () => {
   const dir = tempDir();
   const log = await filled(dir, 20);

@@ -282,7 +282,16 @@ export class SegmentLog implements EventLog {
    * names. Reads already inside a removed segment finish it (the file stays
    * open); a read that reaches it afterwards fails with LogOutOfRangeError.
    */
-  async removeSegmentsBefore(sequence: bigint): Promise<string[]> {
+  removeSegmentsBefore(sequence: bigint): Promise<string[]> {
+    // One removal at a time: two at once would both take the oldest segment.
+    const removal = this.removing.then(() => this.removeNow(sequence));
+    this.removing = removal.catch(() => undefined);
+    return removal;
+  }
+
+  private removing: Promise<unknown> = Promise.resolve();
+
+  private async removeNow(sequence: bigint): Promise<string[]> {
     if (this.closed) throw new LogClosedError("the log is closed");
     if (!this.active) throw new LogClosedError("the log is open read-only");
     const removed: string[] = [];
