@@ -51,8 +51,10 @@ export { parseServeConfig, type ServerConfig } from "./server/config.js";
 export { createLogger, type Logger, type LogLevel } from "./server/logger.js";
 export { fieldViolations } from "./server/rich-error.js";
 export { SegmentLog, type SegmentLogOptions, type DamageReport } from "./store/segment-log.js";
-export type { EventLog, LogRecord } from "./store/event-log.js";
-export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError } from "./store/errors.js";
+export type { EventLog, LogFollower, LogRecord } from "./store/event-log.js";
+export { SegmentCursor } from "./store/log-cursor.js";
+export { followLog } from "./store/follow.js";
+export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./store/errors.js";
 export { verifyLog, repairLog, type LogReport, type RepairResult, type SegmentReport, type DamageFound } from "./store/repair.js";
 export { upgradeLog } from "./store/upgrade.js";
 

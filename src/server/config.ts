@@ -3,7 +3,7 @@
  * or environment variable (the flag wins), with its default and its rule. The
  * table drives parsing, validation, --help and the README's table alike.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "../cli/usage-error.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
@@ -12,7 +12,7 @@ import { RELEASED, VERSION_PATTERN } from "../contract/versions.js";
 interface OptionSpec {
   readonly flag: string;
   readonly env: string;
-  readonly kind: "string" | "int" | "file" | "level" | "list";
+  readonly kind: "string" | "int" | "file" | "level" | "list" | "duration" | "size";
   readonly default?: string;
   readonly min?: number;
   readonly max?: number;
@@ -36,6 +36,10 @@ export const SERVE_OPTIONS = {
   maxRecoveryWindowMs: { flag: "max-recovery-window-ms", env: "SESSION_EVENTS_MAX_RECOVERY_WINDOW_MS", kind: "int", default: "30000", min: 1, max: 86400000, help: "VRP policy: longest a session may stay out of ATTACHED (event time)" },
   maxSwitchesPerMinute: { flag: "max-switches-per-minute", env: "SESSION_EVENTS_MAX_SWITCHES_PER_MINUTE", kind: "int", default: "6", min: 1, max: 100000, help: "VRP policy: most transport switches a session may make in a minute" },
   acceptVersions: { flag: "accept-versions", env: "SESSION_EVENTS_ACCEPT_VERSIONS", kind: "list", default: RELEASED.current, help: `event versions accepted, comma-separated (a transition window: each event is validated against its own version's schema); must include the current version; known: ${RELEASED.versions.join(", ")}` },
+  retentionAge: { flag: "retention-age", env: "SESSION_EVENTS_RETENTION_AGE", kind: "duration", help: "remove closed log segments last written longer ago than this (e.g. 30d, 12h); see docs/storage.md" },
+  retentionBytes: { flag: "retention-bytes", env: "SESSION_EVENTS_RETENTION_BYTES", kind: "size", help: "remove the oldest closed log segments while the log is larger than this (e.g. 50GiB)" },
+  archiveDir: { flag: "archive-dir", env: "SESSION_EVENTS_ARCHIVE_DIR", kind: "string", help: "before removing a segment, export it to DIR/<first>-<last>.jsonl.gz (verified); a failed export keeps it" },
+  retentionIntervalMs: { flag: "retention-interval-ms", env: "SESSION_EVENTS_RETENTION_INTERVAL_MS", kind: "int", default: "60000", min: 100, max: 86400000, help: "how often retention looks for segments to remove" },
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -57,6 +61,26 @@ export interface ServerConfig {
   maxSwitchesPerMinute: number;
   /** Event versions accepted (undefined: the current one only). */
   acceptVersions?: readonly string[];
+  /** Retention (docs/storage.md): undefined limits are off; both off, nothing is removed. */
+  retention: { maxAgeMs: number | undefined; maxBytes: number | undefined; archiveDir: string | undefined; intervalMs: number };
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
+
+/** "30d" -> milliseconds; undefined if it is not a positive duration. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());
+  const ms = m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : NaN;
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : undefined;
+}
+
+/** "50GiB" -> bytes; undefined if it is not a positive size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)\s*([KMGT]i?B|B)?$/.exec(text.trim());
+  const unit = m ? SIZE_UNITS[m[2] ?? ""] : undefined;
+  const bytes = m && unit ? Number(m[1]) * unit : NaN;
+  return bytes > 0 && Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 /** Flags and environment -> a checked configuration; every mistake names its flag and rule. */
@@ -88,6 +112,14 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     }
   };
 
+  const optional = (s: OptionSpec, parse: (text: string) => number | undefined, rule: string): number | undefined => {
+    const text = raw(s);
+    if (text === undefined) return undefined;
+    const value = parse(text);
+    if (value === undefined) throw new UsageError(`${where(s)}: must be ${rule} (got ${JSON.stringify(text)})`);
+    return value;
+  };
+
   const o = SERVE_OPTIONS;
   const address = raw(o.address)!;
   if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(address) || Number(address.split(":").pop()) > 65535) {
@@ -117,6 +149,19 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     throw new UsageError(`${where(o.maxEventBytes)}: must be at most --max-message-bytes (${maxMessageBytes}); got ${maxEventBytes}`);
   }
 
+  const retention = {
+    maxAgeMs: optional(o.retentionAge, parseDuration, "a positive duration: a whole number and a unit (ms, s, m, h, d, w), e.g. 30d or 12h"),
+    maxBytes: optional(o.retentionBytes, parseSize, "a positive size: a whole number of bytes, or with a unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 50GiB"),
+    archiveDir: raw(o.archiveDir),
+    intervalMs: int(o.retentionIntervalMs),
+  };
+  if (retention.archiveDir !== undefined && retention.maxAgeMs === undefined && retention.maxBytes === undefined) {
+    throw new UsageError(`${where(o.archiveDir)}: archives what retention removes, so it needs --retention-age or --retention-bytes`);
+  }
+  if (retention.archiveDir !== undefined && !isDirectory(retention.archiveDir)) {
+    throw new UsageError(`${where(o.archiveDir)}: must be an existing directory (got ${JSON.stringify(retention.archiveDir)})`);
+  }
+
   return {
     acceptVersions: acceptVersions(raw(o.acceptVersions)!, where(o.acceptVersions)),
     address,
@@ -132,6 +177,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     segmentBytes: int(o.segmentBytes),
     maxRecoveryWindowMs: int(o.maxRecoveryWindowMs),
     maxSwitchesPerMinute: int(o.maxSwitchesPerMinute),
+    retention,
   };
 }
 
@@ -148,9 +194,19 @@ function acceptVersions(text: string, where: string): string[] {
   return versions;
 }
 
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+const VALUE_NAMES: Readonly<Record<OptionSpec["kind"], string>> = { int: "n", file: "path", string: "value", level: "value", list: "v,v", duration: "duration", size: "size" };
+
 /** The options as a help text. */
 export function serveOptionsHelp(): string {
   return (Object.values(SERVE_OPTIONS) as OptionSpec[])
-    .map((s) => `  --${s.flag} <${s.kind === "int" ? "n" : s.kind === "file" ? "path" : s.kind === "list" ? "v,v" : "value"}>`.padEnd(34) + `${s.help}${s.default ? ` [${s.default}]` : ""}\n${"".padEnd(34)}env ${s.env}`)
+    .map((s) => `  --${s.flag} <${VALUE_NAMES[s.kind]}>`.padEnd(34) + `${s.help}${s.default ? ` [${s.default}]` : ""}\n${"".padEnd(34)}env ${s.env}`)
     .join("\n");
 }

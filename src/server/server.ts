@@ -15,6 +15,8 @@ import { VrpHub } from "../vrp/hub.js";
 import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
 import type { ServerConfig } from "./config.js";
+import { UsageError } from "../cli/usage-error.js";
+import { retentionEnabled, startRetention, type RetentionTimer } from "./retention.js";
 import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { sessionServiceDefinitionFor, sessionServiceHandlers } from "./session-service.js";
@@ -32,6 +34,10 @@ export interface RunningServer {
   readonly port: number;
   readonly collector: Collector;
   readonly vrp: VrpHub;
+  /** The event log (for metrics and tests). */
+  readonly log: SegmentLog;
+  /** The retention timer, when retention is on. */
+  readonly retention: RetentionTimer | undefined;
   /** Stop taking calls, let in-flight ones finish within the grace period, force the rest, close the log. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -43,6 +49,15 @@ export interface ServerHooks {
    * and exits 1 so that a supervisor restarts it.
    */
   onFatal?: (error: Error) => void;
+  /**
+   * The last log sequence whose effects the derived state (sessions,
+   * idempotency keys, VRP state) has durably stored, so that a start no
+   * longer needs the records before it. Retention removes nothing after it,
+   * and is refused without it: today that state is rebuilt from the whole
+   * log at each start. The durable state store (issue 10, part A) plugs its
+   * applied sequence in here.
+   */
+  durablyApplied?: () => bigint;
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
@@ -52,6 +67,12 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
   // Checked before the log is opened: a wrong window must not cost a recovery.
   const acceptVersions = checkAcceptedVersions(contract, config.acceptVersions);
   let health: HealthImplementation | undefined;
+  if (retentionEnabled(config.retention) && !hooks.durablyApplied) {
+    throw new UsageError(
+      "--retention-age / --retention-bytes: refused: this collector rebuilds its sessions and idempotency keys from the whole log at each start, " +
+        "so removing segments would lose them at the next restart; retention needs the durable state store (see docs/storage.md)",
+    );
+  }
   const log = await SegmentLog.open({
     dir: config.dataDir,
     segmentBytes: config.segmentBytes,
@@ -69,6 +90,9 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
   if (policy.changed && policy.previous) {
     logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", { previous: policy.previous, now: hub.machine.policy });
   }
+  const retention = retentionEnabled(config.retention)
+    ? startRetention(config.retention, { log, safeThrough: hooks.durablyApplied!, logger }, config.retention.intervalMs)
+    : undefined;
   logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount, acceptVersions: collector.acceptedVersions });
 
   const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];
@@ -102,6 +126,7 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
       server.bindAsync(config.address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
     );
   } catch (e) {
+    await retention?.stop();
     await collector.close();
     throw new Error(`cannot listen on ${config.address}: ${(e as Error).message}`);
   }
@@ -126,10 +151,11 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
           resolve();
         });
       });
+      await retention?.stop(); // a pass in progress finishes (its archive and removal) before the log closes
       await collector.close(); // pending appends are flushed before the log closes
       logger.info("stopped", { lastSequence: log.lastSequence });
     })());
   };
 
-  return { port, collector, vrp: hub, shutdown };
+  return { port, collector, vrp: hub, log, retention, shutdown };
 }

@@ -9,11 +9,13 @@
  * WINDOW events wait for the disk or the producer is not reading its answers,
  * so neither a fast producer nor a slow disk grows memory without bound.
  *
- * Subscribe (server streaming): a cursor over the log. It reads from the
- * requested position to the end, then waits for the log to grow and reads
- * on: the replay and the live part are one read of one sequence, so there is
- * no gap and no duplicate at the seam, and a slow consumer holds no buffer
- * (writes wait for the consumer; the log is the buffer).
+ * Subscribe (server streaming): a cursor over the log (store/log-cursor.ts).
+ * It reads from the requested position to the end, then waits for the log
+ * to grow and reads on from the byte where it stopped: the replay and the
+ * live part are one cursor, so there is no gap and no duplicate at the
+ * seam, each wake-up costs only the new records, and a slow consumer holds
+ * no buffer (writes wait for the consumer; the log is the buffer). A
+ * position retention removed answers OUT_OF_RANGE, naming the oldest held.
  */
 import { Metadata, status, type ServerDuplexStream, type ServerWritableStream, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
 import { vrpEventMapping } from "../bridge/mapping.js";
@@ -26,6 +28,8 @@ import {
   VrpStreamServiceService,
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import type { EventLog } from "../store/event-log.js";
+import { LogOutOfRangeError } from "../store/errors.js";
+import { followLog } from "../store/follow.js";
 import { vrpEventOf, type VrpHub } from "../vrp/hub.js";
 import type { Logger } from "./logger.js";
 import { toServiceError } from "./rich-error.js";
@@ -148,7 +152,6 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       }
       const { sessionId, eventTypes, afterSequence } = call.request.message;
       const types = new Set(eventTypes);
-      let cursor = afterSequence;
       let wake: (() => void) | undefined; // the log grew (or we stop)
       let drained: (() => void) | undefined; // the consumer read (or we stop)
       let stopped = false;
@@ -162,10 +165,12 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       call.on("close", stop);
 
       const follow = async () => {
+        // Replay and live part are one cursor: it resumes at the byte where it
+        // stopped, so each wake-up reads only the records made durable since.
+        const records = followLog(log, afterSequence + 1n);
         while (!stopped) {
-          for await (const record of log.read(cursor + 1n)) {
+          for await (const record of records.records()) {
             if (stopped) return;
-            cursor = record.sequence;
             const entry = LogEntry.decode(record.payload);
             const event = vrpEventOf(entry);
             if (!event || (sessionId && event.sessionId !== sessionId) || (types.size > 0 && !types.has(event.eventType))) continue;
@@ -186,13 +191,16 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
           // Caught up: wait for the log to grow (checked after arming, so no append is missed).
           await new Promise<void>((resolve) => {
             wake = resolve;
-            if (stopped || log.lastSequence > cursor) resolve();
+            if (stopped || log.lastSequence >= records.position) resolve();
           });
         }
       };
       follow()
         .catch((e: unknown) => {
-          if (!stopped) call.emit("error", { code: status.UNAVAILABLE, details: `reading the event log failed: ${(e as Error).message}` } satisfies Partial<ServiceError>);
+          if (stopped) return;
+          // Retention removed the position asked for (or reached while reading): say where the log starts now.
+          if (e instanceof LogOutOfRangeError) call.emit("error", { code: status.OUT_OF_RANGE, details: e.message } satisfies Partial<ServiceError>);
+          else call.emit("error", { code: status.UNAVAILABLE, details: `reading the event log failed: ${(e as Error).message}` } satisfies Partial<ServiceError>);
         })
         .finally(() => {
           stopListening();

@@ -12,6 +12,17 @@ export interface LogRecord {
   readonly payload: Uint8Array;
 }
 
+/** A reader that resumes where it stopped (EventLog.follow). */
+export interface LogFollower {
+  /** The sequence of the next record it hands out. */
+  readonly position: bigint;
+  /**
+   * The records durable now, from `position` on; it ends at the end of the
+   * log as of now. Call again once the log grows (one iteration at a time).
+   */
+  records(): AsyncIterable<LogRecord>;
+}
+
 export interface EventLog {
   /**
    * Append one record. Resolves with its sequence once it is durable (on disk,
@@ -24,8 +35,14 @@ export interface EventLog {
    * sequences; resolves with the first once all are durable.
    */
   appendGroup(payloads: readonly Uint8Array[]): Promise<bigint>;
-  /** Every record from `fromSequence` (inclusive) to the end as of the call. */
+  /** Every record from `fromSequence` (inclusive; default: the oldest held) to the end as of the call. */
   read(fromSequence?: bigint): AsyncIterable<LogRecord>;
+  /**
+   * A reader from `fromSequence` that resumes at the byte offset where it
+   * stopped, so following the log costs only what is new (optional: see
+   * followLog for engines without it).
+   */
+  follow?(fromSequence: bigint): LogFollower;
   /**
    * Call `listener` with each record appended after this call, once durable.
    * Returns a function that stops it.
