@@ -44,7 +44,7 @@ export * as pb from "./pb.js";
 export { SessionEventEmitter, EmitError, type EmitterOptions, type TlsOptions } from "./client/emitter.js";
 export { CircuitOpenError } from "./client/circuit-breaker.js";
 export { startServer, type RunningServer } from "./server/server.js";
-export { parseServeConfig, type ServerConfig } from "./server/config.js";
+export { parseServeConfig, type ServerConfig } from "./cli/serve-config.js";
 export { createLogger, type Logger, type LogLevel } from "./server/logger.js";
 export { fieldViolations } from "./server/rich-error.js";
 export { SegmentLog, type SegmentLogOptions, type DamageReport } from "./store/segment-log.js";

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { UsageError } from "../cli/usage-error.js";
-import { LOG_LEVELS, type LogLevel } from "./logger.js";
+import { UsageError } from "./usage-error.js";
+import { LOG_LEVELS, type LogLevel } from "../server/logger.js";
 
 interface OptionSpec {
   readonly flag: string;
