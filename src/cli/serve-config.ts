@@ -7,6 +7,9 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "./usage-error.js";
 import { LOG_LEVELS, type LogLevel } from "../server/logger.js";
+import type { ServerConfig } from "../server/server-config.js";
+
+export type { ServerConfig } from "../server/server-config.js";
 
 interface OptionSpec {
   readonly flag: string;
@@ -37,23 +40,6 @@ export const SERVE_OPTIONS = {
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
-export interface ServerConfig {
-  address: string;
-  dataDir: string;
-  /** The bearer token, if auth is on. */
-  token: string | undefined;
-  tls: { cert: Buffer; key: Buffer; clientCa: Buffer | undefined } | undefined;
-  logLevel: LogLevel;
-  shutdownGraceMs: number;
-  maxMessageBytes: number;
-  /** Largest event in a request (its protobuf bytes): larger ones are refused before they are decoded. */
-  maxEventBytes: number;
-  keepaliveTimeMs: number;
-  keepaliveTimeoutMs: number;
-  segmentBytes: number;
-  maxRecoveryWindowMs: number;
-  maxSwitchesPerMinute: number;
-}
 
 /** Flags and environment -> a checked configuration; every mistake names its flag and rule. */
 export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {

@@ -14,7 +14,7 @@ import { replayLog } from "../collector/replay.js";
 import { VrpHub } from "../vrp/hub.js";
 import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
-import type { ServerConfig } from "../cli/serve-config.js";
+import type { ServerConfig } from "./server-config.js";
 import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { sessionServiceDefinition, sessionServiceHandlers } from "./session-service.js";
