@@ -3,7 +3,7 @@
  * reported with where it is and why; what happens next is the caller's
  * choice (DamagePolicy): stop at it, or skip it and go on.
  */
-import type { ValidationIssue } from "../contract/errors.js";
+import { SessionEventsError, type ValidationIssue } from "../errors.js";
 import type { RecordPosition } from "./event.js";
 
 /** Why a record is damaged. */
@@ -33,10 +33,11 @@ export interface ArchiveDamage {
  */
 export type DamagePolicy = "stop" | ((damage: ArchiveDamage) => unknown);
 
-export class ArchiveDamageError extends Error {
+/** Damage met with policy "stop" (code DATA_LOSS; its contract issues, if any, as `issues`). */
+export class ArchiveDamageError extends SessionEventsError {
   override readonly name = "ArchiveDamageError";
   constructor(readonly damage: ArchiveDamage) {
-    super(describeDamage(damage));
+    super(describeDamage(damage), { code: "DATA_LOSS", issues: damage.issues });
   }
 }
 

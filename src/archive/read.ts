@@ -16,6 +16,7 @@ import { parseLine } from "./lines.js";
 import type { RawItem } from "./raw-record.js";
 import { openSource, type InputFormat, type OpenedSource } from "./source.js";
 import { SummaryBuilder, type ArchiveSummary } from "./summary.js";
+import { SessionEventsError } from "../errors.js";
 
 export interface ReadOptions {
   /** Default "auto": by name (.seg, .jsonl, .ndjson), else by the first bytes. */
@@ -95,7 +96,7 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
 
 async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass): AsyncGenerator<ArchiveEvent> {
   if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
-    throw new Error(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`);
+    throw new SessionEventsError(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`, { code: "INVALID_ARGUMENT" });
   }
   const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
   for await (const part of source.parts) {
@@ -136,7 +137,7 @@ function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordM
   try {
     return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);
   } catch (e) {
-    if (e instanceof RecordError) return { position, rule: e.rule, message: e.message, issues: e.issues, bytes };
+    if (e instanceof RecordError) return { position, rule: e.rule, message: e.message, issues: e.issues.length > 0 ? e.issues : undefined, bytes };
     if (e instanceof SyntaxError && item.kind === "line") return { position, rule: "json", message: `malformed JSON: ${e.message}`, bytes };
     throw e;
   }

@@ -30,6 +30,7 @@ import {
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+import { SessionEventsError } from "../errors.js";
 
 // The handshake of a producer that names itself (see vrp_service.proto).
 const PRODUCER_ID_KEY = "x-producer-id";
@@ -121,7 +122,7 @@ export class VrpProducer {
 
   /** Send one event; resolves with its log sequence (and its producer_sequence) once stored. */
   async send(event: VrpEventJson): Promise<VrpAck> {
-    if (this.closing) throw new Error("the producer is closing");
+    if (this.closing) throw new SessionEventsError("the producer is closing", { code: "FAILED_PRECONDITION" });
     const message = bridges.VrpEvent.fromJson(event); // a ValidationError here never reaches the wire
     return this.enqueue(message);
   }
@@ -148,10 +149,10 @@ export class VrpProducer {
    * once the collector has judged it.
    */
   async withhold(): Promise<bigint> {
-    if (this.closing) throw new Error("the producer is closing");
+    if (this.closing) throw new SessionEventsError("the producer is closing", { code: "FAILED_PRECONDITION" });
     try {
       const ack = await this.enqueue(undefined);
-      throw new Error(`the collector stored an empty request under producer_sequence ${ack.producerSequence}`);
+      throw new SessionEventsError(`the collector stored an empty request under producer_sequence ${ack.producerSequence}`, { code: "INTERNAL" });
     } catch (e) {
       if (e instanceof VrpRejectedError && e.producerSequence !== undefined) return e.producerSequence;
       throw e;

@@ -19,6 +19,7 @@ import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { sessionServiceDefinition, sessionServiceHandlers } from "./session-service.js";
 import { withEventLimit } from "./strict-decode.js";
+import { SessionEventsError } from "../errors.js";
 
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
 export const VRP_SERVICE_NAME = "vrp.v1alpha1.VrpStreamService";
@@ -97,7 +98,7 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     );
   } catch (e) {
     await collector.close();
-    throw new Error(`cannot listen on ${config.address}: ${(e as Error).message}`);
+    throw new SessionEventsError(`cannot listen on ${config.address}: ${(e as Error).message}`, { code: "UNAVAILABLE", cause: e });
   }
   logger.info("listening", { address: config.address, port, tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off", auth: config.token ? "bearer" : "off" });
 

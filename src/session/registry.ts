@@ -6,6 +6,7 @@ import { writeFileSync, renameSync, rmSync } from "node:fs";
 import YAML from "yaml";
 import { CONTRACT_NAMES, contracts, type ContractName } from "../contract/contracts.js";
 import { parseJsonInput } from "../contract/parse.js";
+import { SessionEventsError } from "../errors.js";
 
 export const EXPORT_FORMATS = ["json", "yaml"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -54,13 +55,15 @@ export function exportSchemasToFile(outputPath: string, format: ExportFormat | s
 
 export function assertFormat(format: string): asserts format is ExportFormat {
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
-    throw new Error(`Unsupported format: ${JSON.stringify(format)} (expected one of: ${EXPORT_FORMATS.join(", ")})`);
+    const message = `Unsupported format: ${JSON.stringify(format)} (expected one of: ${EXPORT_FORMATS.join(", ")})`;
+    throw new SessionEventsError(message, { code: "INVALID_ARGUMENT", issues: [{ path: "format", rule: "enum", message }] });
   }
 }
 
 function contractFor(name: string) {
   if (!Object.hasOwn(contracts, name)) {
-    throw new Error(`Unknown model: ${JSON.stringify(name)} (known models: ${CONTRACT_NAMES.join(", ")})`);
+    const message = `Unknown model: ${JSON.stringify(name)} (known models: ${CONTRACT_NAMES.join(", ")})`;
+    throw new SessionEventsError(message, { code: "NOT_FOUND", issues: [{ path: "name", rule: "enum", message }] });
   }
   return contracts[name as ContractName];
 }
