@@ -4,11 +4,7 @@
  * keepalive from the configuration, and a shutdown that drains first.
  */
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { Collector } from "../collector/collector.js";
 import { replayLog } from "../collector/replay.js";
 import { VrpHub } from "../vrp/hub.js";
@@ -19,13 +15,12 @@ import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { sessionServiceDefinition, sessionServiceHandlers } from "./session-service.js";
 import { withEventLimit } from "./strict-decode.js";
+import { HEALTH_SERVICE_NAME, HealthStatus } from "./health.js";
+import { addReflection } from "./reflection.js";
 import { SessionEventsError } from "../errors.js";
 
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
 export const VRP_SERVICE_NAME = "vrp.v1alpha1.VrpStreamService";
-const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../proto");
-// What reflection describes: exactly the services this server serves.
-const SERVED_PROTOS = [path.join(PROTO_DIR, "oneiric/session/v1/session_service.proto"), path.join(PROTO_DIR, "vrp/v1alpha1/vrp_service.proto"), healthProtoPath];
 
 export interface RunningServer {
   /** The port bound (useful with port 0). */
@@ -46,7 +41,7 @@ export interface ServerHooks {
 }
 
 export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
-  let health: HealthImplementation | undefined;
+  let health: HealthStatus | undefined;
   const log = await SegmentLog.open({
     dir: config.dataDir,
     segmentBytes: config.segmentBytes,
@@ -80,9 +75,10 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
   server.addService(withEventLimit(sessionServiceDefinition, config.maxEventBytes), sessionServiceHandlers(collector, logger));
   server.addService(withEventLimit(vrpServiceDefinition, config.maxEventBytes), vrpServiceHandlers(hub, log, logger));
 
-  health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
+  health = new HealthStatus({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
-  new ReflectionService(loadSync(SERVED_PROTOS, { includeDirs: [PROTO_DIR] })).addToServer(server);
+  // What reflection describes: exactly the services this server serves.
+  addReflection(server, [SESSION_SERVICE_NAME, VRP_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
   const credentials = config.tls
     ? ServerCredentials.createSsl(
