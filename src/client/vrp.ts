@@ -30,7 +30,7 @@ import {
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
-import { SessionEventsError } from "../errors.js";
+import { ERROR_CODES, SessionEventsError, type ErrorCode, type ValidationIssue } from "../errors.js";
 
 // The handshake of a producer that names itself (see vrp_service.proto).
 const PRODUCER_ID_KEY = "x-producer-id";
@@ -51,17 +51,27 @@ export interface VrpProducerOptions extends VrpConnectionOptions {
   readonly window?: number;
 }
 
-/** The collector refused an event (it stays refused: do not resend it as is). */
-export class VrpRejectedError extends Error {
+/**
+ * The collector refused an event (it stays refused: do not resend it as is).
+ * `code` is the refusal's gRPC status name and `issues` each field and rule
+ * broken, as the collector's Rejection carried them.
+ */
+export class VrpRejectedError extends SessionEventsError {
   override readonly name = "VrpRejectedError";
 
   constructor(
     reason: string,
     /** The refused event's producer_sequence. */
     readonly producerSequence?: bigint,
+    options: { readonly code?: ErrorCode; readonly issues?: readonly ValidationIssue[] } = {},
   ) {
-    super(reason);
+    super(reason, { code: options.code ?? "INVALID_ARGUMENT", issues: options.issues });
   }
+}
+
+/** A Rejection's code, if it is a status name this client knows (a collector older than the field sends none). */
+function rejectionCode(code: string): ErrorCode | undefined {
+  return (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : undefined;
 }
 
 /** What an Ack tells of one event. */
@@ -232,7 +242,8 @@ export class VrpProducer {
       case "rejection": {
         const p = this.pending.get(kind.value.index);
         this.pending.delete(kind.value.index);
-        p?.reject(new VrpRejectedError(kind.value.reason, kind.value.index));
+        const { reason, index, code, fieldViolations } = kind.value;
+        p?.reject(new VrpRejectedError(reason, index, { code: rejectionCode(code), issues: fieldViolations }));
         break;
       }
       case "audit":
