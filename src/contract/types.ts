@@ -6,6 +6,8 @@
 
 /** A JSON object of free-form data (`metadata`, `details`). */
 export type JsonObject = { [key: string]: JsonValue };
+/** A JSON Schema document (2020-12), read as plain data. */
+export type JsonSchema = { readonly [key: string]: unknown };
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 
 export interface UserInfoJson {
