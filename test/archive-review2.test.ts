@@ -9,6 +9,7 @@ import { createWriteStream, lstatSync, readdirSync, writeFileSync } from "node:f
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { test } from "uvu";
+import { until } from "./support/until.js";
 import * as assert from "uvu/assert";
 import { exportArchive, readArchive, verifyArchive } from "../src/archive/index.js";
 import { logEntryBytes, sampleEvents, sampleJsonLines, writeDataDir, writeSegmentFile, type LoggedEvent } from "./support/archive-log.js";
@@ -89,7 +90,7 @@ test("sink: -o naming a FIFO writes into the FIFO instead of replacing it with a
   reader.stdout.setEncoding("utf8").on("data", (d: string) => (got += d));
   try {
     await exportArchive(data, { output: fifo });
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => got.split("\n").filter(Boolean).length === 12 || !lstatSync(fifo).isFIFO(), "the FIFO's reader got every line", 5000).catch(() => {});
     // The same happens to -o /dev/null or -o /dev/stdout when run as root: the device node is replaced.
     assert.ok(lstatSync(fifo).isFIFO(), "the FIFO was renamed over by a regular file");
     assert.is(got.split("\n").filter(Boolean).length, 12, "the FIFO's reader got nothing");
@@ -145,8 +146,7 @@ test("readArchive: a read that fails before its first event closes its file (a .
       // expected: bare messages only in delimited input
     }
   }
-  await new Promise((r) => setTimeout(r, 100));
-  assert.ok(fds() - before < 5, `${fds() - before} descriptors left open`);
+  await until(() => fds() - before < 5, "the descriptors given back", 5000);
 });
 
 test.run();
