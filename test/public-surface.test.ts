@@ -74,4 +74,11 @@ test("every error class the entries export is a SessionEventsError with a gRPC s
   }
 });
 
+test("the package's bin runs the CLI", () => {
+  const pkg = JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { bin: Record<string, string> };
+  const r = spawnSync(process.execPath, [path.join(repoRoot, pkg.bin["session-events"]!), "schemas", "export"], { encoding: "utf8" });
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(JSON.parse(r.stdout).SessionStartEvent);
+});
+
 test.run();
