@@ -18,6 +18,7 @@ import { EVENT_TYPES, type ArchiveEvent, type ArchiveEventType, type LogEntryKin
 
 /** The message a binary record holds: a LogEntry, or one bare event type. */
 export type RecordMessage = "LogEntry" | ArchiveEventType;
+/** The messages a binary record may hold. */
 export const RECORD_MESSAGES: readonly RecordMessage[] = ["LogEntry", "SessionStartEvent", "SessionEndEvent", "VrpEvent"];
 
 /** A record's bytes could not become an event: the damage rule and what is wrong. */

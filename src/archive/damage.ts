@@ -17,6 +17,7 @@ export type DamageRule =
   | "json" // a line that is not JSON
   | "contract"; // JSON or a message that breaks the contract (issues say which field and rule)
 
+/** One damaged record: where, which rule, what is wrong. */
 export interface ArchiveDamage {
   readonly position: RecordPosition;
   readonly rule: DamageRule;

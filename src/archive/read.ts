@@ -18,6 +18,7 @@ import { openSource, type InputFormat, type OpenedSource } from "./source.js";
 import { SummaryBuilder, type ArchiveSummary } from "./summary.js";
 import { SessionEventsError } from "../errors.js";
 
+/** How an input is read: its format, a filter, what to do with damage, progress. */
 export interface ReadOptions {
   /** Default "auto": by name (.seg, .jsonl, .ndjson), else by the first bytes. */
   readonly format?: InputFormat;
@@ -30,17 +31,28 @@ export interface ReadOptions {
   readonly onProgress?: (progress: ReadProgress) => void;
 }
 
+/** How far a read has come. */
 export interface ReadProgress {
   readonly bytes: number;
   readonly totalBytes: number | undefined;
   readonly events: number;
 }
 
+/** The events of an input, as an async iterable, with the counts of the latest pass. */
 export interface ArchiveReader extends AsyncIterable<ArchiveEvent> {
   /** Counts of the latest iteration so far (complete once it ends): events, damage, types, time span. A copy. */
   summary(): ArchiveSummary;
 }
 
+/**
+ * Read the events of a log directory, a segment, length-delimited messages or JSON Lines (gzip'd or not), each checked against the contract; damage goes to `options.onDamage`.
+ *
+ * @example
+ * ```ts
+ * import { readArchive } from "session-events/archive";
+ * for await (const { type, json } of readArchive("./data")) console.log(type, json);
+ * ```
+ */
 export function readArchive(input: string, options: ReadOptions = {}): ArchiveReader {
   let pass = startPass(options); // a bad filter fails here, before any reading
   return {

@@ -17,7 +17,9 @@ import { readLines } from "./line-reader.js";
 import type { RawItem } from "./raw-record.js";
 import { SessionEventsError } from "../errors.js";
 
+/** One of INPUT_FORMATS. */
 export type InputFormat = "auto" | "log" | "segment" | "delimited" | "jsonl";
+/** The input formats readArchive knows ("auto" sniffs). */
 export const INPUT_FORMATS: readonly InputFormat[] = ["auto", "log", "segment", "delimited", "jsonl"];
 
 export interface SourcePart {

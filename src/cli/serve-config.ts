@@ -21,6 +21,7 @@ interface OptionSpec {
   readonly help: string;
 }
 
+/** The collector's options: flag, environment variable, default, limits and help of each. */
 export const SERVE_OPTIONS = {
   address: { flag: "address", env: "SESSION_EVENTS_ADDRESS", kind: "string", default: "127.0.0.1:50051", help: "host:port to listen on (port 0 picks a free one)" },
   dataDir: { flag: "data-dir", env: "SESSION_EVENTS_DATA_DIR", kind: "string", default: "./session-events-data", help: "directory of the durable event log" },
@@ -41,7 +42,14 @@ export const SERVE_OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 
-/** Flags and environment -> a checked configuration; every mistake names its flag and rule. */
+/**
+ * Flags and environment -> a checked configuration; every mistake names its flag and rule.
+ * @example
+ * ```ts
+ * import { parseServeConfig } from "session-events/server";
+ * const config = parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", "./data"]);
+ * ```
+ */
 export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const specs = Object.values(SERVE_OPTIONS) as OptionSpec[];
   const { values, positionals } = parseArgs({

@@ -36,6 +36,7 @@ import { ERROR_CODES, SessionEventsError, type ErrorCode, type ValidationIssue }
 const PRODUCER_ID_KEY = "x-producer-id";
 const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
+/** Where the collector is and how to reach it (token, TLS, reconnection). */
 export interface VrpConnectionOptions {
   readonly target: string;
   readonly token?: string;
@@ -44,6 +45,7 @@ export interface VrpConnectionOptions {
   readonly reconnect?: Partial<RetryPolicy>;
 }
 
+/** Options of a VrpProducer. */
 export interface VrpProducerOptions extends VrpConnectionOptions {
   /** Stable identity for resume without duplicates. Default: a random UUID (resume within this process). */
   readonly producerId?: string;
@@ -90,6 +92,17 @@ interface Pending {
 
 const RECONNECT: RetryPolicy = { ...DEFAULT_RETRY, maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 3000 };
 
+/**
+ * Streams VRP events to a collector: each `send` resolves with its Ack once stored, or rejects with VrpRejectedError; reconnects and resends what was not acknowledged.
+ *
+ * @example
+ * ```ts
+ * import { VrpProducer } from "session-events/client";
+ * const producer = new VrpProducer({ target: "127.0.0.1:50051", producerId: "edge-1" });
+ * await producer.send({ ts_ms: Date.now(), event_type: "SESSION_CREATED", session_id: "s-1" });
+ * await producer.close();
+ * ```
+ */
 export class VrpProducer {
   readonly producerId: string;
   private readonly client: VrpStreamServiceClient;
@@ -282,6 +295,7 @@ export class VrpProducer {
   }
 }
 
+/** What subscribeVrp reads: which session, which event types, from which log position. */
 export interface SubscribeOptions extends VrpConnectionOptions {
   readonly sessionId?: string;
   readonly eventTypes?: readonly string[];
@@ -289,7 +303,14 @@ export interface SubscribeOptions extends VrpConnectionOptions {
   readonly afterSequence?: bigint;
 }
 
-/** Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded. */
+/**
+ * Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded.
+ * @example
+ * ```ts
+ * import { subscribeVrp } from "session-events/client";
+ * for await (const { sequence, event } of subscribeVrp({ target: "127.0.0.1:50051", sessionId: "s-1" })) console.log(sequence, event.event_type);
+ * ```
+ */
 export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{ sequence: bigint; event: VrpEventJson; derived: boolean }> {
   const client = new VrpStreamServiceClient(options.target, channelCredentials(options.tls), {
     "grpc.initial_reconnect_backoff_ms": 100,

@@ -19,9 +19,12 @@ import { HEALTH_SERVICE_NAME, HealthStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
 import { SessionEventsError } from "../errors.js";
 
+/** The session service's full name (for health checks). */
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
+/** The VRP stream service's full name (for health checks). */
 export const VRP_SERVICE_NAME = "vrp.v1alpha1.VrpStreamService";
 
+/** A started collector. */
 export interface RunningServer {
   /** The port bound (useful with port 0). */
   readonly port: number;
@@ -31,6 +34,7 @@ export interface RunningServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+/** What the embedding program is told of. */
 export interface ServerHooks {
   /**
    * The event log failed (a write or fsync): nothing more can be stored until
@@ -40,6 +44,16 @@ export interface ServerHooks {
   onFatal?: (error: Error) => void;
 }
 
+/**
+ * Start the collector: open (and recover) the event log, replay it, serve SessionService, VrpStreamService, health and reflection.
+ *
+ * @example
+ * ```ts
+ * import { startServer, parseServeConfig, createLogger } from "session-events/server";
+ * const server = await startServer(parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", "./data"]), createLogger("warn"));
+ * await server.shutdown();
+ * ```
+ */
 export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
   let health: HealthStatus | undefined;
   const log = await SegmentLog.open({

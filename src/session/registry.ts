@@ -8,10 +8,19 @@ import { CONTRACT_NAMES, contracts, type ContractName } from "../contract/contra
 import { parseJsonInput } from "../contract/parse.js";
 import { SessionEventsError } from "../errors.js";
 
+/** The file formats `exportSchemasToFile` writes. */
 export const EXPORT_FORMATS = ["json", "yaml"] as const;
+/** One of EXPORT_FORMATS. */
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-/** Every schema, by model name (a fresh copy each call). */
+/**
+ * Every schema, by model name (a fresh copy each call).
+ * @example
+ * ```ts
+ * import { getAllSchemas } from "session-events";
+ * console.log(Object.keys(getAllSchemas())); // SessionStartEvent, SessionEndEvent, UserInfo, EnvironmentInfo, VrpEvent
+ * ```
+ */
 export function getAllSchemas(): Record<ContractName, Record<string, unknown>> {
   return Object.fromEntries(CONTRACT_NAMES.map((name) => [name, getSchema(name)])) as Record<
     ContractName,
@@ -19,12 +28,26 @@ export function getAllSchemas(): Record<ContractName, Record<string, unknown>> {
   >;
 }
 
-/** One schema by model name; an unknown name fails, listing the known ones. */
+/**
+ * One schema by model name; an unknown name fails, listing the known ones.
+ * @example
+ * ```ts
+ * import { getSchema } from "session-events";
+ * const schema = getSchema("SessionEndEvent");
+ * ```
+ */
 export function getSchema(name: string): Record<string, unknown> {
   return structuredClone(contractFor(name).spec.schema) as Record<string, unknown>;
 }
 
-/** Validate JSON (a string or a parsed value) against the named model's contract. */
+/**
+ * Validate JSON (a string or a parsed value) against the named model's contract.
+ * @example
+ * ```ts
+ * import { validateEventJson } from "session-events";
+ * const event = validateEventJson("SessionEndEvent", { session_id: "s", timestamp: "2026-02-06T13:45:00Z", event_version: "1.0" });
+ * ```
+ */
 export function validateEventJson(name: string, json: string | unknown): unknown {
   const contract = contractFor(name);
   return contract.assert(parseJsonInput(contract.spec.name, json));
@@ -40,6 +63,11 @@ export function renderSchemas(format: string): string {
 /**
  * Write every schema to a file. An unsupported format fails before anything
  * is written; the file is replaced atomically (write, then rename).
+ * @example
+ * ```ts
+ * import { exportSchemasToFile } from "session-events";
+ * exportSchemasToFile("event_schemas.json");
+ * ```
  */
 export function exportSchemasToFile(outputPath: string, format: ExportFormat | string = "json"): void {
   const text = renderSchemas(format);

@@ -12,6 +12,7 @@ export interface LogRecord {
   readonly payload: Uint8Array;
 }
 
+/** An append-only log of records with sequence numbers: what the collector stores to. */
 export interface EventLog {
   /**
    * Append one record. Resolves with its sequence once it is durable (on disk,

@@ -18,6 +18,7 @@ import type { FrameDamage } from "./frame-reader.js";
 import { syncPath } from "./fsync.js";
 import { REPAIRS_FILE, checkSegmentHeader, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
 
+/** One segment's records and damage. */
 export interface SegmentReport {
   readonly file: string;
   readonly first: bigint;
@@ -27,6 +28,7 @@ export interface SegmentReport {
   readonly damage: readonly DamageFound[];
 }
 
+/** One damage found: where and which rule. */
 export interface DamageFound {
   readonly offset: number;
   readonly bytes: number;
@@ -36,6 +38,7 @@ export interface DamageFound {
   readonly unfinished: boolean;
 }
 
+/** What verifyLog found in a log directory. */
 export interface LogReport {
   readonly dir: string;
   readonly segments: readonly SegmentReport[];
@@ -97,6 +100,7 @@ function found(item: FrameDamage, isLast: boolean): DamageFound {
   return { offset: item.offset, bytes: item.bytes, rule: item.rule, message: item.message, unfinished: item.crashTail && isLast };
 }
 
+/** What repairLog moved aside, besides the report. */
 export interface RepairResult extends LogReport {
   /** Files written next to segments, holding the bytes moved aside. */
   readonly movedAside: readonly string[];

@@ -13,6 +13,7 @@ import { LogCorruptionError } from "./errors.js";
 /** Appends queued at once while copying: enough to share fsyncs, little memory. */
 const IN_FLIGHT = 1024;
 
+/** Copy a log of format 1 into a new directory in the current format, record by record. */
 export async function upgradeLog(from: string, to: string): Promise<{ records: number; lastSequence: bigint }> {
   const existing = await readdir(to).catch(() => []);
   if (existing.length > 0) throw new SessionEventsError(`${to}: must be a new or empty directory`, { code: "FAILED_PRECONDITION" });
