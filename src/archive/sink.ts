@@ -7,12 +7,13 @@
  * fails (a full disk, a closed pipe) fails the job, never stalls it.
  */
 import { createWriteStream, existsSync, realpathSync, statSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { syncPath } from "../store/fsync.js";
+import { renameDurably } from "../store/atomic-write.js";
 import { SessionEventsError } from "../errors.js";
 
 /** Writes are gathered into batches of about this size before reaching the stream. */
@@ -126,8 +127,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       if (failure) throw failure;
       if (!temporary) return;
       await syncPath(temporary);
-      await rename(temporary, file!);
-      await syncPath(path.dirname(file!)); // the rename, durable
+      await renameDurably(temporary, file!);
     },
     async abort() {
       if (temporary) {

@@ -2,11 +2,11 @@
  * The schema registry of the seed: every contract schema by name, validation
  * by name, and export to a file.
  */
-import { writeFileSync, renameSync, rmSync } from "node:fs";
 import YAML from "yaml";
 import { CONTRACT_NAMES, contracts, type ContractName } from "../contract/contracts.js";
 import { parseJsonInput } from "../contract/parse.js";
 import { SessionEventsError } from "../errors.js";
+import { writeFileAtomicSync } from "../store/atomic-write.js";
 
 /** The file formats `exportSchemasToFile` writes. */
 export const EXPORT_FORMATS = ["json", "yaml"] as const;
@@ -62,7 +62,7 @@ export function renderSchemas(format: string): string {
 
 /**
  * Write every schema to a file. An unsupported format fails before anything
- * is written; the file is replaced atomically (write, then rename).
+ * is written; the file is replaced atomically and durably (write, fsync, rename, fsync the directory).
  * @example
  * ```ts
  * import { exportSchemasToFile } from "session-events";
@@ -70,15 +70,7 @@ export function renderSchemas(format: string): string {
  * ```
  */
 export function exportSchemasToFile(outputPath: string, format: ExportFormat | string = "json"): void {
-  const text = renderSchemas(format);
-  const tmp = `${outputPath}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, outputPath);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomicSync(outputPath, renderSchemas(format));
 }
 
 export function assertFormat(format: string): asserts format is ExportFormat {

@@ -9,7 +9,8 @@
  *   that are now missing in the directory's REPAIRS journal, so that the log
  *   opens again. No byte is deleted.
  */
-import { open, rename, writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-write.js";
 import path from "node:path";
 import { acquireLock, releaseLock } from "./lock.js";
 import { LogCorruptionError } from "./errors.js";
@@ -138,7 +139,7 @@ async function moveAside(scan: Scan): Promise<string[]> {
       const bytes = Buffer.alloc(d.bytes);
       await source.read(bytes, 0, d.bytes, d.offset);
       const aside = `${file}.damaged-${d.offset}`;
-      await writeDurably(aside, bytes);
+      await writeFileAtomic(aside, bytes);
       written.push(aside);
     }
   } finally {
@@ -146,10 +147,7 @@ async function moveAside(scan: Scan): Promise<string[]> {
   }
   // Every record kept stands alone: the groups it came in are long durable.
   const frames = [encodeSegmentHeader(first), ...scan.kept.map((r) => encodeFrame(r.sequence, r.payload))];
-  const tmp = `${file}.repair-tmp`;
-  await writeDurably(tmp, Buffer.concat(frames));
-  await rename(tmp, file);
-  await syncPath(path.dirname(file));
+  await writeFileAtomic(file, Buffer.concat(frames));
   return written;
 }
 
@@ -190,9 +188,4 @@ async function recordGaps(dir: string, scans: readonly Scan[]): Promise<{ after:
     await syncPath(dir);
   }
   return removed;
-}
-
-async function writeDurably(file: string, bytes: Buffer): Promise<void> {
-  await writeFile(file, bytes);
-  await syncPath(file);
 }
