@@ -240,9 +240,10 @@ async function dialect(file: string | undefined, lenient: boolean): Promise<VrpD
     try {
       map = await loadVrpDialectMap(file);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (typeof code === "string") throw new UsageError(`--map: cannot read ${JSON.stringify(file)} (${code})`);
+      // Ours first: a SessionEventsError has a `code` too (a status name, not an errno).
       if (e instanceof ValidationError) throw new UsageError(`--map: ${e.message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (typeof code === "string" && !(e instanceof SessionEventsError)) throw new UsageError(`--map: cannot read ${JSON.stringify(file)} (${code})`);
       throw e;
     }
   }
