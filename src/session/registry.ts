@@ -3,7 +3,7 @@
  * by name, and export to a file.
  */
 import YAML from "yaml";
-import { CONTRACT_NAMES, contracts, type ContractName } from "../contract/contracts.js";
+import { CONTRACT_NAMES, contracts, type ContractJson, type ContractName } from "../contract/contracts.js";
 import { parseJsonInput } from "../contract/parse.js";
 import { SessionEventsError } from "../errors.js";
 import { writeFileAtomicSync } from "../store/atomic-write.js";
@@ -41,13 +41,16 @@ export function getSchema(name: string): Record<string, unknown> {
 }
 
 /**
- * Validate JSON (a string or a parsed value) against the named model's contract.
+ * Validate JSON (a string or a parsed value) against the named model's contract;
+ * with a known model name the result is typed as that model's contract JSON.
  * @example
  * ```ts
  * import { validateEventJson } from "session-events";
  * const event = validateEventJson("SessionEndEvent", { session_id: "s", timestamp: "2026-02-06T13:45:00Z", event_version: "1.0" });
  * ```
  */
+export function validateEventJson<N extends ContractName>(name: N, json: string | unknown): ContractJson<N>;
+export function validateEventJson(name: string, json: string | unknown): unknown;
 export function validateEventJson(name: string, json: string | unknown): unknown {
   const contract = contractFor(name);
   return contract.assert(parseJsonInput(contract.spec.name, json));
