@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive|tailing` runs one section.
+ * `--only contract|collector|vrp|latency|archive|tailing|import` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { archiveTables, benchArchive } from "./bench/archive.js";
 import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
+import { benchImportTime, importTimeTable } from "./bench/import-time.js";
 import { benchLatency, latencyTables } from "./bench/latency.js";
 import { benchSubscriberLag, benchTailCost, tailingTables } from "./bench/tailing.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
@@ -49,6 +50,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "tailing",
     title: "Tailing: delivering new records to subscribers (log cursor against a read from the sequence, the way before, in the same run)",
     run: async () => tailingTables(await benchTailCost(), await benchSubscriberLag()),
+  },
+  {
+    name: "import",
+    title: "Import time of each package entry in a fresh process (medians of 21 interleaved rounds beside a bare `node -e 0`)",
+    run: async () => importTimeTable(benchImportTime()),
   },
 ];
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: build + typecheck, buf lint, buf breaking
 # against the committed baseline, gen/ freshness, the contract check (both
-# halves against the committed baseline), and every test. Each gate
-# counts as one check; uvu's tests count one each. Ends with "N passed, N failed".
+# halves against the committed baseline), and every test. Each gate counts as
+# one check; uvu's tests count one each; a skipped test counts as failed and
+# is listed. Ends with "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
@@ -33,15 +34,22 @@ node_modules/.bin/uvu dist/test '\.test\.js$' 2>&1 | tee "$out"
 clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out")
 total=$(echo "$clean" | awk '/^ *Total:/ {print $2}' | tail -1)
 ok=$(echo "$clean" | awk '/^ *Passed:/ {print $2}' | tail -1)
+skipped=$(echo "$clean" | awk '/^ *Skipped:/ {print $2}' | tail -1)
+skips=$(echo "$clean" | grep '^SKIP: ' || true)
 rm -f "$out"
 if [ -z "$total" ] || [ "$total" = "0" ]; then
   echo "FAILED: no tests ran"
   failed=$((failed + 1))
 else
   passed=$((passed + ok))
-  failed=$((failed + total - ok))
+  # uvu leaves a skipped test out of Total: each one fails the run.
+  failed=$((failed + total - ok + ${skipped:-0}))
 fi
 
 echo
+if [ "${skipped:-0}" != "0" ]; then
+  echo "FAILED: ${skipped} skipped (a skip is a failure: install what it needs)"
+  [ -n "$skips" ] && echo "$skips"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

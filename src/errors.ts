@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   "UNAUTHENTICATED",
 ] as const;
 
+/** A gRPC status name: the `code` of every SessionEventsError. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** One problem with one field: where, which rule, and a sentence for a human. */
@@ -38,6 +39,7 @@ export interface ValidationIssue {
   readonly message: string;
 }
 
+/** What a SessionEventsError is made of besides its message. */
 export interface SessionEventsErrorOptions {
   readonly code: ErrorCode;
   readonly issues?: readonly ValidationIssue[];

@@ -1,10 +1,17 @@
 /**
- * session-events: the public API.
+ * session-events: the contract, the models, the bridges and the errors — what
+ * every user needs, and nothing that talks to the network (this entry loads
+ * no grpc-js). The rest lives under subpaths:
  *
- * - Session models (create / validateJson / validateJsonSafe / jsonSchema)
- * - The schema registry (getAllSchemas / getSchema / validateEventJson / exportSchemasToFile)
- * - The bridge between protobuf messages and contract JSON (`bridges`)
- * - The generated protobuf messages, under `pb`
+ * - `session-events/client`: SessionEventEmitter, VrpProducer, subscribeVrp
+ * - `session-events/server`: startServer and its configuration
+ * - `session-events/archive`: the protobuf log <-> JSON Lines
+ * - `session-events/log`: the durable event log, verify and repair
+ * - `session-events/pb`: the generated protobuf messages and gRPC stubs
+ *
+ * One name per concept: `SessionStartEvent` is the model (create /
+ * validateJson), `SessionStartEventJson` its contract JSON, and the protobuf
+ * message of the same proto name is `SessionStartEvent` of `session-events/pb`.
  */
 export { SessionStartEvent, SessionEndEvent, UserInfo, EnvironmentInfo } from "./session/models.js";
 export type { Model, SafeResult, SessionStartInit, SessionEndInit } from "./session/models.js";
@@ -17,7 +24,8 @@ export {
   EXPORT_FORMATS,
   type ExportFormat,
 } from "./session/registry.js";
-export { ValidationError, type ValidationIssue } from "./contract/errors.js";
+export { SessionEventsError, ERROR_CODES, type ErrorCode, type SessionEventsErrorOptions, type ValidationIssue } from "./errors.js";
+export { ValidationError } from "./contract/errors.js";
 export type {
   JsonObject,
   JsonValue,
@@ -41,25 +49,8 @@ export {
 } from "./contract/vrp-vocabulary.js";
 export { bridges, type Bridge } from "./bridge/index.js";
 export { parseTimestamp, formatTimestamp } from "./contract/timestamp.js";
-export * as pb from "./pb.js";
 
-// The collector and its client.
-export { SessionEventEmitter, EmitError, type EmitterOptions, type TlsOptions } from "./client/emitter.js";
-export { CircuitOpenError } from "./client/circuit-breaker.js";
-export { startServer, type RunningServer } from "./server/server.js";
-export { parseServeConfig, type ServerConfig } from "./server/config.js";
-export { createLogger, type Logger, type LogLevel } from "./server/logger.js";
-export { fieldViolations } from "./server/rich-error.js";
-export { SegmentLog, type SegmentLogOptions, type DamageReport } from "./store/segment-log.js";
-export type { EventLog, LogFollower, LogRecord } from "./store/event-log.js";
-export { SegmentCursor } from "./store/log-cursor.js";
-export { followLog } from "./store/follow.js";
-export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./store/errors.js";
-export { verifyLog, repairLog, type LogReport, type RepairResult, type SegmentReport, type DamageFound } from "./store/repair.js";
-export { upgradeLog } from "./store/upgrade.js";
-
-// VRP streams.
-export { VrpProducer, VrpRejectedError, subscribeVrp, type VrpProducerOptions, type SubscribeOptions, type VrpAck } from "./client/vrp.js";
+// The VRP domain: the state machine, its tables, and producer dialect maps.
 export {
   mapVrpLine,
   loadVrpDialectMap,
@@ -72,6 +63,3 @@ export {
 export { VrpStateMachine, type SessionSnapshot } from "./vrp/machine.js";
 export { TRANSITIONS, OBSERVATIONS, type Transition } from "./vrp/transitions.js";
 export { AUDIT_RULES, DEFAULT_POLICY, type AuditRule, type VrpPolicy } from "./vrp/audits.js";
-
-// Archives: the protobuf log <-> JSON Lines.
-export * from "./archive/index.js";

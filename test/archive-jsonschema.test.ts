@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import fc from "fast-check";
 import { test } from "uvu";
+import { skipped } from "./support/skip.js";
 import * as assert from "uvu/assert";
 import * as arb from "./support/arbitraries.js";
 import { logEntryBytes, writeSegmentFile, type LoggedEvent } from "./support/archive-log.js";
@@ -35,7 +36,7 @@ print(checked)
 `;
 
 if (!available && process.env.CI !== "true") {
-  console.log("archive-jsonschema: skipped (apt-get install python3-jsonschema to run it)");
+  skipped("archive-jsonschema", "apt-get install python3-jsonschema to run it");
 } else {
   test("every exported line validates against its exported schema in Python's jsonschema", () => {
     assert.ok(available, "python3-jsonschema is missing");

@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
+import { skipped } from "./support/skip.js";
 import * as assert from "uvu/assert";
 import { bufBin, cliBin, repoRoot, tempDir } from "./support/repo.js";
 
@@ -20,7 +21,7 @@ const script = path.join(repoRoot, "test/interop/python_delimited.py");
 const cli = (...args: string[]) => spawnSync(process.execPath, [cliBin, ...args], { encoding: "utf8" });
 
 if (!available && process.env.CI !== "true") {
-  console.log("archive-python: skipped (apt-get install python3-protobuf protobuf-compiler to run it)");
+  skipped("archive-python", "apt-get install python3-protobuf protobuf-compiler to run it");
 } else {
   test("delimited files written by Python's protobuf export to contract JSON, and ours import back into Python", () => {
     assert.ok(available, "python3-protobuf or protoc is missing");

@@ -2,6 +2,8 @@
 import path from "node:path";
 import { Metadata, credentials, loadPackageDefinition, status, type GrpcObject, type ServiceClientConstructor } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
+import { fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
@@ -19,7 +21,7 @@ const bearer = (token: string) => {
 };
 
 function healthClient(target: string, creds = credentials.createInsecure()) {
-  const def = loadSync(path.join(repoRoot, "node_modules/grpc-health-check/proto/health/v1/health.proto"), { enums: String });
+  const def = loadSync(path.join(repoRoot, "proto/grpc/health/v1/health.proto"), { enums: String });
   const Health = ((loadPackageDefinition(def).grpc as GrpcObject).health as GrpcObject).v1 as GrpcObject;
   return new (Health.Health as ServiceClientConstructor)(target, creds);
 }
@@ -56,25 +58,59 @@ test("health reports the collector's service, and NOT_FOUND for others", async (
   await server.shutdown(1000);
 });
 
-test("reflection lists the services, so grpcurl-style tools can call them", async () => {
-  const server = await startTestServer();
-  const def = loadSync(path.join(repoRoot, "node_modules/@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto"));
-  const v1 = (((loadPackageDefinition(def).grpc as GrpcObject).reflection as GrpcObject).v1 as GrpcObject).ServerReflection as ServiceClientConstructor;
-  const client = new v1(server.target, credentials.createInsecure());
+/** A reflection client built by protobufjs (proto-loader) from grpc-proto's own file: an implementation independent of ours. */
+function reflectionClient(target: string, version: "v1" | "v1alpha") {
+  const def = loadSync(path.join(repoRoot, `proto/grpc/reflection/${version}/reflection.proto`));
+  const reflection = (loadPackageDefinition(def).grpc as GrpcObject).reflection as GrpcObject;
+  const Client = (reflection[version] as GrpcObject).ServerReflection as ServiceClientConstructor;
+  const client = new Client(target, credentials.createInsecure());
   const stream = client.ServerReflectionInfo();
-  const names = await new Promise<string[]>((resolve, reject) => {
-    stream.on("data", (r: { listServicesResponse?: { service: { name: string }[] } }) => {
-      resolve(r.listServicesResponse!.service.map((s) => s.name));
-      stream.end();
+  const ask = (request: object) =>
+    new Promise<Record<string, any>>((resolve, reject) => {
+      stream.once("data", resolve);
+      stream.once("error", reject);
+      stream.write(request);
     });
-    stream.on("error", reject);
-    stream.write({ listServices: "" });
+  return { ask, close: () => (stream.end(), client.close()) };
+}
+
+const fileNames = (answer: Record<string, any>): string[] =>
+  (answer.fileDescriptorResponse.fileDescriptorProto as Buffer[]).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
+
+for (const version of ["v1", "v1alpha"] as const) {
+  test(`reflection ${version} lists the services and describes them with their imports, so grpcurl-style tools can call them`, async () => {
+    const server = await startTestServer();
+    const reflection = reflectionClient(server.target, version);
+    const names = ((await reflection.ask({ listServices: "" })).listServicesResponse.service as { name: string }[]).map((s) => s.name);
+    for (const name of ["oneiric.session.v1.SessionService", "vrp.v1alpha1.VrpStreamService", "grpc.health.v1.Health", `grpc.reflection.${version}.ServerReflection`]) {
+      assert.ok(names.includes(name), `${name} in ${names.join(", ")}`);
+    }
+    const files = fileNames(await reflection.ask({ fileContainingSymbol: "vrp.v1alpha1.VrpStreamService" }));
+    assert.is(files[0], "vrp/v1alpha1/vrp_service.proto");
+    for (const imported of ["vrp/v1alpha1/vrp_event.proto", "google/protobuf/struct.proto"]) assert.ok(files.includes(imported), files.join(", "));
+    assert.is(fileNames(await reflection.ask({ fileContainingSymbol: "oneiric.session.v1.SessionService.EmitSessionStart" }))[0], "oneiric/session/v1/session_service.proto");
+    assert.is(fileNames(await reflection.ask({ fileByFilename: "grpc/health/v1/health.proto" }))[0], "grpc/health/v1/health.proto");
+    const missing = await reflection.ask({ fileContainingSymbol: "no.such.Symbol" });
+    assert.is(missing.errorResponse.errorCode, status.NOT_FOUND);
+    reflection.close();
+    await server.shutdown(1000);
   });
-  assert.ok(names.includes("oneiric.session.v1.SessionService"), names.join(", "));
-  assert.ok(names.includes("grpc.health.v1.Health"), names.join(", "));
-  assert.ok(names.includes("vrp.v1alpha1.VrpStreamService"), names.join(", "));
-  client.close();
-  await server.shutdown(1000);
+}
+
+test("health Watch sends the state now and each change (NOT_SERVING on shutdown)", async () => {
+  const server = await startTestServer();
+  const health = healthClient(server.target);
+  const stream = health.Watch({ service: "vrp.v1alpha1.VrpStreamService" });
+  const seen: string[] = [];
+  const twice = new Promise<void>((resolve) => stream.on("data", (r: { status: string }) => (seen.push(r.status), seen.length === 2 && resolve())));
+  stream.on("error", () => {});
+  await new Promise<void>((resolve) => stream.once("data", () => resolve()));
+  const stopped = server.shutdown(1000);
+  await twice;
+  assert.equal(seen, ["SERVING", "NOT_SERVING"]);
+  stream.cancel();
+  health.close();
+  await stopped;
 });
 
 const certs = makeCerts();

@@ -4,6 +4,7 @@
  * acknowledged is still there.
  */
 import { test } from "uvu";
+import { until } from "./support/until.js";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
 import { SessionStartEvent } from "../src/session/models.js";
@@ -58,15 +59,20 @@ test("a second SIGTERM while draining stops at once", async () => {
   const dataDir = tempDir("second-signal-");
   const { child, port, log, exited } = await startServeProcess(["--data-dir", dataDir, "--shutdown-grace-ms", "60000"]);
   // An open subscription keeps tryShutdown waiting for the whole grace period.
-  const { subscribeVrp } = await import("../src/client/vrp.js");
+  const { subscribeVrp, VrpProducer } = await import("../src/client/vrp.js");
+  let received = 0;
   const reading = (async () => {
     try {
-      for await (const _ of subscribeVrp({ target: `127.0.0.1:${port}`, reconnect: { maxAttempts: 0 } })) void _;
+      for await (const _ of subscribeVrp({ target: `127.0.0.1:${port}`, reconnect: { maxAttempts: 0 } })) received++;
     } catch {
       // cut by the shutdown
     }
   })();
-  await new Promise((r) => setTimeout(r, 300));
+  // The subscription is open once it has delivered an event.
+  const producer = new VrpProducer({ target: `127.0.0.1:${port}` });
+  await producer.send({ ts_ms: 1, event_type: "SESSION_CREATED", session_id: "second-signal" });
+  await producer.close();
+  await until(() => received > 0, "the subscription delivered the event");
   const t0 = Date.now();
   child.kill("SIGTERM");
   await until(() => log.some((l) => l.includes('"msg":"shutting down"')), "the first SIGTERM started the drain");
@@ -76,14 +82,5 @@ test("a second SIGTERM while draining stops at once", async () => {
   assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
   await reading;
 });
-
-/** Poll `condition` until it holds, or fail after 15 s. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test.run();

@@ -11,7 +11,7 @@ import { status, type ServiceError } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
-import { parseServeConfig } from "../src/server/config.js";
+import { parseServeConfig } from "../src/cli/serve-config.js";
 import { fieldViolations } from "../src/server/rich-error.js";
 import { UsageError } from "../src/cli/usage-error.js";
 import { StreamEventsRequest } from "../gen/vrp/v1alpha1/vrp_service.js";

@@ -10,6 +10,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { test } from "uvu";
+import { skipped } from "./support/skip.js";
 import * as assert from "uvu/assert";
 import { startTestServer } from "./support/collector.js";
 import { bufBin, repoRoot, tempDir } from "./support/repo.js";
@@ -20,7 +21,7 @@ const protoc = spawnSync("protoc", ["--version"], { encoding: "utf8" });
 const available = probe.status === 0 && protoc.status === 0;
 
 if (!available && process.env.CI !== "true") {
-  console.log("python-interop: skipped (apt-get install python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler to run it)");
+  skipped("python-interop", "apt-get install python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler to run it");
 } else {
   test("a Python grpcio client with grpc_tools stubs emits, retries, ends and reads back a session", async () => {
     assert.ok(available, `Python gRPC or protoc is missing: ${probe.stderr}${protoc.error ?? ""}`);

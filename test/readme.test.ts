@@ -29,7 +29,7 @@ examples.forEach((code, i) => {
 });
 
 test("the README's configuration table names every serve option, its variable and default", async () => {
-  const { SERVE_OPTIONS } = await import("../src/server/config.js");
+  const { SERVE_OPTIONS } = await import("../src/cli/serve-config.js");
   for (const option of Object.values(SERVE_OPTIONS) as { flag: string; env: string; default?: string }[]) {
     const row = readme.split("\n").find((line) => line.startsWith("|") && line.includes(`\`--${option.flag}\``));
     assert.ok(row, `no README row for --${option.flag}`);

@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readArchive, verifyArchive } from "../src/archive/index.js";
 import { subscribeVrp } from "../src/client/vrp.js";
-import { parseServeConfig } from "../src/server/config.js";
+import { parseServeConfig } from "../src/cli/serve-config.js";
 import { createLogger, silentLogger } from "../src/server/logger.js";
 import { retentionPass } from "../src/server/retention.js";
 import { startServer, type RunningServer } from "../src/server/server.js";

@@ -14,7 +14,7 @@ import { pathToFileURL } from "node:url";
 import { credentials, status } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { parseServeConfig } from "../src/server/config.js";
+import { parseServeConfig } from "../src/cli/serve-config.js";
 import type { Bridge } from "../src/bridge/bridge.js";
 import { CONTRACT_1_1 } from "./fixtures/contracts.js";
 import { call, rejection } from "./support/collector.js";

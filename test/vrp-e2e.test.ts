@@ -6,6 +6,7 @@ import * as assert from "uvu/assert";
 import type { VrpEventJson } from "../src/contract/types.js";
 import { KNOWN_VRP_EVENT_TYPES } from "../src/contract/vrp-vocabulary.js";
 import { VrpProducer, VrpRejectedError, subscribeVrp } from "../src/client/vrp.js";
+import { SessionEventsError } from "../src/errors.js";
 import { replayLog } from "../src/collector/replay.js";
 import { SegmentLog } from "../src/store/segment-log.js";
 import { VrpHub, vrpEventOf } from "../src/vrp/hub.js";
@@ -151,6 +152,25 @@ test("invalid events mid-stream are refused one by one; the stream stays open", 
   assert.match(reasons[1]!, /\/event_type: .*\[minLength\]/);
   assert.match(reasons[2]!, /\/event: is required/);
   assert.match(reasons[3]!, /__proto__.*\[forbidden_key\]/);
+  // The same, structured: a code and one field violation per problem, paths from the request.
+  const rejections = answers.flatMap((r) => (r.kind?.$case === "rejection" ? [r.kind.value] : []));
+  assert.equal(rejections.map((r) => r.code), ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT"]);
+  assert.equal(rejections[0]!.fieldViolations, [{ path: "/event/ts_ms", rule: "minimum", message: "must be >= 0" }]);
+  assert.equal(rejections[2]!.fieldViolations.map((v) => `${v.path} ${v.rule}`), ["/event required"]);
+  await server.shutdown(1000);
+});
+
+test("a refusal reaches the producer as a VrpRejectedError with the code and each field's issue", async () => {
+  const server = await startTestServer({ maxEventBytes: 1024 });
+  const producer = new VrpProducer({ target: server.target });
+  const e = await producer.send(ev("MUTATION_TICK", "big", { blob: "x".repeat(4000) })).then(() => undefined, (err: unknown) => err);
+  assert.instance(e, VrpRejectedError);
+  assert.instance(e, SessionEventsError);
+  const rejected = e as VrpRejectedError;
+  assert.is(rejected.code, "RESOURCE_EXHAUSTED");
+  assert.equal(rejected.issues.map((i) => `${i.path} ${i.rule}`), ["/event max_event_bytes"]);
+  assert.is(rejected.producerSequence, 1n);
+  await producer.close();
   await server.shutdown(1000);
 });
 

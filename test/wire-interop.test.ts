@@ -80,6 +80,11 @@ function withoutDefaults(typeName: string, m: Obj): Obj {
     if (v === undefined) continue;
     const explicit = f.proto3Optional || f.type === "TYPE_MESSAGE";
     if (!explicit && (v === "" || v === 0 || v === 0n || v === false)) continue;
+    if (f.label === "LABEL_REPEATED") {
+      if (!Array.isArray(v) || v.length === 0) continue; // an empty repeated field is not on the wire
+      out[f.jsonName] = f.type === "TYPE_MESSAGE" ? v.map((e: Obj) => withoutDefaults(f.typeName!, e)) : v;
+      continue;
+    }
     out[f.jsonName] = f.type === "TYPE_MESSAGE" ? withoutDefaults(f.typeName!, v) : v;
   }
   return out;
@@ -119,6 +124,10 @@ test("service messages: nested events, enums, repeated fields, oneofs", () => {
     [".oneiric.session.v1.ListSessionsRequest", { componentName: "c", status: servicePb.SessionStatus.SESSION_STATUS_OPEN, startedAfter: { seconds: -10n, nanos: 0 }, pageSize: 50, pageToken: "t" }],
     [".vrp.v1alpha1.StreamEventsResponse", { kind: { $case: "ack", value: { acceptedCount: 3n, sequence: 2n ** 63n + 5n } } }],
     [".vrp.v1alpha1.StreamEventsResponse", { kind: { $case: "rejection", value: { index: 0n, reason: "/ts_ms: must be integer" } } }],
+    [
+      ".vrp.v1alpha1.StreamEventsResponse",
+      { kind: { $case: "rejection", value: { index: 4n, reason: "/event/ts_ms: must be integer [type]", code: "INVALID_ARGUMENT", fieldViolations: [{ path: "/event/ts_ms", rule: "type", message: "must be integer" }] } } },
+    ],
     [".vrp.v1alpha1.SubscribeResponse", { sequence: 9n, event: { tsMs: 1n, eventType: "AUDIT_EVENT", sessionId: "s", details: { rule: "DUAL_ACTIVE" } } }],
   ];
   for (const [typeName, m] of samples) {

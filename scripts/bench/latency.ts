@@ -26,7 +26,7 @@ import { sessionStartEventMapping } from "../../src/bridge/mapping.js";
 import { SessionStartEvent } from "../../src/session/models.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { SessionStartEvent as StartMessage } from "../../gen/oneiric/session/v1/session_events.js";
-import { parseServeConfig } from "../../src/server/config.js";
+import { parseServeConfig } from "../../src/cli/serve-config.js";
 import { silentLogger } from "../../src/server/logger.js";
 import { startServer } from "../../src/server/server.js";
 import { sessionStartOfSize } from "./big-event.js";

@@ -9,7 +9,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseServeConfig } from "../../src/server/config.js";
+import { parseServeConfig } from "../../src/cli/serve-config.js";
 import { silentLogger } from "../../src/server/logger.js";
 import { startServer } from "../../src/server/server.js";
 

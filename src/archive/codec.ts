@@ -8,6 +8,7 @@
  * `__proto__` keys are refused, and the event must pass its contract.
  */
 import { ValidationError } from "../contract/errors.js";
+import { SessionEventsError, type ValidationIssue } from "../errors.js";
 import { formatTimestamp, parseTimestamp } from "../contract/timestamp.js";
 import { decodeChecked } from "../bridge/decode.js";
 import type { FieldKind, MessageMapping } from "../bridge/mapping.js";
@@ -17,16 +18,19 @@ import { EVENT_TYPES, type ArchiveEvent, type ArchiveEventType, type LogEntryKin
 
 /** The message a binary record holds: a LogEntry, or one bare event type. */
 export type RecordMessage = "LogEntry" | ArchiveEventType;
+/** The messages a binary record may hold. */
 export const RECORD_MESSAGES: readonly RecordMessage[] = ["LogEntry", "SessionStartEvent", "SessionEndEvent", "VrpEvent"];
 
 /** A record's bytes could not become an event: the damage rule and what is wrong. */
-export class RecordError extends Error {
+export class RecordError extends SessionEventsError {
+  override readonly name = "RecordError";
   constructor(
+    /** The damage rule: the bytes are no protobuf, no event this contract knows, or an event that breaks the contract. */
     readonly rule: "protobuf" | "unknown_record" | "contract",
     message: string,
-    readonly issues?: ValidationError["issues"],
+    issues?: readonly ValidationIssue[],
   ) {
-    super(message);
+    super(message, { code: rule === "contract" ? "INVALID_ARGUMENT" : "DATA_LOSS", issues });
   }
 }
 

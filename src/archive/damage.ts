@@ -3,7 +3,7 @@
  * reported with where it is and why; what happens next is the caller's
  * choice (DamagePolicy): stop at it, or skip it and go on.
  */
-import type { ValidationIssue } from "../contract/errors.js";
+import { SessionEventsError, type ValidationIssue } from "../errors.js";
 import type { RecordPosition } from "./event.js";
 
 /** Why a record is damaged. */
@@ -17,6 +17,7 @@ export type DamageRule =
   | "json" // a line that is not JSON
   | "contract"; // JSON or a message that breaks the contract (issues say which field and rule)
 
+/** One damaged record: where, which rule, what is wrong. */
 export interface ArchiveDamage {
   readonly position: RecordPosition;
   readonly rule: DamageRule;
@@ -33,10 +34,11 @@ export interface ArchiveDamage {
  */
 export type DamagePolicy = "stop" | ((damage: ArchiveDamage) => unknown);
 
-export class ArchiveDamageError extends Error {
+/** Damage met with policy "stop" (code DATA_LOSS; its contract issues, if any, as `issues`). */
+export class ArchiveDamageError extends SessionEventsError {
   override readonly name = "ArchiveDamageError";
   constructor(readonly damage: ArchiveDamage) {
-    super(describeDamage(damage));
+    super(describeDamage(damage), { code: "DATA_LOSS", issues: damage.issues });
   }
 }
 

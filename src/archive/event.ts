@@ -13,7 +13,9 @@ import { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
 import { parseTimestamp } from "../contract/timestamp.js";
 import type { SessionEndEventJson, SessionStartEventJson, VrpEventJson } from "../contract/types.js";
 
+/** The contract event types an archive holds. */
 export type ArchiveEventType = "SessionStartEvent" | "SessionEndEvent" | "VrpEvent";
+/** Session events or VRP events. */
 export type ArchiveFamily = "session" | "vrp";
 export type ArchiveEventJson = SessionStartEventJson | SessionEndEventJson | VrpEventJson;
 
@@ -52,6 +54,7 @@ export interface RecordPosition {
   readonly sequence?: bigint;
 }
 
+/** One event read from an archive: its type, its contract JSON, where it was, and the log's fields around it. */
 export interface ArchiveEvent {
   readonly type: ArchiveEventType;
   readonly family: ArchiveFamily;

@@ -7,6 +7,7 @@ import { ValidationError } from "../contract/errors.js";
 import { parseTimestamp, timestampStatus } from "../contract/timestamp.js";
 import { ARCHIVE_EVENT_TYPES, ARCHIVE_FAMILIES, EVENT_TYPES, compareTimes, type ArchiveEvent, type ArchiveFamily, type EventTime } from "./event.js";
 
+/** Which events a read keeps (family, type, session, time range). */
 export interface EventFilter {
   /** Keep only these families ("session", "vrp"). */
   readonly families?: readonly ArchiveFamily[];

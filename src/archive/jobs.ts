@@ -26,14 +26,18 @@ export interface WriteOptions extends ReadOptions {
   readonly gzip?: boolean;
 }
 
+/** Where and how exportArchive writes. */
 export interface ExportOptions extends WriteOptions {
   /** "events" (default): each line is the contract JSON; "records": with the log entry's fields around it. */
   readonly layout?: LineLayout;
 }
 
+/** One of OUTPUT_FORMATS. */
 export type OutputFormat = "segment" | "delimited";
+/** The binary formats importArchive writes. */
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ["segment", "delimited"];
 
+/** Where and how importArchive writes. */
 export interface ImportOptions extends WriteOptions {
   /**
    * "segment" (default): the collector's framing, with a CRC-32 and the log
@@ -45,11 +49,21 @@ export interface ImportOptions extends WriteOptions {
   readonly outputMessage?: RecordMessage;
 }
 
+/**
+ * Export an input's events as contract JSON Lines (optionally gzip'd), record by record; resolves with the summary.
+ *
+ * @example
+ * ```ts
+ * import { exportArchive } from "session-events/archive";
+ * const summary = await exportArchive("./data", { output: "events.jsonl.gz", gzip: true });
+ * ```
+ */
 export async function exportArchive(input: string, options: ExportOptions): Promise<ArchiveSummary> {
   const layout = options.layout ?? "events";
   return write(input, options, (event) => `${formatLine(event, layout)}\n`);
 }
 
+/** Import JSON Lines (or delimited messages) into a segment file or length-delimited protobuf, each event validated. */
 export async function importArchive(input: string, options: ImportOptions): Promise<ArchiveSummary> {
   const to = options.to ?? "segment";
   const as: RecordMessage = to === "segment" ? "LogEntry" : (options.outputMessage ?? "LogEntry");
@@ -77,6 +91,15 @@ export async function importArchive(input: string, options: ImportOptions): Prom
   });
 }
 
+/**
+ * Read an input whole and count its events and damage, writing nothing.
+ *
+ * @example
+ * ```ts
+ * import { verifyArchive } from "session-events/archive";
+ * const { damaged } = await verifyArchive("./data");
+ * ```
+ */
 export async function verifyArchive(input: string, options: ReadOptions = {}): Promise<ArchiveSummary> {
   const pass = startPass({ ...options, onDamage: options.onDamage ?? (() => {}) }); // verify reports all damage by default
   for await (const _event of readEvents(input, options, pass)) {

@@ -17,7 +17,9 @@ import { ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError, WRAPPER_FIELDS } from "./cod
 import { convertJson } from "./message-cache.js";
 import { EVENT_TYPES, recogniseEventType, type ArchiveEvent, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
 
+/** One of LINE_LAYOUTS. */
 export type LineLayout = "events" | "records";
+/** How JSON Lines are laid out: bare events, or records with the log's fields. */
 export const LINE_LAYOUTS: readonly LineLayout[] = ["events", "records"];
 
 const counter = { type: "integer", minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;

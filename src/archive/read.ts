@@ -16,7 +16,9 @@ import { parseLine } from "./lines.js";
 import type { RawItem } from "./raw-record.js";
 import { openSource, type InputFormat, type OpenedSource } from "./source.js";
 import { SummaryBuilder, type ArchiveSummary } from "./summary.js";
+import { SessionEventsError } from "../errors.js";
 
+/** How an input is read: its format, a filter, what to do with damage, progress. */
 export interface ReadOptions {
   /** Default "auto": by name (.seg, .jsonl, .ndjson), else by the first bytes. */
   readonly format?: InputFormat;
@@ -29,17 +31,28 @@ export interface ReadOptions {
   readonly onProgress?: (progress: ReadProgress) => void;
 }
 
+/** How far a read has come. */
 export interface ReadProgress {
   readonly bytes: number;
   readonly totalBytes: number | undefined;
   readonly events: number;
 }
 
+/** The events of an input, as an async iterable, with the counts of the latest pass. */
 export interface ArchiveReader extends AsyncIterable<ArchiveEvent> {
   /** Counts of the latest iteration so far (complete once it ends): events, damage, types, time span. A copy. */
   summary(): ArchiveSummary;
 }
 
+/**
+ * Read the events of a log directory, a segment, length-delimited messages or JSON Lines (gzip'd or not), each checked against the contract; damage goes to `options.onDamage`.
+ *
+ * @example
+ * ```ts
+ * import { readArchive } from "session-events/archive";
+ * for await (const { type, json } of readArchive("./data")) console.log(type, json);
+ * ```
+ */
 export function readArchive(input: string, options: ReadOptions = {}): ArchiveReader {
   let pass = startPass(options); // a bad filter fails here, before any reading
   return {
@@ -95,7 +108,7 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
 
 async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass): AsyncGenerator<ArchiveEvent> {
   if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
-    throw new Error(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`);
+    throw new SessionEventsError(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`, { code: "INVALID_ARGUMENT" });
   }
   const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
   for await (const part of source.parts) {
@@ -136,7 +149,7 @@ function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordM
   try {
     return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);
   } catch (e) {
-    if (e instanceof RecordError) return { position, rule: e.rule, message: e.message, issues: e.issues, bytes };
+    if (e instanceof RecordError) return { position, rule: e.rule, message: e.message, issues: e.issues.length > 0 ? e.issues : undefined, bytes };
     if (e instanceof SyntaxError && item.kind === "line") return { position, rule: "json", message: `malformed JSON: ${e.message}`, bytes };
     throw e;
   }

@@ -7,12 +7,14 @@
  * fails (a full disk, a closed pipe) fails the job, never stalls it.
  */
 import { createWriteStream, existsSync, realpathSync, statSync } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { syncPath } from "../store/fsync.js";
+import { renameDurably } from "../store/atomic-write.js";
+import { SessionEventsError } from "../errors.js";
 
 /** Writes are gathered into batches of about this size before reaching the stream. */
 const BATCH_BYTES = 256 * 1024;
@@ -35,16 +37,19 @@ export interface SinkOptions {
 }
 
 /** The reader of a stream output went away (EPIPE: `| head`): not the job's fault. */
-export class OutputClosedError extends Error {
+export class OutputClosedError extends SessionEventsError {
   override readonly name = "OutputClosedError";
+  constructor(message: string, options: { readonly cause?: unknown } = {}) {
+    super(message, { code: "CANCELLED", cause: options.cause });
+  }
 }
 
 /** `output`: a file path, or a writable stream (left open when finished). */
 export function openSink(output: string | NodeJS.WritableStream, options: SinkOptions = {}): Sink {
   const named = typeof output === "string" ? output : undefined;
   const existing = named && existsSync(named) ? statSync(named) : undefined;
-  if (existing?.isDirectory()) throw new Error(`${named}: is a directory (give a file name)`);
-  if (named && !existing && !existsSync(path.dirname(path.resolve(named)))) throw new Error(`${named}: no such directory: ${path.dirname(path.resolve(named))}`);
+  if (existing?.isDirectory()) throw new SessionEventsError(`${named}: is a directory (give a file name)`, { code: "INVALID_ARGUMENT" });
+  if (named && !existing && !existsSync(path.dirname(path.resolve(named)))) throw new SessionEventsError(`${named}: no such directory: ${path.dirname(path.resolve(named))}`, { code: "NOT_FOUND" });
   // Only a regular file (or a new name) is written aside and renamed into
   // place; a FIFO or a device is written to as it is. Through a symbolic
   // link, the file it names is replaced, and the link kept.
@@ -122,8 +127,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       if (failure) throw failure;
       if (!temporary) return;
       await syncPath(temporary);
-      await rename(temporary, file!);
-      await syncPath(path.dirname(file!)); // the rename, durable
+      await renameDurably(temporary, file!);
     },
     async abort() {
       if (temporary) {

@@ -15,8 +15,11 @@ import { gunzipMembers, looksLikeGzip, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
 import { readLines } from "./line-reader.js";
 import type { RawItem } from "./raw-record.js";
+import { SessionEventsError } from "../errors.js";
 
+/** One of INPUT_FORMATS. */
 export type InputFormat = "auto" | "log" | "segment" | "delimited" | "jsonl";
+/** The input formats readArchive knows ("auto" sniffs). */
 export const INPUT_FORMATS: readonly InputFormat[] = ["auto", "log", "segment", "delimited", "jsonl"];
 
 export interface SourcePart {
@@ -42,10 +45,10 @@ const SNIFF_BYTES = 64 * 1024;
 /** The input's bytes (as stored, before gunzip) are reported to `onBytes` as they are read. */
 export async function openSource(input: string, format: InputFormat = "auto", onBytes?: (n: number) => void): Promise<OpenedSource> {
   if (input !== "-" && (await inputStat(input)).isDirectory()) {
-    if (format !== "auto" && format !== "log") throw new Error(`${input} is a directory: only the "log" format (a collector data directory) reads one`);
+    if (format !== "auto" && format !== "log") throw new SessionEventsError(`${input} is a directory: only the "log" format (a collector data directory) reads one`, { code: "INVALID_ARGUMENT" });
     return openDataDirectory(input, onBytes);
   }
-  if (format === "log") throw new Error(`${input} is not a directory: the "log" format is a collector data directory`);
+  if (format === "log") throw new SessionEventsError(`${input} is not a directory: the "log" format is a collector data directory`, { code: "INVALID_ARGUMENT" });
   const totalBytes = input === "-" ? undefined : (await stat(input)).size;
   const stream = await decompressed(rawChunks(input, onBytes));
   const window = new ByteWindow(stream.chunks, stream.close);
@@ -63,7 +66,7 @@ async function inputStat(input: string) {
     return await stat(input);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${input}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`);
+    throw new SessionEventsError(`${input}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, { code: code === "ENOENT" ? "NOT_FOUND" : "UNKNOWN", cause: e });
   }
 }
 
@@ -91,7 +94,7 @@ async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto
 
 async function openDataDirectory(dir: string, onBytes?: (n: number) => void): Promise<OpenedSource> {
   const segments = await listSegments(dir); // the log's own listing: named by first sequence, in order
-  if (segments.length === 0) throw new Error(`${dir} holds no log segments (files named like 00000000000000000001.seg)`);
+  if (segments.length === 0) throw new SessionEventsError(`${dir} holds no log segments (files named like 00000000000000000001.seg)`, { code: "NOT_FOUND" });
   const gaps = await loadRepairedGaps(dir); // gaps `log repair` left on purpose are not damage
   const parts = segmentParts(segments, (last) => gaps.get(last), onBytes);
   return { format: "log", totalBytes: segments.reduce((n, s) => n + s.size, 0), parts, close: async () => void (await parts.return(undefined)) };

@@ -9,6 +9,7 @@ import { EVENT_TYPES, compareTimes, type ArchiveEvent, type EventTime } from "./
 
 export const MAX_LISTED_DAMAGE = 100;
 
+/** The counts of a read: events by type, damage by rule, the time span. */
 export interface ArchiveSummary {
   /** Records read: good events plus damaged records. */
   records: number;

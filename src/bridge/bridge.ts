@@ -26,6 +26,7 @@ export interface MessageType<M> {
   decode(input: BinaryReader | Uint8Array, length?: number): M;
 }
 
+/** Conversions of one message between protobuf (message `M`, bytes) and contract JSON `J`; every direction validates and throws ValidationError. */
 export interface Bridge<M, J> {
   readonly name: string;
   toJson(message: M): J;

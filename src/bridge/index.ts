@@ -20,6 +20,16 @@ import {
 
 export type { Bridge } from "./bridge.js";
 
+/**
+ * Protobuf message <-> contract JSON, validated both ways, one Bridge per message: `toBinary` / `fromBinary` / `fromJson` / `toJson`.
+ *
+ * @example
+ * ```ts
+ * import { bridges } from "session-events";
+ * const bytes = bridges.VrpEvent.toBinary({ ts_ms: 1700000000000, event_type: "PATH_SELECTED", session_id: "s-1" });
+ * const json = bridges.VrpEvent.fromBinary(bytes); // the same JSON back
+ * ```
+ */
 export const bridges = {
   SessionStartEvent: makeBridge(sessionStartEventMapping, contracts.SessionStartEvent, session.SessionStartEvent),
   SessionEndEvent: makeBridge(sessionEndEventMapping, contracts.SessionEndEvent, session.SessionEndEvent),

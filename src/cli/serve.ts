@@ -1,5 +1,5 @@
 /** `session-events serve`: run the collector until SIGINT or SIGTERM. */
-import { parseServeConfig, serveOptionsHelp } from "../server/config.js";
+import { parseServeConfig, serveOptionsHelp } from "./serve-config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer } from "../server/server.js";
 

@@ -26,6 +26,7 @@ import { VrpProducer, VrpRejectedError } from "../client/vrp.js";
 import { describeLineIssues, loadVrpDialectMap, mapVrpLine, type VrpDialectMap, type VrpLineResult } from "../vrp/dialect.js";
 import { CONNECTION_OPTIONS, connection, connectionHelp } from "./client-commands.js";
 import { UsageError } from "./usage-error.js";
+import { SessionEventsError } from "../errors.js";
 
 export const EXIT_REFUSED = 3;
 /** Refusals listed one by one in the summary; the rest are counted. */
@@ -239,9 +240,10 @@ async function dialect(file: string | undefined, lenient: boolean): Promise<VrpD
     try {
       map = await loadVrpDialectMap(file);
     } catch (e) {
+      // Ours first: a SessionEventsError has a `code` too (a status name, not an errno).
       if (e instanceof ValidationError) throw new UsageError(`--map: ${e.message}`);
       const code = (e as NodeJS.ErrnoException).code;
-      if (typeof code === "string") throw new UsageError(`--map: cannot read ${JSON.stringify(file)} (${code})`);
+      if (typeof code === "string" && !(e instanceof SessionEventsError)) throw new UsageError(`--map: cannot read ${JSON.stringify(file)} (${code})`);
       throw e;
     }
   }
@@ -252,11 +254,11 @@ async function inputSize(input: string): Promise<number | undefined> {
   if (input === "-") return undefined;
   try {
     const s = await stat(input);
-    if (s.isDirectory()) throw new Error(`${input} is a directory (vrp send reads one JSON Lines file)`);
+    if (s.isDirectory()) throw new SessionEventsError(`${input} is a directory (vrp send reads one JSON Lines file)`, { code: "INVALID_ARGUMENT" });
     return s.isFile() ? s.size : undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new Error(`${input}: no such file or directory`);
+    if (code === "ENOENT") throw new SessionEventsError(`${input}: no such file or directory`, { code: "NOT_FOUND", cause: e });
     throw e;
   }
 }
@@ -273,13 +275,13 @@ async function* chunks(input: string, onBytes: (n: number) => void): AsyncGenera
 async function handshake(producer: VrpProducer, target: string, deadlineMs: number): Promise<bigint> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs} ms (--deadline-ms)`)), deadlineMs);
+    timer = setTimeout(() => reject(new SessionEventsError(`no answer within ${deadlineMs} ms (--deadline-ms)`, { code: "DEADLINE_EXCEEDED" })), deadlineMs);
   });
   try {
     return await Promise.race([producer.handshake(), late]);
   } catch (e) {
     await producer.close();
-    throw new Error(`no stream to the collector at ${target}: ${describeError(e)}`);
+    throw new SessionEventsError(`no stream to the collector at ${target}: ${describeError(e)}`, { code: "UNAVAILABLE", cause: e });
   } finally {
     clearTimeout(timer);
   }

@@ -4,6 +4,8 @@
  * `openMs`; then one trial call is let through (half-open), and its outcome
  * closes or reopens the circuit.
  */
+import { SessionEventsError } from "../errors.js";
+
 export interface BreakerPolicy {
   readonly failureThreshold: number;
   readonly openMs: number;
@@ -11,8 +13,12 @@ export interface BreakerPolicy {
 
 export const DEFAULT_BREAKER: BreakerPolicy = { failureThreshold: 3, openMs: 30_000 };
 
-export class CircuitOpenError extends Error {
+/** The circuit is open (code UNAVAILABLE): the call was not tried, the collector failed too often just now. */
+export class CircuitOpenError extends SessionEventsError {
   override readonly name = "CircuitOpenError";
+  constructor(message: string) {
+    super(message, { code: "UNAVAILABLE" });
+  }
 }
 
 export class CircuitBreaker {

@@ -30,11 +30,13 @@ import {
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+import { ERROR_CODES, SessionEventsError, type ErrorCode, type ValidationIssue } from "../errors.js";
 
 // The handshake of a producer that names itself (see vrp_service.proto).
 const PRODUCER_ID_KEY = "x-producer-id";
 const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
+/** Where the collector is and how to reach it (token, TLS, reconnection). */
 export interface VrpConnectionOptions {
   readonly target: string;
   readonly token?: string;
@@ -43,6 +45,7 @@ export interface VrpConnectionOptions {
   readonly reconnect?: Partial<RetryPolicy>;
 }
 
+/** Options of a VrpProducer. */
 export interface VrpProducerOptions extends VrpConnectionOptions {
   /** Stable identity for resume without duplicates. Default: a random UUID (resume within this process). */
   readonly producerId?: string;
@@ -50,17 +53,27 @@ export interface VrpProducerOptions extends VrpConnectionOptions {
   readonly window?: number;
 }
 
-/** The collector refused an event (it stays refused: do not resend it as is). */
-export class VrpRejectedError extends Error {
+/**
+ * The collector refused an event (it stays refused: do not resend it as is).
+ * `code` is the refusal's gRPC status name and `issues` each field and rule
+ * broken, as the collector's Rejection carried them.
+ */
+export class VrpRejectedError extends SessionEventsError {
   override readonly name = "VrpRejectedError";
 
   constructor(
     reason: string,
     /** The refused event's producer_sequence. */
     readonly producerSequence?: bigint,
+    options: { readonly code?: ErrorCode; readonly issues?: readonly ValidationIssue[] } = {},
   ) {
-    super(reason);
+    super(reason, { code: options.code ?? "INVALID_ARGUMENT", issues: options.issues });
   }
+}
+
+/** A Rejection's code, if it is a status name this client knows (a collector older than the field sends none). */
+function rejectionCode(code: string): ErrorCode | undefined {
+  return (ERROR_CODES as readonly string[]).includes(code) ? (code as ErrorCode) : undefined;
 }
 
 /** What an Ack tells of one event. */
@@ -79,6 +92,17 @@ interface Pending {
 
 const RECONNECT: RetryPolicy = { ...DEFAULT_RETRY, maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 3000 };
 
+/**
+ * Streams VRP events to a collector: each `send` resolves with its Ack once stored, or rejects with VrpRejectedError; reconnects and resends what was not acknowledged.
+ *
+ * @example
+ * ```ts
+ * import { VrpProducer } from "session-events/client";
+ * const producer = new VrpProducer({ target: "127.0.0.1:50051", producerId: "edge-1" });
+ * await producer.send({ ts_ms: Date.now(), event_type: "SESSION_CREATED", session_id: "s-1" });
+ * await producer.close();
+ * ```
+ */
 export class VrpProducer {
   readonly producerId: string;
   private readonly client: VrpStreamServiceClient;
@@ -121,7 +145,7 @@ export class VrpProducer {
 
   /** Send one event; resolves with its log sequence (and its producer_sequence) once stored. */
   async send(event: VrpEventJson): Promise<VrpAck> {
-    if (this.closing) throw new Error("the producer is closing");
+    if (this.closing) throw new SessionEventsError("the producer is closing", { code: "FAILED_PRECONDITION" });
     const message = bridges.VrpEvent.fromJson(event); // a ValidationError here never reaches the wire
     return this.enqueue(message);
   }
@@ -148,10 +172,10 @@ export class VrpProducer {
    * once the collector has judged it.
    */
   async withhold(): Promise<bigint> {
-    if (this.closing) throw new Error("the producer is closing");
+    if (this.closing) throw new SessionEventsError("the producer is closing", { code: "FAILED_PRECONDITION" });
     try {
       const ack = await this.enqueue(undefined);
-      throw new Error(`the collector stored an empty request under producer_sequence ${ack.producerSequence}`);
+      throw new SessionEventsError(`the collector stored an empty request under producer_sequence ${ack.producerSequence}`, { code: "INTERNAL" });
     } catch (e) {
       if (e instanceof VrpRejectedError && e.producerSequence !== undefined) return e.producerSequence;
       throw e;
@@ -231,7 +255,8 @@ export class VrpProducer {
       case "rejection": {
         const p = this.pending.get(kind.value.index);
         this.pending.delete(kind.value.index);
-        p?.reject(new VrpRejectedError(kind.value.reason, kind.value.index));
+        const { reason, index, code, fieldViolations } = kind.value;
+        p?.reject(new VrpRejectedError(reason, index, { code: rejectionCode(code), issues: fieldViolations }));
         break;
       }
       case "audit":
@@ -270,6 +295,7 @@ export class VrpProducer {
   }
 }
 
+/** What subscribeVrp reads: which session, which event types, from which log position. */
 export interface SubscribeOptions extends VrpConnectionOptions {
   readonly sessionId?: string;
   readonly eventTypes?: readonly string[];
@@ -277,7 +303,14 @@ export interface SubscribeOptions extends VrpConnectionOptions {
   readonly afterSequence?: bigint;
 }
 
-/** Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded. */
+/**
+ * Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded.
+ * @example
+ * ```ts
+ * import { subscribeVrp } from "session-events/client";
+ * for await (const { sequence, event } of subscribeVrp({ target: "127.0.0.1:50051", sessionId: "s-1" })) console.log(sequence, event.event_type);
+ * ```
+ */
 export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{ sequence: bigint; event: VrpEventJson; derived: boolean }> {
   const client = new VrpStreamServiceClient(options.target, channelCredentials(options.tls), {
     "grpc.initial_reconnect_backoff_ms": 100,

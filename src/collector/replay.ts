@@ -5,6 +5,7 @@
  */
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import type { EventLog } from "../store/event-log.js";
+import { SessionEventsError } from "../errors.js";
 
 export interface LogConsumer {
   replay(entry: LogEntry, sequence: bigint): void;
@@ -19,7 +20,7 @@ export async function replayLog(log: EventLog, consumers: readonly LogConsumer[]
     try {
       entry = LogEntry.decode(record.payload);
     } catch (e) {
-      throw new Error(`event log record ${record.sequence} is not a LogEntry: ${(e as Error).message}`);
+      throw new SessionEventsError(`event log record ${record.sequence} is not a LogEntry: ${(e as Error).message}`, { code: "DATA_LOSS", cause: e });
     }
     for (const consumer of consumers) consumer.replay(entry, record.sequence);
     count++;

@@ -19,4 +19,6 @@ export const contracts = {
 } as const satisfies Record<string, ContractValidator<unknown>>;
 
 export type ContractName = keyof typeof contracts;
+/** The contract JSON type of each contract, by name. */
+export type ContractJson<N extends ContractName> = (typeof contracts)[N] extends ContractValidator<infer T> ? T : never;
 export const CONTRACT_NAMES = Object.keys(contracts) as ContractName[];

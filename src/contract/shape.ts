@@ -25,7 +25,7 @@
  */
 import { pointerSegment, type ValidationIssue } from "./errors.js";
 import { timestampStatus } from "./timestamp.js";
-import type { JsonSchema } from "./validate.js";
+import type { JsonSchema } from "./types.js";
 
 export const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 /**

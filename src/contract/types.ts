@@ -6,19 +6,25 @@
 
 /** A JSON object of free-form data (`metadata`, `details`). */
 export type JsonObject = { [key: string]: JsonValue };
+/** A JSON Schema document (2020-12), read as plain data. */
+export type JsonSchema = { readonly [key: string]: unknown };
+/** Any JSON value (what `metadata` and `details` may hold). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
 
+/** A UserInfo as contract JSON. */
 export interface UserInfoJson {
   username: string;
   home: string;
 }
 
+/** An EnvironmentInfo as contract JSON. */
 export interface EnvironmentInfoJson {
   python_version: string;
   platform: string;
   cwd: string;
 }
 
+/** A SessionStartEvent as contract JSON (the schema's snake_case names and types). */
 export interface SessionStartEventJson {
   event_version: string;
   event_id: string;
@@ -34,6 +40,7 @@ export interface SessionStartEventJson {
   metadata?: JsonObject;
 }
 
+/** A SessionEndEvent as contract JSON. */
 export interface SessionEndEventJson {
   /** Not in the seed's schema; when present it must be "1.0". */
   event_version?: string;
@@ -44,6 +51,7 @@ export interface SessionEndEventJson {
   metadata?: JsonObject;
 }
 
+/** A VRP event envelope as contract JSON (`ts_ms` a JSON number of milliseconds). */
 export interface VrpEventJson {
   /** Unix milliseconds, an integer no larger than 2^53-1. */
   ts_ms: number;

@@ -13,11 +13,12 @@ import addFormatsModule from "ajv-formats";
 import { ValidationError, pointerSegment, type ValidationIssue } from "./errors.js";
 import { describeShape, isPlainObject, shapeIsValid, shapeIssues } from "./shape.js";
 import { dateTimeProblem, isRfc3339DateTime } from "./timestamp.js";
+import type { JsonSchema } from "./types.js";
 
 // ajv-formats is CommonJS; under NodeNext its default export is the module.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 
-export type JsonSchema = { readonly [key: string]: unknown };
+export type { JsonSchema } from "./types.js";
 
 /** How one contract type is validated. */
 export interface ContractSpec {

@@ -17,10 +17,13 @@ export const VRP_EVENT_TYPES = {
   AUDIT_EVENT: "Explicit invariant confirmation or policy event.",
 } as const;
 
+/** One of the seed's VRP event types. */
 export type KnownVrpEventType = keyof typeof VRP_EVENT_TYPES;
 
+/** The VRP event types the seed defines, in its order (others pass through unharmed). */
 export const KNOWN_VRP_EVENT_TYPES = Object.keys(VRP_EVENT_TYPES) as KnownVrpEventType[];
 
+/** Whether `type` is one of the seed's event types. */
 export function isKnownVrpEventType(type: string): type is KnownVrpEventType {
   return Object.hasOwn(VRP_EVENT_TYPES, type);
 }
@@ -35,4 +38,5 @@ export const VRP_SESSION_STATES = [
   "TERMINATED",
 ] as const;
 
+/** One of the VRP session states (a closed set). */
 export type VrpSessionState = (typeof VRP_SESSION_STATES)[number];

@@ -3,8 +3,10 @@
  * a command's output). Levels: debug < info < warn < error.
  */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+/** One of LOG_LEVELS. */
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** A structured logger: a message and fields, one JSON line each. */
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -12,6 +14,16 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
+/**
+ * A JSON Lines logger on stderr (or `write`) that drops lines below `level`.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "session-events/server";
+ * const logger = createLogger("warn");
+ * logger.warn("disk almost full", { freeBytes: 1024 });
+ * ```
+ */
 export function createLogger(level: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
   const at =

@@ -4,31 +4,29 @@
  * keepalive from the configuration, and a shutdown that drains first.
  */
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { Collector, checkAcceptedVersions } from "../collector/collector.js";
 import { replayLog } from "../collector/replay.js";
 import { VrpHub } from "../vrp/hub.js";
 import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
-import type { ServerConfig } from "./config.js";
-import { UsageError } from "../cli/usage-error.js";
+import type { ServerConfig } from "./server-config.js";
+import { SessionEventsError } from "../errors.js";
 import { retentionEnabled, startRetention, type RetentionTimer } from "./retention.js";
 import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
 import { sessionServiceDefinitionFor, sessionServiceHandlers } from "./session-service.js";
 import { BUILT_IN_CONTRACT } from "../bridge/served.js";
 import { withEventLimit } from "./strict-decode.js";
+import { HEALTH_SERVICE_NAME, HealthStatus } from "./health.js";
+import { addReflection } from "./reflection.js";
 
+/** The session service's full name (for health checks). */
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
+/** The VRP stream service's full name (for health checks). */
 export const VRP_SERVICE_NAME = "vrp.v1alpha1.VrpStreamService";
-const PROTO_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../proto");
-// What reflection describes: exactly the services this server serves.
-const SERVED_PROTOS = [path.join(PROTO_DIR, "oneiric/session/v1/session_service.proto"), path.join(PROTO_DIR, "vrp/v1alpha1/vrp_service.proto"), healthProtoPath];
 
+/** A started collector. */
 export interface RunningServer {
   /** The port bound (useful with port 0). */
   readonly port: number;
@@ -42,6 +40,7 @@ export interface RunningServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+/** What the embedding program is told of. */
 export interface ServerHooks {
   /**
    * The event log failed (a write or fsync): nothing more can be stored until
@@ -60,17 +59,28 @@ export interface ServerHooks {
   durablyApplied?: () => bigint;
 }
 
+/**
+ * Start the collector: open (and recover) the event log, replay it, serve SessionService, VrpStreamService, health and reflection.
+ *
+ * @example
+ * ```ts
+ * import { startServer, parseServeConfig, createLogger } from "session-events/server";
+ * const server = await startServer(parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", "./data"]), createLogger("warn"));
+ * await server.shutdown();
+ * ```
+ */
 export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
   // A collector serves the contract it was built with (proto/, gen/, the released schemas): a
   // contract whose protobuf changed needs generated code of its own, so it cannot be loaded at run time.
   const contract = BUILT_IN_CONTRACT;
   // Checked before the log is opened: a wrong window must not cost a recovery.
   const acceptVersions = checkAcceptedVersions(contract, config.acceptVersions);
-  let health: HealthImplementation | undefined;
+  let health: HealthStatus | undefined;
   if (retentionEnabled(config.retention) && !hooks.durablyApplied) {
-    throw new UsageError(
+    throw new SessionEventsError(
       "--retention-age / --retention-bytes: refused: this collector rebuilds its sessions and idempotency keys from the whole log at each start, " +
         "so removing segments would lose them at the next restart; retention needs the durable state store (see docs/storage.md)",
+      { code: "FAILED_PRECONDITION" },
     );
   }
   const log = await SegmentLog.open({
@@ -109,9 +119,10 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
   server.addService(withEventLimit(sessionServiceDefinitionFor(contract.mappings), config.maxEventBytes), sessionServiceHandlers(collector, logger));
   server.addService(withEventLimit(vrpServiceDefinition, config.maxEventBytes), vrpServiceHandlers(hub, log, logger));
 
-  health = new HealthImplementation({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
+  health = new HealthStatus({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
   health.addToServer(server);
-  new ReflectionService(loadSync(SERVED_PROTOS, { includeDirs: [PROTO_DIR] })).addToServer(server);
+  // What reflection describes: exactly the services this server serves.
+  addReflection(server, [SESSION_SERVICE_NAME, VRP_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
   const credentials = config.tls
     ? ServerCredentials.createSsl(
@@ -128,7 +139,7 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
   } catch (e) {
     await retention?.stop();
     await collector.close();
-    throw new Error(`cannot listen on ${config.address}: ${(e as Error).message}`);
+    throw new SessionEventsError(`cannot listen on ${config.address}: ${(e as Error).message}`, { code: "UNAVAILABLE", cause: e });
   }
   logger.info("listening", { address: config.address, port, tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off", auth: config.token ? "bearer" : "off" });
 

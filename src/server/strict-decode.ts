@@ -12,6 +12,8 @@ import { decodeChecked, type Decoder } from "../bridge/decode.js";
 import type { FieldMapping, MessageMapping } from "../bridge/mapping.js";
 import { ValidationError } from "../contract/errors.js";
 import { CollectorError } from "../collector/errors.js";
+import { scalarFieldMappings } from "../bridge/descriptor-fields.js";
+import { messageDescriptor } from "../descriptors.js";
 
 /** A request as the server decoded it: the message, or why it could not be (with what could be read of it). */
 export type Decoded<T> =
@@ -21,25 +23,26 @@ export type Decoded<T> =
 const eventField = (event: MessageMapping): FieldMapping => ({ number: 1, json: "event", proto: "event", kind: "message", message: event });
 
 /**
- * The requests that carry an event, every field listed: codec.ts decodes
- * them whole (the event's Structs are where a request's time goes), and the
- * size check finds their event without decoding it.
+ * A request that carries an event (field 1, "event"), every other field
+ * listed from the descriptor set: codec.ts decodes such a request whole (the
+ * event's Structs are where a request's time goes), and the size check finds
+ * its event without decoding it. Undefined: not such a request, or one with a
+ * field the fast decoder does not carry (it is then decoded by ts-proto and
+ * scanned).
  */
-const EVENT_REQUESTS: Readonly<Record<string, readonly FieldMapping[]>> = {
-  "oneiric.session.v1.EmitSessionStartRequest": [],
-  "oneiric.session.v1.EmitSessionEndRequest": [],
-  "vrp.v1alpha1.StreamEventsRequest": [
-    { number: 2, json: "producer_id", proto: "producerId", kind: "string" },
-    { number: 3, json: "producer_sequence", proto: "producerSequence", kind: "uint64" },
-  ],
-};
+function eventRequestFields(protoName: string): readonly FieldMapping[] | undefined {
+  const event = messageDescriptor(protoName).fields.find((f) => f.number === 1);
+  if (event?.name !== "event" || event.fieldKind !== "message") return undefined;
+  return scalarFieldMappings(protoName, [1]);
+}
+
 /** Request mappings that list every field of their message. */
 const complete = new WeakSet<MessageMapping>();
 
 /** A request message as a mapping whose field 1 (if any) is the event, so Struct keys inside it are found. */
 export function requestMapping(protoName: string, event?: MessageMapping): MessageMapping {
   const name = protoName.split(".").pop()!;
-  const others = event ? EVENT_REQUESTS[protoName] : undefined;
+  const others = event ? eventRequestFields(protoName) : undefined;
   const mapping: MessageMapping = { name, protoName, fields: event ? [eventField(event), ...(others ?? [])] : [] };
   if (others) complete.add(mapping);
   return mapping;

@@ -102,16 +102,17 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
         let outcome;
         try {
           outcome = decoded.error
-            ? hub.refuse(decoded.error.message, request.producerId, request.producerSequence)
+            ? hub.refuse(decoded.error, request.producerId, request.producerSequence)
             : hub.accept(request.event, request.producerId, request.producerSequence);
         } catch (e) {
           logger.error("internal error", { method: "StreamEvents", error: (e as Error).stack ?? String(e) });
-          outcome = { kind: "refused" as const, reason: "internal error (see the collector's log)" };
+          outcome = { kind: "refused" as const, reason: "internal error (see the collector's log)", code: "INTERNAL" as const, issues: [] };
         }
         switch (outcome.kind) {
           case "refused": {
-            const { reason } = outcome;
-            answer(() => send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: { index: position, reason } } })));
+            const { reason, code, issues } = outcome;
+            const rejection = { index: position, reason, code, fieldViolations: [...issues] };
+            answer(() => send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: rejection } })));
             return;
           }
           case "duplicate": {

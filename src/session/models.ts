@@ -28,6 +28,7 @@ import type {
 } from "../contract/types.js";
 import { currentEnvironment, currentUser } from "./system.js";
 
+/** What `validateJsonSafe` returns: `[value, null]` when valid, `[null, ValidationError]` when not (it never throws). */
 export type SafeResult<T> = [T, null] | [null, ValidationError];
 
 /** What every model offers: its schema and validation. */
@@ -57,12 +58,14 @@ export function makeModel<T>(contract: ContractValidator<T>): Model<T> {
   };
 }
 
+/** What `SessionStartEvent.create` needs; the rest (event id, timestamp, user, environment, version) it fills in. */
 export interface SessionStartInit {
   componentName: string;
   shellType: string;
   metadata?: JsonObject;
 }
 
+/** What `SessionEndEvent.create` needs; the timestamp and version it fills in. */
 export interface SessionEndInit {
   sessionId: string;
   metadata?: JsonObject;
@@ -71,6 +74,16 @@ export interface SessionEndInit {
 /** Now, in the canonical form the bridge writes back, so create()'s events round-trip unchanged. */
 const nowUtc = (): string => formatTimestamp(timestampFromDate(new Date()));
 
+/**
+ * The SessionStartEvent model: build one with `create`, check JSON with `validateJson` (throws ValidationError) or `validateJsonSafe`, read its JSON Schema with `jsonSchema`.
+ *
+ * @example
+ * ```ts
+ * import { SessionStartEvent } from "session-events";
+ * const event = SessionStartEvent.create({ componentName: "billing", shellType: "zsh" });
+ * SessionStartEvent.validateJson(event); // the same object, or a ValidationError naming each field
+ * ```
+ */
 export const SessionStartEvent = {
   ...makeModel<SessionStartEventJson>(contracts.SessionStartEvent),
 
@@ -92,6 +105,15 @@ export const SessionStartEvent = {
   },
 };
 
+/**
+ * The SessionEndEvent model: `create` (timestamp now, version "1.0"), `validateJson`, `validateJsonSafe`, `jsonSchema`.
+ *
+ * @example
+ * ```ts
+ * import { SessionEndEvent } from "session-events";
+ * const end = SessionEndEvent.create({ sessionId: "sess_1", metadata: { exit_reason: "done" } });
+ * ```
+ */
 export const SessionEndEvent = {
   ...makeModel<SessionEndEventJson>(contracts.SessionEndEvent),
 
@@ -107,7 +129,9 @@ export const SessionEndEvent = {
   },
 };
 
+/** The UserInfo model (username and home directory); `fromSystem()` reads the current user. */
 export const UserInfo = { ...makeModel<UserInfoJson>(contracts.UserInfo), fromSystem: currentUser };
+/** The EnvironmentInfo model (working directory, hostname, pid); `fromSystem()` reads this process's. */
 export const EnvironmentInfo = {
   ...makeModel<EnvironmentInfoJson>(contracts.EnvironmentInfo),
   fromSystem: currentEnvironment,

@@ -2,16 +2,26 @@
  * The schema registry of the seed: every contract schema by name, validation
  * by name, and export to a file.
  */
-import { writeFileSync, renameSync, rmSync } from "node:fs";
 import YAML from "yaml";
-import { CONTRACT_NAMES, contracts, type ContractName } from "../contract/contracts.js";
+import { CONTRACT_NAMES, contracts, type ContractJson, type ContractName } from "../contract/contracts.js";
 import { parseJsonInput } from "../contract/parse.js";
 import { RELEASED, SESSION_CONTRACT_NAMES, type SessionContractName } from "../contract/versions.js";
+import { SessionEventsError } from "../errors.js";
+import { writeFileAtomicSync } from "../store/atomic-write.js";
 
+/** The file formats `exportSchemasToFile` writes. */
 export const EXPORT_FORMATS = ["json", "yaml"] as const;
+/** One of EXPORT_FORMATS. */
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
-/** Every schema of a contract version (default: the current one), by model name (a fresh copy each call). */
+/**
+ * Every schema of a contract version (default: the current one), by model name (a fresh copy each call).
+ * @example
+ * ```ts
+ * import { getAllSchemas } from "session-events";
+ * console.log(Object.keys(getAllSchemas())); // SessionStartEvent, SessionEndEvent, UserInfo, EnvironmentInfo, VrpEvent
+ * ```
+ */
 export function getAllSchemas(version?: string): Record<ContractName, Record<string, unknown>> {
   return Object.fromEntries(CONTRACT_NAMES.map((name) => [name, getSchema(name, version)])) as Record<
     ContractName,
@@ -24,6 +34,11 @@ export function getAllSchemas(version?: string): Record<ContractName, Record<str
  * one); an unknown name or version fails, listing the known ones. The VRP
  * envelope is versioned by its own schema_version: every session contract
  * version carries the same one.
+ * @example
+ * ```ts
+ * import { getSchema } from "session-events";
+ * const schema = getSchema("SessionEndEvent");
+ * ```
  */
 export function getSchema(name: string, version?: string): Record<string, unknown> {
   const contract = contractFor(name);
@@ -37,7 +52,17 @@ export function contractVersions(): string[] {
   return RELEASED.versions;
 }
 
-/** Validate JSON (a string or a parsed value) against the named model's contract. */
+/**
+ * Validate JSON (a string or a parsed value) against the named model's contract;
+ * with a known model name the result is typed as that model's contract JSON.
+ * @example
+ * ```ts
+ * import { validateEventJson } from "session-events";
+ * const event = validateEventJson("SessionEndEvent", { session_id: "s", timestamp: "2026-02-06T13:45:00Z", event_version: "1.0" });
+ * ```
+ */
+export function validateEventJson<N extends ContractName>(name: N, json: string | unknown): ContractJson<N>;
+export function validateEventJson(name: string, json: string | unknown): unknown;
 export function validateEventJson(name: string, json: string | unknown): unknown {
   const contract = contractFor(name);
   return contract.assert(parseJsonInput(contract.spec.name, json));
@@ -52,29 +77,28 @@ export function renderSchemas(format: string, version?: string): string {
 
 /**
  * Write every schema to a file. An unsupported format fails before anything
- * is written; the file is replaced atomically (write, then rename).
+ * is written; the file is replaced atomically and durably (write, fsync, rename, fsync the directory).
+ * @example
+ * ```ts
+ * import { exportSchemasToFile } from "session-events";
+ * exportSchemasToFile("event_schemas.json");
+ * ```
  */
 export function exportSchemasToFile(outputPath: string, format: ExportFormat | string = "json", version?: string): void {
-  const text = renderSchemas(format, version);
-  const tmp = `${outputPath}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, outputPath);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomicSync(outputPath, renderSchemas(format, version));
 }
 
 export function assertFormat(format: string): asserts format is ExportFormat {
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
-    throw new Error(`Unsupported format: ${JSON.stringify(format)} (expected one of: ${EXPORT_FORMATS.join(", ")})`);
+    const message = `Unsupported format: ${JSON.stringify(format)} (expected one of: ${EXPORT_FORMATS.join(", ")})`;
+    throw new SessionEventsError(message, { code: "INVALID_ARGUMENT", issues: [{ path: "format", rule: "enum", message }] });
   }
 }
 
 function contractFor(name: string) {
   if (!Object.hasOwn(contracts, name)) {
-    throw new Error(`Unknown model: ${JSON.stringify(name)} (known models: ${CONTRACT_NAMES.join(", ")})`);
+    const message = `Unknown model: ${JSON.stringify(name)} (known models: ${CONTRACT_NAMES.join(", ")})`;
+    throw new SessionEventsError(message, { code: "NOT_FOUND", issues: [{ path: "name", rule: "enum", message }] });
   }
   return contracts[name as ContractName];
 }

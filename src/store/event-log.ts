@@ -23,6 +23,7 @@ export interface LogFollower {
   records(): AsyncIterable<LogRecord>;
 }
 
+/** An append-only log of records with sequence numbers: what the collector stores to. */
 export interface EventLog {
   /**
    * Append one record. Resolves with its sequence once it is durable (on disk,

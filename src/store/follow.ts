@@ -5,6 +5,7 @@
  */
 import type { EventLog, LogFollower, LogRecord } from "./event-log.js";
 
+/** A follower for any EventLog: the log's own cursor when it has one, else reads from the last position handed out. */
 export function followLog(log: EventLog, fromSequence: bigint): LogFollower {
   return log.follow ? log.follow(fromSequence) : new ReadFollower(log, fromSequence);
 }

@@ -6,6 +6,7 @@
  */
 import { crc32 } from "node:zlib";
 import { open } from "node:fs/promises";
+import { LogCorruptionError } from "./errors.js";
 
 const HEADER = 16;
 const MAX_PAYLOAD = 64 * 1024 * 1024;
@@ -39,10 +40,10 @@ export async function* readFormat1Segment(file: string, tailMayBeTorn: boolean):
       const length = left >= HEADER ? bytes.readUInt32LE(offset) : 0;
       if (left < HEADER || (length <= MAX_PAYLOAD && left < HEADER + length)) {
         if (tailMayBeTorn) return;
-        throw new Error(`${file} at byte ${offset}: a frame cut short by the end of the file`);
+        throw new LogCorruptionError(file, offset, "torn", "a frame cut short by the end of the file");
       }
       if (length > MAX_PAYLOAD || bytes.readUInt32LE(offset + 4) !== crc32(bytes.subarray(offset + 8, offset + HEADER + length))) {
-        throw new Error(`${file} at byte ${offset}: a damaged format-1 frame (checksum or length); export what precedes it with an archive tool of 0.1.0`);
+        throw new LogCorruptionError(file, offset, "checksum", "a damaged format-1 frame (checksum or length); export what precedes it with an archive tool of 0.1.0");
       }
       yield { sequence: bytes.readBigUInt64LE(offset + 8), payload: Buffer.from(bytes.subarray(offset + HEADER, offset + HEADER + length)) };
       offset += HEADER + length;

@@ -33,6 +33,7 @@ export interface CursorSource {
   readonly stats: { framesRead: number };
 }
 
+/** Follows a SegmentLog from a (segment, byte offset): each call reads only frames made durable since the last. */
 export class SegmentCursor implements LogFollower {
   private segment: HeldSegment;
   /** Byte offset in `segment` of the next frame to read. */

@@ -9,7 +9,8 @@
  *   that are now missing in the directory's REPAIRS journal, so that the log
  *   opens again. No byte is deleted.
  */
-import { open, rename, writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { writeFileAtomic } from "./atomic-write.js";
 import path from "node:path";
 import { acquireLock, releaseLock } from "./lock.js";
 import { LogCorruptionError } from "./errors.js";
@@ -18,6 +19,7 @@ import type { FrameDamage } from "./frame-reader.js";
 import { syncPath } from "./fsync.js";
 import { REPAIRS_FILE, checkSegmentHeader, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
 
+/** One segment's records and damage. */
 export interface SegmentReport {
   readonly file: string;
   readonly first: bigint;
@@ -27,6 +29,7 @@ export interface SegmentReport {
   readonly damage: readonly DamageFound[];
 }
 
+/** One damage found: where and which rule. */
 export interface DamageFound {
   readonly offset: number;
   readonly bytes: number;
@@ -36,6 +39,7 @@ export interface DamageFound {
   readonly unfinished: boolean;
 }
 
+/** What verifyLog found in a log directory. */
 export interface LogReport {
   readonly dir: string;
   readonly segments: readonly SegmentReport[];
@@ -97,6 +101,7 @@ function found(item: FrameDamage, isLast: boolean): DamageFound {
   return { offset: item.offset, bytes: item.bytes, rule: item.rule, message: item.message, unfinished: item.crashTail && isLast };
 }
 
+/** What repairLog moved aside, besides the report. */
 export interface RepairResult extends LogReport {
   /** Files written next to segments, holding the bytes moved aside. */
   readonly movedAside: readonly string[];
@@ -134,7 +139,7 @@ async function moveAside(scan: Scan): Promise<string[]> {
       const bytes = Buffer.alloc(d.bytes);
       await source.read(bytes, 0, d.bytes, d.offset);
       const aside = `${file}.damaged-${d.offset}`;
-      await writeDurably(aside, bytes);
+      await writeFileAtomic(aside, bytes);
       written.push(aside);
     }
   } finally {
@@ -142,10 +147,7 @@ async function moveAside(scan: Scan): Promise<string[]> {
   }
   // Every record kept stands alone: the groups it came in are long durable.
   const frames = [encodeSegmentHeader(first), ...scan.kept.map((r) => encodeFrame(r.sequence, r.payload))];
-  const tmp = `${file}.repair-tmp`;
-  await writeDurably(tmp, Buffer.concat(frames));
-  await rename(tmp, file);
-  await syncPath(path.dirname(file));
+  await writeFileAtomic(file, Buffer.concat(frames));
   return written;
 }
 
@@ -186,9 +188,4 @@ async function recordGaps(dir: string, scans: readonly Scan[]): Promise<{ after:
     await syncPath(dir);
   }
   return removed;
-}
-
-async function writeDurably(file: string, bytes: Buffer): Promise<void> {
-  await writeFile(file, bytes);
-  await syncPath(file);
 }

@@ -30,6 +30,7 @@ import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segm
 export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./errors.js";
 export { listSegments, type SegmentFile } from "./segment-file.js";
 
+/** Where the log lives and how it behaves. */
 export interface SegmentLogOptions {
   /** Directory holding the segments; created if missing. */
   readonly dir: string;
@@ -46,6 +47,7 @@ export interface SegmentLogOptions {
   readonly readOnly?: boolean;
 }
 
+/** What recovery cut from a crash tail. */
 export interface DamageReport {
   readonly segment: string;
   readonly offset: number;
@@ -75,6 +77,7 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
+/** The embedded durable event log: segment files of checksummed frames, group-committed with fsync, recovered on open (a crash tail cut, any other damage refused). */
 export class SegmentLog implements EventLog {
   private readonly segments: Segment[];
   /** The segment appends go to (none when read-only). */

@@ -17,6 +17,7 @@ export const AUDIT_RULES = {
   DECLARED_FROM_STATE_MISMATCH: "a producer declared a from_state that is not the session's current state",
 } as const;
 
+/** The name of an invariant whose breach raises an AUDIT_EVENT. */
 export type AuditRule = keyof typeof AUDIT_RULES;
 
 /** Recovery policy (configurable). */
@@ -27,4 +28,5 @@ export interface VrpPolicy {
   readonly maxSwitchesPerMinute: number;
 }
 
+/** The VRP policy `serve` uses unless told otherwise. */
 export const DEFAULT_POLICY: VrpPolicy = { maxRecoveryWindowMs: 30_000, maxSwitchesPerMinute: 6 };

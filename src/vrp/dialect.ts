@@ -41,6 +41,7 @@ import { vrpEventSchema } from "../contract/schemas/vrp.js";
 import { FORBIDDEN_KEYS, forbiddenKeyMessage, isPlainObject } from "../contract/shape.js";
 import type { VrpEventJson } from "../contract/types.js";
 
+/** How a dialect map writes event type names: upper or lower case. */
 export type VrpCaseRule = "upper" | "lower";
 
 /** How a producer's lines become envelopes (see the module comment; JSON Schema: VRP_DIALECT_MAP_SCHEMA). */
@@ -182,6 +183,11 @@ export function validateVrpDialectMap(value: unknown, subject = "VrpDialectMap")
  * checked. A key given twice is refused in either (JSON.parse would keep the
  * last one silently); so are YAML warnings (an unknown tag would become a
  * string).
+ * @example
+ * ```ts
+ * import { loadVrpDialectMap } from "session-events";
+ * const map = await loadVrpDialectMap("producer-map.yaml");
+ * ```
  */
 export async function loadVrpDialectMap(file: string): Promise<VrpDialectMap> {
   const text = await readFile(file, "utf8");
@@ -260,6 +266,11 @@ const pointerOf = (path: readonly string[]) => path.map((s) => `/${pointerSegmen
  * One line of a producer's JSON Lines as a VRP envelope, by the map (the
  * contract's own dialect without one). Never throws for what a line holds;
  * throws a ValidationError if the map itself is invalid.
+ * @example
+ * ```ts
+ * import { mapVrpLine, loadVrpDialectMap } from "session-events";
+ * const result = mapVrpLine('{"ts_ms":1,"event_type":"SESSION_CREATED","session_id":"s"}', await loadVrpDialectMap("map.yaml"));
+ * ```
  */
 export function mapVrpLine(line: string, map: VrpDialectMap = EMPTY_MAP): VrpLineResult {
   const c = compile(map);

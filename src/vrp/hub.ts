@@ -18,6 +18,7 @@
  * real log sequence; the same number with different content is refused
  * (`conflict`).
  */
+import type { ErrorCode, SessionEventsError, ValidationIssue } from "../errors.js";
 import { crc32 } from "node:zlib";
 import { bridges } from "../bridge/index.js";
 import { canonicalJson } from "../contract/canonical.js";
@@ -44,7 +45,13 @@ export type Accepted = {
 };
 /** Already stored: `durable` resolves once the original is on disk; `sequence` is where it is. */
 export type Duplicate = { readonly kind: "duplicate"; readonly sequence: bigint; readonly durable: Promise<void> };
-export type Refused = { readonly kind: "refused"; readonly reason: string };
+/** Refused: `reason` for a human, `code` (a gRPC status name) and `issues` (each field and rule) for a program. */
+export type Refused = { readonly kind: "refused"; readonly reason: string; readonly code: ErrorCode; readonly issues: readonly ValidationIssue[] };
+
+/** A refusal about one field; its reason reads "/path: message [rule]". */
+function fieldRefusal(code: ErrorCode, path: string, rule: string, message: string): Refused {
+  return { kind: "refused", reason: `${path}: ${message} [${rule}]`, code, issues: [{ path, rule, message }] };
+}
 
 export class VrpHub {
   readonly machine: VrpStateMachine;
@@ -114,30 +121,30 @@ export class VrpHub {
   }
 
   accept(event: VrpEvent | undefined, producerId = "", producerSequence = 0n): Accepted | Duplicate | Refused {
-    if (producerId && producerSequence === 0n) return { kind: "refused", reason: "/producer_sequence: must be 1 or more when producer_id is set [minimum]" };
+    if (producerId && producerSequence === 0n) return fieldRefusal("INVALID_ARGUMENT", "/producer_sequence", "minimum", "must be 1 or more when producer_id is set");
     let json: VrpEventJson | undefined;
-    let invalid: string | undefined;
-    if (!event) invalid = "/event: is required [required]";
+    let invalid: Refused | undefined;
+    if (!event) invalid = fieldRefusal("INVALID_ARGUMENT", "/event", "required", "is required");
     else {
       try {
         json = bridges.VrpEvent.toJson(event);
       } catch (e) {
         if (!(e instanceof ValidationError)) throw e;
-        invalid = e.message;
+        invalid = { kind: "refused", reason: e.message, code: e.code, issues: e.issues.map((i) => ({ ...i, path: `/event${i.path}` })) };
       }
     }
     if (producerId) {
       const last = this.producers.last(producerId);
       if (producerSequence <= last) return this.resend(producerId, producerSequence, json);
       if (producerSequence !== last + 1n) {
-        return { kind: "refused", reason: `/producer_sequence: ${producerSequence} leaves a gap: the next expected is ${last + 1n} [sequence_gap]` };
+        return fieldRefusal("FAILED_PRECONDITION", "/producer_sequence", "sequence_gap", `${producerSequence} leaves a gap: the next expected is ${last + 1n}`);
       }
     }
-    if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})` };
+    if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})`, code: "UNAVAILABLE", issues: [] };
     if (invalid !== undefined || json === undefined) {
       // Judged and refused: the number is consumed, so what follows it is judged on its own.
       if (producerId) this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
-      return { kind: "refused", reason: invalid ?? "/event: is required [required]" };
+      return invalid ?? fieldRefusal("INVALID_ARGUMENT", "/event", "required", "is required");
     }
     const receivedAt = timestampFromDate(new Date());
     const sequence = this.log.nextSequence;
@@ -164,21 +171,21 @@ export class VrpHub {
    * judged all the same, so its number is consumed like any refusal's and
    * what is pipelined behind it is judged on its own.
    */
-  refuse(reason: string, producerId = "", producerSequence = 0n): Refused {
+  refuse(error: SessionEventsError, producerId = "", producerSequence = 0n): Refused {
     if (producerId && producerSequence !== 0n && producerSequence === this.producers.last(producerId) + 1n) {
       this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
     }
-    return { kind: "refused", reason };
+    return { kind: "refused", reason: error.message, code: error.code, issues: error.issues };
   }
 
   /** A number already judged: the same event again is a duplicate; anything else is refused. */
   private resend(producerId: string, producerSequence: bigint, json: VrpEventJson | undefined): Duplicate | Refused {
     const known = this.producers.get(producerId, producerSequence);
     if (!known || known.sequence === REFUSED) {
-      return { kind: "refused", reason: `/producer_sequence: ${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers) [refused_earlier]` };
+      return fieldRefusal("FAILED_PRECONDITION", "/producer_sequence", "refused_earlier", `${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers)`);
     }
     if (json === undefined || digest(json) !== known.digest) {
-      return { kind: "refused", reason: `/producer_sequence: ${producerSequence} is already stored at log sequence ${known.sequence} with different content [conflict]` };
+      return fieldRefusal("ALREADY_EXISTS", "/producer_sequence", "conflict", `${producerSequence} is already stored at log sequence ${known.sequence} with different content`);
     }
     const durable = this.inFlight.get(`${producerSequence}\u0000${producerId}`) ?? Promise.resolve();
     return { kind: "duplicate", sequence: known.sequence, durable };

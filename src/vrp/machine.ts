@@ -14,6 +14,7 @@ import type { JsonObject, VrpEventJson } from "../contract/types.js";
 import { AUDIT_RULES, DEFAULT_POLICY, type AuditRule, type VrpPolicy } from "./audits.js";
 import { BIRTH_TRANSITION, OBSERVATIONS, TRANSITIONS, findTransition } from "./transitions.js";
 
+/** One VRP session's state as the machine holds it. */
 export interface SessionSnapshot {
   state: VrpSessionState;
   /** The active transport's id, if any. */
@@ -30,6 +31,7 @@ export interface SessionSnapshot {
 
 const MINUTE_MS = 60_000;
 
+/** The deterministic VRP session state machine: `apply` takes an event and returns the STATE_CHANGE and AUDIT_EVENT events it causes, reason-coded. */
 export class VrpStateMachine {
   private readonly sessions = new Map<string, SessionSnapshot>();
   /** Which session each transport is bound to (released on TERMINATED). */

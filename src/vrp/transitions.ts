@@ -7,6 +7,7 @@
  */
 import type { VrpSessionState } from "../contract/vrp-vocabulary.js";
 
+/** One row of TRANSITIONS. */
 export interface Transition {
   readonly from: readonly VrpSessionState[];
   readonly on: string;
@@ -18,6 +19,7 @@ export interface Transition {
 const TROUBLED = ["VOLATILE", "DEGRADED", "RECOVERING"] as const;
 const LIVE = ["BIRTH", "ATTACHED", ...TROUBLED] as const;
 
+/** The VRP state transitions, as data: on which event, from which states, to which state, with which reason code. */
 export const TRANSITIONS: readonly Transition[] = [
   { from: ["BIRTH"], on: "PATH_SELECTED", to: "ATTACHED", reason: "PATH_BOUND", meaning: "the first transport is bound" },
   { from: ["ATTACHED"], on: "PATH_SELECTED", to: "ATTACHED", reason: "PATH_SWITCHED", meaning: "a better transport replaces the active one" },

@@ -1,6 +1,6 @@
 /** A real collector on loopback for tests, and a promise-shaped client for it. */
 import { Metadata, credentials, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
-import { parseServeConfig, type ServerConfig } from "../../src/server/config.js";
+import { parseServeConfig, type ServerConfig } from "../../src/cli/serve-config.js";
 import { silentLogger } from "../../src/server/logger.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
 import { SessionServiceClient } from "../../gen/oneiric/session/v1/session_service.js";

@@ -68,6 +68,27 @@ export interface Rejection {
   index: bigint;
   /** Why, naming the field and the rule. */
   reason: string;
+  /**
+   * The kind of refusal as a gRPC status name (INVALID_ARGUMENT,
+   * RESOURCE_EXHAUSTED, FAILED_PRECONDITION, ALREADY_EXISTS, UNAVAILABLE,
+   * INTERNAL); empty from a collector older than this field.
+   */
+  code: string;
+  /** Each field and rule broken, when the refusal is about fields. */
+  fieldViolations: FieldViolation[];
+}
+
+/** FieldViolation is one problem with one field of a refused request. */
+export interface FieldViolation {
+  /** JSON Pointer to the field, e.g. "/event/ts_ms". */
+  path: string;
+  /**
+   * The rule broken: a JSON Schema keyword or a collector rule
+   * (sequence_gap, conflict, refused_earlier, max_event_bytes, ...).
+   */
+  rule: string;
+  /** A sentence for a human. */
+  message: string;
 }
 
 /** StreamEventsResponse is an acknowledgement, a rejection or an audit event. */
@@ -293,7 +314,7 @@ export const Ack: MessageFns<Ack> = {
 };
 
 function createBaseRejection(): Rejection {
-  return { index: 0n, reason: "" };
+  return { index: 0n, reason: "", code: "", fieldViolations: [] };
 }
 
 export const Rejection: MessageFns<Rejection> = {
@@ -306,6 +327,12 @@ export const Rejection: MessageFns<Rejection> = {
     }
     if (message.reason !== "") {
       writer.uint32(18).string(message.reason);
+    }
+    if (message.code !== "") {
+      writer.uint32(26).string(message.code);
+    }
+    for (const v of message.fieldViolations) {
+      FieldViolation.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -339,6 +366,22 @@ export const Rejection: MessageFns<Rejection> = {
             message.reason = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fieldViolations.push(FieldViolation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -358,6 +401,87 @@ export const Rejection: MessageFns<Rejection> = {
     const message = createBaseRejection();
     message.index = (object.index !== undefined && object.index !== null) ? BigInt(object.index) : 0n;
     message.reason = object.reason ?? "";
+    message.code = object.code ?? "";
+    message.fieldViolations = object.fieldViolations?.map((e) => FieldViolation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFieldViolation(): FieldViolation {
+  return { path: "", rule: "", message: "" };
+}
+
+export const FieldViolation: MessageFns<FieldViolation> = {
+  encode(message: FieldViolation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.rule !== "") {
+      writer.uint32(18).string(message.rule);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FieldViolation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFieldViolation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<FieldViolation>, I>>(base?: I): FieldViolation {
+    return FieldViolation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FieldViolation>, I>>(object: I): FieldViolation {
+    const message = createBaseFieldViolation();
+    message.path = object.path ?? "";
+    message.rule = object.rule ?? "";
+    message.message = object.message ?? "";
     return message;
   },
 };

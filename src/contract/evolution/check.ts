@@ -25,6 +25,7 @@ export interface CheckInput {
   readonly bufConfig?: string;
 }
 
+/** The outcome of `checkContract`: every change found with its class, the bump they need, and whether the working event_version has it. */
 export interface CheckReport {
   readonly baselineVersion: string;
   readonly workingVersion: string;
@@ -45,6 +46,11 @@ export class ContractCheckError extends SessionEventsError {
   }
 }
 
+/**
+ * Compare the working contract with a released baseline (JSON Schemas by the
+ * specification's evolution rules; protobuf with `buf breaking`, which must be
+ * installed) and say which version bump the changes need.
+ */
 export function checkContract(input: CheckInput): CheckReport {
   const baselineVersion = versionOf(input.baseline.schemas, "baseline");
   const workingVersion = versionOf(input.working.schemas, "working contract");

@@ -9,8 +9,10 @@
  *   fields made optional; tightened validation constraints.
  */
 
+/** A version bump: none, minor (additive) or major (breaking). */
 export type Bump = "none" | "minor" | "major";
 
+/** The specification's evolution rules as data: each kind of change and the bump it needs. */
 export const CHANGE_RULES = {
   property_added_optional: { bump: "minor", summary: "an optional property was added" },
   property_added_required: { bump: "major", summary: "a required property was added (existing events lack it)" },
@@ -30,8 +32,10 @@ export const CHANGE_RULES = {
   protobuf_breaking: { bump: "major", summary: "buf breaking (the project's rules) found a breaking protobuf change" },
 } as const satisfies Record<string, { bump: Bump; summary: string }>;
 
+/** The name of one rule of CHANGE_RULES. */
 export type ChangeRule = keyof typeof CHANGE_RULES;
 
+/** One change found between two contracts, classified by a rule. */
 export interface Change {
   /** Which half of the contract changed. */
   readonly source: "json-schema" | "protobuf";

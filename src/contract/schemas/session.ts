@@ -8,6 +8,7 @@
  */
 
 const DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema";
+/** The session events' `event_version`: anything else is refused. */
 export const SESSION_EVENT_VERSION = "1.0";
 
 const userInfo = {

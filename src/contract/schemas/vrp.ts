@@ -14,6 +14,7 @@
  */
 import { KNOWN_VRP_EVENT_TYPES } from "../vrp-vocabulary.js";
 
+/** The VRP envelope schema's version (a preview). */
 export const VRP_SCHEMA_VERSION = "v0.1-preview";
 
 export const vrpEventSchema = {

@@ -5,9 +5,12 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { UsageError } from "../cli/usage-error.js";
-import { LOG_LEVELS, type LogLevel } from "./logger.js";
+import { UsageError } from "./usage-error.js";
+import { LOG_LEVELS, type LogLevel } from "../server/logger.js";
+import type { ServerConfig } from "../server/server-config.js";
 import { RELEASED, VERSION_PATTERN } from "../contract/versions.js";
+
+export type { ServerConfig } from "../server/server-config.js";
 
 interface OptionSpec {
   readonly flag: string;
@@ -19,6 +22,7 @@ interface OptionSpec {
   readonly help: string;
 }
 
+/** The collector's options: flag, environment variable, default, limits and help of each. */
 export const SERVE_OPTIONS = {
   address: { flag: "address", env: "SESSION_EVENTS_ADDRESS", kind: "string", default: "127.0.0.1:50051", help: "host:port to listen on (port 0 picks a free one)" },
   dataDir: { flag: "data-dir", env: "SESSION_EVENTS_DATA_DIR", kind: "string", default: "./session-events-data", help: "directory of the durable event log" },
@@ -43,28 +47,6 @@ export const SERVE_OPTIONS = {
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
-export interface ServerConfig {
-  address: string;
-  dataDir: string;
-  /** The bearer token, if auth is on. */
-  token: string | undefined;
-  tls: { cert: Buffer; key: Buffer; clientCa: Buffer | undefined } | undefined;
-  logLevel: LogLevel;
-  shutdownGraceMs: number;
-  maxMessageBytes: number;
-  /** Largest event in a request (its protobuf bytes): larger ones are refused before they are decoded. */
-  maxEventBytes: number;
-  keepaliveTimeMs: number;
-  keepaliveTimeoutMs: number;
-  segmentBytes: number;
-  maxRecoveryWindowMs: number;
-  maxSwitchesPerMinute: number;
-  /** Event versions accepted (undefined: the current one only). */
-  acceptVersions?: readonly string[];
-  /** Retention (docs/storage.md): undefined limits are off; both off, nothing is removed. */
-  retention: { maxAgeMs: number | undefined; maxBytes: number | undefined; archiveDir: string | undefined; intervalMs: number };
-}
-
 const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const SIZE_UNITS: Readonly<Record<string, number>> = { "": 1, B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30, TiB: 2 ** 40 };
 
@@ -83,7 +65,14 @@ export function parseSize(text: string): number | undefined {
   return bytes > 0 && Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
-/** Flags and environment -> a checked configuration; every mistake names its flag and rule. */
+/**
+ * Flags and environment -> a checked configuration; every mistake names its flag and rule.
+ * @example
+ * ```ts
+ * import { parseServeConfig } from "session-events/server";
+ * const config = parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", "./data"]);
+ * ```
+ */
 export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const specs = Object.values(SERVE_OPTIONS) as OptionSpec[];
   const { values, positionals } = parseArgs({

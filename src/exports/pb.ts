@@ -4,7 +4,7 @@ export {
   EnvironmentInfo,
   SessionStartEvent,
   SessionEndEvent,
-} from "../gen/oneiric/session/v1/session_events.js";
+} from "../../gen/oneiric/session/v1/session_events.js";
 export {
   SessionStatus,
   Session,
@@ -19,8 +19,8 @@ export {
   SessionServiceService,
   SessionServiceClient,
   type SessionServiceServer,
-} from "../gen/oneiric/session/v1/session_service.js";
-export { VrpEvent, SessionState } from "../gen/vrp/v1alpha1/vrp_event.js";
+} from "../../gen/oneiric/session/v1/session_service.js";
+export { VrpEvent, SessionState } from "../../gen/vrp/v1alpha1/vrp_event.js";
 export {
   StreamEventsRequest,
   StreamEventsResponse,
@@ -31,6 +31,6 @@ export {
   VrpStreamServiceService,
   VrpStreamServiceClient,
   type VrpStreamServiceServer,
-} from "../gen/vrp/v1alpha1/vrp_service.js";
-export { Timestamp } from "../gen/google/protobuf/timestamp.js";
-export { Struct, Value, ListValue } from "../gen/google/protobuf/struct.js";
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
+export { Timestamp } from "../../gen/google/protobuf/timestamp.js";
+export { Struct, Value, ListValue } from "../../gen/google/protobuf/struct.js";

@@ -1,0 +1,17 @@
+/**
+ * session-events/client: talking to a collector — the session event emitter
+ * (retries, circuit breaker), the VRP producer and subscriber, and the errors
+ * they throw.
+ */
+export { SessionEventEmitter, EmitError, type EmitterOptions, type TlsOptions } from "../client/emitter.js";
+export { CircuitOpenError } from "../client/circuit-breaker.js";
+export {
+  VrpProducer,
+  VrpRejectedError,
+  subscribeVrp,
+  type VrpConnectionOptions,
+  type VrpProducerOptions,
+  type SubscribeOptions,
+  type VrpAck,
+} from "../client/vrp.js";
+export { fieldViolations } from "../server/rich-error.js";
