@@ -71,6 +71,11 @@ export class NatsNode {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** The process id while it runs. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   get running(): boolean {
     return this.child !== undefined;
   }
@@ -185,9 +190,12 @@ export class NatsCluster {
     return until(
       "a JetStream meta leader",
       async () => {
-        const answers = await Promise.all(this.nodes.filter((n) => n.running).map((n) => n.monitor("/jsz")));
+        const up = this.nodes.filter((n) => n.running);
+        const answers = await Promise.all(up.map((n) => n.monitor("/jsz")));
         const leaders = answers.map((a) => (this.nodes.length === 1 ? "n1" : a?.meta_cluster?.leader));
-        return leaders.length > 0 && leaders.every((l) => l && l === leaders[0]) ? (leaders[0] as string) : undefined;
+        // Every running node names the same leader, and it is one of them (not a node just killed).
+        const agreed = leaders.length > 0 && leaders.every((l) => l && l === leaders[0]) && up.some((n) => n.name === leaders[0]);
+        return agreed ? (leaders[0] as string) : undefined;
       },
       timeoutMs,
     );

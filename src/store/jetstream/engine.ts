@@ -9,6 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { SessionEventsError } from "../../errors.js";
+import { serialisationMode, type SerialisationMode } from "./conditional-publish.js";
 import { connectNats, type NatsConnectOptions } from "./connect.js";
 import { IdempotencyKeys } from "./idempotency.js";
 import { JetStreamLog } from "./jetstream-log.js";
@@ -30,6 +31,8 @@ export interface JetStreamEngineOptions extends NatsConnectOptions {
   readonly idempotencyTtlMs?: number;
   /** How long an append retries an unacknowledged publish. Default 10000 ms. */
   readonly publishDeadlineMs?: number;
+  /** Force how conditional appends are checked (default: by the server's version and the replicas). */
+  readonly serialisation?: SerialisationMode;
 }
 
 export class JetStreamEngine {
@@ -39,6 +42,8 @@ export class JetStreamEngine {
     readonly idempotency: IdempotencyKeys,
     /** One owner per transport, and any other invariant across sessions. */
     readonly owners: KvRegister,
+    /** How conditional appends are checked on these servers (conditional-publish.ts). */
+    readonly serialisation: SerialisationMode,
   ) {}
 
   static async open(options: JetStreamEngineOptions): Promise<JetStreamEngine> {
@@ -51,16 +56,18 @@ export class JetStreamEngine {
     try {
       const jsm = await jetstreamManager(nc);
       const js = jetstream(nc);
+      const serialisation = options.serialisation ?? serialisationMode(nc.info?.version, replicas);
       const logs = {} as Record<Family, JetStreamLog>;
       for (const family of FAMILIES) {
         const names = familyNames(prefix, family);
         await ensureStream(jsm, { name: names.stream, subjects: names.subjects, replicas, duplicateWindowMs: options.duplicateWindowMs ?? 120_000 });
-        logs[family] = new JetStreamLog(js, jsm, names, { publishDeadlineMs: options.publishDeadlineMs });
+        logs[family] = new JetStreamLog(js, jsm, names, { publishDeadlineMs: options.publishDeadlineMs, serialisation });
         await logs[family].refresh();
       }
       const ids = await openBucket(nc, jsm, bucketName(prefix, "event_ids"), replicas, options.idempotencyTtlMs ?? 0);
-      const owners = await openBucket(nc, jsm, bucketName(prefix, "owners"), replicas, 0);
-      return new JetStreamEngine(nc, logs, new IdempotencyKeys(ids), new KvRegister(owners));
+      const ownersBucket = bucketName(prefix, "owners");
+      const owners = await openBucket(nc, jsm, ownersBucket, replicas, 0);
+      return new JetStreamEngine(nc, logs, new IdempotencyKeys(ids), new KvRegister(owners, js, jsm, ownersBucket, serialisation), serialisation);
     } catch (e) {
       await nc.close().catch(() => {});
       throw e;

@@ -16,14 +16,15 @@
  * server goes away.
  */
 import { randomUUID } from "node:crypto";
-import { JetStreamApiError, type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import { type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
 import { SessionEventsError } from "../../errors.js";
 import type { EventLog, LogRecord } from "../event-log.js";
 import { LogClosedError } from "../errors.js";
 import { decodeGroup, encodeGroup } from "./group-codec.js";
-import { JetStreamUnavailableError, SessionSequenceConflictError } from "./errors.js";
+import { lastOfSubject, publishIfSubjectAt, SubjectMovedError, type SerialisationMode } from "./conditional-publish.js";
+import { SessionSequenceConflictError } from "./errors.js";
 import type { FamilyNames } from "./names.js";
-import { publishAcknowledged, WRONG_LAST_SEQUENCE } from "./publish.js";
+import { publishAcknowledged, withTransientRetries } from "./publish.js";
 
 /** A record of a JetStream log: all records of one group share `sequence`. */
 export interface JetStreamRecord extends LogRecord {
@@ -54,6 +55,8 @@ export interface AppendResult {
 export interface JetStreamLogOptions {
   /** How long an append may retry a publish that got no acknowledgement. Default 10000 ms. */
   readonly publishDeadlineMs?: number;
+  /** How expected-sequence appends are checked (conditional-publish.ts). Default "stream" (safe everywhere). */
+  readonly serialisation?: SerialisationMode;
 }
 
 export class JetStreamLog implements EventLog {
@@ -62,6 +65,7 @@ export class JetStreamLog implements EventLog {
   private readonly pending = new Set<Promise<unknown>>();
   private readonly stops = new Set<() => void>();
   private readonly publishDeadlineMs: number;
+  private readonly serialisation: SerialisationMode;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -70,11 +74,12 @@ export class JetStreamLog implements EventLog {
     options: JetStreamLogOptions = {},
   ) {
     this.publishDeadlineMs = options.publishDeadlineMs ?? 10_000;
+    this.serialisation = options.serialisation ?? "stream";
   }
 
   /** Learn where the stream ends now (a replica's view starts there). */
   async refresh(): Promise<bigint> {
-    const info = await this.jsm.streams.info(this.names.stream);
+    const info = await withTransientRetries(`stream ${this.names.stream}`, this.publishDeadlineMs, () => this.jsm.streams.info(this.names.stream));
     this.seen(BigInt(info.state.last_seq));
     return BigInt(info.state.last_seq);
   }
@@ -98,37 +103,29 @@ export class JetStreamLog implements EventLog {
   }
 
   /** The position of a session's last record (0n if it has none), as the stream says now. */
-  async lastSessionSequence(sessionId: string): Promise<bigint> {
-    try {
-      const message = await this.jsm.streams.getMessage(this.names.stream, { last_by_subj: this.names.session(sessionId) });
-      return message ? BigInt(message.seq) : 0n;
-    } catch (e) {
-      if (e instanceof JetStreamApiError && e.status === 404) return 0n;
-      throw new JetStreamUnavailableError(`cannot read the last record of session ${JSON.stringify(sessionId)}: ${(e as Error).message}`, e);
-    }
+  lastSessionSequence(sessionId: string): Promise<bigint> {
+    return withTransientRetries(`session ${JSON.stringify(sessionId)}`, this.publishDeadlineMs, () => lastOfSubject(this.jsm, this.names.stream, this.names.session(sessionId)));
   }
 
   private appendTo(subject: string, payloads: readonly Uint8Array[], options: AppendOptions = {}, sessionId?: string): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new LogClosedError("the log is closed"));
     if (payloads.length === 0) return Promise.reject(new SessionEventsError("appendGroup: a group needs at least one record", { code: "INVALID_ARGUMENT" }));
     const { body, headers } = encodeGroup(payloads);
-    const work = publishAcknowledged(
-      this.js,
-      { subject, body, headers, msgId: options.msgId ?? randomUUID(), expectedLastSubjectSequence: options.expectedLastSequence },
-      this.publishDeadlineMs,
-    ).then(
-      (ack) => {
-        this.seen(BigInt(ack.seq));
-        return { sequence: BigInt(ack.seq), duplicate: ack.duplicate };
-      },
-      (e) => {
-        if (e instanceof JetStreamApiError && e.code === WRONG_LAST_SEQUENCE) {
-          const actual = /wrong last sequence: (\d+)/.exec(e.message)?.[1];
-          throw new SessionSequenceConflictError(sessionId ?? subject, options.expectedLastSequence!, actual === undefined ? undefined : BigInt(actual), e);
-        }
-        throw e;
-      },
-    );
+    const request = { subject, body, headers, msgId: options.msgId ?? randomUUID() };
+    const expected = options.expectedLastSequence;
+    const published =
+      expected === undefined
+        ? publishAcknowledged(this.js, request, this.publishDeadlineMs)
+        : publishIfSubjectAt(
+            { js: this.js, jsm: this.jsm, stream: this.names.stream, mode: this.serialisation, deadlineMs: this.publishDeadlineMs },
+            { ...request, expectedLastSubjectSequence: expected },
+          ).catch((e) => {
+            throw e instanceof SubjectMovedError ? new SessionSequenceConflictError(sessionId ?? subject, expected, e.actual, e) : e;
+          });
+    const work = published.then((ack) => {
+      this.seen(BigInt(ack.seq));
+      return { sequence: BigInt(ack.seq), duplicate: ack.duplicate };
+    });
     this.pending.add(work);
     void work.finally(() => this.pending.delete(work)).catch(() => {});
     return work;
@@ -157,8 +154,9 @@ export class JetStreamLog implements EventLog {
 
   private async *messages(fromSequence: bigint, signal?: AbortSignal): AsyncIterable<JsMsg> {
     if (this.closed) throw new LogClosedError("the log is closed");
-    const consumer = await this.js.consumers.get(this.names.stream, fromSequence > 1n ? { opt_start_seq: Number(fromSequence) } : {});
-    const messages = await consumer.consume({ max_messages: 256 });
+    const consumer = await withTransientRetries(`a reader of ${this.names.stream}`, this.publishDeadlineMs, () => this.js.consumers.get(this.names.stream, fromSequence > 1n ? { opt_start_seq: Number(fromSequence) } : {}));
+    // Short pulls: heartbeats every second, so a consumer lost with its server is noticed and recreated soon.
+    const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
     const stop = () => void messages.stop();
     this.stops.add(stop);
     signal?.addEventListener("abort", stop, { once: true });

@@ -19,6 +19,8 @@ export interface PublishRequest {
   readonly headers: MsgHdrs | undefined;
   readonly msgId: string;
   readonly expectedLastSubjectSequence?: bigint;
+  /** Nats-Expected-Last-Sequence: the stream's last message (any subject) must be this one. */
+  readonly expectedLastStreamSequence?: bigint;
 }
 
 export async function publishAcknowledged(js: JetStreamClient, request: PublishRequest, deadlineMs: number, attemptTimeoutMs = 5000): Promise<PubAck> {
@@ -29,7 +31,10 @@ export async function publishAcknowledged(js: JetStreamClient, request: PublishR
         msgID: request.msgId,
         headers: request.headers,
         timeout: Math.max(100, Math.min(attemptTimeoutMs, deadline - Date.now())),
-        ...(request.expectedLastSubjectSequence === undefined ? {} : { expect: { lastSubjectSequence: Number(request.expectedLastSubjectSequence) } }),
+        expect: {
+          ...(request.expectedLastSubjectSequence === undefined ? {} : { lastSubjectSequence: Number(request.expectedLastSubjectSequence) }),
+          ...(request.expectedLastStreamSequence === undefined ? {} : { lastSequence: Number(request.expectedLastStreamSequence) }),
+        },
       });
     } catch (e) {
       if (!isTransient(e)) throw e;
@@ -39,9 +44,24 @@ export async function publishAcknowledged(js: JetStreamClient, request: PublishR
   }
 }
 
-/** No answer, no responders, or a cluster without a leader right now: worth another try. */
+const TRANSIENT = new Set(["TimeoutError", "NoResponders", "RequestError", "ConnectionError", "JetStreamNotEnabled"]);
+
+/** No answer, no responders, or a cluster without a leader right now (an election): worth another try. */
 export function isTransient(e: unknown): boolean {
   if (e instanceof JetStreamApiError) return e.status === 503;
-  const name = (e as Error)?.name ?? "";
-  return name === "TimeoutError" || name === "NoRespondersError" || name === "RequestError" || name === "ConnectionError";
+  return TRANSIENT.has((e as Error)?.name ?? "");
+}
+
+/** A request to JetStream, retried while the failure is transient, up to the deadline. */
+export async function withTransientRetries<T>(what: string, deadlineMs: number, work: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await work();
+    } catch (e) {
+      if (!isTransient(e)) throw e;
+      if (Date.now() >= deadline) throw new JetStreamUnavailableError(`${what}: no answer from JetStream within ${deadlineMs} ms: ${(e as Error).message}`, e);
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
+    }
+  }
 }

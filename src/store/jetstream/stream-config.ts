@@ -8,6 +8,7 @@
 import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
 import type { ValidationIssue } from "../../errors.js";
 import { IncompatibleConfigError, JetStreamUnavailableError } from "./errors.js";
+import { withTransientRetries } from "./publish.js";
 
 const NANOS_PER_MS = 1_000_000;
 
@@ -70,13 +71,18 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
   }
 }
 
+/** A just-restarted cluster elects stream leaders for a while: wait for an answer (bounded). */
+const OPEN_DEADLINE_MS = 30_000;
+
 async function streamConfig(jsm: JetStreamManager, name: string): Promise<StreamConfig | undefined> {
-  try {
-    return (await jsm.streams.info(name)).config;
-  } catch (e) {
-    if (e instanceof JetStreamApiError && e.status === 404) return undefined;
-    throw new JetStreamUnavailableError(`cannot read stream ${name}: ${(e as Error).message}`, e);
-  }
+  return withTransientRetries(`cannot read stream ${name}`, OPEN_DEADLINE_MS, async () => {
+    try {
+      return (await jsm.streams.info(name)).config;
+    } catch (e) {
+      if (e instanceof JetStreamApiError && e.status === 404) return undefined;
+      throw e;
+    }
+  });
 }
 
 export interface BucketSpec {
