@@ -18,6 +18,19 @@ interface OptionSpec {
   readonly help: string;
 }
 
+export const ENGINES = ["file", "jetstream"] as const;
+export type Engine = (typeof ENGINES)[number];
+
+/** --engine jetstream: how to reach the NATS cluster. */
+export interface NatsConfig {
+  readonly servers: readonly string[];
+  readonly replicas: number;
+  readonly prefix: string;
+  readonly creds: Buffer | undefined;
+  readonly token: string | undefined;
+  readonly tlsCa: Buffer | undefined;
+}
+
 export const SERVE_OPTIONS = {
   address: { flag: "address", env: "SESSION_EVENTS_ADDRESS", kind: "string", default: "127.0.0.1:50051", help: "host:port to listen on (port 0 picks a free one)" },
   dataDir: { flag: "data-dir", env: "SESSION_EVENTS_DATA_DIR", kind: "string", default: "./session-events-data", help: "directory of the durable event log" },
@@ -34,6 +47,13 @@ export const SERVE_OPTIONS = {
   keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "SESSION_EVENTS_KEEPALIVE_TIMEOUT_MS", kind: "int", default: "20000", min: 1000, max: 600000, help: "close a connection whose ping is not answered in this time" },
   maxRecoveryWindowMs: { flag: "max-recovery-window-ms", env: "SESSION_EVENTS_MAX_RECOVERY_WINDOW_MS", kind: "int", default: "30000", min: 1, max: 86400000, help: "VRP policy: longest a session may stay out of ATTACHED (event time)" },
   maxSwitchesPerMinute: { flag: "max-switches-per-minute", env: "SESSION_EVENTS_MAX_SWITCHES_PER_MINUTE", kind: "int", default: "6", min: 1, max: 100000, help: "VRP policy: most transport switches a session may make in a minute" },
+  engine: { flag: "engine", env: "SESSION_EVENTS_ENGINE", kind: "string", default: "file", help: `where the log lives: ${ENGINES.join(" or ")} (jetstream: NATS JetStream, see docs/scaling.md)` },
+  natsServers: { flag: "nats-servers", env: "SESSION_EVENTS_NATS_SERVERS", kind: "string", help: "--engine jetstream: comma-separated nats://host:port seeds of the NATS cluster" },
+  natsStreamReplicas: { flag: "nats-stream-replicas", env: "SESSION_EVENTS_NATS_STREAM_REPLICAS", kind: "int", default: "1", min: 1, max: 5, help: "--engine jetstream: replicas of every stream and bucket (3 on a 3-node cluster)" },
+  natsPrefix: { flag: "nats-prefix", env: "SESSION_EVENTS_NATS_PREFIX", kind: "string", default: "session-events", help: "--engine jetstream: prefix of every stream, subject and bucket" },
+  natsCreds: { flag: "nats-creds", env: "SESSION_EVENTS_NATS_CREDS", kind: "file", help: "--engine jetstream: a NATS .creds file (JWT and nkey seed)" },
+  natsTokenFile: { flag: "nats-token-file", env: "SESSION_EVENTS_NATS_TOKEN_FILE", kind: "file", help: "--engine jetstream: read the NATS token from a file" },
+  natsTlsCa: { flag: "nats-tls-ca", env: "SESSION_EVENTS_NATS_TLS_CA", kind: "file", help: "--engine jetstream: PEM CA of the NATS servers' certificates (turns TLS on)" },
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -53,6 +73,9 @@ export interface ServerConfig {
   segmentBytes: number;
   maxRecoveryWindowMs: number;
   maxSwitchesPerMinute: number;
+  engine: Engine;
+  /** Set with --engine jetstream. */
+  nats: NatsConfig | undefined;
 }
 
 /** Flags and environment -> a checked configuration; every mistake names its flag and rule. */
@@ -113,7 +136,13 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     throw new UsageError(`${where(o.maxEventBytes)}: must be at most --max-message-bytes (${maxMessageBytes}); got ${maxEventBytes}`);
   }
 
+  const engine = raw(o.engine)!;
+  if (!(ENGINES as readonly string[]).includes(engine)) throw new UsageError(`${where(o.engine)}: must be one of ${ENGINES.join(", ")} (got ${JSON.stringify(engine)})`);
+  const nats = natsConfig(engine as Engine, values, env, raw, where, int, file);
+
   return {
+    engine: engine as Engine,
+    nats,
     address,
     dataDir: raw(o.dataDir)!,
     token,
@@ -128,6 +157,35 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     maxRecoveryWindowMs: int(o.maxRecoveryWindowMs),
     maxSwitchesPerMinute: int(o.maxSwitchesPerMinute),
   };
+}
+
+type Raw = (s: OptionSpec) => string | undefined;
+
+/** The NATS flags: required with --engine jetstream, refused without it. */
+function natsConfig(engine: Engine, values: Record<string, unknown>, env: NodeJS.ProcessEnv, raw: Raw, where: (s: OptionSpec) => string, int: (s: OptionSpec) => number, file: (s: OptionSpec) => Buffer | undefined): NatsConfig | undefined {
+  const o = SERVE_OPTIONS;
+  const natsSpecs = [o.natsServers, o.natsStreamReplicas, o.natsPrefix, o.natsCreds, o.natsTokenFile, o.natsTlsCa] as OptionSpec[];
+  if (engine !== "jetstream") {
+    const given = natsSpecs.find((s) => values[s.flag] !== undefined || env[s.env]);
+    if (given) throw new UsageError(`${where(given)}: only with --engine jetstream (the engine is ${engine})`);
+    return undefined;
+  }
+  const list = raw(o.natsServers);
+  if (!list) throw new UsageError(`--nats-servers: required with --engine jetstream (e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222)`);
+  const servers = list.split(",").map((u) => u.trim());
+  for (const url of servers) {
+    if (!/^(nats|tls):\/\/(\[[0-9a-fA-F:.]+\]|[^:\s/,]+)(:\d{1,5})?$/.test(url)) {
+      throw new UsageError(`${where(o.natsServers)}: each server must be nats://host[:port] or tls://host[:port], comma-separated (got ${JSON.stringify(url)})`);
+    }
+  }
+  const prefix = raw(o.natsPrefix)!;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new UsageError(`${where(o.natsPrefix)}: must be 1 to 64 of A-Z a-z 0-9 _ - (it names NATS subjects, streams and buckets; got ${JSON.stringify(prefix)})`);
+  const creds = file(o.natsCreds);
+  const tokenFile = file(o.natsTokenFile);
+  if (creds && tokenFile) throw new UsageError("--nats-creds and --nats-token-file: give one, not both");
+  const token = tokenFile?.toString("utf8").trim();
+  if (tokenFile && !token) throw new UsageError(`${where(o.natsTokenFile)}: the file is empty`);
+  return { servers, replicas: int(o.natsStreamReplicas), prefix, creds, token, tlsCa: file(o.natsTlsCa) };
 }
 
 /** The options as a help text. */

@@ -4,18 +4,17 @@
  * .creds file or a token, TLS with a CA. Reconnects forever: a collector
  * waits for its cluster rather than exiting.
  */
-import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
 
 export interface NatsConnectOptions {
   /** nats://host:port URLs. */
   readonly servers: readonly string[];
-  /** A NATS .creds file (JWT + nkey seed). */
-  readonly credsFile?: string;
+  /** The bytes of a NATS .creds file (JWT + nkey seed). */
+  readonly creds?: Uint8Array;
   /** A token (already read from --nats-token-file). */
   readonly token?: string;
   /** PEM CA to verify the servers' certificates (TLS is on when given). */
-  readonly tlsCaFile?: string;
+  readonly tlsCa?: string | Uint8Array;
   /** A name servers show in their connection lists. */
   readonly name?: string;
 }
@@ -26,8 +25,8 @@ export function connectNats(options: NatsConnectOptions): Promise<NatsConnection
     name: options.name ?? "session-events",
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
-    ...(options.credsFile ? { authenticator: credsAuthenticator(new Uint8Array(readFileSync(options.credsFile))) } : {}),
+    ...(options.creds ? { authenticator: credsAuthenticator(new Uint8Array(options.creds)) } : {}),
     ...(options.token ? { token: options.token } : {}),
-    ...(options.tlsCaFile ? { tls: { caFile: options.tlsCaFile } } : {}),
+    ...(options.tlsCa ? { tls: { ca: Buffer.from(options.tlsCa).toString("utf8") } } : {}),
   });
 }
