@@ -236,6 +236,12 @@ async function faults(cluster: NatsCluster): Promise<void> {
   const victimName = await cluster.waitForStreamLeader(stream);
   const victim = cluster.nodes.find((n) => n.name === victimName)!;
 
+  // A follower through it all: it must see exactly what a read afterwards sees.
+  const followed: JetStreamRecord[] = [];
+  const abort = new AbortController();
+  const following = (async () => {
+    for await (const r of reader.logs.vrp.follow(1n, abort.signal)) followed.push(r);
+  })();
   const acknowledged = new Map<string, bigint>();
   let failed = 0;
   let killed = false;
@@ -275,6 +281,10 @@ async function faults(cluster: NatsCluster): Promise<void> {
   const afterKill = await all(reader.logs.vrp.read());
   await check(afterKill, "read after the kill");
   const last = afterKill.at(-1)!.sequence;
+  await until("the follower to reach the end", () => (followed.at(-1)?.sequence === last ? true : undefined), 20_000);
+  abort.abort();
+  await following;
+  assert.equal(view(followed), view(afterKill), "the follower, across the leader's death, saw exactly what read sees");
 
   // The killed node comes back and catches up from the others.
   await victim.start();

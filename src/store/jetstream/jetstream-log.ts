@@ -52,6 +52,9 @@ export interface AppendResult {
   readonly duplicate: boolean;
 }
 
+/** A follower that got nothing for this long while the stream holds more is replaced. */
+const STALL_MS = 3000;
+
 export interface JetStreamLogOptions {
   /** How long an append may retry a publish that got no acknowledgement. Default 10000 ms. */
   readonly publishDeadlineMs?: number;
@@ -152,23 +155,63 @@ export class JetStreamLog implements EventLog {
     for await (const message of this.messages(fromSequence, signal)) yield* this.records(message);
   }
 
+  /**
+   * One ordered consumer at a time, from the next sequence wanted. The
+   * client recreates it when its server goes away, but not always (seen
+   * here: after the stream leader is SIGKILLed, about one follower in five
+   * waits forever). So a watchdog: a consumer that has delivered nothing for
+   * a while although the stream holds more is replaced by a new one from
+   * the next sequence: still in order, no gap, no duplicate.
+   */
   private async *messages(fromSequence: bigint, signal?: AbortSignal): AsyncIterable<JsMsg> {
-    if (this.closed) throw new LogClosedError("the log is closed");
-    const consumer = await withTransientRetries(`a reader of ${this.names.stream}`, this.publishDeadlineMs, () => this.js.consumers.get(this.names.stream, fromSequence > 1n ? { opt_start_seq: Number(fromSequence) } : {}));
-    // Short pulls: heartbeats every second, so a consumer lost with its server is noticed and recreated soon.
-    const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
-    const stop = () => void messages.stop();
-    this.stops.add(stop);
-    signal?.addEventListener("abort", stop, { once: true });
+    let next = fromSequence;
+    let ended = false;
+    const end = () => {
+      ended = true;
+    };
+    signal?.addEventListener("abort", end, { once: true });
+    this.stops.add(end);
     try {
-      yield* messages;
+      while (!ended && !this.closed && !signal?.aborted) {
+        const start = next;
+        const consumer = await withTransientRetries(`a reader of ${this.names.stream}`, this.publishDeadlineMs, () =>
+          this.js.consumers.get(this.names.stream, start > 1n ? { opt_start_seq: Number(start) } : {}),
+        );
+        // Short pulls: heartbeats every second, so a lost server is noticed soon.
+        const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
+        const stop = () => void messages.stop();
+        this.stops.add(stop);
+        signal?.addEventListener("abort", stop, { once: true });
+        let lastDelivery = Date.now();
+        const watchdog = setInterval(() => {
+          if (Date.now() - lastDelivery < STALL_MS) return;
+          lastDelivery = Date.now();
+          void this.jsm.streams.info(this.names.stream).then(
+            (info) => (BigInt(info.state.last_seq) >= next ? stop() : undefined),
+            () => {},
+          );
+        }, STALL_MS / 2);
+        watchdog.unref();
+        try {
+          for await (const message of messages) {
+            lastDelivery = Date.now();
+            next = BigInt(message.seq) + 1n;
+            yield message;
+          }
+        } finally {
+          clearInterval(watchdog);
+          this.stops.delete(stop);
+          signal?.removeEventListener("abort", stop);
+          stop();
+          void consumer.delete().catch(() => {});
+        }
+      }
     } finally {
-      this.stops.delete(stop);
-      signal?.removeEventListener("abort", stop);
-      stop();
-      void consumer.delete().catch(() => {});
+      this.stops.delete(end);
+      signal?.removeEventListener("abort", end);
     }
   }
+
 
   /** Call `listener` with each record appended after the last one this process knows of. */
   subscribe(listener: (record: LogRecord) => void): () => void {
