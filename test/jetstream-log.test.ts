@@ -13,6 +13,7 @@ import * as assert from "uvu/assert";
 import { SessionEventsError } from "../src/errors.js";
 import { JetStreamEngine, type JetStreamEngineOptions } from "../src/store/jetstream/engine.js";
 import { IncompatibleConfigError, SessionSequenceConflictError } from "../src/store/jetstream/errors.js";
+import { decodeGroup, encodeGroup } from "../src/store/jetstream/group-codec.js";
 import type { JetStreamRecord } from "../src/store/jetstream/jetstream-log.js";
 import { NatsCluster, until } from "./support/nats-cluster.js";
 
@@ -67,6 +68,17 @@ test("a group is one position: its records share the sequence, in order; nextSeq
   }
   // The other family is another stream, numbered on its own.
   assert.is(await logs.sessions.append(bytes("s")), 1n);
+});
+
+test("a group message decodes to exactly its records; a body that does not match its header is refused, never half-read", () => {
+  const { body, headers } = encodeGroup([bytes("a"), bytes(""), bytes("ccc")]);
+  assert.equal(decodeGroup(body, headers, "m").map(text), ["a", "", "ccc"]);
+  const single = encodeGroup([bytes("only")]);
+  assert.is(single.headers, undefined, "a single record is the body as it is");
+  assert.equal(decodeGroup(single.body, undefined, "m").map(text), ["only"]);
+  assert.throws(() => decodeGroup(body.subarray(0, body.length - 1), headers, "m#7"), /m#7: record 2 of 3 runs past the message \[group_truncated\]/);
+  const longer = new Uint8Array([...body, 0]);
+  assert.throws(() => decodeGroup(longer, headers, "m#8"), /m#8: group header says 3 records, the body holds other bytes \[group_length\]/);
 });
 
 test("read + follow from two connections: the same list, gap-free, while writers on both append", async () => {
