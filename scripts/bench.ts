@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive|tailing|import` runs one section.
+ * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -12,6 +12,7 @@ import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
 import { benchImportTime, importTimeTable } from "./bench/import-time.js";
+import { benchJetStreamAppend, jetstreamAppendTable } from "./bench/jetstream-append.js";
 import { benchLatency, latencyTables } from "./bench/latency.js";
 import { benchSubscriberLag, benchTailCost, tailingTables } from "./bench/tailing.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
@@ -55,6 +56,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "import",
     title: "Import time of each package entry in a fresh process (medians of 21 interleaved rounds beside a bare `node -e 0`)",
     run: async () => importTimeTable(benchImportTime()),
+  },
+  {
+    name: "log-engines",
+    title: "Log engines, raw appends of 200 bytes, 64 in flight from one process (medians of 3 interleaved rounds of 2 s; JetStream on loopback)",
+    run: async () => jetstreamAppendTable(await benchJetStreamAppend()),
   },
 ];
 

@@ -13,7 +13,7 @@ import { bridges } from "../bridge/index.js";
 import { describeError } from "../contract/errors.js";
 import { parseTimestamp } from "../contract/timestamp.js";
 import type { JsonObject } from "../contract/types.js";
-import { authMetadata, channelCredentials } from "../client/connection.js";
+import { authMetadata, channelCredentials, channelTarget, parseTargets } from "../client/connection.js";
 import { EmitError, SessionEventEmitter } from "../client/emitter.js";
 import {
   GetSessionRequest,
@@ -35,7 +35,8 @@ export const CONNECTION_OPTIONS = {
   "deadline-ms": { type: "string" },
 } as const satisfies ParseArgsConfig["options"];
 
-export const connectionHelp = `connection: --target host:port [env SESSION_EVENTS_TARGET, default 127.0.0.1:50051]
+export const connectionHelp = `connection: --target host:port[,host:port...] (several collectors: fail over between them)
+            [env SESSION_EVENTS_TARGET, default 127.0.0.1:50051]
             --token T [env SESSION_EVENTS_TOKEN]  --tls-ca PEM  --tls-cert PEM --tls-key PEM (mutual TLS)
             --deadline-ms N [3000]`;
 
@@ -52,8 +53,14 @@ export function connection(values: Record<string, string | undefined>): Connecti
   if (!/^\d+$/.test(deadline) || Number(deadline) < 1) throw new UsageError(`--deadline-ms: must be a positive integer (got ${JSON.stringify(deadline)})`);
   if ((get("tls-cert") === undefined) !== (get("tls-key") === undefined)) throw new UsageError("--tls-cert and --tls-key: give both or neither");
   const tlsWanted = get("tls-ca") ?? get("tls-cert");
+  const target = get("target") ?? process.env.SESSION_EVENTS_TARGET ?? "127.0.0.1:50051";
+  try {
+    parseTargets(target);
+  } catch (e) {
+    throw new UsageError(`--target: ${(e as Error).message.replace(/^target: /, "")}`);
+  }
   return {
-    target: get("target") ?? process.env.SESSION_EVENTS_TARGET ?? "127.0.0.1:50051",
+    target,
     token: get("token") ?? (process.env.SESSION_EVENTS_TOKEN || undefined),
     tls: tlsWanted ? { ca: get("tls-ca"), cert: get("tls-cert"), key: get("tls-key") } : undefined,
     deadlineMs: Number(deadline),
@@ -177,7 +184,7 @@ function sessionJson(s: Session): object {
 }
 
 function unary<Res>(c: Connection, method: "listSessions" | "getSession", request: object): Promise<Res> {
-  const client = new SessionServiceClient(c.target, channelCredentials(c.tls));
+  const client = new SessionServiceClient(channelTarget(c.target), channelCredentials(c.tls));
   return new Promise<Res>((resolve, reject) => {
     (client[method] as (r: object, m: unknown, o: object, cb: (e: ServiceError | null, r: Res) => void) => void)(
       request,

@@ -22,6 +22,10 @@ interface OptionSpec {
   readonly help: string;
 }
 
+import type { Engine, NatsConfig } from "../server/server-config.js";
+
+export const ENGINES = ["file", "jetstream"] as const satisfies readonly Engine[];
+
 /** The collector's options: flag, environment variable, default, limits and help of each. */
 export const SERVE_OPTIONS = {
   address: { flag: "address", env: "SESSION_EVENTS_ADDRESS", kind: "string", default: "127.0.0.1:50051", help: "host:port to listen on (port 0 picks a free one)" },
@@ -44,6 +48,13 @@ export const SERVE_OPTIONS = {
   retentionBytes: { flag: "retention-bytes", env: "SESSION_EVENTS_RETENTION_BYTES", kind: "size", help: "remove the oldest closed log segments while the log is larger than this (e.g. 50GiB)" },
   archiveDir: { flag: "archive-dir", env: "SESSION_EVENTS_ARCHIVE_DIR", kind: "string", help: "before removing a segment, export it to DIR/<first>-<last>.jsonl.gz (verified); a failed export keeps it" },
   retentionIntervalMs: { flag: "retention-interval-ms", env: "SESSION_EVENTS_RETENTION_INTERVAL_MS", kind: "int", default: "60000", min: 100, max: 86400000, help: "how often retention looks for segments to remove" },
+  engine: { flag: "engine", env: "SESSION_EVENTS_ENGINE", kind: "string", default: "file", help: `where the log lives: ${ENGINES.join(" or ")} (jetstream: NATS JetStream, see docs/scaling.md)` },
+  natsServers: { flag: "nats-servers", env: "SESSION_EVENTS_NATS_SERVERS", kind: "string", help: "--engine jetstream: comma-separated nats://host:port seeds of the NATS cluster" },
+  natsStreamReplicas: { flag: "nats-stream-replicas", env: "SESSION_EVENTS_NATS_STREAM_REPLICAS", kind: "int", default: "1", min: 1, max: 5, help: "--engine jetstream: replicas of every stream and bucket (3 on a 3-node cluster)" },
+  natsPrefix: { flag: "nats-prefix", env: "SESSION_EVENTS_NATS_PREFIX", kind: "string", default: "session-events", help: "--engine jetstream: prefix of every stream, subject and bucket" },
+  natsCreds: { flag: "nats-creds", env: "SESSION_EVENTS_NATS_CREDS", kind: "file", help: "--engine jetstream: a NATS .creds file (JWT and nkey seed)" },
+  natsTokenFile: { flag: "nats-token-file", env: "SESSION_EVENTS_NATS_TOKEN_FILE", kind: "file", help: "--engine jetstream: read the NATS token from a file" },
+  natsTlsCa: { flag: "nats-tls-ca", env: "SESSION_EVENTS_NATS_TLS_CA", kind: "file", help: "--engine jetstream: PEM CA of the NATS servers' certificates (turns TLS on)" },
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -151,7 +162,13 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     throw new UsageError(`${where(o.archiveDir)}: must be an existing directory (got ${JSON.stringify(retention.archiveDir)})`);
   }
 
+  const engine = raw(o.engine)!;
+  if (!(ENGINES as readonly string[]).includes(engine)) throw new UsageError(`${where(o.engine)}: must be one of ${ENGINES.join(", ")} (got ${JSON.stringify(engine)})`);
+  const nats = natsConfig(engine as Engine, values, env, raw, where, int, file);
+
   return {
+    engine: engine as Engine,
+    nats,
     acceptVersions: acceptVersions(raw(o.acceptVersions)!, where(o.acceptVersions)),
     address,
     dataDir: raw(o.dataDir)!,
@@ -192,6 +209,35 @@ function isDirectory(p: string): boolean {
 }
 
 const VALUE_NAMES: Readonly<Record<OptionSpec["kind"], string>> = { int: "n", file: "path", string: "value", level: "value", list: "v,v", duration: "duration", size: "size" };
+
+type Raw = (s: OptionSpec) => string | undefined;
+
+/** The NATS flags: required with --engine jetstream, refused without it. */
+function natsConfig(engine: Engine, values: Record<string, unknown>, env: NodeJS.ProcessEnv, raw: Raw, where: (s: OptionSpec) => string, int: (s: OptionSpec) => number, file: (s: OptionSpec) => Buffer | undefined): NatsConfig | undefined {
+  const o = SERVE_OPTIONS;
+  const natsSpecs = [o.natsServers, o.natsStreamReplicas, o.natsPrefix, o.natsCreds, o.natsTokenFile, o.natsTlsCa] as OptionSpec[];
+  if (engine !== "jetstream") {
+    const given = natsSpecs.find((s) => values[s.flag] !== undefined || env[s.env]);
+    if (given) throw new UsageError(`${where(given)}: only with --engine jetstream (the engine is ${engine})`);
+    return undefined;
+  }
+  const list = raw(o.natsServers);
+  if (!list) throw new UsageError(`--nats-servers: required with --engine jetstream (e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222)`);
+  const servers = list.split(",").map((u) => u.trim());
+  for (const url of servers) {
+    if (!/^(nats|tls):\/\/(\[[0-9a-fA-F:.]+\]|[^:\s/,]+)(:\d{1,5})?$/.test(url)) {
+      throw new UsageError(`${where(o.natsServers)}: each server must be nats://host[:port] or tls://host[:port], comma-separated (got ${JSON.stringify(url)})`);
+    }
+  }
+  const prefix = raw(o.natsPrefix)!;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix)) throw new UsageError(`${where(o.natsPrefix)}: must be 1 to 64 of A-Z a-z 0-9 _ - (it names NATS subjects, streams and buckets; got ${JSON.stringify(prefix)})`);
+  const creds = file(o.natsCreds);
+  const tokenFile = file(o.natsTokenFile);
+  if (creds && tokenFile) throw new UsageError("--nats-creds and --nats-token-file: give one, not both");
+  const token = tokenFile?.toString("utf8").trim();
+  if (tokenFile && !token) throw new UsageError(`${where(o.natsTokenFile)}: the file is empty`);
+  return { servers, replicas: int(o.natsStreamReplicas), prefix, creds, token, tlsCa: file(o.natsTlsCa) };
+}
 
 /** The options as a help text. */
 export function serveOptionsHelp(): string {

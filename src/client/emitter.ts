@@ -22,7 +22,7 @@ import { SessionServiceClient } from "../../gen/oneiric/session/v1/session_servi
 import { CircuitBreaker, DEFAULT_BREAKER, type BreakerPolicy } from "./circuit-breaker.js";
 import { DEFAULT_RETRY, isRetryable, withRetries, type RetryPolicy } from "./retry.js";
 import { Spool, type SpooledEvent } from "./spool.js";
-import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
+import { authMetadata, channelCredentials, channelTarget, type TlsOptions } from "./connection.js";
 
 export type { TlsOptions } from "./connection.js";
 
@@ -72,7 +72,7 @@ export class SessionEventEmitter {
   private closed = false;
 
   constructor(private readonly options: EmitterOptions) {
-    this.client = new SessionServiceClient(options.target, channelCredentials(options.tls), {
+    this.client = new SessionServiceClient(channelTarget(options.target), channelCredentials(options.tls), {
       // Reconnect soon after the collector comes back (grpc-js waits 1 s, then up to 120 s).
       "grpc.initial_reconnect_backoff_ms": 200,
       "grpc.max_reconnect_backoff_ms": 5000,

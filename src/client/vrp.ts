@@ -28,7 +28,7 @@ import {
   type StreamEventsResponse,
   type SubscribeResponse,
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
-import { authMetadata, channelCredentials, type TlsOptions } from "./connection.js";
+import { authMetadata, channelCredentials, channelTarget, type TlsOptions } from "./connection.js";
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
 import { ERROR_CODES, SessionEventsError, type ErrorCode, type ValidationIssue } from "../errors.js";
 
@@ -132,7 +132,7 @@ export class VrpProducer {
     this.producerId = options.producerId ?? randomUUID();
     this.window = options.window ?? 256;
     this.reconnect = { ...RECONNECT, ...options.reconnect };
-    this.client = new VrpStreamServiceClient(options.target, channelCredentials(options.tls), {
+    this.client = new VrpStreamServiceClient(channelTarget(options.target), channelCredentials(options.tls), {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 3000,
     });
@@ -312,7 +312,7 @@ export interface SubscribeOptions extends VrpConnectionOptions {
  * ```
  */
 export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{ sequence: bigint; event: VrpEventJson; derived: boolean }> {
-  const client = new VrpStreamServiceClient(options.target, channelCredentials(options.tls), {
+  const client = new VrpStreamServiceClient(channelTarget(options.target), channelCredentials(options.tls), {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 3000,
   });
