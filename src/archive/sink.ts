@@ -13,6 +13,7 @@ import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { syncPath } from "../store/fsync.js";
+import { nameTargetInError } from "../store/atomic-write.js";
 
 /** Writes are gathered into batches of about this size before reaching the stream. */
 const BATCH_BYTES = 256 * 1024;
@@ -56,6 +57,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   const gzip = options.gzip ? createGzip() : undefined;
   let failure: Error | undefined;
   const fail = (e: Error) => {
+    if (temporary) nameTargetInError(e, temporary, file!); // name the user's file, not our partial one
     failure ??= (e as NodeJS.ErrnoException).code === "EPIPE" ? new OutputClosedError("the output was closed by its reader") : e;
     wake?.(); // a write waiting for "drain" would otherwise wait forever
   };
@@ -121,8 +123,12 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       await finished(target).catch(fail);
       if (failure) throw failure;
       if (!temporary) return;
-      await syncPath(temporary);
-      await rename(temporary, file!);
+      try {
+        await syncPath(temporary);
+        await rename(temporary, file!);
+      } catch (e) {
+        throw nameTargetInError(e, temporary, file!);
+      }
       await syncPath(path.dirname(file!)); // the rename, durable
     },
     async abort() {

@@ -3,6 +3,7 @@
  * by name, and export to a file.
  */
 import { writeFileSync, renameSync, rmSync } from "node:fs";
+import { nameTargetInError } from "../store/atomic-write.js";
 import YAML from "yaml";
 import { CONTRACT_NAMES, contracts, type ContractName } from "../contract/contracts.js";
 import { parseJsonInput } from "../contract/parse.js";
@@ -48,7 +49,7 @@ export function exportSchemasToFile(outputPath: string, format: ExportFormat | s
     renameSync(tmp, outputPath);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    throw nameTargetInError(e, tmp, outputPath);
   }
 }
 

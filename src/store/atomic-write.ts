@@ -22,10 +22,15 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     await rename(temporary, target);
   } catch (e) {
     await rm(temporary, { force: true }).catch(() => {});
-    // Name the user's file, not our temporary one.
-    const err = e as NodeJS.ErrnoException;
-    if (typeof err.message === "string") err.message = err.message.split(temporary).join(target);
-    throw err;
+    throw nameTargetInError(e, temporary, target);
   }
   await syncPath(dir);
+}
+
+/** An error about our temporary file, rewritten to name the user's file (the one they asked for). */
+export function nameTargetInError(e: unknown, temporary: string, target: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.message === "string") err.message = err.message.split(temporary).join(target);
+  if (typeof err?.path === "string") err.path = err.path.split(temporary).join(target);
+  return err;
 }
