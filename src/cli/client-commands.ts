@@ -172,8 +172,8 @@ export async function sessionsList(args: string[], stdout: NodeJS.WritableStream
     0,
   );
   if (values.status !== undefined && !Object.hasOwn(STATUS_FLAG, values.status)) throw new UsageError(`--status: must be open or ended (got ${JSON.stringify(values.status)})`);
-  const pageSize = values["page-size"] ?? "0";
-  if (!/^\d+$/.test(pageSize) || Number(pageSize) > MAX_PAGE_SIZE) {
+  const pageSize = values["page-size"] ?? "0"; // 0: the collector's default
+  if (values["page-size"] !== undefined && (!/^\d+$/.test(pageSize) || Number(pageSize) < 1 || Number(pageSize) > MAX_PAGE_SIZE)) {
     throw new UsageError(`--page-size: must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${JSON.stringify(pageSize)})`);
   }
   const time = (flag: string, old: string) => {

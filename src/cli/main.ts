@@ -181,7 +181,7 @@ export async function main(argv: string[], stdout = process.stdout, stderr = pro
       return 1;
     }
     const flag = usageError.message.split(":")[0]!;
-    const why = !command.connects && CONNECTION_FLAGS.has(flag) ? ` ('${name}' does not call a collector)` : "";
+    const why = !command.connects && CONNECTION_FLAGS.has(flag) && usageError.message.endsWith("unknown flag") ? ` ('${name}' does not call a collector)` : "";
     stderr.write(`session-events: error: ${usageError.message}${why}\nsee 'session-events ${name} --help'\n`);
     return 2;
   }

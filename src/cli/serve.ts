@@ -1,4 +1,5 @@
 /** `session-events serve`: run the collector until SIGINT or SIGTERM. */
+import { setLogger, setLogVerbosity, logVerbosity } from "@grpc/grpc-js";
 import { parseServeConfig, serveOptionsHelp } from "../server/config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer } from "../server/server.js";
@@ -22,6 +23,9 @@ ${serveOptionsHelp()}`;
 export async function serve(args: string[]): Promise<number> {
   const config = parseServeConfig(args);
   const logger = createLogger(config.logLevel);
+  // grpc-js's own lines ("E No address added ...") as ours: every stderr line of serve is JSON.
+  setLogger({ error: (...a: unknown[]) => logger.debug("grpc-js", { message: a.map(String).join(" ") }) } as unknown as Console);
+  setLogVerbosity(config.logLevel === "debug" ? logVerbosity.INFO : logVerbosity.ERROR);
   let code = 0;
   // Until the server is up, a stop is noted and carried out once it is; a
   // second one exits at once (recovery is safe to cut short: it is what a crash
@@ -44,12 +48,19 @@ export async function serve(args: string[]): Promise<number> {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
   try {
-    const running = await startServer(config, logger, {
-      onFatal: () => {
-        code = 1; // let a supervisor restart us: recovery needs a fresh open
-        stop("event log failure");
-      },
-    });
+    let running: Awaited<ReturnType<typeof startServer>>;
+    try {
+      running = await startServer(config, logger, {
+        onFatal: () => {
+          code = 1; // let a supervisor restart us: recovery needs a fresh open
+          stop("event log failure");
+        },
+      });
+    } catch (e) {
+      // One JSON line, as every other line of serve (a supervisor's log reads them all alike).
+      logger.error("cannot start", { error: (e as Error).message, address: config.address, dataDir: config.dataDir });
+      return 1;
+    }
     await new Promise<void>((resolve) => {
       let stopping = false;
       stop = (why: string) => {

@@ -239,9 +239,10 @@ async function dialect(file: string | undefined, lenient: boolean): Promise<VrpD
     try {
       map = await loadVrpDialectMap(file);
     } catch (e) {
+      // A ValidationError has a code too (a gRPC status name): the map's content first, then the file.
+      if (e instanceof ValidationError) throw new UsageError(`--map: ${e.message}`);
       const code = (e as NodeJS.ErrnoException).code;
       if (typeof code === "string") throw new UsageError(`--map: cannot read ${JSON.stringify(file)} (${code})`);
-      if (e instanceof ValidationError) throw new UsageError(`--map: ${e.message}`);
       throw e;
     }
   }

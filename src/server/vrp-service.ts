@@ -27,7 +27,9 @@ import {
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import type { EventLog } from "../store/event-log.js";
 import { vrpEventOf, type VrpHub } from "../vrp/hub.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { Logger } from "./logger.js";
+import { OpenStreams } from "./open-streams.js";
 import { toServiceError } from "./rich-error.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 
@@ -45,9 +47,15 @@ export const WINDOW = 256;
 export const PRODUCER_ID_KEY = "x-producer-id";
 export const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
-export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
+/**
+ * `streams`: where open streams are registered, so that a shutdown ends them
+ * (and metrics see them); `metrics`: counts each event stored.
+ */
+export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, streams = new OpenStreams(), metrics?: CollectorMetrics) {
   return {
     streamEvents(call: ServerDuplexStream<Decoded<StreamEventsRequest>, StreamEventsResponse>): void {
+      let closing: string | undefined; // shutting down: judge nothing more, answer what was judged, then UNAVAILABLE
+      let paused = false;
       let index = 0n;
       let accepted = 0n;
       let waiting = 0; // requests whose answer has not left yet (any kind: all hold memory)
@@ -67,10 +75,27 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
         if (failed || call.cancelled) return;
         if (!call.write(response)) await new Promise((r) => call.once("drain", r));
       };
-      const flowControl = () => (waiting >= WINDOW ? call.pause() : call.resume());
-      const finishIfDone = () => {
-        if (clientDone && waiting === 0 && !failed) void answers.then(() => call.end());
+      const flowControl = () => {
+        paused = closing !== undefined || waiting >= WINDOW;
+        if (paused) call.pause();
+        else call.resume();
       };
+      const finishIfDone = () => {
+        if (waiting > 0 || failed) return;
+        if (closing !== undefined) {
+          failed = true; // nothing more goes out
+          void answers.then(() => call.emit("error", { code: status.UNAVAILABLE, details: closing } satisfies Partial<ServiceError>));
+        } else if (clientDone) void answers.then(() => call.end());
+      };
+      const remove = streams.add({
+        kind: "StreamEvents",
+        heldBack: () => paused && closing === undefined,
+        close(details) {
+          closing = details;
+          flowControl();
+          finishIfDone();
+        },
+      });
       /** Queue the answer to one request; reading pauses while too many wait. */
       const answer = (work: () => Promise<void>) => {
         waiting++;
@@ -91,6 +116,8 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       };
 
       call.on("data", (decoded: Decoded<StreamEventsRequest>) => {
+        // Read after the shutdown began: not judged, so not numbered; the producer resends it after reconnecting.
+        if (closing !== undefined) return;
         // A refused request keeps what could be read of it (an oversized event's producer_sequence).
         const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
@@ -124,6 +151,8 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
             answer(async () => {
               await durable;
               accepted++;
+              metrics?.eventStored("vrp", request.event!.eventType);
+              for (const value of derivedMessages) metrics?.eventStored("vrp", value.eventType, "derived");
               for (const value of derivedMessages) {
                 await send(StreamEventsResponse.fromPartial({ kind: value.eventType === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
               }
@@ -138,7 +167,10 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       });
       call.on("error", () => {
         failed = true;
+        remove();
       });
+      call.on("finish", remove);
+      call.on("cancelled", remove);
     },
 
     subscribe(call: ServerWritableStream<Decoded<SubscribeRequest>, SubscribeResponse>): void {
@@ -160,6 +192,15 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       };
       call.on("cancelled", stop);
       call.on("close", stop);
+      const remove = streams.add({
+        kind: "Subscribe",
+        heldBack: () => drained !== undefined,
+        position: () => cursor,
+        close(details) {
+          stop();
+          call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>);
+        },
+      });
 
       const follow = async () => {
         while (!stopped) {
@@ -196,6 +237,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
         })
         .finally(() => {
           stopListening();
+          remove();
           if (!stopped) call.end();
         });
     },
