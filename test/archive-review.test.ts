@@ -5,12 +5,13 @@
  * descriptor), fixed since.
  */
 import { spawn } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { exportArchive, importArchive, readArchive, verifyArchive, type ArchiveDamage } from "../src/archive/index.js";
+import { openSink } from "../src/archive/sink.js";
 import { encodeFrame, encodeSegmentHeader, HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../src/store/frame.js";
 import { LogCorruptionError, SegmentLog } from "../src/store/segment-log.js";
 import { logEntryBytes, sampleEvents, writeDataDir, writeSegmentFile } from "./support/archive-log.js";
@@ -85,6 +86,25 @@ test("sink: an output that cannot be written is an error, not a job that never s
   // A missing parent directory: the open fails, same hang.
   const r2 = await within(exportArchive(input, { output: path.join(dir, "missing", "out.jsonl") }), 5000);
   assert.ok(!r2.pending, "exportArchive never settles when the output's directory is missing");
+});
+
+test("sink: an error about the file being written names the user's file, not the partial one beside it", async () => {
+  const dir = tempDir();
+  const outDir = path.join(dir, "gone");
+  mkdirSync(outDir);
+  const target = path.join(outDir, "out.jsonl");
+  const sink = openSink(target);
+  rmSync(outDir, { recursive: true }); // before the partial file is opened: its open fails
+  const error = await sink
+    .write("{}\n")
+    .then(() => sink.finish())
+    .then(
+      () => undefined,
+      (e: Error) => e,
+    );
+  assert.ok(error, "the write must fail");
+  assert.ok(error!.message.includes(target), error!.message);
+  assert.not.ok(error!.message.includes(".partial-"), error!.message);
 });
 
 test("CLI: -o an unwritable path prints an error and exits 1 (today: silent exit 13, partial file left)", async () => {

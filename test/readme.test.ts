@@ -92,11 +92,11 @@ test("the README's shell quick start runs as written: start, health, emit, get, 
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d));
   child.stderr.on("data", (d: Buffer) => (stderr += d));
+  const closing = new Promise<boolean>((resolve) => child.on("close", () => resolve(true)));
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-  const closed = await Promise.race([
-    new Promise<boolean>((resolve) => child.on("close", () => resolve(true))),
-    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 10_000).unref()),
-  ]);
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([closing, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000)))]);
+  clearTimeout(timer);
   const trace = `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
   assert.is(code, 0, trace);
   assert.ok(closed, `something the script started still holds its output open (a collector left running?)\n${trace}`);
