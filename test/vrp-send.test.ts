@@ -433,9 +433,9 @@ test("VrpProducer: handshake() tells the last number judged; withhold() consumes
   await stop(server);
 });
 
-test("the README's vrp send commands run as written", async () => {
-  const readme = readFileSync(path.join(repoRoot, "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf("### Sending JSON Lines: vrp send"));
+test("the documented vrp send commands (docs/vrp-streams.md) run as written", async () => {
+  const doc = readFileSync(path.join(repoRoot, "docs/vrp-streams.md"), "utf8");
+  const section = doc.slice(doc.indexOf("## Sending JSON Lines: vrp send"));
   const commands = [...section.matchAll(/^npx session-events (vrp send [^#\n]*?)\s*(?:#.*)?$/gm)].map((m) => m[1]!.split(/\s+/));
   assert.ok(commands.length >= 3, `${commands.length} commands`);
   const server = await serve();
