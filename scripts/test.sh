@@ -22,7 +22,7 @@ gate() {
   fi
 }
 
-gate "typecheck + build (tsc)" bash -c 'rm -rf dist && node_modules/.bin/tsc -p tsconfig.json'
+gate "typecheck + build (tsc)" bash -c 'rm -rf dist && node_modules/.bin/tsc -p tsconfig.json && node scripts/make-bin-executable.mjs'
 gate "buf lint" node_modules/.bin/buf lint
 gate "buf breaking (WIRE_JSON, against proto/baseline.binpb)" bash scripts/breaking.sh
 gate "gen/ is fresh" bash scripts/check-gen.sh

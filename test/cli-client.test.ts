@@ -57,18 +57,24 @@ test("bad flags are usage errors (exit 2) naming the flag", async () => {
     [["emit", "end"], /expected 1 argument/],
     [["sessions", "list", "--status", "paused"], /--status: must be open or ended/],
     [["sessions", "list", "--after", "yesterday"], /--after: must be an RFC 3339 date-time/],
-    [["sessions", "list", "--page-size", "-1"], /--page-size|Option '--page-size/],
+    [["sessions", "list", "--since", "yesterday"], /--since: must be an RFC 3339 date-time/],
+    [["sessions", "list", "--since", "2026-01-01T00:00:00Z", "--after", "2026-01-01T00:00:00Z"], /--since: give it once \(--after is its older name\)/],
+    [["sessions", "list", "--page-size", "-1"], /--page-size: needs a value/],
+    [["sessions", "list", "--page-size", "abc"], /--page-size: must be an integer from 1 to 1000/],
+    [["sessions", "list", "--page-size", "5000"], /--page-size: must be an integer from 1 to 1000 \(got "5000"\)/],
     [["sessions", "list", "--deadline-ms", "soon"], /--deadline-ms: must be a positive integer/],
     [["serve", "--address", "nowhere"], /--address: must be host:port/],
     [["serve", "--max-message-bytes", "12"], /--max-message-bytes: must be an integer from 1024/],
     [["serve", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], /--tls-cert: cannot read "\/nonexistent.pem" \(ENOENT\)/],
     [["serve", "--log-level", "loud"], /--log-level: must be one of debug, info, warn, error/],
-    [["serve", "--token", "short"], /--token: a token must have at least 8 characters/],
+    [["serve", "--token", "short"], /--token: a token must be at least 8 visible ASCII characters/],
+    [["serve", "--token", "        "], /--token: a token must be at least 8 visible ASCII characters, without spaces/],
   ];
   for (const [args, message] of cases) {
     const r = await cli(args);
     assert.is(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
+    assert.match(r.stderr, new RegExp(`^session-events: error: [^\n]*\nsee 'session-events ${args[0]}( ${args[1]})? --help'\n$`));
   }
 });
 

@@ -16,6 +16,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["index", "exports"], // the package's entry files
   ["cli"],
   ["server"],
+  ["metrics"], // Prometheus counters the server feeds
   ["collector", "vrp", "archive", "client"], // the domain: peers, none imports another
   ["session"],
   ["bridge"],

@@ -40,8 +40,15 @@ test("exportSchemasToFile: an unsupported format fails and writes no file", () =
 
 test("exportSchemasToFile: an unwritable path fails clearly and leaves no temporary file", () => {
   const dir = tempDir();
-  assert.throws(() => exportSchemasToFile(path.join(dir, "missing", "s.json")), /ENOENT/);
+  const target = path.join(dir, "missing", "s.json");
+  assert.throws(
+    () => exportSchemasToFile(target),
+    (e: Error) => /ENOENT/.test(e.message) && e.message.includes(`'${target}'`) && !e.message.includes(".tmp"),
+  );
   assert.equal(readdirSync(dir), []);
+  const r = cli("schemas", "export", "-o", target);
+  assert.is(r.status, 1);
+  assert.ok(r.stderr.includes(`'${target}'`) && !r.stderr.includes(".tmp"), r.stderr); // the user's path, not our temporary file
 });
 
 test("CLI: schemas export to stdout (json by default)", () => {
@@ -55,7 +62,10 @@ test("CLI: schemas export --format yaml PATH, and format from the extension", ()
   let r = cli("schemas", "export", "--format", "yaml", path.join(dir, "out.txt"));
   assert.is(r.status, 0, r.stderr);
   assert.equal(YAML.parse(readFileSync(path.join(dir, "out.txt"), "utf8")), getAllSchemas());
-  r = cli("schemas", "export", path.join(dir, "out.yml"));
+  r = cli("schemas", "export", "-o", path.join(dir, "out.json"));
+  assert.is(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(readFileSync(path.join(dir, "out.json"), "utf8")), getAllSchemas());
+  r = cli("schemas", "export", path.join(dir, "out.yml")); // the older form: FILE as an argument
   assert.is(r.status, 0, r.stderr);
   assert.equal(YAML.parse(readFileSync(path.join(dir, "out.yml"), "utf8")), getAllSchemas());
 });
@@ -65,9 +75,11 @@ test("CLI: bad flags and formats are usage errors (exit 2) that name the problem
   const target = path.join(dir, "out.json");
   const cases: [string[], RegExp][] = [
     [["schemas", "export", "--format", "xml", target], /--format: Unsupported format: "xml" \(expected one of: json, yaml\)/],
-    [["schemas", "export", "--colour", target], /Unknown option '--colour'/],
-    [["schemas", "export", "a.json", "b.json"], /at most one PATH/],
-    [["schemas", "import"], /unknown command: schemas import/],
+    [["schemas", "export", "--colour", target], /--colour: unknown flag/],
+    [["schemas", "export", "a.json", "b.json"], /at most one FILE/],
+    [["schemas", "export", "-o", target, "b.json"], /--output: give the file once/],
+    [["schemas", "export", "--target", "127.0.0.1:1"], /--target: unknown flag \('schemas export' does not call a collector\)/],
+    [["schemas", "import"], /schemas import: unknown command/],
     [["schemas", "export", "--version", "9.9", target], /--version: unknown contract version "9\.9" \(known versions: 1\.0\)/],
   ];
   for (const [args, message] of cases) {
@@ -89,8 +101,8 @@ test("CLI: --version picks a released contract version; the default is the curre
 test("CLI: --help prints usage", () => {
   const r = cli("schemas", "export", "--help");
   assert.is(r.status, 0);
-  assert.match(r.stdout, /session-events schemas export \[--format json\|yaml\] \[--version X\] \[PATH\]/);
-  assert.match(cli("--help").stdout, /commands:/);
+  assert.match(r.stdout, /session-events schemas export \[--format json\|yaml\] \[--version X\] \[-o FILE\]/);
+  assert.match(cli("--help").stdout, /^usage: session-events <command>/);
 });
 
 test.run();

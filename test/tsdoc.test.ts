@@ -3,7 +3,7 @@
  * compiler API from the entry files (as a user's editor sees them); a name a
  * README example imports carries an `@example` too.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import { test } from "uvu";
@@ -44,8 +44,10 @@ function exportedNames(): Exported[] {
 }
 
 /** The names README.md's ```js examples import, as "entry file: name". */
+/** The names the js examples of README.md and docs/*.md import (readme.test.ts runs those examples). */
 function readmeImports(): Set<string> {
-  const readme = readFileSync(path.join(repoRoot, "README.md"), "utf8");
+  const docs = readdirSync(path.join(repoRoot, "docs")).filter((f) => f.endsWith(".md")).map((f) => path.join("docs", f));
+  const readme = ["README.md", ...docs].map((f) => readFileSync(path.join(repoRoot, f), "utf8")).join("\n");
   const names = new Set<string>();
   for (const block of readme.matchAll(/```js\n([\s\S]*?)```/g)) {
     for (const m of block[1]!.matchAll(/import \{([^}]*)\} from "session-events(?:\/(\w+))?"/g)) {

@@ -13,7 +13,7 @@ import { finished } from "node:stream/promises";
 import type { Writable } from "node:stream";
 import { createGzip } from "node:zlib";
 import { syncPath } from "../store/fsync.js";
-import { renameDurably } from "../store/atomic-write.js";
+import { nameTargetInError, renameDurably } from "../store/atomic-write.js";
 import { SessionEventsError } from "../errors.js";
 
 /** Writes are gathered into batches of about this size before reaching the stream. */
@@ -61,6 +61,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   const gzip = options.gzip ? createGzip() : undefined;
   let failure: Error | undefined;
   const fail = (e: Error) => {
+    if (temporary) nameTargetInError(e, temporary, file!); // name the user's file, not our partial one
     failure ??= (e as NodeJS.ErrnoException).code === "EPIPE" ? new OutputClosedError("the output was closed by its reader") : e;
     wake?.(); // a write waiting for "drain" would otherwise wait forever
   };
@@ -126,7 +127,11 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       await finished(target).catch(fail);
       if (failure) throw failure;
       if (!temporary) return;
-      await syncPath(temporary);
+      try {
+        await syncPath(temporary);
+      } catch (e) {
+        throw nameTargetInError(e, temporary, file!);
+      }
       await renameDurably(temporary, file!);
     },
     async abort() {

@@ -19,13 +19,15 @@ import type { ReadOptions } from "../archive/read.js";
 import { INPUT_FORMATS, type InputFormat } from "../archive/source.js";
 import { renderSummary, summaryToJson, type ArchiveSummary } from "../archive/summary.js";
 import { OutputClosedError, openSink, type Sink } from "../archive/sink.js";
+import { aliased } from "./flags.js";
 import { UsageError } from "./usage-error.js";
 
 export const EXIT_DAMAGE = 1;
 export const EXIT_SKIPPED = 3;
 
 const INPUT_OPTIONS = {
-  format: { type: "string" },
+  "input-format": { type: "string" },
+  format: { type: "string" }, // the older name of --input-format (--format is an output format elsewhere)
   message: { type: "string" },
   "on-damage": { type: "string" },
   "no-progress": { type: "boolean" },
@@ -33,7 +35,8 @@ const INPUT_OPTIONS = {
 
 const inputHelp = `input:   INPUT is a collector data directory, a segment file (.seg), a file of
          length-delimited protobufs, or JSON Lines; gzip'ed or not; "-" is stdin.
-         --format auto|log|segment|delimited|jsonl   [auto: by name, else by content]
+         --input-format auto|log|segment|delimited|jsonl   [auto: by name, else
+                   by content] (older name: --format)
          --message LogEntry|SessionStartEvent|SessionEndEvent|VrpEvent
                    what each delimited record holds [LogEntry]
 damage:  --on-damage stop|skip   stop at the first damaged record, or report
@@ -178,7 +181,7 @@ function jobRunner(name: string, values: Values, stderr: NodeJS.WritableStream, 
   };
   const onDamage: DamagePolicy = policyName === "stop" ? "stop" : printDamage;
   const readOptions: ReadOptions = {
-    format: oneOf<InputFormat>("--format", values.format, INPUT_FORMATS),
+    format: oneOf<InputFormat>(values["input-format"] !== undefined ? "--input-format" : "--format", aliased(values, "input-format", "format"), INPUT_FORMATS),
     message: oneOf<RecordMessage>("--message", values.message, RECORD_MESSAGES),
     onDamage,
     onProgress: progress && ((p) => progress.update(p)),

@@ -28,11 +28,11 @@ collector must be stopped (repair takes the directory's lock).
 exit: 0 nothing acknowledged was set aside, 1 records that may have been
 acknowledged were set aside (see the list), 2 usage`;
 
-export const upgradeUsage = `session-events log upgrade OLD_DIR NEW_DIR
+export const upgradeUsage = `session-events log upgrade OLD_DIR NEW_DIR [--json]
 
 Copy a data directory written by session-events 0.1.0 (log format 1) into
 NEW_DIR (new or empty) in the current format, keeping every sequence.
-OLD_DIR is only read.
+OLD_DIR is only read. --json: the result as {"records", "last_sequence", "into"}.
 exit: 0 done, 1 error, 2 usage`;
 
 type Out = NodeJS.WritableStream;
@@ -67,9 +67,9 @@ export async function logRepair(args: string[], stdout: Out): Promise<number> {
 }
 
 export async function logUpgrade(args: string[], stdout: Out): Promise<number> {
-  const { dirs } = oneDir(args, 1);
+  const { dirs, json } = oneDir(args, 1);
   const { records, lastSequence } = await upgradeLog(dirs[0]!, dirs[1]!);
-  stdout.write(`upgraded: ${records} records (last sequence ${lastSequence}) into ${dirs[1]}\n`);
+  stdout.write(json ? `${JSON.stringify({ records, last_sequence: String(lastSequence), into: dirs[1] })}\n` : `upgraded: ${records} records (last sequence ${lastSequence}) into ${dirs[1]}\n`);
   return 0;
 }
 

@@ -43,6 +43,7 @@ export const SERVE_OPTIONS = {
   keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "SESSION_EVENTS_KEEPALIVE_TIMEOUT_MS", kind: "int", default: "20000", min: 1000, max: 600000, help: "close a connection whose ping is not answered in this time" },
   maxRecoveryWindowMs: { flag: "max-recovery-window-ms", env: "SESSION_EVENTS_MAX_RECOVERY_WINDOW_MS", kind: "int", default: "30000", min: 1, max: 86400000, help: "VRP policy: longest a session may stay out of ATTACHED (event time)" },
   maxSwitchesPerMinute: { flag: "max-switches-per-minute", env: "SESSION_EVENTS_MAX_SWITCHES_PER_MINUTE", kind: "int", default: "6", min: 1, max: 100000, help: "VRP policy: most transport switches a session may make in a minute" },
+  metricsAddress: { flag: "metrics-address", env: "SESSION_EVENTS_METRICS_ADDRESS", kind: "string", help: "host:port of a Prometheus endpoint (GET /metrics); off when not given" },
   acceptVersions: { flag: "accept-versions", env: "SESSION_EVENTS_ACCEPT_VERSIONS", kind: "list", default: RELEASED.current, help: `event versions accepted, comma-separated (a transition window: each event is validated against its own version's schema); must include the current version; known: ${RELEASED.versions.join(", ")}` },
   retentionAge: { flag: "retention-age", env: "SESSION_EVENTS_RETENTION_AGE", kind: "duration", help: "remove closed log segments last written longer ago than this (e.g. 30d, 12h); see docs/storage.md" },
   retentionBytes: { flag: "retention-bytes", env: "SESSION_EVENTS_RETENTION_BYTES", kind: "size", help: "remove the oldest closed log segments while the log is larger than this (e.g. 50GiB)" },
@@ -121,10 +122,16 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   };
 
   const o = SERVE_OPTIONS;
-  const address = raw(o.address)!;
-  if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(address) || Number(address.split(":").pop()) > 65535) {
-    throw new UsageError(`${where(o.address)}: must be host:port, e.g. 127.0.0.1:50051 or [::1]:50051 (got ${JSON.stringify(address)})`);
-  }
+  const hostPort = (s: OptionSpec, example: string): string | undefined => {
+    const text = raw(s);
+    if (text === undefined) return undefined;
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(text) || Number(text.split(":").pop()) > 65535) {
+      throw new UsageError(`${where(s)}: must be host:port, e.g. 127.0.0.1:${example} or [::1]:${example} (got ${JSON.stringify(text)})`);
+    }
+    return text;
+  };
+  const address = hostPort(o.address, "50051")!;
+  const metricsAddress = hostPort(o.metricsAddress, "9464");
   const logLevel = raw(o.logLevel)!;
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`${where(o.logLevel)}: must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevel)})`);
 
@@ -132,7 +139,11 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   const tokenFile = file(o.tokenFile);
   if (inlineToken !== undefined && tokenFile !== undefined) throw new UsageError("--token and --token-file: give one, not both");
   const token = inlineToken ?? tokenFile?.toString("utf8").trim();
-  if (token !== undefined && token.length < 8) throw new UsageError(`${tokenFile ? where(o.tokenFile) : where(o.token)}: a token must have at least 8 characters`);
+  // A header value carries visible ASCII only (grpc-js refuses the rest, and
+  // spaces at either end are stripped on the way): any other token could never match.
+  if (token !== undefined && !/^[\x21-\x7e]{8,}$/.test(token)) {
+    throw new UsageError(`${tokenFile ? where(o.tokenFile) : where(o.token)}: a token must be at least 8 visible ASCII characters, without spaces`);
+  }
 
   const cert = file(o.tlsCert);
   const key = file(o.tlsKey);
@@ -183,6 +194,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     segmentBytes: int(o.segmentBytes),
     maxRecoveryWindowMs: int(o.maxRecoveryWindowMs),
     maxSwitchesPerMinute: int(o.maxSwitchesPerMinute),
+    metricsAddress,
     retention,
   };
 }

@@ -1,4 +1,5 @@
 /** `session-events serve`: run the collector until SIGINT or SIGTERM. */
+import { setLogger, setLogVerbosity, logVerbosity } from "@grpc/grpc-js";
 import { parseServeConfig, serveOptionsHelp } from "./serve-config.js";
 import { createLogger } from "../server/logger.js";
 import { startServer } from "../server/server.js";
@@ -26,6 +27,9 @@ export async function serve(args: string[]): Promise<number> {
     throw new Error("--engine jetstream: not served yet: the JetStream log engine exists, but the collector and VRP hub cannot run on it until they apply state from the log (see docs/scaling.md); use --engine file");
   }
   const logger = createLogger(config.logLevel);
+  // grpc-js's own lines ("E No address added ...") as ours: every stderr line of serve is JSON.
+  setLogger({ error: (...a: unknown[]) => logger.debug("grpc-js", { message: a.map(String).join(" ") }) } as unknown as Console);
+  setLogVerbosity(config.logLevel === "debug" ? logVerbosity.INFO : logVerbosity.ERROR);
   let code = 0;
   // Until the server is up, a stop is noted and carried out once it is; a
   // second one exits at once (recovery is safe to cut short: it is what a crash
@@ -48,12 +52,19 @@ export async function serve(args: string[]): Promise<number> {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
   try {
-    const running = await startServer(config, logger, {
-      onFatal: () => {
-        code = 1; // let a supervisor restart us: recovery needs a fresh open
-        stop("event log failure");
-      },
-    });
+    let running: Awaited<ReturnType<typeof startServer>>;
+    try {
+      running = await startServer(config, logger, {
+        onFatal: () => {
+          code = 1; // let a supervisor restart us: recovery needs a fresh open
+          stop("event log failure");
+        },
+      });
+    } catch (e) {
+      // One JSON line, as every other line of serve (a supervisor's log reads them all alike).
+      logger.error("cannot start", { error: (e as Error).message, address: config.address, dataDir: config.dataDir });
+      return 1;
+    }
     await new Promise<void>((resolve) => {
       let stopping = false;
       stop = (why: string) => {

@@ -100,6 +100,11 @@ export class Collector {
     return this.index.size;
   }
 
+  /** Sessions started and not yet ended. */
+  get openSessionCount(): number {
+    return this.index.openCount;
+  }
+
   /** Rebuild from one log entry (at start-up, in log order). */
   replay(entry: LogEntry, sequence: bigint): void {
     switch (entry.entry?.$case) {

@@ -28,9 +28,15 @@ export class SessionIndex {
   private readonly byEventId = new Map<string, string>();
   /** In log order (ascending sequence). */
   private readonly ordered: SessionRecord[] = [];
+  private ended = 0;
 
   get size(): number {
     return this.ordered.length;
+  }
+
+  /** Sessions started and not ended (a metric: kept as a count, not found by a scan). */
+  get openCount(): number {
+    return this.ordered.length - this.ended;
   }
 
   get(sessionId: string): SessionRecord | undefined {
@@ -52,7 +58,10 @@ export class SessionIndex {
 
   setEnd(sessionId: string, end: SessionEndEvent): void {
     const record = this.byId.get(sessionId);
-    if (record && !record.end) record.end = end;
+    if (record && !record.end) {
+      record.end = end;
+      this.ended++;
+    }
   }
 
   /** Up to `limit` sessions after log position `after`, matching `filter`; `next` is where to go on. */

@@ -9,8 +9,11 @@ import type { Logger } from "./logger.js";
 /** Health checks stay open: load balancers and orchestrators probe without credentials. */
 const OPEN_PATHS = ["/grpc.health.v1.Health/"];
 
+/** RFC 6750: "Bearer", whose case does not matter (RFC 7235), one or more spaces, the token. */
+const BEARER = /^bearer +(.*)$/i;
+
 export function authInterceptor(token: string): ServerInterceptor {
-  const expected = Buffer.from(`Bearer ${token}`);
+  const expected = Buffer.from(token);
   return (method, call) =>
     new ServerInterceptingCall(call, {
       start(next) {
@@ -18,7 +21,7 @@ export function authInterceptor(token: string): ServerInterceptor {
           onReceiveMetadata(metadata, nextMetadata) {
             if (OPEN_PATHS.some((p) => method.path.startsWith(p))) return nextMetadata(metadata);
             const given = metadata.get("authorization")[0];
-            const presented = Buffer.from(typeof given === "string" ? given : "");
+            const presented = Buffer.from((typeof given === "string" ? BEARER.exec(given)?.[1] : undefined) ?? "");
             const ok = presented.length === expected.length && timingSafeEqual(presented, expected);
             if (ok) return nextMetadata(metadata);
             call.sendStatus({

@@ -31,6 +31,8 @@ export interface ServerConfig {
   segmentBytes: number;
   maxRecoveryWindowMs: number;
   maxSwitchesPerMinute: number;
+  /** Where GET /metrics answers in Prometheus text format (off: undefined). */
+  metricsAddress: string | undefined;
   /** Event versions accepted (undefined: the current one only). */
   acceptVersions?: readonly string[];
   /** Where the log lives (--engine). */

@@ -3,8 +3,10 @@
  * reflection, optional bearer-token auth and (mutual) TLS, message limits and
  * keepalive from the configuration, and a shutdown that drains first.
  */
+import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import path from "node:path";
-import { Server, ServerCredentials, type ServerInterceptor } from "@grpc/grpc-js";
+import { Server, ServerCredentials, status, type ServerInterceptor, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import { Collector, checkAcceptedVersions } from "../collector/collector.js";
 import { replayLog } from "../collector/replay.js";
 import { VrpHub } from "../vrp/hub.js";
@@ -20,6 +22,10 @@ import { BUILT_IN_CONTRACT } from "../bridge/served.js";
 import { withEventLimit } from "./strict-decode.js";
 import { HEALTH_SERVICE_NAME, HealthStatus } from "./health.js";
 import { addReflection } from "./reflection.js";
+import { OpenStreams } from "./open-streams.js";
+import { CollectorMetrics } from "../metrics/collector-metrics.js";
+import { metricsInterceptor } from "../metrics/grpc-interceptor.js";
+import { serveMetrics, type MetricsEndpoint } from "../metrics/http.js";
 
 /** The session service's full name (for health checks). */
 export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
@@ -36,6 +42,8 @@ export interface RunningServer {
   readonly log: SegmentLog;
   /** The retention timer, when retention is on. */
   readonly retention: RetentionTimer | undefined;
+  /** The Prometheus endpoint's port, with --metrics-address. */
+  readonly metricsPort: number | undefined;
   /** Stop taking calls, let in-flight ones finish within the grace period, force the rest, close the log. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -83,19 +91,36 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
       { code: "FAILED_PRECONDITION" },
     );
   }
-  const log = await SegmentLog.open({
-    dir: config.dataDir,
-    segmentBytes: config.segmentBytes,
-    onDamage: (report) => logger.warn("event log: an unfinished write (a crash tail, never acknowledged) cut off", { ...report }),
-    onFailure: (error) => {
-      logger.error("event log failed: no more events can be stored until a restart", { error: error.message });
-      for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
-      hooks.onFatal?.(error);
-    },
-  });
+  // A start that fails leaves no data directory behind that it created itself.
+  const created = firstMissing(path.resolve(config.dataDir));
+  const removeCreated = () => (created ? rm(created, { recursive: true, force: true }).catch(() => {}) : Promise.resolve());
+  const streams = new OpenStreams();
+  let metrics: CollectorMetrics | undefined;
+  let log: SegmentLog;
+  try {
+    log = await SegmentLog.open({
+      dir: config.dataDir,
+      segmentBytes: config.segmentBytes,
+      onDamage: (report) => logger.warn("event log: an unfinished write (a crash tail, never acknowledged) cut off", { ...report }),
+      onFailure: (error) => {
+        logger.error("event log failed: no more events can be stored until a restart", { error: error.message });
+        for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
+        hooks.onFatal?.(error);
+      },
+      onSync: (sync) => metrics?.logSynced(sync.records, sync.seconds),
+    });
+  } catch (e) {
+    await removeCreated();
+    throw dataDirError(config.dataDir, e);
+  }
   const collector = new Collector(log, config.maxMessageBytes, { contract, acceptVersions });
   const hub = new VrpHub(log, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
-  await replayLog(log, [collector, hub]); // one pass rebuilds both
+  const failStart = async (e: unknown): Promise<never> => {
+    await collector.close();
+    await removeCreated();
+    throw e;
+  };
+  await replayLog(log, [collector, hub]).catch(failStart); // one pass rebuilds both
   const policy = await hub.recordPolicy();
   if (policy.changed && policy.previous) {
     logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", { previous: policy.previous, now: hub.machine.policy });
@@ -104,8 +129,20 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     ? startRetention(config.retention, { log, safeThrough: hooks.durablyApplied!, logger }, config.retention.intervalMs)
     : undefined;
   logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount, acceptVersions: collector.acceptedVersions });
+  if (config.metricsAddress) {
+    metrics = new CollectorMetrics({
+      openSessions: () => collector.openSessionCount,
+      subscriberLags: () => [...streams].filter((s) => s.position).map((s) => Number(log.lastSequence - s.position!())),
+      heldBack: () => {
+        const held: Record<string, number> = {};
+        for (const s of streams) if (s.heldBack()) held[s.kind] = (held[s.kind] ?? 0) + 1;
+        return held;
+      },
+    });
+  }
 
   const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];
+  if (metrics) interceptors.unshift(metricsInterceptor(metrics));
   if (config.token) interceptors.push(authInterceptor(config.token));
   const server = new Server({
     interceptors,
@@ -116,11 +153,11 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5000,
   });
-  server.addService(withEventLimit(sessionServiceDefinitionFor(contract.mappings), config.maxEventBytes), sessionServiceHandlers(collector, logger));
-  server.addService(withEventLimit(vrpServiceDefinition, config.maxEventBytes), vrpServiceHandlers(hub, log, logger));
+  server.addService(withEventLimit(sessionServiceDefinitionFor(contract.mappings), config.maxEventBytes), sessionServiceHandlers(collector, logger, metrics));
+  server.addService(withEventLimit(vrpServiceDefinition, config.maxEventBytes), vrpServiceHandlers(hub, log, logger, streams, metrics));
 
   health = new HealthStatus({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
-  health.addToServer(server);
+  health.addToServer(withWatchesIn(server, streams));
   // What reflection describes: exactly the services this server serves.
   addReflection(server, [SESSION_SERVICE_NAME, VRP_SERVICE_NAME, HEALTH_SERVICE_NAME]);
 
@@ -131,15 +168,27 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
         config.tls.clientCa !== undefined,
       )
     : ServerCredentials.createInsecure();
-  let port: number;
+  let port = 0;
   try {
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(config.address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
     );
   } catch (e) {
+    server.forceShutdown();
     await retention?.stop();
-    await collector.close();
-    throw new SessionEventsError(`cannot listen on ${config.address}: ${(e as Error).message}`, { code: "UNAVAILABLE", cause: e });
+    const inUse = /EADDRINUSE/.test((e as Error).message);
+    const why = inUse ? "the address is already in use" : (e as Error).message;
+    await failStart(new SessionEventsError(`--address ${config.address}: cannot listen (${why})`, { code: "UNAVAILABLE", cause: e }));
+  }
+  let endpoint: MetricsEndpoint | undefined;
+  if (metrics) {
+    try {
+      endpoint = await serveMetrics(config.metricsAddress!, metrics.registry);
+    } catch (e) {
+      server.forceShutdown();
+      await failStart(e);
+    }
+    logger.info("metrics", { address: config.metricsAddress, port: endpoint!.port, path: "/metrics" });
   }
   logger.info("listening", { address: config.address, port, tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off", auth: config.token ? "bearer" : "off" });
 
@@ -149,6 +198,8 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     if (stopping && graceMs === 0) server.forceShutdown();
     return (stopping ??= (async () => {
       for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health!.setStatus(service, "NOT_SERVING");
+      // Streams have no end of their own: end them now, telling clients to reconnect; unary calls get the grace.
+      streams.closeAll("the collector is shutting down: reconnect (to another collector, or to this one once it is back)");
       logger.info("shutting down", { graceMs });
       // tryShutdown waits for open calls and streams, possibly forever: force after the grace period.
       await new Promise<void>((resolve) => {
@@ -164,9 +215,57 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
       });
       await retention?.stop(); // a pass in progress finishes (its archive and removal) before the log closes
       await collector.close(); // pending appends are flushed before the log closes
+      await endpoint?.close();
       logger.info("stopped", { lastSequence: log.lastSequence });
     })());
   };
 
-  return { port, collector, vrp: hub, log, retention, shutdown };
+  return { port, collector, vrp: hub, log, retention, metricsPort: endpoint?.port, shutdown };
+}
+
+/** The first directory of `dir`'s path that does not exist yet (what opening it would create), if any. */
+function firstMissing(dir: string): string | undefined {
+  let missing: string | undefined;
+  for (let at = dir; !existsSync(at); at = path.dirname(at)) {
+    missing = at;
+    if (path.dirname(at) === at) break;
+  }
+  return missing;
+}
+
+/** A data directory that cannot be made or used, named by its flag (not only by errno and a path). */
+function dataDirError(dataDir: string, e: unknown): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why: Record<string, string> = {
+    ENOTDIR: "a part of its path is a file, not a directory",
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+    EROFS: "a read-only file system",
+    EEXIST: "it exists and is not a directory",
+    ENOSPC: "no space left on the device",
+  };
+  if (code === undefined || !Object.hasOwn(why, code)) return e;
+  return new SessionEventsError(`--data-dir ${dataDir}: cannot use it: ${why[code]} (${(e as Error).message})`, { code: "FAILED_PRECONDITION", cause: e });
+}
+
+/** The health service, with each Watch call registered so that a shutdown ends it. */
+function withWatchesIn(server: Server, streams: OpenStreams): Server {
+  return {
+    addService(service: Parameters<Server["addService"]>[0], implementation: Record<string, (...args: never[]) => void>) {
+      const watch = implementation.watch as unknown as (call: ServerWritableStream<unknown, unknown>) => void;
+      server.addService(service, {
+        ...implementation,
+        watch(call: ServerWritableStream<unknown, unknown>) {
+          const remove = streams.add({
+            kind: "Watch",
+            heldBack: () => false,
+            close: (details) => call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>),
+          });
+          call.on("cancelled", remove);
+          call.on("finish", remove);
+          watch(call);
+        },
+      });
+    },
+  } as unknown as Server;
 }

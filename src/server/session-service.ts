@@ -22,6 +22,7 @@ import {
   SessionStatus,
   type Session,
 } from "../../gen/oneiric/session/v1/session_service.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { Logger } from "./logger.js";
 import { toServiceError } from "./rich-error.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
@@ -40,7 +41,8 @@ export function sessionServiceDefinitionFor(mappings: SessionMappings): ServiceD
 /** The definition for this build's contract. */
 export const sessionServiceDefinition = sessionServiceDefinitionFor(BUILT_IN_CONTRACT.mappings);
 
-export function sessionServiceHandlers(collector: Collector, logger: Logger) {
+/** `metrics`: counts each event stored (not a retry answered "duplicate"). */
+export function sessionServiceHandlers(collector: Collector, logger: Logger, metrics?: CollectorMetrics) {
   /** One unary handler: decoded request in, response or status out. */
   const unary =
     <Req, Res>(name: string, handle: (request: Req) => Promise<Res> | Res) =>
@@ -61,12 +63,16 @@ export function sessionServiceHandlers(collector: Collector, logger: Logger) {
     };
 
   return {
-    emitSessionStart: unary<EmitSessionStartRequest, EmitSessionStartResponse>("EmitSessionStart", async (req) =>
-      EmitSessionStartResponse.fromPartial(await collector.emitStart(req.event)),
-    ),
-    emitSessionEnd: unary<EmitSessionEndRequest, EmitSessionEndResponse>("EmitSessionEnd", async (req) =>
-      EmitSessionEndResponse.fromPartial(await collector.emitEnd(req.event)),
-    ),
+    emitSessionStart: unary<EmitSessionStartRequest, EmitSessionStartResponse>("EmitSessionStart", async (req) => {
+      const answer = await collector.emitStart(req.event);
+      if (answer.status === "created") metrics?.eventStored("session", "SessionStartEvent");
+      return EmitSessionStartResponse.fromPartial(answer);
+    }),
+    emitSessionEnd: unary<EmitSessionEndRequest, EmitSessionEndResponse>("EmitSessionEnd", async (req) => {
+      const answer = await collector.emitEnd(req.event);
+      if (answer.status === "ended") metrics?.eventStored("session", "SessionEndEvent");
+      return EmitSessionEndResponse.fromPartial(answer);
+    }),
     getSession: unary<GetSessionRequest, GetSessionResponse>("GetSession", (req) =>
       GetSessionResponse.fromPartial({ session: toSession(collector.getSession(req.sessionId)) }),
     ),

@@ -31,7 +31,9 @@ import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
 import { vrpEventOf, type VrpHub } from "../vrp/hub.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { Logger } from "./logger.js";
+import { OpenStreams } from "./open-streams.js";
 import { toServiceError } from "./rich-error.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 
@@ -49,9 +51,15 @@ export const WINDOW = 256;
 export const PRODUCER_ID_KEY = "x-producer-id";
 export const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
-export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
+/**
+ * `streams`: where open streams are registered, so that a shutdown ends them
+ * (and metrics see them); `metrics`: counts each event stored.
+ */
+export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, streams = new OpenStreams(), metrics?: CollectorMetrics) {
   return {
     streamEvents(call: ServerDuplexStream<Decoded<StreamEventsRequest>, StreamEventsResponse>): void {
+      let closing: string | undefined; // shutting down: judge nothing more, answer what was judged, then UNAVAILABLE
+      let paused = false;
       let index = 0n;
       let accepted = 0n;
       let waiting = 0; // requests whose answer has not left yet (any kind: all hold memory)
@@ -71,10 +79,27 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
         if (failed || call.cancelled) return;
         if (!call.write(response)) await new Promise((r) => call.once("drain", r));
       };
-      const flowControl = () => (waiting >= WINDOW ? call.pause() : call.resume());
-      const finishIfDone = () => {
-        if (clientDone && waiting === 0 && !failed) void answers.then(() => call.end());
+      const flowControl = () => {
+        paused = closing !== undefined || waiting >= WINDOW;
+        if (paused) call.pause();
+        else call.resume();
       };
+      const finishIfDone = () => {
+        if (waiting > 0 || failed) return;
+        if (closing !== undefined) {
+          failed = true; // nothing more goes out
+          void answers.then(() => call.emit("error", { code: status.UNAVAILABLE, details: closing } satisfies Partial<ServiceError>));
+        } else if (clientDone) void answers.then(() => call.end());
+      };
+      const remove = streams.add({
+        kind: "StreamEvents",
+        heldBack: () => paused && closing === undefined,
+        close(details) {
+          closing = details;
+          flowControl();
+          finishIfDone();
+        },
+      });
       /** Queue the answer to one request; reading pauses while too many wait. */
       const answer = (work: () => Promise<void>) => {
         waiting++;
@@ -95,6 +120,8 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       };
 
       call.on("data", (decoded: Decoded<StreamEventsRequest>) => {
+        // Read after the shutdown began: not judged, so not numbered; the producer resends it after reconnecting.
+        if (closing !== undefined) return;
         // A refused request keeps what could be read of it (an oversized event's producer_sequence).
         const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
@@ -129,6 +156,8 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
             answer(async () => {
               await durable;
               accepted++;
+              metrics?.eventStored("vrp", request.event!.eventType);
+              for (const value of derivedMessages) metrics?.eventStored("vrp", value.eventType, "derived");
               for (const value of derivedMessages) {
                 await send(StreamEventsResponse.fromPartial({ kind: value.eventType === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
               }
@@ -143,7 +172,10 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       });
       call.on("error", () => {
         failed = true;
+        remove();
       });
+      call.on("finish", remove);
+      call.on("cancelled", remove);
     },
 
     subscribe(call: ServerWritableStream<Decoded<SubscribeRequest>, SubscribeResponse>): void {
@@ -164,11 +196,21 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
       };
       call.on("cancelled", stop);
       call.on("close", stop);
+      // Replay and live part are one cursor (see follow below).
+      const records = followLog(log, afterSequence + 1n);
+      const remove = streams.add({
+        kind: "Subscribe",
+        heldBack: () => drained !== undefined,
+        position: () => records.position - 1n,
+        close(details) {
+          stop();
+          call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>);
+        },
+      });
 
       const follow = async () => {
         // Replay and live part are one cursor: it resumes at the byte where it
         // stopped, so each wake-up reads only the records made durable since.
-        const records = followLog(log, afterSequence + 1n);
         while (!stopped) {
           for await (const record of records.records()) {
             if (stopped) return;
@@ -205,6 +247,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
         })
         .finally(() => {
           stopListening();
+          remove();
           if (!stopped) call.end();
         });
     },

@@ -16,13 +16,6 @@ function temporaryFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${Date.now().toString(36)}.tmp`);
 }
 
-/** Name the user's file in an error, not our temporary one. */
-function renamed(e: unknown, temporary: string, target: string): unknown {
-  const err = e as NodeJS.ErrnoException;
-  if (typeof err?.message === "string") err.message = err.message.split(temporary).join(target);
-  return err;
-}
-
 /** Write `data` to `target` atomically and durably (temp file, fsync, rename, fsync dir). */
 export async function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
   const temporary = temporaryFor(target);
@@ -37,7 +30,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
     await rename(temporary, target);
   } catch (e) {
     await rm(temporary, { force: true }).catch(() => {});
-    throw renamed(e, temporary, target);
+    throw nameTargetInError(e, temporary, target);
   }
   await syncPath(path.dirname(target));
 }
@@ -56,13 +49,25 @@ export function writeFileAtomicSync(target: string, data: string | Uint8Array): 
     renameSync(temporary, target);
   } catch (e) {
     rmSync(temporary, { force: true });
-    throw renamed(e, temporary, target);
+    throw nameTargetInError(e, temporary, target);
   }
   syncPathSync(path.dirname(target));
 }
 
 /** The last step of an atomic replace, for a temporary file already written and fsynced: rename it over `target`, fsync the directory. */
 export async function renameDurably(temporary: string, target: string): Promise<void> {
-  await rename(temporary, target);
+  try {
+    await rename(temporary, target);
+  } catch (e) {
+    throw nameTargetInError(e, temporary, target);
+  }
   await syncPath(path.dirname(target));
+}
+
+/** An error about our temporary file, rewritten to name the user's file (the one they asked for). */
+export function nameTargetInError(e: unknown, temporary: string, target: string): unknown {
+  const err = e as NodeJS.ErrnoException;
+  if (typeof err?.message === "string") err.message = err.message.split(temporary).join(target);
+  if (typeof err?.path === "string") err.path = err.path.split(temporary).join(target);
+  return err;
 }

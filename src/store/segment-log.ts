@@ -40,11 +40,20 @@ export interface SegmentLogOptions {
   readonly onDamage?: (report: DamageReport) => void;
   /** Told once if a write or fsync fails: the log then refuses appends until reopened. */
   readonly onFailure?: (error: Error) => void;
+  /** Told after each durable batch (metrics): its records, its bytes, and how long its fdatasync took. */
+  readonly onSync?: (sync: SyncReport) => void;
   /**
    * Read only: no lock, nothing cut, no appends. For reading a log another
    * process writes (its durable part; a crash tail is reported, not cut).
    */
   readonly readOnly?: boolean;
+}
+
+/** One group commit, for observers (metrics): records and bytes made durable by one fdatasync, and how long it took. */
+export interface SyncReport {
+  readonly records: number;
+  readonly bytes: number;
+  readonly seconds: number;
 }
 
 /** What recovery cut from a crash tail. */
@@ -93,7 +102,7 @@ export class SegmentLog implements EventLog {
   readonly stats = { appends: 0, syncs: 0, framesRead: 0 };
 
   private constructor(
-    private readonly options: { dir: string; segmentBytes: number; onFailure?: (error: Error) => void; lock: string | undefined; gaps: Map<bigint, bigint> },
+    private readonly options: { dir: string; segmentBytes: number; onFailure?: (error: Error) => void; onSync?: (sync: SyncReport) => void; lock: string | undefined; gaps: Map<bigint, bigint> },
     segments: Segment[],
     active: FileHandle | undefined,
     lastSequence: bigint,
@@ -162,7 +171,7 @@ export class SegmentLog implements EventLog {
     }
     if (segments.length === 0 && !options.readOnly) segments.push({ ...(await createSegment(dir, 1n)), index: [] });
     const active = options.readOnly ? undefined : await open(segments.at(-1)!.file, "a");
-    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, lock, gaps }, segments, active, last);
+    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, onSync: options.onSync, lock, gaps }, segments, active, last);
   }
 
   get lastSequence(): bigint {
@@ -217,8 +226,11 @@ export class SegmentLog implements EventLog {
           const { bytesWritten } = await this.active!.writev(frames);
           // A short write may be resumed; resuming also names its cause (ENOSPC: the disk is full).
           if (bytesWritten !== bytes) await this.writeRest(Buffer.concat(frames).subarray(bytesWritten), bytes);
+          const syncStarted = process.hrtime.bigint();
           await this.active!.datasync();
           this.stats.syncs++;
+          const seconds = Number(process.hrtime.bigint() - syncStarted) / 1e9;
+          reportSync(this.options.onSync, { records: batch.reduce((n, p) => n + p.frames.length, 0), bytes, seconds });
           this.indexBatch(segment, batch);
           segment.size += bytes;
           const lastGroup = batch.at(-1)!;
@@ -390,6 +402,16 @@ export class SegmentLog implements EventLog {
     if (this.options.lock) await releaseLock(this.options.lock);
   }
 }
+
+/** An observer's failure is its own: it must never pass for a failed write. */
+function reportSync(onSync: ((sync: SyncReport) => void) | undefined, sync: SyncReport): void {
+  try {
+    onSync?.(sync);
+  } catch {
+    // ignored, as a subscriber's is
+  }
+}
+
 
 async function cutTail(file: string, size: number): Promise<void> {
   const handle = await open(file, "r+");
