@@ -36,6 +36,8 @@ interface WrapperField {
   /** The ts-proto property, which is also its name in LogFields. */
   readonly proto: "sessionId" | "producerId" | "producerSequence" | "causeSequence";
   readonly kind: "string" | "uint64";
+  /** Field number in the wrapper message (checked against the descriptors in the tests). */
+  readonly number: number;
 }
 
 interface EntryKindInfo {
@@ -48,7 +50,7 @@ interface EntryKindInfo {
   readonly fields: readonly WrapperField[];
 }
 
-const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", kind: "string" };
+const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", kind: "string", number: 1 };
 
 /** LogEntry's oneof, as data (mirrors proto/sessionevents/log/v1/log_entry.proto). */
 export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
@@ -60,8 +62,8 @@ export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
     number: 4,
     eventNumber: 1,
     fields: [
-      { json: "producer_id", proto: "producerId", kind: "string" },
-      { json: "producer_sequence", proto: "producerSequence", kind: "uint64" },
+      { json: "producer_id", proto: "producerId", kind: "string", number: 2 },
+      { json: "producer_sequence", proto: "producerSequence", kind: "uint64", number: 3 },
     ],
   },
   vrp_derived: {
@@ -69,7 +71,7 @@ export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
     type: "VrpEvent",
     number: 5,
     eventNumber: 1,
-    fields: [{ json: "cause_sequence", proto: "causeSequence", kind: "uint64" }],
+    fields: [{ json: "cause_sequence", proto: "causeSequence", kind: "uint64", number: 2 }],
   },
 };
 export const LOG_ENTRY_KINDS = Object.keys(ENTRY_KINDS) as LogEntryKind[];

@@ -75,6 +75,22 @@ export function startPass(options: ReadOptions): Pass {
 }
 
 export async function* readEvents(input: string, options: ReadOptions, pass: Pass): AsyncGenerator<ArchiveEvent> {
+  for await (const batch of readEventBatches(input, options, pass)) yield* batch as ArchiveEvent[];
+}
+
+/**
+ * A fast path for records (archive/transcode.ts): a record's output, already
+ * rendered and counted in the tally, or undefined when the record needs the
+ * reference path (decodeRecord), which then judges and reports it.
+ */
+export type RecordFastPath = (payload: Uint8Array, sequence: bigint | undefined, tally: SummaryBuilder) => string | undefined;
+
+/**
+ * The events of an input in batches, one batch per chunk read (records are
+ * handled synchronously inside it). With `fast` (and no filter), records it
+ * takes come out as its rendered strings instead of events.
+ */
+export async function* readEventBatches(input: string, options: ReadOptions, pass: Pass, fast?: RecordFastPath): AsyncGenerator<(ArchiveEvent | string)[]> {
   const { tally } = pass;
   let bytes = 0;
   let totalBytes: number | undefined;
@@ -87,45 +103,73 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
   const source = await openSource(input, options.format ?? "auto", onBytes);
   try {
     totalBytes = source.totalBytes;
-    yield* eventsOf(source, options, pass);
+    yield* eventsOf(source, options, pass, hasFilter(options.filter) ? undefined : fast);
   } finally {
     await source.close();
   }
 }
 
-async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass): AsyncGenerator<ArchiveEvent> {
+/** Events handed out at once, at most: a chunk's worth of them would hold several MiB of heap. */
+const MAX_BATCH = 512;
+
+const hasFilter = (f: EventFilter | undefined) => !!f && (!!f.families?.length || !!f.types?.length || f.since !== undefined || f.until !== undefined);
+
+async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass, fast: RecordFastPath | undefined): AsyncGenerator<(ArchiveEvent | string)[]> {
   if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
     throw new Error(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`);
   }
   const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
+  const fastRecords = as === "LogEntry" ? fast : undefined;
   for await (const part of source.parts) {
     let index = 0;
-    for await (const item of part.items) {
-      if (item.kind === "unfinished") {
-        tally.summary.unfinishedTail = { source: part.name, offset: item.offset, bytes: item.bytes };
-        continue;
+    for await (const batch of part.items) {
+      let out: (ArchiveEvent | string)[] = [];
+      const takeOut = () => {
+        const taken = out;
+        out = [];
+        return taken;
+      };
+      // Damage is reported after the events before it have been handed out (under "stop" it throws).
+      const reportAfterOut = async function* (damage: ArchiveDamage, ofRecord: boolean) {
+        if (out.length > 0) yield out;
+        out = [];
+        await report(damage, ofRecord);
+      };
+      for (const item of batch) {
+        if (item.kind === "unfinished") {
+          tally.summary.unfinishedTail = { source: part.name, offset: item.offset, bytes: item.bytes };
+          continue;
+        }
+        if (item.kind === "damage") {
+          const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
+          if (ofRecord) index++;
+          const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record \`index\`
+          yield* reportAfterOut(rawDamage(item, { source: part.name, ...where, offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
+          continue;
+        }
+        index++;
+        if (fastRecords && item.kind === "record") {
+          const rendered = fastRecords(item.payload, item.sequence, tally);
+          if (rendered !== undefined) {
+            if (out.push(rendered) >= MAX_BATCH) yield takeOut();
+            continue;
+          }
+        }
+        const position: RecordPosition =
+          item.kind === "line"
+            ? { source: part.name, index, offset: item.offset, line: item.line }
+            : { source: part.name, index, offset: item.offset, sequence: item.sequence };
+        const event = decode(item, as, position);
+        if (event === undefined) continue; // a log record that holds no event
+        if ("rule" in event) {
+          yield* reportAfterOut(event, true);
+          continue;
+        }
+        tally.event(event);
+        if (!keep(event)) tally.summary.filteredOut++;
+        else if (out.push(event) >= MAX_BATCH) yield takeOut();
       }
-      if (item.kind === "damage") {
-        const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
-        if (ofRecord) index++;
-        const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record `index`
-        await report(rawDamage(item, { source: part.name, ...where, offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
-        continue;
-      }
-      index++;
-      const position: RecordPosition =
-        item.kind === "line"
-          ? { source: part.name, index, offset: item.offset, line: item.line }
-          : { source: part.name, index, offset: item.offset, sequence: item.sequence };
-      const event = decode(item, as, position);
-      if (event === undefined) continue; // a log record that holds no event
-      if ("rule" in event) {
-        await report(event);
-        continue;
-      }
-      tally.event(event);
-      if (keep(event)) yield event;
-      else tally.summary.filteredOut++;
+      if (out.length > 0) yield out;
     }
   }
 }
