@@ -102,20 +102,24 @@ async function write(
   try {
     for await (const batch of readEventBatches(input, options, pass, fast)) {
       let parts: (string | Uint8Array)[] = [];
+      let events = 0;
       const flush = async () => {
         if (parts.length === 0) return;
-        pass.tally.summary.written += parts.length;
+        pass.tally.summary.written += events;
+        events = 0;
         const data = joined(parts);
         parts = [];
         await sink.write(data);
       };
       for (const item of batch) {
-        let data = typeof item === "string" ? item : render(item, pass);
+        let data = item instanceof Uint8Array ? item : render(item, pass);
         if (data instanceof Promise) {
           await flush(); // what came before the damage is written before it is reported (under "stop" it throws)
           data = await data;
         }
-        if (data !== undefined) parts.push(data);
+        if (data === undefined) continue;
+        parts.push(data);
+        events += item instanceof Uint8Array ? countLines(item) : 1;
       }
       await flush();
     }
@@ -125,6 +129,13 @@ async function write(
     throw e;
   }
   return pass.tally.finish();
+}
+
+/** Lines in a block the fast path wrote (each ends in "\n"; JSON text never holds a raw one). */
+function countLines(bytes: Uint8Array): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
 }
 
 function joined(parts: (string | Uint8Array)[]): string | Uint8Array {

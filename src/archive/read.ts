@@ -79,18 +79,23 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
 }
 
 /**
- * A fast path for records (archive/transcode.ts): a record's output, already
- * rendered and counted in the tally, or undefined when the record needs the
- * reference path (decodeRecord), which then judges and reports it.
+ * A fast path for records (archive/transcode.ts): `record` writes a record's
+ * output into its own buffer and counts it in the tally, or returns false
+ * when the record needs the reference path (decodeRecord), which then judges
+ * and reports it; `take` hands over the bytes written so far.
  */
-export type RecordFastPath = (payload: Uint8Array, sequence: bigint | undefined, tally: SummaryBuilder) => string | undefined;
+export interface RecordFastPath {
+  record(payload: Uint8Array, sequence: bigint | undefined, tally: SummaryBuilder): boolean;
+  take(): Uint8Array;
+  readonly pending: boolean;
+}
 
 /**
  * The events of an input in batches, one batch per chunk read (records are
  * handled synchronously inside it). With `fast` (and no filter), records it
  * takes come out as its rendered strings instead of events.
  */
-export async function* readEventBatches(input: string, options: ReadOptions, pass: Pass, fast?: RecordFastPath): AsyncGenerator<(ArchiveEvent | string)[]> {
+export async function* readEventBatches(input: string, options: ReadOptions, pass: Pass, fast?: RecordFastPath): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
   const { tally } = pass;
   let bytes = 0;
   let totalBytes: number | undefined;
@@ -114,7 +119,7 @@ const MAX_BATCH = 512;
 
 const hasFilter = (f: EventFilter | undefined) => !!f && (!!f.families?.length || !!f.types?.length || f.since !== undefined || f.until !== undefined);
 
-async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass, fast: RecordFastPath | undefined): AsyncGenerator<(ArchiveEvent | string)[]> {
+async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass, fast: RecordFastPath | undefined): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
   if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
     throw new Error(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`);
   }
@@ -123,16 +128,19 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
   for await (const part of source.parts) {
     let index = 0;
     for await (const batch of part.items) {
-      let out: (ArchiveEvent | string)[] = [];
+      let out: (ArchiveEvent | Uint8Array)[] = [];
+      let fastCount = 0; // records the fast path holds, not yet in `out`
       const takeOut = () => {
+        if (fastRecords?.pending) out.push(fastRecords.take());
+        fastCount = 0;
         const taken = out;
         out = [];
         return taken;
       };
       // Damage is reported after the events before it have been handed out (under "stop" it throws).
       const reportAfterOut = async function* (damage: ArchiveDamage, ofRecord: boolean) {
-        if (out.length > 0) yield out;
-        out = [];
+        const taken = takeOut();
+        if (taken.length > 0) yield taken;
         await report(damage, ofRecord);
       };
       for (const item of batch) {
@@ -149,11 +157,11 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
         }
         index++;
         if (fastRecords && item.kind === "record") {
-          const rendered = fastRecords(item.payload, item.sequence, tally);
-          if (rendered !== undefined) {
-            if (out.push(rendered) >= MAX_BATCH) yield takeOut();
+          if (fastRecords.record(item.payload, item.sequence, tally)) {
+            if (++fastCount >= MAX_BATCH) yield takeOut();
             continue;
           }
+          if (fastRecords.pending) out.push(fastRecords.take()); // what it wrote comes before this record's output
         }
         const position: RecordPosition =
           item.kind === "line"
@@ -169,7 +177,8 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
         if (!keep(event)) tally.summary.filteredOut++;
         else if (out.push(event) >= MAX_BATCH) yield takeOut();
       }
-      if (out.length > 0) yield out;
+      const taken = takeOut();
+      if (taken.length > 0) yield taken;
     }
   }
 }

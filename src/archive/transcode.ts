@@ -1,7 +1,8 @@
 /**
- * Export's fast path: a LogEntry's protobuf bytes straight to its JSON Lines
- * line, in one pass, with no message object, no contract JSON object and no
- * JSON.stringify of either.
+ * Export's fast path: a LogEntry's protobuf bytes straight to the bytes of
+ * its JSON Lines line, in one pass over each message (a second over its
+ * field table, to write fields in the contract's order), with no message
+ * object, no contract JSON object, and no JSON.stringify.
  *
  * It writes exactly what the reference path (codec.ts decodeRecord, then
  * lines.ts formatLine) writes, and holds every value to the rules the
@@ -14,8 +15,10 @@
  * - each scalar is checked against its property's schema keywords; a schema
  *   keyword this file does not know makes the type take the reference path
  *   always, so a schema change can never make it check less;
- * - strings must be valid UTF-8 (then they are well-formed Unicode);
- *   timestamps must format (then they are in range); free-form values must
+ * - strings must be valid UTF-8 (then they are well-formed Unicode, and
+ *   their code points are their bytes that are not continuation bytes);
+ *   timestamps must format (formatTimestamp refuses what is out of range,
+ *   and what it writes is RFC 3339 by construction); free-form values must
  *   be finite, at most MAX_FREE_FORM_DEPTH deep, with no forbidden key.
  *
  * Anything it does not handle the way the reference path would with
@@ -23,13 +26,12 @@
  * reports the damage: unknown or repeated fields, wrong wire types, a record
  * that breaks a rule, integer-like or repeated Struct keys (JavaScript
  * objects reorder or merge them), a Value with no kind, a VRP policy entry,
- * a sequence past 2^53. Lines come out as JS strings; quoting a string
- * without escapes is done here, anything else with JSON.stringify (so
- * escapes are JSON.stringify's by construction).
+ * a sequence past 2^53. Strings are escaped as JSON.stringify escapes them
+ * (the differential test, test/archive-transcode.test.ts, holds it to that).
  */
 import { isUtf8 } from "node:buffer";
 import { contracts } from "../contract/contracts.js";
-import { FORBIDDEN_KEYS, MAX_FREE_FORM_DEPTH } from "../contract/shape.js";
+import { MAX_FREE_FORM_DEPTH } from "../contract/shape.js";
 import { formatTimestamp } from "../contract/timestamp.js";
 import { CONTRACT_FORMATS, type JsonSchema } from "../contract/validate.js";
 import type { FieldMapping, MessageMapping } from "../bridge/mapping.js";
@@ -37,7 +39,6 @@ import { ENTRY_KINDS, LOG_ENTRY_KINDS } from "./codec.js";
 import { EVENT_TYPES, type ArchiveEventType, type LogEntryKind } from "./event.js";
 import type { LineLayout } from "./lines.js";
 import type { RecordFastPath } from "./read.js";
-import type { SummaryBuilder } from "./summary.js";
 
 /** Thrown inside the transcoder: this record takes the reference path. */
 const REFERENCE = Symbol("take the reference path");
@@ -51,23 +52,42 @@ const MAX_EXACT_SEQUENCE = BigInt(MAX_EXACT);
 // ---------------------------------------------------------------------------
 // Plans: what each field is, how it is checked, how it is written
 
-type Check = (value: never) => boolean;
+const K_STRING = 0;
+const K_INT32 = 1;
+const K_INT64 = 2;
+const K_TIMESTAMP = 3;
+const K_STRUCT = 4;
+const K_MESSAGE = 5;
+const KIND_CODE: Readonly<Record<string, number>> = { string: K_STRING, int32: K_INT32, int64: K_INT64, timestamp: K_TIMESTAMP, struct: K_STRUCT, message: K_MESSAGE };
+
+type TextCheck = (text: string) => boolean;
+type NumberCheck = (n: number) => boolean;
 
 interface FieldPlan {
-  readonly field: FieldMapping;
+  readonly kind: number;
   readonly index: number;
-  /** `"name":` */
-  readonly key: string;
-  readonly checks: readonly Check[];
+  readonly optional: boolean;
   readonly required: boolean;
+  /** The bytes of `"name":`. */
+  readonly key: Buffer;
+  /** String lengths in code points (JSON Schema's count), when the schema bounds them. */
+  readonly minLength: number;
+  readonly maxLength: number;
+  /** Checks of the string's text (pattern, format, const, enum, version): the text is built only for these. */
+  readonly textChecks: readonly TextCheck[];
+  readonly numberChecks: readonly NumberCheck[];
   readonly message?: MessagePlan;
 }
 
 interface MessagePlan {
   /** Field plans by wire tag (only the wire type the reference decoder reads). */
-  readonly byTag: ReadonlyMap<number, FieldPlan>;
+  readonly byTag: readonly (FieldPlan | undefined)[];
   /** In the order the reference JSON has them (the mapping's). */
   readonly fields: readonly FieldPlan[];
+  /** Scratch, per field: where its value lies, or its number, and whether this pass saw it. */
+  readonly start: number[];
+  readonly end: number[];
+  readonly seen: number[];
 }
 
 const ANNOTATIONS = new Set(["description", "examples", "default", "title", "$comment", "$schema", "event_version", "schema_version", "$defs"]);
@@ -79,25 +99,16 @@ function resolve(node: JsonSchema, root: JsonSchema): JsonSchema {
   return (root.$defs as Record<string, JsonSchema>)[ref.replace(/^#\/\$defs\//, "")]!;
 }
 
-/** Code points, as JSON Schema's minLength/maxLength count them. */
-function codePoints(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
-    }
-  }
-  return n;
+interface ScalarRules {
+  minLength: number;
+  maxLength: number;
+  textChecks: TextCheck[];
+  numberChecks: NumberCheck[];
 }
 
-/** The checks a property's schema makes of a scalar; undefined when it says something this file does not check. */
-function scalarChecks(node: JsonSchema, kind: FieldMapping["kind"]): Check[] | undefined {
-  const checks: Check[] = [];
+/** What a property's schema asks of a scalar; undefined when it says something this file does not check. */
+function scalarRules(node: JsonSchema, kind: FieldMapping["kind"]): ScalarRules | undefined {
+  const rules: ScalarRules = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
   for (const [keyword, v] of Object.entries(node)) {
     if (ANNOTATIONS.has(keyword)) continue;
     switch (keyword) {
@@ -105,33 +116,36 @@ function scalarChecks(node: JsonSchema, kind: FieldMapping["kind"]): Check[] | u
         if (v !== SCHEMA_TYPE[kind]) return undefined;
         break;
       case "minLength":
-        checks.push(((s: string) => s.length >= (v as number) && codePoints(s) >= (v as number)) as Check);
+        rules.minLength = v as number;
         break;
       case "maxLength":
-        checks.push(((s: string) => s.length <= (v as number) || codePoints(s) <= (v as number)) as Check);
+        rules.maxLength = v as number;
         break;
       case "pattern": {
         const re = new RegExp(v as string, "u"); // as ajv compiles it (unicodeRegExp)
-        checks.push(((s: string) => re.test(s)) as Check);
+        rules.textChecks.push((s) => re.test(s));
         break;
       }
       case "format": {
         const format = CONTRACT_FORMATS[v as string];
         if (!format) return undefined;
-        checks.push(format as Check);
+        // A Timestamp is written by formatTimestamp, which writes RFC 3339 or throws.
+        if (!(kind === "timestamp" && v === "date-time")) rules.textChecks.push(format);
         break;
       }
       case "const":
-        checks.push(((x: unknown) => x === v) as Check);
+        if (typeof v === "number") rules.numberChecks.push((x) => x === v);
+        else rules.textChecks.push((x) => x === v);
         break;
       case "enum":
-        checks.push(((x: unknown) => (v as unknown[]).includes(x)) as Check);
+        rules.textChecks.push((x) => (v as unknown[]).includes(x));
+        rules.numberChecks.push((x) => (v as unknown[]).includes(x));
         break;
       case "minimum":
-        checks.push(((x: number) => x >= (v as number)) as Check);
+        rules.numberChecks.push((x) => x >= (v as number));
         break;
       case "maximum":
-        checks.push(((x: number) => x <= (v as number)) as Check);
+        rules.numberChecks.push((x) => x <= (v as number));
         break;
       case "additionalProperties":
         if (kind !== "struct" || v !== true) return undefined;
@@ -140,7 +154,8 @@ function scalarChecks(node: JsonSchema, kind: FieldMapping["kind"]): Check[] | u
         return undefined;
     }
   }
-  return checks;
+  if (kind === "timestamp" && (rules.minLength > 0 || rules.maxLength !== Infinity || rules.textChecks.length > 0)) return undefined;
+  return rules;
 }
 
 const OBJECT_KEYWORDS = new Set(["type", "properties", "required", "additionalProperties"]);
@@ -154,7 +169,6 @@ function planMessage(mapping: MessageMapping, node: JsonSchema, root: JsonSchema
   }
   const properties = (node.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((node.required ?? []) as string[]);
-  // Every required property must be one the message carries.
   if ([...required].some((name) => !mapping.fields.some((f) => f.json === name))) return undefined;
   const fields: FieldPlan[] = [];
   for (const [index, field] of mapping.fields.entries()) {
@@ -163,25 +177,32 @@ function planMessage(mapping: MessageMapping, node: JsonSchema, root: JsonSchema
     if (!property && !isVersion) return undefined; // a field the schema does not name: the reference path judges it
     const resolved = property ? resolve(property, root) : { type: "string" };
     let message: MessagePlan | undefined;
-    let checks: Check[] | undefined;
+    let rules: ScalarRules | undefined = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
     if (field.kind === "message") {
       message = planMessage(field.message!, resolved, root);
       if (!message) return undefined;
-      checks = [];
-    } else {
-      checks = scalarChecks(resolved, field.kind);
-      if (!checks) return undefined;
-    }
-    if (isVersion) checks.push(((s: string) => s === version!.expected) as Check);
-    fields.push({ field, index, key: `${JSON.stringify(field.json)}:`, checks, required: required.has(field.json), message });
+    } else if (field.kind in KIND_CODE) {
+      rules = scalarRules(resolved, field.kind);
+    } else rules = undefined;
+    if (!rules) return undefined;
+    if (isVersion) rules.textChecks.push((s) => s === version!.expected);
+    fields.push({
+      kind: KIND_CODE[field.kind]!,
+      index,
+      optional: field.optional === true,
+      required: required.has(field.json),
+      key: Buffer.from(`${JSON.stringify(field.json)}:`),
+      ...rules,
+      message,
+    });
   }
-  const byTag = new Map<number, FieldPlan>();
-  for (const plan of fields) byTag.set((plan.field.number << 3) | wireTypeOf(plan.field), plan);
-  return { byTag, fields };
-}
-
-function wireTypeOf(field: FieldMapping): number {
-  return field.kind === "int32" || field.kind === "int64" || field.kind === "uint64" ? WIRE_VARINT : WIRE_LEN;
+  const byTag: (FieldPlan | undefined)[] = [];
+  for (const [i, field] of mapping.fields.entries()) {
+    const wire = field.kind === "int32" || field.kind === "int64" ? WIRE_VARINT : WIRE_LEN;
+    byTag[(field.number << 3) | wire] = fields[i];
+  }
+  const n = fields.length;
+  return { byTag, fields, start: new Array(n).fill(0), end: new Array(n).fill(0), seen: new Array(n).fill(0) };
 }
 
 /** Where an event type's own time and subtype are, for the summary. */
@@ -195,64 +216,95 @@ interface EventPlan {
   readonly type: ArchiveEventType;
   readonly plan: MessagePlan;
   readonly time: FieldPlan;
-  readonly subtype?: FieldPlan;
+  readonly subtype: FieldPlan | undefined;
 }
 
 function planEvent(type: ArchiveEventType): EventPlan | undefined {
   const spec = contracts[type].spec;
-  const plan = planMessage(EVENT_TYPES[type].mapping, spec.schema, spec.schema, spec.version);
+  const mapping = EVENT_TYPES[type].mapping;
+  const plan = planMessage(mapping, spec.schema, spec.schema, spec.version);
   if (!plan) return undefined;
-  const named = (json: string | undefined) => (json === undefined ? undefined : plan.fields.find((f) => f.field.json === json));
+  const named = (json: string | undefined) => (json === undefined ? undefined : plan.fields[mapping.fields.findIndex((f) => f.json === json)]);
   const time = named(SUMMARY_FIELDS[type].time);
   if (!time) return undefined;
   return { type, plan, time, subtype: named(SUMMARY_FIELDS[type].subtype) };
 }
 
-interface EntryPlan {
-  readonly kind: LogEntryKind;
-  /** `"entry":"kind"` */
-  readonly entryText: string;
-  readonly event?: EventPlan;
-  readonly eventTag: number;
-  /** Wrapper fields by tag: their index in `fields` and `"name":`. */
-  readonly wrapperByTag: ReadonlyMap<number, { readonly index: number; readonly key: string; readonly kind: "string" | "uint64" }>;
-  readonly wrapperCount: number;
+interface WrapperPlan {
+  readonly index: number;
+  readonly kind: "string" | "uint64";
+  /** The bytes of `,"name":`. */
+  readonly key: Buffer;
 }
 
-let entryPlans: Map<number, EntryPlan> | undefined;
+interface EntryPlan {
+  readonly event: EventPlan | undefined;
+  readonly eventTag: number;
+  /** The bytes of `"entry":"kind"`. */
+  readonly entryText: Buffer;
+  readonly wrapperByTag: readonly (WrapperPlan | undefined)[];
+  readonly wrappers: readonly WrapperPlan[];
+}
+
+let entryPlans: (EntryPlan | undefined)[] | undefined;
 
 /** LogEntry's oneof members by tag, built on first use. */
-function entries(): Map<number, EntryPlan> {
-  if (entryPlans) return entryPlans;
-  const events = new Map<ArchiveEventType, EventPlan | undefined>();
-  entryPlans = new Map();
-  for (const kind of LOG_ENTRY_KINDS) {
-    const info = ENTRY_KINDS[kind];
-    if (!events.has(info.type)) events.set(info.type, planEvent(info.type));
-    const wrapperByTag = new Map(
-      info.fields.map((f, index) => [(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN), { index, key: `${JSON.stringify(f.json)}:`, kind: f.kind }] as const),
-    );
-    entryPlans.set((info.number << 3) | WIRE_LEN, {
-      kind,
-      entryText: `"entry":${JSON.stringify(kind)}`,
-      event: events.get(info.type),
-      eventTag: (info.eventNumber << 3) | WIRE_LEN,
-      wrapperByTag,
-      wrapperCount: info.fields.length,
-    });
+function entryPlanFor(tag: number): EntryPlan | undefined {
+  if (!entryPlans) {
+    const events = new Map<ArchiveEventType, EventPlan | undefined>();
+    entryPlans = [];
+    for (const kind of LOG_ENTRY_KINDS) {
+      const info = ENTRY_KINDS[kind as LogEntryKind];
+      if (!events.has(info.type)) events.set(info.type, planEvent(info.type));
+      const wrappers = info.fields.map((f, index): WrapperPlan => ({ index, kind: f.kind, key: Buffer.from(`,${JSON.stringify(f.json)}:`) }));
+      const wrapperByTag: WrapperPlan[] = [];
+      info.fields.forEach((f, i) => (wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!));
+      entryPlans[(info.number << 3) | WIRE_LEN] = {
+        event: events.get(info.type),
+        eventTag: (info.eventNumber << 3) | WIRE_LEN,
+        entryText: Buffer.from(`"entry":${JSON.stringify(kind)}`),
+        wrapperByTag,
+        wrappers,
+      };
+    }
   }
-  return entryPlans;
+  return tag < entryPlans.length ? entryPlans[tag] : undefined;
 }
 
 // ---------------------------------------------------------------------------
-// Reading: one record at a time, synchronously, so one set of state serves
+// Reading and writing: one record at a time, synchronously, so one set of state serves
 
 /** Buffer's own slicers (what toString calls after checking its arguments): the bounds are checked here. */
 type SlicingBuffer = Buffer & { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
-let buf = Buffer.alloc(0) as SlicingBuffer;
+const EMPTY = Buffer.alloc(0) as SlicingBuffer;
+let buf = EMPTY;
 let pos = 0;
-/** The JSON text of the string readString read last. */
-let quoted = "";
+let out: Buffer = EMPTY;
+let at = 0;
+/** Marks a message pass's fields as seen without clearing the scratch. */
+let pass = 0;
+
+function room(n: number): void {
+  if (at + n <= out.length) return;
+  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, at + n, 64 * 1024));
+  out.copy(bigger, 0, 0, at);
+  out = bigger;
+}
+
+function writeBytes(bytes: Buffer): void {
+  room(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[at++] = bytes[i]!;
+}
+
+function writeAscii(text: string): void {
+  room(text.length);
+  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+}
+
+function writeByte(b: number): void {
+  room(1);
+  out[at++] = b;
+}
 
 function varint32(): number {
   let result = 0;
@@ -271,7 +323,6 @@ function varint32(): number {
 /** A varint as a signed 64-bit integer, exact (|value| <= 2^53 - 1) or the reference path. */
 function varint64(): number {
   let lo = 0;
-  let hi = 0;
   let b = 0;
   for (let shift = 0; shift < 28; shift += 7) {
     if (pos >= buf.length) throw REFERENCE;
@@ -282,7 +333,7 @@ function varint64(): number {
   if (pos >= buf.length) throw REFERENCE;
   b = buf[pos++]!;
   lo |= (b & 0x0f) << 28;
-  hi = (b & 0x7f) >> 4;
+  let hi = (b & 0x7f) >> 4;
   if (b >= 0x80) {
     for (let shift = 3; ; shift += 7) {
       if (pos >= buf.length || shift > 31) throw REFERENCE;
@@ -314,36 +365,52 @@ function lengthEnd(end: number): number {
   return stop;
 }
 
-/** A length-delimited string: strict UTF-8; sets `quoted` to its JSON text. */
-function readString(end: number): string {
-  const stop = lengthEnd(end);
-  const start = pos;
-  let plain = true;
-  let ascii = true;
-  for (let i = start; i < stop; i++) {
+const HEX = "0123456789abcdef";
+/** JSON.stringify's short escapes; other control characters are written \u00XX. */
+const SHORT_ESCAPE: Readonly<Record<number, number>> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72, 0x22: 0x22, 0x5c: 0x5c };
+
+/**
+ * The string bytes[start..end) as a JSON string, as JSON.stringify writes
+ * it (valid UTF-8 is copied; '"', '\' and control characters are escaped).
+ * Returns its code points; the reference path takes what is not UTF-8.
+ */
+function writeJsonString(start: number, end: number): number {
+  room((end - start) * 6 + 2);
+  out[at++] = 0x22;
+  let continuation = 0;
+  let high = 0;
+  for (let i = start; i < end; i++) {
     const c = buf[i]!;
-    if (c < 0x20 || c === 0x22 || c === 0x5c) plain = false;
-    else if (c >= 0x80) ascii = false;
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      out[at++] = c;
+      high |= c;
+      if ((c & 0xc0) === 0x80) continuation++;
+      continue;
+    }
+    out[at++] = 0x5c;
+    const short = SHORT_ESCAPE[c];
+    if (short !== undefined) out[at++] = short;
+    else {
+      out[at++] = 0x75; // u00XX
+      out[at++] = 0x30;
+      out[at++] = 0x30;
+      out[at++] = HEX.charCodeAt(c >> 4);
+      out[at++] = HEX.charCodeAt(c & 15);
+    }
   }
-  pos = stop;
-  if (ascii) {
-    const s = buf.latin1Slice(start, stop);
-    quoted = plain ? `"${s}"` : JSON.stringify(s);
-    return s;
-  }
-  if (!isUtf8(buf.subarray(start, stop))) throw REFERENCE; // the reference decoder refuses it, and says so
-  const s = buf.utf8Slice(start, stop);
-  quoted = JSON.stringify(s);
-  return s;
+  out[at++] = 0x22;
+  // The reference decoder refuses what is not UTF-8, and says so.
+  if (high >= 0x80 && !isUtf8(buf.subarray(start, end))) throw REFERENCE;
+  return end - start - continuation;
 }
 
-/** A google.protobuf.Timestamp, formatted (the reference path judges one that does not format). */
-function readTimestamp(end: number): { text: string; seconds: number; nanos: number } {
-  const stop = lengthEnd(end);
+/** Reads a Timestamp at start..end and writes it as formatTimestamp writes it, quoted (the reference path takes one that does not format). */
+function writeTimestamp(start: number, end: number): void {
+  pos = start;
   let seconds = 0;
   let nanos = 0;
   let seen = 0;
-  while (pos < stop) {
+  while (pos < end) {
     const tag = buf[pos++]!;
     if (tag === ((1 << 3) | WIRE_VARINT) && !(seen & 1)) {
       seconds = varint64();
@@ -353,14 +420,57 @@ function readTimestamp(end: number): { text: string; seconds: number; nanos: num
       seen |= 2;
     } else throw REFERENCE;
   }
-  if (pos !== stop) throw REFERENCE;
-  let text: string;
-  try {
-    text = formatTimestamp({ seconds: seconds as unknown as bigint, nanos });
-  } catch {
-    throw REFERENCE;
+  if (pos !== end) throw REFERENCE;
+  timestampSeconds = seconds;
+  timestampNanos = nanos;
+  const days = Math.floor(seconds / 86400);
+  if (days !== cachedDay || nanos < 0 || nanos > 999_999_999) {
+    // A new day (or nanos to refuse): formatTimestamp itself judges it and gives the date.
+    let text: string;
+    try {
+      text = formatTimestamp({ seconds: seconds as unknown as bigint, nanos });
+    } catch {
+      throw REFERENCE;
+    }
+    cachedDay = days;
+    cachedDate = Buffer.from(`"${text.slice(0, 11)}`);
+    writeAscii(`"${text}"`);
+    return;
   }
-  return { text, seconds, nanos };
+  // The same day as the last: its date, then the time as formatTimestamp writes it.
+  writeBytes(cachedDate);
+  const second = seconds - days * 86400;
+  room(32);
+  twoDigits(Math.floor(second / 3600));
+  out[at++] = 0x3a;
+  twoDigits(Math.floor((second % 3600) / 60));
+  out[at++] = 0x3a;
+  twoDigits(second % 60);
+  if (nanos !== 0) {
+    out[at++] = 0x2e;
+    if (nanos % 1_000_000 === 0) digits(nanos / 1_000_000, 3);
+    else if (nanos % 1_000 === 0) digits(nanos / 1_000, 6);
+    else digits(nanos, 9);
+  }
+  out[at++] = 0x5a; // Z
+  out[at++] = 0x22;
+}
+let timestampSeconds = 0;
+let timestampNanos = 0;
+let cachedDay = NaN;
+let cachedDate: Buffer = EMPTY;
+
+function twoDigits(n: number): void {
+  out[at++] = 0x30 + Math.floor(n / 10);
+  out[at++] = 0x30 + (n % 10);
+}
+
+function digits(n: number, width: number): void {
+  for (let i = width - 1; i >= 0; i--) {
+    out[at + i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  at += width;
 }
 
 const FIELDS_ENTRY = (1 << 3) | WIRE_LEN;
@@ -373,268 +483,355 @@ const BOOL_VALUE = (4 << 3) | WIRE_VARINT;
 const STRUCT_VALUE = (5 << 3) | WIRE_LEN;
 const LIST_VALUE = (6 << 3) | WIRE_LEN;
 const LIST_ITEM = (1 << 3) | WIRE_LEN;
+const FORBIDDEN = ["__proto__", "constructor", "prototype"].map((k) => Buffer.from(k));
+const NULL_TEXT = Buffer.from("null");
+const TRUE_TEXT = Buffer.from("true");
+const FALSE_TEXT = Buffer.from("false");
 
-/** An array-index-like key ("0", "17"): a JavaScript object puts it first, so the reference path writes it elsewhere. */
-function digitsOnly(key: string): boolean {
-  if (key.length === 0) return false;
-  for (let i = 0; i < key.length; i++) {
-    const c = key.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
+function sameBytes(aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (buf[aStart + i] !== buf[bStart + i]) return false;
   return true;
 }
 
-/** A Struct at `depth` (the free-form field itself is 1), as JSON text. */
-function struct(end: number, depth: number): string {
-  let out = "{";
-  let keys: string[] | undefined;
-  let keySet: Set<string> | undefined;
+/** A key the reference path writes differently or refuses: forbidden, or array-index-like (a JavaScript object puts those first). */
+function unusualKey(start: number, end: number): boolean {
+  const n = end - start;
+  if (n === 9 || n === 11) {
+    for (const word of FORBIDDEN) {
+      if (word.length !== n) continue;
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = buf[start + i] === word[i];
+      if (same) return true;
+    }
+  }
+  if (n === 0) return false;
+  for (let i = start; i < end; i++) if (buf[i]! < 0x30 || buf[i]! > 0x39) return false;
+  return true;
+}
+
+/** Key positions of the Struct being written (for repeated keys), per depth. */
+const keyStarts: number[][] = [];
+const keyEnds: number[][] = [];
+
+/** A Struct at `depth` (the free-form field itself is 1). */
+function struct(end: number, depth: number): void {
+  writeByte(0x7b); // {
+  const starts = (keyStarts[depth] ??= []);
+  const ends = (keyEnds[depth] ??= []);
+  starts.length = 0;
+  ends.length = 0;
+  let seenKeys: Set<string> | undefined;
   while (pos < end) {
     if (buf[pos++] !== FIELDS_ENTRY) throw REFERENCE;
     const entryEnd = lengthEnd(end);
-    let key = "";
-    let keyText = '""';
+    let keyStart = pos;
+    let keyEnd = pos; // no key field: the key is ""
     if (pos < entryEnd && buf[pos] === ENTRY_KEY) {
       pos++;
-      key = readString(entryEnd);
-      keyText = quoted;
+      keyEnd = lengthEnd(entryEnd);
+      keyStart = pos;
+      pos = keyEnd;
     }
     if (pos >= entryEnd || buf[pos++] !== ENTRY_VALUE) throw REFERENCE; // no value: the reference drops the key
     if (lengthEnd(entryEnd) !== entryEnd) throw REFERENCE;
-    if (FORBIDDEN_KEYS.has(key) || digitsOnly(key)) throw REFERENCE;
+    if (unusualKey(keyStart, keyEnd)) throw REFERENCE;
     // A repeated key keeps its first place and its last value in the reference path.
-    if (keys === undefined) keys = [key];
-    else if (keySet === undefined) {
-      if (keys.includes(key)) throw REFERENCE;
-      keys.push(key);
-      if (keys.length > 8) keySet = new Set(keys);
+    if (seenKeys === undefined) {
+      for (let k = 0; k < starts.length; k++) if (sameBytes(starts[k]!, ends[k]!, keyStart, keyEnd)) throw REFERENCE;
+      starts.push(keyStart);
+      ends.push(keyEnd);
+      if (starts.length > 16) seenKeys = new Set(starts.map((s, k) => buf.latin1Slice(s, ends[k]!)));
     } else {
-      if (keySet.has(key)) throw REFERENCE;
-      keySet.add(key);
+      const key = buf.latin1Slice(keyStart, keyEnd);
+      if (seenKeys.has(key)) throw REFERENCE;
+      seenKeys.add(key);
     }
-    const value = freeValue(entryEnd, depth + 1);
-    out += keys.length === 1 && keySet === undefined ? `${keyText}:${value}` : `,${keyText}:${value}`;
+    if (starts.length > 1 || seenKeys) writeByte(0x2c);
+    writeJsonString(keyStart, keyEnd);
+    writeByte(0x3a);
+    freeValue(entryEnd, depth + 1);
   }
   if (pos !== end) throw REFERENCE;
-  return `${out}}`;
+  writeByte(0x7d);
 }
 
-function list(end: number, depth: number): string {
-  let out = "[";
+function list(end: number, depth: number): void {
+  writeByte(0x5b); // [
   let first = true;
   while (pos < end) {
     if (buf[pos++] !== LIST_ITEM) throw REFERENCE;
     const itemEnd = lengthEnd(end);
-    const value = freeValue(itemEnd, depth + 1);
-    out += first ? value : `,${value}`;
+    if (!first) writeByte(0x2c);
     first = false;
+    freeValue(itemEnd, depth + 1);
   }
   if (pos !== end) throw REFERENCE;
-  return `${out}]`;
+  writeByte(0x5d);
 }
 
-/** A google.protobuf.Value of exactly one kind at `depth`, as JSON text. */
-function freeValue(end: number, depth: number): string {
+/** A google.protobuf.Value of exactly one kind at `depth`. */
+function freeValue(end: number, depth: number): void {
   if (depth > MAX_FREE_FORM_DEPTH || pos >= end) throw REFERENCE;
   const tag = buf[pos++];
-  let text: string;
   switch (tag) {
     case NULL_VALUE:
       if (buf[pos++] !== 0) throw REFERENCE;
-      text = "null";
+      writeBytes(NULL_TEXT);
       break;
     case NUMBER_VALUE: {
       if (pos + 8 > end) throw REFERENCE;
       const n = buf.readDoubleLE(pos);
       pos += 8;
       if (!Number.isFinite(n)) throw REFERENCE;
-      text = String(n); // what JSON.stringify writes for a finite number (-0 too: "0")
+      writeAscii(String(n)); // what JSON.stringify writes for a finite number (-0 too: "0")
       break;
     }
-    case STRING_VALUE:
-      readString(end);
-      text = quoted;
+    case STRING_VALUE: {
+      const stop = lengthEnd(end);
+      writeJsonString(pos, stop);
+      pos = stop;
       break;
+    }
     case BOOL_VALUE: {
       const b = buf[pos++];
       if (b !== 0 && b !== 1) throw REFERENCE;
-      text = b === 1 ? "true" : "false";
+      writeBytes(b === 1 ? TRUE_TEXT : FALSE_TEXT);
       break;
     }
-    case STRUCT_VALUE: {
-      const stop = lengthEnd(end);
-      text = struct(stop, depth);
+    case STRUCT_VALUE:
+      struct(lengthEnd(end), depth);
       break;
-    }
-    case LIST_VALUE: {
-      const stop = lengthEnd(end);
-      text = list(stop, depth);
+    case LIST_VALUE:
+      list(lengthEnd(end), depth);
       break;
-    }
     default:
       throw REFERENCE;
   }
   if (pos !== end) throw REFERENCE; // exactly one kind
-  return text;
 }
 
-/** Summary facts of the event being read (its own time, its subtype). */
+/** Summary facts of the event being read: its own time, its subtype. */
 let timeSeconds = 0;
 let timeNanos = 0;
 let subtype: string | undefined;
 
-function passes(checks: readonly Check[], value: unknown): boolean {
-  for (let i = 0; i < checks.length; i++) if (!(checks[i] as (v: unknown) => boolean)(value)) return false;
+function textPasses(f: FieldPlan, text: string): boolean {
+  for (let i = 0; i < f.textChecks.length; i++) if (!f.textChecks[i]!(text)) return false;
   return true;
 }
 
-/** A message (up to `end`) as JSON text; `top` for the event itself (its summary facts are kept). */
-function message(plan: MessagePlan, end: number, top: EventPlan | undefined): string {
-  const texts: (string | undefined)[] = new Array(plan.fields.length);
+function numberPasses(f: FieldPlan, n: number): boolean {
+  for (let i = 0; i < f.numberChecks.length; i++) if (!f.numberChecks[i]!(n)) return false;
+  return true;
+}
+
+/** A message (bytes pos..end), written in the contract's field order; `top` for the event itself. */
+function message(plan: MessagePlan, end: number, top: EventPlan | undefined): void {
+  const mark = ++pass;
+  const { byTag, start, end: ends, seen } = plan;
+  // First pass: where each field's value is.
   while (pos < end) {
     const tag = varint32();
-    const f = plan.byTag.get(tag);
-    if (f === undefined || texts[f.index] !== undefined) throw REFERENCE; // unknown or repeated: the reference path
-    let text: string;
-    switch (f.field.kind) {
-      case "string": {
-        const s = readString(end);
-        if (!passes(f.checks, s)) throw REFERENCE;
-        text = quoted;
-        if (top?.subtype === f) subtype = s;
+    const f = tag < byTag.length ? byTag[tag] : undefined;
+    if (f === undefined || seen[f.index] === mark) throw REFERENCE; // unknown or repeated: the reference path
+    seen[f.index] = mark;
+    if (f.kind === K_INT32) start[f.index] = varint64() | 0;
+    else if (f.kind === K_INT64) start[f.index] = varint64();
+    else {
+      const stop = lengthEnd(end);
+      start[f.index] = pos;
+      ends[f.index] = stop;
+      pos = stop;
+    }
+  }
+  if (pos !== end) throw REFERENCE;
+  // Second pass: each field, checked and written.
+  writeByte(0x7b);
+  let first = true;
+  for (const f of plan.fields) {
+    const present = seen[f.index] === mark;
+    if (!present && (f.kind >= K_TIMESTAMP || (f.kind === K_STRING && f.optional))) {
+      if (f.required) throw REFERENCE;
+      continue; // absent: left out
+    }
+    if (!first) writeByte(0x2c);
+    first = false;
+    writeBytes(f.key);
+    switch (f.kind) {
+      case K_STRING: {
+        const s = present ? start[f.index]! : 0;
+        const e = present ? ends[f.index]! : 0; // absent: ""
+        const length = writeJsonString(s, e);
+        if (length < f.minLength || length > f.maxLength) throw REFERENCE;
+        if (f.textChecks.length > 0 || top?.subtype === f) {
+          const text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
+          if (!textPasses(f, text)) throw REFERENCE;
+          if (top?.subtype === f) subtype = text;
+        }
         break;
       }
-      case "int32": {
-        const n = varint64() | 0;
-        if (!passes(f.checks, n)) throw REFERENCE;
-        text = String(n);
-        break;
-      }
-      case "int64": {
-        const n = varint64();
-        if (!passes(f.checks, n)) throw REFERENCE;
-        text = String(n);
+      case K_INT32:
+      case K_INT64: {
+        const n = present ? start[f.index]! : 0;
+        if (!numberPasses(f, n)) throw REFERENCE;
+        writeAscii(String(n));
         if (top?.time === f) {
           timeSeconds = Math.floor(n / 1000);
           timeNanos = (n - timeSeconds * 1000) * 1_000_000;
         }
         break;
       }
-      case "timestamp": {
-        const ts = readTimestamp(end);
-        if (!passes(f.checks, ts.text)) throw REFERENCE;
-        text = `"${ts.text}"`;
+      case K_TIMESTAMP: {
+        writeTimestamp(start[f.index]!, ends[f.index]!);
         if (top?.time === f) {
-          timeSeconds = ts.seconds;
-          timeNanos = ts.nanos;
+          timeSeconds = timestampSeconds;
+          timeNanos = timestampNanos;
         }
         break;
       }
-      case "struct": {
-        const stop = lengthEnd(end);
-        text = struct(stop, 1);
+      case K_STRUCT:
+        pos = start[f.index]!;
+        struct(ends[f.index]!, 1);
         break;
-      }
-      case "message": {
-        const stop = lengthEnd(end);
-        text = message(f.message!, stop, undefined);
-        if (pos !== stop) throw REFERENCE;
+      case K_MESSAGE:
+        pos = start[f.index]!;
+        message(f.message!, ends[f.index]!, undefined);
         break;
-      }
-      default:
-        throw REFERENCE;
     }
-    texts[f.index] = text;
   }
-  if (pos !== end) throw REFERENCE;
-  let out = "{";
-  for (let i = 0; i < plan.fields.length; i++) {
-    const f = plan.fields[i]!;
-    let text = texts[i];
-    if (text === undefined) {
-      // Absent on the wire: implicit-presence scalars are their defaults, the rest are left out.
-      const kind = f.field.kind;
-      if (kind === "string" && !f.field.optional) {
-        if (!passes(f.checks, "")) throw REFERENCE;
-        if (top?.subtype === f) subtype = "";
-        text = '""';
-      } else if (kind === "int32" || kind === "int64") {
-        if (!passes(f.checks, 0)) throw REFERENCE;
-        if (top?.time === f) timeSeconds = timeNanos = 0;
-        text = "0";
-      } else {
-        if (f.required) throw REFERENCE;
-        continue;
-      }
-    }
-    out += out.length === 1 ? `${f.key}${text}` : `,${f.key}${text}`;
-  }
-  return `${out}}`;
+  writeByte(0x7d);
 }
 
-/** The line of one LogEntry (without its newline), or REFERENCE thrown. */
-function entryLine(layout: LineLayout, sequence: bigint | undefined, tally: SummaryBuilder): string {
+const wrapperStart: number[] = [];
+const wrapperEnd: number[] = [];
+const wrapperSeen: boolean[] = [];
+const LOG_SEQUENCE = Buffer.from('{"log_sequence":');
+const RECEIVED_AT = Buffer.from('"received_at":');
+const EVENT_KEY = Buffer.from(',"event":');
+
+/** Writes the line of the LogEntry in buf (without its newline), or throws REFERENCE. Returns its event type. */
+function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEventType {
   const end = buf.length;
-  let receivedAt: string | undefined;
+  let receivedStart = -1;
+  let receivedEnd = -1;
   let entry: EntryPlan | undefined;
-  let eventText: string | undefined;
-  const wrapper: (string | undefined)[] = [];
+  let eventStart = -1;
+  let eventEnd = -1;
   while (pos < end) {
     const tag = varint32();
-    if (tag === ((1 << 3) | WIRE_LEN) && receivedAt === undefined) {
-      receivedAt = readTimestamp(end).text;
+    if (tag === ((1 << 3) | WIRE_LEN) && receivedStart < 0) {
+      receivedEnd = lengthEnd(end);
+      receivedStart = pos;
+      pos = receivedEnd;
       continue;
     }
-    const plan = entry === undefined ? entries().get(tag) : undefined; // a second oneof member: the reference path
+    const plan = entry === undefined ? entryPlanFor(tag) : undefined; // a second oneof member: the reference path
     if (plan === undefined || plan.event === undefined) throw REFERENCE;
     entry = plan;
+    for (let i = 0; i < plan.wrappers.length; i++) wrapperSeen[i] = false;
     const stop = lengthEnd(end);
     while (pos < stop) {
       const t = varint32();
-      if (t === plan.eventTag && eventText === undefined) {
-        const eventEnd = lengthEnd(stop);
-        subtype = undefined;
-        eventText = message(plan.event.plan, eventEnd, plan.event);
+      if (t === plan.eventTag && eventStart < 0) {
+        eventEnd = lengthEnd(stop);
+        eventStart = pos;
+        pos = eventEnd;
         continue;
       }
-      const w = plan.wrapperByTag.get(t);
-      if (w === undefined || wrapper[w.index] !== undefined) throw REFERENCE;
+      const w = t < plan.wrapperByTag.length ? plan.wrapperByTag[t] : undefined;
+      if (w === undefined || wrapperSeen[w.index]) throw REFERENCE;
+      wrapperSeen[w.index] = true;
       if (w.kind === "string") {
-        const s = readString(stop);
-        wrapper[w.index] = s === "" ? "" : `,${w.key}${quoted}`;
+        wrapperEnd[w.index] = lengthEnd(stop);
+        wrapperStart[w.index] = pos;
+        pos = wrapperEnd[w.index]!;
       } else {
         const n = varint64();
         if (n < 0) throw REFERENCE; // a uint64 past 2^63: beyond what JSON carries exactly
-        wrapper[w.index] = n === 0 ? "" : `,${w.key}${n}`;
+        wrapperStart[w.index] = n;
       }
     }
     if (pos !== stop) throw REFERENCE;
   }
-  if (entry === undefined || eventText === undefined) throw REFERENCE;
+  if (entry === undefined || eventStart < 0) throw REFERENCE;
   if (sequence !== undefined && sequence > MAX_EXACT_SEQUENCE) throw REFERENCE;
-  tally.counted(entry.event!.type, timeSeconds, timeNanos, subtype, sequence);
-  if (layout === "events") return eventText;
-  let line = "{";
-  if (sequence !== undefined) line += `"log_sequence":${sequence},`;
-  if (receivedAt !== undefined) line += `"received_at":"${receivedAt}",`;
-  line += entry.entryText;
-  for (let i = 0; i < entry.wrapperCount; i++) line += wrapper[i] ?? "";
-  return `${line},"event":${eventText}}`;
+  const event = entry.event!;
+  if (layout === "records") {
+    if (sequence !== undefined) {
+      writeBytes(LOG_SEQUENCE);
+      writeAscii(String(sequence));
+      writeByte(0x2c);
+    } else writeByte(0x7b);
+    if (receivedStart >= 0) {
+      writeBytes(RECEIVED_AT);
+      writeTimestamp(receivedStart, receivedEnd);
+      writeByte(0x2c);
+    }
+    writeBytes(entry.entryText);
+    for (const w of entry.wrappers) {
+      if (!wrapperSeen[w.index]) continue;
+      if (w.kind === "string") {
+        if (wrapperStart[w.index] === wrapperEnd[w.index]) continue; // "" is not written
+        writeBytes(w.key);
+        writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
+      } else if (wrapperStart[w.index] !== 0) {
+        writeBytes(w.key);
+        writeAscii(String(wrapperStart[w.index]));
+      }
+    }
+    writeBytes(EVENT_KEY);
+  } else if (receivedStart >= 0) {
+    // Judged even where not written, as the reference path does.
+    const mark = at;
+    writeTimestamp(receivedStart, receivedEnd);
+    at = mark;
+  }
+  pos = eventStart;
+  subtype = undefined;
+  message(event.plan, eventEnd, event);
+  if (layout === "records") writeByte(0x7d);
+  writeByte(0x0a);
+  return event.type;
 }
 
-/** Export's fast path for a layout: a LogEntry's bytes -> its line and newline, counted; undefined for the reference path. */
+/**
+ * Export's fast path for a layout: each LogEntry it takes is written (its
+ * line and newline) into its output and counted; `take()` hands over what
+ * was written since the last take. A record it does not take leaves
+ * nothing behind and goes to the reference path.
+ */
 export function transcoderFor(layout: LineLayout): RecordFastPath {
-  return (payload, sequence, tally) => {
-    buf = (payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)) as SlicingBuffer;
-    pos = 0;
-    try {
-      return `${entryLine(layout, sequence, tally)}\n`;
-    } catch (e) {
-      if (e === REFERENCE) return undefined;
-      throw e;
-    } finally {
-      buf = EMPTY; // hold no record between calls
-    }
+  let own: Buffer = EMPTY;
+  let written = 0;
+  return {
+    record(payload, sequence, tally) {
+      buf = (payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)) as SlicingBuffer;
+      pos = 0;
+      out = own;
+      at = written;
+      try {
+        const type = entryLine(layout, sequence);
+        tally.counted(type, timeSeconds, timeNanos, subtype, sequence);
+        written = at;
+        return true;
+      } catch (e) {
+        if (e === REFERENCE) return false;
+        throw e;
+      } finally {
+        own = out;
+        buf = EMPTY; // hold no record between calls
+        out = EMPTY;
+      }
+    },
+    take() {
+      const taken = own.subarray(0, written);
+      own = EMPTY; // a new buffer for what comes next: the one taken is the caller's now
+      written = 0;
+      return taken;
+    },
+    get pending() {
+      return written > 0;
+    },
   };
 }
-const EMPTY = Buffer.alloc(0) as SlicingBuffer;
