@@ -781,10 +781,11 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
       }
     }
     writeBytes(EVENT_KEY);
-  } else if (receivedStart >= 0) {
-    // Judged even where not written, as the reference path does.
+  } else {
+    // Judged even where not written, as the reference path does: the time, and the strings' UTF-8.
     const mark = at;
-    writeTimestamp(receivedStart, receivedEnd);
+    if (receivedStart >= 0) writeTimestamp(receivedStart, receivedEnd);
+    for (const w of entry.wrappers) if (wrapperSeen[w.index] && w.kind === "string") writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
     at = mark;
   }
   pos = eventStart;
