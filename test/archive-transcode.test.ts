@@ -13,8 +13,10 @@ import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { decodeRecord, ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError } from "../src/archive/codec.js";
-import { formatLine, type LineLayout } from "../src/archive/lines.js";
+import { decodeRecord, encodeLogEntryWithGeneratedCode, encodeRecord, ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError } from "../src/archive/codec.js";
+import { EVENT_TYPES } from "../src/archive/event.js";
+import { formatLine, parseLine, type LineLayout } from "../src/archive/lines.js";
+import { messageOf } from "../src/archive/message-cache.js";
 import { SummaryBuilder } from "../src/archive/summary.js";
 import { transcoderFor } from "../src/archive/transcode.js";
 import { MAX_FREE_FORM_DEPTH } from "../src/contract/shape.js";
@@ -264,6 +266,24 @@ test("hand-made records the collector never writes: taken only where the referen
   }
   // What the fast path takes of these: only what it writes exactly as the reference path.
   assert.equal(taken.sort(), ["-0", "entry without a key", "plain", "session end at the first instant"].sort());
+});
+
+test("import: every generated line becomes the bytes the generated encoder writes, in both layouts and as bare messages", () => {
+  fc.assert(
+    fc.property(loggedEvent, (logged) => {
+      const bytes = bytesOf(logged);
+      if (!bytes) return;
+      const event = decodeRecord(bytes, "LogEntry", { source: "t", index: 1, sequence: 3n });
+      if (!event) return;
+      for (const layout of LAYOUTS) {
+        const parsed = parseLine(formatLine(event, layout), { source: "t", index: 1, line: 1 });
+        assert.equal(Buffer.from(encodeRecord(parsed, "LogEntry")), Buffer.from(encodeLogEntryWithGeneratedCode(parsed)), layout);
+        const generated = EVENT_TYPES[parsed.type].message.encode(messageOf(parsed.type, parsed.json) as never).finish();
+        assert.equal(Buffer.from(encodeRecord(parsed, parsed.type)), Buffer.from(generated), `${layout}: bare ${parsed.type}`);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test("the wrapper fields' numbers in ENTRY_KINDS are the descriptors' (gen/descriptors.binpb)", () => {
