@@ -11,7 +11,7 @@ import { ValidationError } from "../contract/errors.js";
 import { formatTimestamp, parseTimestamp } from "../contract/timestamp.js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { decodeChecked } from "../bridge/decode.js";
-import { encodeMessageBytes } from "../bridge/codec.js";
+import { encodeMessage, encodeMessageBytes } from "../bridge/codec.js";
 import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import type { FieldKind, MessageMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
@@ -191,12 +191,22 @@ function encodeLogEntry(event: ArchiveEvent): Uint8Array {
  * order, defaults left out, the event as its own length-delimited field.
  */
 function writeLogEntry(info: EntryKindInfo, receivedAt: Timestamp | undefined, value: Record<string, unknown>): Uint8Array {
-  const writer = new BinaryWriter();
+  try {
+    return writeLogEntryWith(logEntryWriter, info, receivedAt, value);
+  } catch (e) {
+    logEntryWriter.finish(); // reset: a half-written entry must not lead the next one
+    throw e;
+  }
+}
+/** One writer, reused: encoding is synchronous, and its buffer stays grown. */
+const logEntryWriter = new BinaryWriter();
+
+function writeLogEntryWith(writer: BinaryWriter, info: EntryKindInfo, receivedAt: Timestamp | undefined, value: Record<string, unknown>): Uint8Array {
   if (receivedAt !== undefined) Timestamp.encode(receivedAt, writer.uint32((1 << 3) | 2).fork()).join();
   writer.uint32((info.number << 3) | 2).fork();
   for (const field of wrapperOrder(info)) {
     if (field === "event") {
-      if (value.event !== undefined) writer.uint32((info.eventNumber << 3) | 2).bytes(encodeMessageBytes(EVENT_TYPES[info.type].mapping, value.event as object));
+      if (value.event !== undefined) encodeMessage(EVENT_TYPES[info.type].mapping, value.event as object, writer.uint32((info.eventNumber << 3) | 2).fork()).join();
     } else if (field.kind === "string") {
       if (value[field.proto] !== "") writer.uint32((field.number << 3) | 2).string(value[field.proto] as string);
     } else {
