@@ -375,6 +375,20 @@ const SHORT_ESCAPE: Readonly<Record<number, number>> = { 0x08: 0x62, 0x09: 0x74,
  * Returns its code points; the reference path takes what is not UTF-8.
  */
 function writeJsonString(start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    const c = buf[i]!;
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) break;
+    i++;
+  }
+  if (i === end) {
+    // Plain ASCII (the common case): copied as it is.
+    room(end - start + 2);
+    out[at++] = 0x22;
+    for (let j = start; j < end; j++) out[at++] = buf[j]!;
+    out[at++] = 0x22;
+    return end - start;
+  }
   room((end - start) * 6 + 2);
   out[at++] = 0x22;
   let continuation = 0;
@@ -649,7 +663,9 @@ function message(plan: MessagePlan, end: number, top: EventPlan | undefined): vo
   // Second pass: each field, checked and written.
   writeByte(0x7b);
   let first = true;
-  for (const f of plan.fields) {
+  const fields = plan.fields;
+  for (let k = 0; k < fields.length; k++) {
+    const f = fields[k]!;
     const present = seen[f.index] === mark;
     if (!present && (f.kind >= K_TIMESTAMP || (f.kind === K_STRING && f.optional))) {
       if (f.required) throw REFERENCE;
