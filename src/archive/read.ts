@@ -93,7 +93,8 @@ export interface RecordFastPath {
 /**
  * The events of an input in batches, one batch per chunk read (records are
  * handled synchronously inside it). With `fast` (and no filter), records it
- * takes come out as its rendered strings instead of events.
+ * takes come out as the bytes it wrote (a Uint8Array of whole lines) instead
+ * of events.
  */
 export async function* readEventBatches(input: string, options: ReadOptions, pass: Pass, fast?: RecordFastPath): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
   const { tally } = pass;
@@ -151,7 +152,7 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
         if (item.kind === "damage") {
           const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
           if (ofRecord) index++;
-          const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record \`index\`
+          const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record `index`
           yield* reportAfterOut(rawDamage(item, { source: part.name, ...where, offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
           continue;
         }
