@@ -24,7 +24,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const sections: { name: string; title: string; run: () => Promise<string> }[] = [
   {
     name: "contract",
-    title: "Contract bridge (events/s, medians of 41 interleaved rounds; cost = per-round baseline ÷ variant, median)",
+    title: "Contract bridge (events/s, medians of 41 interleaved rounds; cost = per-round variant time ÷ baseline time, median; ingest against JSON.parse alone, egress against JSON.stringify alone, beside protobuf-es)",
     run: async () => contractTables(benchContract()),
   },
   {

@@ -32,7 +32,7 @@ import { crc32 } from "node:zlib";
 import { exportArchive, importArchive } from "../../src/archive/index.js";
 import { bridges } from "../../src/bridge/index.js";
 import { parseTimestamp } from "../../src/contract/timestamp.js";
-import { encodeFrame, HEADER_BYTES } from "../../src/store/frame.js";
+import { encodeFrame, encodeSegmentHeader, HEADER_BYTES } from "../../src/store/frame.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { validEnd, validStart, validVrp } from "../../test/support/fixtures.js";
 import { fmt, median } from "./harness.js";
@@ -92,20 +92,26 @@ function session(i: number): PoolEvent[] {
 
 /**
  * A data directory of at least `bytes`, cut into segments like the
- * collector's, cycling through the pool. Frames are laid out in place in big
- * chunks (a gigabyte in seconds); the first is checked against encodeFrame.
+ * collector's (each with its segment header), cycling through the pool.
+ * Frames are laid out in place in big chunks (a gigabyte in seconds), each
+ * payload's checksum computed once; the first frame is checked against
+ * encodeFrame.
  */
 function writeLog(dir: string, bytes: number, pool: readonly PoolEvent[]): { bytes: number; events: number; segments: number } {
   mkdirSync(dir, { recursive: true });
   const chunk = 8 * MiB;
   const buf = Buffer.allocUnsafe(chunk + HEADER_BYTES + Math.max(...pool.map((e) => e.payload.length)));
+  const checksums = pool.map((e) => crc32(e.payload));
   let events = 0;
   let total = 0;
   let segments = 0;
   while (total < bytes) {
     const fd = openSync(path.join(dir, `${String(events + 1).padStart(20, "0")}.seg`), "w");
     segments++;
-    let segment = 0;
+    const header = encodeSegmentHeader(BigInt(events + 1));
+    writeSync(fd, header);
+    let segment = header.length;
+    total += header.length;
     let used = 0;
     const flush = () => {
       writeSync(fd, buf, 0, used);
@@ -117,10 +123,12 @@ function writeLog(dir: string, bytes: number, pool: readonly PoolEvent[]): { byt
       const payload = pool[events % pool.length]!.payload;
       const sequence = events + 1;
       buf.writeUInt32LE(payload.length, used);
+      buf.writeUInt32LE(0, used + 4); // flags: a group of one
       buf.writeUInt32LE(sequence % 2 ** 32, used + 8);
       buf.writeUInt32LE(Math.floor(sequence / 2 ** 32), used + 12);
+      buf.writeUInt32LE(checksums[events % pool.length]!, used + 16);
+      buf.writeUInt32LE(crc32(buf.subarray(used, used + 20)), used + 20);
       buf.set(payload, used + HEADER_BYTES);
-      buf.writeUInt32LE(crc32(buf.subarray(used + 8, used + HEADER_BYTES + payload.length)), used + 4);
       if (events === 0 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload))) throw new Error("frame layout differs from encodeFrame");
       used += HEADER_BYTES + payload.length;
       events++;

@@ -10,7 +10,10 @@
 import { ValidationError } from "../contract/errors.js";
 import { SessionEventsError, type ValidationIssue } from "../errors.js";
 import { formatTimestamp, parseTimestamp } from "../contract/timestamp.js";
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { decodeChecked } from "../bridge/decode.js";
+import { encodeMessage, encodeMessageBytes } from "../bridge/codec.js";
+import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import type { FieldKind, MessageMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { messageOf } from "./message-cache.js";
@@ -40,6 +43,8 @@ interface WrapperField {
   /** The ts-proto property, which is also its name in LogFields. */
   readonly proto: "sessionId" | "producerId" | "producerSequence" | "causeSequence";
   readonly kind: "string" | "uint64";
+  /** Field number in the wrapper message (checked against the descriptors in the tests). */
+  readonly number: number;
 }
 
 interface EntryKindInfo {
@@ -52,7 +57,7 @@ interface EntryKindInfo {
   readonly fields: readonly WrapperField[];
 }
 
-const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", kind: "string" };
+const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", kind: "string", number: 1 };
 
 /** LogEntry's oneof, as data (mirrors proto/sessionevents/log/v1/log_entry.proto). */
 export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
@@ -64,8 +69,8 @@ export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
     number: 4,
     eventNumber: 1,
     fields: [
-      { json: "producer_id", proto: "producerId", kind: "string" },
-      { json: "producer_sequence", proto: "producerSequence", kind: "uint64" },
+      { json: "producer_id", proto: "producerId", kind: "string", number: 2 },
+      { json: "producer_sequence", proto: "producerSequence", kind: "uint64", number: 3 },
     ],
   },
   vrp_derived: {
@@ -73,7 +78,7 @@ export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
     type: "VrpEvent",
     number: 5,
     eventNumber: 1,
-    fields: [{ json: "cause_sequence", proto: "causeSequence", kind: "uint64" }],
+    fields: [{ json: "cause_sequence", proto: "causeSequence", kind: "uint64", number: 2 }],
   },
 };
 export const LOG_ENTRY_KINDS = Object.keys(ENTRY_KINDS) as LogEntryKind[];
@@ -112,7 +117,7 @@ export function encodeRecord(event: ArchiveEvent, as: RecordMessage): Uint8Array
   if (event.type !== as) {
     throw new ValidationError(event.type, [{ path: "", rule: "type", message: `is a ${event.type}, but this output holds ${as} messages` }]);
   }
-  return EVENT_TYPES[as].message.encode(messageOf(as, event.json) as never).finish();
+  return encodeMessageBytes(EVENT_TYPES[as].mapping, messageOf(as, event.json) as object);
 }
 
 function bareEvent(type: ArchiveEventType, convert: () => unknown, position: RecordPosition): ArchiveEvent {
@@ -178,6 +183,62 @@ function encodeLogEntry(event: ArchiveEvent): Uint8Array {
   const value: Record<string, unknown> = { event: messageOf(event.type, event.json) };
   for (const field of info.fields) value[field.proto] = event.log?.[field.proto] ?? (field.kind === "string" ? "" : 0n);
   // What the collector stores for an end: the session it closed, which is the event's own.
+  if (!event.log && kind === "session_ended") value.sessionId = (event.json as { session_id: string }).session_id;
+  const receivedAt = event.log?.receivedAt === undefined ? undefined : parseTimestamp(event.log.receivedAt);
+  return writeLogEntry(info, receivedAt, value);
+}
+
+/**
+ * The bytes ts-proto's LogEntry.encode writes for this entry, written with
+ * the contract codec (bridge/codec.ts: the same bytes as the generated
+ * encoder, without wrapping every Struct value first): fields in number
+ * order, defaults left out, the event as its own length-delimited field.
+ */
+function writeLogEntry(info: EntryKindInfo, receivedAt: Timestamp | undefined, value: Record<string, unknown>): Uint8Array {
+  try {
+    return writeLogEntryWith(logEntryWriter, info, receivedAt, value);
+  } catch (e) {
+    logEntryWriter.finish(); // reset: a half-written entry must not lead the next one
+    throw e;
+  }
+}
+/** One writer, reused: encoding is synchronous, and its buffer stays grown. */
+const logEntryWriter = new BinaryWriter();
+
+function writeLogEntryWith(writer: BinaryWriter, info: EntryKindInfo, receivedAt: Timestamp | undefined, value: Record<string, unknown>): Uint8Array {
+  if (receivedAt !== undefined) Timestamp.encode(receivedAt, writer.uint32((1 << 3) | 2).fork()).join();
+  writer.uint32((info.number << 3) | 2).fork();
+  for (const field of wrapperOrder(info)) {
+    if (field === "event") {
+      if (value.event !== undefined) encodeMessage(EVENT_TYPES[info.type].mapping, value.event as object, writer.uint32((info.eventNumber << 3) | 2).fork()).join();
+    } else if (field.kind === "string") {
+      if (value[field.proto] !== "") writer.uint32((field.number << 3) | 2).string(value[field.proto] as string);
+    } else {
+      const n = value[field.proto] as bigint;
+      if (n === 0n) continue;
+      if (BigInt.asUintN(64, n) !== n) throw new Error(`value provided for field message.${field.proto} of type uint64 too large`);
+      writer.uint32(field.number << 3).uint64(n);
+    }
+  }
+  return writer.join().finish();
+}
+
+const wrapperOrders = new Map<EntryKindInfo, readonly (WrapperField | "event")[]>();
+function wrapperOrder(info: EntryKindInfo): readonly (WrapperField | "event")[] {
+  let order = wrapperOrders.get(info);
+  if (!order) {
+    order = [...info.fields, "event" as const].sort((a, b) => (a === "event" ? info.eventNumber : a.number) - (b === "event" ? info.eventNumber : b.number));
+    wrapperOrders.set(info, order);
+  }
+  return order;
+}
+
+/** The reference encoder (ts-proto's LogEntry.encode), kept as the oracle of writeLogEntry's tests. */
+export function encodeLogEntryWithGeneratedCode(event: ArchiveEvent): Uint8Array {
+  const kind = event.log?.kind ?? EVENT_TYPES[event.type].entryKind;
+  const info = ENTRY_KINDS[kind];
+  const value: Record<string, unknown> = { event: messageOf(event.type, event.json) };
+  for (const field of info.fields) value[field.proto] = event.log?.[field.proto] ?? (field.kind === "string" ? "" : 0n);
   if (!event.log && kind === "session_ended") value.sessionId = (event.json as { session_id: string }).session_id;
   const receivedAt = event.log?.receivedAt === undefined ? undefined : parseTimestamp(event.log.receivedAt);
   return LogEntry.encode({ receivedAt, entry: { $case: info.case, value } as unknown as LogEntry["entry"] }).finish();

@@ -15,8 +15,9 @@ import { encodeRecord, type RecordMessage } from "./codec.js";
 import { varintPrefix } from "./delimited-reader.js";
 import type { ArchiveEvent } from "./event.js";
 import { formatLine, type LineLayout } from "./lines.js";
-import { readEvents, startPass, type Pass, type ReadOptions } from "./read.js";
+import { readEventBatches, startPass, type Pass, type ReadOptions, type RecordFastPath } from "./read.js";
 import { openSink, type Sink } from "./sink.js";
+import { transcoderFor } from "./transcode.js";
 import type { ArchiveSummary } from "./summary.js";
 
 export interface WriteOptions extends ReadOptions {
@@ -60,7 +61,7 @@ export interface ImportOptions extends WriteOptions {
  */
 export async function exportArchive(input: string, options: ExportOptions): Promise<ArchiveSummary> {
   const layout = options.layout ?? "events";
-  return write(input, options, (event) => `${formatLine(event, layout)}\n`);
+  return write(input, options, (event) => `${formatLine(event, layout)}\n`, transcoderFor(layout));
 }
 
 /** Import JSON Lines (or delimited messages) into a segment file or length-delimited protobuf, each event validated. */
@@ -68,21 +69,19 @@ export async function importArchive(input: string, options: ImportOptions): Prom
   const to = options.to ?? "segment";
   const as: RecordMessage = to === "segment" ? "LogEntry" : (options.outputMessage ?? "LogEntry");
   let last = 0n;
-  return write(input, options, async (event, pass) => {
+  return write(input, options, (event, pass) => {
     let payload: Uint8Array;
     try {
       payload = encodeRecord(event, as);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
-      await pass.report({ position: event.position, rule: "contract", message: `cannot be written as ${as}`, issues: e.issues });
-      return undefined;
+      return pass.report({ position: event.position, rule: "contract", message: `cannot be written as ${as}`, issues: e.issues }).then(() => undefined);
     }
     if (to === "delimited") return Buffer.concat([varintPrefix(payload.length), payload]);
     // The log's own sequences are kept; events without one are numbered on.
     const sequence = event.log?.sequence ?? last + 1n;
     if (sequence <= last) {
-      await pass.report({ position: event.position, rule: "sequence", message: `log_sequence ${sequence} does not follow ${last}` });
-      return undefined;
+      return pass.report({ position: event.position, rule: "sequence", message: `log_sequence ${sequence} does not follow ${last}` }).then(() => undefined);
     }
     const first = last === 0n;
     last = sequence;
@@ -102,25 +101,52 @@ export async function importArchive(input: string, options: ImportOptions): Prom
  */
 export async function verifyArchive(input: string, options: ReadOptions = {}): Promise<ArchiveSummary> {
   const pass = startPass({ ...options, onDamage: options.onDamage ?? (() => {}) }); // verify reports all damage by default
-  for await (const _event of readEvents(input, options, pass)) {
-    // Reading is the check: framing, checksums, decoding and the contract.
+  // Reading is the check: framing, checksums, decoding and the contract (the
+  // transcoder judges a record as the reference path does; what it writes is dropped).
+  for await (const _batch of readEventBatches(input, options, pass, transcoderFor("events"))) {
+    // nothing to keep
   }
   return pass.tally.finish();
 }
 
+type Rendered = string | Uint8Array | undefined;
+
+/**
+ * The job's loop: one batch of events per chunk read, rendered
+ * synchronously (a render returns a promise only when it reports damage),
+ * and handed to the sink as one write.
+ */
 async function write(
   input: string,
   options: WriteOptions,
-  render: (event: ArchiveEvent, pass: Pass) => string | Uint8Array | undefined | Promise<Uint8Array | undefined>,
+  render: (event: ArchiveEvent, pass: Pass) => Rendered | Promise<Rendered>,
+  fast?: RecordFastPath,
 ): Promise<ArchiveSummary> {
   const pass = startPass(options);
   const sink: Sink = openSink(options.output, { gzip: options.gzip });
   try {
-    for await (const event of readEvents(input, options, pass)) {
-      const data = await render(event, pass);
-      if (data === undefined) continue;
-      await sink.write(data);
-      pass.tally.summary.written++;
+    for await (const batch of readEventBatches(input, options, pass, fast)) {
+      let parts: (string | Uint8Array)[] = [];
+      let events = 0;
+      const flush = async () => {
+        if (parts.length === 0) return;
+        pass.tally.summary.written += events;
+        events = 0;
+        const data = joined(parts);
+        parts = [];
+        await sink.write(data);
+      };
+      for (const item of batch) {
+        let data = item instanceof Uint8Array ? item : render(item, pass);
+        if (data instanceof Promise) {
+          await flush(); // what came before the damage is written before it is reported (under "stop" it throws)
+          data = await data;
+        }
+        if (data === undefined) continue;
+        parts.push(data);
+        events += item instanceof Uint8Array ? countLines(item) : 1;
+      }
+      await flush();
     }
     await sink.finish();
   } catch (e) {
@@ -128,4 +154,16 @@ async function write(
     throw e;
   }
   return pass.tally.finish();
+}
+
+/** Lines in a block the fast path wrote (each ends in "\n"; JSON text never holds a raw one). */
+function countLines(bytes: Uint8Array): number {
+  let n = 0;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
+  return n;
+}
+
+function joined(parts: (string | Uint8Array)[]): string | Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  return typeof parts[0] === "string" && parts.every((p) => typeof p === "string") ? parts.join("") : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
 }

@@ -14,10 +14,23 @@ const NEWLINE = 0x0a;
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** No contract event's JSON comes near this; a longer line is damage, and is not held in memory. */
 export const MAX_LINE_BYTES = MAX_PAYLOAD_BYTES;
+/** Lines handed out at once, at most (a chunk's worth would hold megabytes of heap). */
+const MAX_BATCH = 256;
 
 export async function* readLines(window: ByteWindow, options: { readonly blankLines?: boolean } = {}): AsyncGenerator<RawItem> {
+  for await (const batch of readLineBatches(window, options)) yield* batch;
+}
+
+/** readLines' items in batches: every line the window already holds, before waiting for more input (one await per chunk). */
+export async function* readLineBatches(window: ByteWindow, options: { readonly blankLines?: boolean } = {}): AsyncGenerator<RawItem[]> {
   let line = 0;
-  while (await window.want(1)) {
+  let batch: RawItem[] = [];
+  while (true) {
+    if (batch.length >= MAX_BATCH || window.available === 0) {
+      if (batch.length > 0) yield batch;
+      batch = [];
+      if (window.available === 0 && !(await window.want(1))) return;
+    }
     line++;
     const offset = window.offset;
     let end = window.view().indexOf(NEWLINE);
@@ -30,7 +43,7 @@ export async function* readLines(window: ByteWindow, options: { readonly blankLi
     }
     if (end < 0 && window.available > MAX_LINE_BYTES) {
       const bytes = await skipPastNewline(window);
-      yield { kind: "damage", rule: "json", message: `line longer than ${MAX_LINE_BYTES} bytes`, offset, bytes, line };
+      batch.push({ kind: "damage", rule: "json", message: `line longer than ${MAX_LINE_BYTES} bytes`, offset, bytes, line });
       continue;
     }
     const length = end < 0 ? window.available : end;
@@ -39,12 +52,12 @@ export async function* readLines(window: ByteWindow, options: { readonly blankLi
     if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
     if (offset === 0 && bytes.subarray(0, 3).equals(UTF8_BOM)) bytes = bytes.subarray(3); // some editors start a file with one
     if (!isUtf8(bytes)) {
-      yield { kind: "damage", rule: "json", message: "not UTF-8 text", offset, bytes: length, line };
+      batch.push({ kind: "damage", rule: "json", message: "not UTF-8 text", offset, bytes: length, line });
       continue;
     }
     const text = bytes.toString("utf8");
     if (text.trim() === "" && !options.blankLines) continue;
-    yield { kind: "line", text, offset, line, bytes: length };
+    batch.push({ kind: "line", text, offset, line, bytes: length });
   }
 }
 

@@ -88,6 +88,28 @@ export function startPass(options: ReadOptions): Pass {
 }
 
 export async function* readEvents(input: string, options: ReadOptions, pass: Pass): AsyncGenerator<ArchiveEvent> {
+  for await (const batch of readEventBatches(input, options, pass)) yield* batch as ArchiveEvent[];
+}
+
+/**
+ * A fast path for records (archive/transcode.ts): `record` writes a record's
+ * output into its own buffer and counts it in the tally, or returns false
+ * when the record needs the reference path (decodeRecord), which then judges
+ * and reports it; `take` hands over the bytes written so far.
+ */
+export interface RecordFastPath {
+  record(payload: Uint8Array, sequence: bigint | undefined, tally: SummaryBuilder): boolean;
+  take(): Uint8Array;
+  readonly pending: boolean;
+}
+
+/**
+ * The events of an input in batches, one batch per chunk read (records are
+ * handled synchronously inside it). With `fast` (and no filter), records it
+ * takes come out as the bytes it wrote (a Uint8Array of whole lines) instead
+ * of events.
+ */
+export async function* readEventBatches(input: string, options: ReadOptions, pass: Pass, fast?: RecordFastPath): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
   const { tally } = pass;
   let bytes = 0;
   let totalBytes: number | undefined;
@@ -100,45 +122,77 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
   const source = await openSource(input, options.format ?? "auto", onBytes);
   try {
     totalBytes = source.totalBytes;
-    yield* eventsOf(source, options, pass);
+    yield* eventsOf(source, options, pass, hasFilter(options.filter) ? undefined : fast);
   } finally {
     await source.close();
   }
 }
 
-async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass): AsyncGenerator<ArchiveEvent> {
+/** Events handed out at once, at most: a chunk's worth of them would hold several MiB of heap. */
+const MAX_BATCH = 512;
+
+const hasFilter = (f: EventFilter | undefined) => !!f && (!!f.families?.length || !!f.types?.length || f.since !== undefined || f.until !== undefined);
+
+async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass, fast: RecordFastPath | undefined): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
   if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
     throw new SessionEventsError(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`, { code: "INVALID_ARGUMENT" });
   }
   const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
+  const fastRecords = as === "LogEntry" ? fast : undefined;
   for await (const part of source.parts) {
     let index = 0;
-    for await (const item of part.items) {
-      if (item.kind === "unfinished") {
-        tally.summary.unfinishedTail = { source: part.name, offset: item.offset, bytes: item.bytes };
-        continue;
+    for await (const batch of part.items) {
+      let out: (ArchiveEvent | Uint8Array)[] = [];
+      let fastCount = 0; // records the fast path holds, not yet in `out`
+      const takeOut = () => {
+        if (fastRecords?.pending) out.push(fastRecords.take());
+        fastCount = 0;
+        const taken = out;
+        out = [];
+        return taken;
+      };
+      // Damage is reported after the events before it have been handed out (under "stop" it throws).
+      const reportAfterOut = async function* (damage: ArchiveDamage, ofRecord: boolean) {
+        const taken = takeOut();
+        if (taken.length > 0) yield taken;
+        await report(damage, ofRecord);
+      };
+      for (const item of batch) {
+        if (item.kind === "unfinished") {
+          tally.summary.unfinishedTail = { source: part.name, offset: item.offset, bytes: item.bytes };
+          continue;
+        }
+        if (item.kind === "damage") {
+          const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
+          if (ofRecord) index++;
+          const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record `index`
+          yield* reportAfterOut(rawDamage(item, { source: part.name, ...where, offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
+          continue;
+        }
+        index++;
+        if (fastRecords && item.kind === "record") {
+          if (fastRecords.record(item.payload, item.sequence, tally)) {
+            if (++fastCount >= MAX_BATCH) yield takeOut();
+            continue;
+          }
+          if (fastRecords.pending) out.push(fastRecords.take()); // what it wrote comes before this record's output
+        }
+        const position: RecordPosition =
+          item.kind === "line"
+            ? { source: part.name, index, offset: item.offset, line: item.line }
+            : { source: part.name, index, offset: item.offset, sequence: item.sequence };
+        const event = decode(item, as, position);
+        if (event === undefined) continue; // a log record that holds no event
+        if ("rule" in event) {
+          yield* reportAfterOut(event, true);
+          continue;
+        }
+        tally.event(event);
+        if (!keep(event)) tally.summary.filteredOut++;
+        else if (out.push(event) >= MAX_BATCH) yield takeOut();
       }
-      if (item.kind === "damage") {
-        const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
-        if (ofRecord) index++;
-        const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record `index`
-        await report(rawDamage(item, { source: part.name, ...where, offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
-        continue;
-      }
-      index++;
-      const position: RecordPosition =
-        item.kind === "line"
-          ? { source: part.name, index, offset: item.offset, line: item.line }
-          : { source: part.name, index, offset: item.offset, sequence: item.sequence };
-      const event = decode(item, as, position);
-      if (event === undefined) continue; // a log record that holds no event
-      if ("rule" in event) {
-        await report(event);
-        continue;
-      }
-      tally.event(event);
-      if (keep(event)) yield event;
-      else tally.summary.filteredOut++;
+      const taken = takeOut();
+      if (taken.length > 0) yield taken;
     }
   }
 }

@@ -13,7 +13,7 @@ import { listSegments, loadRepairedGaps, readSegmentStream, type SegmentFile } f
 import { ByteWindow } from "../store/byte-window.js";
 import { gunzipMembers, looksLikeGzip, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
-import { readLines } from "./line-reader.js";
+import { readLineBatches } from "./line-reader.js";
 import type { RawItem } from "./raw-record.js";
 import { SessionEventsError } from "../errors.js";
 
@@ -25,7 +25,8 @@ export const INPUT_FORMATS: readonly InputFormat[] = ["auto", "log", "segment", 
 export interface SourcePart {
   /** The file the items come from ("-" for standard input). */
   readonly name: string;
-  readonly items: AsyncIterable<RawItem>;
+  /** In batches: what one read of the input held (one await per chunk, not per record). */
+  readonly items: AsyncIterable<RawItem[]>;
 }
 
 export interface OpenedSource {
@@ -74,18 +75,22 @@ async function* single(part: SourcePart): AsyncIterable<SourcePart> {
   yield part;
 }
 
-const READERS: Readonly<Record<Exclude<InputFormat, "auto" | "log">, (window: ByteWindow) => AsyncIterable<RawItem>>> = {
+const READERS: Readonly<Record<Exclude<InputFormat, "auto" | "log">, (window: ByteWindow) => AsyncIterable<RawItem[]>>> = {
   segment: (window) => readSegmentStream(window),
-  delimited: readDelimited,
-  jsonl: readLines,
+  delimited: (window) => singles(readDelimited(window)),
+  jsonl: (window) => readLineBatches(window),
 };
 
-async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto" | "log">, stream: Decompressed): AsyncGenerator<RawItem> {
+async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of items) yield [item];
+}
+
+async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto" | "log">, stream: Decompressed): AsyncGenerator<RawItem[]> {
   try {
     yield* READERS[format](window);
     // gzip damage is found as the bytes run out; what came before it has been read.
     for (const d of stream.damage()) {
-      yield { kind: "damage", rule: d.torn ? "torn" : "framing", message: `gzip, at compressed byte ${d.compressedOffset}: ${d.message}`, offset: window.offset, bytes: 0 };
+      yield [{ kind: "damage", rule: d.torn ? "torn" : "framing", message: `gzip, at compressed byte ${d.compressedOffset}: ${d.message}`, offset: window.offset, bytes: 0 }];
     }
   } finally {
     await window.close(); // also when the reader stops early: the file is closed
@@ -104,12 +109,12 @@ async function* segmentParts(segments: readonly SegmentFile[], repairedGap: (las
   let end: Omit<FrameReadEnd, "goodBytes"> = { last: undefined, endedInDamage: false };
   for (const [i, { file, first, size }] of segments.entries()) {
     const isLast = i === segments.length - 1;
-    const items = async function* (): AsyncGenerator<RawItem> {
+    const items = async function* (): AsyncGenerator<RawItem[]> {
       const { last, endedInDamage } = end;
       // Records lost at the end of the previous segment are its damage: reported once.
       if (last !== undefined && first !== last + 1n && !endedInDamage && repairedGap(last) !== first) {
         const message = first > last + 1n ? `records ${last + 1n}..${first - 1n} are missing (a segment is missing)` : `segment starts at ${first}, but the previous one ended at ${last}`;
-        yield { kind: "damage", rule: "sequence", message, offset: 0, bytes: 0 };
+        yield [{ kind: "damage", rule: "sequence", message, offset: 0, bytes: 0 }];
       }
       const window = new ByteWindow(rawChunks(file, onBytes));
       try {
@@ -132,16 +137,20 @@ async function* segmentParts(segments: readonly SegmentFile[], repairedGap: (las
  * only damage after the last good record is of that kind, it is passed on as
  * "unfinished", not as damage.
  */
-async function* withUnfinishedTail(items: AsyncIterable<RawItem>): AsyncGenerator<RawItem> {
+async function* withUnfinishedTail(items: AsyncIterable<RawItem[]>): AsyncGenerator<RawItem[]> {
   let held: Extract<RawItem, { kind: "damage" }> | undefined;
-  for await (const item of items) {
-    if (held) yield held;
-    held = undefined;
-    if (item.kind === "damage" && item.crashTail) held = item;
-    else yield item;
+  for await (const batch of items) {
+    const out: RawItem[] = [];
+    for (const item of batch) {
+      if (held) out.push(held);
+      held = undefined;
+      if (item.kind === "damage" && item.crashTail) held = item;
+      else out.push(item);
+    }
+    if (out.length > 0) yield out;
   }
   if (held) {
-    yield { kind: "unfinished", offset: held.offset, bytes: held.bytes, message: `${held.bytes} bytes after the last complete record: a write not finished (or cut by a crash), never acknowledged (${held.message})` };
+    yield [{ kind: "unfinished", offset: held.offset, bytes: held.bytes, message: `${held.bytes} bytes after the last complete record: a write not finished (or cut by a crash), never acknowledged (${held.message})` }];
   }
 }
 

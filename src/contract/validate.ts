@@ -48,14 +48,21 @@ export interface ContractValidator<T> {
   issues(value: unknown): ValidationIssue[];
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The string formats the contract's schemas use, as validation checks them (also for fast paths that check values themselves). */
+export const CONTRACT_FORMATS: Readonly<Record<string, (text: string) => boolean>> = {
+  // RFC 3339 exactly (ajv-formats is more lenient about offsets), and faster.
+  "date-time": isRfc3339DateTime,
+  // RFC 4122's string form only: ajv-formats also takes "urn:uuid:...", which
+  // is the URN, not the string representation JSON Schema's "uuid" means.
+  uuid: (text) => UUID.test(text),
+};
+
 function makeAjv(allErrors: boolean): Ajv2020 {
   const ajv = new Ajv2020({ strict: true, allErrors, validateFormats: true });
   addFormats(ajv);
-  // RFC 3339 exactly (ajv-formats is more lenient about offsets), and faster.
-  ajv.addFormat("date-time", { type: "string", validate: isRfc3339DateTime });
-  // RFC 4122's string form only: ajv-formats also takes "urn:uuid:...", which
-  // is the URN, not the string representation JSON Schema's "uuid" means.
-  ajv.addFormat("uuid", { type: "string", validate: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i });
+  for (const [name, validate] of Object.entries(CONTRACT_FORMATS)) ajv.addFormat(name, { type: "string", validate });
   // Non-standard top-level annotations the contract carries.
   ajv.addKeyword({ keyword: "event_version", schemaType: "string" });
   ajv.addKeyword({ keyword: "schema_version", schemaType: "string" });

@@ -17,6 +17,7 @@
  * no buffer (writes wait for the consumer; the log is the buffer). A
  * position retention removed answers OUT_OF_RANGE, naming the oldest held.
  */
+import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { Metadata, status, type ServerDuplexStream, type ServerWritableStream, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
 import { vrpEventMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
@@ -37,10 +38,30 @@ import { OpenStreams } from "./open-streams.js";
 import { toServiceError } from "./rich-error.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 
+/**
+ * Answers are encoded with one writer, reused (encoding is synchronous):
+ * the generated serializer grows a fresh writer from 128 bytes and then
+ * copies its result once more into a Buffer, for every Ack.
+ */
+const answerWriter = new BinaryWriter();
+function serializeAnswer(value: StreamEventsResponse): Buffer {
+  try {
+    const bytes = StreamEventsResponse.encode(value, answerWriter).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (e) {
+    answerWriter.finish(); // reset: a half-written answer must not lead the next one
+    throw e;
+  }
+}
+
 /** The generated definition, with strict request decoding. */
 export const vrpServiceDefinition = {
   ...VrpStreamServiceService,
-  streamEvents: { ...VrpStreamServiceService.streamEvents, requestDeserialize: strictly(requestMapping("vrp.v1alpha1.StreamEventsRequest", vrpEventMapping), StreamEventsRequest) },
+  streamEvents: {
+    ...VrpStreamServiceService.streamEvents,
+    requestDeserialize: strictly(requestMapping("vrp.v1alpha1.StreamEventsRequest", vrpEventMapping), StreamEventsRequest),
+    responseSerialize: serializeAnswer,
+  },
   subscribe: { ...VrpStreamServiceService.subscribe, requestDeserialize: strictly(requestMapping("vrp.v1alpha1.SubscribeRequest"), SubscribeRequest) },
 } as unknown as ServiceDefinition;
 

@@ -69,6 +69,8 @@ export interface FrameReadEnd {
   readonly goodBytes: number;
 }
 
+/** Records handed out at once, at most: a chunk holds thousands, and all of them at once would hold megabytes of heap. */
+const MAX_BATCH = 256;
 const TAIL_PROBE_BYTES = 4 * 1024 * 1024 + HEADER_BYTES;
 /** A torn frame is at most one record long (MAX_PAYLOAD_BYTES), plus a sector or so of zeros. */
 const MAX_TAIL_BYTES = HEADER_BYTES + MAX_PAYLOAD_BYTES + 4096;
@@ -83,6 +85,25 @@ interface Pending {
 }
 
 export async function* readFrames(window: ByteWindow, options: FrameReadOptions = {}): AsyncGenerator<FrameItem, FrameReadEnd> {
+  const batches = readFrameBatches(window, options);
+  try {
+    for (let step = await batches.next(); ; step = await batches.next()) {
+      if (step.done) return step.value;
+      yield* step.value;
+    }
+  } finally {
+    await batches.return(undefined as never); // a reader that stops early
+  }
+}
+
+/**
+ * readFrames' items in batches: every item the window's bytes already hold
+ * is handed out in one array, before the reader waits for more input. A
+ * reader of many small records (an archive job) then pays one await per
+ * chunk read, not several per record.
+ */
+export async function* readFrameBatches(window: ByteWindow, options: FrameReadOptions = {}): AsyncGenerator<FrameItem[], FrameReadEnd> {
+  let batch: FrameItem[] = [];
   const contiguous = options.firstSequence !== undefined;
   let last = contiguous ? options.firstSequence! - 1n : undefined;
   // `last` counts the frames of the group being gathered (sequences must go
@@ -116,9 +137,16 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
 
   while (true) {
     let item: FrameDamage | undefined;
-    if (!(await window.want(HEADER_BYTES))) {
+    if (batch.length >= MAX_BATCH || (window.available < HEADER_BYTES && batch.length > 0)) {
+      yield batch; // what the window held, before waiting for more (or enough to work on)
+      batch = [];
+    }
+    if (!(window.available >= HEADER_BYTES || (await window.want(HEADER_BYTES)))) {
       if (window.available === 0) {
-        if (group.length === 0) return { last: handedOut, endedInDamage: afterDamage, goodBytes };
+        if (group.length === 0) {
+          if (batch.length > 0) yield batch;
+          return { last: handedOut, endedInDamage: afterDamage, goodBytes };
+        }
         const start = group[0]!.offset;
         item = { kind: "damage", rule: "torn", message: `a group of ${group.length} record(s) without its last frame (a write not finished)`, offset: start, bytes: window.offset - start, crashTail: true };
         group = [];
@@ -129,7 +157,7 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
       const header = decodeFrameHeader(window.view(), 0);
       if (!header) {
         item = await damage("framing", "frame header checksum mismatch (a corrupt length, flags or sequence)", undefined);
-      } else if (!(await window.want(HEADER_BYTES + header.length))) {
+      } else if (!(window.available >= HEADER_BYTES + header.length || (await window.want(HEADER_BYTES + header.length)))) {
         item = await damage("torn", `a frame cut short (${window.available - HEADER_BYTES} of ${header.length} payload bytes)`, header);
       } else {
         const offset = window.offset;
@@ -147,7 +175,7 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
             const missing = sequence - 1n === last! + 1n ? `${last! + 1n}` : `${last! + 1n}..${sequence - 1n}`;
             item = { kind: "damage", rule: "sequence", message: `records ${missing} are missing before sequence ${sequence}`, offset, bytes: 0, sequence, crashTail: false };
             if (options.resync) {
-              yield item; // reported once; the record itself is good
+              batch.push(item); // reported once; the record itself is good
               item = undefined;
               afterDamage = true;
               continue;
@@ -159,7 +187,7 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
             last = sequence;
             afterDamage = false;
             if (!header.continues) {
-              for (const r of group) yield { kind: "record", ...r };
+              for (const r of group) batch.push({ kind: "record", ...r });
               group = [];
               goodBytes = window.offset;
               handedOut = last;
@@ -171,14 +199,15 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
     }
     if (!options.resync || item.crashTail) {
       // Strict: an open group before non-tail damage is not handed out (it is incomplete).
-      yield item;
+      batch.push(item);
+      yield batch;
       return { last: handedOut, endedInDamage: true, goodBytes };
     }
     // Resync: the good records of a group broken by damage are handed out, then the damage.
-    for (const r of group) yield { kind: "record", ...r };
+    for (const r of group) batch.push({ kind: "record", ...r });
     if (group.length > 0) handedOut = group.at(-1)!.sequence;
     group = [];
-    yield item;
+    batch.push(item);
     afterDamage = true;
   }
 }

@@ -8,7 +8,7 @@ import path from "node:path";
 import { LogCorruptionError } from "./errors.js";
 import { SEGMENT_HEADER_BYTES, decodeSegmentHeader, encodeSegmentHeader, isZero } from "./frame.js";
 import type { ByteWindow } from "./byte-window.js";
-import { fileWindow, readFrames, type FrameItem, type FrameReadEnd } from "./frame-reader.js";
+import { fileWindow, readFrameBatches, readFrames, type FrameItem, type FrameReadEnd } from "./frame-reader.js";
 import { looksLikeFormat1 } from "./format1.js";
 import { syncPath } from "./fsync.js";
 
@@ -146,31 +146,32 @@ async function readHead(file: string, bytes: number): Promise<Buffer> {
 /**
  * A segment as a byte stream (a file given to an archive job, standard
  * input): its header, then its frames, resynchronising after damage. A
- * damaged header is reported and the frames are still read.
+ * damaged header is reported and the frames are still read. Items come in
+ * batches (readFrameBatches): all the window holds, one await per chunk.
  */
 export async function* readSegmentStream(
   window: ByteWindow,
   options: { expectedFirst?: bigint; totalBytes?: number; repairedGap?: (last: bigint) => bigint | undefined } = {},
-): AsyncGenerator<FrameItem, FrameReadEnd> {
+): AsyncGenerator<FrameItem[], FrameReadEnd> {
   await window.want(SEGMENT_HEADER_BYTES);
   const head = window.view().subarray(0, SEGMENT_HEADER_BYTES);
   const header = decodeSegmentHeader(head);
   const first = options.expectedFirst;
   if (header.kind === "header") {
     if (first !== undefined && header.first !== first) {
-      yield { kind: "damage", rule: "sequence", message: `segment header says the first record is ${header.first}, the name says ${first}`, offset: 0, bytes: 0, crashTail: false };
+      yield [{ kind: "damage", rule: "sequence", message: `segment header says the first record is ${header.first}, the name says ${first}`, offset: 0, bytes: 0, crashTail: false }];
     }
   } else if (options.totalBytes !== undefined && options.totalBytes <= SEGMENT_HEADER_BYTES && (isZero(head) || (first !== undefined && encodeSegmentHeader(first).subarray(0, head.length).equals(head)))) {
     window.skip(head.length);
-    yield { kind: "damage", rule: "torn", message: "a segment header that never reached the disk whole (a crash while creating the segment)", offset: 0, bytes: head.length, crashTail: true };
+    yield [{ kind: "damage", rule: "torn", message: "a segment header that never reached the disk whole (a crash while creating the segment)", offset: 0, bytes: head.length, crashTail: true }];
     return { last: first === undefined ? undefined : first - 1n, endedInDamage: true, goodBytes: 0 };
   } else {
-    yield { kind: "damage", rule: "framing", message: header.reason, offset: 0, bytes: head.length, crashTail: false };
+    yield [{ kind: "damage", rule: "framing", message: header.reason, offset: 0, bytes: head.length, crashTail: false }];
   }
   window.skip(head.length);
   // Sequences count up by one only in a data directory's segment (expectedFirst,
   // from its name). A segment on its own (a file, standard input) may be an
   // archive of a filtered log (`archive import` keeps the log's sequences):
   // there they need only increase, so a gap is not damage.
-  return yield* readFrames(window, { firstSequence: first, resync: true, totalBytes: options.totalBytes, repairedGap: options.repairedGap });
+  return yield* readFrameBatches(window, { firstSequence: first, resync: true, totalBytes: options.totalBytes, repairedGap: options.repairedGap });
 }

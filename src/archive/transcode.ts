@@ -1,0 +1,859 @@
+/**
+ * Export's fast path: a LogEntry's protobuf bytes straight to the bytes of
+ * its JSON Lines line, in one pass over each message (a second over its
+ * field table, to write fields in the contract's order), with no message
+ * object, no contract JSON object, and no JSON.stringify.
+ *
+ * It writes exactly what the reference path (codec.ts decodeRecord, then
+ * lines.ts formatLine) writes, and holds every value to the rules the
+ * reference path's validation holds it to:
+ *
+ * - the tables that drive it are the reference path's own: the field
+ *   mappings (bridge/mapping.ts), the contracts' JSON Schemas and version
+ *   policies (contract/contracts.ts), the string formats validation uses
+ *   (CONTRACT_FORMATS), and LogEntry's oneof (codec.ts ENTRY_KINDS);
+ * - each scalar is checked against its property's schema keywords; a schema
+ *   keyword this file does not know makes the type take the reference path
+ *   always, so a schema change can never make it check less;
+ * - strings must be valid UTF-8 (then they are well-formed Unicode, and
+ *   their code points are their bytes that are not continuation bytes);
+ *   timestamps must format (formatTimestamp refuses what is out of range,
+ *   and what it writes is RFC 3339 by construction); free-form values must
+ *   be finite, at most MAX_FREE_FORM_DEPTH deep, with no forbidden key.
+ *
+ * Anything it does not handle the way the reference path would with
+ * certainty is left to the reference path, which then writes the line or
+ * reports the damage: unknown or repeated fields, wrong wire types, a record
+ * that breaks a rule, integer-like or repeated Struct keys (JavaScript
+ * objects reorder or merge them), a Value with no kind, a VRP policy entry,
+ * a sequence past 2^53. Strings are escaped as JSON.stringify escapes them
+ * (the differential test, test/archive-transcode.test.ts, holds it to that).
+ */
+import { isUtf8 } from "node:buffer";
+import { contracts } from "../contract/contracts.js";
+import { MAX_FREE_FORM_DEPTH } from "../contract/shape.js";
+import { formatTimestamp } from "../contract/timestamp.js";
+import { CONTRACT_FORMATS, type JsonSchema } from "../contract/validate.js";
+import type { FieldMapping, MessageMapping } from "../bridge/mapping.js";
+import { ENTRY_KINDS, LOG_ENTRY_KINDS } from "./codec.js";
+import { EVENT_TYPES, type ArchiveEventType, type LogEntryKind } from "./event.js";
+import type { LineLayout } from "./lines.js";
+import type { RecordFastPath } from "./read.js";
+
+/** Thrown inside the transcoder: this record takes the reference path. */
+const REFERENCE = Symbol("take the reference path");
+
+const WIRE_VARINT = 0;
+const WIRE_BIT64 = 1;
+const WIRE_LEN = 2;
+const MAX_EXACT = Number.MAX_SAFE_INTEGER;
+const MAX_EXACT_SEQUENCE = BigInt(MAX_EXACT);
+
+// ---------------------------------------------------------------------------
+// Plans: what each field is, how it is checked, how it is written
+
+const K_STRING = 0;
+const K_INT32 = 1;
+const K_INT64 = 2;
+const K_TIMESTAMP = 3;
+const K_STRUCT = 4;
+const K_MESSAGE = 5;
+const KIND_CODE: Readonly<Record<string, number>> = { string: K_STRING, int32: K_INT32, int64: K_INT64, timestamp: K_TIMESTAMP, struct: K_STRUCT, message: K_MESSAGE };
+
+type TextCheck = (text: string) => boolean;
+type NumberCheck = (n: number) => boolean;
+
+interface FieldPlan {
+  readonly kind: number;
+  readonly index: number;
+  readonly optional: boolean;
+  readonly required: boolean;
+  /** The bytes of `"name":`. */
+  readonly key: Buffer;
+  /** String lengths in code points (JSON Schema's count), when the schema bounds them. */
+  readonly minLength: number;
+  readonly maxLength: number;
+  /** Checks of the string's text (pattern, format, const, enum, version): the text is built only for these. */
+  readonly textChecks: readonly TextCheck[];
+  readonly numberChecks: readonly NumberCheck[];
+  readonly message?: MessagePlan;
+}
+
+interface MessagePlan {
+  /** Field plans by wire tag (only the wire type the reference decoder reads). */
+  readonly byTag: readonly (FieldPlan | undefined)[];
+  /** In the order the reference JSON has them (the mapping's). */
+  readonly fields: readonly FieldPlan[];
+  /** Scratch, per field: where its value lies, or its number, and whether this pass saw it. */
+  readonly start: number[];
+  readonly end: number[];
+  readonly seen: number[];
+}
+
+const ANNOTATIONS = new Set(["description", "examples", "default", "title", "$comment", "$schema", "event_version", "schema_version", "$defs"]);
+const SCHEMA_TYPE: Readonly<Record<string, string>> = { string: "string", int32: "integer", int64: "integer", timestamp: "string", struct: "object", message: "object" };
+
+function resolve(node: JsonSchema, root: JsonSchema): JsonSchema {
+  const ref = node.$ref;
+  if (typeof ref !== "string") return node;
+  return (root.$defs as Record<string, JsonSchema>)[ref.replace(/^#\/\$defs\//, "")]!;
+}
+
+interface ScalarRules {
+  minLength: number;
+  maxLength: number;
+  textChecks: TextCheck[];
+  numberChecks: NumberCheck[];
+}
+
+/** What a property's schema asks of a scalar; undefined when it says something this file does not check. */
+function scalarRules(node: JsonSchema, kind: FieldMapping["kind"]): ScalarRules | undefined {
+  const rules: ScalarRules = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
+  for (const [keyword, v] of Object.entries(node)) {
+    if (ANNOTATIONS.has(keyword)) continue;
+    switch (keyword) {
+      case "type":
+        if (v !== SCHEMA_TYPE[kind]) return undefined;
+        break;
+      case "minLength":
+        rules.minLength = v as number;
+        break;
+      case "maxLength":
+        rules.maxLength = v as number;
+        break;
+      case "pattern": {
+        const re = new RegExp(v as string, "u"); // as ajv compiles it (unicodeRegExp)
+        rules.textChecks.push((s) => re.test(s));
+        break;
+      }
+      case "format": {
+        const format = CONTRACT_FORMATS[v as string];
+        if (!format) return undefined;
+        // A Timestamp is written by formatTimestamp, which writes RFC 3339 or throws.
+        if (!(kind === "timestamp" && v === "date-time")) rules.textChecks.push(format);
+        break;
+      }
+      case "const":
+        if (typeof v === "number") rules.numberChecks.push((x) => x === v);
+        else rules.textChecks.push((x) => x === v);
+        break;
+      case "enum":
+        rules.textChecks.push((x) => (v as unknown[]).includes(x));
+        rules.numberChecks.push((x) => (v as unknown[]).includes(x));
+        break;
+      case "minimum":
+        rules.numberChecks.push((x) => x >= (v as number));
+        break;
+      case "maximum":
+        rules.numberChecks.push((x) => x <= (v as number));
+        break;
+      case "additionalProperties":
+        if (kind !== "struct" || v !== true) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  if (kind === "timestamp" && (rules.minLength > 0 || rules.maxLength !== Infinity || rules.textChecks.length > 0)) return undefined;
+  return rules;
+}
+
+const OBJECT_KEYWORDS = new Set(["type", "properties", "required", "additionalProperties"]);
+
+/** A plan for a message; undefined when its schema says something this file does not check. */
+function planMessage(mapping: MessageMapping, node: JsonSchema, root: JsonSchema, version?: { field: string; expected: string }): MessagePlan | undefined {
+  for (const [keyword, v] of Object.entries(node)) {
+    if (ANNOTATIONS.has(keyword)) continue;
+    if (!OBJECT_KEYWORDS.has(keyword)) return undefined;
+    if (keyword === "type" && v !== "object") return undefined;
+  }
+  const properties = (node.properties ?? {}) as Record<string, JsonSchema>;
+  const required = new Set((node.required ?? []) as string[]);
+  if ([...required].some((name) => !mapping.fields.some((f) => f.json === name))) return undefined;
+  const fields: FieldPlan[] = [];
+  for (const [index, field] of mapping.fields.entries()) {
+    const isVersion = version?.field === field.json;
+    const property = properties[field.json];
+    if (!property && !isVersion) return undefined; // a field the schema does not name: the reference path judges it
+    const resolved = property ? resolve(property, root) : { type: "string" };
+    let message: MessagePlan | undefined;
+    let rules: ScalarRules | undefined = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
+    if (field.kind === "message") {
+      message = planMessage(field.message!, resolved, root);
+      if (!message) return undefined;
+    } else if (field.kind in KIND_CODE) {
+      rules = scalarRules(resolved, field.kind);
+    } else rules = undefined;
+    if (!rules) return undefined;
+    if (isVersion) rules.textChecks.push((s) => s === version!.expected);
+    fields.push({
+      kind: KIND_CODE[field.kind]!,
+      index,
+      optional: field.optional === true,
+      required: required.has(field.json),
+      key: Buffer.from(`${JSON.stringify(field.json)}:`),
+      ...rules,
+      message,
+    });
+  }
+  const byTag: (FieldPlan | undefined)[] = [];
+  for (const [i, field] of mapping.fields.entries()) {
+    const wire = field.kind === "int32" || field.kind === "int64" ? WIRE_VARINT : WIRE_LEN;
+    byTag[(field.number << 3) | wire] = fields[i];
+  }
+  const n = fields.length;
+  return { byTag, fields, start: new Array(n).fill(0), end: new Array(n).fill(0), seen: new Array(n).fill(0) };
+}
+
+/** Where an event type's own time and subtype are, for the summary. */
+const SUMMARY_FIELDS: Readonly<Record<ArchiveEventType, { readonly time: string; readonly subtype?: string }>> = {
+  SessionStartEvent: { time: "timestamp" },
+  SessionEndEvent: { time: "timestamp" },
+  VrpEvent: { time: "ts_ms", subtype: "event_type" },
+};
+
+interface EventPlan {
+  readonly type: ArchiveEventType;
+  readonly plan: MessagePlan;
+  readonly time: FieldPlan;
+  readonly subtype: FieldPlan | undefined;
+}
+
+function planEvent(type: ArchiveEventType): EventPlan | undefined {
+  const spec = contracts[type].spec;
+  const mapping = EVENT_TYPES[type].mapping;
+  // Several released versions: each event is judged by its own version's schema, which the
+  // reference path does; the transcoder plans one schema, so it serves a single version only.
+  const expected = spec.version?.expected;
+  const single = typeof expected === "string" ? expected : expected?.length === 1 ? expected[0] : undefined;
+  if (spec.version && single === undefined) return undefined;
+  const plan = planMessage(mapping, spec.schema, spec.schema, spec.version && { field: spec.version.field, expected: single! });
+  if (!plan) return undefined;
+  const named = (json: string | undefined) => (json === undefined ? undefined : plan.fields[mapping.fields.findIndex((f) => f.json === json)]);
+  const time = named(SUMMARY_FIELDS[type].time);
+  if (!time) return undefined;
+  return { type, plan, time, subtype: named(SUMMARY_FIELDS[type].subtype) };
+}
+
+interface WrapperPlan {
+  readonly index: number;
+  readonly kind: "string" | "uint64";
+  /** The bytes of `,"name":`. */
+  readonly key: Buffer;
+}
+
+interface EntryPlan {
+  readonly event: EventPlan | undefined;
+  readonly eventTag: number;
+  /** The bytes of `"entry":"kind"`. */
+  readonly entryText: Buffer;
+  readonly wrapperByTag: readonly (WrapperPlan | undefined)[];
+  readonly wrappers: readonly WrapperPlan[];
+}
+
+let entryPlans: (EntryPlan | undefined)[] | undefined;
+
+/** LogEntry's oneof members by tag, built on first use. */
+function entryPlanFor(tag: number): EntryPlan | undefined {
+  if (!entryPlans) {
+    const events = new Map<ArchiveEventType, EventPlan | undefined>();
+    entryPlans = [];
+    for (const kind of LOG_ENTRY_KINDS) {
+      const info = ENTRY_KINDS[kind as LogEntryKind];
+      if (!events.has(info.type)) events.set(info.type, planEvent(info.type));
+      const wrappers = info.fields.map((f, index): WrapperPlan => ({ index, kind: f.kind, key: Buffer.from(`,${JSON.stringify(f.json)}:`) }));
+      const wrapperByTag: WrapperPlan[] = [];
+      info.fields.forEach((f, i) => (wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!));
+      entryPlans[(info.number << 3) | WIRE_LEN] = {
+        event: events.get(info.type),
+        eventTag: (info.eventNumber << 3) | WIRE_LEN,
+        entryText: Buffer.from(`"entry":${JSON.stringify(kind)}`),
+        wrapperByTag,
+        wrappers,
+      };
+    }
+  }
+  return tag < entryPlans.length ? entryPlans[tag] : undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Reading and writing: one record at a time, synchronously, so one set of state serves
+
+/** Buffer's own slicers (what toString calls after checking its arguments): the bounds are checked here. */
+type SlicingBuffer = Buffer & { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
+const EMPTY = Buffer.alloc(0) as SlicingBuffer;
+let buf = EMPTY;
+let pos = 0;
+let out: Buffer = EMPTY;
+let at = 0;
+/** Marks a message pass's fields as seen without clearing the scratch. */
+let pass = 0;
+
+function room(n: number): void {
+  if (at + n <= out.length) return;
+  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, at + n, 64 * 1024));
+  out.copy(bigger, 0, 0, at);
+  out = bigger;
+}
+
+function writeBytes(bytes: Buffer): void {
+  room(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[at++] = bytes[i]!;
+}
+
+function writeAscii(text: string): void {
+  room(text.length);
+  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+}
+
+function writeByte(b: number): void {
+  room(1);
+  out[at++] = b;
+}
+
+function varint32(): number {
+  let result = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    if (pos >= buf.length) throw REFERENCE;
+    const b = buf[pos++]!;
+    result += (b & 0x7f) * 2 ** shift;
+    if (b < 0x80) {
+      if (result > 0xffffffff) throw REFERENCE;
+      return result;
+    }
+  }
+  throw REFERENCE;
+}
+
+/** A varint as a signed 64-bit integer, exact (|value| <= 2^53 - 1) or the reference path. */
+function varint64(): number {
+  let lo = 0;
+  let b = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (pos >= buf.length) throw REFERENCE;
+    b = buf[pos++]!;
+    lo |= (b & 0x7f) << shift;
+    if (b < 0x80) return lo;
+  }
+  if (pos >= buf.length) throw REFERENCE;
+  b = buf[pos++]!;
+  lo |= (b & 0x0f) << 28;
+  let hi = (b & 0x7f) >> 4;
+  if (b >= 0x80) {
+    for (let shift = 3; ; shift += 7) {
+      if (pos >= buf.length || shift > 31) throw REFERENCE;
+      b = buf[pos++]!;
+      if (shift === 31 && b > 1) throw REFERENCE; // bits past 64
+      hi |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+  }
+  lo >>>= 0;
+  hi >>>= 0;
+  let value: number;
+  if (hi >= 0x80000000) {
+    const nlo = (~lo + 1) >>> 0;
+    const nhi = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+    value = -(nhi * 2 ** 32 + nlo);
+  } else {
+    value = hi * 2 ** 32 + lo;
+  }
+  if (value > MAX_EXACT || value < -MAX_EXACT) throw REFERENCE;
+  return value;
+}
+
+/** End of a length-delimited value that must lie within `end`. */
+function lengthEnd(end: number): number {
+  const length = varint32();
+  const stop = pos + length;
+  if (stop > end) throw REFERENCE;
+  return stop;
+}
+
+const HEX = "0123456789abcdef";
+/** JSON.stringify's short escapes; other control characters are written \u00XX. */
+const SHORT_ESCAPE: Readonly<Record<number, number>> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72, 0x22: 0x22, 0x5c: 0x5c };
+
+/**
+ * The string bytes[start..end) as a JSON string, as JSON.stringify writes
+ * it (valid UTF-8 is copied; '"', '\' and control characters are escaped).
+ * Returns its code points; the reference path takes what is not UTF-8.
+ */
+function writeJsonString(start: number, end: number): number {
+  let i = start;
+  while (i < end) {
+    const c = buf[i]!;
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) break;
+    i++;
+  }
+  if (i === end) {
+    // Plain ASCII (the common case): copied as it is.
+    room(end - start + 2);
+    out[at++] = 0x22;
+    for (let j = start; j < end; j++) out[at++] = buf[j]!;
+    out[at++] = 0x22;
+    return end - start;
+  }
+  room((end - start) * 6 + 2);
+  out[at++] = 0x22;
+  let continuation = 0;
+  let high = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
+      out[at++] = c;
+      high |= c;
+      if ((c & 0xc0) === 0x80) continuation++;
+      continue;
+    }
+    out[at++] = 0x5c;
+    const short = SHORT_ESCAPE[c];
+    if (short !== undefined) out[at++] = short;
+    else {
+      out[at++] = 0x75; // u00XX
+      out[at++] = 0x30;
+      out[at++] = 0x30;
+      out[at++] = HEX.charCodeAt(c >> 4);
+      out[at++] = HEX.charCodeAt(c & 15);
+    }
+  }
+  out[at++] = 0x22;
+  // The reference decoder refuses what is not UTF-8, and says so.
+  if (high >= 0x80 && !isUtf8(buf.subarray(start, end))) throw REFERENCE;
+  return end - start - continuation;
+}
+
+/** Reads a Timestamp at start..end and writes it as formatTimestamp writes it, quoted (the reference path takes one that does not format). */
+function writeTimestamp(start: number, end: number): void {
+  pos = start;
+  let seconds = 0;
+  let nanos = 0;
+  let seen = 0;
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag === ((1 << 3) | WIRE_VARINT) && !(seen & 1)) {
+      seconds = varint64();
+      seen |= 1;
+    } else if (tag === ((2 << 3) | WIRE_VARINT) && !(seen & 2)) {
+      nanos = varint64() | 0; // int32, as the reference decoder reads it
+      seen |= 2;
+    } else throw REFERENCE;
+  }
+  if (pos !== end) throw REFERENCE;
+  timestampSeconds = seconds;
+  timestampNanos = nanos;
+  const days = Math.floor(seconds / 86400);
+  if (days !== cachedDay || nanos < 0 || nanos > 999_999_999) {
+    // A new day (or nanos to refuse): formatTimestamp itself judges it and gives the date.
+    let text: string;
+    try {
+      text = formatTimestamp({ seconds: seconds as unknown as bigint, nanos });
+    } catch {
+      throw REFERENCE;
+    }
+    cachedDay = days;
+    cachedDate = Buffer.from(`"${text.slice(0, 11)}`);
+    writeAscii(`"${text}"`);
+    return;
+  }
+  // The same day as the last: its date, then the time as formatTimestamp writes it.
+  writeBytes(cachedDate);
+  const second = seconds - days * 86400;
+  room(32);
+  twoDigits(Math.floor(second / 3600));
+  out[at++] = 0x3a;
+  twoDigits(Math.floor((second % 3600) / 60));
+  out[at++] = 0x3a;
+  twoDigits(second % 60);
+  if (nanos !== 0) {
+    out[at++] = 0x2e;
+    if (nanos % 1_000_000 === 0) digits(nanos / 1_000_000, 3);
+    else if (nanos % 1_000 === 0) digits(nanos / 1_000, 6);
+    else digits(nanos, 9);
+  }
+  out[at++] = 0x5a; // Z
+  out[at++] = 0x22;
+}
+let timestampSeconds = 0;
+let timestampNanos = 0;
+let cachedDay = NaN;
+let cachedDate: Buffer = EMPTY;
+
+function twoDigits(n: number): void {
+  out[at++] = 0x30 + Math.floor(n / 10);
+  out[at++] = 0x30 + (n % 10);
+}
+
+function digits(n: number, width: number): void {
+  for (let i = width - 1; i >= 0; i--) {
+    out[at + i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  }
+  at += width;
+}
+
+const FIELDS_ENTRY = (1 << 3) | WIRE_LEN;
+const ENTRY_KEY = (1 << 3) | WIRE_LEN;
+const ENTRY_VALUE = (2 << 3) | WIRE_LEN;
+const NULL_VALUE = (1 << 3) | WIRE_VARINT;
+const NUMBER_VALUE = (2 << 3) | WIRE_BIT64;
+const STRING_VALUE = (3 << 3) | WIRE_LEN;
+const BOOL_VALUE = (4 << 3) | WIRE_VARINT;
+const STRUCT_VALUE = (5 << 3) | WIRE_LEN;
+const LIST_VALUE = (6 << 3) | WIRE_LEN;
+const LIST_ITEM = (1 << 3) | WIRE_LEN;
+const FORBIDDEN = ["__proto__", "constructor", "prototype"].map((k) => Buffer.from(k));
+const NULL_TEXT = Buffer.from("null");
+const TRUE_TEXT = Buffer.from("true");
+const FALSE_TEXT = Buffer.from("false");
+
+function sameBytes(aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (buf[aStart + i] !== buf[bStart + i]) return false;
+  return true;
+}
+
+/** A key the reference path writes differently or refuses: forbidden, or array-index-like (a JavaScript object puts those first). */
+function unusualKey(start: number, end: number): boolean {
+  const n = end - start;
+  if (n === 9 || n === 11) {
+    for (const word of FORBIDDEN) {
+      if (word.length !== n) continue;
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = buf[start + i] === word[i];
+      if (same) return true;
+    }
+  }
+  if (n === 0) return false;
+  for (let i = start; i < end; i++) if (buf[i]! < 0x30 || buf[i]! > 0x39) return false;
+  return true;
+}
+
+/** Key positions of the Struct being written (for repeated keys), per depth. */
+const keyStarts: number[][] = [];
+const keyEnds: number[][] = [];
+
+/** A Struct at `depth` (the free-form field itself is 1). */
+function struct(end: number, depth: number): void {
+  writeByte(0x7b); // {
+  const starts = (keyStarts[depth] ??= []);
+  const ends = (keyEnds[depth] ??= []);
+  starts.length = 0;
+  ends.length = 0;
+  let seenKeys: Set<string> | undefined;
+  while (pos < end) {
+    if (buf[pos++] !== FIELDS_ENTRY) throw REFERENCE;
+    const entryEnd = lengthEnd(end);
+    let keyStart = pos;
+    let keyEnd = pos; // no key field: the key is ""
+    if (pos < entryEnd && buf[pos] === ENTRY_KEY) {
+      pos++;
+      keyEnd = lengthEnd(entryEnd);
+      keyStart = pos;
+      pos = keyEnd;
+    }
+    if (pos >= entryEnd || buf[pos++] !== ENTRY_VALUE) throw REFERENCE; // no value: the reference drops the key
+    if (lengthEnd(entryEnd) !== entryEnd) throw REFERENCE;
+    if (unusualKey(keyStart, keyEnd)) throw REFERENCE;
+    // A repeated key keeps its first place and its last value in the reference path.
+    if (seenKeys === undefined) {
+      for (let k = 0; k < starts.length; k++) if (sameBytes(starts[k]!, ends[k]!, keyStart, keyEnd)) throw REFERENCE;
+      starts.push(keyStart);
+      ends.push(keyEnd);
+      if (starts.length > 16) seenKeys = new Set(starts.map((s, k) => buf.latin1Slice(s, ends[k]!)));
+    } else {
+      const key = buf.latin1Slice(keyStart, keyEnd);
+      if (seenKeys.has(key)) throw REFERENCE;
+      seenKeys.add(key);
+    }
+    if (starts.length > 1 || seenKeys) writeByte(0x2c);
+    writeJsonString(keyStart, keyEnd);
+    writeByte(0x3a);
+    freeValue(entryEnd, depth + 1);
+  }
+  if (pos !== end) throw REFERENCE;
+  writeByte(0x7d);
+}
+
+function list(end: number, depth: number): void {
+  writeByte(0x5b); // [
+  let first = true;
+  while (pos < end) {
+    if (buf[pos++] !== LIST_ITEM) throw REFERENCE;
+    const itemEnd = lengthEnd(end);
+    if (!first) writeByte(0x2c);
+    first = false;
+    freeValue(itemEnd, depth + 1);
+  }
+  if (pos !== end) throw REFERENCE;
+  writeByte(0x5d);
+}
+
+/** A google.protobuf.Value of exactly one kind at `depth`. */
+function freeValue(end: number, depth: number): void {
+  if (depth > MAX_FREE_FORM_DEPTH || pos >= end) throw REFERENCE;
+  const tag = buf[pos++];
+  switch (tag) {
+    case NULL_VALUE:
+      if (buf[pos++] !== 0) throw REFERENCE;
+      writeBytes(NULL_TEXT);
+      break;
+    case NUMBER_VALUE: {
+      if (pos + 8 > end) throw REFERENCE;
+      const n = buf.readDoubleLE(pos);
+      pos += 8;
+      if (!Number.isFinite(n)) throw REFERENCE;
+      writeAscii(String(n)); // what JSON.stringify writes for a finite number (-0 too: "0")
+      break;
+    }
+    case STRING_VALUE: {
+      const stop = lengthEnd(end);
+      writeJsonString(pos, stop);
+      pos = stop;
+      break;
+    }
+    case BOOL_VALUE: {
+      const b = buf[pos++];
+      if (b !== 0 && b !== 1) throw REFERENCE;
+      writeBytes(b === 1 ? TRUE_TEXT : FALSE_TEXT);
+      break;
+    }
+    case STRUCT_VALUE:
+      struct(lengthEnd(end), depth);
+      break;
+    case LIST_VALUE:
+      list(lengthEnd(end), depth);
+      break;
+    default:
+      throw REFERENCE;
+  }
+  if (pos !== end) throw REFERENCE; // exactly one kind
+}
+
+/** Summary facts of the event being read: its own time, its subtype. */
+let timeSeconds = 0;
+let timeNanos = 0;
+let subtype: string | undefined;
+
+function textPasses(f: FieldPlan, text: string): boolean {
+  for (let i = 0; i < f.textChecks.length; i++) if (!f.textChecks[i]!(text)) return false;
+  return true;
+}
+
+function numberPasses(f: FieldPlan, n: number): boolean {
+  for (let i = 0; i < f.numberChecks.length; i++) if (!f.numberChecks[i]!(n)) return false;
+  return true;
+}
+
+/** A message (bytes pos..end), written in the contract's field order; `top` for the event itself. */
+function message(plan: MessagePlan, end: number, top: EventPlan | undefined): void {
+  const mark = ++pass;
+  const { byTag, start, end: ends, seen } = plan;
+  // First pass: where each field's value is.
+  while (pos < end) {
+    const tag = varint32();
+    const f = tag < byTag.length ? byTag[tag] : undefined;
+    if (f === undefined || seen[f.index] === mark) throw REFERENCE; // unknown or repeated: the reference path
+    seen[f.index] = mark;
+    if (f.kind === K_INT32) start[f.index] = varint64() | 0;
+    else if (f.kind === K_INT64) start[f.index] = varint64();
+    else {
+      const stop = lengthEnd(end);
+      start[f.index] = pos;
+      ends[f.index] = stop;
+      pos = stop;
+    }
+  }
+  if (pos !== end) throw REFERENCE;
+  // Second pass: each field, checked and written.
+  writeByte(0x7b);
+  let first = true;
+  const fields = plan.fields;
+  for (let k = 0; k < fields.length; k++) {
+    const f = fields[k]!;
+    const present = seen[f.index] === mark;
+    if (!present && (f.kind >= K_TIMESTAMP || (f.kind === K_STRING && f.optional))) {
+      if (f.required) throw REFERENCE;
+      continue; // absent: left out
+    }
+    if (!first) writeByte(0x2c);
+    first = false;
+    writeBytes(f.key);
+    switch (f.kind) {
+      case K_STRING: {
+        const s = present ? start[f.index]! : 0;
+        const e = present ? ends[f.index]! : 0; // absent: ""
+        const length = writeJsonString(s, e);
+        if (length < f.minLength || length > f.maxLength) throw REFERENCE;
+        if (f.textChecks.length > 0 || top?.subtype === f) {
+          const text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
+          if (!textPasses(f, text)) throw REFERENCE;
+          if (top?.subtype === f) subtype = text;
+        }
+        break;
+      }
+      case K_INT32:
+      case K_INT64: {
+        const n = present ? start[f.index]! : 0;
+        if (!numberPasses(f, n)) throw REFERENCE;
+        writeAscii(String(n));
+        if (top?.time === f) {
+          timeSeconds = Math.floor(n / 1000);
+          timeNanos = (n - timeSeconds * 1000) * 1_000_000;
+        }
+        break;
+      }
+      case K_TIMESTAMP: {
+        writeTimestamp(start[f.index]!, ends[f.index]!);
+        if (top?.time === f) {
+          timeSeconds = timestampSeconds;
+          timeNanos = timestampNanos;
+        }
+        break;
+      }
+      case K_STRUCT:
+        pos = start[f.index]!;
+        struct(ends[f.index]!, 1);
+        break;
+      case K_MESSAGE:
+        pos = start[f.index]!;
+        message(f.message!, ends[f.index]!, undefined);
+        break;
+    }
+  }
+  writeByte(0x7d);
+}
+
+const wrapperStart: number[] = [];
+const wrapperEnd: number[] = [];
+const wrapperSeen: boolean[] = [];
+const LOG_SEQUENCE = Buffer.from('{"log_sequence":');
+const RECEIVED_AT = Buffer.from('"received_at":');
+const EVENT_KEY = Buffer.from(',"event":');
+
+/** Writes the line of the LogEntry in buf (without its newline), or throws REFERENCE. Returns its event type. */
+function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEventType {
+  const end = buf.length;
+  let receivedStart = -1;
+  let receivedEnd = -1;
+  let entry: EntryPlan | undefined;
+  let eventStart = -1;
+  let eventEnd = -1;
+  while (pos < end) {
+    const tag = varint32();
+    if (tag === ((1 << 3) | WIRE_LEN) && receivedStart < 0) {
+      receivedEnd = lengthEnd(end);
+      receivedStart = pos;
+      pos = receivedEnd;
+      continue;
+    }
+    const plan = entry === undefined ? entryPlanFor(tag) : undefined; // a second oneof member: the reference path
+    if (plan === undefined || plan.event === undefined) throw REFERENCE;
+    entry = plan;
+    for (let i = 0; i < plan.wrappers.length; i++) wrapperSeen[i] = false;
+    const stop = lengthEnd(end);
+    while (pos < stop) {
+      const t = varint32();
+      if (t === plan.eventTag && eventStart < 0) {
+        eventEnd = lengthEnd(stop);
+        eventStart = pos;
+        pos = eventEnd;
+        continue;
+      }
+      const w = t < plan.wrapperByTag.length ? plan.wrapperByTag[t] : undefined;
+      if (w === undefined || wrapperSeen[w.index]) throw REFERENCE;
+      wrapperSeen[w.index] = true;
+      if (w.kind === "string") {
+        wrapperEnd[w.index] = lengthEnd(stop);
+        wrapperStart[w.index] = pos;
+        pos = wrapperEnd[w.index]!;
+      } else {
+        const n = varint64();
+        if (n < 0) throw REFERENCE; // a uint64 past 2^63: beyond what JSON carries exactly
+        wrapperStart[w.index] = n;
+      }
+    }
+    if (pos !== stop) throw REFERENCE;
+  }
+  if (entry === undefined || eventStart < 0) throw REFERENCE;
+  if (sequence !== undefined && sequence > MAX_EXACT_SEQUENCE) throw REFERENCE;
+  const event = entry.event!;
+  if (layout === "records") {
+    if (sequence !== undefined) {
+      writeBytes(LOG_SEQUENCE);
+      writeAscii(String(sequence));
+      writeByte(0x2c);
+    } else writeByte(0x7b);
+    if (receivedStart >= 0) {
+      writeBytes(RECEIVED_AT);
+      writeTimestamp(receivedStart, receivedEnd);
+      writeByte(0x2c);
+    }
+    writeBytes(entry.entryText);
+    for (const w of entry.wrappers) {
+      if (!wrapperSeen[w.index]) continue;
+      if (w.kind === "string") {
+        if (wrapperStart[w.index] === wrapperEnd[w.index]) continue; // "" is not written
+        writeBytes(w.key);
+        writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
+      } else if (wrapperStart[w.index] !== 0) {
+        writeBytes(w.key);
+        writeAscii(String(wrapperStart[w.index]));
+      }
+    }
+    writeBytes(EVENT_KEY);
+  } else {
+    // Judged even where not written, as the reference path does: the time, and the strings' UTF-8.
+    const mark = at;
+    if (receivedStart >= 0) writeTimestamp(receivedStart, receivedEnd);
+    for (const w of entry.wrappers) if (wrapperSeen[w.index] && w.kind === "string") writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
+    at = mark;
+  }
+  pos = eventStart;
+  subtype = undefined;
+  message(event.plan, eventEnd, event);
+  if (layout === "records") writeByte(0x7d);
+  writeByte(0x0a);
+  return event.type;
+}
+
+/**
+ * Export's fast path for a layout: each LogEntry it takes is written (its
+ * line and newline) into its output and counted; `take()` hands over what
+ * was written since the last take. A record it does not take leaves
+ * nothing behind and goes to the reference path.
+ */
+export function transcoderFor(layout: LineLayout): RecordFastPath {
+  let own: Buffer = EMPTY;
+  let written = 0;
+  return {
+    record(payload, sequence, tally) {
+      buf = (payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)) as SlicingBuffer;
+      pos = 0;
+      out = own;
+      at = written;
+      try {
+        const type = entryLine(layout, sequence);
+        tally.counted(type, timeSeconds, timeNanos, subtype, sequence);
+        written = at;
+        return true;
+      } catch (e) {
+        if (e === REFERENCE) return false;
+        throw e;
+      } finally {
+        own = out;
+        buf = EMPTY; // hold no record between calls
+        out = EMPTY;
+      }
+    },
+    take() {
+      const taken = own.subarray(0, written);
+      own = EMPTY; // a new buffer for what comes next: the one taken is the caller's now
+      written = 0;
+      return taken;
+    },
+    get pending() {
+      return written > 0;
+    },
+  };
+}
