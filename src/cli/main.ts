@@ -63,6 +63,7 @@ const COMMANDS: readonly Command[] = [
   },
   { path: ["log", "verify"], summary: "session-events log verify DIR [--json]", load: lazy(logCommands, "logVerify", "verifyUsage") },
   { path: ["log", "repair"], summary: "session-events log repair DIR [--json]", load: lazy(logCommands, "logRepair", "repairUsage") },
+  { path: ["log", "reindex"], summary: "session-events log reindex DIR", load: lazy(logCommands, "logReindex", "reindexUsage") },
   { path: ["log", "upgrade"], summary: "session-events log upgrade OLD_DIR NEW_DIR", load: lazy(logCommands, "logUpgrade", "upgradeUsage") },
 ];
 

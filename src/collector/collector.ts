@@ -1,8 +1,10 @@
 /**
  * The session collector: validates session events, assigns session ids,
  * keeps every accepted event in the durable log before answering, and answers
- * queries from an index rebuilt from that log on start. It knows nothing of
- * gRPC (src/server wires it to grpc-js).
+ * queries from the state store, which applies the log's records in order
+ * (src/state). It never changes that state itself: an accepted event is
+ * applied when its record is durable, before its append resolves. It knows
+ * nothing of gRPC (src/server wires it to grpc-js).
  *
  * Idempotency: a start is identified by its event_id. A retried start gets
  * the session id it got the first time and is stored once; the same event_id
@@ -19,17 +21,13 @@ import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { ValidationError } from "../contract/errors.js";
 import type { SessionStartEventJson } from "../contract/types.js";
 import { timestampFromDate } from "../contract/timestamp.js";
-import {
-  SessionEndEvent as SessionEndEventMessage,
-  SessionStartEvent as SessionStartEventMessage,
-  type SessionEndEvent,
-  type SessionStartEvent,
-} from "../../gen/oneiric/session/v1/session_events.js";
-import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
 import type { EventLog } from "../store/event-log.js";
+import type { DerivedState } from "../state/derived-state.js";
+import { compareTimestamps, millisBetween, type SessionFilter, type SessionRecord, type SessionTables } from "../state/session-tables.js";
 import { CollectorError } from "./errors.js";
-import { replayLog } from "./replay.js";
-import { SessionIndex, compareTimestamps, millisBetween, type SessionFilter, type SessionRecord } from "./session-index.js";
+
+export type { SessionFilter } from "../state/session-tables.js";
 
 export type EmitStatus = "created" | "duplicate";
 export type EndStatus = "ended" | "duplicate";
@@ -47,7 +45,7 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
 
 export class Collector {
-  private readonly index = new SessionIndex();
+  private readonly index: SessionTables;
   private readonly pendingStarts = new Map<string, Promise<{ sessionId: string; status: EmitStatus }>>();
   private readonly pendingEnds = new Map<string, Promise<{ sessionId: string; status: EndStatus }>>();
 
@@ -58,37 +56,19 @@ export class Collector {
    */
   constructor(
     private readonly log: EventLog,
+    private readonly state: DerivedState,
     private readonly maxMessageBytes = 4 * 1024 * 1024,
-  ) {}
+  ) {
+    this.index = state.sessions;
+  }
 
   /** The largest start or end event accepted: half a message, less room for the envelope. */
   get maxEventBytes(): number {
     return Math.floor((this.maxMessageBytes - ENVELOPE_BYTES) / 2);
   }
 
-  /** Open a collector on a log, rebuilding the session index from it. */
-  static async open(log: EventLog): Promise<Collector> {
-    const collector = new Collector(log);
-    await replayLog(log, [collector]);
-    return collector;
-  }
-
   get sessionCount(): number {
     return this.index.size;
-  }
-
-  /** Rebuild from one log entry (at start-up, in log order). */
-  replay(entry: LogEntry, sequence: bigint): void {
-    switch (entry.entry?.$case) {
-      case "sessionStarted":
-        this.index.addStart(entry.entry.value.sessionId, sequence, entry.entry.value.event!);
-        break;
-      case "sessionEnded":
-        this.index.setEnd(entry.entry.value.sessionId, entry.entry.value.event!);
-        break;
-      default:
-        break; // VRP events and future entries: not session state
-    }
   }
 
   async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
@@ -116,8 +96,7 @@ export class Collector {
     // Random, not derived from component and time: two shells in the same
     // second must not collide (the original's flaw).
     const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;
-    const sequence = await this.append(LOG_SESSION_STARTED, sessionId, bytes);
-    this.index.addStart(sessionId, sequence, event);
+    await this.append(LOG_SESSION_STARTED, sessionId, bytes); // applied to the state store once durable
     return { sessionId, status: "created" };
   }
 
@@ -141,8 +120,7 @@ export class Collector {
       return { sessionId, status: "duplicate" };
     }
     const work = (async () => {
-      await this.append(LOG_SESSION_ENDED, sessionId, bytes);
-      this.index.setEnd(sessionId, event!);
+      await this.append(LOG_SESSION_ENDED, sessionId, bytes); // applied to the state store once durable
       return { sessionId, status: "ended" as const };
     })();
     this.pendingEnds.set(sessionId, work);
@@ -210,8 +188,10 @@ export class Collector {
     }
   }
 
-  close(): Promise<void> {
-    return this.log.close();
+  /** Close the log, then the state store (its last checkpoint covers every record). */
+  async close(): Promise<void> {
+    await this.log.close();
+    await this.state.close();
   }
 }
 
@@ -256,8 +236,7 @@ const LOG_SESSION_ENDED = 3;
 const ENVELOPE_BYTES = 4096;
 
 function sessionBytes(record: SessionRecord): number {
-  const end = record.end ? SessionEndEventMessage.encode(record.end).finish().length : 0;
-  return SessionStartEventMessage.encode(record.start).finish().length + end + 128;
+  return record.startBytes.length + (record.endBytes?.length ?? 0) + 128;
 }
 
 function view(record: SessionRecord): SessionView {

@@ -34,6 +34,8 @@ export const SERVE_OPTIONS = {
   keepaliveTimeoutMs: { flag: "keepalive-timeout-ms", env: "SESSION_EVENTS_KEEPALIVE_TIMEOUT_MS", kind: "int", default: "20000", min: 1000, max: 600000, help: "close a connection whose ping is not answered in this time" },
   maxRecoveryWindowMs: { flag: "max-recovery-window-ms", env: "SESSION_EVENTS_MAX_RECOVERY_WINDOW_MS", kind: "int", default: "30000", min: 1, max: 86400000, help: "VRP policy: longest a session may stay out of ATTACHED (event time)" },
   maxSwitchesPerMinute: { flag: "max-switches-per-minute", env: "SESSION_EVENTS_MAX_SWITCHES_PER_MINUTE", kind: "int", default: "6", min: 1, max: 100000, help: "VRP policy: most transport switches a session may make in a minute" },
+  checkpointRecords: { flag: "checkpoint-records", env: "SESSION_EVENTS_CHECKPOINT_RECORDS", kind: "int", default: "10000", min: 1, max: 10000000, help: "commit the state store (a checkpoint) after this many log records applied" },
+  checkpointInterval: { flag: "checkpoint-interval", env: "SESSION_EVENTS_CHECKPOINT_INTERVAL", kind: "int", default: "1000", min: 10, max: 3600000, help: "... or after this many milliseconds (a restart replays the log after the last checkpoint)" },
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -51,6 +53,10 @@ export interface ServerConfig {
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
   segmentBytes: number;
+  /** Checkpoint the state store after this many records... */
+  checkpointRecords: number;
+  /** ... or this many milliseconds. */
+  checkpointIntervalMs: number;
   maxRecoveryWindowMs: number;
   maxSwitchesPerMinute: number;
 }
@@ -125,6 +131,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     keepaliveTimeMs: int(o.keepaliveTimeMs),
     keepaliveTimeoutMs: int(o.keepaliveTimeoutMs),
     segmentBytes: int(o.segmentBytes),
+    checkpointRecords: int(o.checkpointRecords),
+    checkpointIntervalMs: int(o.checkpointInterval),
     maxRecoveryWindowMs: int(o.maxRecoveryWindowMs),
     maxSwitchesPerMinute: int(o.maxSwitchesPerMinute),
   };

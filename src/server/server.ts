@@ -10,7 +10,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { Collector } from "../collector/collector.js";
-import { replayLog } from "../collector/replay.js";
+import { openState } from "../state/open-state.js";
 import { VrpHub } from "../vrp/hub.js";
 import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
@@ -56,9 +56,28 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
       hooks.onFatal?.(error);
     },
   });
-  const collector = new Collector(log, config.maxMessageBytes);
-  const hub = new VrpHub(log, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
-  await replayLog(log, [collector, hub]); // one pass rebuilds both
+  let opened;
+  try {
+    opened = await openState({
+      dataDir: config.dataDir,
+      log,
+      checkpointRecords: config.checkpointRecords,
+      checkpointIntervalMs: config.checkpointIntervalMs,
+      onWarning: (message, details) => logger.warn(message, details),
+    });
+  } catch (e) {
+    await log.close();
+    throw e;
+  }
+  const { state } = opened;
+  logger.info("state store opened", { checkpoint: opened.checkpoint, replayed: opened.replayed, rebuilt: opened.rebuilt ?? null });
+  state.follow(log, (error) => {
+    logger.error("state store failed: restart to rebuild it from its last checkpoint", { error: error.message });
+    for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
+    hooks.onFatal?.(error);
+  });
+  const collector = new Collector(log, state, config.maxMessageBytes);
+  const hub = new VrpHub(log, state, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
   const policy = await hub.recordPolicy();
   if (policy.changed && policy.previous) {
     logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", { previous: policy.previous, now: hub.machine.policy });
