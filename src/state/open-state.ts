@@ -12,7 +12,7 @@ import path from "node:path";
 import { crc32 } from "node:zlib";
 import type { EventLog } from "../store/event-log.js";
 import { DerivedState, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_CHECKPOINT_RECORDS, type CheckpointPolicy } from "./derived-state.js";
-import { STATE_FORMAT, StateStore } from "./state-store.js";
+import { STATE_FORMAT, StateStore, lmdbHeaderProblem } from "./state-store.js";
 
 export const STATE_DIR = "state";
 
@@ -44,8 +44,12 @@ export async function openState(options: OpenStateOptions): Promise<OpenedState>
   let store: StateStore | undefined;
   let problem: string | undefined;
   try {
-    store = StateStore.open(dir);
-    problem = existed ? await unusable(store, options.log) : undefined;
+    const header = existed ? lmdbHeaderProblem(path.join(dir, "data.mdb")) : undefined;
+    if (header) problem = `cannot be opened: data.mdb ${header}`;
+    else {
+      store = StateStore.open(dir);
+      problem = existed ? await unusable(store, options.log) : undefined;
+    }
   } catch (e) {
     problem = `cannot be opened: ${(e as Error).message}`;
   }

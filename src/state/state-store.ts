@@ -10,6 +10,7 @@
  * The store is derived data: the log stays the single source of truth, and
  * the store can always be rebuilt from it (`session-events log reindex`).
  */
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { open, type Database, type Key, type RootDatabase } from "lmdb";
 
 /** The tables, one LMDB database each (see docs/storage.md for what each holds). */
@@ -43,7 +44,7 @@ export class StateStore {
   /** Open (or create) the store in `dir`; `format()` tells what it holds. */
   static open(dir: string): StateStore {
     // mapSize is address space, not memory: room for years of history.
-    return new StateStore(open({ path: dir, maxDbs: TABLES.length + 2, mapSize: 2 ** 40 }));
+    return new StateStore(open({ path: dir, noSubdir: false, maxDbs: TABLES.length + 2, mapSize: 2 ** 40 }));
   }
 
   /** The format the store was written in (undefined: new or foreign). */
@@ -136,3 +137,34 @@ function overlayKey(key: Key): string | number {
   if (Array.isArray(key)) return JSON.stringify(key);
   throw new TypeError(`state store: unsupported key ${String(key)}`);
 }
+
+/**
+ * Check an LMDB data file's two meta pages before opening it: LMDB trusts its
+ * file and crashes the process (SIGSEGV) on garbage, so a store whose header
+ * is not LMDB's must be refused here. (Pages are not checksummed: damage
+ * deeper in the file is not detected; `log reindex` rebuilds the store.)
+ * Returns why the file is not usable, or undefined.
+ */
+export function lmdbHeaderProblem(file: string): string | undefined {
+  const size = statSync(file).size;
+  const page = Buffer.alloc(64);
+  const fd = openSync(file, "r");
+  try {
+    const meta = (offset: number) => {
+      if (offset + 64 > size) return false;
+      readSync(fd, page, 0, 64, offset);
+      return page.readUInt32LE(24) === LMDB_MAGIC && page.readUInt32LE(28) === LMDB_DATA_VERSION;
+    };
+    if (!meta(0)) return "is not an LMDB file (its first meta page has no LMDB header)";
+    const pageSize = page.readUInt32LE(48);
+    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return `is not an LMDB file (page size ${pageSize})`;
+    if (!meta(pageSize)) return "is not an LMDB file (its second meta page has no LMDB header)";
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** MDB_meta: mm_magic at byte 24 of a meta page (after the page header), mm_version after it; FREE_DBI's md_pad (the page size) at 48. */
+const LMDB_MAGIC = 0xbeefc0de;
+const LMDB_DATA_VERSION = 2;
