@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive` runs one section.
+ * `--only contract|collector|vrp|latency|archive|scale` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -12,6 +12,7 @@ import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { machine } from "./bench/harness.js";
 import { benchLatency, latencyTables } from "./bench/latency.js";
+import { benchScale, scaleTable } from "./bench/scale.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
 
 const record = process.argv.includes("--record");
@@ -43,6 +44,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "archive",
     title: "Archives, export and import beside the JSON half of the same job (medians of 5 interleaved rounds; peak memory of each job in its own process)",
     run: async () => archiveTables(await benchArchive()),
+  },
+  {
+    name: "scale",
+    title: "Scale: a collector on a log of N sessions (start, listening, memory, queries; SCALE_SESSIONS sizes, SCALE_BASELINE_BIN the baseline build)",
+    run: async () => scaleTable(await benchScale()),
   },
 ];
 

@@ -74,7 +74,9 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
     assert.equal(exit, { code: 1, signal: null }, `the collector's exit (a supervisor restarts it on non-zero):\n${serve.log.join("\n")}`);
     assert.ok(
       // The cause: ENOSPC, or (a write that got part of its bytes in) the short write.
-      serve.log.some((l) => l.includes("event log failed") && /ENOSPC|short write/.test(l)),
+      // The log or the state store (on the same disk) may be the first to find it full;
+      // LMDB reports a full disk as an I/O error (EIO) when its commit's write or sync fails.
+      serve.log.some((l) => (l.includes("event log failed") && /ENOSPC|short write/.test(l)) || (l.includes("state store failed") && /ENOSPC|No space left|Input\/output error/.test(l))),
       `the failure is logged, with its cause:\n${serve.log.join("\n")}`,
     );
     assert.not.ok(existsSync(path.join(dataDir, "LOCK")), "it stopped in order: the lock is released");

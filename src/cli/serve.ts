@@ -47,7 +47,7 @@ export async function serve(args: string[]): Promise<number> {
     const running = await startServer(config, logger, {
       onFatal: () => {
         code = 1; // let a supervisor restart us: recovery needs a fresh open
-        stop("event log failure");
+        stop("event log or state store failure");
       },
     });
     await new Promise<void>((resolve) => {

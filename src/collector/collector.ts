@@ -172,6 +172,10 @@ export class Collector {
    * LogEntry.encode would write, without encoding the event a second time.
    */
   private async append(field: number, sessionId: string, event: Uint8Array[]): Promise<bigint> {
+    if (this.state.failure) {
+      // The log may still take records, but they would not be applied: refuse, as for a failed log, until a restart.
+      throw new CollectorError("UNAVAILABLE", `the event could not be stored: the state store has failed (${this.state.failure.message})`);
+    }
     const eventLength = byteLength(event);
     const writer = new BinaryWriter();
     Timestamp.encode(timestampFromDate(new Date()), writer.uint32(10).fork()).join(); // received_at = 1
@@ -181,11 +185,19 @@ export class Collector {
     writer.uint32((field << 3) | 2).uint32(head.length + eventLength); // the oneof member, its length
     // One copy of the event (possibly large) into the entry, rather than a writer growing around it.
     const payload = Buffer.concat([writer.finish(), head, ...event]);
+    let sequence: bigint;
     try {
-      return await this.log.append(payload);
+      sequence = await this.log.append(payload);
     } catch (e) {
       throw new CollectorError("UNAVAILABLE", `the event could not be stored: ${(e as Error).message}`);
     }
+    const failed = this.state.failure as Error | undefined; // (it may have failed while the append waited)
+    if (failed) {
+      // Durable, but perhaps not applied: not answered as stored. A retry after the restart is
+      // answered from the rebuilt state (the same session id: idempotent by event_id).
+      throw new CollectorError("UNAVAILABLE", `the event could not be stored completely: the state store has failed (${failed.message}); retry after the restart`);
+    }
+    return sequence;
   }
 
   /** Close the log, then the state store (its last checkpoint covers every record). */

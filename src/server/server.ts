@@ -44,8 +44,17 @@ export interface ServerHooks {
   onFatal?: (error: Error) => void;
 }
 
-export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, logger: Logger, given: ServerHooks = {}): Promise<RunningServer> {
   let health: HealthImplementation | undefined;
+  // The log and the state store may both fail (a full disk): the stop is asked for once.
+  let fatal = false;
+  const hooks: ServerHooks = {
+    onFatal: (error) => {
+      if (fatal) return;
+      fatal = true;
+      given.onFatal?.(error);
+    },
+  };
   const log = await SegmentLog.open({
     dir: config.dataDir,
     segmentBytes: config.segmentBytes,

@@ -176,24 +176,23 @@ export class DerivedState {
    * already sees its record applied.
    */
   follow(log: EventLog, onError: (error: Error) => void): void {
-    this.unsubscribe = log.subscribe((record) => {
+    // The first failure stops the state where it is (told once); a restart rebuilds from the last checkpoint.
+    const guarded = (work: () => void) => {
       if (this.failure) return;
       try {
-        this.apply(record);
-        this.stats.appliedLive++;
+        work();
       } catch (e) {
         this.failure = e as Error;
         onError(this.failure);
       }
-    });
-    this.timer = setInterval(() => {
-      try {
-        this.checkpoint();
-      } catch (e) {
-        this.failure ??= e as Error;
-        onError(e as Error);
-      }
-    }, this.policy.checkpointIntervalMs);
+    };
+    this.unsubscribe = log.subscribe((record) =>
+      guarded(() => {
+        this.apply(record);
+        this.stats.appliedLive++;
+      }),
+    );
+    this.timer = setInterval(() => guarded(() => this.checkpoint()), this.policy.checkpointIntervalMs);
     this.timer.unref();
   }
 

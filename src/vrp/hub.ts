@@ -112,6 +112,7 @@ export class VrpHub {
       }
     }
     if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})` };
+    if (this.state.failure) return { kind: "refused", reason: `the state store has failed; nothing more is stored until the collector restarts (${this.state.failure.message})` };
     if (invalid !== undefined || json === undefined) {
       // Judged and refused: the number is consumed, so what follows it is judged on its own.
       if (producerId) this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
