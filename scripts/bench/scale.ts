@@ -159,6 +159,7 @@ async function timed(calls: number, fn: (i: number) => Promise<void>): Promise<n
 }
 
 interface Queries {
+  getP50: number;
   getP99: number;
   listComponentP99: number;
   listOpenP99: number;
@@ -190,7 +191,7 @@ async function query(port: number, sessions: number, records: number): Promise<Q
     return { startedAfter: parseTimestamp(new Date(day).toISOString()), startedBefore: parseTimestamp(new Date(day + 86_400_000).toISOString()) };
   });
   client.close();
-  return { getP99: p99(getMs), listComponentP99: p99(listComponentMs), listOpenP99: p99(listOpenMs), listTimeP99: p99(listTimeMs), listedMedian: median(listed) };
+  return { getP50: median(getMs), getP99: p99(getMs), listComponentP99: p99(listComponentMs), listOpenP99: p99(listOpenMs), listTimeP99: p99(listTimeMs), listedMedian: median(listed) };
 }
 
 export interface ScaleRow {
@@ -203,6 +204,12 @@ export interface ScaleRow {
   replayed: string;
   rssListeningMiB: number;
   rssAfterMiB: number;
+  /** After the queries: anonymous memory (heap, buffers) and file pages mapped (LMDB's, reclaimable). */
+  anonAfterMiB: number;
+  fileAfterMiB: number;
+  /** From the "state store opened" line: recovering the log, and opening + catching up the state store. */
+  logOpenMs: number | undefined;
+  stateOpenMs: number | undefined;
   queries: Queries | undefined;
 }
 
@@ -215,9 +222,11 @@ function dirMiB(dir: string): number {
 async function measureStart(variant: string, bin: string, dataDir: string, sessions: number, records: number, logMiB: number, withQueries: boolean): Promise<ScaleRow> {
   const s = await start(bin, dataDir);
   const rssListeningMiB = rssMiB(s.child.pid!);
-  const opened = s.log.map((l) => JSON.parse(l) as { msg?: string; replayed?: number }).find((e) => e.msg === "state store opened");
+  const opened = s.log.map((l) => JSON.parse(l) as { msg?: string; replayed?: number; logOpenMs?: number; stateOpenMs?: number }).find((e) => e.msg === "state store opened");
   const queries = withQueries ? await query(s.port, sessions, records) : undefined;
   const rssAfterMiB = rssMiB(s.child.pid!);
+  const anonAfterMiB = rssMiB(s.child.pid!, "RssAnon");
+  const fileAfterMiB = rssMiB(s.child.pid!, "RssFile");
   await stop(s);
   const stateDir = path.join(dataDir, "state");
   let stateMiB = 0;
@@ -226,7 +235,7 @@ async function measureStart(variant: string, bin: string, dataDir: string, sessi
   } catch {
     // the baseline has no state store
   }
-  return { sessions, records, logMiB, stateMiB, variant, startSeconds: s.seconds, replayed: opened ? String(opened.replayed) : "all (in memory)", rssListeningMiB, rssAfterMiB, queries };
+  return { sessions, records, logMiB, stateMiB, variant, startSeconds: s.seconds, replayed: opened ? String(opened.replayed) : "all (in memory)", rssListeningMiB, rssAfterMiB, anonAfterMiB, fileAfterMiB, logOpenMs: opened?.logOpenMs, stateOpenMs: opened?.stateOpenMs, queries };
 }
 
 export async function benchScale(): Promise<ScaleRow[]> {
@@ -250,16 +259,16 @@ export async function benchScale(): Promise<ScaleRow[]> {
 
 export function scaleTable(rows: ScaleRow[]): string {
   const lines = [
-    "| sessions | log records | log MiB | state MiB | start | listening after | records replayed | RSS listening | RSS after queries | GetSession p99 | List by component p99 | List open p99 | List by start time p99 |",
-    "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| sessions | log records | log MiB | state MiB | start | listening after | of which: log recovery, state store | records replayed | RSS listening | RSS after queries (anon + file) | GetSession p50 / p99 | List by component p99 | List open p99 | List by start time p99 |",
+    "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
+  const ms = (v: number | undefined) => (v === undefined ? "–" : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
+  const s = (v: number | undefined) => (v === undefined ? "–" : `${(v / 1000).toFixed(2)} s`);
   for (const r of rows) {
     const q = r.queries;
-    const ms = (v: number | undefined) => (v === undefined ? "–" : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
     lines.push(
-      `| ${r.sessions.toLocaleString("en-US")} | ${r.records.toLocaleString("en-US")} | ${fmt(r.logMiB)} | ${r.stateMiB ? fmt(r.stateMiB) : "–"} | ${r.variant} | ${r.startSeconds.toFixed(2)} s | ${r.replayed} | ${fmt(r.rssListeningMiB)} MiB | ${fmt(r.rssAfterMiB)} MiB | ${ms(q?.getP99)} | ${ms(q?.listComponentP99)} | ${ms(q?.listOpenP99)} | ${ms(q?.listTimeP99)} |`,
+      `| ${r.sessions.toLocaleString("en-US")} | ${r.records.toLocaleString("en-US")} | ${fmt(r.logMiB)} | ${r.stateMiB ? fmt(r.stateMiB) : "–"} | ${r.variant} | ${r.startSeconds.toFixed(2)} s | ${r.logOpenMs === undefined ? "–" : `${s(r.logOpenMs)}, ${s(r.stateOpenMs)}`} | ${r.replayed} | ${fmt(r.rssListeningMiB)} MiB | ${fmt(r.rssAfterMiB)} MiB (${fmt(r.anonAfterMiB)} + ${fmt(r.fileAfterMiB)}) | ${q ? `${ms(q.getP50)} / ${ms(q.getP99)}` : "–"} | ${ms(q?.listComponentP99)} | ${ms(q?.listOpenP99)} | ${ms(q?.listTimeP99)} |`,
     );
   }
   return lines.join("\n");
 }
-

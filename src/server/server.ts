@@ -46,6 +46,7 @@ export interface ServerHooks {
 
 export async function startServer(config: ServerConfig, logger: Logger, given: ServerHooks = {}): Promise<RunningServer> {
   let health: HealthImplementation | undefined;
+  const began = performance.now();
   // The log and the state store may both fail (a full disk): the stop is asked for once.
   let fatal = false;
   const hooks: ServerHooks = {
@@ -65,6 +66,7 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
       hooks.onFatal?.(error);
     },
   });
+  const logOpenMs = Math.round(performance.now() - began);
   let opened;
   try {
     opened = await openState({
@@ -79,7 +81,13 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     throw e;
   }
   const { state } = opened;
-  logger.info("state store opened", { checkpoint: opened.checkpoint, replayed: opened.replayed, rebuilt: opened.rebuilt ?? null });
+  logger.info("state store opened", {
+    checkpoint: opened.checkpoint,
+    replayed: opened.replayed,
+    rebuilt: opened.rebuilt ?? null,
+    logOpenMs,
+    stateOpenMs: Math.round(performance.now() - began) - logOpenMs,
+  });
   state.follow(log, (error) => {
     logger.error("state store failed: restart to rebuild it from its last checkpoint", { error: error.message });
     for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");

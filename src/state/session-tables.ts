@@ -36,7 +36,7 @@ type StoredSession = [number, Uint8Array, Uint8Array | null];
 type Listed = [sessionId: string, component: string, seconds: number, nanos: number, ended: 0 | 1];
 
 /** Most index entries one ListSessions page reads: past it, the page ends early with a token (AIP-158). */
-export const SCAN_BUDGET = 5000;
+export const SCAN_BUDGET = 2000;
 
 const LAST = Number.MAX_SAFE_INTEGER;
 
