@@ -72,6 +72,11 @@ export class DerivedState {
     return this.group ? this.group.last : this.store.applied;
   }
 
+  /** The last sequence durably applied: the last checkpoint's (what log retention may remove up to). */
+  get durable(): bigint {
+    return this.store.committed;
+  }
+
   /** The VRP policy the log last recorded (undefined: none yet). */
   get recordedPolicy(): VrpPolicy | undefined {
     return this.store.get<VrpPolicy>("meta", "vrpPolicy");
