@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines` runs one section.
+ * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines|scale` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -15,6 +15,7 @@ import { benchImportTime, importTimeTable } from "./bench/import-time.js";
 import { benchJetStreamAppend, jetstreamAppendTable } from "./bench/jetstream-append.js";
 import { benchLatency, latencyTables } from "./bench/latency.js";
 import { benchSubscriberLag, benchTailCost, tailingTables } from "./bench/tailing.js";
+import { benchScale, scaleTable } from "./bench/scale.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
 
 const record = process.argv.includes("--record");
@@ -61,6 +62,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "log-engines",
     title: "Log engines, raw appends of 200 bytes, 64 in flight from one process (medians of 3 interleaved rounds of 2 s; JetStream on loopback)",
     run: async () => jetstreamAppendTable(await benchJetStreamAppend()),
+  },
+  {
+    name: "scale",
+    title: "Scale: a collector on a log of N sessions (start, listening, memory, queries; SCALE_SESSIONS sizes, SCALE_BASELINE_BIN the baseline build)",
+    run: async () => scaleTable(await benchScale()),
   },
 ];
 

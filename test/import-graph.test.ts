@@ -17,7 +17,9 @@ const LAYERS: readonly (readonly string[])[] = [
   ["cli"],
   ["server"],
   ["metrics"], // Prometheus counters the server feeds
-  ["collector", "vrp", "archive", "client"], // the domain: peers, none imports another
+  ["collector", "archive", "client"], // the domain: peers, none imports another (the VRP hub is in collector/)
+  ["state"], // derived state (LMDB), applied from the log
+  ["vrp"], // the VRP rules: state machine, audits, dialects
   ["session"],
   ["bridge"],
   ["contract"],

@@ -10,11 +10,11 @@ import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
-import { replayLog } from "../src/collector/replay.js";
+import { openDerived } from "./support/derived-state.js";
 import type { VrpEventJson } from "../src/contract/types.js";
 import { SegmentLog } from "../src/store/segment-log.js";
 import { DEFAULT_POLICY, type VrpPolicy } from "../src/vrp/audits.js";
-import { VrpHub } from "../src/vrp/hub.js";
+import { VrpHub } from "../src/collector/vrp-hub.js";
 import { VrpStateMachine } from "../src/vrp/machine.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { StreamEventsRequest } from "../gen/vrp/v1alpha1/vrp_service.js";
@@ -129,8 +129,7 @@ test("property: restarts with a new policy (and crashes) rebuild exactly the sta
         for (const [r, spec] of [...runs, { policy: DEFAULT_POLICY, intents: [], crash: undefined } as Run].entries()) {
           current = spec.policy ? { ...spec.policy } : current; // a plain object (fast-check's records have no prototype)
           log = await SegmentLog.open({ dir });
-          const hub = new VrpHub(log, current);
-          await replayLog(log, [hub]);
+          const hub = new VrpHub(log, await openDerived(log, dir), current);
           stats.restarts++;
           assert.equal(hub.machine.snapshot(), reference.snapshot(), `run ${r}: the rebuilt state is the never-restarted machine's`);
           const before = log.lastSequence;

@@ -12,11 +12,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
 import { Collector } from "../src/collector/collector.js";
-import { replayLog } from "../src/collector/replay.js";
+import { openDerived } from "./support/derived-state.js";
 import type { VrpEventJson } from "../src/contract/types.js";
 import { VrpProducer } from "../src/client/vrp.js";
 import { SegmentLog, type DamageReport } from "../src/store/segment-log.js";
-import { VrpHub } from "../src/vrp/hub.js";
+import { VrpHub } from "../src/collector/vrp-hub.js";
 import { VrpStateMachine } from "../src/vrp/machine.js";
 import type { VrpPolicy } from "../src/vrp/audits.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
@@ -146,10 +146,13 @@ test("a crash at every frame boundary and every byte of the last batch: never an
     const damage: DamageReport[] = [];
     const log = await SegmentLog.open({ dir: work, onDamage: (d) => damage.push(d) });
     // Rebuilt as the server does, but with the default policy: replay restores stored outcomes, whatever the policy now.
-    const collector = new Collector(log);
-    const hub = new VrpHub(log);
-    await replayLog(log, [collector, hub]);
+    const state = await openDerived(log, work);
+    const collector = new Collector(log, state);
+    const hub = new VrpHub(log, state);
     const records = await readAll(log);
+    const rebuilt = hub.machine.snapshot();
+    const lastProducerSequence = hub.lastProducerSequence(PRODUCER);
+    void collector;
     await log.close();
 
     // The survivors are a prefix of what was written, byte for byte.
@@ -173,11 +176,11 @@ test("a crash at every frame boundary and every byte of the last batch: never an
       const stored = c.derived.map(derivedJson);
       if (JSON.stringify(decided) !== JSON.stringify(stored)) failures.push(`${where}: the reference decided other outcomes for ${c.sequence} than were stored`);
     }
-    if (JSON.stringify(hub.machine.snapshot()) !== JSON.stringify(reference.snapshot())) {
-      failures.push(`${where}: rebuilt ${JSON.stringify(hub.machine.snapshot())} != reference ${JSON.stringify(reference.snapshot())}`);
+    if (JSON.stringify(rebuilt) !== JSON.stringify(reference.snapshot())) {
+      failures.push(`${where}: rebuilt ${JSON.stringify(rebuilt)} != reference ${JSON.stringify(reference.snapshot())}`);
     }
     const lastJudged = surviving.at(-1)?.producerSequence ?? 0n;
-    if (hub.lastProducerSequence(PRODUCER) !== lastJudged) failures.push(`${where}: the producer's numbering stands at ${hub.lastProducerSequence(PRODUCER)}, expected ${lastJudged}`);
+    if (lastProducerSequence !== lastJudged) failures.push(`${where}: the producer's numbering stands at ${lastProducerSequence}, expected ${lastJudged}`);
     // Nothing but a crash tail was cut, and only where a cut was not at a group end.
     if (damage.some((d) => !/cut short|without its last frame|torn|zero fill/.test(d.reason))) failures.push(`${where}: unexpected damage ${JSON.stringify(damage)}`);
   }

@@ -12,6 +12,9 @@ import { retentionPass } from "../src/server/retention.js";
 import { startServer, type RunningServer } from "../src/server/server.js";
 import { SegmentLog } from "../src/store/segment-log.js";
 import { vrpEntry } from "./support/log-entries.js";
+import { bridges } from "../src/bridge/index.js";
+import type { SessionStartEventJson } from "../src/contract/types.js";
+import { SessionStartEvent } from "../src/session/models.js";
 import { tempDir } from "./support/repo.js";
 
 const segs = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".seg")).sort();
@@ -126,39 +129,40 @@ test("a failing export keeps the segment (and all after it), and says so in the 
   await log.close();
 });
 
-test("serve refuses retention without a durable state store, naming the flags and why", async () => {
-  const config = parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", tempDir(), "--retention-bytes", "1GiB"], {});
-  await startServer(config, silentLogger).then(
-    (s) => s.shutdown(0).then(() => assert.unreachable("should refuse")),
-    (e: Error) => assert.match(e.message, /^--retention-age \/ --retention-bytes: refused: .*would lose them at the next restart/),
-  );
-});
-
-test("the collector runs retention: segments archived and removed, and Subscribe before them answers OUT_OF_RANGE", async () => {
+test("retention on a collector: segments archived and removed, Subscribe before them answers OUT_OF_RANGE, and after a restart their sessions still answer and a retried start is still a duplicate", async () => {
   const archiveDir = tempDir();
-  const config = parseServeConfig(
-    ["--address", "127.0.0.1:0", "--data-dir", tempDir(), "--segment-bytes", "4096", "--retention-bytes", "8KiB", "--archive-dir", archiveDir, "--retention-interval-ms", "100"],
-    {},
-  );
-  let server: RunningServer | undefined;
-  // The seam the durable state store plugs into; here, everything appended counts as applied.
-  server = await startServer(config, silentLogger, { durablyApplied: () => server?.log.lastSequence ?? 0n });
+  const args = ["--address", "127.0.0.1:0", "--data-dir", tempDir(), "--segment-bytes", "4096", "--retention-bytes", "8KiB"];
+  args.push("--archive-dir", archiveDir, "--retention-interval-ms", "100", "--checkpoint-records", "5");
+  const starts: { json: SessionStartEventJson; sessionId: string }[] = [];
+  let server: RunningServer = await startServer(parseServeConfig(args, {}), silentLogger);
   try {
-    for (let i = 0; i < 300; i++) await server.log.append(vrpEntry(i));
+    for (let i = 0; i < 120; i++) {
+      const json = SessionStartEvent.create({ componentName: "retention", shellType: "bash" });
+      const { sessionId } = await server.collector.emitStart(bridges.SessionStartEvent.fromJson(json));
+      starts.push({ json, sessionId });
+    }
     const deadline = Date.now() + 10_000;
     while (server.log.firstSequence === 1n && Date.now() < deadline) {
       await server.retention!.runNow();
       await new Promise((r) => setTimeout(r, 10));
     }
-    const first = server.log.firstSequence;
-    assert.ok(first > 1n, "segments were removed");
+    assert.ok(server.log.firstSequence > 1n, "segments were removed");
     assert.ok(archives(archiveDir).length > 0);
     try {
       for await (const _ of subscribeVrp({ target: `127.0.0.1:${server.port}`, afterSequence: 0n })) assert.unreachable("no record should come");
     } catch (e) {
-      assert.is((e as ServiceError).code, status.OUT_OF_RANGE);
+      assert.is((e as ServiceError).code, status.OUT_OF_RANGE, (e as Error).message);
       assert.match((e as ServiceError).details, "the oldest sequence still held is");
     }
+  } finally {
+    await server.shutdown(0);
+  }
+  // The state store, not the removed segments, answers for them now.
+  server = await startServer(parseServeConfig(args, {}), silentLogger);
+  try {
+    for (const s of starts) assert.is(server.collector.getSession(s.sessionId).sessionId, s.sessionId);
+    const retried = await server.collector.emitStart(bridges.SessionStartEvent.fromJson(starts[0]!.json));
+    assert.equal(retried, { sessionId: starts[0]!.sessionId, status: "duplicate" });
   } finally {
     await server.shutdown(0);
   }

@@ -8,9 +8,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
 import type { VrpEventJson } from "../src/contract/types.js";
-import { replayLog } from "../src/collector/replay.js";
+import { openDerived } from "./support/derived-state.js";
 import { SegmentLog } from "../src/store/segment-log.js";
-import { VrpHub, type Accepted, type Duplicate, type Refused } from "../src/vrp/hub.js";
+import { VrpHub, type Accepted, type Duplicate, type Refused } from "../src/collector/vrp-hub.js";
 import type { VrpEvent } from "../gen/vrp/v1alpha1/vrp_event.js";
 import { tempDir } from "./support/repo.js";
 
@@ -19,8 +19,7 @@ const invalid = (n: number): VrpEvent => ({ ...tick(n), tsMs: -1n });
 
 async function openHub(dir: string): Promise<{ hub: VrpHub; log: SegmentLog }> {
   const log = await SegmentLog.open({ dir });
-  const hub = new VrpHub(log);
-  await replayLog(log, [hub]);
+  const hub = new VrpHub(log, await openDerived(log, dir));
   return { hub, log };
 }
 

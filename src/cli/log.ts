@@ -1,5 +1,5 @@
 /**
- * session-events log verify|repair|upgrade: the data directory by hand.
+ * session-events log verify|repair|reindex|upgrade: the data directory by hand.
  *
  * Exit codes: verify 0 clean (an unfinished tail, which open cuts by
  * itself, is clean), 1 damage; repair 0 nothing acknowledged was moved
@@ -8,6 +8,8 @@
  */
 import { parseArgs } from "node:util";
 import { repairLog, verifyLog, type LogReport } from "../store/repair.js";
+import { SegmentLog } from "../store/segment-log.js";
+import { reindexState } from "../state/open-state.js";
 import { upgradeLog } from "../store/upgrade.js";
 import { UsageError } from "./usage-error.js";
 
@@ -27,6 +29,16 @@ again. Deletes no byte. Prints exactly which records were removed. The
 collector must be stopped (repair takes the directory's lock).
 exit: 0 nothing acknowledged was set aside, 1 records that may have been
 acknowledged were set aside (see the list), 2 usage`;
+
+export const reindexUsage = `session-events log reindex DIR
+
+Rebuild the state store of a data directory (DIR/state: sessions, event ids,
+listing indexes, VRP states, producer positions) from its whole log, the
+single source of truth. The collector does this by itself when the store is
+missing or unusable; this does it on purpose (after restoring a backup of the
+log alone, say). The collector must be stopped (reindex takes the
+directory's lock).
+exit: 0 done, 1 error, 2 usage`;
 
 export const upgradeUsage = `session-events log upgrade OLD_DIR NEW_DIR [--json]
 
@@ -64,6 +76,18 @@ export async function logRepair(args: string[], stdout: Out): Promise<number> {
     stdout.write(result.lostAcknowledged ? "repaired: records that may have been acknowledged were set aside (listed above)\n" : "repaired: nothing acknowledged was set aside\n");
   }
   return result.lostAcknowledged ? 1 : 0;
+}
+
+export async function logReindex(args: string[], stdout: Out): Promise<number> {
+  const { dirs } = oneDir(args);
+  const log = await SegmentLog.open({ dir: dirs[0]! });
+  try {
+    const { replayed, applied } = await reindexState(dirs[0]!, log);
+    stdout.write(`reindexed: ${replayed} records applied (last sequence ${applied}) into ${dirs[0]}/state\n`);
+  } finally {
+    await log.close();
+  }
+  return 0;
 }
 
 export async function logUpgrade(args: string[], stdout: Out): Promise<number> {

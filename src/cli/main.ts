@@ -77,6 +77,7 @@ const COMMANDS: readonly Command[] = [
   },
   { path: ["log", "verify"], summary: "log verify DIR [--json]", load: lazy(logCommands, "logVerify", "verifyUsage") },
   { path: ["log", "repair"], summary: "log repair DIR [--json]", load: lazy(logCommands, "logRepair", "repairUsage") },
+  { path: ["log", "reindex"], summary: "log reindex DIR", load: lazy(logCommands, "logReindex", "reindexUsage") },
   { path: ["log", "upgrade"], summary: "log upgrade OLD_DIR NEW_DIR [--json]", load: lazy(logCommands, "logUpgrade", "upgradeUsage") },
 ];
 

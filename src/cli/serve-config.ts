@@ -56,6 +56,8 @@ export const SERVE_OPTIONS = {
   natsCreds: { flag: "nats-creds", env: "SESSION_EVENTS_NATS_CREDS", kind: "file", help: "--engine jetstream: a NATS .creds file (JWT and nkey seed)" },
   natsTokenFile: { flag: "nats-token-file", env: "SESSION_EVENTS_NATS_TOKEN_FILE", kind: "file", help: "--engine jetstream: read the NATS token from a file" },
   natsTlsCa: { flag: "nats-tls-ca", env: "SESSION_EVENTS_NATS_TLS_CA", kind: "file", help: "--engine jetstream: PEM CA of the NATS servers' certificates (turns TLS on)" },
+  checkpointRecords: { flag: "checkpoint-records", env: "SESSION_EVENTS_CHECKPOINT_RECORDS", kind: "int", default: "10000", min: 1, max: 10000000, help: "commit the state store (a checkpoint) after this many log records applied" },
+  checkpointInterval: { flag: "checkpoint-interval", env: "SESSION_EVENTS_CHECKPOINT_INTERVAL", kind: "int", default: "1000", min: 10, max: 3600000, help: "... or after this many milliseconds (a restart replays the log after the last checkpoint)" },
   segmentBytes: { flag: "segment-bytes", env: "SESSION_EVENTS_SEGMENT_BYTES", kind: "int", default: "67108864", min: 4096, max: 1073741824, help: "start a new log segment after this size" },
 } as const satisfies Record<string, OptionSpec>;
 
@@ -195,6 +197,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     maxRecoveryWindowMs: int(o.maxRecoveryWindowMs),
     maxSwitchesPerMinute: int(o.maxSwitchesPerMinute),
     metricsAddress,
+    checkpointRecords: int(o.checkpointRecords),
+    checkpointIntervalMs: int(o.checkpointInterval),
     retention,
   };
 }

@@ -57,7 +57,7 @@ export async function serve(args: string[]): Promise<number> {
       running = await startServer(config, logger, {
         onFatal: () => {
           code = 1; // let a supervisor restart us: recovery needs a fresh open
-          stop("event log failure");
+          stop("event log or state store failure");
         },
       });
     } catch (e) {

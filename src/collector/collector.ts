@@ -1,8 +1,10 @@
 /**
  * The session collector: validates session events, assigns session ids,
  * keeps every accepted event in the durable log before answering, and answers
- * queries from an index rebuilt from that log on start. It knows nothing of
- * gRPC (src/server wires it to grpc-js).
+ * queries from the state store, which applies the log's records in order
+ * (src/state). It never changes that state itself: an accepted event is
+ * applied when its record is durable, before its append resolves. It knows
+ * nothing of gRPC (src/server wires it to grpc-js).
  *
  * Idempotency: a start is identified by its event_id. A retried start gets
  * the session id it got the first time and is stored once; the same event_id
@@ -18,17 +20,13 @@ import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { ValidationError } from "../contract/errors.js";
 import type { SessionStartEventJson } from "../contract/types.js";
 import { timestampFromDate } from "../contract/timestamp.js";
-import {
-  SessionEndEvent as SessionEndEventMessage,
-  SessionStartEvent as SessionStartEventMessage,
-  type SessionEndEvent,
-  type SessionStartEvent,
-} from "../../gen/oneiric/session/v1/session_events.js";
-import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
 import type { EventLog } from "../store/event-log.js";
+import type { DerivedState } from "../state/derived-state.js";
+import { compareTimestamps, millisBetween, type SessionFilter, type SessionRecord, type SessionTables } from "../state/session-tables.js";
 import { CollectorError } from "./errors.js";
-import { replayLog } from "./replay.js";
-import { SessionIndex, compareTimestamps, millisBetween, type SessionFilter, type SessionRecord } from "./session-index.js";
+
+export type { SessionFilter } from "../state/session-tables.js";
 
 export type EmitStatus = "created" | "duplicate";
 export type EndStatus = "ended" | "duplicate";
@@ -57,7 +55,7 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
 
 export class Collector {
-  private readonly index = new SessionIndex();
+  private readonly index: SessionTables;
   private readonly pendingStarts = new Map<string, Promise<{ sessionId: string; status: EmitStatus }>>();
   private readonly pendingEnds = new Map<string, Promise<{ sessionId: string; status: EndStatus }>>();
   private readonly bridges: SessionBridges;
@@ -74,9 +72,11 @@ export class Collector {
    */
   constructor(
     private readonly log: EventLog,
+    private readonly state: DerivedState,
     private readonly maxMessageBytes = 4 * 1024 * 1024,
     options: CollectorOptions = {},
   ) {
+    this.index = state.sessions;
     const contract = options.contract ?? BUILT_IN_CONTRACT;
     this.acceptedVersions = checkAcceptedVersions(contract, options.acceptVersions);
     this.bridges = sessionBridges(contract, this.acceptedVersions);
@@ -89,13 +89,6 @@ export class Collector {
     return Math.floor((this.maxMessageBytes - ENVELOPE_BYTES) / 2);
   }
 
-  /** Open a collector on a log, rebuilding the session index from it. */
-  static async open(log: EventLog): Promise<Collector> {
-    const collector = new Collector(log);
-    await replayLog(log, [collector]);
-    return collector;
-  }
-
   get sessionCount(): number {
     return this.index.size;
   }
@@ -103,20 +96,6 @@ export class Collector {
   /** Sessions started and not yet ended. */
   get openSessionCount(): number {
     return this.index.openCount;
-  }
-
-  /** Rebuild from one log entry (at start-up, in log order). */
-  replay(entry: LogEntry, sequence: bigint): void {
-    switch (entry.entry?.$case) {
-      case "sessionStarted":
-        this.index.addStart(entry.entry.value.sessionId, sequence, entry.entry.value.event!);
-        break;
-      case "sessionEnded":
-        this.index.setEnd(entry.entry.value.sessionId, entry.entry.value.event!);
-        break;
-      default:
-        break; // VRP events and future entries: not session state
-    }
   }
 
   async emitStart(event: SessionStartEvent | undefined): Promise<{ sessionId: string; status: EmitStatus }> {
@@ -144,8 +123,7 @@ export class Collector {
     // Random, not derived from component and time: two shells in the same
     // second must not collide (the original's flaw).
     const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;
-    const sequence = await this.append(LOG_SESSION_STARTED, sessionId, bytes);
-    this.index.addStart(sessionId, sequence, event);
+    await this.append(LOG_SESSION_STARTED, sessionId, bytes); // applied to the state store once durable
     return { sessionId, status: "created" };
   }
 
@@ -169,8 +147,7 @@ export class Collector {
       return { sessionId, status: "duplicate" };
     }
     const work = (async () => {
-      await this.append(LOG_SESSION_ENDED, sessionId, bytes);
-      this.index.setEnd(sessionId, event!);
+      await this.append(LOG_SESSION_ENDED, sessionId, bytes); // applied to the state store once durable
       return { sessionId, status: "ended" as const };
     })();
     this.pendingEnds.set(sessionId, work);
@@ -222,6 +199,10 @@ export class Collector {
    * LogEntry.encode would write, without encoding the event a second time.
    */
   private async append(field: number, sessionId: string, event: Uint8Array[]): Promise<bigint> {
+    if (this.state.failure) {
+      // The log may still take records, but they would not be applied: refuse, as for a failed log, until a restart.
+      throw new CollectorError("UNAVAILABLE", `the event could not be stored: the state store has failed (${this.state.failure.message})`);
+    }
     const eventLength = byteLength(event);
     const writer = new BinaryWriter();
     Timestamp.encode(timestampFromDate(new Date()), writer.uint32(10).fork()).join(); // received_at = 1
@@ -231,11 +212,19 @@ export class Collector {
     writer.uint32((field << 3) | 2).uint32(head.length + eventLength); // the oneof member, its length
     // One copy of the event (possibly large) into the entry, rather than a writer growing around it.
     const payload = Buffer.concat([writer.finish(), head, ...event]);
+    let sequence: bigint;
     try {
-      return await this.log.append(payload);
+      sequence = await this.log.append(payload);
     } catch (e) {
       throw new CollectorError("UNAVAILABLE", `the event could not be stored: ${(e as Error).message}`);
     }
+    const failed = this.state.failure as Error | undefined; // (it may have failed while the append waited)
+    if (failed) {
+      // Durable, but perhaps not applied: not answered as stored. A retry after the restart is
+      // answered from the rebuilt state (the same session id: idempotent by event_id).
+      throw new CollectorError("UNAVAILABLE", `the event could not be stored completely: the state store has failed (${failed.message}); retry after the restart`);
+    }
+    return sequence;
   }
 
   /** A retry must be the same event: same event_id with other content is refused. */
@@ -249,8 +238,10 @@ export class Collector {
     return "duplicate";
   }
 
-  close(): Promise<void> {
-    return this.log.close();
+  /** Close the log, then the state store (its last checkpoint covers every record). */
+  async close(): Promise<void> {
+    await this.log.close();
+    await this.state.close();
   }
 }
 
@@ -295,8 +286,7 @@ const LOG_SESSION_ENDED = 3;
 const ENVELOPE_BYTES = 4096;
 
 function sessionBytes(record: SessionRecord): number {
-  const end = record.end ? SessionEndEventMessage.encode(record.end).finish().length : 0;
-  return SessionStartEventMessage.encode(record.start).finish().length + end + 128;
+  return record.startBytes.length + (record.endBytes?.length ?? 0) + 128;
 }
 
 function view(record: SessionRecord): SessionView {

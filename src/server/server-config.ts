@@ -33,6 +33,10 @@ export interface ServerConfig {
   maxSwitchesPerMinute: number;
   /** Where GET /metrics answers in Prometheus text format (off: undefined). */
   metricsAddress: string | undefined;
+  /** Checkpoint the state store after this many records... */
+  checkpointRecords: number;
+  /** ... or this many milliseconds. */
+  checkpointIntervalMs: number;
   /** Event versions accepted (undefined: the current one only). */
   acceptVersions?: readonly string[];
   /** Where the log lives (--engine). */

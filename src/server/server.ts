@@ -8,8 +8,8 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { Server, ServerCredentials, status, type ServerInterceptor, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import { Collector, checkAcceptedVersions } from "../collector/collector.js";
-import { replayLog } from "../collector/replay.js";
-import { VrpHub } from "../vrp/hub.js";
+import { openState } from "../state/open-state.js";
+import { VrpHub } from "../collector/vrp-hub.js";
 import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
 import type { ServerConfig } from "./server-config.js";
@@ -57,18 +57,16 @@ export interface ServerHooks {
    */
   onFatal?: (error: Error) => void;
   /**
-   * The last log sequence whose effects the derived state (sessions,
-   * idempotency keys, VRP state) has durably stored, so that a start no
-   * longer needs the records before it. Retention removes nothing after it,
-   * and is refused without it: today that state is rebuilt from the whole
-   * log at each start. The durable state store (issue 10, part A) plugs its
-   * applied sequence in here.
+   * The last log sequence the derived state has durably stored (default: the
+   * state store's last checkpoint): retention removes nothing after it, so a
+   * restart never needs a removed record. Tests may narrow it.
    */
   durablyApplied?: () => bigint;
 }
 
 /**
- * Start the collector: open (and recover) the event log, replay it, serve SessionService, VrpStreamService, health and reflection.
+ * Start the collector: open (and recover) the event log, open the state store and replay the log's tail into it,
+ * serve SessionService, VrpStreamService, health and reflection.
  *
  * @example
  * ```ts
@@ -77,20 +75,24 @@ export interface ServerHooks {
  * await server.shutdown();
  * ```
  */
-export async function startServer(config: ServerConfig, logger: Logger, hooks: ServerHooks = {}): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, logger: Logger, given: ServerHooks = {}): Promise<RunningServer> {
   // A collector serves the contract it was built with (proto/, gen/, the released schemas): a
   // contract whose protobuf changed needs generated code of its own, so it cannot be loaded at run time.
   const contract = BUILT_IN_CONTRACT;
   // Checked before the log is opened: a wrong window must not cost a recovery.
   const acceptVersions = checkAcceptedVersions(contract, config.acceptVersions);
   let health: HealthStatus | undefined;
-  if (retentionEnabled(config.retention) && !hooks.durablyApplied) {
-    throw new SessionEventsError(
-      "--retention-age / --retention-bytes: refused: this collector rebuilds its sessions and idempotency keys from the whole log at each start, " +
-        "so removing segments would lose them at the next restart; retention needs the durable state store (see docs/storage.md)",
-      { code: "FAILED_PRECONDITION" },
-    );
-  }
+  const began = performance.now();
+  // The log and the state store may both fail (a full disk): the stop is asked for once.
+  let fatal = false;
+  const hooks: ServerHooks = {
+    ...given,
+    onFatal: (error) => {
+      if (fatal) return;
+      fatal = true;
+      given.onFatal?.(error);
+    },
+  };
   // A start that fails leaves no data directory behind that it created itself.
   const created = firstMissing(path.resolve(config.dataDir));
   const removeCreated = () => (created ? rm(created, { recursive: true, force: true }).catch(() => {}) : Promise.resolve());
@@ -113,20 +115,47 @@ export async function startServer(config: ServerConfig, logger: Logger, hooks: S
     await removeCreated();
     throw dataDirError(config.dataDir, e);
   }
-  const collector = new Collector(log, config.maxMessageBytes, { contract, acceptVersions });
-  const hub = new VrpHub(log, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
+  const logOpenMs = Math.round(performance.now() - began);
+  let opened;
+  try {
+    opened = await openState({
+      dataDir: config.dataDir,
+      log,
+      checkpointRecords: config.checkpointRecords,
+      checkpointIntervalMs: config.checkpointIntervalMs,
+      onWarning: (message, details) => logger.warn(message, details),
+    });
+  } catch (e) {
+    await log.close();
+    await removeCreated();
+    throw e;
+  }
+  const { state } = opened;
+  logger.info("state store opened", {
+    checkpoint: opened.checkpoint,
+    replayed: opened.replayed,
+    rebuilt: opened.rebuilt ?? null,
+    logOpenMs,
+    stateOpenMs: Math.round(performance.now() - began) - logOpenMs,
+  });
+  state.follow(log, (error) => {
+    logger.error("state store failed: restart to rebuild it from its last checkpoint", { error: error.message });
+    for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
+    hooks.onFatal?.(error);
+  });
+  const collector = new Collector(log, state, config.maxMessageBytes, { contract, acceptVersions });
+  const hub = new VrpHub(log, state, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
   const failStart = async (e: unknown): Promise<never> => {
     await collector.close();
     await removeCreated();
     throw e;
   };
-  await replayLog(log, [collector, hub]).catch(failStart); // one pass rebuilds both
   const policy = await hub.recordPolicy();
   if (policy.changed && policy.previous) {
     logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", { previous: policy.previous, now: hub.machine.policy });
   }
   const retention = retentionEnabled(config.retention)
-    ? startRetention(config.retention, { log, safeThrough: hooks.durablyApplied!, logger }, config.retention.intervalMs)
+    ? startRetention(config.retention, { log, safeThrough: hooks.durablyApplied ?? (() => state.durable), logger }, config.retention.intervalMs)
     : undefined;
   logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount, acceptVersions: collector.acceptedVersions });
   if (config.metricsAddress) {

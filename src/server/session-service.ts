@@ -8,7 +8,7 @@ import { status, type ServerUnaryCall, type sendUnaryData, type ServiceDefinitio
 import { BUILT_IN_CONTRACT, type SessionMappings } from "../bridge/served.js";
 import { Collector, type SessionView } from "../collector/collector.js";
 import { CollectorError } from "../collector/errors.js";
-import type { SessionFilter } from "../collector/session-index.js";
+import type { SessionFilter } from "../state/session-tables.js";
 import {
   EmitSessionEndRequest,
   EmitSessionEndResponse,

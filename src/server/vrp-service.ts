@@ -31,7 +31,8 @@ import {
 import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
-import { vrpEventOf, type VrpHub } from "../vrp/hub.js";
+import type { LogFollower } from "../store/event-log.js";
+import { vrpEventOf, type VrpHub } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { Logger } from "./logger.js";
 import { OpenStreams } from "./open-streams.js";
@@ -217,12 +218,11 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
       };
       call.on("cancelled", stop);
       call.on("close", stop);
-      // Replay and live part are one cursor (see follow below).
-      const records = followLog(log, afterSequence + 1n);
+      let records: LogFollower | undefined; // made in follow(): a removed position throws there, answered OUT_OF_RANGE
       const remove = streams.add({
         kind: "Subscribe",
         heldBack: () => drained !== undefined,
-        position: () => records.position - 1n,
+        position: () => (records ? records.position - 1n : afterSequence),
         close(details) {
           stop();
           call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>);
@@ -232,8 +232,10 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
       const follow = async () => {
         // Replay and live part are one cursor: it resumes at the byte where it
         // stopped, so each wake-up reads only the records made durable since.
+        const follower = followLog(log, afterSequence + 1n);
+        records = follower;
         while (!stopped) {
-          for await (const record of records.records()) {
+          for await (const record of follower.records()) {
             if (stopped) return;
             const entry = LogEntry.decode(record.payload);
             const event = vrpEventOf(entry);
@@ -255,7 +257,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
           // Caught up: wait for the log to grow (checked after arming, so no append is missed).
           await new Promise<void>((resolve) => {
             wake = resolve;
-            if (stopped || log.lastSequence >= records.position) resolve();
+            if (stopped || log.lastSequence >= follower.position) resolve();
           });
         }
       };

@@ -31,23 +31,63 @@ export interface SessionSnapshot {
 
 const MINUTE_MS = 60_000;
 
+/**
+ * Where the machine keeps its state: sessions by id and which session each
+ * transport is bound to (released on TERMINATED). In memory by default; the
+ * collector keeps it in the state store (src/state/vrp-tables.ts). `session`
+ * returns a copy the machine may change; it writes it back with `putSession`.
+ */
+export interface VrpStateAccess {
+  session(sessionId: string): SessionSnapshot | undefined;
+  putSession(sessionId: string, snapshot: SessionSnapshot): void;
+  owner(key: string): string | undefined;
+  setOwner(key: string, sessionId: string): void;
+  deleteOwner(key: string): void;
+  /** Everything, for comparisons (tests, small states). */
+  entries(): { sessions: Iterable<[string, SessionSnapshot]>; owners: Iterable<[string, string]> };
+}
+
+export class MemoryVrpState implements VrpStateAccess {
+  private readonly sessions = new Map<string, SessionSnapshot>();
+  private readonly owners = new Map<string, string>();
+  session(sessionId: string): SessionSnapshot | undefined {
+    const s = this.sessions.get(sessionId);
+    return s && { ...s, switches: [...s.switches] };
+  }
+  putSession(sessionId: string, snapshot: SessionSnapshot): void {
+    this.sessions.set(sessionId, snapshot);
+  }
+  owner(key: string): string | undefined {
+    return this.owners.get(key);
+  }
+  setOwner(key: string, sessionId: string): void {
+    this.owners.set(key, sessionId);
+  }
+  deleteOwner(key: string): void {
+    this.owners.delete(key);
+  }
+  entries() {
+    return { sessions: this.sessions.entries(), owners: this.owners.entries() };
+  }
+}
+
 /** The deterministic VRP session state machine: `apply` takes an event and returns the STATE_CHANGE and AUDIT_EVENT events it causes, reason-coded. */
 export class VrpStateMachine {
-  private readonly sessions = new Map<string, SessionSnapshot>();
-  /** Which session each transport is bound to (released on TERMINATED). */
-  private readonly transportOwners = new Map<string, string>();
-
-  constructor(public policy: VrpPolicy = DEFAULT_POLICY) {}
+  constructor(
+    public policy: VrpPolicy = DEFAULT_POLICY,
+    private readonly state: VrpStateAccess = new MemoryVrpState(),
+  ) {}
 
   session(sessionId: string): Readonly<SessionSnapshot> | undefined {
-    return this.sessions.get(sessionId);
+    return this.state.session(sessionId);
   }
 
   /** Everything the machine knows, as plain data (for comparisons). */
   snapshot(): { sessions: Record<string, SessionSnapshot>; transports: Record<string, string> } {
+    const { sessions, owners } = this.state.entries();
     return {
-      sessions: Object.fromEntries([...this.sessions].map(([id, s]) => [id, { ...s, switches: [...s.switches] }])),
-      transports: Object.fromEntries(this.transportOwners),
+      sessions: Object.fromEntries([...sessions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, s]) => [id, { ...s, switches: [...s.switches] }])),
+      transports: Object.fromEntries([...owners].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
   }
 
@@ -73,7 +113,7 @@ export class VrpStateMachine {
     if (!isKnownVrpEventType(type)) return []; // forward compatible: stored, forwarded, never a transition
     const out: VrpEventJson[] = [];
     const ctx = { event, sequence, out };
-    const session = this.sessions.get(event.session_id);
+    const session = this.state.session(event.session_id);
 
     if (!session) {
       if (type === BIRTH_TRANSITION.on) stateChange(ctx, "NONE", BIRTH_TRANSITION.to, BIRTH_TRANSITION.reason);
@@ -137,13 +177,17 @@ export class VrpStateMachine {
   /** The one place state changes: from an event and the outcomes decided (or stored) for it. */
   private commit(event: VrpEventJson, derived: readonly VrpEventJson[]): void {
     const change = derived.find((d) => d.event_type === "STATE_CHANGE");
-    const session = this.sessions.get(event.session_id);
-    if (session && derived.some((d) => d.event_type === "AUDIT_EVENT" && d.reason_code === "RECOVERY_WINDOW_EXCEEDED")) session.windowAudited = true;
-    if (!change) return;
+    const session = this.state.session(event.session_id);
+    const windowExceeded = derived.some((d) => d.event_type === "AUDIT_EVENT" && d.reason_code === "RECOVERY_WINDOW_EXCEEDED");
+    if (session && windowExceeded) session.windowAudited = true;
+    if (!change) {
+      if (session && windowExceeded) this.state.putSession(event.session_id, session);
+      return;
+    }
     const from = change.details?.from_state;
     const to = change.details?.to_state as VrpSessionState;
     if (!session) {
-      this.sessions.set(event.session_id, { state: to, activeTransport: undefined, activeNode: undefined, switches: [], troubledSince: undefined, windowAudited: false });
+      this.state.putSession(event.session_id, { state: to, activeTransport: undefined, activeNode: undefined, switches: [], troubledSince: undefined, windowAudited: false });
       return;
     }
     if (event.event_type === "PATH_SELECTED") this.bind(event, session);
@@ -155,10 +199,11 @@ export class VrpStateMachine {
       session.troubledSince = event.ts_ms; // the recovery window starts
     }
     if (to === "TERMINATED" && session.activeTransport !== undefined) {
-      this.transportOwners.delete(ownerKey(session.activeNode, session.activeTransport));
+      this.state.deleteOwner(ownerKey(session.activeNode, session.activeTransport));
       session.activeTransport = undefined;
       session.activeNode = undefined;
     }
+    this.state.putSession(event.session_id, session);
   }
 
   /** Record a binding that was allowed: the transport becomes the active one, a switch is counted. */
@@ -169,10 +214,10 @@ export class VrpStateMachine {
       const now = event.ts_ms;
       session.switches = [...session.switches.filter((t) => t > now - MINUTE_MS), now];
     }
-    if (active !== undefined) this.transportOwners.delete(ownerKey(session.activeNode, active));
+    if (active !== undefined) this.state.deleteOwner(ownerKey(session.activeNode, active));
     session.activeTransport = transport;
     session.activeNode = event.node_id;
-    this.transportOwners.set(ownerKey(event.node_id, transport), event.session_id);
+    this.state.setOwner(ownerKey(event.node_id, transport), event.session_id);
   }
 
   /** The binding invariants: true when the binding may go ahead; otherwise the audit says why not. */
@@ -182,7 +227,7 @@ export class VrpStateMachine {
     if (ids && ids.length > 1) return audit(ctx, "MULTIPLE_ACTIVE_TRANSPORTS", session.state), false;
     const transport = transportOf(ctx.event);
     if (!transport) return audit(ctx, "TRANSPORT_UNSPECIFIED", session.state), false;
-    const owner = this.transportOwners.get(ownerKey(ctx.event.node_id, transport));
+    const owner = this.state.owner(ownerKey(ctx.event.node_id, transport));
     if (owner !== undefined && owner !== ctx.event.session_id) {
       return audit(ctx, "SESSION_ID_CHANGED_ON_REATTACH", session.state, { transport_id: transport, bound_to: owner }), false;
     }

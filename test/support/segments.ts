@@ -55,9 +55,9 @@ export function segmentPaths(dir: string): string[] {
     .map((n) => path.join(dir, n));
 }
 
-/** Copy a data directory's files (segments, REPAIRS; never the LOCK) into `to`. */
+/** Copy a data directory's files (segments, REPAIRS; never the LOCK, nor the state store, which is rebuilt from them) into `to`. */
 export function copyDataDir(from: string, to: string): void {
-  for (const name of readdirSync(from)) if (name !== "LOCK") copyFileSync(path.join(from, name), path.join(to, name));
+  for (const entry of readdirSync(from, { withFileTypes: true })) if (entry.isFile() && entry.name !== "LOCK") copyFileSync(path.join(from, entry.name), path.join(to, entry.name));
 }
 
 /**

@@ -6,10 +6,13 @@
  *
  * Order: validation, the state machine and the append happen in one
  * synchronous step, so the machine sees events in exactly the log's order.
- * Replay restores, never recomputes: a restart applies the outcomes stored in
- * the log (VrpStateMachine.restore), so a policy changed since (or a newer
- * machine) cannot rewrite history. The policy in force is itself recorded in
- * the log whenever it changes (recordPolicy).
+ * The hub decides with the state store's state (what durable records made it,
+ * src/state) plus what it accepted that the store has not applied yet
+ * (PendingVrpState); it never writes the store: the store applies each
+ * record, with its stored outcomes, once durable. Replay restores, never
+ * recomputes (VrpStateMachine.restore), so a policy changed since (or a
+ * newer machine) cannot rewrite history. The policy in force is itself
+ * recorded in the log whenever it changes (recordPolicy).
  *
  * Producers: a producer that names itself (producer_id) numbers its events
  * (producer_sequence, counting up by one). Every number judged is consumed,
@@ -21,15 +24,17 @@
 import type { ErrorCode, SessionEventsError, ValidationIssue } from "../errors.js";
 import { crc32 } from "node:zlib";
 import { bridges } from "../bridge/index.js";
-import { canonicalJson } from "../contract/canonical.js";
 import { ValidationError } from "../contract/errors.js";
 import type { VrpEventJson } from "../contract/types.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import type { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
 import type { EventLog } from "../store/event-log.js";
 import { timestampFromDate } from "../contract/timestamp.js";
-import { DEFAULT_POLICY, type VrpPolicy } from "./audits.js";
-import { VrpStateMachine } from "./machine.js";
+import { DEFAULT_POLICY, type VrpPolicy } from "../vrp/audits.js";
+import type { DerivedState } from "../state/derived-state.js";
+import { vrpDigest as digest } from "../vrp/digest.js";
+import { VrpStateMachine } from "../vrp/machine.js";
+import { PendingVrpState } from "../vrp/pending-state.js";
 import { ProducerHistory, REFUSED } from "./producer-history.js";
 
 export type Accepted = {
@@ -54,49 +59,25 @@ function fieldRefusal(code: ErrorCode, path: string, rule: string, message: stri
 }
 
 export class VrpHub {
+  /** The machine the hub decides with (the store's state plus what is pending). */
   readonly machine: VrpStateMachine;
-  private readonly producers = new ProducerHistory();
+  private readonly pending: PendingVrpState;
+  private readonly producers: ProducerHistory;
   /** Events stored but not yet durable, by producer and number: a resend waits for them. */
   private readonly inFlight = new Map<string, Promise<void>>();
-  /** The policy last recorded in the log (undefined: none yet). */
-  private recordedPolicy: VrpPolicy | undefined;
-  /** Replay: the producer event whose stored outcomes are being gathered. */
-  private replaying: { event: VrpEventJson; sequence: bigint; derived: VrpEventJson[] } | undefined;
 
   constructor(
     private readonly log: EventLog,
+    private readonly state: DerivedState,
     private readonly policy: VrpPolicy = DEFAULT_POLICY,
   ) {
-    this.machine = new VrpStateMachine(policy);
-  }
-
-  /** Rebuild from one log entry (at start-up, in log order): outcomes are read, not recomputed. */
-  replay(entry: LogEntry, sequence: bigint): void {
-    switch (entry.entry?.$case) {
-      case "vrpReceived": {
-        this.finishReplay();
-        const { event, producerId, producerSequence } = entry.entry.value;
-        const json = bridges.VrpEvent.toJson(event!);
-        this.replaying = { event: json, sequence, derived: [] };
-        if (producerId) this.producers.add(producerId, producerSequence, { sequence, digest: digest(json) });
-        return;
-      }
-      case "vrpDerived":
-        if (this.replaying?.sequence === entry.entry.value.causeSequence) this.replaying.derived.push(bridges.VrpEvent.toJson(entry.entry.value.event!));
-        return;
-      case "vrpPolicyChanged":
-        this.recordedPolicy = { maxRecoveryWindowMs: Number(entry.entry.value.maxRecoveryWindowMs), maxSwitchesPerMinute: entry.entry.value.maxSwitchesPerMinute };
-        return;
-      default:
-        return;
-    }
-  }
-
-  /** The end of replay (or of one cause's group): apply the stored outcomes of the last producer event. */
-  finishReplay(): void {
-    if (!this.replaying) return;
-    this.machine.restore(this.replaying.event, this.replaying.derived);
-    this.replaying = undefined;
+    this.pending = new PendingVrpState(state.vrp);
+    this.machine = new VrpStateMachine(policy, this.pending);
+    this.producers = new ProducerHistory(state.producers);
+    state.onCheckpoint((applied) => {
+      this.pending.release(applied);
+      this.producers.release(applied);
+    });
   }
 
   /**
@@ -104,14 +85,12 @@ export class VrpHub {
    * last. Returns the previous policy when it changed (for the operator's log).
    */
   async recordPolicy(): Promise<{ changed: boolean; previous: VrpPolicy | undefined }> {
-    this.finishReplay();
-    const previous = this.recordedPolicy;
+    const previous = this.state.recordedPolicy;
     if (previous && previous.maxRecoveryWindowMs === this.policy.maxRecoveryWindowMs && previous.maxSwitchesPerMinute === this.policy.maxSwitchesPerMinute) {
       return { changed: false, previous };
     }
     const value = { maxRecoveryWindowMs: BigInt(this.policy.maxRecoveryWindowMs), maxSwitchesPerMinute: this.policy.maxSwitchesPerMinute };
     await this.log.append(LogEntry.encode({ receivedAt: timestampFromDate(new Date()), entry: { $case: "vrpPolicyChanged", value } }).finish());
-    this.recordedPolicy = this.policy;
     return { changed: true, previous };
   }
 
@@ -141,6 +120,7 @@ export class VrpHub {
       }
     }
     if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})`, code: "UNAVAILABLE", issues: [] };
+    if (this.state.failure) return { kind: "refused", reason: `the state store has failed; nothing more is stored until the collector restarts (${this.state.failure.message})`, code: "UNAVAILABLE", issues: [] };
     if (invalid !== undefined || json === undefined) {
       // Judged and refused: the number is consumed, so what follows it is judged on its own.
       if (producerId) this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
@@ -148,6 +128,7 @@ export class VrpHub {
     }
     const receivedAt = timestampFromDate(new Date());
     const sequence = this.log.nextSequence;
+    this.pending.tag = sequence; // what this event changes is pending until the store applies `sequence`
     const derived = this.machine.apply(json, Number(sequence));
     const derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
     // One atomic group: the event, then what it caused, at consecutive sequences from `sequence`.
@@ -190,11 +171,6 @@ export class VrpHub {
     const durable = this.inFlight.get(`${producerSequence}\u0000${producerId}`) ?? Promise.resolve();
     return { kind: "duplicate", sequence: known.sequence, durable };
   }
-}
-
-/** A digest of an event's content: canonical JSON (sorted keys), so key order does not make two events differ. */
-function digest(json: VrpEventJson): number {
-  return crc32(canonicalJson(json));
 }
 
 /** A VRP event of a log entry (received or derived), if it holds one. */

@@ -1,0 +1,216 @@
+/**
+ * State derived from the log, in log order: every change to the state store
+ * is the application of one durable log record, at start-up (the tail after
+ * the last checkpoint) and live (each record as it becomes durable), by the
+ * same code. Replay restores, never recomputes: a VRP event's stored outcomes
+ * are applied as they are (VrpStateMachine.restore).
+ *
+ * Checkpoints: every `checkpointRecords` records or `checkpointIntervalMs`,
+ * the changes applied since the last one are committed in one transaction
+ * with the sequence they cover (and a digest of that record, so a store that
+ * does not belong to the log is recognised at start).
+ */
+import { crc32 } from "node:zlib";
+import { bridges } from "../bridge/index.js";
+import type { VrpEventJson } from "../contract/types.js";
+import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { EventLog, LogRecord } from "../store/event-log.js";
+import { vrpDigest } from "../vrp/digest.js";
+import type { VrpPolicy } from "../vrp/audits.js";
+import { VrpStateMachine } from "../vrp/machine.js";
+import { eventBytesOf } from "./log-entry-bytes.js";
+import { SessionTables } from "./session-tables.js";
+import type { StateStore } from "./state-store.js";
+import { StoredProducers, StoredVrpState } from "./vrp-tables.js";
+
+export const DEFAULT_CHECKPOINT_RECORDS = 10_000;
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 1000;
+
+export interface CheckpointPolicy {
+  /** Checkpoint after this many records applied. */
+  readonly checkpointRecords: number;
+  /** ... or this long after the first change not yet checkpointed. */
+  readonly checkpointIntervalMs: number;
+}
+
+/** LogEntry members (proto/sessionevents/log/v1/log_entry.proto). */
+const SESSION_STARTED = 2;
+const SESSION_ENDED = 3;
+
+export class DerivedState {
+  readonly sessions: SessionTables;
+  readonly vrp: StoredVrpState;
+  readonly producers: StoredProducers;
+  /** Applies stored VRP outcomes (restore only: it never decides). */
+  private readonly machine: VrpStateMachine;
+  /** The producer event whose stored outcomes (the rest of its atomic group) are being gathered. */
+  private group: { event: VrpEventJson; first: bigint; last: bigint; payload: Uint8Array; derived: VrpEventJson[] } | undefined;
+  private lastPayload: Uint8Array | undefined;
+  private sinceCheckpoint = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private closed = false;
+  private readonly checkpointListeners: ((applied: bigint) => void)[] = [];
+  /** Records applied by catchUp (the tail replayed at start) and since, live. */
+  readonly stats = { replayed: 0, appliedLive: 0, checkpoints: 0 };
+  /** Set if applying a live record failed: the state is then behind the log until a restart. */
+  failure: Error | undefined;
+
+  constructor(
+    readonly store: StateStore,
+    private readonly policy: CheckpointPolicy = { checkpointRecords: DEFAULT_CHECKPOINT_RECORDS, checkpointIntervalMs: DEFAULT_CHECKPOINT_INTERVAL_MS },
+  ) {
+    const flush = () => this.checkpoint();
+    this.sessions = new SessionTables(store, flush);
+    this.vrp = new StoredVrpState(store, flush);
+    this.producers = new StoredProducers(store);
+    this.machine = new VrpStateMachine(undefined, this.vrp);
+  }
+
+  /** The last sequence applied. */
+  get applied(): bigint {
+    return this.group ? this.group.last : this.store.applied;
+  }
+
+  /** The last sequence durably applied: the last checkpoint's (what log retention may remove up to). */
+  get durable(): bigint {
+    return this.store.committed;
+  }
+
+  /** The VRP policy the log last recorded (undefined: none yet). */
+  get recordedPolicy(): VrpPolicy | undefined {
+    return this.store.get<VrpPolicy>("meta", "vrpPolicy");
+  }
+
+  /** Told after each checkpoint, with the sequence it covers (the hub drops what the store now holds). */
+  onCheckpoint(listener: (applied: bigint) => void): void {
+    this.checkpointListeners.push(listener);
+  }
+
+  /** Apply one durable record; records come in log order, each exactly once. */
+  apply(record: LogRecord): void {
+    let entry: LogEntry;
+    try {
+      entry = LogEntry.decode(record.payload);
+    } catch (e) {
+      throw new Error(`event log record ${record.sequence} is not a LogEntry: ${(e as Error).message}`);
+    }
+    const e = entry.entry;
+    if (e?.$case === "vrpDerived") {
+      // An outcome of the producer event being gathered (same atomic group).
+      if (this.group?.first === e.value.causeSequence) {
+        this.group.derived.push(bridges.VrpEvent.toJson(e.value.event!));
+        this.group.last = record.sequence;
+        this.group.payload = record.payload;
+        return;
+      }
+      this.finishGroup();
+      this.done(record); // its cause is not in view: nothing to restore
+      return;
+    }
+    this.finishGroup();
+    if (this.sinceCheckpoint >= this.policy.checkpointRecords) this.checkpoint();
+    switch (e?.$case) {
+      case "sessionStarted":
+        this.sessions.applyStart(e.value.sessionId, record.sequence, e.value.event!, copy(eventBytesOf(record.payload, SESSION_STARTED)!));
+        break;
+      case "sessionEnded":
+        this.sessions.applyEnd(e.value.sessionId, copy(eventBytesOf(record.payload, SESSION_ENDED)!));
+        break;
+      case "vrpReceived": {
+        const { event, producerId, producerSequence } = e.value;
+        const json = bridges.VrpEvent.toJson(event!);
+        this.group = { event: json, first: record.sequence, last: record.sequence, payload: record.payload, derived: [] };
+        if (producerId) this.producers.add(producerId, producerSequence, { sequence: record.sequence, digest: vrpDigest(json) });
+        this.sinceCheckpoint++;
+        return; // applied when its group is complete
+      }
+      case "vrpPolicyChanged": {
+        const { maxRecoveryWindowMs, maxSwitchesPerMinute } = e.value;
+        this.store.put("meta", "vrpPolicy", { maxRecoveryWindowMs: Number(maxRecoveryWindowMs), maxSwitchesPerMinute } satisfies VrpPolicy);
+        break;
+      }
+      default:
+        break; // future entries: not state
+    }
+    this.done(record);
+  }
+
+  private done(record: LogRecord): void {
+    this.store.setApplied(record.sequence);
+    this.lastPayload = record.payload;
+    this.sinceCheckpoint++;
+  }
+
+  /** The group is complete (the next record is not one of its outcomes, or a checkpoint is due): apply it. */
+  private finishGroup(): void {
+    const group = this.group;
+    if (!group) return;
+    this.group = undefined;
+    this.machine.restore(group.event, group.derived);
+    this.store.setApplied(group.last);
+    this.lastPayload = group.payload;
+  }
+
+  /** Commit what was applied since the last checkpoint, with the sequence it covers. */
+  checkpoint(): void {
+    this.finishGroup();
+    if (this.store.pending === 0 && this.store.applied === this.store.committed) return;
+    if (this.lastPayload) this.store.put("meta", "appliedDigest", crc32(this.lastPayload));
+    this.store.checkpoint();
+    this.sinceCheckpoint = 0;
+    this.stats.checkpoints++;
+    for (const listener of this.checkpointListeners) listener(this.store.applied);
+  }
+
+  /** Apply the log's records after the last checkpoint (start-up); returns how many. */
+  async catchUp(log: EventLog): Promise<number> {
+    let count = 0;
+    for await (const record of log.read(this.applied + 1n)) {
+      this.apply(record);
+      count++;
+    }
+    this.checkpoint();
+    this.stats.replayed += count;
+    return count;
+  }
+
+  /**
+   * Follow the log: apply each record once durable. The log calls listeners
+   * before the appends' promises resolve, so an answer given after an append
+   * already sees its record applied.
+   */
+  follow(log: EventLog, onError: (error: Error) => void): void {
+    // The first failure stops the state where it is (told once); a restart rebuilds from the last checkpoint.
+    const guarded = (work: () => void) => {
+      if (this.failure) return;
+      try {
+        work();
+      } catch (e) {
+        this.failure = e as Error;
+        onError(this.failure);
+      }
+    };
+    this.unsubscribe = log.subscribe((record) =>
+      guarded(() => {
+        this.apply(record);
+        this.stats.appliedLive++;
+      }),
+    );
+    this.timer = setInterval(() => guarded(() => this.checkpoint()), this.policy.checkpointIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Stop following, checkpoint, close the store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe?.();
+    if (this.timer) clearInterval(this.timer);
+    if (!this.failure) this.checkpoint();
+    await this.store.close();
+  }
+}
+
+/** A copy of a view into a record (the store must not keep the whole record's buffer alive). */
+const copy = (bytes: Uint8Array) => Uint8Array.prototype.slice.call(bytes);

@@ -1,0 +1,159 @@
+/**
+ * The collector's tables in the state store: sessions by id (with their start
+ * and end events as the protobuf bytes the log holds, so GetSession answers
+ * without reading the log, even after retention removed the segment), the
+ * session of each start event_id (idempotency), and the listing indexes in
+ * log order (all sessions, by component, open ones) with what the filters
+ * need, so a ListSessions page reads a bounded number of entries.
+ */
+import type { Timestamp } from "../../gen/google/protobuf/timestamp.js";
+import { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
+import type { StateStore } from "./state-store.js";
+
+export interface SessionRecord {
+  readonly sessionId: string;
+  /** Log sequence of the start: the listing order. */
+  readonly sequence: bigint;
+  readonly start: SessionStartEvent;
+  readonly end: SessionEndEvent | undefined;
+  /** The events' protobuf bytes, as stored in the log. */
+  readonly startBytes: Uint8Array;
+  readonly endBytes: Uint8Array | undefined;
+}
+
+export interface SessionFilter {
+  componentName?: string;
+  status?: "open" | "ended";
+  /** Inclusive. */
+  startedAfter?: Timestamp;
+  /** Exclusive. */
+  startedBefore?: Timestamp;
+}
+
+/** sessions: id -> [sequence, start bytes, end bytes | null]. */
+type StoredSession = [number, Uint8Array, Uint8Array | null];
+/** listing, byComponent, open: what a filter needs, without reading the session. */
+type Listed = [sessionId: string, component: string, seconds: number, nanos: number, ended: 0 | 1];
+
+/** Most index entries one ListSessions page reads: past it, the page ends early with a token (AIP-158). */
+export const SCAN_BUDGET = 2000;
+
+const LAST = Number.MAX_SAFE_INTEGER;
+
+export class SessionTables {
+  constructor(
+    private readonly store: StateStore,
+    /** Commits pending changes before a range read (range reads see committed entries only). */
+    private readonly flush: () => void,
+  ) {}
+
+  get size(): number {
+    return this.store.get<number>("meta", "sessionCount") ?? 0;
+  }
+
+  /** Sessions started and not ended (a metric: kept as a count, not found by a scan). */
+  get openCount(): number {
+    return this.store.get<number>("meta", "openCount") ?? 0;
+  }
+
+  get(sessionId: string): SessionRecord | undefined {
+    const stored = this.store.get<StoredSession>("sessions", sessionId);
+    return stored && toRecord(sessionId, stored);
+  }
+
+  /** The session a start event_id created, if any. */
+  sessionOfEvent(eventId: string): SessionRecord | undefined {
+    const id = this.store.get<string>("events", eventId);
+    return id === undefined ? undefined : this.get(id);
+  }
+
+  applyStart(sessionId: string, sequence: bigint, start: SessionStartEvent, startBytes: Uint8Array): void {
+    const seq = Number(sequence);
+    this.store.put("sessions", sessionId, [seq, startBytes, null] satisfies StoredSession);
+    this.store.put("events", start.eventId, sessionId);
+    const listed: Listed = [sessionId, start.componentName, Number(start.timestamp!.seconds), start.timestamp!.nanos, 0];
+    this.store.put("listing", seq, listed);
+    this.store.put("byComponent", [start.componentName, seq], listed);
+    this.store.put("open", seq, listed);
+    this.store.put("meta", "sessionCount", this.size + 1);
+    this.store.put("meta", "openCount", this.openCount + 1);
+  }
+
+  applyEnd(sessionId: string, endBytes: Uint8Array): void {
+    const stored = this.store.get<StoredSession>("sessions", sessionId);
+    if (!stored || stored[2] !== null) return; // the first end stands
+    const seq = stored[0];
+    this.store.put("sessions", sessionId, [seq, stored[1], endBytes] satisfies StoredSession);
+    const listed = this.store.get<Listed>("listing", seq)!;
+    const ended: Listed = [listed[0], listed[1], listed[2], listed[3], 1];
+    this.store.put("listing", seq, ended);
+    this.store.put("byComponent", [listed[1], seq], ended);
+    this.store.remove("open", seq);
+    this.store.put("meta", "openCount", Math.max(0, this.openCount - 1));
+  }
+
+  /**
+   * Up to `limit` sessions after log position `after`, matching `filter`.
+   * `next`: where the next page starts (undefined: nothing more). The page
+   * reads at most `budget` index entries (the narrowest index the filter
+   * allows), so it may hold fewer than `limit` sessions and still a `next`.
+   */
+  list(filter: SessionFilter, after: bigint, limit: number, budget = SCAN_BUDGET): { sessions: SessionRecord[]; next: bigint | undefined } {
+    this.flush();
+    const from = Number(after) + 1;
+    const entries: Iterable<{ key: unknown; value: Listed }> =
+      filter.componentName !== undefined
+        ? this.store.range<Listed>("byComponent", { start: [filter.componentName, from], end: [filter.componentName, LAST] })
+        : this.store.range<Listed>(filter.status === "open" ? "open" : "listing", { start: from });
+    const sessions: SessionRecord[] = [];
+    let scanned = 0;
+    let lastSeen: number | undefined;
+    for (const { key, value } of entries) {
+      const seq = typeof key === "number" ? key : (key as [string, number])[1];
+      if (scanned === budget) return { sessions, next: BigInt(lastSeen!) };
+      scanned++;
+      if (matches(value, filter)) {
+        if (sessions.length === limit) return { sessions, next: sessions.at(-1)!.sequence };
+        sessions.push(this.get(value[0])!);
+      }
+      lastSeen = seq;
+    }
+    return { sessions, next: undefined };
+  }
+}
+
+function toRecord(sessionId: string, [seq, startBytes, endBytes]: StoredSession): SessionRecord {
+  return {
+    sessionId,
+    sequence: BigInt(seq),
+    start: SessionStartEvent.decode(startBytes),
+    end: endBytes === null ? undefined : SessionEndEvent.decode(endBytes),
+    startBytes,
+    endBytes: endBytes ?? undefined,
+  };
+}
+
+function matches([, component, seconds, nanos, ended]: Listed, filter: SessionFilter): boolean {
+  if (filter.componentName !== undefined && component !== filter.componentName) return false;
+  if (filter.status === "open" && ended) return false;
+  if (filter.status === "ended" && !ended) return false;
+  if (filter.startedAfter && compare(seconds, nanos, filter.startedAfter) < 0) return false;
+  if (filter.startedBefore && compare(seconds, nanos, filter.startedBefore) >= 0) return false;
+  return true;
+}
+
+function compare(seconds: number, nanos: number, t: Timestamp): number {
+  const s = Number(t.seconds);
+  return seconds !== s ? seconds - s : nanos - t.nanos;
+}
+
+export function compareTimestamps(a: Timestamp, b: Timestamp): number {
+  if (a.seconds !== b.seconds) return a.seconds < b.seconds ? -1 : 1;
+  return a.nanos - b.nanos;
+}
+
+/** Milliseconds from `a` to `b`, rounded down. */
+export function millisBetween(a: Timestamp, b: Timestamp): bigint {
+  const nanos = (BigInt(b.seconds) - BigInt(a.seconds)) * 1_000_000_000n + BigInt(b.nanos - a.nanos);
+  return nanos / 1_000_000n;
+}
