@@ -52,11 +52,15 @@ test("repair of a flipped payload byte mid-log: exit 1, names exactly the remove
   flipped[victim.offset + 24 + 7] ^= 0x20; // a payload byte of record 8
   writeFileSync(firstFile!, flipped);
 
-  const refused = await SegmentLog.open({ dir }).then(
-    (log) => log.close().then(() => undefined),
+  // The segment is sealed (it has an index), so open does not read it: reading record 8 is refused.
+  const damaged = await SegmentLog.open({ dir });
+  const refused = await readAll(damaged).then(
+    () => undefined,
     (e: unknown) => e,
   );
-  assert.instance(refused, LogCorruptionError, "the collector refuses the damaged log before repair");
+  await damaged.close();
+  assert.instance(refused, LogCorruptionError, "the damaged record is refused when read, before repair");
+  assert.ok((refused as LogCorruptionError).segment === firstFile, "the refusal names the segment");
 
   const repair = runCli(["log", "repair", dir]);
   assert.is(repair.status, 1, repair.stdout + repair.stderr);

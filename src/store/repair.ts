@@ -17,6 +17,7 @@ import { LogCorruptionError } from "./errors.js";
 import { encodeFrame, encodeSegmentHeader } from "./frame.js";
 import type { FrameDamage } from "./frame-reader.js";
 import { syncPath } from "./fsync.js";
+import { removeSegmentIndex } from "./segment-index.js";
 import { REPAIRS_FILE, checkSegmentHeader, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
 
 /** One segment's records and damage. */
@@ -145,6 +146,8 @@ async function moveAside(scan: Scan): Promise<string[]> {
   } finally {
     await source.close();
   }
+  // Its sealed index describes the bytes being replaced: gone first, so a crash leaves a segment to scan, never a stale index.
+  await removeSegmentIndex(file);
   // Every record kept stands alone: the groups it came in are long durable.
   const frames = [encodeSegmentHeader(first), ...scan.kept.map((r) => encodeFrame(r.sequence, r.payload))];
   await writeFileAtomic(file, Buffer.concat(frames));

@@ -8,10 +8,15 @@
  * wait for the next one and share it. An atomic group (appendGroup) is
  * written in one batch and framed so that recovery keeps all of it or none.
  *
- * Recovery (open): every segment is read with the one frame reader
+ * Recovery (open): the last segment is read with the one frame reader
  * (frame-reader.ts). Only what a crash mid-write leaves, at the end of the
  * last segment, is cut (frame.ts, crashTailReason); any other damage refuses
  * to open, naming segment, offset and rule. `log repair` moves it aside.
+ * A closed segment is not read when its sealed index (segment-index.ts,
+ * written when the log rolled past it) matches it: open then costs the same
+ * whatever the history. Its records' checksums are checked when they are
+ * read, and by `log verify`. Without a matching index it is scanned as the
+ * last one is, and the index written.
  *
  * Retention (removeSegmentsBefore): closed segments are removed oldest
  * first, so what is left is always a suffix of the log; its first segment
@@ -27,6 +32,7 @@ import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
 import { syncPath } from "./fsync.js";
 import { SegmentCursor, floorEntry, holding, type CursorSource } from "./log-cursor.js";
 import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
+import { readSegmentIndex, removeOrphanIndexes, removeSegmentIndex, writeSegmentIndex } from "./segment-index.js";
 
 /**
  * The active segment is opened with O_DSYNC: a write returns once its data
@@ -108,15 +114,24 @@ export class SegmentLog implements EventLog {
   private failed: Error | undefined;
   private closed = false;
   private readonly listeners = new Set<(record: LogRecord) => void>();
-  /** Counters for observability and tests: appends, the fsyncs they shared, and frames read by reads. */
-  readonly stats = { appends: 0, syncs: 0, framesRead: 0 };
+  /**
+   * Counters for observability and tests: appends, the fsyncs they shared,
+   * frames read by reads; at open, frames scanned and closed segments taken
+   * from their sealed index instead.
+   */
+  readonly stats = { appends: 0, syncs: 0, framesRead: 0, openFramesScanned: 0, openSealedIndexes: 0 };
+  /** The sealed indexes being written for the segments the log rolled past, one after another (close waits for them). */
+  private sealing: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly options: { dir: string; segmentBytes: number; onFailure?: (error: Error) => void; onSync?: (sync: SyncReport) => void; lock: string | undefined; gaps: Map<bigint, bigint> },
     segments: Segment[],
     active: FileHandle | undefined,
     lastSequence: bigint,
+    opened: { framesScanned: number; sealedIndexes: number },
   ) {
+    this.stats.openFramesScanned = opened.framesScanned;
+    this.stats.openSealedIndexes = opened.sealedIndexes;
     this.segments = segments;
     this.active = active;
     this.durableSequence = lastSequence;
@@ -141,7 +156,9 @@ export class SegmentLog implements EventLog {
     const gaps = await loadRepairedGaps(dir);
     const repairedGap = (last: bigint) => gaps.get(last);
     const segments: Segment[] = [];
+    const opened = { framesScanned: 0, sealedIndexes: 0 };
     let last = 0n;
+    if (!options.readOnly) await removeOrphanIndexes(dir, listed.map((s) => s.file));
     for (const [i, listing] of listed.entries()) {
       const isLast = i === listed.length - 1;
       if (last !== 0n && listing.first !== last + 1n && repairedGap(last) !== listing.first) {
@@ -155,6 +172,13 @@ export class SegmentLog implements EventLog {
         segments.push({ file: listing.file, first: listing.first, size: SEGMENT_HEADER_BYTES, index: [] });
         continue;
       }
+      const sealed = isLast ? undefined : await readSegmentIndex(listing);
+      if (sealed) {
+        opened.sealedIndexes++;
+        last = sealed.last;
+        segments.push({ file: listing.file, first: listing.first, size: listing.size, index: [...sealed.index] });
+        continue;
+      }
       const segment: Segment = { file: listing.file, first: listing.first, size: listing.size, index: [] };
       const reader = segmentFrames(segment, listing.size, { repairedGap });
       let lastIndexed = -Infinity;
@@ -162,6 +186,7 @@ export class SegmentLog implements EventLog {
       for (; !step.done; step = await reader.next()) {
         const item = step.value;
         if (item.kind === "record") {
+          opened.framesScanned++;
           if (item.offset - lastIndexed >= INDEX_EVERY_BYTES) {
             segment.index.push({ sequence: item.sequence, offset: item.offset });
             lastIndexed = item.offset;
@@ -178,10 +203,12 @@ export class SegmentLog implements EventLog {
       segment.size = step.value.goodBytes;
       if (step.value.last !== undefined) last = step.value.last;
       segments.push(segment);
+      // A closed segment scanned (an older log, a lost index): seal it now so the next open need not.
+      if (!isLast && !options.readOnly) await sealQuietly(segment, last);
     }
     if (segments.length === 0 && !options.readOnly) segments.push({ ...(await createSegment(dir, 1n)), index: [] });
     const active = options.readOnly ? undefined : await open(segments.at(-1)!.file, APPEND_DURABLY);
-    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, onSync: options.onSync, lock, gaps }, segments, active, last);
+    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, onSync: options.onSync, lock, gaps }, segments, active, last, opened);
   }
 
   get lastSequence(): bigint {
@@ -296,7 +323,12 @@ export class SegmentLog implements EventLog {
     const next = await createSegment(this.options.dir, this.durableSequence + 1n);
     await this.active!.close();
     this.active = await open(next.file, APPEND_DURABLY);
+    const closed = this.segments.at(-1)!;
     this.segments.push({ ...next, index: [] });
+    // Off the append path: appends need not wait for the index's fsyncs.
+    const last = this.durableSequence;
+    // One retention removed meanwhile is not sealed; one removed while its index is written leaves an orphan index, removed at the next open.
+    this.sealing = this.sealing.then(() => (this.segments.includes(closed) ? sealQuietly(closed, last) : undefined));
   }
 
   /**
@@ -323,6 +355,8 @@ export class SegmentLog implements EventLog {
       // A segment is wholly before `sequence` when the next one starts at or before it.
       while (this.segments.length > 1 && this.segments[1]!.first <= sequence) {
         const segment = this.segments[0]!;
+        // The index first: a crash between the two leaves a segment to scan, not an orphan index.
+        await removeSegmentIndex(segment.file);
         await unlink(segment.file);
         this.segments.shift();
         removed.push(path.basename(segment.file));
@@ -406,6 +440,7 @@ export class SegmentLog implements EventLog {
     if (this.closed) return;
     this.closed = true;
     await this.flushing;
+    await this.sealing;
     this.listeners.clear();
     await this.active?.close();
     if (this.options.lock) await releaseLock(this.options.lock);
@@ -421,6 +456,17 @@ function reportSync(onSync: ((sync: SyncReport) => void) | undefined, sync: Sync
   }
 }
 
+/**
+ * Write a closed segment's sealed index. A failure (a full disk) costs only
+ * speed: the next open scans the segment and tries again.
+ */
+async function sealQuietly(segment: Segment, last: bigint): Promise<void> {
+  try {
+    await writeSegmentIndex(segment.file, { size: segment.size, first: segment.first, last, index: segment.index });
+  } catch {
+    // a cache, not the log: nothing acknowledged depends on it
+  }
+}
 
 async function cutTail(file: string, size: number): Promise<void> {
   const handle = await open(file, "r+");
