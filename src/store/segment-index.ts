@@ -103,10 +103,21 @@ export async function removeSegmentIndex(segmentFile: string): Promise<void> {
   }
 }
 
-/** Remove the indexes whose segment is gone (a crash between the two unlinks of retention). */
+/** writeFileAtomic's temporary name for an index (`.NAME.seg.idx.PID.TIME.tmp`). */
+const TEMPORARY = /^\.\d{20}\.seg\.idx\..*\.tmp$/;
+
+/**
+ * Remove the indexes whose segment is gone (a crash between the two unlinks
+ * of retention), and the temporary files of index writes a crash stopped.
+ * Called with the log's lock held: no other writer's temporary is in flight.
+ */
 export async function removeOrphanIndexes(dir: string, segmentFiles: readonly string[]): Promise<void> {
   const held = new Set(segmentFiles.map((f) => path.basename(f)));
   for (const name of await readdir(dir)) {
+    if (TEMPORARY.test(name)) {
+      await unlink(path.join(dir, name)).catch(() => undefined); // a leftover: gone either way
+      continue;
+    }
     if (!name.endsWith(`.seg${SUFFIX}`) || held.has(name.slice(0, -SUFFIX.length))) continue;
     await removeSegmentIndex(path.join(dir, name.slice(0, -SUFFIX.length)));
   }
