@@ -55,7 +55,7 @@ const COMMANDS: readonly Command[] = [
   },
   {
     path: ["contract", "check"],
-    summary: "session-events contract check --against BASELINE [--json] [--schemas FILE] [--proto DIR]",
+    summary: "contract check --against BASELINE [--json] [--schemas FILE] [--proto DIR]",
     load: lazy(() => import("./contract.js"), "contractCheck", "contractCheckUsage"),
   },
   {
@@ -88,6 +88,7 @@ const GROUPS: Record<string, string> = {
   sessions: "read sessions back from a collector",
   health: "ask a collector whether it is serving",
   schemas: "the contract's JSON Schemas",
+  contract: "check a contract change against a released baseline (which version bump it needs)",
   archive: "the protobuf log <-> JSON Lines",
   vrp: "VRP event streams",
   log: "a collector's data directory by hand",
