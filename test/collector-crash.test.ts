@@ -61,7 +61,7 @@ test("a second SIGTERM while draining stops at once", async () => {
   const { subscribeVrp } = await import("../src/client/vrp.js");
   const reading = (async () => {
     try {
-      for await (const _ of subscribeVrp({ target: `127.0.0.1:${port}`, reconnect: { maxAttempts: 0 } })) void _;
+      for await (const _ of subscribeVrp({ target: `127.0.0.1:${port}`, reconnect: { maxAttempts: 1 } })) void _;
     } catch {
       // cut by the shutdown
     }

@@ -34,7 +34,7 @@ test("emits a start and an end; the collector has the session, ended", async () 
 
 test("retries with backoff until a collector that starts late answers", async () => {
   const port = await freePort();
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "late", retry: { maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 400 } });
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "late", retry: { maxAttempts: 10, initialIntervalMs: 100, maxIntervalMs: 400 } });
   let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
   setTimeout(() => void startTestServer({ address: `127.0.0.1:${port}` }).then((s) => (server = s)), 300);
   const sessionId = await emitter.emitSessionStart({ shellType: "Shell" });
@@ -61,7 +61,7 @@ test("the circuit opens after repeated failures: a dead collector then costs not
 
 test("neverThrow: failures return undefined and go to onError, invalid input too", async () => {
   const errors: Error[] = [];
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", neverThrow: true, onError: (e) => errors.push(e), retry: { maxAttempts: 2, initialBackoffMs: 10 } });
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", neverThrow: true, onError: (e) => errors.push(e), retry: { maxAttempts: 2, initialIntervalMs: 10 } });
   assert.is(await emitter.emitSessionStart({ shellType: "s" }), undefined);
   assert.is(await emitter.emitSessionEnd("sess_x"), undefined);
   assert.is((errors[0] as EmitError).code, status.UNAVAILABLE);

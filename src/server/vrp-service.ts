@@ -27,6 +27,7 @@ import {
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import type { EventLog } from "../store/event-log.js";
 import { vrpEventOf, type VrpHub } from "../vrp/hub.js";
+import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
 import { toServiceError } from "./rich-error.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
@@ -40,10 +41,6 @@ export const vrpServiceDefinition = {
 
 /** Requests whose answer may wait at once, per stream (for the disk, or for the producer to read). */
 export const WINDOW = 256;
-
-/** The handshake of a producer that names itself (see vrp_service.proto). */
-export const PRODUCER_ID_KEY = "x-producer-id";
-export const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
 export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger) {
   return {
