@@ -1,4 +1,5 @@
 /** The log's errors. Each names what a reader needs to act: the file, the byte offset, the rule. */
+import { SessionEventsError } from "../errors.js";
 
 /**
  * The log holds damage that a crash cannot leave: open refuses rather than
@@ -33,4 +34,21 @@ export class LogLockedError extends Error {
 /** A write or fsync failed: the log refuses appends until it is reopened (whose recovery cuts what was not completely written). */
 export class LogFailedError extends Error {
   override readonly name = "LogFailedError";
+}
+
+/**
+ * A read asked for records the log no longer holds: retention removed the
+ * segments before `firstSequence`. The answer names the oldest position
+ * still held, so a reader can resume from there (or from an archive).
+ */
+export class LogOutOfRangeError extends SessionEventsError {
+  override name = "LogOutOfRangeError";
+  constructor(
+    /** The sequence asked for. */
+    readonly requested: bigint,
+    /** The oldest sequence the log still holds. */
+    readonly firstSequence: bigint,
+  ) {
+    super(`sequence ${requested} is no longer in the log (removed by retention); the oldest sequence still held is ${firstSequence}`, { code: "OUT_OF_RANGE" });
+  }
 }

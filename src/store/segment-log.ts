@@ -12,16 +12,21 @@
  * (frame-reader.ts). Only what a crash mid-write leaves, at the end of the
  * last segment, is cut (frame.ts, crashTailReason); any other damage refuses
  * to open, naming segment, offset and rule. `log repair` moves it aside.
+ *
+ * Retention (removeSegmentsBefore): closed segments are removed oldest
+ * first, so what is left is always a suffix of the log; its first segment
+ * may start after 1. A read from before it fails with LogOutOfRangeError.
  */
-import { mkdir, open, type FileHandle } from "node:fs/promises";
+import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { EventLog, LogRecord } from "./event-log.js";
-import { LogClosedError, LogCorruptionError, LogFailedError } from "./errors.js";
+import { LogClosedError, LogCorruptionError, LogFailedError, LogOutOfRangeError } from "./errors.js";
 import { acquireLock, releaseLock } from "./lock.js";
 import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
+import { syncPath } from "./fsync.js";
 import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
 
-export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError } from "./errors.js";
+export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./errors.js";
 export { listSegments, type SegmentFile } from "./segment-file.js";
 
 export interface SegmentLogOptions {
@@ -123,6 +128,7 @@ export class SegmentLog implements EventLog {
       if (header.kind === "unfinished") {
         // A crash while creating it: it holds nothing. Write its header again.
         if (!options.readOnly) await createSegment(dir, listing.first);
+        last = listing.first - 1n; // it may be the only segment left after retention
         segments.push({ file: listing.file, first: listing.first, size: SEGMENT_HEADER_BYTES, index: [] });
         continue;
       }
@@ -161,6 +167,14 @@ export class SegmentLog implements EventLog {
 
   get nextSequence(): bigint {
     return this.next;
+  }
+
+  /**
+   * The oldest sequence the log still holds (1 until retention removes a
+   * segment). When the log holds no record yet, the sequence the next append gets.
+   */
+  get firstSequence(): bigint {
+    return this.segments[0]?.first ?? 1n;
   }
 
   get failure(): Error | undefined {
@@ -260,26 +274,83 @@ export class SegmentLog implements EventLog {
     this.segments.push({ ...next, index: [] });
   }
 
-  async *read(fromSequence = 1n): AsyncIterable<LogRecord> {
+  /**
+   * Remove the closed segments whose records all come before `sequence`,
+   * oldest first (so a crash midway leaves a suffix of the log), never the
+   * active one; then fsync the directory. Resolves with the removed files'
+   * names. Reads already inside a removed segment finish it (the file stays
+   * open); a read that reaches it afterwards fails with LogOutOfRangeError.
+   */
+  async removeSegmentsBefore(sequence: bigint): Promise<string[]> {
+    if (this.closed) throw new LogClosedError("the log is closed");
+    if (!this.active) throw new LogClosedError("the log is open read-only");
+    const removed: string[] = [];
+    try {
+      // A segment is wholly before `sequence` when the next one starts at or before it.
+      while (this.segments.length > 1 && this.segments[1]!.first <= sequence) {
+        const segment = this.segments[0]!;
+        await unlink(segment.file);
+        this.segments.shift();
+        removed.push(path.basename(segment.file));
+      }
+    } finally {
+      if (removed.length > 0) await syncPath(this.options.dir); // the unlinks, durable
+    }
+    return removed;
+  }
+
+  async *read(fromSequence?: bigint): AsyncIterable<LogRecord> {
     const until = this.durableSequence;
+    const first = this.firstSequence;
+    const from = fromSequence ?? first; // no position: all that is still held
+    if (from < first) throw new LogOutOfRangeError(from, first);
     const repairedGap = (last: bigint) => this.options.gaps.get(last);
     // Segments and sizes are read as they are when each segment is reached: a
-    // size only grows once its bytes are durable, and records past `until` end the read.
-    for (let i = 0; i < this.segments.length; i++) {
-      const segment = this.segments[i]!;
-      if (segment.first > until) return;
-      const nextFirst = this.segments[i + 1]?.first;
-      if (nextFirst !== undefined && nextFirst <= fromSequence) continue; // wholly before
-      // Seek: start at the last indexed group start at or before fromSequence.
-      const from = floorEntry(segment.index, fromSequence);
-      const reader = segmentFrames(segment, segment.size, { repairedGap, start: from?.offset, firstSequence: from?.sequence });
-      for await (const item of reader) {
-        if (item.kind === "damage") throw new LogCorruptionError(segment.file, item.offset, item.rule, item.message);
-        this.stats.framesRead++;
-        if (item.sequence > until) return;
-        if (item.sequence >= fromSequence) yield { sequence: item.sequence, payload: item.payload };
+    // size only grows once its bytes are durable, and records past `until` end
+    // the read. Segments are found by position, not by index: retention may
+    // remove older ones meanwhile.
+    let next = from;
+    while (next <= until) {
+      const at = this.segmentHolding(next);
+      if (at === undefined) throw new LogOutOfRangeError(next, this.firstSequence);
+      const segment = this.segments[at]!;
+      // Seek: start at the last indexed group start at or before `next`.
+      const entry = floorEntry(segment.index, next);
+      const reader = segmentFrames(segment, segment.size, { repairedGap, start: entry?.offset, firstSequence: entry?.sequence });
+      try {
+        for await (const item of reader) {
+          if (item.kind === "damage") throw new LogCorruptionError(segment.file, item.offset, item.rule, item.message);
+          this.stats.framesRead++;
+          if (item.sequence > until) return;
+          if (item.sequence >= next) {
+            next = item.sequence + 1n;
+            yield { sequence: item.sequence, payload: item.payload };
+          }
+        }
+      } catch (e) {
+        // Removed between finding it and opening it.
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new LogOutOfRangeError(next, this.firstSequence);
+        throw e;
       }
+      const following = this.segments.find((s) => s.first > segment.first);
+      if (following === undefined) return;
+      if (following.first > next && repairedGap(next - 1n) === following.first) next = following.first; // a gap `log repair` left on purpose
+      if (this.segmentHolding(next) === undefined) continue; // removed meanwhile: said at the top
+      if (this.segments[this.segmentHolding(next)!] === segment) throw new LogCorruptionError(segment.file, segment.size, "missing_segment", `ends before ${next}, and no segment starts there`);
     }
+  }
+
+  /** Index of the segment holding `sequence` (the last one starting at or before it), if still held. */
+  private segmentHolding(sequence: bigint): number | undefined {
+    if (this.segments.length === 0 || sequence < this.segments[0]!.first) return undefined;
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.segments[mid]!.first <= sequence) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   subscribe(listener: (record: LogRecord) => void): () => void {
