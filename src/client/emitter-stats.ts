@@ -27,6 +27,8 @@ export interface EmitterStats {
   readonly breaker: "closed" | "open" | "half-open";
   /** Whether the spool is open (false: configured but not opened yet, or failing). */
   readonly spoolAvailable: boolean;
+  /** Times the spool's progress (state.json) was written since open: in batches, not per event. */
+  readonly stateWrites: number;
 }
 
 export type Counter = "delivered" | "spooled" | "retried" | "refused" | "dropped" | "spoolErrors";

@@ -173,6 +173,7 @@ export class SessionEventEmitter {
       ...this.counters,
       breaker: this.breaker.state,
       spoolAvailable: spool !== undefined,
+      stateWrites: spool?.stateWrites ?? 0,
     };
   }
 
@@ -346,6 +347,7 @@ export class SessionEventEmitter {
     this.spoolOpening = Spool.open({
       dir: this.options.spoolDir!,
       onError: (e) => this.spoolError(e),
+      onSpace: () => this.wakeRoomWaiters(),
       placeholderRetentionMs: this.options.placeholderRetentionMs ?? 7 * DAY_MS,
       segmentBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor((this.options.maxSpoolBytes ?? 64 * 1024 * 1024) / 16))),
     }).then(
@@ -357,11 +359,7 @@ export class SessionEventEmitter {
             send: (e) => this.send(e),
             isOutage,
             placeholderOf,
-            onDelivered: (n) => {
-              this.count("delivered", n);
-              for (const wake of this.roomWaiters) wake();
-              this.roomWaiters.clear();
-            },
+            onDelivered: (n) => this.count("delivered", n),
             onRejected: (_event, error) => {
               this.count("refused");
               this.report(asEmitError(error));
@@ -391,6 +389,11 @@ export class SessionEventEmitter {
   private async spoolReady(): Promise<Spool | undefined> {
     if (this.spool) return this.spool;
     return this.spoolOpening?.catch(() => undefined);
+  }
+
+  private wakeRoomWaiters(): void {
+    for (const wake of this.roomWaiters) wake();
+    this.roomWaiters.clear();
   }
 
   private spoolError(error: SpoolError): void {

@@ -63,6 +63,8 @@ export interface SpoolOptions {
   readonly placeholderRetentionMs: number;
   /** Write the progress at most this often. Default 200 ms. */
   readonly stateSaveDelayMs?: number;
+  /** Told when disk space was given back (segments removed, a generation reclaimed). */
+  readonly onSpace?: () => void;
   /** Start a fresh generation once everything is delivered and the log is at least this big. Default 64 KiB. */
   readonly rotateAfterBytes?: number;
   readonly now?: () => number;
@@ -84,6 +86,8 @@ export class Spool {
   private closed = false;
   /** When the next pending record was spooled (read by the sender), for stats. */
   oldestPendingAt: number | undefined;
+  /** How many times state.json was written (it is written in batches, not per event). */
+  stateWrites = 0;
 
   private constructor(
     private readonly options: SpoolOptions,
@@ -146,6 +150,17 @@ export class Spool {
         );
       }
       if (log.lastSequence < state.delivered) await spool.rotate();
+      // Delivered segments are removed only after the state saying so is durable: a gap before the first
+      // record held means segments were removed by something else.
+      const first = spool.log.firstSequence;
+      if (spool.state.delivered + 1n < first && spool.log.lastSequence >= first - 1n) {
+        if (read.found) {
+          options.onError(
+            new SpoolError(`spool ${logDir}: records ${spool.state.delivered + 1n}..${first - 1n} were never delivered, and their segments are gone: those events are lost`, "DATA_LOSS"),
+          );
+        }
+        spool.state = { ...spool.state, delivered: first - 1n };
+      }
       await spool.removeOtherGenerations();
       spool.logBytes = await logSize(spool.logDir);
       return spool;
@@ -169,7 +184,7 @@ export class Spool {
 
   /** Records spooled and not yet delivered. */
   get pendingCount(): number {
-    const pending = this.log.lastSequence - this.state.delivered;
+    const pending = this.log.lastSequence - (this.state.delivered > this.log.firstSequence - 1n ? this.state.delivered : this.log.firstSequence - 1n);
     return pending > 0n ? Number(pending) : 0;
   }
 
@@ -204,7 +219,8 @@ export class Spool {
       this.oldestPendingAt = undefined;
       return records;
     }
-    for await (const record of this.log.read(this.state.delivered + 1n)) {
+    const next = this.state.delivered + 1n;
+    for await (const record of this.log.read(next > this.log.firstSequence ? next : this.log.firstSequence)) {
       const parsed = JSON.parse(Buffer.from(record.payload).toString("utf8")) as SpooledEvent & { at?: number };
       records.push({ sequence: record.sequence, spooled: { kind: parsed.kind, event: parsed.event } as SpooledEvent, at: parsed.at ?? 0 });
       if (records.length >= max) break;
@@ -223,7 +239,9 @@ export class Spool {
 
   /** The collector's id for a placeholder, while it is within the retention window. */
   resolvedId(placeholder: string): string | undefined {
-    return this.resolved.get(placeholder)?.[0];
+    const entry = this.resolved.get(placeholder);
+    if (!entry || entry[1] < (this.options.now ?? Date.now)() - this.options.placeholderRetentionMs) return undefined;
+    return entry[0];
   }
 
   /** Learn a placeholder's id outside the spool's order (a start delivered late, say). */
@@ -249,9 +267,22 @@ export class Spool {
       const state: SpoolState = { ...this.state, spooled: this.log.lastSequence, resolved: this.resolved };
       try {
         await writeState(this.stateFile, state);
+        this.stateWrites++;
       } catch (e) {
         this.dirty = true; // try again with the next batch
         this.options.onError(new SpoolError(`spool ${this.options.dir}: could not write state.json: ${(e as Error).message}`, "UNAVAILABLE", [], e));
+        return;
+      }
+      // Only now that the state says they are delivered: their segments go.
+      if (this.closed || this.rotating) return;
+      try {
+        const removed = await this.log.removeSegmentsBefore(state.delivered + 1n);
+        if (removed.length > 0) {
+          this.logBytes = await logSize(this.logDir);
+          this.options.onSpace?.();
+        }
+      } catch (e) {
+        this.options.onError(new SpoolError(`spool ${this.logDir}: could not remove delivered segments: ${(e as Error).message}`, "UNAVAILABLE", [], e));
       }
     });
     this.saving = run.catch(() => {});
@@ -309,6 +340,7 @@ export class Spool {
       await this.save();
       await rm(old, { recursive: true, force: true });
       this.logBytes = await logSize(this.logDir);
+      this.options.onSpace?.();
     } finally {
       this.rotating = undefined;
       done();
