@@ -117,7 +117,7 @@ export class SessionEventEmitter {
     this.retry = retryPolicy(options.retry);
     this.deadlineMs = options.deadlineMs ?? 3000;
     this.ackWaitMs = options.ackWaitMs ?? this.deadlineMs;
-    this.spoolOpenBackoff = new Backoff(retryPolicy({ initialIntervalMs: 100, maxIntervalMs: this.spoolRetryMs }));
+    this.spoolOpenBackoff = new Backoff(retryPolicy({ initialIntervalMs: Math.min(100, this.spoolRetryMs), maxIntervalMs: this.spoolRetryMs }));
     if (options.spoolDir) this.openSpool();
     if (options.metrics) registerEmitterMetrics(options.metrics, () => this.stats(), String(options.componentName));
   }

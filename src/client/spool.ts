@@ -166,6 +166,7 @@ export class Spool {
       return spool;
     } catch (e) {
       await log.close().catch(() => {});
+      await spool.log.close().catch(() => {});
       throw e;
     }
   }
