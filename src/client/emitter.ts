@@ -135,7 +135,7 @@ export class SessionEventEmitter {
   /** Report a session end (a spool placeholder is welcome: it is swapped for the real id on delivery). */
   async emitSessionEnd(sessionId: string, metadata?: JsonObject): Promise<void> {
     await this.guard(async () => {
-      if (sessionId === "") throw new EmitError("session_id: must not be empty (the collector refuses an end without a session)", status.INVALID_ARGUMENT);
+      if (sessionId === "") throw this.refuse(new EmitError("session_id: must not be empty (the collector refuses an end without a session)", status.INVALID_ARGUMENT));
       const event = SessionEndEvent.create({ sessionId, metadata });
       this.checkSize(SessionEndEventMessage.encode(bridges.SessionEndEvent.fromJson(event)).finish().length);
       await this.deliverOrSpool({ kind: "end", event });
@@ -268,7 +268,7 @@ export class SessionEventEmitter {
   }
 
   private async waitForRoom(spool: Spool, event: SpooledEvent): Promise<void> {
-    const limit = this.options.maxSpoolBytes ?? 64 * 1024 * 1024;
+    const limit = this.maxSpoolBytes;
     const full = () => spool.bytes + JSON.stringify(event).length + 64 > limit;
     if (!full()) return;
     if (this.options.onSpoolFull === "block") {
@@ -338,6 +338,10 @@ export class SessionEventEmitter {
 
   // --- the spool ---------------------------------------------------------------
 
+  private get maxSpoolBytes(): number {
+    return this.options.maxSpoolBytes ?? 64 * 1024 * 1024;
+  }
+
   private get spoolRetryMs(): number {
     return this.options.spoolRetryMs ?? 5000;
   }
@@ -349,7 +353,9 @@ export class SessionEventEmitter {
       onError: (e) => this.spoolError(e),
       onSpace: () => this.wakeRoomWaiters(),
       placeholderRetentionMs: this.options.placeholderRetentionMs ?? 7 * DAY_MS,
-      segmentBytes: Math.max(64 * 1024, Math.min(4 * 1024 * 1024, Math.floor((this.options.maxSpoolBytes ?? 64 * 1024 * 1024) / 16))),
+      // Segments small enough that delivered ones can be removed well before the spool is full.
+      segmentBytes: Math.max(4096, Math.min(4 * 1024 * 1024, Math.floor(this.maxSpoolBytes / 16))),
+      rotateAfterBytes: Math.min(64 * 1024, Math.floor(this.maxSpoolBytes / 4)),
     }).then(
       (spool) => {
         this.spool = spool;
@@ -406,8 +412,7 @@ export class SessionEventEmitter {
   private checkSize(bytes: number): void {
     const limit = this.options.maxEventBytes ?? 262_144;
     if (bytes > limit) {
-      this.count("refused");
-      throw new EmitError(`event: is ${bytes} bytes; the collector accepts at most ${limit} (maxEventBytes): refused before sending`, status.INVALID_ARGUMENT);
+      throw this.refuse(new EmitError(`event: is ${bytes} bytes; the collector accepts at most ${limit} (maxEventBytes): refused before sending`, status.INVALID_ARGUMENT));
     }
   }
 
@@ -419,6 +424,7 @@ export class SessionEventEmitter {
         return await work();
       } catch (e) {
         const error = asEmitError(e);
+        if (error instanceof ValidationError) this.count("refused");
         if (!this.options.neverThrow) throw error;
         this.report(error);
         return undefined;
@@ -427,6 +433,12 @@ export class SessionEventEmitter {
     this.inFlight.add(run);
     void run.finally(() => this.inFlight.delete(run)).catch(() => {});
     return run;
+  }
+
+  /** An event refused before sending: counted, and returned for throwing. */
+  private refuse(error: Error): Error {
+    this.count("refused");
+    return error;
   }
 
   private count(counter: Counter, n = 1): void {

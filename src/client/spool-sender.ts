@@ -50,9 +50,9 @@ export class SpoolSender {
     this.loop ??= this.run();
   }
 
-  /** Something was spooled (or the host asks): look now. */
+  /** Something was spooled: look now, unless backing off from an outage (flush() still tries at once). */
   poke(): void {
-    this.wake?.();
+    if (this.outage === undefined || this.stopped) this.wake?.();
   }
 
   /** Deliver until the spool is empty or the collector is unreachable; concurrent callers share one run. Resolves with how many were delivered. */
@@ -92,6 +92,7 @@ export class SpoolSender {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve(); // stop() may have come while the loop was busy
     return new Promise<void>((resolve) => {
       const timer = ms === Infinity ? undefined : setTimeout(done, ms);
       timer?.unref();
