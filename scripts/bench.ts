@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive` runs one section.
+ * `--only contract|collector|vrp|latency|archive|emitter` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { archiveTables, benchArchive } from "./bench/archive.js";
 import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
+import { benchEmitter, emitterTables } from "./bench/emitter.js";
 import { machine } from "./bench/harness.js";
 import { benchLatency, latencyTables } from "./bench/latency.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
@@ -43,6 +44,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "archive",
     title: "Archives, export and import beside the JSON half of the same job (medians of 5 interleaved rounds; peak memory of each job in its own process)",
     run: async () => archiveTables(await benchArchive()),
+  },
+  {
+    name: "emitter",
+    title: "Emitter, as its host sees it: emitSessionStart while a spooled backlog drains, and the spool's disk use after delivery (collector in its own process)",
+    run: async () => emitterTables(await benchEmitter()),
   },
 ];
 
