@@ -41,7 +41,8 @@ export { parseTimestamp, formatTimestamp } from "./contract/timestamp.js";
 export * as pb from "./pb.js";
 
 // The collector and its client.
-export { SessionEventEmitter, EmitError, type EmitterOptions, type TlsOptions } from "./client/emitter.js";
+export { SessionEventEmitter, EmitError, SpoolError, type EmitterOptions, type EmitterStats, type MetricsRegistry, type TlsOptions } from "./client/emitter.js";
+export { DEFAULT_RETRY, type RetryPolicy } from "./client/retry.js";
 export { CircuitOpenError } from "./client/circuit-breaker.js";
 export { startServer, type RunningServer } from "./server/server.js";
 export { parseServeConfig, type ServerConfig } from "./server/config.js";
