@@ -201,6 +201,7 @@ export class SessionEventEmitter {
     this.client.close(); // calls still in flight fail; their events stay spooled
     try {
       await this.sender?.stop();
+      await spool?.reclaim(); // all delivered: leave a fresh, empty generation behind
       await spool?.close();
     } catch (e) {
       this.report(asEmitError(e));

@@ -301,10 +301,10 @@ export class Spool {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
     while (this.rotating) await this.rotating;
     this.dirty = true;
-    await this.save().catch(() => {});
+    await this.save().catch(() => {}); // and removes the segments it says are delivered
+    this.closed = true;
     await this.log.close();
   }
 
