@@ -61,7 +61,7 @@ export interface EmitterOptions {
   readonly onSpoolFull?: "refuse" | "block";
   /** How long "block" waits for room. Default 5000 ms. */
   readonly spoolFullBlockMs?: number;
-  /** How long resolveSessionId still knows a placeholder after its start was delivered. Default 7 days. */
+  /** How long resolveSessionId still knows a placeholder after its start was delivered. Default 24 h. */
   readonly placeholderRetentionMs?: number;
   /** Events the background sender has in flight at once. Default 8. */
   readonly senderConcurrency?: number;
@@ -353,7 +353,7 @@ export class SessionEventEmitter {
       dir: this.options.spoolDir!,
       onError: (e) => this.spoolError(e),
       onSpace: () => this.wakeRoomWaiters(),
-      placeholderRetentionMs: this.options.placeholderRetentionMs ?? 7 * DAY_MS,
+      placeholderRetentionMs: this.options.placeholderRetentionMs ?? DAY_MS,
       // Segments small enough that delivered ones can be removed well before the spool is full.
       segmentBytes: Math.max(4096, Math.min(4 * 1024 * 1024, Math.floor(this.maxSpoolBytes / 16))),
       rotateAfterBytes: Math.min(64 * 1024, Math.floor(this.maxSpoolBytes / 4)),
