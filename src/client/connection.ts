@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import { Metadata, credentials, experimental, status, type ChannelCredentials } from "@grpc/grpc-js";
 import { SessionEventsError } from "../errors.js";
 
+/** TLS to the collector: a CA to trust, and a client certificate and key for mutual TLS (paths or PEM). */
 export interface TlsOptions {
   /** PEM CA certificate(s) to trust (default: the system's). A path or the PEM itself. */
   readonly ca?: string | Buffer;
