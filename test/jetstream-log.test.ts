@@ -243,7 +243,8 @@ test("SIGKILL of the stream leader under load: every acknowledged append is read
 
 async function faults(cluster: NatsCluster): Promise<void> {
   const writer = await engine("t-faults", 0, { publishDeadlineMs: 20_000 }, cluster);
-  const reader = await engine("t-faults", 1, {}, cluster);
+  // Reads wait out the election that follows the kill (2.9 takes seconds, more on a loaded machine).
+  const reader = await engine("t-faults", 1, { publishDeadlineMs: 30_000 }, cluster);
   const log = writer.logs.vrp;
   const stream = log.names.stream;
   const victimName = await cluster.waitForStreamLeader(stream);
@@ -291,6 +292,7 @@ async function faults(cluster: NatsCluster): Promise<void> {
     assert.equal(sequences, [...sequences].sort((x, y) => Number(x - y)), `${what}: in order`);
     assert.is(new Set(sequences).size, sequences.length, `${what}: no position twice`);
   };
+  await cluster.waitForStreamLeader(stream);
   const afterKill = await all(reader.logs.vrp.read());
   await check(afterKill, "read after the kill");
   const last = afterKill.at(-1)!.sequence;
