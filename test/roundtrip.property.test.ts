@@ -13,6 +13,7 @@ import * as arb from "./support/arbitraries.js";
 
 const RUNS = { numRuns: 300 };
 
+// biome-ignore lint/suspicious/noExplicitAny: one table of differently typed bridges
 const jsonCases: [string, Bridge<any, any>, fc.Arbitrary<any>][] = [
   ["SessionStartEvent", bridges.SessionStartEvent, arb.sessionStartJson],
   ["SessionEndEvent", bridges.SessionEndEvent, arb.sessionEndJson],
@@ -30,6 +31,7 @@ for (const [name, bridge, json] of jsonCases) {
   });
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: one table of differently typed bridges and generated codecs
 const messageCases: [string, Bridge<any, any>, fc.Arbitrary<any>, { encode(m: any): { finish(): Uint8Array }; fromPartial(m: any): any }][] = [
   ["SessionStartEvent", bridges.SessionStartEvent, arb.sessionStartMessage, (await import("../gen/oneiric/session/v1/session_events.js")).SessionStartEvent],
   ["SessionEndEvent", bridges.SessionEndEvent, arb.sessionEndMessage, (await import("../gen/oneiric/session/v1/session_events.js")).SessionEndEvent],

@@ -14,6 +14,7 @@ import * as arb from "./support/arbitraries.js";
 import { jsonToStruct, jspbDecode, jspbEncode, structToJson } from "./support/jspb-codec.js";
 import { protoMessage } from "./support/repo.js";
 
+// biome-ignore lint/suspicious/noExplicitAny: generic messages built and compared field by field
 type Obj = Record<string, any>;
 const RUNS = { numRuns: 200 };
 
@@ -60,6 +61,7 @@ function asOnWire(typeName: string, m: Obj): Obj {
   return fromGeneric(typeName, jspbDecode(typeName, encodeWithGenerated(typeName, m)));
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: one table of differently typed generated codecs
 const generated: Record<string, { encode(m: any): { finish(): Uint8Array }; decode(b: Uint8Array): any; fromPartial(m: any): any }> = {
   ".oneiric.session.v1.SessionStartEvent": sessionPb.SessionStartEvent,
   ".oneiric.session.v1.SessionEndEvent": sessionPb.SessionEndEvent,

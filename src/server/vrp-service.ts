@@ -32,7 +32,7 @@ import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
 import type { LogFollower } from "../store/event-log.js";
-import { vrpEventOf, type VrpHub } from "../collector/vrp-hub.js";
+import { vrpEventOf, type Accepted, type Duplicate, type Refused, type VrpHub } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import type { Logger } from "./logger.js";
 import { OpenStreams } from "./open-streams.js";
@@ -148,7 +148,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
         const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
         index++;
-        let outcome;
+        let outcome: Accepted | Duplicate | Refused;
         try {
           outcome = decoded.error
             ? hub.refuse(decoded.error, request.producerId, request.producerSequence)
