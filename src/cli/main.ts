@@ -10,7 +10,7 @@ import process from "node:process";
 import { usageErrorOf } from "./flags.js";
 
 /** A command: its exit code, or nothing for 0. */
-type Run = (args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream) => void | number | Promise<void | number>;
+type Run = (args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream) => number | undefined | Promise<number | undefined>;
 
 interface Command {
   readonly path: readonly string[];

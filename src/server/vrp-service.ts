@@ -32,7 +32,7 @@ import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
 import type { LogFollower } from "../store/event-log.js";
-import { vrpEventOf, type VrpHub } from "../collector/vrp-hub.js";
+import { vrpEventOf, type Accepted, type Duplicate, type Refused, type VrpHub } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
@@ -145,7 +145,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
         const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
         index++;
-        let outcome;
+        let outcome: Accepted | Duplicate | Refused;
         try {
           outcome = decoded.error
             ? hub.refuse(decoded.error, request.producerId, request.producerSequence)
