@@ -16,7 +16,7 @@
  * - `neverThrow: true`: no call ever throws or rejects, whatever it is given;
  *   failures go to `onError` and the call returns undefined.
  */
-import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { type Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { bridges } from "../bridge/index.js";
 import { ValidationError } from "../contract/errors.js";
 import type { JsonObject, SessionEndEventJson, SessionStartEventJson } from "../contract/types.js";

@@ -138,6 +138,7 @@ export class Spool {
       // A log shorter than the state says lost records, and its numbers would be given out again.
       if (read.found && log.lastSequence < state.spooled) {
         const lostPending = state.spooled > state.delivered && log.lastSequence < state.spooled;
+        // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers only)
         const from = (log.lastSequence > state.delivered ? log.lastSequence : state.delivered) + 1n;
         options.onError(
           new SpoolError(

@@ -26,7 +26,7 @@ import { acquireLock, releaseLock } from "./lock.js";
 import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
 import { syncPath } from "./fsync.js";
 import { SegmentCursor, floorEntry, holding, type CursorSource } from "./log-cursor.js";
-import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
+import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames } from "./segment-file.js";
 
 /**
  * The active segment is opened with O_DSYNC: a write returns once its data

@@ -175,7 +175,7 @@ export class JetStreamLog implements EventLog {
     try {
       while (!ended && !this.closed && !signal?.aborted) {
         const start = next;
-        let consumer;
+        let consumer: Consumer;
         try {
           consumer = await withTransientRetries(`a reader of ${this.names.stream}`, this.publishDeadlineMs, () =>
             this.js.consumers.get(this.names.stream, start > 1n ? { opt_start_seq: Number(start) } : {}),
