@@ -16,7 +16,7 @@
  * server goes away.
  */
 import { randomUUID } from "node:crypto";
-import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { SessionEventsError } from "../../errors.js";
 import type { EventLog, LogRecord } from "../event-log.js";
 import { LogClosedError } from "../errors.js";
