@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines|scale` runs one section.
+ * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines|scale|emitter` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { archiveTables, benchArchive } from "./bench/archive.js";
 import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
+import { benchEmitter, emitterTables } from "./bench/emitter.js";
 import { machine } from "./bench/harness.js";
 import { benchImportTime, importTimeTable } from "./bench/import-time.js";
 import { benchJetStreamAppend, jetstreamAppendTable } from "./bench/jetstream-append.js";
@@ -67,6 +68,11 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     name: "scale",
     title: "Scale: a collector on a log of N sessions (start, listening, memory, queries; SCALE_SESSIONS sizes, SCALE_BASELINE_BIN the baseline build)",
     run: async () => scaleTable(await benchScale()),
+  },
+  {
+    name: "emitter",
+    title: "Emitter, as its host sees it: emitSessionStart while a spooled backlog drains, and the spool's disk use after delivery (collector in its own process)",
+    run: async () => emitterTables(await benchEmitter()),
   },
 ];
 

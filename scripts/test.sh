@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check, as CI runs it: build + typecheck, buf lint, buf breaking
+# The whole check, as CI runs it: build + typecheck, buf lint, Biome (format
+# and lint, see biome.json), buf breaking
 # against the committed baseline, gen/ freshness, the contract check (both
 # halves against the committed baseline), and every test. Each gate counts as
 # one check; uvu's tests count one each; a skipped test counts as failed and
@@ -24,6 +25,7 @@ gate() {
 
 gate "typecheck + build (tsc)" bash -c 'rm -rf dist && node_modules/.bin/tsc -p tsconfig.json && node scripts/make-bin-executable.mjs'
 gate "buf lint" node_modules/.bin/buf lint
+gate "biome (format + lint)" node_modules/.bin/biome ci --error-on-warnings .
 gate "buf breaking (WIRE_JSON, against proto/baseline.binpb)" bash scripts/breaking.sh
 gate "gen/ is fresh" bash scripts/check-gen.sh
 gate "contract check (event_version matches the changes, against proto/baseline.*)" node dist/src/cli/bin.js contract check --against proto/baseline.binpb

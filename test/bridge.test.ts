@@ -110,7 +110,7 @@ test('a "__proto__" key arriving on the wire is refused, whatever its value', ()
     const issues = issuesOf(() => bridges.SessionEndEvent.fromBinary(bytes));
     assert.equal(issues.map((i) => [i.path, i.rule]), [["/metadata/__proto__", "forbidden_key"]]);
   }
-  assert.is(({} as any).polluted, undefined);
+  assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
 
 test('a nested "__proto__" key on the wire is found where it is', () => {

@@ -47,7 +47,7 @@ const sessionOn = async (target: string, sessionId: string) => (await call<objec
 test("a start answered UNAVAILABLE by one collector is retried with the same event_id on another", async () => {
   const bad = await unavailableCollector();
   const good = await startTestServer();
-  const emitter = new SessionEventEmitter({ target: `${bad.target},${good.target}`, componentName: "failover-test", retry: { maxAttempts: 6, initialBackoffMs: 10, maxBackoffMs: 50 } });
+  const emitter = new SessionEventEmitter({ target: `${bad.target},${good.target}`, componentName: "failover-test", retry: { maxAttempts: 6, initialIntervalMs: 10, maxIntervalMs: 50 } });
   try {
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push((await emitter.emitSessionStart({ shellType: "bash" }))!);
@@ -67,7 +67,7 @@ test("a collector that goes away, or was never there, costs no start", async () 
   const a = await startTestServer();
   const b = await startTestServer();
   const never = await closedPort();
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${never},${a.target},${b.target}`, componentName: "failover-test", retry: { maxAttempts: 6, initialBackoffMs: 10, maxBackoffMs: 100 } });
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${never},${a.target},${b.target}`, componentName: "failover-test", retry: { maxAttempts: 6, initialIntervalMs: 10, maxIntervalMs: 100 } });
   try {
     const before: string[] = [];
     for (let i = 0; i < 10; i++) before.push((await emitter.emitSessionStart({ shellType: "zsh" }))!);

@@ -58,6 +58,13 @@ test("health reports the collector's service, and NOT_FOUND for others", async (
   await server.shutdown(1000);
 });
 
+/** What the tests read of a reflection answer (plain objects from protobufjs; a missing part fails the test). */
+interface ReflectionAnswer {
+  listServicesResponse: { service: { name: string }[] };
+  fileDescriptorResponse: { fileDescriptorProto: Buffer[] };
+  errorResponse: { errorCode: number };
+}
+
 /** A reflection client built by protobufjs (proto-loader) from grpc-proto's own file: an implementation independent of ours. */
 function reflectionClient(target: string, version: "v1" | "v1alpha") {
   const def = loadSync(path.join(repoRoot, `proto/grpc/reflection/${version}/reflection.proto`));
@@ -66,7 +73,7 @@ function reflectionClient(target: string, version: "v1" | "v1alpha") {
   const client = new Client(target, credentials.createInsecure());
   const stream = client.ServerReflectionInfo();
   const ask = (request: object) =>
-    new Promise<Record<string, any>>((resolve, reject) => {
+    new Promise<ReflectionAnswer>((resolve, reject) => {
       stream.once("data", resolve);
       stream.once("error", reject);
       stream.write(request);
@@ -74,7 +81,7 @@ function reflectionClient(target: string, version: "v1" | "v1alpha") {
   return { ask, close: () => (stream.end(), client.close()) };
 }
 
-const fileNames = (answer: Record<string, any>): string[] =>
+const fileNames = (answer: ReflectionAnswer): string[] =>
   (answer.fileDescriptorResponse.fileDescriptorProto as Buffer[]).map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes).name);
 
 for (const version of ["v1", "v1alpha"] as const) {

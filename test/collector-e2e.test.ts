@@ -1,5 +1,5 @@
 /** The collector end to end: a real grpc-js server on loopback, real files. */
-import { Metadata, status } from "@grpc/grpc-js";
+import { type Metadata, status } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";

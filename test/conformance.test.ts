@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { MAPPINGS, sessionStartEventMapping } from "../src/bridge/mapping.js";
 import { getSchema } from "../src/session/registry.js";
-import { compareContract, type Exception } from "./support/conformance.js";
+import { compareContract, type Exception, type Schema } from "./support/conformance.js";
 import { protoMessage } from "./support/repo.js";
 
 const EXCEPTIONS: Exception[] = [
@@ -34,7 +34,7 @@ test("every exception names a field that really is one-sided", () => {
 });
 
 // The checker must be able to fail: each mutation below must be caught.
-const mutations: [string, (s: any) => void, RegExp][] = [
+const mutations: [string, (s: Schema) => void, RegExp][] = [
   ["a renamed schema property", (s) => ((s.properties.host_name = s.properties.hostname), delete s.properties.hostname), /hostname: exists only in proto, bridge mapping/],
   ["a changed type", (s) => (s.properties.pid.type = "string"), /pid: schema type means string, proto field is int32/],
   ["a field made optional", (s) => (s.required = s.required.filter((r: string) => r !== "hostname")), /hostname: optional in schema but has no presence/],
@@ -44,7 +44,7 @@ const mutations: [string, (s: any) => void, RegExp][] = [
 ];
 for (const [what, mutate, expected] of mutations) {
   test(`the conformance check catches ${what}`, () => {
-    const schema = getSchema("SessionStartEvent") as any;
+    const schema = getSchema("SessionStartEvent") as Schema;
     mutate(schema);
     const problems = compareContract(sessionStartEventMapping, schema, protoMessage(sessionStartEventMapping.protoName));
     assert.ok(problems.some((p) => expected.test(p)), `expected ${expected} in ${JSON.stringify(problems)}`);

@@ -10,7 +10,8 @@ import { diffSchemaSets } from "../src/contract/evolution/schema-diff.js";
 import { neededBump, type Bump, type ChangeRule } from "../src/contract/evolution/rules.js";
 import { getSchema } from "../src/session/registry.js";
 
-type Schema = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a JSON Schema edited in place, any keyword at any depth
+type Schema = Record<string, any>;
 type Edit = (s: Schema) => void;
 
 const released = () => getSchema("SessionStartEvent", "1.0") as Schema;

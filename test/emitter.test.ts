@@ -34,7 +34,7 @@ test("emits a start and an end; the collector has the session, ended", async () 
 
 test("retries with backoff until a collector that starts late answers", async () => {
   const port = await freePort();
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "late", retry: { maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 400 } });
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "late", retry: { maxAttempts: 10, initialIntervalMs: 100, maxIntervalMs: 400 } });
   let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
   setTimeout(() => void startTestServer({ address: `127.0.0.1:${port}` }).then((s) => (server = s)), 300);
   const sessionId = await emitter.emitSessionStart({ shellType: "Shell" });
@@ -49,7 +49,7 @@ test("the circuit opens after repeated failures: a dead collector then costs not
   for (let i = 0; i < 2; i++) {
     const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
     assert.instance(e, EmitError);
-    assert.is((e as EmitError).code, status.UNAVAILABLE);
+    assert.is((e as EmitError).status, status.UNAVAILABLE);
   }
   const t0 = performance.now();
   const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
@@ -61,10 +61,10 @@ test("the circuit opens after repeated failures: a dead collector then costs not
 
 test("neverThrow: failures return undefined and go to onError, invalid input too", async () => {
   const errors: Error[] = [];
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", neverThrow: true, onError: (e) => errors.push(e), retry: { maxAttempts: 2, initialBackoffMs: 10 } });
+  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", neverThrow: true, onError: (e) => errors.push(e), retry: { maxAttempts: 2, initialIntervalMs: 10 } });
   assert.is(await emitter.emitSessionStart({ shellType: "s" }), undefined);
   assert.is(await emitter.emitSessionEnd("sess_x"), undefined);
-  assert.is((errors[0] as EmitError).code, status.UNAVAILABLE);
+  assert.is((errors[0] as EmitError).status, status.UNAVAILABLE);
   const invalid = new SessionEventEmitter({ target: "127.0.0.1:1", componentName: "not a name", neverThrow: true, onError: (e) => errors.push(e) });
   assert.is(await invalid.emitSessionStart({ shellType: "s" }), undefined);
   assert.instance(errors.at(-1), ValidationError);
@@ -122,7 +122,7 @@ test("spool: an event the collector refuses for good is set aside, and the rest 
   assert.is(rejected.length, 1);
   assert.is(rejected[0].event.event.session_id, "sess_never_started");
   assert.match(rejected[0].error, /NOT_FOUND/);
-  assert.ok(errors.some((e) => (e as EmitError).code === status.NOT_FOUND));
+  assert.ok(errors.some((e) => (e as EmitError).status === status.NOT_FOUND));
   await up.close();
   await server.shutdown(1000);
 });

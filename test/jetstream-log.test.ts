@@ -88,7 +88,7 @@ test("read + follow from two connections: the same list, gap-free, while writers
   const abort = new AbortController();
   const following = (async () => {
     for await (const r of b.logs.vrp.tail(1n, abort.signal)) followed.push(r);
-  })();
+  })().catch((e: unknown) => e as Error);
   const writes: Promise<bigint>[] = [];
   for (let i = 0; i < 150; i++) {
     const log = i % 2 ? a.logs.vrp : b.logs.vrp;
@@ -98,7 +98,8 @@ test("read + follow from two connections: the same list, gap-free, while writers
   const expected = 150 + 30;
   await until("the follower to see every record", () => (followed.length >= expected ? true : undefined));
   abort.abort();
-  await following;
+  const followError = await following;
+  assert.not.ok(followError, `the follower failed: ${followError}`);
   const readA = await all(a.logs.vrp.read());
   const readB = await all(b.logs.vrp.read());
   assert.equal(view(readA), view(readB));
@@ -242,7 +243,8 @@ test("SIGKILL of the stream leader under load: every acknowledged append is read
 
 async function faults(cluster: NatsCluster): Promise<void> {
   const writer = await engine("t-faults", 0, { publishDeadlineMs: 20_000 }, cluster);
-  const reader = await engine("t-faults", 1, {}, cluster);
+  // Reads wait out the election that follows the kill (2.9 takes seconds, more on a loaded machine).
+  const reader = await engine("t-faults", 1, { publishDeadlineMs: 30_000 }, cluster);
   const log = writer.logs.vrp;
   const stream = log.names.stream;
   const victimName = await cluster.waitForStreamLeader(stream);
@@ -253,7 +255,7 @@ async function faults(cluster: NatsCluster): Promise<void> {
   const abort = new AbortController();
   const following = (async () => {
     for await (const r of reader.logs.vrp.tail(1n, abort.signal)) followed.push(r);
-  })();
+  })().catch((e: unknown) => e as Error);
   const acknowledged = new Map<string, bigint>();
   let failed = 0;
   let killed = false;
@@ -290,12 +292,14 @@ async function faults(cluster: NatsCluster): Promise<void> {
     assert.equal(sequences, [...sequences].sort((x, y) => Number(x - y)), `${what}: in order`);
     assert.is(new Set(sequences).size, sequences.length, `${what}: no position twice`);
   };
+  await cluster.waitForStreamLeader(stream);
   const afterKill = await all(reader.logs.vrp.read());
   await check(afterKill, "read after the kill");
   const last = afterKill.at(-1)!.sequence;
   await until("the follower to reach the end", () => (followed.at(-1)?.sequence === last ? true : undefined), 20_000);
   abort.abort();
-  await following;
+  const followError = await following;
+  assert.not.ok(followError, `the follower failed: ${followError}`);
   assert.equal(view(followed), view(afterKill), "the follower, across the leader's death, saw exactly what read sees");
 
   // The killed node comes back and catches up from the others.

@@ -189,7 +189,7 @@ test("the case from the issue: a switch refused under 1 a minute stays refused a
     StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson({ ts_ms: (ts += 1), event_type, session_id: s, ...(details ? { details } : {}) }) });
 
   const strict = await startTestServer({ maxSwitchesPerMinute: 1 });
-  let before;
+  let before: ReturnType<typeof strict.vrp.machine.snapshot> | undefined;
   try {
     const answers = summarize(
       await rawStream(strict.target, [

@@ -26,7 +26,7 @@ async function writeLog(): Promise<Written> {
   const payload = (i: number) => Buffer.from(`payload of record ${String(i).padStart(2, "0")}`);
   const add = async (...ids: number[]) => {
     const first = await log.appendGroup(ids.map(payload));
-    ids.forEach((id, k) => records.push({ sequence: first + BigInt(k), payload: payload(id) }));
+    for (const [k, id] of ids.entries()) records.push({ sequence: first + BigInt(k), payload: payload(id) });
   };
   for (const i of [1, 2, 3]) await add(i);
   await add(4, 5, 6);

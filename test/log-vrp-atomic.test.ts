@@ -20,7 +20,7 @@ import { VrpHub } from "../src/collector/vrp-hub.js";
 import { VrpStateMachine } from "../src/vrp/machine.js";
 import type { VrpPolicy } from "../src/vrp/audits.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
-import { StreamEventsRequest } from "../gen/vrp/v1alpha1/vrp_service.js";
+import { StreamEventsRequest, type StreamEventsResponse } from "../gen/vrp/v1alpha1/vrp_service.js";
 import { startTestServer } from "./support/collector.js";
 import { tempDir } from "./support/repo.js";
 import { copyDataDir, parseSegment, readAll, scratchDir, segmentPaths, SEGMENT_HEADER, type ParsedFrame } from "./support/segments.js";
@@ -196,7 +196,7 @@ async function resendAfterCrash(cut: number): Promise<{ answers: string[]; entri
   crashImage(dir, cut);
   const server = await startTestServer(POLICY, dir);
   const lastCause = original.causes.at(-1)!;
-  let answers;
+  let answers: StreamEventsResponse[];
   try {
     answers = await rawStream(server.target, [
       StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(original.last), producerId: PRODUCER, producerSequence: lastCause.producerSequence }),

@@ -40,7 +40,7 @@ function nested(shape: Shape, level: number): { value: Record<string, unknown>; 
   if (shape.startsWith("arrays")) {
     let inner: unknown = [];
     for (let l = level; l > 2; l--) inner = [inner];
-    return { value: { a: inner }, deepest: "/a" + "/0".repeat(level - 2) };
+    return { value: { a: inner }, deepest: `/a${"/0".repeat(level - 2)}` };
   }
   let inner: unknown = shape.endsWith("string at the bottom") ? "x" : {};
   const keys: string[] = [];

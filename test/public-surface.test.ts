@@ -58,7 +58,7 @@ test("package.json exports each entry as a file of its own, with its types", asy
 });
 
 // EmitError (src/client/emitter.ts) is being rewritten under issue 17, which makes it a SessionEventsError.
-const NOT_YET = new Set(["EmitError"]);
+const NOT_YET = new Set<string>([]);
 
 test("every error class the entries export is a SessionEventsError with a gRPC status name as code", async () => {
   const seen: string[] = [];

@@ -50,6 +50,7 @@ test("SIGKILL during retention passes with an archive directory loses no acknowl
   const dataDir = tempDir();
   const archiveDir = tempDir();
   const acked = new Set<bigint>();
+  let first = 1n;
   for (const [round, extraMs] of [0, 3, 11, 29, 47].entries()) {
     for (const s of await runAndKill(dataDir, archiveDir, round + 1, extraMs)) acked.add(s);
     // Every final name is a whole, verified archive, named by its first and last record.
@@ -64,12 +65,13 @@ test("SIGKILL during retention passes with an archive directory loses no acknowl
     // The log reopens (recovery cuts only a crash tail) and holds the rest.
     const log = await SegmentLog.open({ dir: dataDir, segmentBytes: 2048 });
     for await (const record of log.read()) kept.add(record.sequence);
-    const first = log.firstSequence;
+    first = log.firstSequence;
     await log.close();
     const lost = [...acked].filter((s) => !kept.has(s));
     assert.equal(lost, [], `round ${round}: acknowledged records neither in the log nor in an archive`);
-    assert.ok(first > 1n, "retention removed segments");
   }
+  // A kill may land between an archive and its segment's removal (the next pass removes it): judged after all rounds.
+  assert.ok(first > 1n, "retention removed segments");
   assert.ok(acked.size > 100, `${acked.size} acknowledged records`);
 });
 

@@ -13,7 +13,10 @@ import * as arb from "./support/arbitraries.js";
 
 const RUNS = { numRuns: 300 };
 
-const jsonCases: [string, Bridge<any, any>, fc.Arbitrary<any>][] = [
+// biome-ignore lint/suspicious/noExplicitAny: the tables below hold differently typed bridges, arbitraries and codecs
+type Untyped = any;
+
+const jsonCases: [string, Bridge<Untyped, Untyped>, fc.Arbitrary<Untyped>][] = [
   ["SessionStartEvent", bridges.SessionStartEvent, arb.sessionStartJson],
   ["SessionEndEvent", bridges.SessionEndEvent, arb.sessionEndJson],
   ["UserInfo", bridges.UserInfo, arb.userInfoJson],
@@ -30,7 +33,7 @@ for (const [name, bridge, json] of jsonCases) {
   });
 }
 
-const messageCases: [string, Bridge<any, any>, fc.Arbitrary<any>, { encode(m: any): { finish(): Uint8Array }; fromPartial(m: any): any }][] = [
+const messageCases: [string, Bridge<Untyped, Untyped>, fc.Arbitrary<Untyped>, { encode(m: Untyped): { finish(): Uint8Array }; fromPartial(m: Untyped): Untyped }][] = [
   ["SessionStartEvent", bridges.SessionStartEvent, arb.sessionStartMessage, (await import("../gen/oneiric/session/v1/session_events.js")).SessionStartEvent],
   ["SessionEndEvent", bridges.SessionEndEvent, arb.sessionEndMessage, (await import("../gen/oneiric/session/v1/session_events.js")).SessionEndEvent],
   ["VrpEvent", bridges.VrpEvent, arb.vrpMessage, (await import("../gen/vrp/v1alpha1/vrp_event.js")).VrpEvent],

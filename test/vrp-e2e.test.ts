@@ -12,7 +12,7 @@ import { SegmentLog } from "../src/store/segment-log.js";
 import { VrpHub, vrpEventOf } from "../src/collector/vrp-hub.js";
 import { bridges } from "../src/bridge/index.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
-import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../gen/vrp/v1alpha1/vrp_service.js";
+import { StreamEventsRequest, VrpStreamServiceClient } from "../gen/vrp/v1alpha1/vrp_service.js";
 import { startTestServer } from "./support/collector.js";
 import { rawStream } from "./support/raw-stream.js";
 import { tempDir } from "./support/repo.js";

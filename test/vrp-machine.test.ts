@@ -179,7 +179,7 @@ test("replay restores: applying the stored outcomes gives the state deciding the
       const outcomes = events.map((e, i) => live.apply(e, i + 1));
       // A machine with another policy restores the same state: outcomes are read, not recomputed.
       const restored = new VrpStateMachine({ maxRecoveryWindowMs: 1, maxSwitchesPerMinute: 1 });
-      events.forEach((e, i) => restored.restore(e, outcomes[i]!));
+      for (const [i, e] of events.entries()) restored.restore(e, outcomes[i]!);
       assert.equal(restored.snapshot(), live.snapshot());
     }),
     { numRuns: 300 },

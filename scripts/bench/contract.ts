@@ -54,10 +54,12 @@ const descriptor = (name: string): DescMessage => {
 
 interface Case {
   event: string;
+  // biome-ignore lint/suspicious/noExplicitAny: one table of differently typed bridges
   bridge: Bridge<any, any>;
   json: object;
   mapping: MessageMapping;
   validate: (v: unknown) => unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: one table of differently typed generated codecs
   type: { encode(m: any, w?: BinaryWriter): { finish(): Uint8Array }; decode(b: Uint8Array): any };
 }
 

@@ -25,7 +25,7 @@ export function measure(variants: readonly Variant[], { rounds = 41, roundMs = 6
   const samples = variants.map(() => [] as number[]);
   for (const v of variants) timeFor(v.run, 300); // warm-up: let the JIT settle
   for (let r = 0; r < rounds; r++) {
-    variants.forEach((v, i) => samples[i]!.push(timeFor(v.run, roundMs)));
+    for (const [i, v] of variants.entries()) samples[i]!.push(timeFor(v.run, roundMs));
   }
   const base = samples[0]!;
   return variants.map((v, i) => ({

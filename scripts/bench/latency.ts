@@ -30,7 +30,7 @@ import { parseServeConfig } from "../../src/cli/serve-config.js";
 import { silentLogger } from "../../src/server/logger.js";
 import { startServer } from "../../src/server/server.js";
 import { sessionStartOfSize } from "./big-event.js";
-import { startCollectorProcess, startProcess, stopProcess } from "./collector.js";
+import { startCollectorProcess, stopProcess } from "./collector.js";
 import { fmt, median, timeFor } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -11,7 +11,7 @@
  * after members is allowed, as gzip(1) does.
  */
 import { createInflateRaw, crc32 } from "node:zlib";
-import { ByteWindow } from "../store/byte-window.js";
+import type { ByteWindow } from "../store/byte-window.js";
 
 /** Compressed bytes given to zlib at a time: the most a corrupt deflate stream can cost before its error. */
 const SLICE = 4096;

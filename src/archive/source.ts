@@ -231,6 +231,7 @@ async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | 
 function looksLikeJsonLines(bytes: Buffer): boolean {
   const lines = bytes.toString("utf8").split("\n");
   const complete = lines.slice(0, -1).map((l) => l.replace(/^\uFEFF/, "").trim());
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: a JSON line holds no raw control bytes; that is what is tested
   if (complete.length === 0) return /^\uFEFF?\s*\{[^\x00-\x08\x0b\x0c\x0e-\x1f]*$/.test(lines[0]!.slice(0, 4096));
   return complete.some((line) => line.startsWith("{") && parsesAsObject(line));
 }

@@ -263,7 +263,7 @@ function entryPlanFor(tag: number): EntryPlan | undefined {
       if (!events.has(info.type)) events.set(info.type, planEvent(info.type));
       const wrappers = info.fields.map((f, index): WrapperPlan => ({ index, kind: f.kind, key: Buffer.from(`,${JSON.stringify(f.json)}:`) }));
       const wrapperByTag: WrapperPlan[] = [];
-      info.fields.forEach((f, i) => (wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!));
+      for (const [i, f] of info.fields.entries()) wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!;
       entryPlans[(info.number << 3) | WIRE_LEN] = {
         event: events.get(info.type),
         eventTag: (info.eventNumber << 3) | WIRE_LEN,
@@ -371,8 +371,10 @@ function lengthEnd(end: number): number {
 }
 
 const HEX = "0123456789abcdef";
-/** JSON.stringify's short escapes; other control characters are written \u00XX. */
-const SHORT_ESCAPE: Readonly<Record<number, number>> = { 0x08: 0x62, 0x09: 0x74, 0x0a: 0x6e, 0x0c: 0x66, 0x0d: 0x72, 0x22: 0x22, 0x5c: 0x5c };
+/** JSON.stringify's short escapes (each character to the letter after its backslash); other control characters are written \u00XX. */
+const SHORT_ESCAPE: Readonly<Record<number, number>> = Object.fromEntries(
+  [..."\b\t\n\f\r\"\\"].map((c, i) => [c.charCodeAt(0), "btnfr\"\\".charCodeAt(i)]),
+);
 
 /**
  * The string bytes[start..end) as a JSON string, as JSON.stringify writes

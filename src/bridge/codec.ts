@@ -530,7 +530,7 @@ export function encodeMessageChunks(mapping: MessageMapping, message: object): U
       chunks.push(writer.uint32(tagOf(field)).uint32(lazy.bytes.length).finish(), lazy.bytes);
       writer = new BinaryWriter();
     } else {
-      encodeFields(mapping, m, [field], writer);
+      encodeFields(m, [field], writer);
     }
   }
   chunks.push(writer.finish());
@@ -544,10 +544,10 @@ export function encodeMessageChunks(mapping: MessageMapping, message: object): U
  * free-form value that is not JSON.
  */
 export function encodeMessage(mapping: MessageMapping, message: object, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-  return encodeFields(mapping, message as Message, compile(mapping).encodeOrder, writer);
+  return encodeFields(message as Message, compile(mapping).encodeOrder, writer);
 }
 
-function encodeFields(mapping: MessageMapping, m: Message, fields: readonly FieldMapping[], writer: BinaryWriter): BinaryWriter {
+function encodeFields(m: Message, fields: readonly FieldMapping[], writer: BinaryWriter): BinaryWriter {
   for (const field of fields) {
     const tag = tagOf(field);
     if (field.kind === "struct") {

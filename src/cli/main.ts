@@ -10,7 +10,7 @@ import process from "node:process";
 import { usageErrorOf } from "./flags.js";
 
 /** A command: its exit code, or nothing for 0. */
-type Run = (args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream) => void | number | Promise<void | number>;
+type Run = (args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream) => number | undefined | Promise<number | undefined>;
 
 interface Command {
   readonly path: readonly string[];
@@ -55,7 +55,7 @@ const COMMANDS: readonly Command[] = [
   },
   {
     path: ["contract", "check"],
-    summary: "session-events contract check --against BASELINE [--json] [--schemas FILE] [--proto DIR]",
+    summary: "contract check --against BASELINE [--json] [--schemas FILE] [--proto DIR]",
     load: lazy(() => import("./contract.js"), "contractCheck", "contractCheckUsage"),
   },
   {
@@ -88,6 +88,7 @@ const GROUPS: Record<string, string> = {
   sessions: "read sessions back from a collector",
   health: "ask a collector whether it is serving",
   schemas: "the contract's JSON Schemas",
+  contract: "check a contract change against a released baseline (which version bump it needs)",
   archive: "the protobuf log <-> JSON Lines",
   vrp: "VRP event streams",
   log: "a collector's data directory by hand",

@@ -258,6 +258,6 @@ function natsConfig(engine: Engine, values: Record<string, unknown>, env: NodeJS
 /** The options as a help text. */
 export function serveOptionsHelp(): string {
   return (Object.values(SERVE_OPTIONS) as OptionSpec[])
-    .map((s) => `  --${s.flag} <${VALUE_NAMES[s.kind]}>`.padEnd(34) + `${s.help}${s.default ? ` [${s.default}]` : ""}\n${"".padEnd(34)}env ${s.env}`)
+    .map((s) => `${`  --${s.flag} <${VALUE_NAMES[s.kind]}>`.padEnd(34)}${s.help}${s.default ? ` [${s.default}]` : ""}\n${"".padEnd(34)}env ${s.env}`)
     .join("\n");
 }

@@ -5,6 +5,7 @@ import { isIP } from "node:net";
 import { Metadata, credentials, experimental, status, type ChannelCredentials } from "@grpc/grpc-js";
 import { SessionEventsError } from "../errors.js";
 
+/** TLS to the collector: a CA to trust, and a client certificate and key for mutual TLS (paths or PEM). */
 export interface TlsOptions {
   /** PEM CA certificate(s) to trust (default: the system's). A path or the PEM itself. */
   readonly ca?: string | Buffer;
@@ -47,7 +48,7 @@ export function channelTarget(target: string): string {
 export function parseTargets(target: string): string[] {
   const targets = target.split(",").map((t) => t.trim());
   for (const t of targets) {
-    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s,\[\]]+):\d{1,5}$/.test(t)) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s,[\]]+):\d{1,5}$/.test(t)) {
       throw new SessionEventsError(`target: each collector must be host:port, comma-separated (got ${JSON.stringify(t)} in ${JSON.stringify(target)})`, {
         code: "INVALID_ARGUMENT",
         issues: [{ path: "target", rule: "host_port_list", message: "host:port[,host:port...]" }],
@@ -72,6 +73,7 @@ function registerMultiTargetResolver(): void {
     private timer: NodeJS.Timeout | undefined;
     constructor(
       private readonly target: { path: string },
+      // biome-ignore lint/suspicious/noExplicitAny: grpc-js's resolver listener takes differently typed arguments per call
       private readonly listener: (...args: any[]) => boolean,
     ) {}
     /**

@@ -29,19 +29,16 @@ import {
   type SubscribeResponse,
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
 import { authMetadata, channelCredentials, channelTarget, type TlsOptions } from "./connection.js";
-import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./retry.js";
+import { Backoff, retryPolicy, type RetryPolicy } from "./retry.js";
 import { ERROR_CODES, SessionEventsError, type ErrorCode, type ValidationIssue } from "../errors.js";
-
-// The handshake of a producer that names itself (see vrp_service.proto).
-const PRODUCER_ID_KEY = "x-producer-id";
-const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
+import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 
 /** Where the collector is and how to reach it (token, TLS, reconnection). */
 export interface VrpConnectionOptions {
   readonly target: string;
   readonly token?: string;
   readonly tls?: boolean | TlsOptions;
-  /** Reconnection backoff (maxAttempts: consecutive failed connections before giving up). */
+  /** Reconnection backoff (the one retry policy, retry.ts): the budget counts from the first failure in a row. */
   readonly reconnect?: Partial<RetryPolicy>;
 }
 
@@ -90,7 +87,11 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
-const RECONNECT: RetryPolicy = { ...DEFAULT_RETRY, maxAttempts: 10, initialBackoffMs: 100, maxBackoffMs: 3000 };
+/** A stream is worth more patience than one call: up to 30 s of reconnecting. */
+const RECONNECT: Partial<RetryPolicy> = { initialIntervalMs: 100, maxIntervalMs: 3000, maxElapsedMs: 30_000 };
+
+/** A stream that ended without an error (the collector went away): as retryable as UNAVAILABLE. */
+const ENDED = { code: status.UNAVAILABLE, details: "the stream ended" };
 
 /**
  * Streams VRP events to a collector: each `send` resolves with its Ack once stored, or rejects with VrpRejectedError; reconnects and resends what was not acknowledged.
@@ -107,14 +108,15 @@ export class VrpProducer {
   readonly producerId: string;
   private readonly client: VrpStreamServiceClient;
   private readonly window: number;
-  private readonly reconnect: RetryPolicy;
+  private readonly backoff: Backoff;
+  /** Whether the last reconnection failed too: the backoff's budget runs from the first failure in a row. */
+  private failing = false;
   private readonly pending = new Map<bigint, Pending>();
   private readonly roomWaiters: (() => void)[] = [];
   /** Created by the first derived() call: nobody listening, nothing kept. */
   private derivedQueue: AsyncQueue<VrpEventJson> | undefined;
   private call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse> | undefined;
   private next = 1n;
-  private failures = 0;
   /** Resolved by the first handshake: the collector told us where our numbering stands. */
   private readonly started: Promise<void>;
   private startedResolve!: () => void;
@@ -131,7 +133,7 @@ export class VrpProducer {
   constructor(private readonly options: VrpProducerOptions) {
     this.producerId = options.producerId ?? randomUUID();
     this.window = options.window ?? 256;
-    this.reconnect = { ...RECONNECT, ...options.reconnect };
+    this.backoff = new Backoff(retryPolicy({ ...RECONNECT, ...options.reconnect }));
     this.client = new VrpStreamServiceClient(channelTarget(options.target), channelCredentials(options.tls), {
       "grpc.initial_reconnect_backoff_ms": 100,
       "grpc.max_reconnect_backoff_ms": 3000,
@@ -241,7 +243,7 @@ export class VrpProducer {
   }
 
   private onResponse(response: StreamEventsResponse): void {
-    this.failures = 0;
+    this.failing = false;
     const kind = response.kind;
     if (!kind) return;
     switch (kind.$case) {
@@ -278,8 +280,10 @@ export class VrpProducer {
     this.call = undefined;
     if (this.shut) return; // closed: no reconnection (its timer would hold the process)
     if (this.pending.size === 0 && (this.closing || !error) && this.handshaken) return;
-    const retryable = !error || error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED || error.code === status.CANCELLED;
-    if (!retryable || ++this.failures > this.reconnect.maxAttempts) {
+    if (!this.failing) this.backoff.reset();
+    this.failing = true;
+    const wait = this.backoff.next(error ?? ENDED);
+    if (wait === undefined) {
       const reason = error ? `${status[error.code]}: ${error.details}` : "the stream ended";
       this.startedReject(new Error(`VRP stream failed: ${reason}`));
       for (const p of this.pending.values()) p.reject(new Error(`VRP stream failed: ${reason}`));
@@ -291,7 +295,7 @@ export class VrpProducer {
       if (this.shut || this.call) return;
       const stream = this.stream();
       for (const p of this.pending.values()) stream.write(p.request);
-    }, backoffMs(this.reconnect, this.failures - 1));
+    }, wait);
   }
 }
 
@@ -316,31 +320,38 @@ export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 3000,
   });
-  const policy = { ...RECONNECT, ...options.reconnect };
+  const backoff = new Backoff(retryPolicy({ ...RECONNECT, ...options.reconnect }));
   let after = options.afterSequence ?? 0n;
-  let failures = 0;
+  let failing = false;
   try {
+    const nextWait = (error: unknown) => {
+      if (!failing) backoff.reset();
+      failing = true;
+      return backoff.next(error);
+    };
     for (;;) {
+      let wait: number | undefined;
       const call = client.subscribe(
         SubscribeRequest.fromPartial({ sessionId: options.sessionId ?? "", eventTypes: [...(options.eventTypes ?? [])], afterSequence: after }),
         authMetadata(options.token),
       );
       try {
         for await (const response of call as AsyncIterable<SubscribeResponse>) {
-          failures = 0;
+          failing = false;
           after = response.sequence;
           yield { sequence: response.sequence, event: bridges.VrpEvent.toJson(response.event!), derived: response.derived };
         }
         // A subscription never ends by itself: the collector went away (shutting down).
-        if (++failures > policy.maxAttempts) return;
+        wait = nextWait(ENDED);
+        if (wait === undefined) return;
       } catch (e) {
         // UNAVAILABLE: unreachable; CANCELLED (not by us): the collector cut the stream on shutdown.
-        const code = (e as ServiceError).code;
-        if ((code !== status.UNAVAILABLE && code !== status.CANCELLED) || ++failures > policy.maxAttempts) throw e;
+        wait = nextWait(e);
+        if (wait === undefined) throw e;
       } finally {
         call.cancel();
       }
-      await new Promise((r) => setTimeout(r, backoffMs(policy, failures - 1)));
+      await new Promise((r) => setTimeout(r, wait));
     }
   } finally {
     client.close();

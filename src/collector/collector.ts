@@ -110,7 +110,7 @@ export class Collector {
       const first = await inFlight;
       return { sessionId: first.sessionId, status: this.sameStart(this.index.get(first.sessionId)!, checked) };
     }
-    const work = this.storeStart(event!, bytes);
+    const work = this.storeStart(bytes);
     this.pendingStarts.set(checked.event_id, work);
     try {
       return await work;
@@ -119,7 +119,7 @@ export class Collector {
     }
   }
 
-  private async storeStart(event: SessionStartEvent, bytes: Uint8Array[]): Promise<{ sessionId: string; status: EmitStatus }> {
+  private async storeStart(bytes: Uint8Array[]): Promise<{ sessionId: string; status: EmitStatus }> {
     // Random, not derived from component and time: two shells in the same
     // second must not collide (the original's flaw).
     const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;

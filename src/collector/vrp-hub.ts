@@ -22,7 +22,6 @@
  * (`conflict`).
  */
 import type { ErrorCode, SessionEventsError, ValidationIssue } from "../errors.js";
-import { crc32 } from "node:zlib";
 import { bridges } from "../bridge/index.js";
 import { ValidationError } from "../contract/errors.js";
 import type { VrpEventJson } from "../contract/types.js";

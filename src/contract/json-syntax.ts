@@ -45,10 +45,10 @@ export function locateJsonSyntaxError(text: string): JsonSyntaxProblem | undefin
     if (depth > MAX_DEPTH) throw new Stop(-1, pointer, "");
     ws();
     const c = text[i];
-    if (c === "{") return object(pointer, depth);
-    if (c === "[") return array(pointer, depth);
+    if (c === "{") return void object(pointer, depth);
+    if (c === "[") return void array(pointer, depth);
     if (c === '"') return void string(pointer);
-    if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return number(pointer);
+    if (c === "-" || (c !== undefined && c >= "0" && c <= "9")) return void number(pointer);
     for (const word of ["true", "false", "null"]) {
       if (text.startsWith(word, i)) {
         i += word.length;

@@ -64,7 +64,7 @@ function scan(text: string): Rfc3339Parts | undefined {
   let fraction = "";
   if (text[i] === ".") {
     const startDigits = ++i;
-    while (i < n && d(i) === d(i)) i++; // d(i) === d(i) is false only for NaN
+    while (i < n && !Number.isNaN(d(i))) i++;
     if (i === startDigits) return undefined;
     fraction = text.slice(startDigits, i);
   }

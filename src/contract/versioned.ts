@@ -7,7 +7,7 @@
 import type { SessionEndEventJson, SessionStartEventJson, EnvironmentInfoJson, UserInfoJson } from "./types.js";
 import { compileContract, type ContractValidator } from "./validate.js";
 import { isPlainObject } from "./shape.js";
-import { ContractVersions, VERSIONED_EVENT_NAMES, type SessionContractName } from "./versions.js";
+import { type ContractVersions, VERSIONED_EVENT_NAMES, type SessionContractName } from "./versions.js";
 
 export const VERSION_FIELD = "event_version";
 

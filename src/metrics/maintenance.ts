@@ -17,7 +17,7 @@
  */
 import type { Registry } from "prom-client";
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the checkpoint and retention work
+// biome-ignore lint/suspicious/noEmptyInterface: filled by the checkpoint and retention work
 export interface MaintenanceMetrics {}
 
 export function registerMaintenanceMetrics(registry: Registry): MaintenanceMetrics {

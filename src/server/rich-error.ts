@@ -8,7 +8,7 @@ import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
 import { BadRequest } from "../../gen/google/rpc/error_details.js";
 import { Status } from "../../gen/google/rpc/status.js";
 import type { ValidationIssue } from "../contract/errors.js";
-import { CollectorError } from "../collector/errors.js";
+import type { CollectorError } from "../collector/errors.js";
 
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
 export const BAD_REQUEST_TYPE_URL = "type.googleapis.com/google.rpc.BadRequest";

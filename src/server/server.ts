@@ -8,7 +8,7 @@ import { rm } from "node:fs/promises";
 import path from "node:path";
 import { Server, ServerCredentials, status, type ServerInterceptor, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
 import { Collector, checkAcceptedVersions } from "../collector/collector.js";
-import { openState } from "../state/open-state.js";
+import { openState, type OpenedState } from "../state/open-state.js";
 import { VrpHub } from "../collector/vrp-hub.js";
 import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
@@ -116,7 +116,7 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     throw dataDirError(config.dataDir, e);
   }
   const logOpenMs = Math.round(performance.now() - began);
-  let opened;
+  let opened: OpenedState;
   try {
     opened = await openState({
       dataDir: config.dataDir,

@@ -6,7 +6,7 @@
  */
 import { status, type ServerUnaryCall, type sendUnaryData, type ServiceDefinition } from "@grpc/grpc-js";
 import { BUILT_IN_CONTRACT, type SessionMappings } from "../bridge/served.js";
-import { Collector, type SessionView } from "../collector/collector.js";
+import type { Collector, SessionView } from "../collector/collector.js";
 import { CollectorError } from "../collector/errors.js";
 import type { SessionFilter } from "../state/session-tables.js";
 import {
@@ -48,8 +48,8 @@ export function sessionServiceHandlers(collector: Collector, logger: Logger, met
     <Req, Res>(name: string, handle: (request: Req) => Promise<Res> | Res) =>
     (call: ServerUnaryCall<Decoded<Req>, Res>, callback: sendUnaryData<Res>): void => {
       const { message, error } = call.request;
-      if (error) return callback(toServiceError(error));
-      if (call.cancelled) return callback({ code: status.CANCELLED, details: "cancelled before it was handled" });
+      if (error) return void callback(toServiceError(error));
+      if (call.cancelled) return void callback({ code: status.CANCELLED, details: "cancelled before it was handled" });
       Promise.resolve()
         .then(() => handle(message))
         .then(

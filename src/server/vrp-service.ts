@@ -32,8 +32,9 @@ import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
 import type { LogFollower } from "../store/event-log.js";
-import { vrpEventOf, type VrpHub } from "../collector/vrp-hub.js";
+import { vrpEventOf, type Accepted, type Duplicate, type Refused, type VrpHub } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
 import { OpenStreams } from "./open-streams.js";
 import { toServiceError } from "./rich-error.js";
@@ -68,10 +69,6 @@ export const vrpServiceDefinition = {
 
 /** Requests whose answer may wait at once, per stream (for the disk, or for the producer to read). */
 export const WINDOW = 256;
-
-/** The handshake of a producer that names itself (see vrp_service.proto). */
-export const PRODUCER_ID_KEY = "x-producer-id";
-export const LAST_PRODUCER_SEQUENCE_KEY = "x-last-producer-sequence";
 
 /**
  * `streams`: where open streams are registered, so that a shutdown ends them
@@ -148,7 +145,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
         const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
         index++;
-        let outcome;
+        let outcome: Accepted | Duplicate | Refused;
         try {
           outcome = decoded.error
             ? hub.refuse(decoded.error, request.producerId, request.producerSequence)

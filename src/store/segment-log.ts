@@ -31,7 +31,7 @@ import { acquireLock, releaseLock } from "./lock.js";
 import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
 import { syncPath } from "./fsync.js";
 import { SegmentCursor, floorEntry, holding, type CursorSource } from "./log-cursor.js";
-import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
+import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames } from "./segment-file.js";
 import { readSegmentIndex, removeOrphanIndexes, removeSegmentIndex, writeSegmentIndex } from "./segment-index.js";
 
 /**

@@ -1,7 +1,6 @@
 /** Helpers of the archive tests: the CLI as a child process, liveness guards, segments of a given shape. */
 import { spawn } from "node:child_process";
 import { closeSync, openSync, readdirSync, writeSync } from "node:fs";
-import path from "node:path";
 import { encodeFrame, encodeSegmentHeader } from "../../src/store/frame.js";
 import { logEntryBytes, sampleEvents } from "./archive-log.js";
 import { cliBin } from "./repo.js";
@@ -53,7 +52,7 @@ export async function within<T>(promise: Promise<T>, ms: number): Promise<{ valu
 export function bigSegment(file: string, events: number): void {
   const fd = openSync(file, "w");
   writeSync(fd, encodeSegmentHeader(1n));
-  sampleEvents(events).forEach((e, i) => writeSync(fd, encodeFrame(BigInt(i + 1), logEntryBytes(e))));
+  for (const [i, e] of sampleEvents(events).entries()) writeSync(fd, encodeFrame(BigInt(i + 1), logEntryBytes(e)));
   closeSync(fd);
 }
 

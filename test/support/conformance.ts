@@ -6,7 +6,8 @@
 import type { MessageMapping, FieldKind } from "../../src/bridge/mapping.js";
 import { protoMessage, type FieldDescriptor, type ResolvedMessage } from "./repo.js";
 
-type Schema = Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: a JSON Schema read at any depth
+export type Schema = Record<string, any>;
 
 /** Fields that exist on one side only, on purpose, each with its reason. */
 export interface Exception {

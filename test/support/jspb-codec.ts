@@ -97,23 +97,23 @@ function writeValue(field: FieldDescriptor, v: unknown, writer: Writer): void {
   const n = field.number;
   switch (field.type) {
     case "TYPE_STRING":
-      return writer.writeString(n, v as string);
+      return void writer.writeString(n, v as string);
     case "TYPE_INT32":
-      return writer.writeInt32(n, v as number);
+      return void writer.writeInt32(n, v as number);
     case "TYPE_UINT32":
-      return writer.writeUint32(n, v as number);
+      return void writer.writeUint32(n, v as number);
     case "TYPE_INT64":
-      return writer.writeInt64String(n, String(v));
+      return void writer.writeInt64String(n, String(v));
     case "TYPE_UINT64":
-      return writer.writeUint64String(n, String(v));
+      return void writer.writeUint64String(n, String(v));
     case "TYPE_DOUBLE":
-      return writer.writeDouble(n, v as number);
+      return void writer.writeDouble(n, v as number);
     case "TYPE_BOOL":
-      return writer.writeBool(n, v as boolean);
+      return void writer.writeBool(n, v as boolean);
     case "TYPE_ENUM":
-      return writer.writeEnum(n, v as number);
+      return void writer.writeEnum(n, v as number);
     case "TYPE_MESSAGE":
-      return writer.writeMessage(n, v as Obj, (m: Obj, w: Writer) => writeMessage(field.typeName!, m, w));
+      return void writer.writeMessage(n, v as Obj, (m: Obj, w: Writer) => writeMessage(field.typeName!, m, w));
     default:
       throw new Error(`jspb codec: unsupported field type ${field.type}`);
   }

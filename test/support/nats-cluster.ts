@@ -122,6 +122,7 @@ export class NatsNode {
   }
 
   /** GET a monitoring endpoint; undefined when the server does not answer (yet). */
+  // biome-ignore lint/suspicious/noExplicitAny: the monitoring JSON is read ad hoc by the tests
   async monitor(endpoint: string): Promise<any> {
     try {
       const response = await fetch(`http://127.0.0.1:${this.monitorPort}${endpoint}`, { signal: AbortSignal.timeout(2000) });
@@ -165,7 +166,7 @@ export class NatsCluster {
           options.extraConfig ?? "",
         ];
         const configFile = path.join(root, `${name}.conf`);
-        await writeFile(configFile, lines.join("\n") + "\n");
+        await writeFile(configFile, `${lines.join("\n")}\n`);
         return new NatsNode(name, p.client, p.cluster, p.monitor, storeDir, configFile);
       }),
     );

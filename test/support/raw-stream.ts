@@ -1,6 +1,6 @@
 /** One raw StreamEvents call: write requests, half-close, collect every answer (or the call's error). */
 import { credentials } from "@grpc/grpc-js";
-import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import { type StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
 
 export async function rawStream(target: string, requests: readonly StreamEventsRequest[], deadlineMs = 30_000): Promise<StreamEventsResponse[]> {
   const client = new VrpStreamServiceClient(target, credentials.createInsecure(), { "grpc.max_send_message_length": -1 });

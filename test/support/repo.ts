@@ -77,7 +77,7 @@ export function protoMessages(): Map<string, ResolvedMessage> {
       cached!.set(fullName, { fullName, descriptor: msg, fieldComments });
       for (const nested of msg.nestedType ?? []) add(nested, fullName, undefined);
     };
-    (file.messageType ?? []).forEach((m, i) => add(m, `.${file.package}`, i));
+    for (const [i, m] of (file.messageType ?? []).entries()) add(m, `.${file.package}`, i);
   }
   return cached;
 }

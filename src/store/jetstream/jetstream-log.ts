@@ -16,13 +16,13 @@
  * server goes away.
  */
 import { randomUUID } from "node:crypto";
-import { type JetStreamClient, type JetStreamManager, type JsMsg } from "@nats-io/jetstream";
+import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 import { SessionEventsError } from "../../errors.js";
 import type { EventLog, LogRecord } from "../event-log.js";
 import { LogClosedError } from "../errors.js";
 import { decodeGroup, encodeGroup } from "./group-codec.js";
 import { lastOfSubject, publishIfSubjectAt, SubjectMovedError, type SerialisationMode } from "./conditional-publish.js";
-import { SessionSequenceConflictError } from "./errors.js";
+import { JetStreamUnavailableError, SessionSequenceConflictError } from "./errors.js";
 import type { FamilyNames } from "./names.js";
 import { publishAcknowledged, withTransientRetries } from "./publish.js";
 
@@ -152,7 +152,7 @@ export class JetStreamLog implements EventLog {
    * `signal` aborts, or the log closes.
    */
   async *tail(fromSequence = 1n, signal?: AbortSignal): AsyncIterable<JetStreamRecord> {
-    for await (const message of this.messages(fromSequence, signal)) yield* this.records(message);
+    for await (const message of this.messages(fromSequence, signal, true)) yield* this.records(message);
   }
 
   /**
@@ -163,7 +163,8 @@ export class JetStreamLog implements EventLog {
    * a while although the stream holds more is replaced by a new one from
    * the next sequence: still in order, no gap, no duplicate.
    */
-  private async *messages(fromSequence: bigint, signal?: AbortSignal): AsyncIterable<JsMsg> {
+  /** `persistent`: a follower rides out elections and lost servers (it waits for JetStream, however long); a read gives up after the deadline. */
+  private async *messages(fromSequence: bigint, signal?: AbortSignal, persistent = false): AsyncIterable<JsMsg> {
     let next = fromSequence;
     let ended = false;
     const end = () => {
@@ -174,9 +175,15 @@ export class JetStreamLog implements EventLog {
     try {
       while (!ended && !this.closed && !signal?.aborted) {
         const start = next;
-        const consumer = await withTransientRetries(`a reader of ${this.names.stream}`, this.publishDeadlineMs, () =>
-          this.js.consumers.get(this.names.stream, start > 1n ? { opt_start_seq: Number(start) } : {}),
-        );
+        let consumer: Consumer;
+        try {
+          consumer = await withTransientRetries(`a reader of ${this.names.stream}`, this.publishDeadlineMs, () =>
+            this.js.consumers.get(this.names.stream, start > 1n ? { opt_start_seq: Number(start) } : {}),
+          );
+        } catch (e) {
+          if (persistent && e instanceof JetStreamUnavailableError) continue; // still no leader: wait on
+          throw e;
+        }
         // Short pulls: heartbeats every second, so a lost server is noticed soon.
         const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
         const stop = () => void messages.stop();

@@ -35,7 +35,7 @@ export class KvRegister {
   /** The value and its revision (revision 0n and an empty value when absent). */
   async get(key: string): Promise<Versioned> {
     const entry = await this.kv.get(idToken(key));
-    if (!entry || entry.operation !== "PUT") return { value: new Uint8Array(0), revision: entry ? BigInt(entry.revision) : 0n };
+    if (entry?.operation !== "PUT") return { value: new Uint8Array(0), revision: entry ? BigInt(entry.revision) : 0n };
     return { value: entry.value, revision: BigInt(entry.revision) };
   }
 
