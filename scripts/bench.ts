@@ -26,52 +26,62 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const sections: { name: string; title: string; run: () => Promise<string> }[] = [
   {
     name: "contract",
-    title: "Contract bridge (events/s, medians of 41 interleaved rounds; cost = per-round variant time ÷ baseline time, median; ingest against JSON.parse alone, egress against JSON.stringify alone, beside protobuf-es)",
+    title:
+      "Contract bridge (events/s, medians of 41 interleaved rounds; cost = per-round variant time ÷ baseline time, median; ingest against JSON.parse alone, egress against JSON.stringify alone, beside protobuf-es)",
     run: async () => contractTables(benchContract()),
   },
   {
     name: "collector",
-    title: "Collector, unary EmitSessionStart (load generator in its own process; medians of 3 interleaved rounds of 2.5 s)",
+    title:
+      "Collector, unary EmitSessionStart (load generator in its own process; medians of 3 interleaved rounds of 2.5 s)",
     run: async () => collectorTable(await benchCollector()),
   },
   {
     name: "vrp",
-    title: "VRP StreamEvents, one bidirectional call, 256 events unacknowledged at most (load generator in its own process; medians of 3 interleaved rounds of 3 s)",
+    title:
+      "VRP StreamEvents, one bidirectional call, 256 events unacknowledged at most (load generator in its own process; medians of 3 interleaved rounds of 3 s)",
     run: async () => vrpTable(await benchVrp()),
   },
   {
     name: "latency",
-    title: "Latency of a small call beside clients sending max-size events (every process its own; medians of 3 interleaved rounds of 5 s)",
+    title:
+      "Latency of a small call beside clients sending max-size events (every process its own; medians of 3 interleaved rounds of 5 s)",
     run: async () => latencyTables(await benchLatency()),
   },
   {
     name: "archive",
-    title: "Archives, export and import beside the JSON half of the same job (medians of 5 interleaved rounds; peak memory of each job in its own process)",
+    title:
+      "Archives, export and import beside the JSON half of the same job (medians of 5 interleaved rounds; peak memory of each job in its own process)",
     run: async () => archiveTables(await benchArchive()),
   },
   {
     name: "tailing",
-    title: "Tailing: delivering new records to subscribers (log cursor against a read from the sequence, the way before, in the same run)",
+    title:
+      "Tailing: delivering new records to subscribers (log cursor against a read from the sequence, the way before, in the same run)",
     run: async () => tailingTables(await benchTailCost(), await benchSubscriberLag()),
   },
   {
     name: "import",
-    title: "Import time of each package entry in a fresh process (medians of 21 interleaved rounds beside a bare `node -e 0`)",
+    title:
+      "Import time of each package entry in a fresh process (medians of 21 interleaved rounds beside a bare `node -e 0`)",
     run: async () => importTimeTable(benchImportTime()),
   },
   {
     name: "log-engines",
-    title: "Log engines, raw appends of 200 bytes, 64 in flight from one process (medians of 3 interleaved rounds of 2 s; JetStream on loopback)",
+    title:
+      "Log engines, raw appends of 200 bytes, 64 in flight from one process (medians of 3 interleaved rounds of 2 s; JetStream on loopback)",
     run: async () => jetstreamAppendTable(await benchJetStreamAppend()),
   },
   {
     name: "scale",
-    title: "Scale: a collector on a log of N sessions (start, listening, memory, queries; SCALE_SESSIONS sizes, SCALE_BASELINE_BIN the baseline build)",
+    title:
+      "Scale: a collector on a log of N sessions (start, listening, memory, queries; SCALE_SESSIONS sizes, SCALE_BASELINE_BIN the baseline build)",
     run: async () => scaleTable(await benchScale()),
   },
   {
     name: "emitter",
-    title: "Emitter, as its host sees it: emitSessionStart while a spooled backlog drains, and the spool's disk use after delivery (collector in its own process)",
+    title:
+      "Emitter, as its host sees it: emitSessionStart while a spooled backlog drains, and the spool's disk use after delivery (collector in its own process)",
     run: async () => emitterTables(await benchEmitter()),
   },
 ];
@@ -86,7 +96,10 @@ for (const section of sections) {
   if (record) {
     const markers = new RegExp(`<!-- bench:${section.name}:start -->[\\s\\S]*<!-- bench:${section.name}:end -->`);
     if (!markers.test(doc)) throw new Error(`BENCHMARKS.md has no markers for ${section.name}`);
-    doc = doc.replace(markers, `<!-- bench:${section.name}:start -->\nMachine:\n\n${machine()}\n\n${table}\n<!-- bench:${section.name}:end -->`);
+    doc = doc.replace(
+      markers,
+      `<!-- bench:${section.name}:start -->\nMachine:\n\n${machine()}\n\n${table}\n<!-- bench:${section.name}:end -->`,
+    );
   }
 }
 if (record) {

@@ -36,6 +36,9 @@ export function descriptorRegistry(): FileRegistry {
 /** A message's descriptor by its full name ("vrp.v1alpha1.VrpEvent"); throws when proto/ has none. */
 export function messageDescriptor(fullName: string): DescMessage {
   const message = descriptorRegistry().getMessage(fullName);
-  if (!message) throw new SessionEventsError(`no message ${fullName} in gen/descriptors.binpb (run npm run gen)`, { code: "INTERNAL" });
+  if (!message)
+    throw new SessionEventsError(`no message ${fullName} in gen/descriptors.binpb (run npm run gen)`, {
+      code: "INTERNAL",
+    });
   return message;
 }

@@ -24,7 +24,13 @@ export {
   EXPORT_FORMATS,
   type ExportFormat,
 } from "./session/registry.js";
-export { SessionEventsError, ERROR_CODES, type ErrorCode, type SessionEventsErrorOptions, type ValidationIssue } from "./errors.js";
+export {
+  SessionEventsError,
+  ERROR_CODES,
+  type ErrorCode,
+  type SessionEventsErrorOptions,
+  type ValidationIssue,
+} from "./errors.js";
 export { ValidationError } from "./contract/errors.js";
 export type {
   JsonObject,

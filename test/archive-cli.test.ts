@@ -20,7 +20,9 @@ interface Result {
 
 function cli(args: string[], options: { input?: string; nodeArgs?: string[] } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cliBin, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cliBin, ...args], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -47,7 +49,10 @@ test("export to a pipe, import from stdin, verify: exit 0 and nothing on stderr 
   assert.is(imported.code, 0, imported.stderr);
   const verified = await cli(["archive", "verify", path.join(dir, "vrp.seg")]);
   assert.is(verified.code, 0, verified.stderr);
-  assert.match(verified.stdout, "records: 6\nvalid events: 6\n  VrpEvent: 6\n    PATH_SELECTED: 3\n    STATE_CHANGE: 3\n");
+  assert.match(
+    verified.stdout,
+    "records: 6\nvalid events: 6\n  VrpEvent: 6\n    PATH_SELECTED: 3\n    STATE_CHANGE: 3\n",
+  );
   assert.match(verified.stdout, "log sequences: 1..6\ndamaged: 0\n");
   assert.is(verified.stderr, "");
   const json = await cli(["archive", "verify", path.join(dir, "vrp.seg"), "--json"]);
@@ -73,7 +78,10 @@ test("damage: verify exits 1 naming each record; export stops (1) or skips (3) a
 
   const stopped = await cli(["archive", "export", file, "-o", path.join(dir, "out.jsonl")]);
   assert.is(stopped.code, 1);
-  assert.match(stopped.stderr, `export: stopped at damage (--on-damage skip reports it and goes on):\n  ${file} record 1 (byte ${first}): payload checksum mismatch`);
+  assert.match(
+    stopped.stderr,
+    `export: stopped at damage (--on-damage skip reports it and goes on):\n  ${file} record 1 (byte ${first}): payload checksum mismatch`,
+  );
   assert.is(spawnSync("ls", [dir], { encoding: "utf8" }).stdout, "log.seg\n");
 
   const skipped = await cli(["archive", "export", file, "-o", path.join(dir, "out.jsonl"), "--on-damage", "skip"]);
@@ -86,8 +94,8 @@ test("bad flags are usage errors (exit 2) that name the flag and the rule", asyn
   const dir = await dataDir();
   const data = path.join(dir, "data");
   const cases: [string[], string][] = [
-    [["--layout", "yaml"], "--layout: must be one of events, records (got \"yaml\")"],
-    [["--family", "sessions"], "--family: must be one of session, vrp (got \"sessions\")"],
+    [["--layout", "yaml"], '--layout: must be one of events, records (got "yaml")'],
+    [["--family", "sessions"], '--family: must be one of session, vrp (got "sessions")'],
     [["--since", "yesterday"], "--since: must be an RFC 3339 date-time"],
     [["--since", "2026-01-02T00:00:00Z", "--until", "2026-01-01T00:00:00Z"], "--until: must be after since"],
     [["--on-damage", "ignore"], "--on-damage: must be one of stop, skip"],
@@ -104,9 +112,15 @@ test("bad flags are usage errors (exit 2) that name the flag and the rule", asyn
     assert.is(r.stdout, "");
   }
   const noOutput = await cli(["archive", "import", data]);
-  assert.equal([noOutput.code, noOutput.stderr.split("\n")[0]], [2, "session-events: error: -o: is required (a FILE, or - for stdout)"]);
+  assert.equal(
+    [noOutput.code, noOutput.stderr.split("\n")[0]],
+    [2, "session-events: error: -o: is required (a FILE, or - for stdout)"],
+  );
   const missing = await cli(["archive", "verify", path.join(dir, "nope")]);
-  assert.equal([missing.code, missing.stderr], [1, `session-events: error: ${path.join(dir, "nope")}: no such file or directory\n`]);
+  assert.equal(
+    [missing.code, missing.stderr],
+    [1, `session-events: error: ${path.join(dir, "nope")}: no such file or directory\n`],
+  );
 });
 
 /** A segment of about `megabytes` MB: its header, then framed records. */

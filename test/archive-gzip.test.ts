@@ -13,18 +13,25 @@ import { HANG, settles, payloadOfSize } from "./support/archive-run.js";
 test("gzip: a bad CRC trailer keeps the events decoded before it, and names where", async () => {
   const dir = tempDir();
   const jsonl = path.join(dir, "a.jsonl");
-  await exportArchive((() => {
-    const seg = path.join(dir, "a.seg");
-    writeSegmentFile(seg, sampleEvents(3).map(logEntryBytes));
-    return seg;
-  })(), { output: jsonl });
+  await exportArchive(
+    (() => {
+      const seg = path.join(dir, "a.seg");
+      writeSegmentFile(seg, sampleEvents(3).map(logEntryBytes));
+      return seg;
+    })(),
+    { output: jsonl },
+  );
   const gz = gzipSync(readFileSync(jsonl));
   gz[gz.length - 6] ^= 0xff; // CRC-32 trailer
   const file = path.join(dir, "a.jsonl.gz");
   writeFileSync(file, gz);
   const s = await verifyArchive(file);
   assert.is(s.damaged, 1);
-  assert.is(s.events, 3, `all ${3 - s.events} events before the trailer were dropped; damage at ${JSON.stringify(s.damage[0]?.position)}`);
+  assert.is(
+    s.events,
+    3,
+    `all ${3 - s.events} events before the trailer were dropped; damage at ${JSON.stringify(s.damage[0]?.position)}`,
+  );
 });
 
 // Joining each 16 KiB gunzip chunk onto the line so far made this quadratic
@@ -67,7 +74,10 @@ test("gzip: a NUL byte after a member hides everything after it, and verify call
   const text = await sampleJsonLines(dir, 20);
   writeFileSync(file, Buffer.concat([gzipSync(text), Buffer.alloc(100), gzipSync(text)]));
   const s = await verifyArchive(file);
-  assert.ok(s.events === 40 || s.damaged > 0, `events ${s.events}, damaged ${s.damaged}: the second member was dropped silently`);
+  assert.ok(
+    s.events === 40 || s.damaged > 0,
+    `events ${s.events}, damaged ${s.damaged}: the second member was dropped silently`,
+  );
 });
 
 test("gzip: corrupt deflate data is reported as damage; the read does not hang (zlib never calls back a write that errors)", async () => {

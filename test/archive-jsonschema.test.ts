@@ -42,8 +42,12 @@ if (!available && process.env.CI !== "true") {
     assert.ok(available, "python3-jsonschema is missing");
     const dir = tempDir();
     const events: LoggedEvent[] = [
-      ...fc.sample(arb.sessionStartJson, { numRuns: 150, seed: 7 }).map((json, i): LoggedEvent => ({ kind: "session_started", json, sessionId: `sess_${i}` })),
-      ...fc.sample(arb.sessionEndJson, { numRuns: 150, seed: 8 }).map((json): LoggedEvent => ({ kind: "session_ended", json })),
+      ...fc
+        .sample(arb.sessionStartJson, { numRuns: 150, seed: 7 })
+        .map((json, i): LoggedEvent => ({ kind: "session_started", json, sessionId: `sess_${i}` })),
+      ...fc
+        .sample(arb.sessionEndJson, { numRuns: 150, seed: 8 })
+        .map((json): LoggedEvent => ({ kind: "session_ended", json })),
       ...fc.sample(arb.vrpJson, { numRuns: 150, seed: 9 }).map((json): LoggedEvent => ({ kind: "vrp_received", json })),
     ];
     const log = path.join(dir, "log.seg");
@@ -53,7 +57,9 @@ if (!available && process.env.CI !== "true") {
     const files: string[] = [];
     for (const type of ["SessionStartEvent", "SessionEndEvent", "VrpEvent"]) {
       const out = path.join(dir, `${type}.jsonl`);
-      const r = spawnSync(process.execPath, [cliBin, "archive", "export", log, "--type", type, "-o", out], { encoding: "utf8" });
+      const r = spawnSync(process.execPath, [cliBin, "archive", "export", log, "--type", type, "-o", out], {
+        encoding: "utf8",
+      });
       assert.is(r.status, 0, r.stderr);
       files.push(type, out);
     }

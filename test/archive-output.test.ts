@@ -49,7 +49,11 @@ test("CLI: export --gzip into a pipe closed early (| head -c) does not end in a 
   bigSegment(input, 20_000);
   const r = await cli(["archive", "export", input, "--gzip"], { closeStdoutAfterFirstChunk: true });
   assert.not.ok(r.timedOut, "hung");
-  assert.is.not(r.code, 13, "exit 13 is Node's 'unsettled top-level await': the job waited for a drain that never came");
+  assert.is.not(
+    r.code,
+    13,
+    "exit 13 is Node's 'unsettled top-level await': the job waited for a drain that never came",
+  );
 });
 
 test("CLI: verify into a pipe closed early (| head -1) is not an unhandled 'error' event with a stack trace", async () => {
@@ -65,7 +69,10 @@ test("CLI: verify's damage lines on stdout honour backpressure (constant memory 
   const dir = tempDir();
   const input = path.join(dir, "zeros.bin");
   writeFileSync(input, Buffer.alloc(150_000)); // 150 KB of input -> ~22 MB of damage lines, more than the heap
-  const r = await cli(["archive", "verify", input, "--format", "delimited"], { nodeArgs: ["--max-old-space-size=16"], timeoutMs: 120_000 });
+  const r = await cli(["archive", "verify", input, "--format", "delimited"], {
+    nodeArgs: ["--max-old-space-size=16"],
+    timeoutMs: 120_000,
+  });
   assert.not.match(r.stderr, "heap out of memory");
   assert.is(r.code, 1, `exit ${r.code}`);
   assert.is(r.stdout.split("\n").filter((l) => /^damaged: .* record \d+/.test(l)).length, 150_000);
@@ -93,7 +100,11 @@ test("sink: -o naming a FIFO writes into the FIFO instead of replacing it with a
   reader.stdout.setEncoding("utf8").on("data", (d: string) => (got += d));
   try {
     await exportArchive(data, { output: fifo });
-    await until(() => got.split("\n").filter(Boolean).length === 12 || !lstatSync(fifo).isFIFO(), "the FIFO's reader got every line", 5000).catch(() => {});
+    await until(
+      () => got.split("\n").filter(Boolean).length === 12 || !lstatSync(fifo).isFIFO(),
+      "the FIFO's reader got every line",
+      5000,
+    ).catch(() => {});
     // The same happens to -o /dev/null or -o /dev/stdout when run as root: the device node is replaced.
     assert.ok(lstatSync(fifo).isFIFO(), "the FIFO was renamed over by a regular file");
     assert.is(got.split("\n").filter(Boolean).length, 12, "the FIFO's reader got nothing");
@@ -138,7 +149,11 @@ test("sink: finished sinks leave no listeners on a given stream", async () => {
     await sink.write("hello\n");
     await sink.finish();
   }
-  assert.is(stream.listenerCount("error"), before, "an 'error' listener (holding the sink) is added per sink and never removed");
+  assert.is(
+    stream.listenerCount("error"),
+    before,
+    "an 'error' listener (holding the sink) is added per sink and never removed",
+  );
 });
 
 test.run();

@@ -16,7 +16,8 @@ import * as assert from "uvu/assert";
 import { bufBin, cliBin, repoRoot, tempDir } from "./support/repo.js";
 
 const PYTHON = "/usr/bin/python3";
-const available = spawnSync(PYTHON, ["-c", "import google.protobuf"]).status === 0 && spawnSync("protoc", ["--version"]).status === 0;
+const available =
+  spawnSync(PYTHON, ["-c", "import google.protobuf"]).status === 0 && spawnSync("protoc", ["--version"]).status === 0;
 const script = path.join(repoRoot, "test/interop/python_delimited.py");
 const cli = (...args: string[]) => spawnSync(process.execPath, [cliBin, ...args], { encoding: "utf8" });
 
@@ -28,24 +29,42 @@ if (!available && process.env.CI !== "true") {
     const dir = tempDir("pydelim-");
     const image = path.join(dir, "image.binpb");
     execFileSync(bufBin, ["build", "--as-file-descriptor-set", "-o", image], { cwd: repoRoot });
-    const files = ["oneiric/session/v1/session_events.proto", "vrp/v1alpha1/vrp_event.proto", "sessionevents/log/v1/log_entry.proto"];
+    const files = [
+      "oneiric/session/v1/session_events.proto",
+      "vrp/v1alpha1/vrp_event.proto",
+      "sessionevents/log/v1/log_entry.proto",
+    ];
     execFileSync("protoc", [`--descriptor_set_in=${image}`, `--python_out=${dir}`, ...files]);
     execFileSync(PYTHON, [script, "write", dir]);
 
     const vrp = cli("archive", "export", path.join(dir, "vrp.bin"), "--message", "VrpEvent");
     assert.is(vrp.status, 0, vrp.stderr);
-    assert.equal(vrp.stdout.trimEnd().split("\n").map((l) => JSON.parse(l)), [0, 1, 2].map((i) => ({
-      ts_ms: 1700000000000 + i,
-      event_type: "PATH_SELECTED",
-      session_id: "py-1",
-      node_id: "node-py",
-      details: { transport_id: `udp/${i}`, rtt_ms: 12.5 },
-    })));
+    assert.equal(
+      vrp.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+      [0, 1, 2].map((i) => ({
+        ts_ms: 1700000000000 + i,
+        event_type: "PATH_SELECTED",
+        session_id: "py-1",
+        node_id: "node-py",
+        details: { transport_id: `udp/${i}`, rtt_ms: 12.5 },
+      })),
+    );
 
     const log = cli("archive", "export", path.join(dir, "log.bin"), "--layout", "records");
     assert.is(log.status, 0, log.stderr);
     const record = JSON.parse(log.stdout);
-    assert.equal({ ...record, event: undefined }, { received_at: "2026-11-22T01:02:03.004Z", entry: "session_started", session_id: "sess_python", event: undefined });
+    assert.equal(
+      { ...record, event: undefined },
+      {
+        received_at: "2026-11-22T01:02:03.004Z",
+        entry: "session_started",
+        session_id: "sess_python",
+        event: undefined,
+      },
+    );
     assert.equal(record.event.timestamp, "2026-11-22T01:02:03.123456Z");
     assert.equal(record.event.metadata, { writer: "python", nested: { n: 1 } });
 
@@ -57,7 +76,16 @@ if (!available && process.env.CI !== "true") {
     assert.is(imported.status, 0, imported.stderr);
     const read = spawnSync(PYTHON, [script, "read", ours, dir], { encoding: "utf8" });
     assert.is(read.status, 0, read.stderr);
-    assert.equal(read.stdout.trimEnd().split("\n").map((l) => JSON.parse(l)), vrp.stdout.trimEnd().split("\n").map((l) => JSON.parse(l)));
+    assert.equal(
+      read.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+      vrp.stdout
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l)),
+    );
   });
 }
 

@@ -14,7 +14,9 @@ test("a single flipped payload byte in a data directory costs one damaged record
   const dir = tempDir();
   const data = path.join(dir, "data");
   await writeDataDir(data, sampleEvents(40), 1024);
-  const seg = readdirSync(data).filter((n) => n.endsWith(".seg")).sort()[1]!;
+  const seg = readdirSync(data)
+    .filter((n) => n.endsWith(".seg"))
+    .sort()[1]!;
   const file = path.join(data, seg);
   const bytes = readFileSync(file);
   bytes[SEGMENT_HEADER_BYTES + HEADER_BYTES + 5] ^= 0xff; // the first record's payload (after the segment and frame headers)
@@ -28,7 +30,13 @@ test("verify of a data directory that the collector itself refuses as corrupt is
   const dir = tempDir();
   const data = path.join(dir, "data");
   await writeDataDir(data, sampleEvents(40), 1024);
-  const last = path.join(data, readdirSync(data).filter((n) => n.endsWith(".seg")).sort().at(-1)!);
+  const last = path.join(
+    data,
+    readdirSync(data)
+      .filter((n) => n.endsWith(".seg"))
+      .sort()
+      .at(-1)!,
+  );
   const bytes = Buffer.from(readFileSync(last));
   bytes[bytes.length - 5] ^= 0xff; // the last acknowledged record: checksum now fails
   const garbage = Buffer.alloc(300, 0x5a); // non-zero bytes after it: not what a crash mid-write leaves

@@ -5,7 +5,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { verifyArchive } from "../src/archive/index.js";
 import { HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../src/store/frame.js";
-import { logEntryBytes, sampleEvents, writeSegmentFile, sampleJsonLines, type LoggedEvent } from "./support/archive-log.js";
+import {
+  logEntryBytes,
+  sampleEvents,
+  writeSegmentFile,
+  sampleJsonLines,
+  type LoggedEvent,
+} from "./support/archive-log.js";
 import { tempDir } from "./support/repo.js";
 import { validEnd, validVrp } from "./support/fixtures.js";
 
@@ -39,7 +45,10 @@ test("sniff: a length-delimited file whose first record is 123 bytes long (0x7b 
   const dir = tempDir();
   let entry: Uint8Array | undefined;
   for (let pad = 0; pad < 200 && !entry; pad++) {
-    const e: LoggedEvent = { kind: "session_ended", json: { ...validEnd(), metadata: { exit_reason: "x".repeat(pad) } } };
+    const e: LoggedEvent = {
+      kind: "session_ended",
+      json: { ...validEnd(), metadata: { exit_reason: "x".repeat(pad) } },
+    };
     const bytes = logEntryBytes(e);
     if (bytes.length === 123) entry = bytes;
   }
@@ -73,7 +82,13 @@ test("sniff: one stray control byte in a JSON Lines file does not turn the whole
 test("sniff: a segment whose first record is larger than 4 MiB (allowed up to 64 MiB) is sniffed as a segment", async () => {
   const dir = tempDir();
   const file = path.join(dir, "big-first.bin");
-  const big = logEntryBytes({ kind: "vrp_received", json: { ...validVrp(), details: { path: "x".repeat(5 << 20) } }, producerId: "p", producerSequence: 1n, receivedAt: "2026-02-06T12:00:00Z" });
+  const big = logEntryBytes({
+    kind: "vrp_received",
+    json: { ...validVrp(), details: { path: "x".repeat(5 << 20) } },
+    producerId: "p",
+    producerSequence: 1n,
+    receivedAt: "2026-02-06T12:00:00Z",
+  });
   writeSegmentFile(file, [big, ...sampleEvents(10).map(logEntryBytes)]);
   const s = await verifyArchive(file, { onDamage: () => {} });
   assert.is(s.events, 11, `events ${s.events}, damaged ${s.damaged}: read as delimited`);

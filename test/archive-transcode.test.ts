@@ -13,7 +13,14 @@ import fc from "fast-check";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { decodeRecord, encodeLogEntryWithGeneratedCode, encodeRecord, ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError } from "../src/archive/codec.js";
+import {
+  decodeRecord,
+  encodeLogEntryWithGeneratedCode,
+  encodeRecord,
+  ENTRY_KINDS,
+  LOG_ENTRY_KINDS,
+  RecordError,
+} from "../src/archive/codec.js";
 import { EVENT_TYPES } from "../src/archive/event.js";
 import { formatLine, parseLine, type LineLayout } from "../src/archive/lines.js";
 import { messageOf } from "../src/archive/message-cache.js";
@@ -48,7 +55,11 @@ function reference(bytes: Uint8Array, layout: LineLayout, sequence: bigint | und
   }
 }
 
-function fast(bytes: Uint8Array, layout: LineLayout, sequence: bigint | undefined): { line: string; summary: string } | undefined {
+function fast(
+  bytes: Uint8Array,
+  layout: LineLayout,
+  sequence: bigint | undefined,
+): { line: string; summary: string } | undefined {
   const tally = new SummaryBuilder();
   const transcoder = transcoderFor(layout);
   if (!transcoder.record(bytes, sequence, tally)) {
@@ -66,7 +77,11 @@ function compare(bytes: Uint8Array, sequence: bigint | undefined = 7n): boolean 
     const got = fast(bytes, layout, sequence);
     if (!got) continue;
     taken = true;
-    assert.is(ref.kind, "line", `the fast path took a record the reference path refuses (${JSON.stringify(ref)}): ${Buffer.from(bytes).toString("hex")}`);
+    assert.is(
+      ref.kind,
+      "line",
+      `the fast path took a record the reference path refuses (${JSON.stringify(ref)}): ${Buffer.from(bytes).toString("hex")}`,
+    );
     if (ref.kind !== "line") continue;
     assert.is(got.line, ref.line, layout);
     assert.is(got.summary, ref.summary, `${layout}: summary`);
@@ -78,16 +93,53 @@ function compare(bytes: Uint8Array, sequence: bigint | undefined = 7n): boolean 
 
 const nastyText = fc.oneof(
   arb.text({ maxLength: 20 }),
-  fc.constantFrom("", '"', "\\", "\u0000", "\u001f", "\u007f", "\b\t\n\f\r", "\u2028\u2029", "\uFEFFbom", "é", "日本語", "😀", "a\u0001b", "</script>"),
+  fc.constantFrom(
+    "",
+    '"',
+    "\\",
+    "\u0000",
+    "\u001f",
+    "\u007f",
+    "\b\t\n\f\r",
+    "\u2028\u2029",
+    "\uFEFFbom",
+    "é",
+    "日本語",
+    "😀",
+    "a\u0001b",
+    "</script>",
+  ),
 );
 const integerLikeKey = fc.constantFrom("0", "1", "10", "007", "4294967294", "4294967295", "-1", "1.5", "1e3", " 1");
-const key = fc.oneof(nastyText, integerLikeKey).filter((k) => k !== "__proto__" && k !== "constructor" && k !== "prototype");
+const key = fc
+  .oneof(nastyText, integerLikeKey)
+  .filter((k) => k !== "__proto__" && k !== "constructor" && k !== "prototype");
 const nastyNumber = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }),
-  fc.constantFrom(-0, 0, 5e-324, -5e-324, 1.7976931348623157e308, 1e21, 1e-7, 123456789012345680000, 0.1, 2 ** 53, -(2 ** 53)),
+  fc.constantFrom(
+    -0,
+    0,
+    5e-324,
+    -5e-324,
+    1.7976931348623157e308,
+    1e21,
+    1e-7,
+    123456789012345680000,
+    0.1,
+    2 ** 53,
+    -(2 ** 53),
+  ),
 );
 const freeValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown; object: Record<string, unknown> }>((tie) => ({
-  value: fc.oneof({ depthSize: "small" }, fc.constant(null), fc.boolean(), nastyNumber, nastyText, fc.array(tie("value"), { maxLength: 3 }), tie("object")),
+  value: fc.oneof(
+    { depthSize: "small" },
+    fc.constant(null),
+    fc.boolean(),
+    nastyNumber,
+    nastyText,
+    fc.array(tie("value"), { maxLength: 3 }),
+    tie("object"),
+  ),
   object: fc.dictionary(key, tie("value"), { maxKeys: 4, noNullPrototype: true }),
 })).object as fc.Arbitrary<Record<string, unknown>>;
 
@@ -95,11 +147,23 @@ const freeValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown; object: Rec
 function deep(levels: number, leaf: unknown = {}): Record<string, unknown> {
   let value: unknown = leaf;
   for (let i = 1; i < levels; i++) value = i % 2 ? { k: value } : [value];
-  return (typeof value === "object" && value !== null && !Array.isArray(value) ? value : { k: value }) as Record<string, unknown>;
+  return (typeof value === "object" && value !== null && !Array.isArray(value) ? value : { k: value }) as Record<
+    string,
+    unknown
+  >;
 }
 const freeObject = fc.oneof(
   { arbitrary: freeValue as fc.Arbitrary<Record<string, unknown>>, weight: 6 },
-  { arbitrary: fc.constantFrom({}, deep(MAX_FREE_FORM_DEPTH - 1), deep(MAX_FREE_FORM_DEPTH), deep(MAX_FREE_FORM_DEPTH, 1), deep(MAX_FREE_FORM_DEPTH + 1)), weight: 1 },
+  {
+    arbitrary: fc.constantFrom(
+      {},
+      deep(MAX_FREE_FORM_DEPTH - 1),
+      deep(MAX_FREE_FORM_DEPTH),
+      deep(MAX_FREE_FORM_DEPTH, 1),
+      deep(MAX_FREE_FORM_DEPTH + 1),
+    ),
+    weight: 1,
+  },
 );
 
 const timestampEdge = fc.constantFrom(
@@ -113,15 +177,30 @@ const timestampEdge = fc.constantFrom(
 );
 const timestamp = fc.oneof(arb.canonicalTimestamp, timestampEdge);
 const receivedAt = fc.option(timestamp, { nil: undefined });
-const counter = fc.oneof(fc.constantFrom(0n, 1n, BigInt(Number.MAX_SAFE_INTEGER)), fc.bigInt({ min: 1n, max: BigInt(Number.MAX_SAFE_INTEGER) }));
+const counter = fc.oneof(
+  fc.constantFrom(0n, 1n, BigInt(Number.MAX_SAFE_INTEGER)),
+  fc.bigInt({ min: 1n, max: BigInt(Number.MAX_SAFE_INTEGER) }),
+);
 
 const start = arb.sessionStartJson.chain((json) =>
-  fc.record({ shell_type: nastyText, hostname: nastyText, timestamp, metadata: fc.option(freeObject, { nil: undefined }) }).map((o) => {
-    const out: Record<string, unknown> = { ...json, shell_type: o.shell_type, hostname: o.hostname, timestamp: o.timestamp };
-    if (o.metadata === undefined) delete out.metadata;
-    else out.metadata = o.metadata;
-    return out as never;
-  }),
+  fc
+    .record({
+      shell_type: nastyText,
+      hostname: nastyText,
+      timestamp,
+      metadata: fc.option(freeObject, { nil: undefined }),
+    })
+    .map((o) => {
+      const out: Record<string, unknown> = {
+        ...json,
+        shell_type: o.shell_type,
+        hostname: o.hostname,
+        timestamp: o.timestamp,
+      };
+      if (o.metadata === undefined) delete out.metadata;
+      else out.metadata = o.metadata;
+      return out as never;
+    }),
 );
 const end = arb.sessionEndJson.chain((json) =>
   fc.record({ session_id: nastyText, timestamp, metadata: fc.option(freeObject, { nil: undefined }) }).map((o) => {
@@ -132,19 +211,39 @@ const end = arb.sessionEndJson.chain((json) =>
   }),
 );
 const vrp = arb.vrpJson.chain((json) =>
-  fc.record({ details: fc.option(freeObject, { nil: undefined }), ts_ms: fc.oneof(fc.constantFrom(0, 999, 1000, Number.MAX_SAFE_INTEGER), fc.integer({ min: 0, max: 2 ** 45 })) }).map((o) => {
-    const out: Record<string, unknown> = { ...json, ts_ms: o.ts_ms };
-    if (o.details === undefined) delete out.details;
-    else out.details = o.details;
-    return out as never;
-  }),
+  fc
+    .record({
+      details: fc.option(freeObject, { nil: undefined }),
+      ts_ms: fc.oneof(fc.constantFrom(0, 999, 1000, Number.MAX_SAFE_INTEGER), fc.integer({ min: 0, max: 2 ** 45 })),
+    })
+    .map((o) => {
+      const out: Record<string, unknown> = { ...json, ts_ms: o.ts_ms };
+      if (o.details === undefined) delete out.details;
+      else out.details = o.details;
+      return out as never;
+    }),
 );
 
 const loggedEvent: fc.Arbitrary<LoggedEvent> = fc.oneof(
-  fc.record({ kind: fc.constant("session_started" as const), json: start, sessionId: nastyText, receivedAt }, { requiredKeys: ["kind", "json", "sessionId"] }),
+  fc.record(
+    { kind: fc.constant("session_started" as const), json: start, sessionId: nastyText, receivedAt },
+    { requiredKeys: ["kind", "json", "sessionId"] },
+  ),
   fc.record({ kind: fc.constant("session_ended" as const), json: end, receivedAt }, { requiredKeys: ["kind", "json"] }),
-  fc.record({ kind: fc.constant("vrp_received" as const), json: vrp, producerId: nastyText, producerSequence: counter, receivedAt }, { requiredKeys: ["kind", "json"] }),
-  fc.record({ kind: fc.constant("vrp_derived" as const), json: vrp, causeSequence: counter, receivedAt }, { requiredKeys: ["kind", "json", "causeSequence"] }),
+  fc.record(
+    {
+      kind: fc.constant("vrp_received" as const),
+      json: vrp,
+      producerId: nastyText,
+      producerSequence: counter,
+      receivedAt,
+    },
+    { requiredKeys: ["kind", "json"] },
+  ),
+  fc.record(
+    { kind: fc.constant("vrp_derived" as const), json: vrp, causeSequence: counter, receivedAt },
+    { requiredKeys: ["kind", "json", "causeSequence"] },
+  ),
 );
 
 /** The event's bytes as the collector writes them, or undefined when the bridge refuses it (a deep Struct past the limit). */
@@ -160,12 +259,16 @@ test("generated events of every type and entry kind: the fast path's lines are t
   let taken = 0;
   let total = 0;
   fc.assert(
-    fc.property(loggedEvent, fc.option(fc.bigInt({ min: 1n, max: BigInt(Number.MAX_SAFE_INTEGER) + 2n }), { nil: undefined }), (event, sequence) => {
-      const bytes = bytesOf(event);
-      if (!bytes) return;
-      total++;
-      if (compare(bytes, sequence)) taken++;
-    }),
+    fc.property(
+      loggedEvent,
+      fc.option(fc.bigInt({ min: 1n, max: BigInt(Number.MAX_SAFE_INTEGER) + 2n }), { nil: undefined }),
+      (event, sequence) => {
+        const bytes = bytesOf(event);
+        if (!bytes) return;
+        total++;
+        if (compare(bytes, sequence)) taken++;
+      },
+    ),
     { numRuns: 600 },
   );
   // Not a vacuous pass: most of what the collector writes takes the fast path.
@@ -174,18 +277,25 @@ test("generated events of every type and entry kind: the fast path's lines are t
 
 test("mutated bytes: the fast path takes only what the reference path writes, and writes it the same", () => {
   fc.assert(
-    fc.property(loggedEvent, fc.array(fc.tuple(fc.nat(), fc.nat(255), fc.constantFrom("set", "cut", "insert")), { minLength: 1, maxLength: 3 }), (event, mutations) => {
-      const original = bytesOf(event);
-      if (!original) return;
-      let bytes = Buffer.from(original);
-      for (const [where, value, how] of mutations) {
-        const i = where % Math.max(1, bytes.length);
-        if (how === "set") bytes[i] = value;
-        else if (how === "cut") bytes = bytes.subarray(0, i);
-        else bytes = Buffer.concat([bytes.subarray(0, i), Buffer.from([value]), bytes.subarray(i)]);
-      }
-      compare(bytes);
-    }),
+    fc.property(
+      loggedEvent,
+      fc.array(fc.tuple(fc.nat(), fc.nat(255), fc.constantFrom("set", "cut", "insert")), {
+        minLength: 1,
+        maxLength: 3,
+      }),
+      (event, mutations) => {
+        const original = bytesOf(event);
+        if (!original) return;
+        let bytes = Buffer.from(original);
+        for (const [where, value, how] of mutations) {
+          const i = where % Math.max(1, bytes.length);
+          if (how === "set") bytes[i] = value;
+          else if (how === "cut") bytes = bytes.subarray(0, i);
+          else bytes = Buffer.concat([bytes.subarray(0, i), Buffer.from([value]), bytes.subarray(i)]);
+        }
+        compare(bytes);
+      },
+    ),
     { numRuns: 1500 },
   );
 });
@@ -197,7 +307,10 @@ const entryWith = (eventBytes: Uint8Array, extra: (w: BinaryWriter) => void = ()
   const wrapper = new BinaryWriter();
   wrapper.uint32((1 << 3) | 2).bytes(eventBytes);
   extra(wrapper);
-  return new BinaryWriter().uint32((4 << 3) | 2).bytes(wrapper.finish()).finish();
+  return new BinaryWriter()
+    .uint32((4 << 3) | 2)
+    .bytes(wrapper.finish())
+    .finish();
 };
 const vrpBytes = (details?: Uint8Array, extra: (w: BinaryWriter) => void = () => {}) => {
   const w = new BinaryWriter();
@@ -217,7 +330,11 @@ const structOf = (...entries: [key: string | undefined, value: Uint8Array | unde
   }
   return w.finish();
 };
-const number = (n: number) => new BinaryWriter().uint32((2 << 3) | 1).double(n).finish();
+const number = (n: number) =>
+  new BinaryWriter()
+    .uint32((2 << 3) | 1)
+    .double(n)
+    .finish();
 const stringValue = (bytes: Uint8Array) => {
   const w = new BinaryWriter();
   w.uint32((3 << 3) | 2).bytes(bytes);
@@ -238,7 +355,9 @@ test("hand-made records the collector never writes: taken only where the referen
     "-0": entryWith(vrpBytes(structOf(["a", number(-0)]))),
     "__proto__ key": entryWith(vrpBytes(structOf(["__proto__", number(1)]))),
     "constructor key": entryWith(vrpBytes(structOf(["constructor", number(1)]))),
-    "a lone surrogate as CESU-8 bytes": entryWith(vrpBytes(structOf(["a", stringValue(Buffer.from([0xed, 0xa0, 0x80]))]))),
+    "a lone surrogate as CESU-8 bytes": entryWith(
+      vrpBytes(structOf(["a", stringValue(Buffer.from([0xed, 0xa0, 0x80]))])),
+    ),
     "overlong UTF-8": entryWith(vrpBytes(structOf(["a", stringValue(Buffer.from([0xc0, 0xaf]))]))),
     "unknown field in the event": entryWith(vrpBytes(undefined, (w) => w.uint32((99 << 3) | 0).uint32(1))),
     "repeated field in the event": entryWith(vrpBytes(undefined, (w) => w.uint32((2 << 3) | 2).string("OTHER"))),
@@ -247,13 +366,53 @@ test("hand-made records the collector never writes: taken only where the referen
     "negative ts_ms": entryWith(VrpEvent.encode({ ...(vrpEvent() as VrpEvent), tsMs: -1n }).finish()),
     "producer_sequence past 2^53": entryWith(vrpBytes(), (w) => w.uint32((3 << 3) | 0).uint64(2n ** 60n)),
     "empty event_type": entryWith(VrpEvent.encode({ ...(vrpEvent() as VrpEvent), eventType: "" }).finish()),
-    "a policy entry": LogEntry.encode({ receivedAt: undefined, entry: { $case: "vrpPolicyChanged", value: { maxRecoveryWindowMs: 5n, maxSwitchesPerMinute: 1 } } }).finish(),
+    "a policy entry": LogEntry.encode({
+      receivedAt: undefined,
+      entry: { $case: "vrpPolicyChanged", value: { maxRecoveryWindowMs: 5n, maxSwitchesPerMinute: 1 } },
+    }).finish(),
     "no entry": LogEntry.encode({ receivedAt: { seconds: 1n, nanos: 0 }, entry: undefined }).finish(),
-    "received_at out of range": LogEntry.encode({ receivedAt: { seconds: 253402300800n, nanos: 0 }, entry: { $case: "vrpReceived", value: { event: vrpEvent() as VrpEvent, producerId: "", producerSequence: 0n } } }).finish(),
-    "received_at with negative nanos": LogEntry.encode({ receivedAt: { seconds: 1n, nanos: -1 }, entry: { $case: "vrpReceived", value: { event: vrpEvent() as VrpEvent, producerId: "", producerSequence: 0n } } }).finish(),
-    "session end at the first instant": LogEntry.encode({ receivedAt: undefined, entry: { $case: "sessionEnded", value: { sessionId: "s", event: SessionEndEvent.fromPartial({ sessionId: "s", timestamp: { seconds: -62135596800n, nanos: 0 } }) } } }).finish(),
-    "session end past the last instant": LogEntry.encode({ receivedAt: undefined, entry: { $case: "sessionEnded", value: { sessionId: "s", event: SessionEndEvent.fromPartial({ sessionId: "s", timestamp: { seconds: 253402300800n, nanos: 0 } }) } } }).finish(),
-    "session end with a wrong version": LogEntry.encode({ receivedAt: undefined, entry: { $case: "sessionEnded", value: { sessionId: "s", event: SessionEndEvent.fromPartial({ sessionId: "s", eventVersion: "2.0", timestamp: { seconds: 1n, nanos: 0 } }) } } }).finish(),
+    "received_at out of range": LogEntry.encode({
+      receivedAt: { seconds: 253402300800n, nanos: 0 },
+      entry: { $case: "vrpReceived", value: { event: vrpEvent() as VrpEvent, producerId: "", producerSequence: 0n } },
+    }).finish(),
+    "received_at with negative nanos": LogEntry.encode({
+      receivedAt: { seconds: 1n, nanos: -1 },
+      entry: { $case: "vrpReceived", value: { event: vrpEvent() as VrpEvent, producerId: "", producerSequence: 0n } },
+    }).finish(),
+    "session end at the first instant": LogEntry.encode({
+      receivedAt: undefined,
+      entry: {
+        $case: "sessionEnded",
+        value: {
+          sessionId: "s",
+          event: SessionEndEvent.fromPartial({ sessionId: "s", timestamp: { seconds: -62135596800n, nanos: 0 } }),
+        },
+      },
+    }).finish(),
+    "session end past the last instant": LogEntry.encode({
+      receivedAt: undefined,
+      entry: {
+        $case: "sessionEnded",
+        value: {
+          sessionId: "s",
+          event: SessionEndEvent.fromPartial({ sessionId: "s", timestamp: { seconds: 253402300800n, nanos: 0 } }),
+        },
+      },
+    }).finish(),
+    "session end with a wrong version": LogEntry.encode({
+      receivedAt: undefined,
+      entry: {
+        $case: "sessionEnded",
+        value: {
+          sessionId: "s",
+          event: SessionEndEvent.fromPartial({
+            sessionId: "s",
+            eventVersion: "2.0",
+            timestamp: { seconds: 1n, nanos: 0 },
+          }),
+        },
+      },
+    }).finish(),
   };
   const taken: string[] = [];
   for (const [name, bytes] of Object.entries(cases)) {
@@ -277,9 +436,19 @@ test("import: every generated line becomes the bytes the generated encoder write
       if (!event) return;
       for (const layout of LAYOUTS) {
         const parsed = parseLine(formatLine(event, layout), { source: "t", index: 1, line: 1 });
-        assert.equal(Buffer.from(encodeRecord(parsed, "LogEntry")), Buffer.from(encodeLogEntryWithGeneratedCode(parsed)), layout);
-        const generated = EVENT_TYPES[parsed.type].message.encode(messageOf(parsed.type, parsed.json) as never).finish();
-        assert.equal(Buffer.from(encodeRecord(parsed, parsed.type)), Buffer.from(generated), `${layout}: bare ${parsed.type}`);
+        assert.equal(
+          Buffer.from(encodeRecord(parsed, "LogEntry")),
+          Buffer.from(encodeLogEntryWithGeneratedCode(parsed)),
+          layout,
+        );
+        const generated = EVENT_TYPES[parsed.type].message
+          .encode(messageOf(parsed.type, parsed.json) as never)
+          .finish();
+        assert.equal(
+          Buffer.from(encodeRecord(parsed, parsed.type)),
+          Buffer.from(generated),
+          `${layout}: bare ${parsed.type}`,
+        );
       }
     }),
     { numRuns: 300 },
@@ -287,7 +456,9 @@ test("import: every generated line becomes the bytes the generated encoder write
 });
 
 test("the wrapper fields' numbers in ENTRY_KINDS are the descriptors' (gen/descriptors.binpb)", () => {
-  const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(`${repoRoot}/gen/descriptors.binpb`)));
+  const registry = createFileRegistry(
+    fromBinary(FileDescriptorSetSchema, readFileSync(`${repoRoot}/gen/descriptors.binpb`)),
+  );
   const logEntry = registry.getMessage("sessionevents.log.v1.LogEntry")!;
   for (const kind of LOG_ENTRY_KINDS) {
     const info = ENTRY_KINDS[kind];
@@ -295,7 +466,8 @@ test("the wrapper fields' numbers in ENTRY_KINDS are the descriptors' (gen/descr
     assert.is(member.number, info.number, kind);
     const wrapper = member.message!;
     assert.is(wrapper.fields.find((f) => f.name === "event")!.number, info.eventNumber, `${kind}.event`);
-    for (const field of info.fields) assert.is(wrapper.fields.find((f) => f.name === field.json)?.number, field.number, `${kind}.${field.json}`);
+    for (const field of info.fields)
+      assert.is(wrapper.fields.find((f) => f.name === field.json)?.number, field.number, `${kind}.${field.json}`);
   }
 });
 

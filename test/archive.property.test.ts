@@ -19,14 +19,42 @@ const sequence = fc.bigInt({ min: 1n, max: BigInt(Number.MAX_SAFE_INTEGER) });
 const receivedAt = fc.option(arb.canonicalTimestamp, { nil: undefined });
 
 const loggedEvent: fc.Arbitrary<LoggedEvent> = fc.oneof(
-  fc.record({ kind: fc.constant("session_started" as const), json: arb.sessionStartJson, sessionId: arb.text({ maxLength: 40 }), receivedAt }, { requiredKeys: ["kind", "json", "sessionId"] }),
-  fc.record({ kind: fc.constant("session_ended" as const), json: arb.sessionEndJson, receivedAt }, { requiredKeys: ["kind", "json"] }),
-  fc.record({ kind: fc.constant("vrp_received" as const), json: arb.vrpJson, producerId: arb.text({ maxLength: 20 }), producerSequence: sequence, receivedAt }, { requiredKeys: ["kind", "json"] }),
-  fc.record({ kind: fc.constant("vrp_derived" as const), json: arb.vrpJson, causeSequence: sequence, receivedAt }, { requiredKeys: ["kind", "json", "causeSequence"] }),
+  fc.record(
+    {
+      kind: fc.constant("session_started" as const),
+      json: arb.sessionStartJson,
+      sessionId: arb.text({ maxLength: 40 }),
+      receivedAt,
+    },
+    { requiredKeys: ["kind", "json", "sessionId"] },
+  ),
+  fc.record(
+    { kind: fc.constant("session_ended" as const), json: arb.sessionEndJson, receivedAt },
+    { requiredKeys: ["kind", "json"] },
+  ),
+  fc.record(
+    {
+      kind: fc.constant("vrp_received" as const),
+      json: arb.vrpJson,
+      producerId: arb.text({ maxLength: 20 }),
+      producerSequence: sequence,
+      receivedAt,
+    },
+    { requiredKeys: ["kind", "json"] },
+  ),
+  fc.record(
+    { kind: fc.constant("vrp_derived" as const), json: arb.vrpJson, causeSequence: sequence, receivedAt },
+    { requiredKeys: ["kind", "json", "causeSequence"] },
+  ),
 );
 
 function canonicalLine(e: LoggedEvent): string {
-  const bridge = e.kind === "session_started" ? bridges.SessionStartEvent : e.kind === "session_ended" ? bridges.SessionEndEvent : bridges.VrpEvent;
+  const bridge =
+    e.kind === "session_started"
+      ? bridges.SessionStartEvent
+      : e.kind === "session_ended"
+        ? bridges.SessionEndEvent
+        : bridges.VrpEvent;
   return JSON.stringify(bridge.toJson(bridge.fromJson(e.json) as never));
 }
 
@@ -46,9 +74,18 @@ test("export -> import -> export is lossless for every event type and entry kind
       }
       const exported = readFileSync(at("events-1.jsonl"), "utf8");
       assert.is(exported, events.map((e) => `${canonicalLine(e)}\n`).join(""));
-      const records = readFileSync(at("records-1.jsonl"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l));
-      assert.equal(records.map((r) => r.entry), events.map((e) => e.kind));
-      assert.equal(records.map((r) => r.log_sequence), events.map((_, i) => i + 1));
+      const records = readFileSync(at("records-1.jsonl"), "utf8")
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      assert.equal(
+        records.map((r) => r.entry),
+        events.map((e) => e.kind),
+      );
+      assert.equal(
+        records.map((r) => r.log_sequence),
+        events.map((_, i) => i + 1),
+      );
     }),
     RUNS,
   );

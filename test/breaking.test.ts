@@ -49,7 +49,12 @@ test("a changed field type is refused", () => {
 });
 
 test("a new optional field is accepted", () => {
-  const r = breakingAfter((s) => s.replace("  string hostname = 9;", "  string hostname = 9;\n  // Where the shell runs, when known.\n  optional string region = 12;"));
+  const r = breakingAfter((s) =>
+    s.replace(
+      "  string hostname = 9;",
+      "  string hostname = 9;\n  // Where the shell runs, when known.\n  optional string region = 12;",
+    ),
+  );
   assert.is(r.status, 0, r.stdout + r.stderr);
 });
 

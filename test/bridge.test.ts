@@ -3,7 +3,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
 import { ValidationError } from "../src/contract/errors.js";
-import { SessionEndEvent as EndMessage, SessionStartEvent as StartMessage } from "../gen/oneiric/session/v1/session_events.js";
+import {
+  SessionEndEvent as EndMessage,
+  SessionStartEvent as StartMessage,
+} from "../gen/oneiric/session/v1/session_events.js";
 import { VrpEvent as VrpMessage } from "../gen/vrp/v1alpha1/vrp_event.js";
 import { Struct } from "../gen/google/protobuf/struct.js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
@@ -37,15 +40,25 @@ test("ts_ms is an int64 on the wire and a JSON number in contract JSON", () => {
 });
 
 test("ts_ms beyond 2^53-1 on the wire is refused with a clear error, not rounded", () => {
-  const bytes = VrpMessage.encode(VrpMessage.fromPartial({ ...bridges.VrpEvent.fromJson(validVrp()), tsMs: 2n ** 53n })).finish();
+  const bytes = VrpMessage.encode(
+    VrpMessage.fromPartial({ ...bridges.VrpEvent.fromJson(validVrp()), tsMs: 2n ** 53n }),
+  ).finish();
   const issues = issuesOf(() => bridges.VrpEvent.fromBinary(bytes));
-  assert.equal(issues.map((i) => [i.path, i.rule]), [["/ts_ms", "int64_range"]]);
+  assert.equal(
+    issues.map((i) => [i.path, i.rule]),
+    [["/ts_ms", "int64_range"]],
+  );
   assert.match(issues[0]!.message, /2\^53-1/);
 });
 
 test("a negative int64 on the wire is refused by the schema's minimum", () => {
-  const bytes = VrpMessage.encode(VrpMessage.fromPartial({ ...bridges.VrpEvent.fromJson(validVrp()), tsMs: -5n })).finish();
-  assert.equal(issuesOf(() => bridges.VrpEvent.fromBinary(bytes)).map((i) => i.rule), ["minimum"]);
+  const bytes = VrpMessage.encode(
+    VrpMessage.fromPartial({ ...bridges.VrpEvent.fromJson(validVrp()), tsMs: -5n }),
+  ).finish();
+  assert.equal(
+    issuesOf(() => bridges.VrpEvent.fromBinary(bytes)).map((i) => i.rule),
+    ["minimum"],
+  );
 });
 
 test("absent optional fields stay absent; present ones survive, even when empty", () => {
@@ -63,15 +76,33 @@ test("unknown event types pass through unchanged", () => {
 });
 
 test("metadata keeps JSON types; Struct numbers are doubles", () => {
-  const metadata = { s: "x", n: 3, f: 0.5, big: 2 ** 60, b: true, z: null, list: [1, "a", [null], { k: [] }], nested: { deep: { er: {} } } };
+  const metadata = {
+    s: "x",
+    n: 3,
+    f: 0.5,
+    big: 2 ** 60,
+    b: true,
+    z: null,
+    list: [1, "a", [null], { k: [] }],
+    nested: { deep: { er: {} } },
+  };
   const out = bridges.SessionEndEvent.fromBinary(bridges.SessionEndEvent.toBinary({ ...validEnd(), metadata }));
   assert.equal(out.metadata, metadata);
 });
 
 test("proto -> JSON validates: a message missing required parts names each", () => {
-  const issues = issuesOf(() => bridges.SessionStartEvent.toJson(StartMessage.fromPartial({ eventVersion: "1.0", pid: 0 })));
+  const issues = issuesOf(() =>
+    bridges.SessionStartEvent.toJson(StartMessage.fromPartial({ eventVersion: "1.0", pid: 0 })),
+  );
   const got = issues.map((i) => `${i.path} ${i.rule}`);
-  for (const want of ["/event_id format", "/component_name pattern", "/timestamp required", "/pid minimum", "/user required", "/environment required"]) {
+  for (const want of [
+    "/event_id format",
+    "/component_name pattern",
+    "/timestamp required",
+    "/pid minimum",
+    "/user required",
+    "/environment required",
+  ]) {
     assert.ok(got.includes(want), `${want} in ${JSON.stringify(got)}`);
   }
 });
@@ -84,13 +115,25 @@ test("proto -> JSON refuses an unsupported version", () => {
 
 test("proto -> JSON refuses an invalid Timestamp", () => {
   const message = { ...bridges.SessionEndEvent.fromJson(validEnd()), timestamp: { seconds: 0n, nanos: 1_000_000_000 } };
-  assert.equal(issuesOf(() => bridges.SessionEndEvent.toJson(message)).map((i) => [i.path, i.rule]).slice(0, 1), [["/timestamp", "timestamp_range"]]);
+  assert.equal(
+    issuesOf(() => bridges.SessionEndEvent.toJson(message))
+      .map((i) => [i.path, i.rule])
+      .slice(0, 1),
+    [["/timestamp", "timestamp_range"]],
+  );
 });
 
 test("malformed bytes are a ValidationError, not a crash", () => {
-  for (const bytes of [new Uint8Array([0xff, 0xff, 0xff]), new Uint8Array([0x0a, 0x10, 0x41]), new Uint8Array([0x32, 0x05, 0x08])]) {
+  for (const bytes of [
+    new Uint8Array([0xff, 0xff, 0xff]),
+    new Uint8Array([0x0a, 0x10, 0x41]),
+    new Uint8Array([0x32, 0x05, 0x08]),
+  ]) {
     const issues = issuesOf(() => bridges.SessionStartEvent.fromBinary(bytes));
-    assert.ok(issues.some((i) => i.rule === "protobuf" || i.rule === "required"), JSON.stringify(issues));
+    assert.ok(
+      issues.some((i) => i.rule === "protobuf" || i.rule === "required"),
+      JSON.stringify(issues),
+    );
   }
 });
 
@@ -108,7 +151,10 @@ test('a "__proto__" key arriving on the wire is refused, whatever its value', ()
   for (const value of ["x", 1, null, true, { polluted: true }, [1]]) {
     const bytes = endEventBytesWithMetadataKey("__proto__", value);
     const issues = issuesOf(() => bridges.SessionEndEvent.fromBinary(bytes));
-    assert.equal(issues.map((i) => [i.path, i.rule]), [["/metadata/__proto__", "forbidden_key"]]);
+    assert.equal(
+      issues.map((i) => [i.path, i.rule]),
+      [["/metadata/__proto__", "forbidden_key"]],
+    );
   }
   assert.is(({} as Record<string, unknown>).polluted, undefined);
 });
@@ -119,18 +165,29 @@ test('a nested "__proto__" key on the wire is found where it is', () => {
   writer.uint32(26).fork().uint32(8).int64(1770000000n).join();
   Struct.encode(Struct.wrap({ list: [1, { ok: true, ["__proto__"]: "x" }] }), writer.uint32(34).fork()).join();
   const issues = issuesOf(() => bridges.SessionEndEvent.fromBinary(writer.finish()));
-  assert.equal(issues.map((i) => [i.path, i.rule]), [["/metadata/list/1/__proto__", "forbidden_key"]]);
+  assert.equal(
+    issues.map((i) => [i.path, i.rule]),
+    [["/metadata/list/1/__proto__", "forbidden_key"]],
+  );
 });
 
 test('the string "__proto__" outside a Struct key is an ordinary value', () => {
-  const event = { ...validStart(), environment: { python_version: "__proto__", platform: "__proto__", cwd: "/" }, shell_type: "__proto__", metadata: { k: "__proto__" } };
+  const event = {
+    ...validStart(),
+    environment: { python_version: "__proto__", platform: "__proto__", cwd: "/" },
+    shell_type: "__proto__",
+    metadata: { k: "__proto__" },
+  };
   assert.equal(bridges.SessionStartEvent.fromBinary(bridges.SessionStartEvent.toBinary(event)), event);
 });
 
 test('"constructor" and "prototype" keys arriving on the wire are refused', () => {
   for (const key of ["constructor", "prototype"]) {
     const issues = issuesOf(() => bridges.SessionEndEvent.fromBinary(endEventBytesWithMetadataKey(key, { a: 1 })));
-    assert.equal(issues.map((i) => [i.path, i.rule]), [[`/metadata/${key}`, "forbidden_key"]]);
+    assert.equal(
+      issues.map((i) => [i.path, i.rule]),
+      [[`/metadata/${key}`, "forbidden_key"]],
+    );
   }
 });
 

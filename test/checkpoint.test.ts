@@ -27,11 +27,20 @@ import { scratchDir } from "./support/segments.js";
 import { call, clientFor } from "./support/collector.js";
 import { tempDir } from "./support/repo.js";
 import { startServeProcess } from "./support/serve-process.js";
-import { ListSessionsRequest, type EmitSessionStartResponse, type GetSessionResponse, type ListSessionsResponse } from "../gen/oneiric/session/v1/session_service.js";
+import {
+  ListSessionsRequest,
+  type EmitSessionStartResponse,
+  type GetSessionResponse,
+  type ListSessionsResponse,
+} from "../gen/oneiric/session/v1/session_service.js";
 
 const start = (component: string, second: number) =>
-  bridges.SessionStartEvent.fromJson({ ...SessionStartEvent.create({ componentName: component, shellType: "Shell" }), timestamp: `2026-01-01T00:00:${String(second).padStart(2, "0")}Z` });
-const end = (sessionId: string) => bridges.SessionEndEvent.fromJson({ ...SessionEndEvent.create({ sessionId }), timestamp: "2026-01-01T00:01:00Z" });
+  bridges.SessionStartEvent.fromJson({
+    ...SessionStartEvent.create({ componentName: component, shellType: "Shell" }),
+    timestamp: `2026-01-01T00:00:${String(second).padStart(2, "0")}Z`,
+  });
+const end = (sessionId: string) =>
+  bridges.SessionEndEvent.fromJson({ ...SessionEndEvent.create({ sessionId }), timestamp: "2026-01-01T00:01:00Z" });
 
 type Op =
   | { kind: "start"; component: string; second: number }
@@ -40,12 +49,23 @@ type Op =
   | { kind: "vrp"; type: string; session: string; transport: string; producer: boolean };
 
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant("start" as const), component: fc.constantFrom("a", "b", "c"), second: fc.integer({ min: 0, max: 59 }) }),
+  fc.record({
+    kind: fc.constant("start" as const),
+    component: fc.constantFrom("a", "b", "c"),
+    second: fc.integer({ min: 0, max: 59 }),
+  }),
   fc.record({ kind: fc.constant("end" as const), which: fc.nat() }),
   fc.record({ kind: fc.constant("restart-start" as const), which: fc.nat() }),
   fc.record({
     kind: fc.constant("vrp" as const),
-    type: fc.constantFrom("SESSION_CREATED", "PATH_SELECTED", "PATH_LOST", "RECOVERY_STARTED", "STATE_CHANGE", "MUTATION_TICK"),
+    type: fc.constantFrom(
+      "SESSION_CREATED",
+      "PATH_SELECTED",
+      "PATH_LOST",
+      "RECOVERY_STARTED",
+      "STATE_CHANGE",
+      "MUTATION_TICK",
+    ),
     session: fc.constantFrom("p", "q"),
     transport: fc.constantFrom("t1", "t2"),
     producer: fc.boolean(),
@@ -73,9 +93,16 @@ async function writeLog(dir: string, ops: readonly Op[]): Promise<void> {
       await collector.emitStart(starts[o.which % starts.length]); // a retry: a duplicate, stored once
     } else if (o.kind === "vrp") {
       ts += 1000;
-      const details: JsonObject = o.type === "PATH_SELECTED" ? { transport_id: o.transport } : o.type === "STATE_CHANGE" ? { to_state: "TERMINATED" } : {};
+      const details: JsonObject =
+        o.type === "PATH_SELECTED"
+          ? { transport_id: o.transport }
+          : o.type === "STATE_CHANGE"
+            ? { to_state: "TERMINATED" }
+            : {};
       const json: VrpEventJson = { ts_ms: ts, event_type: o.type, session_id: o.session, details };
-      const outcome = o.producer ? hub.accept(bridges.VrpEvent.fromJson(json), "prod", ++producerSequence) : hub.accept(bridges.VrpEvent.fromJson(json));
+      const outcome = o.producer
+        ? hub.accept(bridges.VrpEvent.fromJson(json), "prod", ++producerSequence)
+        : hub.accept(bridges.VrpEvent.fromJson(json));
       if (outcome.kind !== "refused") await outcome.durable;
     }
   }
@@ -86,7 +113,16 @@ async function writeLog(dir: string, ops: readonly Op[]): Promise<void> {
 function dump(dir: string): Record<string, unknown[]> {
   const store = StateStore.open(path.join(dir, "state"));
   try {
-    return Object.fromEntries(TABLES.map((t) => [t, [...store.range(t, {})].map(({ key, value }) => JSON.stringify([key, value], (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v)))]));
+    return Object.fromEntries(
+      TABLES.map((t) => [
+        t,
+        [...store.range(t, {})].map(({ key, value }) =>
+          JSON.stringify([key, value], (_k, v: unknown) =>
+            v instanceof Uint8Array ? Buffer.from(v).toString("hex") : v,
+          ),
+        ),
+      ]),
+    );
   } finally {
     void store.close();
   }
@@ -94,56 +130,65 @@ function dump(dir: string): Record<string, unknown[]> {
 
 test("property: a checkpoint at any group boundary plus the tail replay gives exactly the state of a full replay", async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 20 }), async (ops, at, every) => {
-      const written = scratchDir("checkpoint-log-");
-      await writeLog(written, ops);
-      const copy = (name: string) => {
-        const dir = scratchDir(name);
-        for (const f of readdirSync(written)) if (f.endsWith(".seg")) cpSync(path.join(written, f), path.join(dir, f));
-        return dir;
-      };
-      const full = copy("checkpoint-full-");
-      const partial = copy("checkpoint-partial-");
-      try {
-        // Full replay: no store at all.
-        const fullLog = await SegmentLog.open({ dir: full });
-        const fullOpened = await openState({ dataDir: full, log: fullLog });
-        const last = fullLog.lastSequence;
-        assert.is(fullOpened.replayed, Number(last));
-        await fullOpened.state.close();
-        await fullLog.close();
+    fc.asyncProperty(
+      fc.array(op, { minLength: 1, maxLength: 40 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      fc.integer({ min: 1, max: 20 }),
+      async (ops, at, every) => {
+        const written = scratchDir("checkpoint-log-");
+        await writeLog(written, ops);
+        const copy = (name: string) => {
+          const dir = scratchDir(name);
+          for (const f of readdirSync(written))
+            if (f.endsWith(".seg")) cpSync(path.join(written, f), path.join(dir, f));
+          return dir;
+        };
+        const full = copy("checkpoint-full-");
+        const partial = copy("checkpoint-partial-");
+        try {
+          // Full replay: no store at all.
+          const fullLog = await SegmentLog.open({ dir: full });
+          const fullOpened = await openState({ dataDir: full, log: fullLog });
+          const last = fullLog.lastSequence;
+          assert.is(fullOpened.replayed, Number(last));
+          await fullOpened.state.close();
+          await fullLog.close();
 
-        // Apply records up to a random point (completing a VRP group: the log writes it whole), checkpoint, stop.
-        const log = await SegmentLog.open({ dir: partial });
-        const store = StateStore.open(path.join(partial, "state"));
-        store.initialise();
-        const state = new DerivedState(store, { checkpointRecords: every, checkpointIntervalMs: 1000 });
-        const k = BigInt(Math.floor(at * Number(last)));
-        for await (const record of log.read()) {
-          if (record.sequence > k && LogEntry.decode(record.payload).entry?.$case !== "vrpDerived") break;
-          state.apply(record);
+          // Apply records up to a random point (completing a VRP group: the log writes it whole), checkpoint, stop.
+          const log = await SegmentLog.open({ dir: partial });
+          const store = StateStore.open(path.join(partial, "state"));
+          store.initialise();
+          const state = new DerivedState(store, { checkpointRecords: every, checkpointIntervalMs: 1000 });
+          const k = BigInt(Math.floor(at * Number(last)));
+          for await (const record of log.read()) {
+            if (record.sequence > k && LogEntry.decode(record.payload).entry?.$case !== "vrpDerived") break;
+            state.apply(record);
+          }
+          state.checkpoint();
+          const checkpointed = state.applied;
+          await state.close();
+          // A restart: only the tail is replayed.
+          const reopened = await openState({ dataDir: partial, log });
+          assert.is(reopened.checkpoint, checkpointed);
+          assert.is(reopened.replayed, Number(last - checkpointed));
+          assert.is(reopened.rebuilt, undefined);
+          await reopened.state.close();
+          await log.close();
+          assert.equal(dump(partial), dump(full));
+        } finally {
+          for (const d of [written, full, partial]) rmSync(d, { recursive: true, force: true });
         }
-        state.checkpoint();
-        const checkpointed = state.applied;
-        await state.close();
-        // A restart: only the tail is replayed.
-        const reopened = await openState({ dataDir: partial, log });
-        assert.is(reopened.checkpoint, checkpointed);
-        assert.is(reopened.replayed, Number(last - checkpointed));
-        assert.is(reopened.rebuilt, undefined);
-        await reopened.state.close();
-        await log.close();
-        assert.equal(dump(partial), dump(full));
-      } finally {
-        for (const d of [written, full, partial]) rmSync(d, { recursive: true, force: true });
-      }
-    }),
+      },
+    ),
     { numRuns: 30 },
   );
 });
 
 /** A data directory with sessions (some ended) and VRP state; returns what the collector answers about it. */
-async function answers(dir: string, warnings: string[] = []): Promise<{ answers: unknown; replayed: number; rebuilt: string | undefined }> {
+async function answers(
+  dir: string,
+  warnings: string[] = [],
+): Promise<{ answers: unknown; replayed: number; rebuilt: string | undefined }> {
   const log = await SegmentLog.open({ dir });
   const opened = await openDerivedWith(log, dir, { warnings });
   const collector = new Collector(log, opened.state);
@@ -180,7 +225,11 @@ test("a missing, damaged or foreign state store: a warning, moved aside, rebuilt
 
   const cases: [string, () => void, RegExp][] = [
     ["missing", () => rmSync(path.join(dir, "state"), { recursive: true }), /state store missing/],
-    ["damaged", () => writeFileSync(path.join(dir, "state", "data.mdb"), Buffer.alloc(8192, 0x5a)), /state store cannot be opened/],
+    [
+      "damaged",
+      () => writeFileSync(path.join(dir, "state", "data.mdb"), Buffer.alloc(8192, 0x5a)),
+      /state store cannot be opened/,
+    ],
     [
       "foreign format",
       () => {
@@ -198,9 +247,15 @@ test("a missing, damaged or foreign state store: a warning, moved aside, rebuilt
     const after = await answers(dir, warnings);
     assert.equal(after.answers, before.answers, `${name}: the same answers`);
     assert.is(after.replayed, Number(records), `${name}: the whole log replayed`);
-    assert.ok(warnings.some((w) => warning.test(w)), `${name}: warned (${warnings.join("; ")})`);
+    assert.ok(
+      warnings.some((w) => warning.test(w)),
+      `${name}: warned (${warnings.join("; ")})`,
+    );
   }
-  assert.ok(readdirSync(dir).some((n) => n.startsWith("state.unusable-")), "the unusable store was moved aside, not deleted");
+  assert.ok(
+    readdirSync(dir).some((n) => n.startsWith("state.unusable-")),
+    "the unusable store was moved aside, not deleted",
+  );
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -213,7 +268,10 @@ test("a store ahead of the log, or of another log, is rebuilt", async () => {
   cpSync(path.join(a, "state"), path.join(b, "state"), { recursive: true });
   const warnings: string[] = [];
   await answers(b, warnings);
-  assert.ok(warnings.some((w) => /past the log's last/.test(w)), warnings.join("; "));
+  assert.ok(
+    warnings.some((w) => /past the log's last/.test(w)),
+    warnings.join("; "),
+  );
 
   const c = scratchDir("state-other-");
   await writeLog(c, [...sample, ...sample]); // more records, other content
@@ -221,7 +279,10 @@ test("a store ahead of the log, or of another log, is rebuilt", async () => {
   cpSync(path.join(a, "state"), path.join(c, "state"), { recursive: true });
   const warned: string[] = [];
   await answers(c, warned);
-  assert.ok(warned.some((w) => /does not match the log/.test(w)), warned.join("; "));
+  assert.ok(
+    warned.some((w) => /does not match the log/.test(w)),
+    warned.join("; "),
+  );
   for (const d of [a, b, c]) rmSync(d, { recursive: true, force: true });
 });
 
@@ -278,15 +339,28 @@ test("--checkpoint-records and --checkpoint-interval: defaults, and errors that 
   const config = parseServeConfig(base, {});
   assert.is(config.checkpointRecords, 10000);
   assert.is(config.checkpointIntervalMs, 1000);
-  assert.is(parseServeConfig([...base, "--checkpoint-records", "5", "--checkpoint-interval", "50"], {}).checkpointRecords, 5);
-  assert.throws(() => parseServeConfig([...base, "--checkpoint-records", "0"], {}), /--checkpoint-records: must be an integer from 1 to/);
-  assert.throws(() => parseServeConfig([...base, "--checkpoint-interval", "5"], {}), /--checkpoint-interval: must be an integer from 10 to/);
-  assert.throws(() => parseServeConfig(base, { SESSION_EVENTS_CHECKPOINT_RECORDS: "x" }), /SESSION_EVENTS_CHECKPOINT_RECORDS: must be an integer/);
+  assert.is(
+    parseServeConfig([...base, "--checkpoint-records", "5", "--checkpoint-interval", "50"], {}).checkpointRecords,
+    5,
+  );
+  assert.throws(
+    () => parseServeConfig([...base, "--checkpoint-records", "0"], {}),
+    /--checkpoint-records: must be an integer from 1 to/,
+  );
+  assert.throws(
+    () => parseServeConfig([...base, "--checkpoint-interval", "5"], {}),
+    /--checkpoint-interval: must be an integer from 10 to/,
+  );
+  assert.throws(
+    () => parseServeConfig(base, { SESSION_EVENTS_CHECKPOINT_RECORDS: "x" }),
+    /SESSION_EVENTS_CHECKPOINT_RECORDS: must be an integer/,
+  );
 });
 
 test("SIGKILL under load, checkpoints every 20 records: every acknowledged session is readable after the restart, which replays only the tail", async () => {
   const dataDir = tempDir("checkpoint-crash-");
-  const serve = () => startServeProcess(["--data-dir", dataDir, "--checkpoint-records", "20", "--checkpoint-interval", "10"]);
+  const serve = () =>
+    startServeProcess(["--data-dir", dataDir, "--checkpoint-records", "20", "--checkpoint-interval", "10"]);
   const first = await serve();
   const client = clientFor(`127.0.0.1:${first.port}`);
   const acked: string[] = [];
@@ -294,7 +368,9 @@ test("SIGKILL under load, checkpoints every 20 records: every acknowledged sessi
   const worker = async () => {
     while (!killed) {
       try {
-        const r = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event: start("crash", 1) });
+        const r = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", {
+          event: start("crash", 1),
+        });
         acked.push(r.sessionId);
         if (acked.length % 3 === 0) await call(client, "emitSessionEnd", { event: end(r.sessionId) });
         if (acked.length >= 300 && !killed) {
@@ -311,7 +387,8 @@ test("SIGKILL under load, checkpoints every 20 records: every acknowledged sessi
   client.close();
 
   const second = await serve();
-  const line = (msg: string) => JSON.parse(second.log.find((l) => l.includes(`"msg":"${msg}"`))!) as Record<string, string | number | null>;
+  const line = (msg: string) =>
+    JSON.parse(second.log.find((l) => l.includes(`"msg":"${msg}"`))!) as Record<string, string | number | null>;
   const opened = line("state store opened");
   const lastSequence = Number(line("event log opened").lastSequence);
   const checkpoint = Number(opened.checkpoint);
@@ -324,7 +401,11 @@ test("SIGKILL under load, checkpoints every 20 records: every acknowledged sessi
     const got = await call<unknown, GetSessionResponse>(again, "getSession", { sessionId });
     assert.is(got.session!.sessionId, sessionId);
   }
-  const listed = await call<unknown, ListSessionsResponse>(again, "listSessions", ListSessionsRequest.fromPartial({ pageSize: 1000 }));
+  const listed = await call<unknown, ListSessionsResponse>(
+    again,
+    "listSessions",
+    ListSessionsRequest.fromPartial({ pageSize: 1000 }),
+  );
   assert.ok(listed.sessions.length >= acked.length, "every acknowledged session is listed");
   again.close();
   second.child.kill("SIGTERM");
@@ -332,7 +413,10 @@ test("SIGKILL under load, checkpoints every 20 records: every acknowledged sessi
 
   // After a clean stop, the last checkpoint covers everything: nothing to replay.
   const third = await serve();
-  assert.ok(third.log.some((l) => l.includes('"msg":"state store opened"') && l.includes('"replayed":0')), third.log.join("\n"));
+  assert.ok(
+    third.log.some((l) => l.includes('"msg":"state store opened"') && l.includes('"replayed":0')),
+    third.log.join("\n"),
+  );
   third.child.kill("SIGTERM");
   await third.exited;
   rmSync(dataDir, { recursive: true, force: true });

@@ -8,7 +8,10 @@ import { cliBin } from "./support/repo.js";
 const server = await startTestServer({ token: "cli-test-token" });
 
 /** Run the CLI (asynchronously: the collector runs in this process). */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [cliBin, ...args], {
     env: { ...process.env, SESSION_EVENTS_TARGET: server.target, SESSION_EVENTS_TOKEN: "cli-test-token", ...env },
   });
@@ -20,7 +23,16 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ status
 }
 
 test("emit start, emit end, sessions get and sessions list", async () => {
-  const started = await cli(["emit", "start", "--component", "cli-demo", "--shell-type", "DemoShell", "--metadata", '{"workspace":"/w"}']);
+  const started = await cli([
+    "emit",
+    "start",
+    "--component",
+    "cli-demo",
+    "--shell-type",
+    "DemoShell",
+    "--metadata",
+    '{"workspace":"/w"}',
+  ]);
   assert.is(started.status, 0, started.stderr);
   const sessionId = started.stdout.trim();
   assert.match(sessionId, /^sess_[0-9a-f]{32}$/);
@@ -35,7 +47,10 @@ test("emit start, emit end, sessions get and sessions list", async () => {
   assert.equal(session.end.metadata, { exit_reason: "user_exit" });
   const listed = await cli(["sessions", "list", "--component", "cli-demo", "--status", "ended"]);
   assert.is(listed.status, 0, listed.stderr);
-  assert.equal(JSON.parse(listed.stdout).sessions.map((s: { session_id: string }) => s.session_id), [sessionId]);
+  assert.equal(
+    JSON.parse(listed.stdout).sessions.map((s: { session_id: string }) => s.session_id),
+    [sessionId],
+  );
 });
 
 test("the collector's refusals exit 1 and name the problem", async () => {
@@ -53,19 +68,28 @@ test("the collector's refusals exit 1 and name the problem", async () => {
 test("bad flags are usage errors (exit 2) naming the flag", async () => {
   const cases: [string[], RegExp][] = [
     [["emit", "start", "--shell-type", "s"], /--component: is required/],
-    [["emit", "start", "--component", "c", "--shell-type", "s", "--metadata", "[1]"], /--metadata: must be a JSON object/],
+    [
+      ["emit", "start", "--component", "c", "--shell-type", "s", "--metadata", "[1]"],
+      /--metadata: must be a JSON object/,
+    ],
     [["emit", "end"], /expected 1 argument/],
     [["sessions", "list", "--status", "paused"], /--status: must be open or ended/],
     [["sessions", "list", "--after", "yesterday"], /--after: must be an RFC 3339 date-time/],
     [["sessions", "list", "--since", "yesterday"], /--since: must be an RFC 3339 date-time/],
-    [["sessions", "list", "--since", "2026-01-01T00:00:00Z", "--after", "2026-01-01T00:00:00Z"], /--since: give it once \(--after is its older name\)/],
+    [
+      ["sessions", "list", "--since", "2026-01-01T00:00:00Z", "--after", "2026-01-01T00:00:00Z"],
+      /--since: give it once \(--after is its older name\)/,
+    ],
     [["sessions", "list", "--page-size", "-1"], /--page-size: needs a value/],
     [["sessions", "list", "--page-size", "abc"], /--page-size: must be an integer from 1 to 1000/],
     [["sessions", "list", "--page-size", "5000"], /--page-size: must be an integer from 1 to 1000 \(got "5000"\)/],
     [["sessions", "list", "--deadline-ms", "soon"], /--deadline-ms: must be a positive integer/],
     [["serve", "--address", "nowhere"], /--address: must be host:port/],
     [["serve", "--max-message-bytes", "12"], /--max-message-bytes: must be an integer from 1024/],
-    [["serve", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"], /--tls-cert: cannot read "\/nonexistent.pem" \(ENOENT\)/],
+    [
+      ["serve", "--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"],
+      /--tls-cert: cannot read "\/nonexistent.pem" \(ENOENT\)/,
+    ],
     [["serve", "--log-level", "loud"], /--log-level: must be one of debug, info, warn, error/],
     [["serve", "--token", "short"], /--token: a token must be at least 8 visible ASCII characters/],
     [["serve", "--token", "        "], /--token: a token must be at least 8 visible ASCII characters, without spaces/],
@@ -74,7 +98,10 @@ test("bad flags are usage errors (exit 2) naming the flag", async () => {
     const r = await cli(args);
     assert.is(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
     assert.match(r.stderr, message);
-    assert.match(r.stderr, new RegExp(`^session-events: error: [^\n]*\nsee 'session-events ${args[0]}( ${args[1]})? --help'\n$`));
+    assert.match(
+      r.stderr,
+      new RegExp(`^session-events: error: [^\n]*\nsee 'session-events ${args[0]}( ${args[1]})? --help'\n$`),
+    );
   }
 });
 

@@ -15,7 +15,9 @@ import { cliBin, repoRoot } from "./support/repo.js";
 const server = await startTestServer();
 
 function cli(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cliBin, ...args], { env: { ...process.env, SESSION_EVENTS_TARGET: server.target } });
+  const child = spawn(process.execPath, [cliBin, ...args], {
+    env: { ...process.env, SESSION_EVENTS_TARGET: server.target },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d: Buffer) => (stdout += d));
@@ -35,10 +37,13 @@ test("help: the whole (help, --help), a group (alone: exit 2; with --help: 0), a
   for (const r of await Promise.all([["help"], ["--help"], ["-h"]].map((args) => cli(...args)))) {
     assert.is(r.status, 0);
     assert.match(r.stdout, /^usage: session-events <command>/);
-    for (const group of ["serve", "emit", "sessions", "health", "schemas", "archive", "vrp", "log"]) assert.match(r.stdout, new RegExp(`\\n${group} `));
+    for (const group of ["serve", "emit", "sessions", "health", "schemas", "archive", "vrp", "log"])
+      assert.match(r.stdout, new RegExp(`\\n${group} `));
   }
   const groups = ["emit", "sessions", "schemas", "archive", "log", "vrp"];
-  const answers = await Promise.all(groups.map(async (group) => [await cli(group), await cli(group, "--help")] as const));
+  const answers = await Promise.all(
+    groups.map(async (group) => [await cli(group), await cli(group, "--help")] as const),
+  );
   for (const [i, [alone, help]] of answers.entries()) {
     const group = groups[i]!;
     assert.is(alone.status, 2, group);
@@ -68,7 +73,11 @@ test("a usage error is one line naming the flag, then where help is; no unbalanc
   for (const [i, [args, message]] of cases.entries()) {
     const r = runs[i]!;
     const command = args.slice(0, args[0] === "serve" ? 1 : 2).join(" ");
-    assert.equal([r.status, r.stderr], [2, `session-events: error: ${message}\nsee 'session-events ${command} --help'\n`], args.join(" "));
+    assert.equal(
+      [r.status, r.stderr],
+      [2, `session-events: error: ${message}\nsee 'session-events ${command} --help'\n`],
+      args.join(" "),
+    );
   }
 });
 

@@ -9,7 +9,11 @@ import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnary
 import { createServer } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { SessionServiceService, type EmitSessionStartRequest, type GetSessionResponse } from "../gen/oneiric/session/v1/session_service.js";
+import {
+  SessionServiceService,
+  type EmitSessionStartRequest,
+  type GetSessionResponse,
+} from "../gen/oneiric/session/v1/session_service.js";
 import { SessionEventEmitter } from "../src/client/emitter.js";
 import { channelTarget, parseTargets } from "../src/client/connection.js";
 import { connection } from "../src/cli/client-commands.js";
@@ -19,7 +23,8 @@ import { call, clientFor, startTestServer } from "./support/collector.js";
 async function unavailableCollector(): Promise<{ target: string; seen: string[]; stop: () => void }> {
   const server = new Server();
   const seen: string[] = [];
-  const refuse = (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => callback({ code: status.UNAVAILABLE, details: "draining" });
+  const refuse = (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) =>
+    callback({ code: status.UNAVAILABLE, details: "draining" });
   server.addService(SessionServiceService, {
     emitSessionStart: (c: ServerUnaryCall<EmitSessionStartRequest, unknown>, callback: sendUnaryData<unknown>) => {
       seen.push(c.request.event!.eventId);
@@ -29,7 +34,9 @@ async function unavailableCollector(): Promise<{ target: string; seen: string[];
     getSession: refuse,
     listSessions: refuse,
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
   return { target: `127.0.0.1:${port}`, seen, stop: () => server.forceShutdown() };
 }
 
@@ -42,12 +49,17 @@ async function closedPort(): Promise<number> {
   });
 }
 
-const sessionOn = async (target: string, sessionId: string) => (await call<object, GetSessionResponse>(clientFor(target), "getSession", { sessionId })).session;
+const sessionOn = async (target: string, sessionId: string) =>
+  (await call<object, GetSessionResponse>(clientFor(target), "getSession", { sessionId })).session;
 
 test("a start answered UNAVAILABLE by one collector is retried with the same event_id on another", async () => {
   const bad = await unavailableCollector();
   const good = await startTestServer();
-  const emitter = new SessionEventEmitter({ target: `${bad.target},${good.target}`, componentName: "failover-test", retry: { maxAttempts: 6, initialIntervalMs: 10, maxIntervalMs: 50 } });
+  const emitter = new SessionEventEmitter({
+    target: `${bad.target},${good.target}`,
+    componentName: "failover-test",
+    retry: { maxAttempts: 6, initialIntervalMs: 10, maxIntervalMs: 50 },
+  });
   try {
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) ids.push((await emitter.emitSessionStart({ shellType: "bash" }))!);
@@ -67,11 +79,17 @@ test("a collector that goes away, or was never there, costs no start", async () 
   const a = await startTestServer();
   const b = await startTestServer();
   const never = await closedPort();
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${never},${a.target},${b.target}`, componentName: "failover-test", retry: { maxAttempts: 6, initialIntervalMs: 10, maxIntervalMs: 100 } });
+  const emitter = new SessionEventEmitter({
+    target: `127.0.0.1:${never},${a.target},${b.target}`,
+    componentName: "failover-test",
+    retry: { maxAttempts: 6, initialIntervalMs: 10, maxIntervalMs: 100 },
+  });
   try {
     const before: string[] = [];
     for (let i = 0; i < 10; i++) before.push((await emitter.emitSessionStart({ shellType: "zsh" }))!);
-    const onA = (await Promise.all(before.map((id) => sessionOn(a.target, id).catch(() => undefined)))).filter(Boolean).length;
+    const onA = (await Promise.all(before.map((id) => sessionOn(a.target, id).catch(() => undefined)))).filter(
+      Boolean,
+    ).length;
     assert.ok(onA > 0 && onA < before.length, `both live collectors took starts (a: ${onA} of ${before.length})`);
     await a.shutdown(0);
     const after: string[] = [];

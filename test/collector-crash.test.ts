@@ -24,7 +24,9 @@ test("SIGKILL mid-stream: every acknowledged session survives the restart", asyn
   let killed = false;
   const worker = async () => {
     while (!killed) {
-      const event = bridges.SessionStartEvent.fromJson(SessionStartEvent.create({ componentName: "crash", shellType: "Shell" }));
+      const event = bridges.SessionStartEvent.fromJson(
+        SessionStartEvent.create({ componentName: "crash", shellType: "Shell" }),
+      );
       try {
         const r = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event });
         acked.push(r.sessionId);
@@ -52,7 +54,10 @@ test("SIGKILL mid-stream: every acknowledged session survives the restart", asyn
   second.child.kill("SIGTERM");
   const { code } = await second.exited;
   assert.is(code, 0, second.log.join("\n"));
-  assert.ok(second.log.some((l) => l.includes('"msg":"stopped"')), "graceful stop logged");
+  assert.ok(
+    second.log.some((l) => l.includes('"msg":"stopped"')),
+    "graceful stop logged",
+  );
 });
 
 test("a second SIGTERM while draining stops at once", async () => {

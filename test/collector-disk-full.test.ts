@@ -22,10 +22,14 @@ import { startServeProcess, type ServeProcess } from "./support/serve-process.js
 
 function mountTmpfs(dir: string, size: string): void {
   try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0755`, "tmpfs", dir], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0755`, "tmpfs", dir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`cannot mount a tmpfs on ${dir}: this test needs root (CI runs as root): ${stderr || (e as Error).message}`);
+    throw new Error(
+      `cannot mount a tmpfs on ${dir}: this test needs root (CI runs as root): ${stderr || (e as Error).message}`,
+    );
   }
 }
 
@@ -59,9 +63,16 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
       for (let last = false; !last; ) {
         last = exited;
         const afterFailure = failed;
-        const event = bridges.SessionStartEvent.fromJson(SessionStartEvent.create({ componentName: "disk-full", shellType: "Shell", metadata }));
+        const event = bridges.SessionStartEvent.fromJson(
+          SessionStartEvent.create({ componentName: "disk-full", shellType: "Shell", metadata }),
+        );
         try {
-          const r = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event }, { deadlineMs: 30_000 });
+          const r = await call<unknown, EmitSessionStartResponse>(
+            client,
+            "emitSessionStart",
+            { event },
+            { deadlineMs: 30_000 },
+          );
           outcomes.push({ afterFailure, sessionId: r.sessionId });
         } catch (e) {
           failed = true;
@@ -72,12 +83,20 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
     await Promise.all(Array.from({ length: 16 }, worker));
     client.close();
     const exit = await serve.exited;
-    assert.equal(exit, { code: 1, signal: null }, `the collector's exit (a supervisor restarts it on non-zero):\n${serve.log.join("\n")}`);
+    assert.equal(
+      exit,
+      { code: 1, signal: null },
+      `the collector's exit (a supervisor restarts it on non-zero):\n${serve.log.join("\n")}`,
+    );
     assert.ok(
       // The cause: ENOSPC, or (a write that got part of its bytes in) the short write.
       // The log or the state store (on the same disk) may be the first to find it full;
       // LMDB reports a full disk as an I/O error (EIO) when its commit's write or sync fails.
-      serve.log.some((l) => (l.includes("event log failed") && /ENOSPC|short write/.test(l)) || (l.includes("state store failed") && /ENOSPC|No space left|Input\/output error/.test(l))),
+      serve.log.some(
+        (l) =>
+          (l.includes("event log failed") && /ENOSPC|short write/.test(l)) ||
+          (l.includes("state store failed") && /ENOSPC|No space left|Input\/output error/.test(l)),
+      ),
       `the failure is logged, with its cause:\n${serve.log.join("\n")}`,
     );
     assert.not.ok(existsSync(path.join(dataDir, "LOCK")), "it stopped in order: the lock is released");
@@ -106,8 +125,16 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
   // When the log failed, the calls waiting on it are refused with its reason. When the state store
   // (on the same disk) failed first, the log was still writing: the calls in flight may all have been
   // stored and answered before the stop, and the reason is in the collector's log line (asserted above).
-  if (logFailedFirst) assert.ok(errors.some((e) => e.details.includes("the event could not be stored")), "the collector itself said why");
-  assert.is(outcomes.filter((o) => o.afterFailure && o.sessionId !== undefined).length, 0, "nothing is acknowledged after a failure");
+  if (logFailedFirst)
+    assert.ok(
+      errors.some((e) => e.details.includes("the event could not be stored")),
+      "the collector itself said why",
+    );
+  assert.is(
+    outcomes.filter((o) => o.afterFailure && o.sessionId !== undefined).length,
+    0,
+    "nothing is acknowledged after a failure",
+  );
   assert.ok(outcomes.filter((o) => o.afterFailure).length >= 16, "calls were made after the failure");
 
   // The copy opens as any crashed log does: at most the unfinished last write is cut.
@@ -115,7 +142,10 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
   const log = await SegmentLog.open({ dir: copy, onDamage: (d) => damage.push(d) });
   assert.ok(damage.length <= 1, JSON.stringify(damage));
   // Only a crash tail's shapes (store/frame.ts, crashTailReason): a cut-short frame or header, zero fill.
-  assert.ok(damage.every((d) => /cut short|zero fill/.test(d.reason)), JSON.stringify(damage));
+  assert.ok(
+    damage.every((d) => /cut short|zero fill/.test(d.reason)),
+    JSON.stringify(damage),
+  );
   const records = log.lastSequence;
   await log.close();
   assert.ok(readdirSync(copy).filter((n) => n.endsWith(".seg")).length > 1, "segments were rolled as the disk filled");
@@ -132,7 +162,11 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
     client.close();
     await server.shutdown(1000);
   }
-  assert.is(acknowledged.length - found, 0, `${acknowledged.length} acknowledged, ${found} found (${records} records in the log; cut: ${JSON.stringify(damage)})`);
+  assert.is(
+    acknowledged.length - found,
+    0,
+    `${acknowledged.length} acknowledged, ${found} found (${records} records in the log; cut: ${JSON.stringify(damage)})`,
+  );
 });
 
 test.run();

@@ -5,19 +5,30 @@ import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
 import { SessionStartEvent, SessionEndEvent } from "../src/session/models.js";
 import { fieldViolations } from "../src/server/rich-error.js";
-import { EmitSessionStartRequest, ListSessionsRequest, SessionStatus, type EmitSessionStartResponse, type GetSessionResponse, type ListSessionsResponse } from "../gen/oneiric/session/v1/session_service.js";
+import {
+  EmitSessionStartRequest,
+  ListSessionsRequest,
+  SessionStatus,
+  type EmitSessionStartResponse,
+  type GetSessionResponse,
+  type ListSessionsResponse,
+} from "../gen/oneiric/session/v1/session_service.js";
 import { SessionStartEvent as StartMessage } from "../gen/oneiric/session/v1/session_events.js";
 import { validStart } from "./support/fixtures.js";
 import { call, clientFor, rejection, startTestServer } from "./support/collector.js";
 
 const startMessage = (component = "mahavishnu", extra: object = {}) =>
-  bridges.SessionStartEvent.fromJson({ ...SessionStartEvent.create({ componentName: component, shellType: "Shell" }), ...extra });
+  bridges.SessionStartEvent.fromJson({
+    ...SessionStartEvent.create({ componentName: component, shellType: "Shell" }),
+    ...extra,
+  });
 const endMessage = (sessionId: string, timestamp?: string) =>
   bridges.SessionEndEvent.fromJson({ ...SessionEndEvent.create({ sessionId }), ...(timestamp ? { timestamp } : {}) });
 
 const server = await startTestServer();
 const client = clientFor(server.target);
-const start = (event: unknown, opts?: { metadata?: Metadata }) => call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event }, opts);
+const start = (event: unknown, opts?: { metadata?: Metadata }) =>
+  call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event }, opts);
 const get = (sessionId: string) => call<unknown, GetSessionResponse>(client, "getSession", { sessionId });
 
 test("EmitSessionStart assigns a unique session id and stores the event", async () => {
@@ -61,9 +72,13 @@ test("the same event_id with other content is refused", async () => {
 
 test("EmitSessionEnd closes the session with its duration; a repeat is idempotent", async () => {
   const s = await start(startMessage("c", { timestamp: "2026-02-06T12:00:00Z" }));
-  const end = await call<unknown, { sessionId: string; status: string }>(client, "emitSessionEnd", { event: endMessage(s.sessionId, "2026-02-06T13:00:00.500Z") });
+  const end = await call<unknown, { sessionId: string; status: string }>(client, "emitSessionEnd", {
+    event: endMessage(s.sessionId, "2026-02-06T13:00:00.500Z"),
+  });
   assert.equal(end, { sessionId: s.sessionId, status: "ended" });
-  const again = await call<unknown, { status: string }>(client, "emitSessionEnd", { event: endMessage(s.sessionId, "2026-02-06T13:05:00Z") });
+  const again = await call<unknown, { status: string }>(client, "emitSessionEnd", {
+    event: endMessage(s.sessionId, "2026-02-06T13:05:00Z"),
+  });
   assert.is(again.status, "duplicate");
   const got = await get(s.sessionId);
   assert.is(got.session!.status, SessionStatus.SESSION_STATUS_ENDED);
@@ -94,7 +109,8 @@ test("ListSessions filters by component, status and time, page by page", async (
   }
   await call(client, "emitSessionEnd", { event: endMessage(ids[0]!) });
   // Requests are built with fromPartial: a cast partial object fails inside grpc-js.
-  const list = (req: object) => call<object, ListSessionsResponse>(client, "listSessions", ListSessionsRequest.fromPartial(req));
+  const list = (req: object) =>
+    call<object, ListSessionsResponse>(client, "listSessions", ListSessionsRequest.fromPartial(req));
   const seen: string[] = [];
   let pageToken = "";
   let pages = 0;
@@ -106,16 +122,31 @@ test("ListSessions filters by component, status and time, page by page", async (
   } while (pageToken);
   assert.equal(seen, ids);
   assert.is(pages, 3);
-  assert.equal((await list({ componentName: component, status: SessionStatus.SESSION_STATUS_ENDED })).sessions.map((s) => s.sessionId), [ids[0]]);
+  assert.equal(
+    (await list({ componentName: component, status: SessionStatus.SESSION_STATUS_ENDED })).sessions.map(
+      (s) => s.sessionId,
+    ),
+    [ids[0]],
+  );
   assert.is((await list({ componentName: component, status: SessionStatus.SESSION_STATUS_OPEN })).sessions.length, 6);
-  const window = await list({ componentName: component, startedAfter: { seconds: 1772496000n, nanos: 0 }, startedBefore: { seconds: 1772668800n, nanos: 0 } });
-  assert.equal(window.sessions.map((s) => s.sessionId), [ids[2], ids[3]]); // 03-03 inclusive .. 03-05 exclusive
+  const window = await list({
+    componentName: component,
+    startedAfter: { seconds: 1772496000n, nanos: 0 },
+    startedBefore: { seconds: 1772668800n, nanos: 0 },
+  });
+  assert.equal(
+    window.sessions.map((s) => s.sessionId),
+    [ids[2], ids[3]],
+  ); // 03-03 inclusive .. 03-05 exclusive
 });
 
 test("ListSessions refuses a forged page token and a page size past the limit", async () => {
   let e = await rejection(call(client, "listSessions", ListSessionsRequest.fromPartial({ pageToken: "not-a-token" })));
   assert.is(e.code, status.INVALID_ARGUMENT);
-  assert.equal(fieldViolations(e).map((v) => v.field), ["page_token"]);
+  assert.equal(
+    fieldViolations(e).map((v) => v.field),
+    ["page_token"],
+  );
   e = await rejection(call(client, "listSessions", ListSessionsRequest.fromPartial({ pageSize: 5000 })));
   assert.is(e.code, status.INVALID_ARGUMENT);
   assert.match(e.details, /page_size/);
@@ -123,29 +154,57 @@ test("ListSessions refuses a forged page token and a page size past the limit", 
 
 test("invalid events over the wire: INVALID_ARGUMENT naming every field and rule, nothing stored", async () => {
   const count = server.collector.sessionCount;
-  const bad = StartMessage.fromPartial({ ...startMessage(), pid: 0, componentName: "my component", eventVersion: "2.0", eventId: "nope" });
+  const bad = StartMessage.fromPartial({
+    ...startMessage(),
+    pid: 0,
+    componentName: "my component",
+    eventVersion: "2.0",
+    eventId: "nope",
+  });
   const e = await rejection(start(bad));
   assert.is(e.code, status.INVALID_ARGUMENT);
   assert.match(e.details, /Unsupported event version: 2\.0 \(expected '1\.0'\)/);
   const violations = fieldViolations(e);
-  assert.equal(new Set(violations.map((v) => `${v.field} ${v.reason}`)), new Set(["event.event_version EVENT_VERSION", "event.event_id FORMAT", "event.component_name PATTERN", "event.pid MINIMUM"]));
+  assert.equal(
+    new Set(violations.map((v) => `${v.field} ${v.reason}`)),
+    new Set([
+      "event.event_version EVENT_VERSION",
+      "event.event_id FORMAT",
+      "event.component_name PATTERN",
+      "event.pid MINIMUM",
+    ]),
+  );
   assert.is(server.collector.sessionCount, count);
 });
 
 test("a missing event, a bad Timestamp, __proto__ metadata and bad UTF-8 are client errors, not INTERNAL", async () => {
-  assert.equal(fieldViolations(await rejection(start(undefined))).map((v) => v.field), ["event"]);
+  assert.equal(
+    fieldViolations(await rejection(start(undefined))).map((v) => v.field),
+    ["event"],
+  );
   let e = await rejection(start({ ...startMessage(), timestamp: { seconds: 0n, nanos: 2_000_000_000 } }));
   assert.is(e.code, status.INVALID_ARGUMENT);
   assert.ok(fieldViolations(e).some((v) => v.field === "event.timestamp"));
   e = await rejection(start({ ...startMessage(), metadata: { ["__proto__"]: "x" } }));
   assert.is(e.code, status.INVALID_ARGUMENT);
-  assert.equal(fieldViolations(e).map((v) => [v.field, v.reason]), [["event.metadata.__proto__", "FORBIDDEN_KEY"]]);
+  assert.equal(
+    fieldViolations(e).map((v) => [v.field, v.reason]),
+    [["event.metadata.__proto__", "FORBIDDEN_KEY"]],
+  );
   // Invalid UTF-8 needs raw bytes: a JS client cannot even write it.
-  const bytes = Buffer.from(EmitSessionStartRequest.encode({ event: startMessage("c", { hostname: "host-ab" }) }).finish());
+  const bytes = Buffer.from(
+    EmitSessionStartRequest.encode({ event: startMessage("c", { hostname: "host-ab" }) }).finish(),
+  );
   bytes[bytes.indexOf(Buffer.from("host-ab"))] = 0xff;
   e = await rejection(
     new Promise((resolve, reject) =>
-      client.makeUnaryRequest("/oneiric.session.v1.SessionService/EmitSessionStart", (b: Buffer) => b, (b: Buffer) => b, bytes, (err, res) => (err ? reject(err) : resolve(res))),
+      client.makeUnaryRequest(
+        "/oneiric.session.v1.SessionService/EmitSessionStart",
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        bytes,
+        (err, res) => (err ? reject(err) : resolve(res)),
+      ),
     ),
   );
   assert.is(e.code, status.INVALID_ARGUMENT);
@@ -168,16 +227,29 @@ test("an event too big to be read back in a session is refused; pages stay withi
   const big = { ...startMessage("size"), metadata: { blob: "x".repeat(40 * 1024) } };
   const e = await rejection(call(c, "emitSessionStart", { event: big }));
   assert.is(e.code, status.INVALID_ARGUMENT);
-  assert.equal(fieldViolations(e).map((v) => [v.field, v.reason]), [["event", "MAX_SIZE"]]);
+  assert.equal(
+    fieldViolations(e).map((v) => [v.field, v.reason]),
+    [["event", "MAX_SIZE"]],
+  );
   const ids: string[] = [];
   for (let i = 0; i < 6; i++) {
-    ids.push((await call<unknown, EmitSessionStartResponse>(c, "emitSessionStart", { event: { ...startMessage("size"), metadata: { blob: "y".repeat(20 * 1024) } } })).sessionId);
+    ids.push(
+      (
+        await call<unknown, EmitSessionStartResponse>(c, "emitSessionStart", {
+          event: { ...startMessage("size"), metadata: { blob: "y".repeat(20 * 1024) } },
+        })
+      ).sessionId,
+    );
   }
   const seen: string[] = [];
   let pageToken = "";
   let pages = 0;
   do {
-    const page = await call<object, ListSessionsResponse>(c, "listSessions", ListSessionsRequest.fromPartial({ pageSize: 50, pageToken }));
+    const page = await call<object, ListSessionsResponse>(
+      c,
+      "listSessions",
+      ListSessionsRequest.fromPartial({ pageSize: 50, pageToken }),
+    );
     seen.push(...page.sessions.map((s) => s.sessionId));
     pageToken = page.nextPageToken;
     pages++;
@@ -215,8 +287,15 @@ test("shutdown lets calls in flight finish and keeps every acknowledged event", 
   const own = await startTestServer();
   const c = clientFor(own.target);
   await call(c, "emitSessionStart", { event: startMessage("warm-up") }); // connected
-  const calls = Array.from({ length: 200 }, () => call<unknown, EmitSessionStartResponse>(c, "emitSessionStart", { event: startMessage("drain") }));
-  const inFlight = calls.map((p) => p.then((r) => r.sessionId, () => undefined));
+  const calls = Array.from({ length: 200 }, () =>
+    call<unknown, EmitSessionStartResponse>(c, "emitSessionStart", { event: startMessage("drain") }),
+  );
+  const inFlight = calls.map((p) =>
+    p.then(
+      (r) => r.sessionId,
+      () => undefined,
+    ),
+  );
   await Promise.race(calls); // the server is now handling calls
   await own.shutdown(5000);
   const acked = (await Promise.all(inFlight)).filter((id): id is string => id !== undefined);

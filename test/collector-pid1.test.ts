@@ -23,8 +23,14 @@ test("PID 1: a SIGTERM that arrives while the collector is starting is not lost"
     clearTimeout(timer);
     serve.child.kill("SIGKILL"); // unshare --kill-child: its PID 1 too (a no-op once exited)
   }
-  assert.ok(serve.log.some((l) => l.includes('"msg":"stopping"') && l.includes('"why":"SIGTERM"')), serve.log.join("\n"));
-  assert.ok(serve.log.some((l) => l.includes('"msg":"stopped"')), "stopped in order");
+  assert.ok(
+    serve.log.some((l) => l.includes('"msg":"stopping"') && l.includes('"why":"SIGTERM"')),
+    serve.log.join("\n"),
+  );
+  assert.ok(
+    serve.log.some((l) => l.includes('"msg":"stopped"')),
+    "stopped in order",
+  );
 });
 
 test.run();

@@ -32,7 +32,12 @@ test("a black hole: each call returns within the ack wait (spooled), then at onc
   const port = Number(hole.target.split(":")[1]);
   const spoolDir = tempDir("delivery-blackhole-");
   const errors: Error[] = [];
-  const emitter = emitterFor(hole.target, errors, { spoolDir, ackWaitMs: 300, deadlineMs: 300, breaker: { failureThreshold: 2, openMs: 60_000 } });
+  const emitter = emitterFor(hole.target, errors, {
+    spoolDir,
+    ackWaitMs: 300,
+    deadlineMs: 300,
+    breaker: { failureThreshold: 2, openMs: 60_000 },
+  });
   const ledger = new Ledger();
   const took: number[] = [];
   for (let i = 0; i < 6; i++) {
@@ -43,7 +48,10 @@ test("a black hole: each call returns within the ack wait (spooled), then at onc
   assert.is(ledger.starts.length, 6);
   assert.ok(ledger.starts.every((id) => id.startsWith("pending_")));
   // The first pairs waited for the ack wait (never for retries); once the breaker is open, nothing waits.
-  assert.ok(took.every((ms) => ms < 2 * 300 + 500), `each pair within two ack waits: ${took.map(Math.round)}`);
+  assert.ok(
+    took.every((ms) => ms < 2 * 300 + 500),
+    `each pair within two ack waits: ${took.map(Math.round)}`,
+  );
   assert.is(emitter.stats().breaker, "open");
   await emitter.close();
   await hole.shutdown();
@@ -61,16 +69,28 @@ test("a black hole: each call returns within the ack wait (spooled), then at onc
 test("half-open: at most one trial reaches the collector, the other calls go to the spool at once", async () => {
   const hole = await startScriptedCollector(() => "never");
   const errors: Error[] = [];
-  const emitter = emitterFor(hole.target, errors, { spoolDir: tempDir("delivery-halfopen-"), ackWaitMs: 1000, deadlineMs: 1000, breaker: { failureThreshold: 1, openMs: 200 } });
+  const emitter = emitterFor(hole.target, errors, {
+    spoolDir: tempDir("delivery-halfopen-"),
+    ackWaitMs: 1000,
+    deadlineMs: 1000,
+    breaker: { failureThreshold: 1, openMs: 200 },
+  });
   try {
     await emitter.emitSessionStart({ shellType: "s" }); // fails after its deadline: the breaker opens
     await waitFor("half-open", () => emitter.stats().breaker === "half-open");
     const before = hole.calls.length;
     const t0 = performance.now();
     const times: number[] = [];
-    await Promise.all(Array.from({ length: 5 }, () => emitter.emitSessionStart({ shellType: "s" }).then(() => times.push(performance.now() - t0))));
+    await Promise.all(
+      Array.from({ length: 5 }, () =>
+        emitter.emitSessionStart({ shellType: "s" }).then(() => times.push(performance.now() - t0)),
+      ),
+    );
     // The trial is the background sender's (or one of these calls): never more than one.
-    assert.ok(hole.calls.length - before <= 1, `${hole.calls.length - before} calls reached the collector while half-open`);
+    assert.ok(
+      hole.calls.length - before <= 1,
+      `${hole.calls.length - before} calls reached the collector while half-open`,
+    );
     times.sort((a, b) => a - b);
     assert.ok(times[3]! < 500, `at least four returned without waiting for the trial: ${times.map(Math.round)}`);
   } finally {
@@ -83,7 +103,13 @@ test("a flapping collector: 0 lost, 0 duplicated", async () => {
   const port = await freePort();
   const dataDir = tempDir("delivery-flap-data-");
   const errors: Error[] = [];
-  const emitter = emitterFor(`127.0.0.1:${port}`, errors, { spoolDir: tempDir("delivery-flap-"), ackWaitMs: 500, deadlineMs: 500, breaker: { failureThreshold: 3, openMs: 100 }, spoolRetryMs: 100 });
+  const emitter = emitterFor(`127.0.0.1:${port}`, errors, {
+    spoolDir: tempDir("delivery-flap-"),
+    ackWaitMs: 500,
+    deadlineMs: 500,
+    breaker: { failureThreshold: 3, openMs: 100 },
+    spoolRetryMs: 100,
+  });
   const ledger = new Ledger();
   let server: TestServer | undefined;
   let i = 0;
@@ -115,7 +141,10 @@ test("close() with emits in flight waits for them: every returned event is store
     const closed = emitter.close();
     await Promise.all(pairs);
     await closed;
-    const after = await emitter.emitSessionStart({ shellType: "late" }).then(() => undefined, (e: unknown) => e);
+    const after = await emitter.emitSessionStart({ shellType: "late" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.match((after as Error).message, /the emitter is closed/);
     // Whatever close() left spooled, the next emitter delivers.
     const next = emitterFor(server.target, errors, { spoolDir });
@@ -123,7 +152,8 @@ test("close() with emits in flight waits for them: every returned event is store
     await ledger.check(server, (id) => next.resolveSessionId(id));
     await next.close();
     assert.is(ledger.starts.length, 20, "every start in flight when close() was called returned");
-    for (const f of ledger.failures) assert.match(f.message, /the emitter is closed/, "only the ends made after close() are refused");
+    for (const f of ledger.failures)
+      assert.match(f.message, /the emitter is closed/, "only the ends made after close() are refused");
   } finally {
     await server.shutdown(1000);
   }
@@ -131,7 +161,13 @@ test("close() with emits in flight waits for them: every returned event is store
 
 test("neverThrow means never: any argument, and flush, resolveSessionId and close too", async () => {
   const errors: Error[] = [];
-  const emitter = new SessionEventEmitter({ target: "127.0.0.1:1", componentName: "c", neverThrow: true, onError: (e) => errors.push(e), spoolDir: tempDir("delivery-never-") });
+  const emitter = new SessionEventEmitter({
+    target: "127.0.0.1:1",
+    componentName: "c",
+    neverThrow: true,
+    onError: (e) => errors.push(e),
+    spoolDir: tempDir("delivery-never-"),
+  });
   const calls: (() => Promise<unknown>)[] = [
     () => (emitter.emitSessionStart as (x?: unknown) => Promise<unknown>)(),
     () => emitter.emitSessionStart(null as never),
@@ -160,11 +196,17 @@ test("refused before spooling: an event over the size limit, an end without a se
   const errors: Error[] = [];
   const emitter = emitterFor(`127.0.0.1:${await freePort()}`, errors, { spoolDir });
   try {
-    const big = await emitter.emitSessionStart({ shellType: "s", metadata: { pad: "x".repeat(3 * 1024 * 1024) } }).then(() => undefined, (e: unknown) => e);
+    const big = await emitter.emitSessionStart({ shellType: "s", metadata: { pad: "x".repeat(3 * 1024 * 1024) } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.instance(big, EmitError);
     assert.is((big as EmitError).status, status.INVALID_ARGUMENT);
     assert.match((big as Error).message, /event: is \d+ bytes; the collector accepts at most 262144/);
-    const empty = await emitter.emitSessionEnd("").then(() => undefined, (e: unknown) => e);
+    const empty = await emitter.emitSessionEnd("").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.match((empty as Error).message, /session_id: must not be empty/);
     const stats = emitter.stats();
     assert.is(stats.spooledEvents, 0);
@@ -177,7 +219,12 @@ test("refused before spooling: an event over the size limit, an end without a se
 test("a full spool: 'refuse' refuses at once with RESOURCE_EXHAUSTED; 'block' waits for room the sender makes", async () => {
   const port = await freePort();
   const errors: Error[] = [];
-  const refusing = emitterFor(`127.0.0.1:${port}`, errors, { spoolDir: tempDir("delivery-full-"), maxSpoolBytes: 16 * 1024, neverThrow: true, breaker: { failureThreshold: 1, openMs: 60_000 } });
+  const refusing = emitterFor(`127.0.0.1:${port}`, errors, {
+    spoolDir: tempDir("delivery-full-"),
+    maxSpoolBytes: 16 * 1024,
+    neverThrow: true,
+    breaker: { failureThreshold: 1, openMs: 60_000 },
+  });
   let returned = 0;
   for (let i = 0; i < 100 && !errors.some((e) => (e as EmitError).status === status.RESOURCE_EXHAUSTED); i++) {
     if (await refusing.emitSessionStart({ shellType: "s" })) returned++;
@@ -190,7 +237,14 @@ test("a full spool: 'refuse' refuses at once with RESOURCE_EXHAUSTED; 'block' wa
   await refusing.close();
 
   const spoolDir = tempDir("delivery-block-");
-  const blocking = emitterFor(`127.0.0.1:${port}`, errors, { spoolDir, maxSpoolBytes: 16 * 1024, onSpoolFull: "block", spoolFullBlockMs: 20_000, spoolRetryMs: 100, breaker: { failureThreshold: 1, openMs: 100 } });
+  const blocking = emitterFor(`127.0.0.1:${port}`, errors, {
+    spoolDir,
+    maxSpoolBytes: 16 * 1024,
+    onSpoolFull: "block",
+    spoolFullBlockMs: 20_000,
+    spoolRetryMs: 100,
+    breaker: { failureThreshold: 1, openMs: 100 },
+  });
   const ledger = new Ledger();
   let i = 0;
   // Fill it (the collector is down): each call spools, until one blocks.

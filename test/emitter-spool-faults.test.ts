@@ -9,7 +9,16 @@
  * The tmpfs tests need `mount` (root, as in CI): without it they fail, loudly.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { test } from "uvu";
@@ -22,13 +31,24 @@ import { PID1 } from "./support/serve-process.js";
 
 /** An emitter that reports into `errors` (and throws, so that the ledger tells a failed call from a returned one). */
 function emitterFor(target: string, spoolDir: string, errors: Error[], extra: object = {}): SessionEventEmitter {
-  return new SessionEventEmitter({ target, componentName: "faults", spoolDir, onError: (e) => errors.push(e), ackWaitMs: 1000, deadlineMs: 1000, ...extra });
+  return new SessionEventEmitter({
+    target,
+    componentName: "faults",
+    spoolDir,
+    onError: (e) => errors.push(e),
+    ackWaitMs: 1000,
+    deadlineMs: 1000,
+    ...extra,
+  });
 }
 
-const spoolErrors = (errors: readonly Error[], code?: string) => errors.filter((e): e is SpoolError => e instanceof SpoolError && (code === undefined || e.code === code));
+const spoolErrors = (errors: readonly Error[], code?: string) =>
+  errors.filter((e): e is SpoolError => e instanceof SpoolError && (code === undefined || e.code === code));
 
 function lastSegment(logDir: string): string {
-  const segments = readdirSync(logDir).filter((n) => n.endsWith(".seg")).sort();
+  const segments = readdirSync(logDir)
+    .filter((n) => n.endsWith(".seg"))
+    .sort();
   return path.join(logDir, segments.at(-1)!);
 }
 
@@ -37,7 +57,13 @@ function cutBytes(file: string, n: number): void {
 }
 
 /** Spool `pairs` pairs with the collector down (port unused), and close. */
-async function spoolWhileDown(port: number, spoolDir: string, pairs: number, ledger: Ledger, errors: Error[]): Promise<void> {
+async function spoolWhileDown(
+  port: number,
+  spoolDir: string,
+  pairs: number,
+  ledger: Ledger,
+  errors: Error[],
+): Promise<void> {
   const down = emitterFor(`127.0.0.1:${port}`, spoolDir, errors, { breaker: { failureThreshold: 1, openMs: 60_000 } });
   for (let i = 0; i < pairs; i++) await ledger.pair(down, i);
   await down.close();
@@ -61,7 +87,10 @@ test("pid reuse: a host that was PID 1, killed, leaves a lock that the next PID 
     assert.is(await second.exited, 0);
     const errors = second.lines.filter((l) => "error" in l && /spool|lock/i.test(String(l.error)));
     assert.equal(errors, [], "no spool error: the stale lock is taken over");
-    assert.equal(second.lines.find((l) => "flushed" in l), { flushed: 6 });
+    assert.equal(
+      second.lines.find((l) => "flushed" in l),
+      { flushed: 6 },
+    );
     const resolved = second.lines.find((l) => "resolved" in l)!.resolved as Record<string, string>;
     const ledger = new Ledger();
     for (const l of [...first.lines, ...second.lines]) {
@@ -84,12 +113,19 @@ test("a spool under a regular file cannot be opened: reported, retried, and dire
   try {
     for (let i = 0; i < 3; i++) await ledger.pair(emitter, i);
     await ledger.check(server, (id) => emitter.resolveSessionId(id));
-    assert.ok(ledger.starts.every((id) => id.startsWith("sess_")), "delivered directly, not spooled");
+    assert.ok(
+      ledger.starts.every((id) => id.startsWith("sess_")),
+      "delivered directly, not spooled",
+    );
     const reported = spoolErrors(errors, "UNAVAILABLE");
-    assert.ok(reported.length >= 1 && /cannot be opened: ENOTDIR/.test(reported[0]!.message), errors.map((e) => e.message).join("\n"));
+    assert.ok(
+      reported.length >= 1 && /cannot be opened: ENOTDIR/.test(reported[0]!.message),
+      errors.map((e) => e.message).join("\n"),
+    );
     // Retried with backoff: the same failure is reported again.
     const deadline = Date.now() + 5000;
-    while (spoolErrors(errors, "UNAVAILABLE").length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (spoolErrors(errors, "UNAVAILABLE").length < 3 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     assert.ok(spoolErrors(errors, "UNAVAILABLE").length >= 3, "the opening is retried");
     assert.not.ok(emitter.stats().spoolAvailable);
   } finally {
@@ -99,7 +135,11 @@ test("a spool under a regular file cannot be opened: reported, retried, and dire
   // With the collector down and no spool, the event is not returned: the host is told (neverThrow: through onError).
   const down = emitterFor(`127.0.0.1:${await freePort()}`, path.join(blocker, "spool"), errors, { neverThrow: true });
   assert.is(await down.emitSessionStart({ shellType: "s" }), undefined);
-  assert.ok(errors.some((e) => e instanceof EmitError && e.status === status.UNAVAILABLE && /spool is unavailable/.test(e.message)));
+  assert.ok(
+    errors.some(
+      (e) => e instanceof EmitError && e.status === status.UNAVAILABLE && /spool is unavailable/.test(e.message),
+    ),
+  );
   await down.close();
 });
 
@@ -114,11 +154,17 @@ test("a read-only spool is reported and retried; once writable it spools, and ev
   const errors: Error[] = [];
   const ledger = new Ledger();
   try {
-    const emitter = emitterFor(`127.0.0.1:${port}`, path.join(mnt, "spool"), errors, { spoolRetryMs: 50, breaker: { failureThreshold: 1, openMs: 60_000 } });
+    const emitter = emitterFor(`127.0.0.1:${port}`, path.join(mnt, "spool"), errors, {
+      spoolRetryMs: 50,
+      breaker: { failureThreshold: 1, openMs: 60_000 },
+    });
     await ledger.pair(emitter, 0); // neither collector nor spool: not returned, told
     assert.equal(ledger.starts, []);
     assert.match(ledger.failures[0]!.message, /the spool is unavailable/);
-    assert.ok(spoolErrors(errors, "UNAVAILABLE").some((e) => /cannot be opened: (EROFS|ENOENT)/.test(e.message)), errors.map((e) => e.message).join("\n"));
+    assert.ok(
+      spoolErrors(errors, "UNAVAILABLE").some((e) => /cannot be opened: (EROFS|ENOENT)/.test(e.message)),
+      errors.map((e) => e.message).join("\n"),
+    );
     execFileSync("mount", ["-o", "remount,rw", mnt]);
     const deadline = Date.now() + 5000;
     while (!emitter.stats().spoolAvailable && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -152,8 +198,14 @@ test("a garbage state.json is moved aside and reported; what is sent again is st
     const again = emitterFor(server.target, spoolDir, errors);
     await again.flush();
     const reported = spoolErrors(errors, "DATA_LOSS");
-    assert.ok(reported.some((e) => /state\.json is damaged/.test(e.message)), errors.map((e) => e.message).join("\n"));
-    assert.ok(readdirSync(spoolDir).some((n) => n.startsWith("state.json.damaged-")), "moved aside, not deleted");
+    assert.ok(
+      reported.some((e) => /state\.json is damaged/.test(e.message)),
+      errors.map((e) => e.message).join("\n"),
+    );
+    assert.ok(
+      readdirSync(spoolDir).some((n) => n.startsWith("state.json.damaged-")),
+      "moved aside, not deleted",
+    );
     await ledger.check(server, (id) => again.resolveSessionId(id)); // 0 duplicated
     await again.close();
   } finally {
@@ -183,7 +235,10 @@ test("a delivered log cut by 3 bytes, then 3 pairs spooled: all delivered, no nu
     await ledger.check(server, (id) => later.resolveSessionId(id));
     await later.close();
     assert.not.ok(existsSync(path.join(spoolDir, "rejected.jsonl")), "nothing refused (NOT_FOUND)");
-    assert.ok(spoolErrors(errors).some((e) => /torn record .* it had been delivered, nothing is lost/.test(e.message)), errors.map((e) => e.message).join("\n"));
+    assert.ok(
+      spoolErrors(errors).some((e) => /torn record .* it had been delivered, nothing is lost/.test(e.message)),
+      errors.map((e) => e.message).join("\n"),
+    );
     assert.ok(spoolErrors(errors).some((e) => /fresh log/.test(e.message)));
   } finally {
     await server.shutdown(1000);
@@ -205,7 +260,10 @@ test("log/ deleted while state.json remains: every later event is delivered, and
   rmSync(path.join(spoolDir, "log"), { recursive: true });
 
   await spoolWhileDown(port, spoolDir, 3, ledger, errors);
-  assert.ok(spoolErrors(errors).some((e) => /the log ends at record 0, but the spool had written up to 6/.test(e.message)), errors.map((e) => e.message).join("\n"));
+  assert.ok(
+    spoolErrors(errors).some((e) => /the log ends at record 0, but the spool had written up to 6/.test(e.message)),
+    errors.map((e) => e.message).join("\n"),
+  );
   server = await startTestServer({ address: `127.0.0.1:${port}` }, dataDir);
   try {
     const later = emitterFor(server.target, spoolDir, errors);
@@ -249,7 +307,9 @@ test("a full disk: refused loudly while full, direct delivery with the collector
   const errors: Error[] = [];
   const ledger = new Ledger();
   try {
-    const emitter = emitterFor(`127.0.0.1:${port}`, spoolDir, errors, { breaker: { failureThreshold: 1, openMs: 200 } });
+    const emitter = emitterFor(`127.0.0.1:${port}`, spoolDir, errors, {
+      breaker: { failureThreshold: 1, openMs: 200 },
+    });
     await ledger.pair(emitter, 0); // spooled
     // Fill the file system.
     const filler = path.join(mnt, "filler");
@@ -262,7 +322,10 @@ test("a full disk: refused loudly while full, direct delivery with the collector
     let tried = 0;
     const refused = () => ledger.failures.some((e) => e instanceof EmitError && /ENOSPC|short write/.test(e.message));
     for (let i = 1; i <= 500 && !refused(); i++, tried++) await ledger.pair(emitter, i);
-    assert.ok(refused(), `the full disk is reported (after ${tried} pairs):\n${errors.map((e) => e.message).join("\n")}`);
+    assert.ok(
+      refused(),
+      `the full disk is reported (after ${tried} pairs):\n${errors.map((e) => e.message).join("\n")}`,
+    );
     const before = ledger.starts.length;
 
     // The collector comes back while the disk is still full: what waits is delivered, new events go straight through.

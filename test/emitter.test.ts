@@ -34,7 +34,11 @@ test("emits a start and an end; the collector has the session, ended", async () 
 
 test("retries with backoff until a collector that starts late answers", async () => {
   const port = await freePort();
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "late", retry: { maxAttempts: 10, initialIntervalMs: 100, maxIntervalMs: 400 } });
+  const emitter = new SessionEventEmitter({
+    target: `127.0.0.1:${port}`,
+    componentName: "late",
+    retry: { maxAttempts: 10, initialIntervalMs: 100, maxIntervalMs: 400 },
+  });
   let server: Awaited<ReturnType<typeof startTestServer>> | undefined;
   setTimeout(() => void startTestServer({ address: `127.0.0.1:${port}` }).then((s) => (server = s)), 300);
   const sessionId = await emitter.emitSessionStart({ shellType: "Shell" });
@@ -45,14 +49,25 @@ test("retries with backoff until a collector that starts late answers", async ()
 });
 
 test("the circuit opens after repeated failures: a dead collector then costs nothing", async () => {
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", retry: { maxAttempts: 1 }, breaker: { failureThreshold: 2, openMs: 60_000 } });
+  const emitter = new SessionEventEmitter({
+    target: `127.0.0.1:${await freePort()}`,
+    componentName: "c",
+    retry: { maxAttempts: 1 },
+    breaker: { failureThreshold: 2, openMs: 60_000 },
+  });
   for (let i = 0; i < 2; i++) {
-    const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
+    const e = await emitter.emitSessionStart({ shellType: "s" }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     assert.instance(e, EmitError);
     assert.is((e as EmitError).status, status.UNAVAILABLE);
   }
   const t0 = performance.now();
-  const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
+  const e = await emitter.emitSessionStart({ shellType: "s" }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   const ms = performance.now() - t0;
   assert.instance((e as EmitError).cause, CircuitOpenError);
   assert.ok(ms < 50, `failing fast took ${ms} ms`);
@@ -61,11 +76,22 @@ test("the circuit opens after repeated failures: a dead collector then costs not
 
 test("neverThrow: failures return undefined and go to onError, invalid input too", async () => {
   const errors: Error[] = [];
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${await freePort()}`, componentName: "c", neverThrow: true, onError: (e) => errors.push(e), retry: { maxAttempts: 2, initialIntervalMs: 10 } });
+  const emitter = new SessionEventEmitter({
+    target: `127.0.0.1:${await freePort()}`,
+    componentName: "c",
+    neverThrow: true,
+    onError: (e) => errors.push(e),
+    retry: { maxAttempts: 2, initialIntervalMs: 10 },
+  });
   assert.is(await emitter.emitSessionStart({ shellType: "s" }), undefined);
   assert.is(await emitter.emitSessionEnd("sess_x"), undefined);
   assert.is((errors[0] as EmitError).status, status.UNAVAILABLE);
-  const invalid = new SessionEventEmitter({ target: "127.0.0.1:1", componentName: "not a name", neverThrow: true, onError: (e) => errors.push(e) });
+  const invalid = new SessionEventEmitter({
+    target: "127.0.0.1:1",
+    componentName: "not a name",
+    neverThrow: true,
+    onError: (e) => errors.push(e),
+  });
   assert.is(await invalid.emitSessionStart({ shellType: "s" }), undefined);
   assert.instance(errors.at(-1), ValidationError);
   await emitter.close();
@@ -74,7 +100,10 @@ test("neverThrow: failures return undefined and go to onError, invalid input too
 
 test("without neverThrow, invalid input throws a ValidationError naming the field", async () => {
   const emitter = new SessionEventEmitter({ target: "127.0.0.1:1", componentName: "not a name" });
-  const e = await emitter.emitSessionStart({ shellType: "s" }).then(() => undefined, (err: unknown) => err);
+  const e = await emitter.emitSessionStart({ shellType: "s" }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.instance(e, ValidationError);
   assert.match((e as Error).message, /\/component_name: must match pattern/);
   await emitter.close();
@@ -83,7 +112,13 @@ test("without neverThrow, invalid input throws a ValidationError naming the fiel
 test("spool: events made while the collector is down are delivered, in order, once it is back", async () => {
   const port = await freePort();
   const spoolDir = tempDir("spool-");
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "spooled", spoolDir, retry: { maxAttempts: 1 }, spoolRetryMs: 60_000 });
+  const emitter = new SessionEventEmitter({
+    target: `127.0.0.1:${port}`,
+    componentName: "spooled",
+    spoolDir,
+    retry: { maxAttempts: 1 },
+    spoolRetryMs: 60_000,
+  });
   const placeholder = await emitter.emitSessionStart({ shellType: "s" });
   assert.match(placeholder!, /^pending_[0-9a-f-]{36}$/);
   await emitter.emitSessionEnd(placeholder!, { exit_reason: "done" });
@@ -93,7 +128,12 @@ test("spool: events made while the collector is down are delivered, in order, on
 
   // A new process (a new emitter on the same spool) delivers them.
   const server = await startTestServer({ address: `127.0.0.1:${port}` });
-  const later = new SessionEventEmitter({ target: server.target, componentName: "spooled", spoolDir, spoolRetryMs: 60_000 });
+  const later = new SessionEventEmitter({
+    target: server.target,
+    componentName: "spooled",
+    spoolDir,
+    spoolRetryMs: 60_000,
+  });
   assert.is(await later.flush(), 3);
   const real = await later.resolveSessionId(placeholder!);
   assert.match(real, /^sess_/);
@@ -110,15 +150,33 @@ test("spool: an event the collector refuses for good is set aside, and the rest 
   const port = await freePort();
   const spoolDir = tempDir("spool-reject-");
   const errors: Error[] = [];
-  const down = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "c", spoolDir, retry: { maxAttempts: 1 }, spoolRetryMs: 60_000, neverThrow: true, onError: (e) => errors.push(e) });
+  const down = new SessionEventEmitter({
+    target: `127.0.0.1:${port}`,
+    componentName: "c",
+    spoolDir,
+    retry: { maxAttempts: 1 },
+    spoolRetryMs: 60_000,
+    neverThrow: true,
+    onError: (e) => errors.push(e),
+  });
   await down.emitSessionEnd("sess_never_started"); // NOT_FOUND once the collector is back
   const placeholder = await down.emitSessionStart({ shellType: "s" });
   await down.close();
   const server = await startTestServer({ address: `127.0.0.1:${port}` });
-  const up = new SessionEventEmitter({ target: server.target, componentName: "c", spoolDir, spoolRetryMs: 60_000, neverThrow: true, onError: (e) => errors.push(e) });
+  const up = new SessionEventEmitter({
+    target: server.target,
+    componentName: "c",
+    spoolDir,
+    spoolRetryMs: 60_000,
+    neverThrow: true,
+    onError: (e) => errors.push(e),
+  });
   assert.is(await up.flush(), 1);
   assert.match(await up.resolveSessionId(placeholder!), /^sess_/);
-  const rejected = readFileSync(path.join(spoolDir, "rejected.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  const rejected = readFileSync(path.join(spoolDir, "rejected.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
   assert.is(rejected.length, 1);
   assert.is(rejected[0].event.event.session_id, "sess_never_started");
   assert.match(rejected[0].error, /NOT_FOUND/);
@@ -130,7 +188,14 @@ test("spool: an event the collector refuses for good is set aside, and the rest 
 test("spool: ending a placeholder once the collector is back ends the real session", async () => {
   const port = await freePort();
   const spoolDir = tempDir("spool-late-end-");
-  const emitter = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "c", spoolDir, retry: { maxAttempts: 1 }, breaker: { failureThreshold: 100 }, spoolRetryMs: 60_000 });
+  const emitter = new SessionEventEmitter({
+    target: `127.0.0.1:${port}`,
+    componentName: "c",
+    spoolDir,
+    retry: { maxAttempts: 1 },
+    breaker: { failureThreshold: 100 },
+    spoolRetryMs: 60_000,
+  });
   const placeholder = await emitter.emitSessionStart({ shellType: "s" });
   assert.match(placeholder!, /^pending_/);
   const server = await startTestServer({ address: `127.0.0.1:${port}` });
@@ -138,7 +203,14 @@ test("spool: ending a placeholder once the collector is back ends the real sessi
     // Delivered now, or spooled behind the start if the channel is still reconnecting:
     // either way the end must reach the real session, never "pending_...".
     await emitter.emitSessionEnd(placeholder!, { exit_reason: "done" });
-    for (let i = 0; i < 50 && (await emitter.flush().catch(() => 0), server.collector.sessionCount === 0 || server.collector.listSessions({ status: "ended" }, 0, "").sessions.length === 0); i++) {
+    for (
+      let i = 0;
+      i < 50 &&
+      (await emitter.flush().catch(() => 0),
+      server.collector.sessionCount === 0 ||
+        server.collector.listSessions({ status: "ended" }, 0, "").sessions.length === 0);
+      i++
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     const real = await emitter.resolveSessionId(placeholder!);
@@ -153,7 +225,13 @@ test("spool: ending a placeholder once the collector is back ends the real sessi
 test("spool: concurrent flushes share one drain, so nothing is sent twice", async () => {
   const port = await freePort();
   const spoolDir = tempDir("spool-flush-");
-  const down = new SessionEventEmitter({ target: `127.0.0.1:${port}`, componentName: "c", spoolDir, retry: { maxAttempts: 1 }, spoolRetryMs: 60_000 });
+  const down = new SessionEventEmitter({
+    target: `127.0.0.1:${port}`,
+    componentName: "c",
+    spoolDir,
+    retry: { maxAttempts: 1 },
+    spoolRetryMs: 60_000,
+  });
   for (let i = 0; i < 20; i++) await down.emitSessionStart({ shellType: `s${i}` });
   await down.close();
   const server = await startTestServer({ address: `127.0.0.1:${port}` });

@@ -87,7 +87,8 @@ export function cycles(graph: Map<string, string[]>): string[][] {
     state.set(file, "open");
     stack.push(file);
     for (const next of graph.get(file) ?? []) {
-      if (state.get(next) === "open") found.push(stack.slice(stack.indexOf(next)).map((f) => path.relative(repoRoot, f)));
+      if (state.get(next) === "open")
+        found.push(stack.slice(stack.indexOf(next)).map((f) => path.relative(repoRoot, f)));
       else if (!state.has(next)) visit(next);
     }
     stack.pop();
@@ -99,7 +100,10 @@ export function cycles(graph: Map<string, string[]>): string[][] {
 
 test("every folder of src/ has a layer", () => {
   const units = new Set([...importGraph().keys()].map(unitOf));
-  assert.equal([...units].filter((u) => !rank.has(u)), []);
+  assert.equal(
+    [...units].filter((u) => !rank.has(u)),
+    [],
+  );
 });
 
 test("no import upward and none between peers of a layer", () => {
@@ -116,7 +120,9 @@ test("the checks can fail: an upward edge and a cycle are caught", () => {
     [f("src/contract/a.ts"), [f("src/server/b.ts")]],
     [f("src/server/b.ts"), [f("src/contract/a.ts")]],
   ]);
-  assert.equal(layeringViolations(graph), ["src/contract/a.ts -> src/server/b.ts (contract -> server): an import upward"]);
+  assert.equal(layeringViolations(graph), [
+    "src/contract/a.ts -> src/server/b.ts (contract -> server): an import upward",
+  ]);
   assert.equal(cycles(graph), [["src/contract/a.ts", "src/server/b.ts"]]);
 });
 

@@ -29,7 +29,12 @@ test.after(async () => {
 });
 
 /** An engine on its own connection; `first` picks the server it connects to first. */
-async function engine(prefix: string, first = 0, options: Partial<JetStreamEngineOptions> = {}, on = cluster): Promise<JetStreamEngine> {
+async function engine(
+  prefix: string,
+  first = 0,
+  options: Partial<JetStreamEngineOptions> = {},
+  on = cluster,
+): Promise<JetStreamEngine> {
   const urls = on.servers.split(",");
   const servers = [...urls.slice(first), ...urls.slice(0, first)];
   const e = await JetStreamEngine.open({ servers, prefix, replicas: 3, ...options });
@@ -76,9 +81,15 @@ test("a group message decodes to exactly its records; a body that does not match
   const single = encodeGroup([bytes("only")]);
   assert.is(single.headers, undefined, "a single record is the body as it is");
   assert.equal(decodeGroup(single.body, undefined, "m").map(text), ["only"]);
-  assert.throws(() => decodeGroup(body.subarray(0, body.length - 1), headers, "m#7"), /m#7: record 2 of 3 runs past the message \[group_truncated\]/);
+  assert.throws(
+    () => decodeGroup(body.subarray(0, body.length - 1), headers, "m#7"),
+    /m#7: record 2 of 3 runs past the message \[group_truncated\]/,
+  );
   const longer = new Uint8Array([...body, 0]);
-  assert.throws(() => decodeGroup(longer, headers, "m#8"), /m#8: group header says 3 records, the body holds other bytes \[group_length\]/);
+  assert.throws(
+    () => decodeGroup(longer, headers, "m#8"),
+    /m#8: group header says 3 records, the body holds other bytes \[group_length\]/,
+  );
 });
 
 test("read + follow from two connections: the same list, gap-free, while writers on both append", async () => {
@@ -105,8 +116,15 @@ test("read + follow from two connections: the same list, gap-free, while writers
   assert.equal(view(readA), view(readB));
   assert.equal(view(followed), view(readA));
   const sequences = [...new Set(readA.map((r) => r.sequence))];
-  assert.equal(sequences, Array.from({ length: 150 }, (_, i) => BigInt(i + 1)), "positions 1..150, no gap, no duplicate");
-  assert.equal([...positions].sort((x, y) => Number(x - y)), sequences);
+  assert.equal(
+    sequences,
+    Array.from({ length: 150 }, (_, i) => BigInt(i + 1)),
+    "positions 1..150, no gap, no duplicate",
+  );
+  assert.equal(
+    [...positions].sort((x, y) => Number(x - y)),
+    sequences,
+  );
 });
 
 test("Nats-Msg-Id: the same id twice within the window is stored once, at the first position", async () => {
@@ -122,14 +140,17 @@ test("Nats-Msg-Id: the same id twice within the window is stored once, at the fi
 test("idempotency keys: 300 event_ids claimed at once through 3 connections, 3 times each -> one winner per key", async () => {
   const engines = await Promise.all([0, 1, 2].map((i) => engine("t-claims", i)));
   const ids = Array.from({ length: 300 }, () => randomUUID());
-  const claims = ids.flatMap((id) => engines.map((e, i) => e.idempotency.claim(id, `${id}-session-${i}`).then((c) => ({ id, i, c }))));
+  const claims = ids.flatMap((id) =>
+    engines.map((e, i) => e.idempotency.claim(id, `${id}-session-${i}`).then((c) => ({ id, i, c }))),
+  );
   const results = await Promise.all(claims);
   for (const id of ids) {
     const mine = results.filter((r) => r.id === id);
     const winners = mine.filter((r) => r.c.created);
     assert.is(winners.length, 1, `one winner for ${id}`);
     const winning = `${id}-session-${winners[0]!.i}`;
-    for (const loser of mine.filter((r) => !r.c.created)) assert.is((loser.c as { sessionId: string }).sessionId, winning);
+    for (const loser of mine.filter((r) => !r.c.created))
+      assert.is((loser.c as { sessionId: string }).sessionId, winning);
     assert.is(await engines[2]!.idempotency.lookup(id), winning);
   }
   // Ids that are not safe KV keys are encoded, not refused.
@@ -161,12 +182,21 @@ test("per-session expected sequence: a stale writer gets a conflict naming the a
   assert.is(a.serialisation, "stream", "Debian's nats-server 2.9 with R3: stream-wide checks");
   let last = first.sequence;
   for (let round = 0; round < 30; round++) {
-    const race = await Promise.allSettled([a, b, c].map((e, i) => e.logs.vrp.appendToSession(s, [bytes(`e${round}-${i}`), bytes(`derived-${i}`)], { expectedLastSequence: last })));
-    const won = race.filter((r): r is PromiseFulfilledResult<{ sequence: bigint; duplicate: boolean }> => r.status === "fulfilled");
+    const race = await Promise.allSettled(
+      [a, b, c].map((e, i) =>
+        e.logs.vrp.appendToSession(s, [bytes(`e${round}-${i}`), bytes(`derived-${i}`)], { expectedLastSequence: last }),
+      ),
+    );
+    const won = race.filter(
+      (r): r is PromiseFulfilledResult<{ sequence: bigint; duplicate: boolean }> => r.status === "fulfilled",
+    );
     assert.is(won.length, 1, `round ${round}: one writer stored`);
     for (const lost of race.filter((r) => r.status === "rejected")) {
       assert.instance((lost as PromiseRejectedResult).reason, SessionSequenceConflictError);
-      assert.is(((lost as PromiseRejectedResult).reason as SessionSequenceConflictError).actual, won[0]!.value.sequence);
+      assert.is(
+        ((lost as PromiseRejectedResult).reason as SessionSequenceConflictError).actual,
+        won[0]!.value.sequence,
+      );
     }
     last = won[0]!.value.sequence;
   }
@@ -179,7 +209,10 @@ test("compare-and-set: of two replicas taking the same transport at once, one wi
   const a = await engine("t-owners", 0);
   const b = await engine("t-owners", 1);
   const key = "transport:wg0/10.0.0.7";
-  const race = await Promise.all([a.owners.compareAndSet(key, bytes("session-A"), 0n), b.owners.compareAndSet(key, bytes("session-B"), 0n)]);
+  const race = await Promise.all([
+    a.owners.compareAndSet(key, bytes("session-A"), 0n),
+    b.owners.compareAndSet(key, bytes("session-B"), 0n),
+  ]);
   const won = race.filter((r) => r.ok);
   assert.is(won.length, 1);
   const lost = race.find((r) => !r.ok) as { ok: false; current: { value: Uint8Array; revision: bigint } };
@@ -194,7 +227,9 @@ test("compare-and-set: of two replicas taking the same transport at once, one wi
   const c = await engine("t-owners", 2);
   for (let round = 0; round < 30; round++) {
     const { revision } = await a.owners.get(key);
-    const race = await Promise.all([a, b, c].map((e, i) => e.owners.compareAndSet(key, bytes(`owner-${round}-${i}`), revision)));
+    const race = await Promise.all(
+      [a, b, c].map((e, i) => e.owners.compareAndSet(key, bytes(`owner-${round}-${i}`), revision)),
+    );
     assert.is(race.filter((r) => r.ok).length, 1, `round ${round}: one owner`);
   }
 });
@@ -266,7 +301,10 @@ async function faults(cluster: NatsCluster): Promise<void> {
       for (let i = 0; acknowledged.size < 900 && Date.now() < deadline; i++) {
         const payload = `w${w}-${i}`;
         try {
-          const at = i % 4 === 0 ? await log.appendGroup([bytes(payload), bytes(`${payload}-derived`)]) : await log.append(bytes(payload));
+          const at =
+            i % 4 === 0
+              ? await log.appendGroup([bytes(payload), bytes(`${payload}-derived`)])
+              : await log.append(bytes(payload));
           acknowledged.set(payload, at);
         } catch {
           failed++;
@@ -289,7 +327,11 @@ async function faults(cluster: NatsCluster): Promise<void> {
       assert.equal(stored.get(payload), [at], `${what}: ${payload} acknowledged at ${at}, stored once there`);
     }
     const sequences = firsts.map((r) => r.sequence);
-    assert.equal(sequences, [...sequences].sort((x, y) => Number(x - y)), `${what}: in order`);
+    assert.equal(
+      sequences,
+      [...sequences].sort((x, y) => Number(x - y)),
+      `${what}: in order`,
+    );
     assert.is(new Set(sequences).size, sequences.length, `${what}: no position twice`);
   };
   await cluster.waitForStreamLeader(stream);

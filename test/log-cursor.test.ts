@@ -30,7 +30,10 @@ for (const records of [1_000, 100_000]) {
     for (let i = 0; i < 3; i++) {
       const before = log.stats.framesRead;
       const sequence = await log.append(Buffer.from(`new ${i}`));
-      assert.equal((await drain(cursor)).map((r) => r.sequence), [sequence]);
+      assert.equal(
+        (await drain(cursor)).map((r) => r.sequence),
+        [sequence],
+      );
       assert.is(log.stats.framesRead - before, 1, "frames read to deliver one record");
     }
     const before = log.stats.framesRead;
@@ -43,7 +46,10 @@ for (const records of [1_000, 100_000]) {
 test("a cursor starts anywhere (middle, end, future) and hands out each record once across roll-overs", async () => {
   const log = await SegmentLog.open({ dir: tempDir(), segmentBytes: 1024 });
   await fill(log, 50, 30, 5);
-  assert.equal((await drain(log.follow(20n))).map((r) => r.sequence), Array.from({ length: 31 }, (_, i) => BigInt(20 + i)));
+  assert.equal(
+    (await drain(log.follow(20n))).map((r) => r.sequence),
+    Array.from({ length: 31 }, (_, i) => BigInt(20 + i)),
+  );
   const future = log.follow(60n);
   const tail = log.follow(51n);
   const seen: bigint[] = [];
@@ -54,7 +60,10 @@ test("a cursor starts anywhere (middle, end, future) and hands out each record o
     await new Promise((r) => setImmediate(r));
   }
   await appends;
-  assert.equal(seen, Array.from({ length: 300 }, (_, i) => BigInt(51 + i)));
+  assert.equal(
+    seen,
+    Array.from({ length: 300 }, (_, i) => BigInt(51 + i)),
+  );
   assert.is((await drain(future))[0]!.sequence, 60n);
   await log.close();
 });
@@ -74,7 +83,10 @@ test("a cursor from a removed position, or overtaken by retention, fails with OU
     assert.instance(e, LogOutOfRangeError);
     assert.is((e as LogOutOfRangeError).firstSequence, first);
   }
-  assert.throws(() => log.follow(first - 1n), (e: Error) => e instanceof LogOutOfRangeError && e.message.includes(`oldest sequence still held is ${first}`));
+  assert.throws(
+    () => log.follow(first - 1n),
+    (e: Error) => e instanceof LogOutOfRangeError && e.message.includes(`oldest sequence still held is ${first}`),
+  );
   assert.is((await drain(log.follow(first)))[0]!.sequence, first);
   await log.close();
 });
@@ -83,9 +95,12 @@ test("Subscribe delivers a new record with one frame read, replay then live with
   const server = await startTestServer();
   try {
     const prefill = 5_000;
-    for (let done = 0; done < prefill; done += 1000) await server.log.appendGroup(Array.from({ length: 1000 }, (_, i) => vrpEntry(done + i)));
+    for (let done = 0; done < prefill; done += 1000)
+      await server.log.appendGroup(Array.from({ length: 1000 }, (_, i) => vrpEntry(done + i)));
     const last = server.log.lastSequence;
-    const subscription = subscribeVrp({ target: server.target, sessionId: "sess-tail", afterSequence: last - 100n })[Symbol.asyncIterator]();
+    const subscription = subscribeVrp({ target: server.target, sessionId: "sess-tail", afterSequence: last - 100n })[
+      Symbol.asyncIterator
+    ]();
     const seen: bigint[] = [];
     while (seen.at(-1) !== last) seen.push((await subscription.next()).value!.sequence);
     for (let i = 0; i < 5; i++) {
@@ -95,7 +110,10 @@ test("Subscribe delivers a new record with one frame read, replay then live with
       assert.is(seen.at(-1), sequence);
       assert.is(server.log.stats.framesRead - before, 1, "frames read to deliver one record");
     }
-    assert.equal(seen, Array.from({ length: 105 }, (_, i) => last - 99n + BigInt(i)));
+    assert.equal(
+      seen,
+      Array.from({ length: 105 }, (_, i) => last - 99n + BigInt(i)),
+    );
     await subscription.return(undefined);
   } finally {
     await server.shutdown(0);
@@ -110,7 +128,8 @@ test("Subscribe from a position retention removed answers OUT_OF_RANGE naming th
     const first = server.log.firstSequence;
     assert.ok(first > 1n);
     try {
-      for await (const _ of subscribeVrp({ target: server.target, afterSequence: 0n })) assert.unreachable("no record should come");
+      for await (const _ of subscribeVrp({ target: server.target, afterSequence: 0n }))
+        assert.unreachable("no record should come");
       assert.unreachable("the subscription should fail");
     } catch (e) {
       assert.is((e as ServiceError).code, status.OUT_OF_RANGE);

@@ -4,15 +4,46 @@
  * flipped, the last segment truncated at every byte, zero fill, and
  * `log verify` on damage, against the real SegmentLog and the real CLI.
  */
-import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { LogCorruptionError, SegmentLog, type DamageReport } from "../src/store/segment-log.js";
 import { tempDir } from "./support/repo.js";
-import { copyDataDir, groupEnds, parseSegment, readAll, runCli, scratchDir, segmentPaths, SEGMENT_HEADER, type ParsedFrame } from "./support/segments.js";
+import {
+  copyDataDir,
+  groupEnds,
+  parseSegment,
+  readAll,
+  runCli,
+  scratchDir,
+  segmentPaths,
+  SEGMENT_HEADER,
+  type ParsedFrame,
+} from "./support/segments.js";
 
-const RULES = new Set(["torn", "checksum", "framing", "sequence", "segment_header", "format", "missing_segment", "repairs"]);
+const RULES = new Set([
+  "torn",
+  "checksum",
+  "framing",
+  "sequence",
+  "segment_header",
+  "format",
+  "missing_segment",
+  "repairs",
+]);
 
 interface Fixture {
   readonly dir: string;
@@ -45,14 +76,25 @@ async function writeFixture(): Promise<Fixture> {
   for (const i of [18, 19]) await single(i);
   await group(20);
   await log.close();
-  assert.equal(records.map((r) => r.sequence), Array.from({ length: 22 }, (_, i) => BigInt(i + 1)), "the fixture's sequences");
+  assert.equal(
+    records.map((r) => r.sequence),
+    Array.from({ length: 22 }, (_, i) => BigInt(i + 1)),
+    "the fixture's sequences",
+  );
   const segments = segmentPaths(dir).map((file) => {
     const bytes = readFileSync(file);
     return { file, bytes, frames: parseSegment(bytes) };
   });
   assert.is(segments.length, 2, "the fixture has two segments");
-  assert.equal(segments.map((s) => s.frames.length), [11, 11]);
-  assert.equal(segments[1]!.frames.map((f) => f.continues).slice(-3), [true, true, false], "the last write is a group of three");
+  assert.equal(
+    segments.map((s) => s.frames.length),
+    [11, 11],
+  );
+  assert.equal(
+    segments[1]!.frames.map((f) => f.continues).slice(-3),
+    [true, true, false],
+    "the last write is a group of three",
+  );
   return { dir, records, segments };
 }
 
@@ -84,14 +126,20 @@ test("bit flips: every bit of every byte of both segments is refused with segmen
         const damage: DamageReport[] = [];
         let log: SegmentLog | undefined;
         const refused = (e: unknown, when: string) => {
-          if (!(e instanceof LogCorruptionError)) throw new Error(`${where}: ${when} failed with something other than LogCorruptionError: ${(e as Error).stack}`);
+          if (!(e instanceof LogCorruptionError))
+            throw new Error(
+              `${where}: ${when} failed with something other than LogCorruptionError: ${(e as Error).stack}`,
+            );
           counts.refused++;
           byRule.set(e.rule, (byRule.get(e.rule) ?? 0) + 1);
           const expected = unitStart(segment.frames, at);
           if (e.segment !== file || e.offset !== expected || !RULES.has(e.rule)) {
-            failures.push(`${where}: refused as ${e.segment} at ${e.offset} [${e.rule}], expected ${file} at ${expected}`);
+            failures.push(
+              `${where}: refused as ${e.segment} at ${e.offset} [${e.rule}], expected ${file} at ${expected}`,
+            );
           }
-          if (!e.message.includes(`${path.basename(file)} at byte ${expected}:`) || !e.message.includes(`[${e.rule}]`)) failures.push(`${where}: the message does not name segment, offset and rule: ${e.message}`);
+          if (!e.message.includes(`${path.basename(file)} at byte ${expected}:`) || !e.message.includes(`[${e.rule}]`))
+            failures.push(`${where}: the message does not name segment, offset and rule: ${e.message}`);
         };
         try {
           log = await SegmentLog.open({ dir: work, onDamage: (r) => damage.push(r) });
@@ -110,17 +158,24 @@ test("bit flips: every bit of every byte of both segments is refused with segmen
           const lastSequence = log.lastSequence;
           await log.close();
           // A closed segment with a sealed index is not read at open: its damage is refused when its records are read.
-          const sealedSegmentRefused = si < fixture.segments.length - 1 && readError instanceof LogCorruptionError && lastSequence === BigInt(fixture.records.length);
+          const sealedSegmentRefused =
+            si < fixture.segments.length - 1 &&
+            readError instanceof LogCorruptionError &&
+            lastSequence === BigInt(fixture.records.length);
           const intact =
             readError === undefined &&
             lastSequence === BigInt(fixture.records.length) &&
             records.length === fixture.records.length &&
-            records.every((r, i) => r.sequence === fixture.records[i]!.sequence && r.payload.equals(fixture.records[i]!.payload));
+            records.every(
+              (r, i) => r.sequence === fixture.records[i]!.sequence && r.payload.equals(fixture.records[i]!.payload),
+            );
           if (intact) counts.harmless++;
           else if (sealedSegmentRefused) refused(readError, "read");
           else {
             counts.lost++;
-            failures.push(`${where}: opened, but the records read back differ (${records.length} records, last ${lastSequence}${readError ? `, read failed: ${(readError as Error).message}` : ""})`);
+            failures.push(
+              `${where}: opened, but the records read back differ (${records.length} records, last ${lastSequence}${readError ? `, read failed: ${(readError as Error).message}` : ""})`,
+            );
           }
           if (damage.length > 0) {
             counts.cut++;
@@ -133,7 +188,9 @@ test("bit flips: every bit of every byte of both segments is refused with segmen
         closeSync(restore);
         for (const [k, s] of fixture.segments.entries()) {
           if (!readFileSync(files[k]!).equals(s.bytes)) {
-            failures.push(`${where}: open changed ${path.basename(files[k]!)} (now ${statSync(files[k]!).size} bytes, was ${s.bytes.length})`);
+            failures.push(
+              `${where}: open changed ${path.basename(files[k]!)} (now ${statSync(files[k]!).size} bytes, was ${s.bytes.length})`,
+            );
             writeFileSync(files[k]!, s.bytes);
           }
         }
@@ -172,23 +229,33 @@ test("truncation at every byte of the last segment (a crash image): opens, keeps
     const log = await SegmentLog.open({ dir: work, onDamage: (r) => damage.push(r) });
     const records = await readAll(log);
     const where = `cut at ${cut}`;
-    if (log.lastSequence !== BigInt(expected.length)) failures.push(`${where}: lastSequence ${log.lastSequence}, expected ${expected.length}`);
-    if (records.length !== expected.length || !records.every((r, i) => r.sequence === expected[i]!.sequence && r.payload.equals(expected[i]!.payload))) {
+    if (log.lastSequence !== BigInt(expected.length))
+      failures.push(`${where}: lastSequence ${log.lastSequence}, expected ${expected.length}`);
+    if (
+      records.length !== expected.length ||
+      !records.every((r, i) => r.sequence === expected[i]!.sequence && r.payload.equals(expected[i]!.payload))
+    ) {
       failures.push(`${where}: read back ${records.map((r) => r.sequence).join(",")}, expected 1..${expected.length}`);
     }
     // A cut inside a frame or a group is reported as a crash tail; a cut at a group end or inside the segment header is not damage.
     const torn = cut > SEGMENT_HEADER && !ends.has(cut);
-    if (torn !== (damage.length === 1)) failures.push(`${where}: ${damage.length} damage report(s), expected ${torn ? 1 : 0}`);
+    if (torn !== (damage.length === 1))
+      failures.push(`${where}: ${damage.length} damage report(s), expected ${torn ? 1 : 0}`);
     // Appending after recovery works, and a reopen reads it after the survivors.
     const after = Buffer.from(`after-cut-${cut}`);
     const sequence = await log.append(after);
     await log.close();
-    if (sequence !== BigInt(expected.length + 1)) failures.push(`${where}: the append after recovery got sequence ${sequence}, expected ${expected.length + 1}`);
+    if (sequence !== BigInt(expected.length + 1))
+      failures.push(`${where}: the append after recovery got sequence ${sequence}, expected ${expected.length + 1}`);
     try {
       const reopened = await SegmentLog.open({ dir: work });
       const again = await readAll(reopened);
       await reopened.close();
-      if (again.length !== expected.length + 1 || !again.at(-1)!.payload.equals(after) || again.at(-1)!.sequence !== sequence) {
+      if (
+        again.length !== expected.length + 1 ||
+        !again.at(-1)!.payload.equals(after) ||
+        again.at(-1)!.sequence !== sequence
+      ) {
         failures.push(`${where}: after the append, a reopen read ${again.map((r) => r.sequence).join(",")}`);
       }
     } catch (e) {
@@ -200,7 +267,9 @@ test("truncation at every byte of the last segment (a crash image): opens, keeps
     mkdirSync(work);
   }
   rmSync(work, { recursive: true, force: true });
-  console.log(`  truncations of the last segment at ${last.bytes.length + 1} offsets: records of it kept -> cuts: ${[...kept].map(([k, n]) => `${k}:${n}`).join(" ")}`);
+  console.log(
+    `  truncations of the last segment at ${last.bytes.length + 1} offsets: records of it kept -> cuts: ${[...kept].map(([k, n]) => `${k}:${n}`).join(" ")}`,
+  );
   assert.equal(failures.slice(0, 20), [], `${failures.length} failing cuts`);
 });
 
@@ -246,9 +315,17 @@ test("`log verify` on flipped copies names each damaged segment, offset and rule
   const firstFile = path.join(work, path.basename(first!.file));
   const lastFile = path.join(work, path.basename(last!.file));
   assert.ok(text.includes(`${firstFile}:`), text);
-  assert.match(text, new RegExp(`DAMAGE at byte ${record3.offset} \\(${record3.size} bytes\\) \\[checksum\\]: payload checksum mismatch \\(record 3\\)`));
+  assert.match(
+    text,
+    new RegExp(
+      `DAMAGE at byte ${record3.offset} \\(${record3.size} bytes\\) \\[checksum\\]: payload checksum mismatch \\(record 3\\)`,
+    ),
+  );
   assert.ok(text.includes(`${lastFile}:`), text);
-  assert.match(text, new RegExp(`DAMAGE at byte ${record13.offset} \\(\\d+ bytes\\) \\[framing\\]: frame header checksum mismatch`));
+  assert.match(
+    text,
+    new RegExp(`DAMAGE at byte ${record13.offset} \\(\\d+ bytes\\) \\[framing\\]: frame header checksum mismatch`),
+  );
   assert.match(text, /damaged: the collector will refuse to open this directory/);
   // The order of the report follows the segments.
   assert.ok(text.indexOf(firstFile) < text.indexOf(lastFile));

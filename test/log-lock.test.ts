@@ -36,7 +36,10 @@ interface LockRecord {
 }
 
 const readLock = (dir: string) => JSON.parse(readFileSync(path.join(dir, "LOCK"), "utf8")) as LockRecord;
-const lockFiles = (dir: string) => readdirSync(dir).filter((n) => n.startsWith("LOCK")).sort();
+const lockFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.startsWith("LOCK"))
+    .sort();
 const startOf = (pid: number | "self") => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
@@ -78,8 +81,13 @@ test.after.each(() => {
 });
 
 /** A lock-holder child; `next()` is its next JSON line. */
-function holder(dir: string, waitGo = false): { child: ChildProcess; next: () => Promise<Record<string, unknown>>; exited: Promise<unknown> } {
-  const child = spawn(process.execPath, [holderScript, dir, ...(waitGo ? ["--wait-go"] : [])], { stdio: ["pipe", "pipe", "inherit"] });
+function holder(
+  dir: string,
+  waitGo = false,
+): { child: ChildProcess; next: () => Promise<Record<string, unknown>>; exited: Promise<unknown> } {
+  const child = spawn(process.execPath, [holderScript, dir, ...(waitGo ? ["--wait-go"] : [])], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   children.add(child);
   const exited = new Promise((r) => child.once("exit", r));
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
@@ -167,12 +175,52 @@ test("pid reuse and other stale holders are told from live ones by what the lock
   const livePid = live.child.pid!;
   const liveStart = startOf(livePid);
   const cases: { name: string; content: string; taken: boolean; says?: string }[] = [
-    { name: "this pid, an earlier start (a restarted PID 1)", content: JSON.stringify({ pid: process.pid, start: self.start - 1, boot: self.boot, pidns: self.pidns, token: token() }), taken: true },
-    { name: "a live pid, another start (the pid was reused)", content: JSON.stringify({ pid: livePid, start: liveStart + 1, boot: self.boot, pidns: self.pidns, token: token() }), taken: true },
-    { name: "a live pid, its start, another boot", content: JSON.stringify({ pid: livePid, start: liveStart, boot: "00000000-0000-0000-0000-000000000000", pidns: self.pidns, token: token() }), taken: true },
+    {
+      name: "this pid, an earlier start (a restarted PID 1)",
+      content: JSON.stringify({
+        pid: process.pid,
+        start: self.start - 1,
+        boot: self.boot,
+        pidns: self.pidns,
+        token: token(),
+      }),
+      taken: true,
+    },
+    {
+      name: "a live pid, another start (the pid was reused)",
+      content: JSON.stringify({
+        pid: livePid,
+        start: liveStart + 1,
+        boot: self.boot,
+        pidns: self.pidns,
+        token: token(),
+      }),
+      taken: true,
+    },
+    {
+      name: "a live pid, its start, another boot",
+      content: JSON.stringify({
+        pid: livePid,
+        start: liveStart,
+        boot: "00000000-0000-0000-0000-000000000000",
+        pidns: self.pidns,
+        token: token(),
+      }),
+      taken: true,
+    },
     { name: "an older version's lock with this pid", content: String(process.pid), taken: true },
-    { name: "a live pid and its start", content: JSON.stringify({ pid: livePid, start: liveStart, boot: self.boot, pidns: self.pidns, token: token() }), taken: false, says: `in use by process ${livePid}` },
-    { name: "an older version's lock with a live pid", content: String(livePid), taken: false, says: "no start time to check" },
+    {
+      name: "a live pid and its start",
+      content: JSON.stringify({ pid: livePid, start: liveStart, boot: self.boot, pidns: self.pidns, token: token() }),
+      taken: false,
+      says: `in use by process ${livePid}`,
+    },
+    {
+      name: "an older version's lock with a live pid",
+      content: String(livePid),
+      taken: false,
+      says: "no start time to check",
+    },
     {
       name: "another pid namespace and no socket",
       content: JSON.stringify({ pid: 1, start: 5, boot: self.boot, pidns: "pid:[1]", host: "box", token: token() }),
@@ -237,7 +285,9 @@ async function serveAsPid1(dataDir: string): Promise<ServeProcess> {
 
 function emitOne(port: number): Promise<string> {
   const client = clientFor(`127.0.0.1:${port}`);
-  const event = bridges.SessionStartEvent.fromJson(SessionStartEvent.create({ componentName: "pid1", shellType: "Shell" }));
+  const event = bridges.SessionStartEvent.fromJson(
+    SessionStartEvent.create({ componentName: "pid1", shellType: "Shell" }),
+  );
   return call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event }).then(
     (r) => (client.close(), r.sessionId),
     (e: unknown) => (client.close(), Promise.reject(e)),
@@ -263,7 +313,11 @@ test("PID 1 of a pid namespace, SIGKILLed and started again as PID 1: the restar
     assert.is.not(taken.token, stale.token);
     assert.not.ok(existsSync(path.join(dataDir, stale.beacon!)), "the dead holder's socket is removed");
     const client = clientFor(`127.0.0.1:${second.port}`);
-    for (const sessionId of ids) assert.is((await call<unknown, GetSessionResponse>(client, "getSession", { sessionId })).session!.sessionId, sessionId);
+    for (const sessionId of ids)
+      assert.is(
+        (await call<unknown, GetSessionResponse>(client, "getSession", { sessionId })).session!.sessionId,
+        sessionId,
+      );
     client.close();
     assert.match(await emitOne(second.port), /^sess_/);
   } finally {
@@ -292,7 +346,10 @@ test("two containers on one volume: a second PID 1 is refused while the first li
   assert.match(await refusedAs(`in use by process 1 on`), "it answers on its socket");
   // Without the socket, the pid cannot be checked from another namespace: refused, not taken.
   unlinkSync(path.join(dataDir, held.beacon!));
-  assert.match(await refusedAs(`locked by process 1 on`), "which cannot be checked from here: it ran in another pid namespace");
+  assert.match(
+    await refusedAs(`locked by process 1 on`),
+    "which cannot be checked from here: it ran in another pid namespace",
+  );
   assert.equal(readLock(dataDir), held, "the live one's lock is untouched");
   assert.match(await emitOne(first.port), /^sess_/, "and it still serves");
   process.kill(pid1Of(first), "SIGTERM");
@@ -305,19 +362,33 @@ test("two containers on one volume: a second PID 1 is refused while the first li
 
 test("a stale spool lock with this process's own pid does not block delivery", async () => {
   const self = me();
-  const stale = [String(process.pid), JSON.stringify({ pid: process.pid, start: self.start - 1, boot: self.boot, pidns: self.pidns, token: token() })];
+  const stale = [
+    String(process.pid),
+    JSON.stringify({ pid: process.pid, start: self.start - 1, boot: self.boot, pidns: self.pidns, token: token() }),
+  ];
   const server = await startTestServer();
   try {
     for (const content of stale) {
       const spoolDir = tempDir("lock-spool-");
-      const down = new SessionEventEmitter({ target: "127.0.0.1:1", componentName: "spool", spoolDir, retry: { maxAttempts: 1 }, spoolRetryMs: 3_600_000 });
+      const down = new SessionEventEmitter({
+        target: "127.0.0.1:1",
+        componentName: "spool",
+        spoolDir,
+        retry: { maxAttempts: 1 },
+        spoolRetryMs: 3_600_000,
+      });
       const placeholder = (await down.emitSessionStart({ shellType: "Shell" }))!;
       assert.match(placeholder, /^pending_/);
       await down.close();
       // What a host process with this pid left when it was killed (a container's PID 1 before this one).
       writeFileSync(path.join(spoolDir, "log", "LOCK"), content);
 
-      const up = new SessionEventEmitter({ target: server.target, componentName: "spool", spoolDir, spoolRetryMs: 3_600_000 });
+      const up = new SessionEventEmitter({
+        target: server.target,
+        componentName: "spool",
+        spoolDir,
+        spoolRetryMs: 3_600_000,
+      });
       assert.is(await up.flush(), 1);
       const sessionId = await up.resolveSessionId(placeholder);
       assert.match(sessionId, /^sess_/);

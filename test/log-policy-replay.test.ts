@@ -22,7 +22,6 @@ import { startTestServer } from "./support/collector.js";
 import { parseSegment, readAll, scratchDir, segmentPaths } from "./support/segments.js";
 import { rawStream, summarize } from "./support/vrp-stream.js";
 
-
 type Intent = {
   kind: "create" | "bind" | "switch" | "volatility" | "recovery" | "tick" | "terminate";
   session: string;
@@ -51,7 +50,11 @@ const intent: fc.Arbitrary<Intent> = fc.record({
   replaces: fc.constantFrom("a", "b", "c", "d"),
   plan: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   // Bursts (rate limits), ordinary steps, and long gaps (recovery windows).
-  dt: fc.oneof(fc.integer({ min: 0, max: 50 }), fc.integer({ min: 51, max: 4000 }), fc.integer({ min: 4001, max: 40_000 })),
+  dt: fc.oneof(
+    fc.integer({ min: 0, max: 50 }),
+    fc.integer({ min: 51, max: 4000 }),
+    fc.integer({ min: 4001, max: 40_000 }),
+  ),
 });
 
 const policy: fc.Arbitrary<VrpPolicy> = fc.record({
@@ -78,7 +81,8 @@ function concretize(i: Intent, ts: number, machine: VrpStateMachine): VrpEventJs
   const base = { ts_ms: ts, session_id: i.session };
   const state = machine.session(i.session)?.state;
   if (i.plan && state === undefined) return { ...base, event_type: "SESSION_CREATED" };
-  if (i.plan && state === "BIRTH") return { ...base, event_type: "PATH_SELECTED", details: { transport_id: i.transport } };
+  if (i.plan && state === "BIRTH")
+    return { ...base, event_type: "PATH_SELECTED", details: { transport_id: i.transport } };
   switch (i.kind) {
     case "create":
       return { ...base, event_type: "SESSION_CREATED" };
@@ -86,7 +90,14 @@ function concretize(i: Intent, ts: number, machine: VrpStateMachine): VrpEventJs
       return { ...base, event_type: "PATH_SELECTED", details: { transport_id: i.transport } };
     case "switch": {
       const active = machine.session(i.session)?.activeTransport;
-      return { ...base, event_type: "PATH_SELECTED", details: { transport_id: i.transport, replaces: i.replacesActive && active !== undefined ? active : i.replaces } };
+      return {
+        ...base,
+        event_type: "PATH_SELECTED",
+        details: {
+          transport_id: i.transport,
+          replaces: i.replacesActive && active !== undefined ? active : i.replaces,
+        },
+      };
     }
     case "volatility":
       return { ...base, event_type: "VOLATILITY_SIGNAL" };
@@ -99,7 +110,10 @@ function concretize(i: Intent, ts: number, machine: VrpStateMachine): VrpEventJs
   }
 }
 
-const samePolicy = (a: VrpPolicy | undefined, b: VrpPolicy) => a !== undefined && a.maxRecoveryWindowMs === b.maxRecoveryWindowMs && a.maxSwitchesPerMinute === b.maxSwitchesPerMinute;
+const samePolicy = (a: VrpPolicy | undefined, b: VrpPolicy) =>
+  a !== undefined &&
+  a.maxRecoveryWindowMs === b.maxRecoveryWindowMs &&
+  a.maxSwitchesPerMinute === b.maxSwitchesPerMinute;
 
 /** The policies the log records, with where. */
 async function policyEntries(dir: string): Promise<{ sequence: bigint; policy: VrpPolicy }[]> {
@@ -107,7 +121,14 @@ async function policyEntries(dir: string): Promise<{ sequence: bigint; policy: V
   const out: { sequence: bigint; policy: VrpPolicy }[] = [];
   for (const r of await readAll(log)) {
     const entry = LogEntry.decode(r.payload).entry;
-    if (entry?.$case === "vrpPolicyChanged") out.push({ sequence: r.sequence, policy: { maxRecoveryWindowMs: Number(entry.value.maxRecoveryWindowMs), maxSwitchesPerMinute: entry.value.maxSwitchesPerMinute } });
+    if (entry?.$case === "vrpPolicyChanged")
+      out.push({
+        sequence: r.sequence,
+        policy: {
+          maxRecoveryWindowMs: Number(entry.value.maxRecoveryWindowMs),
+          maxSwitchesPerMinute: entry.value.maxSwitchesPerMinute,
+        },
+      });
   }
   await log.close();
   return out;
@@ -131,10 +152,18 @@ test("property: restarts with a new policy (and crashes) rebuild exactly the sta
           log = await SegmentLog.open({ dir });
           const hub = new VrpHub(log, await openDerived(log, dir), current);
           stats.restarts++;
-          assert.equal(hub.machine.snapshot(), reference.snapshot(), `run ${r}: the rebuilt state is the never-restarted machine's`);
+          assert.equal(
+            hub.machine.snapshot(),
+            reference.snapshot(),
+            `run ${r}: the rebuilt state is the never-restarted machine's`,
+          );
           const before = log.lastSequence;
           const { changed } = await hub.recordPolicy();
-          assert.is(changed, !samePolicy(recorded, current), `run ${r}: a policy entry is written exactly when the policy changed`);
+          assert.is(
+            changed,
+            !samePolicy(recorded, current),
+            `run ${r}: a policy entry is written exactly when the policy changed`,
+          );
           if (changed) {
             expectedEntries.push({ sequence: before + 1n, policy: current });
             stats.changes++;
@@ -164,13 +193,23 @@ test("property: restarts with a new policy (and crashes) rebuild exactly the sta
             stats.crashes++;
           }
           for (const a of accepted.slice(0, keep)) {
-            assert.equal(reference.apply(a.json, Number(a.sequence)), a.derived, `run ${r}: the hub decided what the reference decides`);
-            stats.switches += a.derived.filter((d) => d.reason_code === "PATH_SWITCHED" || d.reason_code === "PATH_REATTACHED").length;
+            assert.equal(
+              reference.apply(a.json, Number(a.sequence)),
+              a.derived,
+              `run ${r}: the hub decided what the reference decides`,
+            );
+            stats.switches += a.derived.filter(
+              (d) => d.reason_code === "PATH_SWITCHED" || d.reason_code === "PATH_REATTACHED",
+            ).length;
             stats.switchesRefused += a.derived.filter((d) => d.reason_code === "SWITCH_RATE_EXCEEDED").length;
             stats.windowsExceeded += a.derived.filter((d) => d.reason_code === "RECOVERY_WINDOW_EXCEEDED").length;
           }
         }
-        assert.equal(await policyEntries(dir), expectedEntries, "a vrpPolicyChanged entry at each change, before the run it governs");
+        assert.equal(
+          await policyEntries(dir),
+          expectedEntries,
+          "a vrpPolicyChanged entry at each change, before the run it governs",
+        );
       } finally {
         await log?.close(); // a failed case leaves nothing open
         rmSync(dir, { recursive: true, force: true });
@@ -178,15 +217,27 @@ test("property: restarts with a new policy (and crashes) rebuild exactly the sta
     }),
     { numRuns: 30 },
   );
-  console.log(`  restarts ${stats.restarts}, policy changes recorded ${stats.changes}, crashes ${stats.crashes}, switches/reattachments ${stats.switches}, switches refused by rate ${stats.switchesRefused}, recovery windows exceeded ${stats.windowsExceeded}`);
-  assert.ok(stats.switchesRefused > 0 && stats.windowsExceeded > 0 && stats.crashes > 0, "the generated runs exercise the policy and crashes");
+  console.log(
+    `  restarts ${stats.restarts}, policy changes recorded ${stats.changes}, crashes ${stats.crashes}, switches/reattachments ${stats.switches}, switches refused by rate ${stats.switchesRefused}, recovery windows exceeded ${stats.windowsExceeded}`,
+  );
+  assert.ok(
+    stats.switchesRefused > 0 && stats.windowsExceeded > 0 && stats.crashes > 0,
+    "the generated runs exercise the policy and crashes",
+  );
 });
 
 test("the case from the issue: a switch refused under 1 a minute stays refused after a restart with the default 6", async () => {
   const s = "issue-switch";
   let ts = 1_760_000_000_000;
   const request = (event_type: string, details?: Record<string, string>) =>
-    StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson({ ts_ms: (ts += 1), event_type, session_id: s, ...(details ? { details } : {}) }) });
+    StreamEventsRequest.fromPartial({
+      event: bridges.VrpEvent.fromJson({
+        ts_ms: (ts += 1),
+        event_type,
+        session_id: s,
+        ...(details ? { details } : {}),
+      }),
+    });
 
   const strict = await startTestServer({ maxSwitchesPerMinute: 1 });
   let before: ReturnType<typeof strict.vrp.machine.snapshot> | undefined;
@@ -199,7 +250,10 @@ test("the case from the issue: a switch refused under 1 a minute stays refused a
         request("PATH_SELECTED", { transport_id: "c", replaces: "b" }),
       ]),
     );
-    assert.equal(answers.filter((a) => !a.startsWith("ack")), ["stateChange SESSION_BORN", "stateChange PATH_BOUND", "stateChange PATH_SWITCHED", "audit SWITCH_RATE_EXCEEDED"]);
+    assert.equal(
+      answers.filter((a) => !a.startsWith("ack")),
+      ["stateChange SESSION_BORN", "stateChange PATH_BOUND", "stateChange PATH_SWITCHED", "audit SWITCH_RATE_EXCEEDED"],
+    );
     assert.is(strict.vrp.machine.session(s)!.activeTransport, "b");
     before = strict.vrp.machine.snapshot();
   } finally {
@@ -215,18 +269,26 @@ test("the case from the issue: a switch refused under 1 a minute stays refused a
     assert.equal(relaxed.vrp.machine.snapshot(), before);
     assert.equal(relaxed.vrp.machine.snapshot().transports, { b: s });
     // The new policy applies to new events only: the same switch, sent now, is allowed.
-    const now = summarize(await rawStream(relaxed.target, [request("PATH_SELECTED", { transport_id: "c", replaces: "b" })]));
-    assert.equal(now.filter((a) => !a.startsWith("ack")), ["stateChange PATH_SWITCHED"]);
+    const now = summarize(
+      await rawStream(relaxed.target, [request("PATH_SELECTED", { transport_id: "c", replaces: "b" })]),
+    );
+    assert.equal(
+      now.filter((a) => !a.startsWith("ack")),
+      ["stateChange PATH_SWITCHED"],
+    );
     assert.is(relaxed.vrp.machine.session(s)!.activeTransport, "c");
   } finally {
     await relaxed.shutdown(1000);
   }
 
   const entries = await policyEntries(strict.dataDir);
-  assert.equal(entries.map((e) => e.policy), [
-    { maxRecoveryWindowMs: 30_000, maxSwitchesPerMinute: 1 },
-    { maxRecoveryWindowMs: 30_000, maxSwitchesPerMinute: 6 },
-  ]);
+  assert.equal(
+    entries.map((e) => e.policy),
+    [
+      { maxRecoveryWindowMs: 30_000, maxSwitchesPerMinute: 1 },
+      { maxRecoveryWindowMs: 30_000, maxSwitchesPerMinute: 6 },
+    ],
+  );
   assert.is(entries[0]!.sequence, 1n, "the first policy precedes every event");
 });
 

@@ -33,7 +33,10 @@ async function writeLog(): Promise<Written> {
   for (const i of [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]) await add(i);
   await add(18, 19, 20);
   await log.close();
-  assert.equal(records.map((r) => r.sequence), Array.from({ length: 20 }, (_, i) => BigInt(i + 1)));
+  assert.equal(
+    records.map((r) => r.sequence),
+    Array.from({ length: 20 }, (_, i) => BigInt(i + 1)),
+  );
   assert.is(segmentPaths(dir).length, 2, "two segments");
   return { dir, records };
 }
@@ -70,7 +73,10 @@ test("repair of a flipped payload byte mid-log: exit 1, names exactly the remove
   assert.match(repair.stdout, /records that may have been acknowledged were set aside/);
   // Exactly the damaged frame was moved, byte for byte; nothing was deleted.
   const moved = readFileSync(aside);
-  assert.ok(moved.equals(flipped.subarray(victim.offset, victim.offset + victim.size)), "the file aside holds exactly the damaged frame");
+  assert.ok(
+    moved.equals(flipped.subarray(victim.offset, victim.offset + victim.size)),
+    "the file aside holds exactly the damaged frame",
+  );
   const after = readFileSync(firstFile!);
   assert.is(before.length, after.length + moved.length, "original size == kept + moved aside");
   assert.equal(
@@ -78,13 +84,26 @@ test("repair of a flipped payload byte mid-log: exit 1, names exactly the remove
     frames.filter((f) => f !== victim).map((f) => [f.sequence, f.payload.toString()]),
     "the segment keeps every other record",
   );
-  const journal = readFileSync(path.join(dir, "REPAIRS"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, string>);
-  assert.equal(journal.map((g) => [g.after, g.next]), [["7", "9"]], "the gap is journalled");
-  assert.ok(readFileSync(segmentPaths(dir)[1]!).equals(readFileSync(segmentPaths(original.dir)[1]!)), "the undamaged segment is untouched");
+  const journal = readFileSync(path.join(dir, "REPAIRS"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, string>);
+  assert.equal(
+    journal.map((g) => [g.after, g.next]),
+    [["7", "9"]],
+    "the gap is journalled",
+  );
+  assert.ok(
+    readFileSync(segmentPaths(dir)[1]!).equals(readFileSync(segmentPaths(original.dir)[1]!)),
+    "the undamaged segment is untouched",
+  );
 
   // The collector's log opens and reads every other record, byte for byte, and goes on.
   const log = await SegmentLog.open({ dir });
-  assert.equal(await readAll(log), original.records.filter((r) => r.sequence !== 8n));
+  assert.equal(
+    await readAll(log),
+    original.records.filter((r) => r.sequence !== 8n),
+  );
   assert.is(log.lastSequence, 20n);
   assert.is(await log.append(Buffer.from("after repair")), 21n);
   await log.close();
@@ -101,7 +120,10 @@ test("repair of a flipped payload byte mid-log: exit 1, names exactly the remove
   assert.equal(lines(again.stdout, "moved aside:"), []);
   assert.match(again.stdout, /repaired: nothing acknowledged was set aside/);
   assert.equal(readdirSync(dir).sort(), files, "no file added or removed");
-  assert.ok(segmentPaths(dir).every((f, i) => readFileSync(f).equals(segmentBytes[i]!)), "no segment rewritten");
+  assert.ok(
+    segmentPaths(dir).every((f, i) => readFileSync(f).equals(segmentBytes[i]!)),
+    "no segment rewritten",
+  );
   const verify = runCli(["log", "verify", dir]);
   assert.is(verify.status, 0, verify.stdout + verify.stderr);
   assert.match(verify.stdout, /^clean$/m);
@@ -122,7 +144,10 @@ test("repair of a crash tail only (the last group's last frame cut short): exit 
   const repair = runCli(["log", "repair", dir]);
   assert.is(repair.status, 0, repair.stdout + repair.stderr);
   assert.match(repair.stdout, /repaired: nothing acknowledged was set aside/);
-  assert.match(repair.stdout, new RegExp(`unfinished at byte ${groupStart.offset} \\(${cut - groupStart.offset} bytes\\) \\[torn\\]`));
+  assert.match(
+    repair.stdout,
+    new RegExp(`unfinished at byte ${groupStart.offset} \\(${cut - groupStart.offset} bytes\\) \\[torn\\]`),
+  );
   assert.equal(lines(repair.stdout, "removed:"), []);
   const aside = `${lastFile}.damaged-${groupStart.offset}`;
   const moved = readFileSync(aside);
@@ -130,7 +155,11 @@ test("repair of a crash tail only (the last group's last frame cut short): exit 
   assert.is(statSync(lastFile).size + moved.length, cut, "kept + moved aside == what was there");
 
   const log = await SegmentLog.open({ dir });
-  assert.equal(await readAll(log), original.records.slice(0, 17), "every record of a whole group is kept, none of the torn one");
+  assert.equal(
+    await readAll(log),
+    original.records.slice(0, 17),
+    "every record of a whole group is kept, none of the torn one",
+  );
   assert.is(await log.append(Buffer.from("after")), 18n);
   await log.close();
   const verify = runCli(["log", "verify", dir]);
@@ -164,7 +193,10 @@ test("`log upgrade` copies a format-1 directory record for record; the collector
   } catch (e) {
     assert.instance(e, LogCorruptionError);
     assert.is((e as LogCorruptionError).rule, "format");
-    assert.match((e as Error).message, /00000000000000000001\.seg at byte 0: written by session-events 0\.1\.0 \(log format 1/);
+    assert.match(
+      (e as Error).message,
+      /00000000000000000001\.seg at byte 0: written by session-events 0\.1\.0 \(log format 1/,
+    );
     assert.ok((e as Error).message.includes(`session-events log upgrade ${old} NEW_DIR`), (e as Error).message);
   }
 
@@ -179,7 +211,10 @@ test("`log upgrade` copies a format-1 directory record for record; the collector
   assert.is(verify.status, 0, verify.stdout + verify.stderr);
   // The old directory is only read.
   assert.equal(readdirSync(old).sort(), ["00000000000000000001.seg", "00000000000000000007.seg"]);
-  assert.ok(segmentPaths(old).every((f, i) => readFileSync(f).equals(oldBytes[i]!)), "the old segments are unchanged");
+  assert.ok(
+    segmentPaths(old).every((f, i) => readFileSync(f).equals(oldBytes[i]!)),
+    "the old segments are unchanged",
+  );
 });
 
 test.run();

@@ -23,7 +23,15 @@ import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { StreamEventsRequest, type StreamEventsResponse } from "../gen/vrp/v1alpha1/vrp_service.js";
 import { startTestServer } from "./support/collector.js";
 import { tempDir } from "./support/repo.js";
-import { copyDataDir, parseSegment, readAll, scratchDir, segmentPaths, SEGMENT_HEADER, type ParsedFrame } from "./support/segments.js";
+import {
+  copyDataDir,
+  parseSegment,
+  readAll,
+  scratchDir,
+  segmentPaths,
+  SEGMENT_HEADER,
+  type ParsedFrame,
+} from "./support/segments.js";
 import { rawStream, summarize } from "./support/vrp-stream.js";
 
 const POLICY: VrpPolicy = { maxSwitchesPerMinute: 1, maxRecoveryWindowMs: 5000 };
@@ -95,7 +103,12 @@ async function record(): Promise<Original> {
   const causes: Cause[] = [];
   for (const [sequence, entry] of entries) {
     if (entry.entry?.$case === "vrpReceived") {
-      causes.push({ sequence, event: bridges.VrpEvent.toJson(entry.entry.value.event!), producerSequence: entry.entry.value.producerSequence, derived: [] });
+      causes.push({
+        sequence,
+        event: bridges.VrpEvent.toJson(entry.entry.value.event!),
+        producerSequence: entry.entry.value.producerSequence,
+        derived: [],
+      });
     } else if (entry.entry?.$case === "vrpDerived") {
       const causeSequence = entry.entry.value.causeSequence;
       const cause = causes.find((c) => c.sequence === causeSequence);
@@ -105,12 +118,27 @@ async function record(): Promise<Original> {
   }
   // The fixture is what it claims: every event stored, outcomes of each kind, the last group of three frames.
   assert.is(causes.length, pipelined.length + 1);
-  const reasons = [...entries.values()].flatMap((e) => (e.entry?.$case === "vrpDerived" ? [e.entry.value.event!.reasonCode] : []));
-  for (const r of ["SESSION_BORN", "PATH_BOUND", "PATH_SWITCHED", "TRANSITION_NOT_ALLOWED", "SWITCH_RATE_EXCEEDED", "INSTABILITY_DETECTED", "SESSION_ID_CHANGED_ON_REATTACH", "RECOVERY_WINDOW_EXCEEDED", "RECOVERED"]) {
+  const reasons = [...entries.values()].flatMap((e) =>
+    e.entry?.$case === "vrpDerived" ? [e.entry.value.event!.reasonCode] : [],
+  );
+  for (const r of [
+    "SESSION_BORN",
+    "PATH_BOUND",
+    "PATH_SWITCHED",
+    "TRANSITION_NOT_ALLOWED",
+    "SWITCH_RATE_EXCEEDED",
+    "INSTABILITY_DETECTED",
+    "SESSION_ID_CHANGED_ON_REATTACH",
+    "RECOVERY_WINDOW_EXCEEDED",
+    "RECOVERED",
+  ]) {
     assert.ok(reasons.includes(r), `the stream caused ${r}`);
   }
   assert.equal(causes.at(-1)!.derived.length, 2);
-  assert.equal(frames.slice(-3).map((f) => f.continues), [true, true, false]);
+  assert.equal(
+    frames.slice(-3).map((f) => f.continues),
+    [true, true, false],
+  );
   assert.is(causes.find((c) => c.event.event_type === "MUTATION_TICK")!.derived.length, 0);
   return { dir: server.dataDir, file: file!, bytes, frames, entries, causes, last };
 }
@@ -157,35 +185,53 @@ test("a crash at every frame boundary and every byte of the last batch: never an
 
     // The survivors are a prefix of what was written, byte for byte.
     const originalPrefix = original.frames.slice(0, records.length);
-    if (!records.every((r, i) => r.sequence === originalPrefix[i]!.sequence && r.payload.equals(originalPrefix[i]!.payload))) failures.push(`${where}: the survivors are not a prefix of the log`);
+    if (
+      !records.every(
+        (r, i) => r.sequence === originalPrefix[i]!.sequence && r.payload.equals(originalPrefix[i]!.payload),
+      )
+    )
+      failures.push(`${where}: the survivors are not a prefix of the log`);
     const present = new Set(records.map((r) => r.sequence));
     const surviving = original.causes.filter((c) => present.has(c.sequence));
     survivorsSeen.add(surviving.length);
     for (const c of surviving) {
       const missing = c.derived.filter((d) => !present.has(d));
-      if (missing.length > 0) failures.push(`${where}: vrpReceived ${c.sequence} (${c.event.event_type}) survived without its vrpDerived ${missing.join(",")}`);
+      if (missing.length > 0)
+        failures.push(
+          `${where}: vrpReceived ${c.sequence} (${c.event.event_type}) survived without its vrpDerived ${missing.join(",")}`,
+        );
     }
     for (const r of records) {
       const entry = original.entries.get(r.sequence)!;
-      if (entry.entry?.$case === "vrpDerived" && !present.has(entry.entry.value.causeSequence)) failures.push(`${where}: vrpDerived ${r.sequence} survived without its cause ${entry.entry.value.causeSequence}`);
+      if (entry.entry?.$case === "vrpDerived" && !present.has(entry.entry.value.causeSequence))
+        failures.push(
+          `${where}: vrpDerived ${r.sequence} survived without its cause ${entry.entry.value.causeSequence}`,
+        );
     }
     // The reference: a machine with the policy that decided, applying exactly the surviving causes.
     const reference = new VrpStateMachine(POLICY);
     for (const c of surviving) {
       const decided = reference.apply(c.event, Number(c.sequence));
       const stored = c.derived.map(derivedJson);
-      if (JSON.stringify(decided) !== JSON.stringify(stored)) failures.push(`${where}: the reference decided other outcomes for ${c.sequence} than were stored`);
+      if (JSON.stringify(decided) !== JSON.stringify(stored))
+        failures.push(`${where}: the reference decided other outcomes for ${c.sequence} than were stored`);
     }
     if (JSON.stringify(rebuilt) !== JSON.stringify(reference.snapshot())) {
-      failures.push(`${where}: rebuilt ${JSON.stringify(rebuilt)} != reference ${JSON.stringify(reference.snapshot())}`);
+      failures.push(
+        `${where}: rebuilt ${JSON.stringify(rebuilt)} != reference ${JSON.stringify(reference.snapshot())}`,
+      );
     }
     const lastJudged = surviving.at(-1)?.producerSequence ?? 0n;
-    if (lastProducerSequence !== lastJudged) failures.push(`${where}: the producer's numbering stands at ${lastProducerSequence}, expected ${lastJudged}`);
+    if (lastProducerSequence !== lastJudged)
+      failures.push(`${where}: the producer's numbering stands at ${lastProducerSequence}, expected ${lastJudged}`);
     // Nothing but a crash tail was cut, and only where a cut was not at a group end.
-    if (damage.some((d) => !/cut short|without its last frame|torn|zero fill/.test(d.reason))) failures.push(`${where}: unexpected damage ${JSON.stringify(damage)}`);
+    if (damage.some((d) => !/cut short|without its last frame|torn|zero fill/.test(d.reason)))
+      failures.push(`${where}: unexpected damage ${JSON.stringify(damage)}`);
   }
   rmSync(work, { recursive: true, force: true });
-  console.log(`  crash images: ${cuts.size} (${boundaries} frame boundaries + every byte of the last batch); surviving producer events seen: ${[...survivorsSeen].sort((x, y) => x - y).join(",")} of ${original.causes.length}`);
+  console.log(
+    `  crash images: ${cuts.size} (${boundaries} frame boundaries + every byte of the last batch); surviving producer events seen: ${[...survivorsSeen].sort((x, y) => x - y).join(",")} of ${original.causes.length}`,
+  );
   assert.equal(failures.slice(0, 20), [], `${failures.length} failures`);
   assert.is(survivorsSeen.size, original.causes.length + 1, "every number of surviving events, 0 to all, was seen");
 });
@@ -199,7 +245,11 @@ async function resendAfterCrash(cut: number): Promise<{ answers: string[]; entri
   let answers: StreamEventsResponse[];
   try {
     answers = await rawStream(server.target, [
-      StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(original.last), producerId: PRODUCER, producerSequence: lastCause.producerSequence }),
+      StreamEventsRequest.fromPartial({
+        event: bridges.VrpEvent.fromJson(original.last),
+        producerId: PRODUCER,
+        producerSequence: lastCause.producerSequence,
+      }),
     ]);
   } finally {
     await server.shutdown(1000);
@@ -211,7 +261,10 @@ async function resendAfterCrash(cut: number): Promise<{ answers: string[]; entri
 }
 
 /** What matters of a log entry (its receive time is the clock's, not the event's). */
-const essence = (e: LogEntry) => JSON.stringify({ ...e, receivedAt: undefined }, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value));
+const essence = (e: LogEntry) =>
+  JSON.stringify({ ...e, receivedAt: undefined }, (_key, value: unknown) =>
+    typeof value === "bigint" ? value.toString() : value,
+  );
 
 test("the case from the issue: a producer resend after a crash inside its group is stored again with its outcomes, not acknowledged as a duplicate with nothing derived", async () => {
   const lastCause = original.causes.at(-1)!;
@@ -219,10 +272,22 @@ test("the case from the issue: a producer resend after a crash inside its group 
   const firstDerived = original.frames.find((f) => f.sequence === lastCause.derived[0])!;
   const originalEntries = original.frames.map((f) => essence(original.entries.get(f.sequence)!));
   // Cut after the event's own frame, after its first outcome, and inside its last frame.
-  for (const cut of [received.offset + received.size, firstDerived.offset + firstDerived.size, original.bytes.length - 1]) {
+  for (const cut of [
+    received.offset + received.size,
+    firstDerived.offset + firstDerived.size,
+    original.bytes.length - 1,
+  ]) {
     const { answers, entries } = await resendAfterCrash(cut);
-    assert.equal(answers, ["audit RECOVERY_WINDOW_EXCEEDED", "stateChange RECOVERED", `ack 1 seq ${lastCause.sequence}`], `cut at ${cut}`);
-    assert.equal(entries.map(essence), originalEntries, `cut at ${cut}: the log holds the event and its outcomes again, as first written`);
+    assert.equal(
+      answers,
+      ["audit RECOVERY_WINDOW_EXCEEDED", "stateChange RECOVERED", `ack 1 seq ${lastCause.sequence}`],
+      `cut at ${cut}`,
+    );
+    assert.equal(
+      entries.map(essence),
+      originalEntries,
+      `cut at ${cut}: the log holds the event and its outcomes again, as first written`,
+    );
   }
   // The whole group survived: the resend is a duplicate, acknowledged where it is stored, and nothing is stored twice.
   const { answers, entries } = await resendAfterCrash(original.bytes.length);

@@ -9,7 +9,12 @@ import * as assert from "uvu/assert";
 import { SessionEndEvent, SessionStartEvent } from "../src/session/models.js";
 import { bridges } from "../src/bridge/index.js";
 import { VrpProducer, subscribeVrp } from "../src/client/vrp.js";
-import { EmitSessionEndRequest, EmitSessionStartRequest, type EmitSessionEndResponse, type EmitSessionStartResponse } from "../gen/oneiric/session/v1/session_service.js";
+import {
+  EmitSessionEndRequest,
+  EmitSessionStartRequest,
+  type EmitSessionEndResponse,
+  type EmitSessionStartResponse,
+} from "../gen/oneiric/session/v1/session_service.js";
 import { SubscribeRequest, VrpStreamServiceClient } from "../gen/vrp/v1alpha1/vrp_service.js";
 import { call, clientFor, rejection, startTestServer } from "./support/collector.js";
 
@@ -54,22 +59,50 @@ async function load(): Promise<void> {
   const client = clientFor(server.target);
   const ids: string[] = [];
   for (let i = 0; i < STARTS; i++) {
-    const event = bridges.SessionStartEvent.fromJson(SessionStartEvent.create({ componentName: "metrics-test", shellType: "Shell" }));
-    ids.push((await call<EmitSessionStartRequest, EmitSessionStartResponse>(client, "emitSessionStart", EmitSessionStartRequest.fromPartial({ event }))).sessionId);
+    const event = bridges.SessionStartEvent.fromJson(
+      SessionStartEvent.create({ componentName: "metrics-test", shellType: "Shell" }),
+    );
+    ids.push(
+      (
+        await call<EmitSessionStartRequest, EmitSessionStartResponse>(
+          client,
+          "emitSessionStart",
+          EmitSessionStartRequest.fromPartial({ event }),
+        )
+      ).sessionId,
+    );
   }
   for (const id of ids.slice(0, ENDS)) {
     const event = bridges.SessionEndEvent.fromJson(SessionEndEvent.create({ sessionId: id }));
-    await call<EmitSessionEndRequest, EmitSessionEndResponse>(client, "emitSessionEnd", EmitSessionEndRequest.fromPartial({ event }));
+    await call<EmitSessionEndRequest, EmitSessionEndResponse>(
+      client,
+      "emitSessionEnd",
+      EmitSessionEndRequest.fromPartial({ event }),
+    );
   }
   const again = bridges.SessionEndEvent.fromJson(SessionEndEvent.create({ sessionId: ids[0]! }));
-  assert.is((await call<EmitSessionEndRequest, EmitSessionEndResponse>(client, "emitSessionEnd", EmitSessionEndRequest.fromPartial({ event: again }))).status, "duplicate");
+  assert.is(
+    (
+      await call<EmitSessionEndRequest, EmitSessionEndResponse>(
+        client,
+        "emitSessionEnd",
+        EmitSessionEndRequest.fromPartial({ event: again }),
+      )
+    ).status,
+    "duplicate",
+  );
   await rejection(call(client, "emitSessionStart", EmitSessionStartRequest.fromPartial({})));
   client.close();
 
   const producer = new VrpProducer({ target: server.target, producerId: "metrics-test" });
   const t = 1_767_225_600_000;
   await producer.send({ ts_ms: t, event_type: "SESSION_CREATED", session_id: "m-1" });
-  await producer.send({ ts_ms: t + 1, event_type: "PATH_SELECTED", session_id: "m-1", details: { transport_id: "udp/443" } });
+  await producer.send({
+    ts_ms: t + 1,
+    event_type: "PATH_SELECTED",
+    session_id: "m-1",
+    details: { transport_id: "udp/443" },
+  });
   await producer.send({ ts_ms: t + 2, event_type: "SOMETHING_NEW", session_id: "m-1" });
   await producer.close();
 }
@@ -77,7 +110,8 @@ async function load(): Promise<void> {
 test("counters only grow while a load runs, and end where the load says", async () => {
   // A live subscriber, reading as it should.
   const subscriber = (async () => {
-    for await (const { event } of subscribeVrp({ target: server.target, sessionId: "m-1" })) if (event.event_type === "SOMETHING_NEW") return;
+    for await (const { event } of subscribeVrp({ target: server.target, sessionId: "m-1" }))
+      if (event.event_type === "SOMETHING_NEW") return;
   })();
   const running = load();
   let done = false;
@@ -96,18 +130,36 @@ test("counters only grow while a load runs, and end where the load says", async 
     key("session_events_log_fsyncs_total"),
   ];
   for (const [i, s] of scrapes.slice(1).entries()) {
-    for (const k of counters) assert.ok((s.get(k) ?? 0) >= (scrapes[i]!.get(k) ?? 0), `${k} went down between scrapes ${i} and ${i + 1}`);
+    for (const k of counters)
+      assert.ok((s.get(k) ?? 0) >= (scrapes[i]!.get(k) ?? 0), `${k} went down between scrapes ${i} and ${i + 1}`);
   }
 
   const last = scrapes.at(-1)!;
   assert.is(value(last, "grpc_server_started_total", { ...SESSION, grpc_method: "EmitSessionStart" }), STARTS + 1);
-  assert.is(value(last, "grpc_server_handled_total", { ...SESSION, grpc_method: "EmitSessionStart", grpc_code: "OK" }), STARTS);
-  assert.is(value(last, "grpc_server_handled_total", { ...SESSION, grpc_method: "EmitSessionStart", grpc_code: "INVALID_ARGUMENT" }), 1);
-  assert.is(value(last, "grpc_server_handled_total", { ...SESSION, grpc_method: "EmitSessionEnd", grpc_code: "OK" }), ENDS + 1);
-  assert.is(value(last, "grpc_server_handling_seconds_count", { ...SESSION, grpc_method: "EmitSessionStart" }), STARTS + 1);
+  assert.is(
+    value(last, "grpc_server_handled_total", { ...SESSION, grpc_method: "EmitSessionStart", grpc_code: "OK" }),
+    STARTS,
+  );
+  assert.is(
+    value(last, "grpc_server_handled_total", {
+      ...SESSION,
+      grpc_method: "EmitSessionStart",
+      grpc_code: "INVALID_ARGUMENT",
+    }),
+    1,
+  );
+  assert.is(
+    value(last, "grpc_server_handled_total", { ...SESSION, grpc_method: "EmitSessionEnd", grpc_code: "OK" }),
+    ENDS + 1,
+  );
+  assert.is(
+    value(last, "grpc_server_handling_seconds_count", { ...SESSION, grpc_method: "EmitSessionStart" }),
+    STARTS + 1,
+  );
 
   // Stored: the repeated end was answered, not stored; the unknown VRP type is "other".
-  const stored = (family: string, type: string, origin = "client") => value(last, "session_events_events_stored_total", { family, type, origin });
+  const stored = (family: string, type: string, origin = "client") =>
+    value(last, "session_events_events_stored_total", { family, type, origin });
   assert.is(stored("session", "SessionStartEvent"), STARTS);
   assert.is(stored("session", "SessionEndEvent"), ENDS);
   assert.is(stored("vrp", "SESSION_CREATED"), 1);
@@ -141,14 +193,20 @@ test("a subscriber that stops reading is counted, held back, and behind; once it
   const t = 1_767_225_700_000;
   const events = 1500; // ~3 MB: far more than HTTP/2 flow control and socket buffers hold
   const sent: Promise<unknown>[] = [];
-  for (let i = 0; i < events; i++) sent.push(producer.send({ ts_ms: t + i, event_type: "MUTATION_TICK", session_id: "lag-1", details: { padding } }));
+  for (let i = 0; i < events; i++)
+    sent.push(producer.send({ ts_ms: t + i, event_type: "MUTATION_TICK", session_id: "lag-1", details: { padding } }));
   await Promise.all(sent);
   await producer.close();
 
   const deadline = Date.now() + 20_000;
   let s = await scrape();
-  while (value(s, "session_events_streams_held_back", { rpc: "Subscribe" }) < 1 && Date.now() < deadline) s = await scrape();
-  assert.is(value(s, "session_events_streams_held_back", { rpc: "Subscribe" }), 1, "the paused subscriber is held back");
+  while (value(s, "session_events_streams_held_back", { rpc: "Subscribe" }) < 1 && Date.now() < deadline)
+    s = await scrape();
+  assert.is(
+    value(s, "session_events_streams_held_back", { rpc: "Subscribe" }),
+    1,
+    "the paused subscriber is held back",
+  );
   assert.is(value(s, "session_events_subscribers"), 1);
   assert.ok(value(s, "session_events_subscriber_lag_records", { stat: "max" }) > 0, "and behind");
 
@@ -156,7 +214,9 @@ test("a subscriber that stops reading is counted, held back, and behind; once it
   while (received < events && Date.now() < deadline) await new Promise((r) => stream.once("data", r));
   assert.is(received, events);
   s = await scrape();
-  const caughtUp = (x: Samples) => value(x, "session_events_streams_held_back", { rpc: "Subscribe" }) === 0 && value(x, "session_events_subscriber_lag_records", { stat: "max" }) === 0;
+  const caughtUp = (x: Samples) =>
+    value(x, "session_events_streams_held_back", { rpc: "Subscribe" }) === 0 &&
+    value(x, "session_events_subscriber_lag_records", { stat: "max" }) === 0;
   while (!caughtUp(s) && Date.now() < deadline) s = await scrape();
   assert.is(value(s, "session_events_streams_held_back", { rpc: "Subscribe" }), 0);
   assert.is(value(s, "session_events_subscriber_lag_records", { stat: "max" }), 0);

@@ -33,14 +33,23 @@ test("SessionStartEvent.create fills every field from this process", () => {
 });
 
 test("create() gives each event its own id", () => {
-  const ids = new Set(Array.from({ length: 100 }, () => SessionStartEvent.create({ componentName: "c", shellType: "s" }).event_id));
+  const ids = new Set(
+    Array.from({ length: 100 }, () => SessionStartEvent.create({ componentName: "c", shellType: "s" }).event_id),
+  );
   assert.is(ids.size, 100);
 });
 
 test("create() keeps metadata and refuses what the contract refuses", () => {
-  const e = SessionStartEvent.create({ componentName: "c", shellType: "s", metadata: { test_mode: true, workspace: "/w" } });
+  const e = SessionStartEvent.create({
+    componentName: "c",
+    shellType: "s",
+    metadata: { test_mode: true, workspace: "/w" },
+  });
   assert.equal(e.metadata, { test_mode: true, workspace: "/w" });
-  assert.throws(() => SessionStartEvent.create({ componentName: "my component", shellType: "s" }), (err: unknown) => err instanceof ValidationError && /component_name/.test(err.message));
+  assert.throws(
+    () => SessionStartEvent.create({ componentName: "my component", shellType: "s" }),
+    (err: unknown) => err instanceof ValidationError && /component_name/.test(err.message),
+  );
 });
 
 test("create() truncates long values to the schema's limits, counting code points", () => {
@@ -63,7 +72,10 @@ test("create() truncates long values to the schema's limits, counting code point
 });
 
 test("SessionEndEvent.create", () => {
-  const e = SessionEndEvent.create({ sessionId: "sess_abc123", metadata: { exit_reason: "user_exit", duration_seconds: 3600 } });
+  const e = SessionEndEvent.create({
+    sessionId: "sess_abc123",
+    metadata: { exit_reason: "user_exit", duration_seconds: 3600 },
+  });
   assert.is(e.session_id, "sess_abc123");
   assert.is(e.event_type, "session_end");
   assert.is(e.event_version, "1.0");
@@ -96,7 +108,10 @@ test("validateJsonSafe returns [event, null] or [null, error]", () => {
 });
 
 test("UserInfo and EnvironmentInfo validate alone and read the system", () => {
-  assert.equal(UserInfo.validateJson({ username: "john", home: "/home/john" }), { username: "john", home: "/home/john" });
+  assert.equal(UserInfo.validateJson({ username: "john", home: "/home/john" }), {
+    username: "john",
+    home: "/home/john",
+  });
   assert.is(UserInfo.validateJsonSafe({ username: "john" })[1]!.issues[0]!.path, "/home");
   assert.is(EnvironmentInfo.fromSystem().platform, `${os.type()}-${os.release()}-${os.machine()}`);
   assert.is(UserInfo.fromSystem().home, os.homedir());

@@ -16,7 +16,10 @@ import { MAX_FREE_FORM_DEPTH } from "../src/contract/shape.js";
 import { validateEventJson } from "../src/session/registry.js";
 import { readArchive, type ArchiveDamage } from "../src/archive/index.js";
 import { fieldViolations } from "../src/server/rich-error.js";
-import { SessionEndEvent as EndMessage, SessionStartEvent as StartMessage } from "../gen/oneiric/session/v1/session_events.js";
+import {
+  SessionEndEvent as EndMessage,
+  SessionStartEvent as StartMessage,
+} from "../gen/oneiric/session/v1/session_events.js";
 import { VrpEvent as VrpMessage } from "../gen/vrp/v1alpha1/vrp_event.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { StreamEventsRequest } from "../gen/vrp/v1alpha1/vrp_service.js";
@@ -29,8 +32,15 @@ import path from "node:path";
 
 const LIMIT = MAX_FREE_FORM_DEPTH;
 
-type Shape = "objects, a string at the bottom" | "objects, an empty object at the bottom" | "arrays, an empty array at the bottom";
-const SHAPES: Shape[] = ["objects, a string at the bottom", "objects, an empty object at the bottom", "arrays, an empty array at the bottom"];
+type Shape =
+  | "objects, a string at the bottom"
+  | "objects, an empty object at the bottom"
+  | "arrays, an empty array at the bottom";
+const SHAPES: Shape[] = [
+  "objects, a string at the bottom",
+  "objects, an empty object at the bottom",
+  "arrays, an empty array at the bottom",
+];
 
 /**
  * A free-form object whose deepest value is at `level` (the field itself is
@@ -81,7 +91,10 @@ function issuesOf(fn: () => unknown): { path: string; rule: string; message: str
 
 /** Each path an event takes into the system, as a check that throws a ValidationError when it refuses. */
 const LOCAL_PATHS: { name: string; run: (type: EventType, value: Record<string, unknown>) => unknown }[] = [
-  { name: "validateJson (contract JSON)", run: (type, v) => validateEventJson(type, JSON.stringify(EVENTS[type].json(v))) },
+  {
+    name: "validateJson (contract JSON)",
+    run: (type, v) => validateEventJson(type, JSON.stringify(EVENTS[type].json(v))),
+  },
   { name: "bridge toBinary", run: (type, v) => bridges[type].toBinary(EVENTS[type].json(v)) },
   { name: "bridge fromBinary", run: (type, v) => bridges[type].fromBinary(rawBytes(type, v)) },
 ];
@@ -112,10 +125,22 @@ test(`toBinary's bytes at ${LIMIT} levels are read back by fromBinary, and insid
       // The deepest carrier of an event: LogEntry -> SessionStarted / VrpReceived -> the event.
       const entry =
         type === "VrpEvent"
-          ? LogEntry.encode({ receivedAt: undefined, entry: { $case: "vrpReceived", value: { event: VrpMessage.decode(bytes), producerId: "", producerSequence: 0n } } }).finish()
+          ? LogEntry.encode({
+              receivedAt: undefined,
+              entry: {
+                $case: "vrpReceived",
+                value: { event: VrpMessage.decode(bytes), producerId: "", producerSequence: 0n },
+              },
+            }).finish()
           : type === "SessionStartEvent"
-            ? LogEntry.encode({ receivedAt: undefined, entry: { $case: "sessionStarted", value: { sessionId: "s", event: StartMessage.decode(bytes) } } }).finish()
-            : LogEntry.encode({ receivedAt: undefined, entry: { $case: "sessionEnded", value: { sessionId: "s", event: EndMessage.decode(bytes) } } }).finish();
+            ? LogEntry.encode({
+                receivedAt: undefined,
+                entry: { $case: "sessionStarted", value: { sessionId: "s", event: StartMessage.decode(bytes) } },
+              }).finish()
+            : LogEntry.encode({
+                receivedAt: undefined,
+                entry: { $case: "sessionEnded", value: { sessionId: "s", event: EndMessage.decode(bytes) } },
+              }).finish();
       assert.ok(LogEntry.decode(entry).entry, `${type}, ${shape}`);
     }
   }
@@ -125,7 +150,16 @@ test(`archives: a LogEntry at ${LIMIT} levels is read; at ${LIMIT + 1} it is dam
   const dir = tempDir();
   const file = path.join(dir, "log.seg");
   const entry = (level: number) =>
-    LogEntry.encode({ receivedAt: undefined, entry: { $case: "sessionStarted", value: { sessionId: "s", event: { ...bridges.SessionStartEvent.fromJson(validStart()), metadata: nested(SHAPES[1]!, level).value } } } }).finish();
+    LogEntry.encode({
+      receivedAt: undefined,
+      entry: {
+        $case: "sessionStarted",
+        value: {
+          sessionId: "s",
+          event: { ...bridges.SessionStartEvent.fromJson(validStart()), metadata: nested(SHAPES[1]!, level).value },
+        },
+      },
+    }).finish();
   writeSegmentFile(file, [entry(LIMIT), entry(LIMIT + 1)]);
   const damage: ArchiveDamage[] = [];
   const events = [];
@@ -143,17 +177,42 @@ test("gRPC EmitSessionStart / EmitSessionEnd: the limit passes, one more is INVA
   const client = clientFor(server.target);
   try {
     for (const shape of SHAPES) {
-      const start = (level: number, id: string) => ({ event: { ...bridges.SessionStartEvent.fromJson({ ...validStart(), event_id: id }), metadata: nested(shape, level).value } });
-      const ok = await call<unknown, { sessionId: string; status: string }>(client, "emitSessionStart", start(LIMIT, crypto.randomUUID()));
+      const start = (level: number, id: string) => ({
+        event: {
+          ...bridges.SessionStartEvent.fromJson({ ...validStart(), event_id: id }),
+          metadata: nested(shape, level).value,
+        },
+      });
+      const ok = await call<unknown, { sessionId: string; status: string }>(
+        client,
+        "emitSessionStart",
+        start(LIMIT, crypto.randomUUID()),
+      );
       assert.is(ok.status, "created");
-      const end = (level: number) => ({ event: { ...bridges.SessionEndEvent.fromJson({ ...validEnd(), session_id: ok.sessionId }), metadata: nested(shape, level).value } });
+      const end = (level: number) => ({
+        event: {
+          ...bridges.SessionEndEvent.fromJson({ ...validEnd(), session_id: ok.sessionId }),
+          metadata: nested(shape, level).value,
+        },
+      });
 
-      for (const [method, request] of [["emitSessionStart", start(LIMIT + 1, crypto.randomUUID())], ["emitSessionEnd", end(LIMIT + 1)]] as const) {
+      for (const [method, request] of [
+        ["emitSessionStart", start(LIMIT + 1, crypto.randomUUID())],
+        ["emitSessionEnd", end(LIMIT + 1)],
+      ] as const) {
         const e: ServiceError = await rejection(call(client, method, request));
         assert.is(e.code, status.INVALID_ARGUMENT, `${method}: ${e.details}`);
-        const deepest = nested(shape, LIMIT + 1).deepest.slice(1).split("/");
-        const field = ["event", "metadata", ...deepest].reduce((p, s) => (/^\d+$/.test(s) ? `${p}[${s}]` : `${p}.${s}`));
-        assert.equal(fieldViolations(e).map((v) => [v.field, v.reason]), [[field, "MAX_DEPTH"]], e.details);
+        const deepest = nested(shape, LIMIT + 1)
+          .deepest.slice(1)
+          .split("/");
+        const field = ["event", "metadata", ...deepest].reduce((p, s) =>
+          /^\d+$/.test(s) ? `${p}[${s}]` : `${p}.${s}`,
+        );
+        assert.equal(
+          fieldViolations(e).map((v) => [v.field, v.reason]),
+          [[field, "MAX_DEPTH"]],
+          e.details,
+        );
         assert.match(e.details, "[max_depth]");
       }
       assert.is((await call<unknown, { status: string }>(client, "emitSessionEnd", end(LIMIT))).status, "ended");
@@ -168,15 +227,24 @@ test("gRPC StreamEvents: details at the limit are acknowledged, one more is a Re
   const server = await startTestServer();
   try {
     let t = 1_760_000_000_000;
-    const event = (details: Record<string, unknown>) => StreamEventsRequest.fromPartial({ event: { ...bridges.VrpEvent.fromJson({ ...validVrp(), ts_ms: t++, event_type: "MUTATION_TICK" }), details } });
-    const requests = SHAPES.flatMap((shape) => [event(nested(shape, LIMIT).value), event(nested(shape, LIMIT + 1).value)]);
+    const event = (details: Record<string, unknown>) =>
+      StreamEventsRequest.fromPartial({
+        event: { ...bridges.VrpEvent.fromJson({ ...validVrp(), ts_ms: t++, event_type: "MUTATION_TICK" }), details },
+      });
+    const requests = SHAPES.flatMap((shape) => [
+      event(nested(shape, LIMIT).value),
+      event(nested(shape, LIMIT + 1).value),
+    ]);
     const answers = describeAnswers(await rawStream(server.target, requests));
     assert.is(answers.length, requests.length, answers.join("\n"));
     SHAPES.forEach((shape, i) => {
       assert.is(answers[2 * i], "ack", `${shape}: ${answers[2 * i]}`);
       const rejected = answers[2 * i + 1]!;
       assert.ok(rejected.startsWith(`rejected #${2 * i + 1}: `), rejected);
-      assert.ok(rejected.includes(`/event/details${nested(shape, LIMIT + 1).deepest}: nests deeper than ${LIMIT} levels`), rejected);
+      assert.ok(
+        rejected.includes(`/event/details${nested(shape, LIMIT + 1).deepest}: nests deeper than ${LIMIT} levels`),
+        rejected,
+      );
       assert.ok(rejected.includes("[max_depth]"), rejected);
     });
   } finally {

@@ -21,14 +21,22 @@ const protoc = spawnSync("protoc", ["--version"], { encoding: "utf8" });
 const available = probe.status === 0 && protoc.status === 0;
 
 if (!available && process.env.CI !== "true") {
-  skipped("python-interop", "apt-get install python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler to run it");
+  skipped(
+    "python-interop",
+    "apt-get install python3-grpcio python3-grpc-tools python3-protobuf protobuf-compiler to run it",
+  );
 } else {
   test("a Python grpcio client with grpc_tools stubs emits, retries, ends and reads back a session", async () => {
     assert.ok(available, `Python gRPC or protoc is missing: ${probe.stderr}${protoc.error ?? ""}`);
     const out = tempDir("pystubs-");
     const image = path.join(out, "image.binpb");
     execFileSync(bufBin, ["build", "--as-file-descriptor-set", "-o", image], { cwd: repoRoot });
-    const files = ["oneiric/session/v1/session_events.proto", "oneiric/session/v1/session_service.proto", "google/rpc/status.proto", "google/rpc/error_details.proto"];
+    const files = [
+      "oneiric/session/v1/session_events.proto",
+      "oneiric/session/v1/session_service.proto",
+      "google/rpc/status.proto",
+      "google/rpc/error_details.proto",
+    ];
     execFileSync("protoc", [`--descriptor_set_in=${image}`, `--python_out=${out}`, ...files]);
     execFileSync(PYTHON, [
       "-c",

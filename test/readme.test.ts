@@ -15,7 +15,9 @@ const readme = readFileSync(path.join(repoRoot, "README.md"), "utf8");
 const docs = readdirSync(path.join(repoRoot, "docs"))
   .filter((f) => f.endsWith(".md"))
   .map((f) => ({ name: `docs/${f}`, text: readFileSync(path.join(repoRoot, "docs", f), "utf8") }));
-const examples = [{ name: "README.md", text: readme }, ...docs].flatMap(({ name, text }) => [...text.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => ({ name, code: m[1]! })));
+const examples = [{ name: "README.md", text: readme }, ...docs].flatMap(({ name, text }) =>
+  [...text.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => ({ name, code: m[1]! })),
+);
 // Inside the package, so `import ... from "session-events"` resolves to it.
 const dir = path.join(repoRoot, "dist", "readme-examples");
 
@@ -42,7 +44,8 @@ test("the README's configuration table names every serve option, its variable an
     const row = readme.split("\n").find((line) => line.startsWith("|") && line.includes(`\`--${option.flag}\``));
     assert.ok(row, `no README row for --${option.flag}`);
     assert.ok(row!.includes(`\`${option.env}\``), `--${option.flag}: ${option.env} missing`);
-    if (option.default) assert.ok(row!.includes(`\`${option.default}\``), `--${option.flag}: default ${option.default} missing`);
+    if (option.default)
+      assert.ok(row!.includes(`\`${option.default}\``), `--${option.flag}: default ${option.default} missing`);
   }
 });
 
@@ -51,7 +54,9 @@ test("docs/vrp-state-machine.md's transition table is the machine's table, row f
   const { TRANSITIONS } = await import("../src/vrp/transitions.js");
   const { AUDIT_RULES } = await import("../src/vrp/audits.js");
   for (const t of TRANSITIONS) {
-    const row = readme.split("\n").find((l) => l.startsWith("|") && l.includes(`\`${t.reason}\``) && l.includes(`| ${t.to} |`));
+    const row = readme
+      .split("\n")
+      .find((l) => l.startsWith("|") && l.includes(`\`${t.reason}\``) && l.includes(`| ${t.to} |`));
     assert.ok(row, `no README row for ${t.on} -> ${t.to} (${t.reason})`);
     assert.ok(row!.includes(`\`${t.on}\``), `${t.reason}: event ${t.on} missing`);
   }
@@ -61,7 +66,9 @@ test("docs/vrp-state-machine.md's transition table is the machine's table, row f
 });
 
 /** The quick start's block: the ```sh block that starts the collector in the background. */
-const quickStart = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => /^npm start &/m.test(block));
+const quickStart = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)]
+  .map((m) => m[1]!)
+  .find((block) => /^npm start &/m.test(block));
 
 const hasGrpcurl = spawnSync("grpcurl", ["-version"]).status === 0;
 
@@ -86,7 +93,14 @@ test("the README's shell quick start runs as written: start, health, emit, get, 
   // `timeout`: a collector left running would hold the pipes open, and this test with them.
   const child = spawn("timeout", ["300", "bash", "-euo", "pipefail", "-c", `set -x\n${script}`], {
     cwd: repoRoot,
-    env: { ...env, SESSION_EVENTS_ADDRESS: `127.0.0.1:${port}`, SESSION_EVENTS_TARGET: `127.0.0.1:${port}`, SESSION_EVENTS_DATA_DIR: dataDir, npm_config_offline: "true", npm_config_ignore_scripts: "true" },
+    env: {
+      ...env,
+      SESSION_EVENTS_ADDRESS: `127.0.0.1:${port}`,
+      SESSION_EVENTS_TARGET: `127.0.0.1:${port}`,
+      SESSION_EVENTS_DATA_DIR: dataDir,
+      npm_config_offline: "true",
+      npm_config_ignore_scripts: "true",
+    },
   });
   let stdout = "";
   let stderr = "";
@@ -95,7 +109,10 @@ test("the README's shell quick start runs as written: start, health, emit, get, 
   const closing = new Promise<boolean>((resolve) => child.on("close", () => resolve(true)));
   const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
   let timer: NodeJS.Timeout | undefined;
-  const closed = await Promise.race([closing, new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000)))]);
+  const closed = await Promise.race([
+    closing,
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 10_000))),
+  ]);
   clearTimeout(timer);
   const trace = `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`;
   assert.is(code, 0, trace);
@@ -108,7 +125,10 @@ test("the README's shell quick start runs as written: start, health, emit, get, 
   assert.is(session.status, "open", trace);
   assert.equal(JSON.parse(rest.at(-2)!), { session_id: session.session_id, status: "ended" }, trace);
   assert.match(stderr, /"msg":"stopped"/, "the collector stopped on SIGTERM, gracefully");
-  assert.ok(readdirSync(dataDir).some((f) => f.endsWith(".seg")), "the events are in the fresh data directory");
+  assert.ok(
+    readdirSync(dataDir).some((f) => f.endsWith(".seg")),
+    "the events are in the fresh data directory",
+  );
 });
 
 test.run();

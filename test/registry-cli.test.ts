@@ -13,14 +13,20 @@ import { validStart } from "./support/fixtures.js";
 const cli = (...args: string[]) => spawnSync(process.execPath, [cliBin, ...args], { encoding: "utf8" });
 
 test("getSchema: an unknown name fails, listing the known ones", () => {
-  assert.throws(() => getSchema("SessionPauseEvent"), /Unknown model: "SessionPauseEvent" \(known models: SessionStartEvent, SessionEndEvent, UserInfo, EnvironmentInfo, VrpEvent\)/);
+  assert.throws(
+    () => getSchema("SessionPauseEvent"),
+    /Unknown model: "SessionPauseEvent" \(known models: SessionStartEvent, SessionEndEvent, UserInfo, EnvironmentInfo, VrpEvent\)/,
+  );
   assert.throws(() => getSchema("__proto__"), /Unknown model/);
   assert.throws(() => getSchema("toString"), /Unknown model/);
 });
 
 test("validateEventJson validates by name", () => {
   assert.is((validateEventJson("SessionStartEvent", JSON.stringify(validStart())) as { pid: number }).pid, 12345);
-  assert.throws(() => validateEventJson("SessionStartEvent", "{}"), (e: unknown) => e instanceof ValidationError);
+  assert.throws(
+    () => validateEventJson("SessionStartEvent", "{}"),
+    (e: unknown) => e instanceof ValidationError,
+  );
   assert.throws(() => validateEventJson("Nope", "{}"), /known models/);
 });
 
@@ -34,7 +40,10 @@ test("exportSchemasToFile writes JSON and YAML that read back as the schemas", (
 
 test("exportSchemasToFile: an unsupported format fails and writes no file", () => {
   const dir = tempDir();
-  assert.throws(() => exportSchemasToFile(path.join(dir, "s.xml"), "xml"), /Unsupported format: "xml" \(expected one of: json, yaml\)/);
+  assert.throws(
+    () => exportSchemasToFile(path.join(dir, "s.xml"), "xml"),
+    /Unsupported format: "xml" \(expected one of: json, yaml\)/,
+  );
   assert.equal(readdirSync(dir), []);
 });
 
@@ -74,13 +83,22 @@ test("CLI: bad flags and formats are usage errors (exit 2) that name the problem
   const dir = tempDir();
   const target = path.join(dir, "out.json");
   const cases: [string[], RegExp][] = [
-    [["schemas", "export", "--format", "xml", target], /--format: Unsupported format: "xml" \(expected one of: json, yaml\)/],
+    [
+      ["schemas", "export", "--format", "xml", target],
+      /--format: Unsupported format: "xml" \(expected one of: json, yaml\)/,
+    ],
     [["schemas", "export", "--colour", target], /--colour: unknown flag/],
     [["schemas", "export", "a.json", "b.json"], /at most one FILE/],
     [["schemas", "export", "-o", target, "b.json"], /--output: give the file once/],
-    [["schemas", "export", "--target", "127.0.0.1:1"], /--target: unknown flag \('schemas export' does not call a collector\)/],
+    [
+      ["schemas", "export", "--target", "127.0.0.1:1"],
+      /--target: unknown flag \('schemas export' does not call a collector\)/,
+    ],
     [["schemas", "import"], /schemas import: unknown command/],
-    [["schemas", "export", "--version", "9.9", target], /--version: unknown contract version "9\.9" \(known versions: 1\.0\)/],
+    [
+      ["schemas", "export", "--version", "9.9", target],
+      /--version: unknown contract version "9\.9" \(known versions: 1\.0\)/,
+    ],
   ];
   for (const [args, message] of cases) {
     const r = cli(...args);

@@ -19,7 +19,12 @@ const child = path.join(path.dirname(fileURLToPath(import.meta.url)), "support/r
 const FINAL = /^(\d{20})-(\d{20})\.jsonl\.gz$/;
 
 /** Run the child until it has archived past `archivesAtLeast` files, plus `extraMs`; then SIGKILL. Resolves with the acknowledged sequences. */
-async function runAndKill(dataDir: string, archiveDir: string, archivesAtLeast: number, extraMs: number): Promise<bigint[]> {
+async function runAndKill(
+  dataDir: string,
+  archiveDir: string,
+  archivesAtLeast: number,
+  extraMs: number,
+): Promise<bigint[]> {
   const proc = spawn(process.execPath, [child, dataDir, archiveDir], { stdio: ["ignore", "pipe", "pipe"] });
   const acked: bigint[] = [];
   let partial = "";
@@ -59,7 +64,11 @@ test("SIGKILL during retention passes with an archive directory loses no acknowl
       const [, first, last] = FINAL.exec(name)!;
       const summary = await verifyArchive(path.join(archiveDir, name)); // throws on a torn or damaged archive
       assert.is(summary.damaged, 0, name);
-      assert.equal([summary.firstSequence, summary.lastSequence], [String(BigInt(first!)), String(BigInt(last!))], name);
+      assert.equal(
+        [summary.firstSequence, summary.lastSequence],
+        [String(BigInt(first!)), String(BigInt(last!))],
+        name,
+      );
       for await (const event of readArchive(path.join(archiveDir, name))) kept.add(event.log!.sequence!);
     }
     // The log reopens (recovery cuts only a crash tail) and holds the rest.

@@ -17,8 +17,14 @@ import type { SessionStartEventJson } from "../src/contract/types.js";
 import { SessionStartEvent } from "../src/session/models.js";
 import { tempDir } from "./support/repo.js";
 
-const segs = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".seg")).sort();
-const archives = (dir: string) => readdirSync(dir).filter((f) => /^\d{20}-\d{20}\.jsonl\.gz$/.test(f)).sort();
+const segs = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".seg"))
+    .sort();
+const archives = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => /^\d{20}-\d{20}\.jsonl\.gz$/.test(f))
+    .sort();
 async function filled(records = 120): Promise<{ dir: string; log: SegmentLog }> {
   const dir = tempDir();
   const log = await SegmentLog.open({ dir, segmentBytes: 2048 });
@@ -41,17 +47,29 @@ const usage = (args: string[]) => {
 };
 
 test("the retention flags parse durations and sizes, and every mistake names its flag", () => {
-  const config = parseServeConfig(["--retention-age", "30d", "--retention-bytes", "50GiB", "--archive-dir", tempDir()], {});
+  const config = parseServeConfig(
+    ["--retention-age", "30d", "--retention-bytes", "50GiB", "--archive-dir", tempDir()],
+    {},
+  );
   assert.is(config.retention.maxAgeMs, 30 * 86_400_000);
   assert.is(config.retention.maxBytes, 50 * 2 ** 30);
   assert.is(parseServeConfig(["--retention-bytes", "1000000"], {}).retention.maxBytes, 1_000_000);
   assert.is(parseServeConfig([], {}).retention.maxAgeMs, undefined);
-  assert.match(usage(["--retention-age", "30 days"]), /^--retention-age: must be a positive duration.*\(got "30 days"\)/);
+  assert.match(
+    usage(["--retention-age", "30 days"]),
+    /^--retention-age: must be a positive duration.*\(got "30 days"\)/,
+  );
   assert.match(usage(["--retention-age", "0s"]), /^--retention-age: must be a positive duration/);
   assert.match(usage(["--retention-bytes", "five"]), /^--retention-bytes: must be a positive size/);
   assert.match(usage(["--retention-bytes", "10XB"]), /^--retention-bytes: must be a positive size/);
-  assert.match(usage(["--archive-dir", tempDir()]), /^--archive-dir: archives what retention removes, so it needs --retention-age or --retention-bytes/);
-  assert.match(usage(["--retention-age", "1d", "--archive-dir", "/nonexistent/x"]), /^--archive-dir: must be an existing directory/);
+  assert.match(
+    usage(["--archive-dir", tempDir()]),
+    /^--archive-dir: archives what retention removes, so it needs --retention-age or --retention-bytes/,
+  );
+  assert.match(
+    usage(["--retention-age", "1d", "--archive-dir", "/nonexistent/x"]),
+    /^--archive-dir: must be an existing directory/,
+  );
   assert.match(usage(["--retention-interval-ms", "5"]), /^--retention-interval-ms: must be an integer from 100/);
 });
 
@@ -98,8 +116,15 @@ test("with an archive directory, each segment is exported (records layout, verif
   const names = segs(dir);
   const result = await retentionPass({ maxBytes: 1, archiveDir }, deps(log));
   assert.is(result.removed.length, names.length - 1);
-  assert.equal(archives(archiveDir), result.archived.map((f) => path.basename(f)));
-  assert.equal(readdirSync(archiveDir).filter((f) => f.startsWith(".")), [], "nothing left aside");
+  assert.equal(
+    archives(archiveDir),
+    result.archived.map((f) => path.basename(f)),
+  );
+  assert.equal(
+    readdirSync(archiveDir).filter((f) => f.startsWith(".")),
+    [],
+    "nothing left aside",
+  );
   // Each archive holds exactly its segment's records, with their log sequences; together, all that was removed.
   const sequences: bigint[] = [];
   for (const name of archives(archiveDir)) {
@@ -109,7 +134,10 @@ test("with an archive directory, each segment is exported (records layout, verif
     assert.equal([BigInt(summary.firstSequence!), BigInt(summary.lastSequence!)], [first, last]);
     for await (const event of readArchive(path.join(archiveDir, name))) sequences.push(event.log!.sequence!);
   }
-  assert.equal(sequences, Array.from({ length: Number(log.firstSequence) - 1 }, (_, i) => BigInt(i + 1)));
+  assert.equal(
+    sequences,
+    Array.from({ length: Number(log.firstSequence) - 1 }, (_, i) => BigInt(i + 1)),
+  );
   await log.close();
 });
 
@@ -123,7 +151,9 @@ test("a failing export keeps the segment (and all after it), and says so in the 
   assert.is(result.stoppedBy, "archive_failed");
   assert.equal(result.removed, []);
   assert.equal(segs(dir), names);
-  const logged = lines.map((l) => JSON.parse(l) as { level: string; msg: string; segment?: string }).find((l) => l.msg.startsWith("retention: archiving a segment failed"));
+  const logged = lines
+    .map((l) => JSON.parse(l) as { level: string; msg: string; segment?: string })
+    .find((l) => l.msg.startsWith("retention: archiving a segment failed"));
   assert.is(logged?.level, "error");
   assert.is(logged?.segment, path.join(dir, names[0]!));
   await log.close();
@@ -131,7 +161,16 @@ test("a failing export keeps the segment (and all after it), and says so in the 
 
 test("retention on a collector: segments archived and removed, Subscribe before them answers OUT_OF_RANGE, and after a restart their sessions still answer and a retried start is still a duplicate", async () => {
   const archiveDir = tempDir();
-  const args = ["--address", "127.0.0.1:0", "--data-dir", tempDir(), "--segment-bytes", "4096", "--retention-bytes", "8KiB"];
+  const args = [
+    "--address",
+    "127.0.0.1:0",
+    "--data-dir",
+    tempDir(),
+    "--segment-bytes",
+    "4096",
+    "--retention-bytes",
+    "8KiB",
+  ];
   args.push("--archive-dir", archiveDir, "--retention-interval-ms", "100", "--checkpoint-records", "5");
   const starts: { json: SessionStartEventJson; sessionId: string }[] = [];
   let server: RunningServer = await startServer(parseServeConfig(args, {}), silentLogger);
@@ -149,7 +188,8 @@ test("retention on a collector: segments archived and removed, Subscribe before 
     assert.ok(server.log.firstSequence > 1n, "segments were removed");
     assert.ok(archives(archiveDir).length > 0);
     try {
-      for await (const _ of subscribeVrp({ target: `127.0.0.1:${server.port}`, afterSequence: 0n })) assert.unreachable("no record should come");
+      for await (const _ of subscribeVrp({ target: `127.0.0.1:${server.port}`, afterSequence: 0n }))
+        assert.unreachable("no record should come");
     } catch (e) {
       assert.is((e as ServiceError).code, status.OUT_OF_RANGE, (e as Error).message);
       assert.match((e as ServiceError).details, "the oldest sequence still held is");

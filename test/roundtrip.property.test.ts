@@ -26,16 +26,37 @@ const jsonCases: [string, Bridge<Untyped, Untyped>, fc.Arbitrary<Untyped>][] = [
 
 for (const [name, bridge, json] of jsonCases) {
   test(`${name}: JSON -> proto -> JSON is lossless`, () => {
-    fc.assert(fc.property(json, (j) => assert.equal(bridge.toJson(bridge.fromJson(j)), j)), RUNS);
+    fc.assert(
+      fc.property(json, (j) => assert.equal(bridge.toJson(bridge.fromJson(j)), j)),
+      RUNS,
+    );
   });
   test(`${name}: JSON -> bytes -> JSON is lossless`, () => {
-    fc.assert(fc.property(json, (j) => assert.equal(bridge.fromBinary(bridge.toBinary(j)), j)), RUNS);
+    fc.assert(
+      fc.property(json, (j) => assert.equal(bridge.fromBinary(bridge.toBinary(j)), j)),
+      RUNS,
+    );
   });
 }
 
-const messageCases: [string, Bridge<Untyped, Untyped>, fc.Arbitrary<Untyped>, { encode(m: Untyped): { finish(): Uint8Array }; fromPartial(m: Untyped): Untyped }][] = [
-  ["SessionStartEvent", bridges.SessionStartEvent, arb.sessionStartMessage, (await import("../gen/oneiric/session/v1/session_events.js")).SessionStartEvent],
-  ["SessionEndEvent", bridges.SessionEndEvent, arb.sessionEndMessage, (await import("../gen/oneiric/session/v1/session_events.js")).SessionEndEvent],
+const messageCases: [
+  string,
+  Bridge<Untyped, Untyped>,
+  fc.Arbitrary<Untyped>,
+  { encode(m: Untyped): { finish(): Uint8Array }; fromPartial(m: Untyped): Untyped },
+][] = [
+  [
+    "SessionStartEvent",
+    bridges.SessionStartEvent,
+    arb.sessionStartMessage,
+    (await import("../gen/oneiric/session/v1/session_events.js")).SessionStartEvent,
+  ],
+  [
+    "SessionEndEvent",
+    bridges.SessionEndEvent,
+    arb.sessionEndMessage,
+    (await import("../gen/oneiric/session/v1/session_events.js")).SessionEndEvent,
+  ],
   ["VrpEvent", bridges.VrpEvent, arb.vrpMessage, (await import("../gen/vrp/v1alpha1/vrp_event.js")).VrpEvent],
 ];
 

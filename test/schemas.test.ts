@@ -16,7 +16,13 @@ test("the seed copy in docs/spec is the shared seed, unchanged (by the digests o
   assert.is(digests.length, 2);
   for (const line of digests) {
     const [digest, name] = line.split(/\s+/) as [string, string];
-    assert.is(createHash("sha256").update(readFileSync(path.join(SEED_DIR, name))).digest("hex"), digest, name);
+    assert.is(
+      createHash("sha256")
+        .update(readFileSync(path.join(SEED_DIR, name)))
+        .digest("hex"),
+      digest,
+      name,
+    );
   }
 });
 
@@ -46,7 +52,13 @@ for (const def of ["UserInfo", "EnvironmentInfo"]) {
 }
 
 test("getAllSchemas lists the four session models and the VRP envelope", () => {
-  assert.equal(Object.keys(getAllSchemas()), ["SessionStartEvent", "SessionEndEvent", "UserInfo", "EnvironmentInfo", "VrpEvent"]);
+  assert.equal(Object.keys(getAllSchemas()), [
+    "SessionStartEvent",
+    "SessionEndEvent",
+    "UserInfo",
+    "EnvironmentInfo",
+    "VrpEvent",
+  ]);
 });
 
 test("getSchema returns a copy: changing it does not change the contract", () => {
@@ -57,10 +69,17 @@ test("getSchema returns a copy: changing it does not change the contract", () =>
 
 test("the VRP schema follows the seed's envelope table", () => {
   const text = readFileSync(VRP_SEED, "utf8");
-  const rows = [...text.matchAll(/^(\w+)\s+\|\s+(\w+)\s+\|\s+(yes|no)\s+\|/gm)].map((m) => ({ field: m[1]!, type: m[2]!, required: m[3] === "yes" }));
+  const rows = [...text.matchAll(/^(\w+)\s+\|\s+(\w+)\s+\|\s+(yes|no)\s+\|/gm)].map((m) => ({
+    field: m[1]!,
+    type: m[2]!,
+    required: m[3] === "yes",
+  }));
   assert.is(rows.length, 6);
   const schema = getSchema("VrpEvent") as { properties: Record<string, { type: string }>; required: string[] };
-  assert.equal(Object.keys(schema.properties), rows.map((r) => r.field));
+  assert.equal(
+    Object.keys(schema.properties),
+    rows.map((r) => r.field),
+  );
   const jsonType: Record<string, string> = { int64: "integer", string: "string", object: "object" };
   for (const r of rows) {
     assert.is(schema.properties[r.field]!.type, jsonType[r.type], r.field);

@@ -25,7 +25,8 @@ const SEGMENT_BYTES = 1024;
 /** A closed log of RECORDS records over several segments; returns its records. */
 async function writeLog(dir: string): Promise<{ sequence: bigint; payload: Buffer }[]> {
   const log = await SegmentLog.open({ dir, segmentBytes: SEGMENT_BYTES });
-  for (let i = 0; i < RECORDS; i += 3) await log.appendGroup([0, 1, 2].map((j) => Buffer.from(`record-${i + j}-${"p".repeat((i + j) % 40)}`)));
+  for (let i = 0; i < RECORDS; i += 3)
+    await log.appendGroup([0, 1, 2].map((j) => Buffer.from(`record-${i + j}-${"p".repeat((i + j) % 40)}`)));
   await log.close();
   const reopened = await SegmentLog.open({ dir, readOnly: true });
   const records = await readAll(reopened);
@@ -33,7 +34,10 @@ async function writeLog(dir: string): Promise<{ sequence: bigint; payload: Buffe
   return records;
 }
 
-const indexFiles = (dir: string) => readdirSync(dir).filter((n) => n.endsWith(".seg.idx")).sort();
+const indexFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith(".seg.idx"))
+    .sort();
 const recordsIn = (file: string) => parseSegment(readFileSync(file)).length;
 
 test("a reopened log reads no frame of its sealed segments, only the last one, and reads the same", async () => {
@@ -41,16 +45,27 @@ test("a reopened log reads no frame of its sealed segments, only the last one, a
   const records = await writeLog(dir);
   const segments = segmentPaths(dir);
   assert.ok(segments.length >= 4, `${segments.length} segments`);
-  assert.equal(indexFiles(dir), segments.slice(0, -1).map((f) => `${path.basename(f)}.idx`), "every closed segment is sealed, the active one is not");
+  assert.equal(
+    indexFiles(dir),
+    segments.slice(0, -1).map((f) => `${path.basename(f)}.idx`),
+    "every closed segment is sealed, the active one is not",
+  );
   const log = await SegmentLog.open({ dir });
   assert.is(log.stats.openSealedIndexes, segments.length - 1);
-  assert.is(log.stats.openFramesScanned, recordsIn(segments.at(-1)!), "frames scanned at open: the last segment's only");
+  assert.is(
+    log.stats.openFramesScanned,
+    recordsIn(segments.at(-1)!),
+    "frames scanned at open: the last segment's only",
+  );
   assert.equal(await readAll(log), records);
   // Reads by sequence seek through the sealed read index.
   const from = 57n;
   const tail: bigint[] = [];
   for await (const r of log.read(from)) tail.push(r.sequence);
-  assert.equal(tail, records.filter((r) => r.sequence >= from).map((r) => r.sequence));
+  assert.equal(
+    tail,
+    records.filter((r) => r.sequence >= from).map((r) => r.sequence),
+  );
   await log.close();
 });
 
@@ -89,7 +104,11 @@ for (const [name, spoil] of Object.entries(spoilers)) {
     spoil(victim, original);
     const log = await SegmentLog.open({ dir });
     assert.is(log.stats.openSealedIndexes, segments.length - 2, "all indexes but the spoiled one are used");
-    assert.is(log.stats.openFramesScanned, recordsIn(segments[1]!) + recordsIn(segments.at(-1)!), "the spoiled one's segment is scanned");
+    assert.is(
+      log.stats.openFramesScanned,
+      recordsIn(segments[1]!) + recordsIn(segments.at(-1)!),
+      "the spoiled one's segment is scanned",
+    );
     assert.equal(await readAll(log), records);
     await log.close();
     assert.ok(readFileSync(victim).equals(original), "the index was written again, as it was");
@@ -137,12 +156,18 @@ test("a flipped byte inside a sealed segment: open does not read it, reading its
   await log.close();
   const report = await verifyLog(dir);
   assert.ok(report.damaged, "verifyLog reports the damage");
-  assert.equal(report.segments.filter((s) => s.damage.length > 0).map((s) => s.file), [first]);
+  assert.equal(
+    report.segments.filter((s) => s.damage.length > 0).map((s) => s.file),
+    [first],
+  );
   // Repair rewrites the segment: its index goes with the old bytes, and the next open seals it again.
   await repairLog(dir);
   assert.not.ok(existsSync(indexFileFor(first!)), "repair left the rewritten segment's old index");
   const repaired = await SegmentLog.open({ dir });
-  assert.equal((await readAll(repaired)).map((r) => r.sequence), records.filter((r) => r.sequence !== victim.sequence).map((r) => r.sequence));
+  assert.equal(
+    (await readAll(repaired)).map((r) => r.sequence),
+    records.filter((r) => r.sequence !== victim.sequence).map((r) => r.sequence),
+  );
   await repaired.close();
   assert.ok(existsSync(indexFileFor(first!)), "the next open sealed it again");
 });
@@ -153,7 +178,10 @@ test("retention removes a segment's index with it, and an orphan index is remove
   const log = await SegmentLog.open({ dir, segmentBytes: SEGMENT_BYTES });
   const held = log.segmentsHeld();
   const removed = await log.removeSegmentsBefore(held[2]!.first);
-  assert.equal(removed, held.slice(0, 2).map((s) => path.basename(s.file)));
+  assert.equal(
+    removed,
+    held.slice(0, 2).map((s) => path.basename(s.file)),
+  );
   await log.close();
   for (const s of held.slice(0, 2)) assert.not.ok(existsSync(indexFileFor(s.file)), `${s.file}: index left behind`);
   assert.ok(existsSync(indexFileFor(held[2]!.file)), "the kept segments keep theirs");
@@ -201,7 +229,11 @@ test("SIGKILL of a process appending across many rolls: the log reopens with eve
     const lost = [...acked].filter(([s, p]) => read.get(s) !== p);
     assert.equal(lost, [], `round ${round}: acknowledged records lost or changed`);
     assert.ok(sealed > 0, "the reopen used sealed indexes");
-    assert.equal(readdirSync(dir).filter((n) => n.endsWith(".tmp")), [], "a killed index write's temporary file is removed at open");
+    assert.equal(
+      readdirSync(dir).filter((n) => n.endsWith(".tmp")),
+      [],
+      "a killed index write's temporary file is removed at open",
+    );
   }
 });
 

@@ -8,7 +8,10 @@ import { createSegment } from "../src/store/segment-file.js";
 import type { LogRecord } from "../src/store/event-log.js";
 import { tempDir } from "./support/repo.js";
 
-const segs = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".seg")).sort();
+const segs = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith(".seg"))
+    .sort();
 async function all(log: SegmentLog, from?: bigint): Promise<LogRecord[]> {
   const out: LogRecord[] = [];
   for await (const r of log.read(from)) out.push(r);
@@ -103,7 +106,10 @@ test("a log whose first segment starts after 1 reopens, and appends go on", asyn
   assert.is(log.firstSequence, first);
   assert.is(log.lastSequence, 200n);
   assert.is(await log.append(Buffer.from("after")), 201n);
-  assert.equal((await all(log)).map((r) => r.sequence), Array.from({ length: 202 - Number(first) }, (_, i) => first + BigInt(i)));
+  assert.equal(
+    (await all(log)).map((r) => r.sequence),
+    Array.from({ length: 202 - Number(first) }, (_, i) => first + BigInt(i)),
+  );
   await log.close();
 });
 
@@ -127,7 +133,10 @@ test("removals asked for at once run one after the other", async () => {
   const dir = tempDir();
   const log = await filled(dir);
   const names = segs(dir);
-  const [a, b] = await Promise.all([log.removeSegmentsBefore(firstOf(names[2]!)), log.removeSegmentsBefore(firstOf(names[4]!))]);
+  const [a, b] = await Promise.all([
+    log.removeSegmentsBefore(firstOf(names[2]!)),
+    log.removeSegmentsBefore(firstOf(names[4]!)),
+  ]);
   assert.equal([...a!, ...b!], names.slice(0, 4));
   assert.equal(segs(dir), names.slice(4));
   await log.close();

@@ -27,7 +27,16 @@ test("a port in use: exit 1, one JSON line naming the address, and the data dire
   const dataDir = path.join(dir, "new", "data");
   const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
     // Asynchronously: the port is held by this very process.
-    const child = spawn(process.execPath, [cliBin, "serve", "--address", address, "--data-dir", dataDir, "--log-level", "warn"]);
+    const child = spawn(process.execPath, [
+      cliBin,
+      "serve",
+      "--address",
+      address,
+      "--data-dir",
+      dataDir,
+      "--log-level",
+      "warn",
+    ]);
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d));
     child.on("close", (status) => resolve({ status, stderr }));
@@ -54,7 +63,10 @@ test("--data-dir under a file names the flag, in one JSON line", () => {
 test("a token of spaces is refused at start, naming the flag", () => {
   const r = serve(["--token", "        "]);
   assert.is(r.status, 2);
-  assert.is(r.stderr, "session-events: error: --token: a token must be at least 8 visible ASCII characters, without spaces\nsee 'session-events serve --help'\n");
+  assert.is(
+    r.stderr,
+    "session-events: error: --token: a token must be at least 8 visible ASCII characters, without spaces\nsee 'session-events serve --help'\n",
+  );
 });
 
 test("the bearer scheme is case-insensitive (RFC 6750 / RFC 7235); the token is not", async () => {
@@ -63,9 +75,12 @@ test("the bearer scheme is case-insensitive (RFC 6750 / RFC 7235); the token is 
   const get = (authorization: string) => {
     const metadata = new Metadata();
     metadata.set("authorization", authorization);
-    return rejection(call(client, "getSession", GetSessionRequest.fromPartial({ sessionId: "sess_none" }), { metadata }));
+    return rejection(
+      call(client, "getSession", GetSessionRequest.fromPartial({ sessionId: "sess_none" }), { metadata }),
+    );
   };
-  for (const scheme of ["Bearer", "bearer", "BEARER"]) assert.is((await get(`${scheme} s3cret-token`)).details, 'session_id: no session "sess_none"', scheme);
+  for (const scheme of ["Bearer", "bearer", "BEARER"])
+    assert.is((await get(`${scheme} s3cret-token`)).details, 'session_id: no session "sess_none"', scheme);
   assert.is((await get("Bearer S3CRET-TOKEN")).details, "authorization: wrong token");
   assert.is((await get("Basic s3cret-token")).details, "authorization: wrong token");
   client.close();
@@ -82,7 +97,8 @@ function descendants(pid: number): number[] {
     } catch {
       continue; // the task ended meanwhile
     }
-    for (const child of children.trim().split(/\s+/).filter(Boolean).map(Number)) out.push(child, ...descendants(child));
+    for (const child of children.trim().split(/\s+/).filter(Boolean).map(Number))
+      out.push(child, ...descendants(child));
   }
   return out;
 }
@@ -98,7 +114,11 @@ function alive(pid: number): boolean {
 test("SIGTERM to `npm start` stops the collector: the port and the data directory's lock are released", async () => {
   const dataDir = path.join(tempDir("npm-start-"), "data");
   // --ignore-scripts skips only the prestart build (done already); `start` itself runs as a user's would.
-  const npm = spawn("npm", ["start", "--silent", "--ignore-scripts", "--", "--address", "127.0.0.1:0", "--data-dir", dataDir], { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] });
+  const npm = spawn(
+    "npm",
+    ["start", "--silent", "--ignore-scripts", "--", "--address", "127.0.0.1:0", "--data-dir", dataDir],
+    { cwd: repoRoot, stdio: ["ignore", "ignore", "pipe"] },
+  );
   let stderr = "";
   const port = await new Promise<number>((resolve, reject) => {
     npm.stderr.on("data", (d: Buffer) => {
@@ -116,7 +136,11 @@ test("SIGTERM to `npm start` stops the collector: the port and the data director
   assert.match(stderr, /"msg":"stopped"/);
   assert.equal(under.filter(alive), [], "nothing is left running");
   // The port: nothing listens. The lock: another collector opens the directory.
-  const refused = await new Promise<boolean>((resolve) => connect(port, "127.0.0.1").once("error", () => resolve(true)).once("connect", () => resolve(false)));
+  const refused = await new Promise<boolean>((resolve) =>
+    connect(port, "127.0.0.1")
+      .once("error", () => resolve(true))
+      .once("connect", () => resolve(false)),
+  );
   assert.ok(refused, `port ${port} still accepts connections`);
   const again = await startTestServer({}, dataDir);
   await again.shutdown(1000);
@@ -131,7 +155,10 @@ test("the bin is executable after a build (npm's postbuild step), and runs as a 
   assert.is(version.status, 0, version.stderr);
   assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   // scripts/test.sh builds with tsc directly: it must run the same step.
-  assert.match(readFileSync(path.join(repoRoot, "scripts/test.sh"), "utf8"), /tsc -p tsconfig\.json && node scripts\/make-bin-executable\.mjs/);
+  assert.match(
+    readFileSync(path.join(repoRoot, "scripts/test.sh"), "utf8"),
+    /tsc -p tsconfig\.json && node scripts\/make-bin-executable\.mjs/,
+  );
 });
 
 test.run();

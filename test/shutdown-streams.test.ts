@@ -9,12 +9,18 @@ import { HealthClient, HealthCheckResponse_ServingStatus } from "../gen/grpc/hea
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
-import { StreamEventsRequest, SubscribeRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../gen/vrp/v1alpha1/vrp_service.js";
+import {
+  StreamEventsRequest,
+  SubscribeRequest,
+  VrpStreamServiceClient,
+  type StreamEventsResponse,
+} from "../gen/vrp/v1alpha1/vrp_service.js";
 import { startTestServer } from "./support/collector.js";
 
-
 /** How a server stream ended: its status code, and what it received before. */
-function ending(stream: ClientReadableStream<unknown>): Promise<{ code: status; details: string; received: unknown[] }> {
+function ending(
+  stream: ClientReadableStream<unknown>,
+): Promise<{ code: status; details: string; received: unknown[] }> {
   const received: unknown[] = [];
   stream.on("data", (d: unknown) => received.push(d));
   return new Promise((resolve) => {
@@ -42,8 +48,14 @@ test("Subscribe, StreamEvents and health Watch end with UNAVAILABLE as shutdown 
   // A producer with its stream open (an event stored and acknowledged), a subscriber caught up, a health watcher.
   const produce = vrp.streamEvents();
   const produced = ending(produce as unknown as ClientReadableStream<unknown>);
-  const acked = new Promise((resolve) => produce.on("data", (r: StreamEventsResponse) => r.kind?.$case === "ack" && resolve(r)));
-  produce.write(StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson({ ts_ms: 1_767_225_600_000, event_type: "SESSION_CREATED", session_id: "sd-1" }) }));
+  const acked = new Promise((resolve) =>
+    produce.on("data", (r: StreamEventsResponse) => r.kind?.$case === "ack" && resolve(r)),
+  );
+  produce.write(
+    StreamEventsRequest.fromPartial({
+      event: bridges.VrpEvent.fromJson({ ts_ms: 1_767_225_600_000, event_type: "SESSION_CREATED", session_id: "sd-1" }),
+    }),
+  );
   await acked;
   const subscription = vrp.subscribe(SubscribeRequest.fromPartial({ sessionId: "sd-1" }));
   const subscribed = ending(subscription);
@@ -59,7 +71,11 @@ test("Subscribe, StreamEvents and health Watch end with UNAVAILABLE as shutdown 
   assert.match(sub.details, /shutting down: reconnect/);
   const w = await within(15_000, "Watch's end", watched);
   assert.is(w.code, status.UNAVAILABLE, w.details);
-  assert.equal(w.received.at(-1), { status: HealthCheckResponse_ServingStatus.NOT_SERVING }, "a watcher hears NOT_SERVING before the end");
+  assert.equal(
+    w.received.at(-1),
+    { status: HealthCheckResponse_ServingStatus.NOT_SERVING },
+    "a watcher hears NOT_SERVING before the end",
+  );
   const prod = await within(15_000, "StreamEvents' end", produced);
   assert.is(prod.code, status.UNAVAILABLE, prod.details);
   await within(15_000, "shutdown", stopped);

@@ -4,7 +4,13 @@ import { appendFileSync, readdirSync, readFileSync, rmSync, statSync, truncateSy
 import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { LogClosedError, LogCorruptionError, LogLockedError, SegmentLog, type DamageReport } from "../src/store/segment-log.js";
+import {
+  LogClosedError,
+  LogCorruptionError,
+  LogLockedError,
+  SegmentLog,
+  type DamageReport,
+} from "../src/store/segment-log.js";
 import type { LogRecord } from "../src/store/event-log.js";
 import { repoRoot, tempDir } from "./support/repo.js";
 
@@ -21,8 +27,14 @@ test("appends get consecutive sequences and read back in order, after a reopen t
   const seqs = [];
   for (let i = 0; i < 10; i++) seqs.push(await log.append(Buffer.from(`r${i}`)));
   assert.equal(seqs, [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n, 9n, 10n]);
-  assert.equal((await all(log)).map(text), Array.from({ length: 10 }, (_, i) => `r${i}`));
-  assert.equal((await all(log, 8n)).map((r) => r.sequence), [8n, 9n, 10n]);
+  assert.equal(
+    (await all(log)).map(text),
+    Array.from({ length: 10 }, (_, i) => `r${i}`),
+  );
+  assert.equal(
+    (await all(log, 8n)).map((r) => r.sequence),
+    [8n, 9n, 10n],
+  );
   await log.close();
   log = await SegmentLog.open({ dir });
   assert.is(log.lastSequence, 10n);
@@ -37,7 +49,10 @@ test("concurrent appends share fsyncs (group commit)", async () => {
   assert.equal(new Set(seqs).size, 500);
   assert.is(log.stats.appends, 500);
   assert.ok(log.stats.syncs < 100, `${log.stats.syncs} fsyncs for 500 concurrent appends`);
-  assert.equal((await all(log)).map(text), Array.from({ length: 500 }, (_, i) => `r${i}`));
+  assert.equal(
+    (await all(log)).map(text),
+    Array.from({ length: 500 }, (_, i) => `r${i}`),
+  );
   await log.close();
 });
 
@@ -47,7 +62,10 @@ test("segments roll over and reads cross them", async () => {
   for (let i = 0; i < 200; i++) await log.append(Buffer.from(`record number ${i}`));
   const segments = readdirSync(dir).filter((f) => f.endsWith(".seg"));
   assert.ok(segments.length > 3, `${segments.length} segments`);
-  assert.equal((await all(log, 150n)).map((r) => r.sequence), Array.from({ length: 51 }, (_, i) => BigInt(150 + i)));
+  assert.equal(
+    (await all(log, 150n)).map((r) => r.sequence),
+    Array.from({ length: 51 }, (_, i) => BigInt(150 + i)),
+  );
   await log.close();
   const reopened = await SegmentLog.open({ dir, segmentBytes: 1024 });
   assert.is(reopened.lastSequence, 200n);
@@ -66,7 +84,9 @@ test("subscribers see each durable record once", async () => {
   await log.close();
 });
 
-async function damagedTail(damage: (file: string) => void): Promise<{ reports: DamageReport[]; records: string[]; next: bigint }> {
+async function damagedTail(
+  damage: (file: string) => void,
+): Promise<{ reports: DamageReport[]; records: string[]; next: bigint }> {
   const dir = tempDir();
   const log = await SegmentLog.open({ dir });
   for (let i = 0; i < 5; i++) await log.append(Buffer.from(`good-${i}`));
@@ -121,7 +141,12 @@ test("damage before the tail in a segment without a sealed index refuses to open
   const log = await SegmentLog.open({ dir, segmentBytes: 64 });
   for (let i = 0; i < 10; i++) await log.append(Buffer.from(`record-${i}-padding-padding`));
   await log.close();
-  const first = path.join(dir, readdirSync(dir).filter((f) => f.endsWith(".seg")).sort()[0]!);
+  const first = path.join(
+    dir,
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".seg"))
+      .sort()[0]!,
+  );
   const bytes = readFileSync(first);
   bytes[32 + 24 + 2] ^= 0xff; // the first record's payload (after the 32-byte segment header and its 24-byte frame header)
   writeFileSync(first, bytes);
@@ -208,7 +233,9 @@ test("appends after close are refused", async () => {
 
 test("crash: a writer killed with SIGKILL mid-stream loses nothing it acknowledged", async () => {
   const dir = tempDir();
-  const child = spawn(process.execPath, [path.join(repoRoot, "dist/test/fixtures/log-writer.js"), dir], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [path.join(repoRoot, "dist/test/fixtures/log-writer.js"), dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const acked = new Map<bigint, number>();
   let partial = "";
   await new Promise<void>((resolve) => {

@@ -35,29 +35,54 @@ test("the bridge refuses it in every direction that reads JSON (fromJson, toBina
   ] as const) {
     for (const fn of [() => bridge.fromJson(json), () => bridge.toBinary(json)]) {
       const issues = issuesOf(fn);
-      assert.equal(issues.map((i) => [i.path, i.rule]), [["/timestamp", "format"]]);
+      assert.equal(
+        issues.map((i) => [i.path, i.rule]),
+        [["/timestamp", "format"]],
+      );
       assert.match(issues[0]!.message, /"T" \(or "t"\) must separate the date and the time/);
     }
   }
 });
 
 test("lower-case t passes and comes back canonical", () => {
-  const json = bridges.SessionEndEvent.fromBinary(bridges.SessionEndEvent.toBinary({ ...validEnd(), timestamp: LOWER_T }));
+  const json = bridges.SessionEndEvent.fromBinary(
+    bridges.SessionEndEvent.toBinary({ ...validEnd(), timestamp: LOWER_T }),
+  );
   assert.is(json.timestamp, "2026-02-06T12:34:56.250Z");
 });
 
 test("the seed's second-67 example is still refused, with the general message", () => {
   const issues = issuesOf(() => bridges.SessionEndEvent.fromJson(seedExamples().endWithSecond67));
-  assert.equal(issues.map((i) => [i.path, i.rule]), [["/timestamp", "format"]]);
+  assert.equal(
+    issues.map((i) => [i.path, i.rule]),
+    [["/timestamp", "format"]],
+  );
   assert.match(issues[0]!.message, /seconds 00-59/);
 });
 
 test("archive lines: an event's timestamp and a record's received_at", () => {
   const bare = () => parseLine(JSON.stringify({ ...validEnd(), timestamp: SPACE }), position);
-  assert.throws(bare, (e: Error & { issues?: { path: string; rule: string }[] }) => e.issues?.some((i) => i.path === "/timestamp" && i.rule === "format") === true);
+  assert.throws(
+    bare,
+    (e: Error & { issues?: { path: string; rule: string }[] }) =>
+      e.issues?.some((i) => i.path === "/timestamp" && i.rule === "format") === true,
+  );
   const record = () =>
-    parseLine(JSON.stringify({ log_sequence: 1, received_at: SPACE, entry: "session_ended", session_id: "s", event: validEnd() }), position);
-  assert.throws(record, (e: Error & { issues?: { path: string; rule: string }[] }) => e.issues?.some((i) => i.path === "/received_at" && i.rule === "format") === true);
+    parseLine(
+      JSON.stringify({
+        log_sequence: 1,
+        received_at: SPACE,
+        entry: "session_ended",
+        session_id: "s",
+        event: validEnd(),
+      }),
+      position,
+    );
+  assert.throws(
+    record,
+    (e: Error & { issues?: { path: string; rule: string }[] }) =>
+      e.issues?.some((i) => i.path === "/received_at" && i.rule === "format") === true,
+  );
   assert.not.throws(() => parseLine(JSON.stringify({ ...validEnd(), timestamp: LOWER_T }), position));
 });
 

@@ -26,7 +26,13 @@ interface Exported {
 function exportedNames(): Exported[] {
   const program = ts.createProgram(
     ENTRIES.map((e) => path.join(repoRoot, e)),
-    { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, noEmit: true },
+    {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      strict: true,
+      noEmit: true,
+    },
   );
   const checker = program.getTypeChecker();
   const out: Exported[] = [];
@@ -37,7 +43,12 @@ function exportedNames(): Exported[] {
       const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
       const docs = ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();
       const tags = symbol.getJsDocTags(checker);
-      out.push({ entry, name: exported.name, documented: docs.length > 0, hasExample: tags.some((t) => t.name === "example") });
+      out.push({
+        entry,
+        name: exported.name,
+        documented: docs.length > 0,
+        hasExample: tags.some((t) => t.name === "example"),
+      });
     }
   }
   return out;
@@ -46,7 +57,9 @@ function exportedNames(): Exported[] {
 /** The names README.md's ```js examples import, as "entry file: name". */
 /** The names the js examples of README.md and docs/*.md import (readme.test.ts runs those examples). */
 function readmeImports(): Set<string> {
-  const docs = readdirSync(path.join(repoRoot, "docs")).filter((f) => f.endsWith(".md")).map((f) => path.join("docs", f));
+  const docs = readdirSync(path.join(repoRoot, "docs"))
+    .filter((f) => f.endsWith(".md"))
+    .map((f) => path.join("docs", f));
   const readme = ["README.md", ...docs].map((f) => readFileSync(path.join(repoRoot, f), "utf8")).join("\n");
   const names = new Set<string>();
   for (const block of readme.matchAll(/```js\n([\s\S]*?)```/g)) {
@@ -65,14 +78,18 @@ test("the entries export names (the check reads something)", () => {
 });
 
 test("every exported name has TSDoc", () => {
-  const missing = all.filter((e) => e.entry !== GENERATED && !e.documented && !NOT_YET.has(e.name)).map((e) => `${e.entry}: ${e.name}`);
+  const missing = all
+    .filter((e) => e.entry !== GENERATED && !e.documented && !NOT_YET.has(e.name))
+    .map((e) => `${e.entry}: ${e.name}`);
   assert.equal([...new Set(missing)], []);
 });
 
 test("every name a README example imports has an @example", () => {
   const wanted = readmeImports();
   assert.ok(wanted.size >= 10, [...wanted].join(", "));
-  const missing = all.filter((e) => wanted.has(`${e.entry}: ${e.name}`) && !e.hasExample && !NOT_YET.has(e.name)).map((e) => `${e.entry}: ${e.name}`);
+  const missing = all
+    .filter((e) => wanted.has(`${e.entry}: ${e.name}`) && !e.hasExample && !NOT_YET.has(e.name))
+    .map((e) => `${e.entry}: ${e.name}`);
   assert.equal([...new Set(missing)], []);
 });
 

@@ -37,7 +37,9 @@ async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
     return out;
   })();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`got ${out.length} of ${n} items in 15 s`)), 15_000)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`got ${out.length} of ${n} items in 15 s`)), 15_000)),
+  );
   try {
     return await Promise.race([reading, timeout]);
   } finally {
@@ -52,7 +54,12 @@ async function logEvents(dataDir: string): Promise<{ sequence: bigint; event: Vr
   for await (const r of log.read()) {
     const entry = LogEntry.decode(r.payload);
     const event = vrpEventOf(entry);
-    if (event) out.push({ sequence: r.sequence, event: bridges.VrpEvent.toJson(event), derived: entry.entry?.$case === "vrpDerived" });
+    if (event)
+      out.push({
+        sequence: r.sequence,
+        event: bridges.VrpEvent.toJson(event),
+        derived: entry.entry?.$case === "vrpDerived",
+      });
   }
   await log.close();
   return out;
@@ -76,19 +83,26 @@ test("a whole life cycle over the stream: acks with log sequences, state changes
   ];
   const acks = await Promise.all(events.map((e) => producer.send(e)));
   const sequences = acks.map((a) => a.sequence);
-  assert.equal([...sequences].sort((a, b) => (a < b ? -1 : 1)), sequences, "acks in order");
+  assert.equal(
+    [...sequences].sort((a, b) => (a < b ? -1 : 1)),
+    sequences,
+    "acks in order",
+  );
   const changes = await take(derived, 9);
-  assert.equal(changes.map((c) => `${c.details!.from_state}->${c.details!.to_state} ${c.reason_code}`), [
-    "NONE->BIRTH SESSION_BORN",
-    "BIRTH->ATTACHED PATH_BOUND",
-    "ATTACHED->VOLATILE INSTABILITY_DETECTED",
-    "VOLATILE->DEGRADED INSTABILITY_PERSISTED",
-    "DEGRADED->RECOVERING STABILITY_WINDOW_OPENED",
-    "RECOVERING->ATTACHED RECOVERED",
-    "ATTACHED->VOLATILE INSTABILITY_DETECTED",
-    "VOLATILE->ATTACHED PATH_REATTACHED",
-    "ATTACHED->TERMINATED TERMINATED",
-  ]);
+  assert.equal(
+    changes.map((c) => `${c.details!.from_state}->${c.details!.to_state} ${c.reason_code}`),
+    [
+      "NONE->BIRTH SESSION_BORN",
+      "BIRTH->ATTACHED PATH_BOUND",
+      "ATTACHED->VOLATILE INSTABILITY_DETECTED",
+      "VOLATILE->DEGRADED INSTABILITY_PERSISTED",
+      "DEGRADED->RECOVERING STABILITY_WINDOW_OPENED",
+      "RECOVERING->ATTACHED RECOVERED",
+      "ATTACHED->VOLATILE INSTABILITY_DETECTED",
+      "VOLATILE->ATTACHED PATH_REATTACHED",
+      "ATTACHED->TERMINATED TERMINATED",
+    ],
+  );
   assert.is(server.vrp.machine.session(s)!.state, "TERMINATED");
   await producer.close();
   await server.shutdown(1000);
@@ -145,7 +159,13 @@ test("invalid events mid-stream are refused one by one; the stream stays open", 
     StreamEventsRequest.fromPartial({ event: { ...good, details: { ["__proto__"]: 1 } } }),
     StreamEventsRequest.fromPartial({ event: good }),
   ]);
-  const summary = answers.map((r) => (r.kind?.$case === "ack" ? `ack ${r.kind.value.acceptedCount}` : r.kind?.$case === "rejection" ? `rejected #${r.kind.value.index}` : r.kind?.$case));
+  const summary = answers.map((r) =>
+    r.kind?.$case === "ack"
+      ? `ack ${r.kind.value.acceptedCount}`
+      : r.kind?.$case === "rejection"
+        ? `rejected #${r.kind.value.index}`
+        : r.kind?.$case,
+  );
   assert.equal(summary, ["ack 1", "rejected #1", "rejected #2", "rejected #3", "rejected #4", "ack 2"]);
   const reasons = answers.flatMap((r) => (r.kind?.$case === "rejection" ? [r.kind.value.reason] : []));
   assert.match(reasons[0]!, /\/ts_ms: must be >= 0 \[minimum\]/);
@@ -154,21 +174,33 @@ test("invalid events mid-stream are refused one by one; the stream stays open", 
   assert.match(reasons[3]!, /__proto__.*\[forbidden_key\]/);
   // The same, structured: a code and one field violation per problem, paths from the request.
   const rejections = answers.flatMap((r) => (r.kind?.$case === "rejection" ? [r.kind.value] : []));
-  assert.equal(rejections.map((r) => r.code), ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT"]);
+  assert.equal(
+    rejections.map((r) => r.code),
+    ["INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT", "INVALID_ARGUMENT"],
+  );
   assert.equal(rejections[0]!.fieldViolations, [{ path: "/event/ts_ms", rule: "minimum", message: "must be >= 0" }]);
-  assert.equal(rejections[2]!.fieldViolations.map((v) => `${v.path} ${v.rule}`), ["/event required"]);
+  assert.equal(
+    rejections[2]!.fieldViolations.map((v) => `${v.path} ${v.rule}`),
+    ["/event required"],
+  );
   await server.shutdown(1000);
 });
 
 test("a refusal reaches the producer as a VrpRejectedError with the code and each field's issue", async () => {
   const server = await startTestServer({ maxEventBytes: 1024 });
   const producer = new VrpProducer({ target: server.target });
-  const e = await producer.send(ev("MUTATION_TICK", "big", { blob: "x".repeat(4000) })).then(() => undefined, (err: unknown) => err);
+  const e = await producer.send(ev("MUTATION_TICK", "big", { blob: "x".repeat(4000) })).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.instance(e, VrpRejectedError);
   assert.instance(e, SessionEventsError);
   const rejected = e as VrpRejectedError;
   assert.is(rejected.code, "RESOURCE_EXHAUSTED");
-  assert.equal(rejected.issues.map((i) => `${i.path} ${i.rule}`), ["/event max_event_bytes"]);
+  assert.equal(
+    rejected.issues.map((i) => `${i.path} ${i.rule}`),
+    ["/event max_event_bytes"],
+  );
   assert.is(rejected.producerSequence, 1n);
   await producer.close();
   await server.shutdown(1000);
@@ -185,7 +217,9 @@ test("a producer restarted with the same id goes on numbering; gaps are refused;
   const b = new VrpProducer({ target: server.target, producerId: "edge-7" }); // a restart: numbering starts over locally
   await b.send(ev("MUTATION_TICK", s, { run: "b" }));
   await b.close();
-  const ticks = (await logEvents(server.dataDir)).filter((e) => e.event.event_type === "MUTATION_TICK").map((e) => e.event.details!.run);
+  const ticks = (await logEvents(server.dataDir))
+    .filter((e) => e.event.event_type === "MUTATION_TICK")
+    .map((e) => e.event.details!.run);
   assert.equal(ticks, ["a", "b"], "the restarted producer's event is stored, not taken for a duplicate");
   // Raw stream: a gap is refused; a resend is acknowledged with where it was stored; other content under a stored number is a conflict.
   const tick = bridges.VrpEvent.fromJson(ev("MUTATION_TICK", s));
@@ -200,7 +234,10 @@ test("a producer restarted with the same id goes on numbering; gaps are refused;
   assert.equal(answers[1]!.kind?.$case, "ack");
   assert.is((answers[1]!.kind as { value: { sequence: bigint } }).value.sequence, first.sequence);
   assert.equal(answers[2]!.kind?.$case, "rejection");
-  assert.match((answers[2]!.kind as { value: { reason: string } }).value.reason, /already stored at log sequence \d+ with different content \[conflict\]/);
+  assert.match(
+    (answers[2]!.kind as { value: { reason: string } }).value.reason,
+    /already stored at log sequence \d+ with different content \[conflict\]/,
+  );
   await server.shutdown(1000);
 });
 
@@ -217,7 +254,10 @@ test("a producer's STATE_CHANGE declares a state, judged by the table; subscribe
   const got = (await take(derived, 4)).map((d) => d.reason_code);
   assert.equal(got, ["SESSION_BORN", "PATH_BOUND", "DECLARED_TRANSITION_NOT_ALLOWED", "REPLACED_TRANSPORT_NOT_ACTIVE"]);
   const seen = await take(subscribeVrp({ target: server.target, sessionId: s, eventTypes: ["STATE_CHANGE"] }), 3);
-  assert.equal(seen.map((x) => x.derived), [true, true, false]);
+  assert.equal(
+    seen.map((x) => x.derived),
+    [true, true, false],
+  );
   await producer.close();
   await server.shutdown(1000);
 });
@@ -229,7 +269,9 @@ test("backpressure: a producer that never reads its answers is held back, not bu
   call.on("error", () => {});
   call.pause(); // never read the answers
   // Refused events hold answers too: they must count towards the pause.
-  const valid = StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(ev("X_FLOOD", "flood", { pad: "p".repeat(200) })) });
+  const valid = StreamEventsRequest.fromPartial({
+    event: bridges.VrpEvent.fromJson(ev("X_FLOOD", "flood", { pad: "p".repeat(200) })),
+  });
   const invalid = StreamEventsRequest.fromPartial({ event: { ...valid.event!, tsMs: -1n } });
   let written = 0;
   const deadline = Date.now() + 10_000;
@@ -237,7 +279,10 @@ test("backpressure: a producer that never reads its answers is held back, not bu
     written++;
     if (!call.write(written % 2 ? invalid : valid)) {
       // The transport pushes back: wait a little for a drain that should not come.
-      const drained = await Promise.race([new Promise<boolean>((r) => call.once("drain", () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+      const drained = await Promise.race([
+        new Promise<boolean>((r) => call.once("drain", () => r(true))),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+      ]);
       if (!drained) break;
     }
   }
@@ -253,7 +298,11 @@ test("replay then live: a subscription across the seam sees every event once, in
   const server = await startTestServer();
   const producer = new VrpProducer({ target: server.target });
   const s = "seam";
-  await Promise.all([ev("SESSION_CREATED", s), ...Array.from({ length: 99 }, () => ev("MUTATION_TICK", s))].map((e) => producer.send(e)));
+  await Promise.all(
+    [ev("SESSION_CREATED", s), ...Array.from({ length: 99 }, () => ev("MUTATION_TICK", s))].map((e) =>
+      producer.send(e),
+    ),
+  );
   const seen = subscribeVrp({ target: server.target, sessionId: s });
   const reading = take(seen, 101 + 100); // 100 events + 1 STATE_CHANGE, then 100 live
   const live = Array.from({ length: 100 }, () => ev("MUTATION_TICK", s));
@@ -291,7 +340,10 @@ test("a slow consumer gets everything, in order, while the producer goes on", as
     if (got.length === 1500) break;
   }
   await sending;
-  assert.equal(got, Array.from({ length: 1500 }, (_, i) => i));
+  assert.equal(
+    got,
+    Array.from({ length: 1500 }, (_, i) => i),
+  );
   await producer.close();
   await server.shutdown(1000);
 });
@@ -314,8 +366,14 @@ test("a producer reconnects after the collector restarts and resends without los
   await Promise.all(sends);
   await producer.close();
   await restarted!.shutdown(1000);
-  const ticks = (await logEvents(first.dataDir)).filter((e) => e.event.event_type === "MUTATION_TICK").map((e) => e.event.details!.i);
-  assert.equal(ticks, Array.from({ length: 300 }, (_, i) => i), "every event once, in order");
+  const ticks = (await logEvents(first.dataDir))
+    .filter((e) => e.event.event_type === "MUTATION_TICK")
+    .map((e) => e.event.details!.i);
+  assert.equal(
+    ticks,
+    Array.from({ length: 300 }, (_, i) => i),
+    "every event once, in order",
+  );
 });
 
 test("a subscriber whose collector restarts resumes after the last event it saw: nothing lost, nothing twice", async () => {
@@ -339,7 +397,10 @@ test("a subscriber whose collector restarts resumes after the last event it saw:
     }
     if (seen.length === 60) break;
   }
-  assert.equal(seen, Array.from({ length: 60 }, (_, i) => i));
+  assert.equal(
+    seen,
+    Array.from({ length: 60 }, (_, i) => i),
+  );
   await second!.shutdown(1000);
 });
 
@@ -357,7 +418,11 @@ test("determinism: random sequences through the hub, then a restart from the log
       const events: VrpEventJson[] = raw.map((r) => {
         ts += r.dt;
         const details: Record<string, string> =
-          r.type === "PATH_SELECTED" ? { transport_id: r.transport, ...(r.replaces ? { replaces: r.replaces } : {}) } : r.type === "STATE_CHANGE" ? { to_state: "TERMINATED" } : {};
+          r.type === "PATH_SELECTED"
+            ? { transport_id: r.transport, ...(r.replaces ? { replaces: r.replaces } : {}) }
+            : r.type === "STATE_CHANGE"
+              ? { to_state: "TERMINATED" }
+              : {};
         return { ts_ms: ts, event_type: r.type, session_id: r.session, details };
       });
       const dir = tempDir("determinism-");
@@ -408,7 +473,10 @@ function stripCause(e: VrpEventJson): VrpEventJson {
 
 test("send refuses an invalid event locally, before the wire", async () => {
   const producer = new VrpProducer({ target: "127.0.0.1:1" });
-  const e = await producer.send({ ts_ms: -1, event_type: "X", session_id: "s" }).then(() => undefined, (err: unknown) => err);
+  const e = await producer.send({ ts_ms: -1, event_type: "X", session_id: "s" }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   assert.match((e as Error).message, /ts_ms/);
   await producer.close();
   void VrpRejectedError;

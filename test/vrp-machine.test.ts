@@ -47,7 +47,13 @@ test("a whole life cycle: birth, attach, volatility, degrade, recover, reattach,
     "STATE_CHANGE:PATH_REATTACHED",
     "STATE_CHANGE:TERMINATED",
   ]);
-  assert.equal(derived.at(-1)!.details, { from_state: "ATTACHED", to_state: "TERMINATED", cause_event_type: "STATE_CHANGE", cause_sequence: 11, cause_reason_code: "USER_EXIT" });
+  assert.equal(derived.at(-1)!.details, {
+    from_state: "ATTACHED",
+    to_state: "TERMINATED",
+    cause_event_type: "STATE_CHANGE",
+    cause_sequence: 11,
+    cause_reason_code: "USER_EXIT",
+  });
   assert.is(m.session("s1")!.state, "TERMINATED");
   assert.is(m.session("s1")!.activeTransport, undefined);
 });
@@ -77,12 +83,19 @@ test("a transition the table does not allow leaves the state and audits, naming 
   assert.is(a!.details!.message, AUDIT_RULES.TRANSITION_NOT_ALLOWED);
   assert.is(m.session("s1")!.state, "BIRTH");
   assert.equal(codes(run(m, [ev("SESSION_CREATED")])), ["AUDIT_EVENT:TRANSITION_NOT_ALLOWED"]);
-  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "t" }, "ghost")])), ["AUDIT_EVENT:SESSION_NOT_CREATED"]);
+  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "t" }, "ghost")])), [
+    "AUDIT_EVENT:SESSION_NOT_CREATED",
+  ]);
 });
 
 test("each invariant, violated once, gives its own audit and leaves the state alone", () => {
   const m = new VrpStateMachine({ maxRecoveryWindowMs: 10_000, maxSwitchesPerMinute: 2 });
-  run(m, [ev("SESSION_CREATED"), ev("PATH_SELECTED", { transport_id: "a" }), ev("SESSION_CREATED", undefined, "s2"), ev("PATH_SELECTED", { transport_id: "z" }, "s2")]);
+  run(m, [
+    ev("SESSION_CREATED"),
+    ev("PATH_SELECTED", { transport_id: "a" }),
+    ev("SESSION_CREATED", undefined, "s2"),
+    ev("PATH_SELECTED", { transport_id: "z" }, "s2"),
+  ]);
   const cases: [VrpEventJson, string][] = [
     [ev("PATH_SELECTED", { transport_ids: ["b", "c"] }), "MULTIPLE_ACTIVE_TRANSPORTS"],
     [ev("PATH_SELECTED", {}), "TRANSPORT_UNSPECIFIED"],
@@ -95,12 +108,20 @@ test("each invariant, violated once, gives its own audit and leaves the state al
     assert.is(JSON.stringify(m.snapshot()), before, `${rule} changed state`);
   }
   // Switches per minute: two allowed, the third refused.
-  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "b", replaces: "a" }, "s1", 1)])), ["STATE_CHANGE:PATH_SWITCHED"]);
-  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "c", replaces: "b" }, "s1", 1)])), ["STATE_CHANGE:PATH_SWITCHED"]);
-  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "d", replaces: "c" }, "s1", 1)])), ["AUDIT_EVENT:SWITCH_RATE_EXCEEDED"]);
+  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "b", replaces: "a" }, "s1", 1)])), [
+    "STATE_CHANGE:PATH_SWITCHED",
+  ]);
+  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "c", replaces: "b" }, "s1", 1)])), [
+    "STATE_CHANGE:PATH_SWITCHED",
+  ]);
+  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "d", replaces: "c" }, "s1", 1)])), [
+    "AUDIT_EVENT:SWITCH_RATE_EXCEEDED",
+  ]);
   assert.is(m.session("s1")!.activeTransport, "c");
   // A minute later, switching is allowed again; the old transport is released.
-  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "d", replaces: "c" }, "s1", 61_000)])), ["STATE_CHANGE:PATH_SWITCHED"]);
+  assert.equal(codes(run(m, [ev("PATH_SELECTED", { transport_id: "d", replaces: "c" }, "s1", 61_000)])), [
+    "STATE_CHANGE:PATH_SWITCHED",
+  ]);
   // Recovery window: out of ATTACHED longer than 10 s, once per episode.
   run(m, [ev("VOLATILITY_SIGNAL")]);
   assert.equal(codes(run(m, [ev("MUTATION_TICK", undefined, "s1", 11_000)])), ["AUDIT_EVENT:RECOVERY_WINDOW_EXCEEDED"]);
@@ -138,9 +159,16 @@ function toEvents(raw: RawEvent[]): VrpEventJson[] {
   let ts = 1_700_000_000_000;
   return raw.map((r) => {
     ts += r.dt;
-    const declared = { ...(r.to_state ? { to_state: r.to_state } : {}), ...(r.from_state ? { from_state: r.from_state } : {}) };
+    const declared = {
+      ...(r.to_state ? { to_state: r.to_state } : {}),
+      ...(r.from_state ? { from_state: r.from_state } : {}),
+    };
     const details: Record<string, unknown> =
-      r.event_type === "PATH_SELECTED" ? { transport_id: r.transport, ...(r.replaces ? { replaces: r.replaces } : {}) } : r.event_type === "STATE_CHANGE" ? declared : {};
+      r.event_type === "PATH_SELECTED"
+        ? { transport_id: r.transport, ...(r.replaces ? { replaces: r.replaces } : {}) }
+        : r.event_type === "STATE_CHANGE"
+          ? declared
+          : {};
     return {
       ts_ms: ts,
       event_type: r.event_type,
@@ -164,7 +192,13 @@ test("determinism: the same events twice give identical states and derived event
       const owners = Object.entries(a.snapshot().transports);
       for (const [id, s] of Object.entries(a.snapshot().sessions)) {
         assert.ok(owners.filter(([, owner]) => owner === id).length <= 1);
-        if (s.activeTransport) assert.is(a.snapshot().transports[s.activeNode === undefined ? s.activeTransport : `${s.activeNode}\u0000${s.activeTransport}`], id);
+        if (s.activeTransport)
+          assert.is(
+            a.snapshot().transports[
+              s.activeNode === undefined ? s.activeTransport : `${s.activeNode}\u0000${s.activeTransport}`
+            ],
+            id,
+          );
       }
     }),
     { numRuns: 300 },
@@ -195,7 +229,12 @@ function inState(state: string): VrpStateMachine {
     BIRTH: [ev("SESSION_CREATED")],
     ATTACHED: [ev("SESSION_CREATED"), ev("PATH_SELECTED", { transport_id: "t" })],
     VOLATILE: [ev("SESSION_CREATED"), ev("PATH_SELECTED", { transport_id: "t" }), ev("VOLATILITY_SIGNAL")],
-    DEGRADED: [ev("SESSION_CREATED"), ev("PATH_SELECTED", { transport_id: "t" }), ev("VOLATILITY_SIGNAL"), ev("VOLATILITY_SIGNAL")],
+    DEGRADED: [
+      ev("SESSION_CREATED"),
+      ev("PATH_SELECTED", { transport_id: "t" }),
+      ev("VOLATILITY_SIGNAL"),
+      ev("VOLATILITY_SIGNAL"),
+    ],
     TERMINATED: [ev("SESSION_CREATED"), ev("STATE_CHANGE", { to_state: "TERMINATED" })],
   };
   run(m, path[state]!);
@@ -203,21 +242,79 @@ function inState(state: string): VrpStateMachine {
   return m;
 }
 
-const DECLARED: { from: string; details: Record<string, unknown>; reason?: string; expect: string[]; state: string }[] = [
-  { from: "BIRTH", details: { to_state: "ATTACHED", from_state: "BIRTH" }, expect: ["STATE_CHANGE:PATH_BOUND"], state: "ATTACHED" },
-  { from: "BIRTH", details: { to_state: "ATTACHED" }, reason: "LINK_UP", expect: ["STATE_CHANGE:LINK_UP"], state: "ATTACHED" },
-  { from: "ATTACHED", details: { to_state: "VOLATILE" }, expect: ["STATE_CHANGE:INSTABILITY_DETECTED"], state: "VOLATILE" },
-  { from: "VOLATILE", details: { to_state: "ATTACHED", from_state: "VOLATILE" }, expect: ["STATE_CHANGE:PATH_REATTACHED"], state: "ATTACHED" },
-  { from: "DEGRADED", details: { to_state: "RECOVERING" }, expect: ["STATE_CHANGE:STABILITY_WINDOW_OPENED"], state: "RECOVERING" },
-  { from: "BIRTH", details: { to_state: "DEGRADED" }, expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"], state: "BIRTH" },
-  { from: "ATTACHED", details: { to_state: "RECOVERING" }, expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"], state: "ATTACHED" },
-  { from: "ATTACHED", details: { to_state: "NOT_A_STATE" }, expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"], state: "ATTACHED" },
-  { from: "ATTACHED", details: { to_state: "VOLATILE", from_state: "BIRTH" }, expect: ["AUDIT_EVENT:DECLARED_FROM_STATE_MISMATCH", "STATE_CHANGE:INSTABILITY_DETECTED"], state: "VOLATILE" },
-  { from: "ATTACHED", details: { to_state: "ATTACHED" }, expect: [], state: "ATTACHED" },
-  { from: "ATTACHED", details: { to_state: "TERMINATED" }, reason: "USER_EXIT", expect: ["STATE_CHANGE:TERMINATED"], state: "TERMINATED" },
-  { from: "ATTACHED", details: {}, expect: ["AUDIT_EVENT:TRANSITION_NOT_ALLOWED"], state: "ATTACHED" },
-  { from: "TERMINATED", details: { to_state: "ATTACHED" }, expect: ["AUDIT_EVENT:SESSION_TERMINATED"], state: "TERMINATED" },
-];
+const DECLARED: { from: string; details: Record<string, unknown>; reason?: string; expect: string[]; state: string }[] =
+  [
+    {
+      from: "BIRTH",
+      details: { to_state: "ATTACHED", from_state: "BIRTH" },
+      expect: ["STATE_CHANGE:PATH_BOUND"],
+      state: "ATTACHED",
+    },
+    {
+      from: "BIRTH",
+      details: { to_state: "ATTACHED" },
+      reason: "LINK_UP",
+      expect: ["STATE_CHANGE:LINK_UP"],
+      state: "ATTACHED",
+    },
+    {
+      from: "ATTACHED",
+      details: { to_state: "VOLATILE" },
+      expect: ["STATE_CHANGE:INSTABILITY_DETECTED"],
+      state: "VOLATILE",
+    },
+    {
+      from: "VOLATILE",
+      details: { to_state: "ATTACHED", from_state: "VOLATILE" },
+      expect: ["STATE_CHANGE:PATH_REATTACHED"],
+      state: "ATTACHED",
+    },
+    {
+      from: "DEGRADED",
+      details: { to_state: "RECOVERING" },
+      expect: ["STATE_CHANGE:STABILITY_WINDOW_OPENED"],
+      state: "RECOVERING",
+    },
+    {
+      from: "BIRTH",
+      details: { to_state: "DEGRADED" },
+      expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"],
+      state: "BIRTH",
+    },
+    {
+      from: "ATTACHED",
+      details: { to_state: "RECOVERING" },
+      expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"],
+      state: "ATTACHED",
+    },
+    {
+      from: "ATTACHED",
+      details: { to_state: "NOT_A_STATE" },
+      expect: ["AUDIT_EVENT:DECLARED_TRANSITION_NOT_ALLOWED"],
+      state: "ATTACHED",
+    },
+    {
+      from: "ATTACHED",
+      details: { to_state: "VOLATILE", from_state: "BIRTH" },
+      expect: ["AUDIT_EVENT:DECLARED_FROM_STATE_MISMATCH", "STATE_CHANGE:INSTABILITY_DETECTED"],
+      state: "VOLATILE",
+    },
+    { from: "ATTACHED", details: { to_state: "ATTACHED" }, expect: [], state: "ATTACHED" },
+    {
+      from: "ATTACHED",
+      details: { to_state: "TERMINATED" },
+      reason: "USER_EXIT",
+      expect: ["STATE_CHANGE:TERMINATED"],
+      state: "TERMINATED",
+    },
+    { from: "ATTACHED", details: {}, expect: ["AUDIT_EVENT:TRANSITION_NOT_ALLOWED"], state: "ATTACHED" },
+    {
+      from: "TERMINATED",
+      details: { to_state: "ATTACHED" },
+      expect: ["AUDIT_EVENT:SESSION_TERMINATED"],
+      state: "TERMINATED",
+    },
+  ];
 
 for (const row of DECLARED) {
   test(`declared: ${row.from} + STATE_CHANGE ${JSON.stringify(row.details)}${row.reason ? ` (${row.reason})` : ""} -> ${row.expect.join(", ") || "nothing"}; ${row.state}`, () => {
@@ -227,8 +324,14 @@ for (const row of DECLARED) {
     assert.equal(codes(derived), row.expect);
     assert.is(m.session("s1")!.state, row.state);
     const change = derived.find((d) => d.event_type === "STATE_CHANGE");
-    if (change) assert.equal({ from: change.details!.from_state, to: change.details!.to_state }, { from: row.from, to: row.state });
-    for (const a of derived.filter((d) => d.event_type === "AUDIT_EVENT" && String(d.reason_code).startsWith("DECLARED"))) {
+    if (change)
+      assert.equal(
+        { from: change.details!.from_state, to: change.details!.to_state },
+        { from: row.from, to: row.state },
+      );
+    for (const a of derived.filter(
+      (d) => d.event_type === "AUDIT_EVENT" && String(d.reason_code).startsWith("DECLARED"),
+    )) {
       assert.is(a.details!.state, row.from, "the audit names the current state");
       assert.is(a.details!.declared_to_state, row.details.to_state, "and the declared one");
     }
@@ -238,14 +341,26 @@ for (const row of DECLARED) {
 test("transport ownership is per node: the same transport id on two nodes binds two sessions", () => {
   const m = new VrpStateMachine();
   const on = (node: string | undefined, e: VrpEventJson): VrpEventJson => (node ? { ...e, node_id: node } : e);
-  run(m, [ev("SESSION_CREATED", undefined, "s1"), ev("SESSION_CREATED", undefined, "s2"), ev("SESSION_CREATED", undefined, "s3")]);
-  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s1"))])), ["STATE_CHANGE:PATH_BOUND"]);
-  assert.equal(codes(run(m, [on("node-b", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s2"))])), ["STATE_CHANGE:PATH_BOUND"]);
+  run(m, [
+    ev("SESSION_CREATED", undefined, "s1"),
+    ev("SESSION_CREATED", undefined, "s2"),
+    ev("SESSION_CREATED", undefined, "s3"),
+  ]);
+  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s1"))])), [
+    "STATE_CHANGE:PATH_BOUND",
+  ]);
+  assert.equal(codes(run(m, [on("node-b", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s2"))])), [
+    "STATE_CHANGE:PATH_BOUND",
+  ]);
   // On the same node it is still one session's.
-  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s3"))])), ["AUDIT_EVENT:SESSION_ID_CHANGED_ON_REATTACH"]);
+  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s3"))])), [
+    "AUDIT_EVENT:SESSION_ID_CHANGED_ON_REATTACH",
+  ]);
   // Terminating s1 frees node-a's udp/443 for s3.
   run(m, [ev("STATE_CHANGE", { to_state: "TERMINATED" }, "s1")]);
-  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s3"))])), ["STATE_CHANGE:PATH_BOUND"]);
+  assert.equal(codes(run(m, [on("node-a", ev("PATH_SELECTED", { transport_id: "udp/443" }, "s3"))])), [
+    "STATE_CHANGE:PATH_BOUND",
+  ]);
 });
 
 test.run();

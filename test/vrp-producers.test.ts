@@ -14,7 +14,13 @@ import { VrpHub, type Accepted, type Duplicate, type Refused } from "../src/coll
 import type { VrpEvent } from "../gen/vrp/v1alpha1/vrp_event.js";
 import { tempDir } from "./support/repo.js";
 
-const tick = (n: number): VrpEvent => bridges.VrpEvent.fromJson({ ts_ms: 1_760_000_000_000 + n, event_type: "MUTATION_TICK", session_id: "p", details: { n } } as VrpEventJson);
+const tick = (n: number): VrpEvent =>
+  bridges.VrpEvent.fromJson({
+    ts_ms: 1_760_000_000_000 + n,
+    event_type: "MUTATION_TICK",
+    session_id: "p",
+    details: { n },
+  } as VrpEventJson);
 const invalid = (n: number): VrpEvent => ({ ...tick(n), tsMs: -1n });
 
 async function openHub(dir: string): Promise<{ hub: VrpHub; log: SegmentLog }> {
@@ -30,12 +36,31 @@ async function settle(outcome: Accepted | Duplicate | Refused): Promise<Accepted
 
 test("a refused event consumes its number: what is pipelined behind it is judged on its own", async () => {
   const { hub, log } = await openHub(tempDir());
-  const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => settle(hub.accept(i === 4 ? invalid(i) : tick(i), "edge", BigInt(i + 1)))));
-  assert.equal(outcomes.map((o) => o.kind), ["accepted", "accepted", "accepted", "accepted", "refused", "accepted", "accepted", "accepted", "accepted", "accepted"]);
+  const outcomes = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => settle(hub.accept(i === 4 ? invalid(i) : tick(i), "edge", BigInt(i + 1)))),
+  );
+  assert.equal(
+    outcomes.map((o) => o.kind),
+    [
+      "accepted",
+      "accepted",
+      "accepted",
+      "accepted",
+      "refused",
+      "accepted",
+      "accepted",
+      "accepted",
+      "accepted",
+      "accepted",
+    ],
+  );
   assert.match((outcomes[4] as Refused).reason, /\/ts_ms: .*\[minimum\]/);
   assert.is(hub.lastProducerSequence("edge"), 10n);
   // The refused number sent again is refused again: nothing is stored under it.
-  assert.match((hub.accept(tick(4), "edge", 5n) as Refused).reason, /5 was judged before and refused.*\[refused_earlier\]/);
+  assert.match(
+    (hub.accept(tick(4), "edge", 5n) as Refused).reason,
+    /5 was judged before and refused.*\[refused_earlier\]/,
+  );
   await log.close();
 });
 
@@ -69,9 +94,17 @@ test("the same number with other content is refused as a conflict, and the store
   await settle(hub.accept(tick(1), "edge", 1n));
   const conflict = hub.accept(tick(99), "edge", 1n) as Refused;
   assert.is(conflict.kind, "refused");
-  assert.match(conflict.reason, /\/producer_sequence: 1 is already stored at log sequence \d+ with different content \[conflict\]/);
+  assert.match(
+    conflict.reason,
+    /\/producer_sequence: 1 is already stored at log sequence \d+ with different content \[conflict\]/,
+  );
   // Key order does not make two events differ.
-  const reordered = bridges.VrpEvent.fromJson({ details: { n: 1 }, session_id: "p", event_type: "MUTATION_TICK", ts_ms: 1_760_000_000_001 } as VrpEventJson);
+  const reordered = bridges.VrpEvent.fromJson({
+    details: { n: 1 },
+    session_id: "p",
+    event_type: "MUTATION_TICK",
+    ts_ms: 1_760_000_000_001,
+  } as VrpEventJson);
   assert.is(hub.accept(reordered, "edge", 1n).kind, "duplicate");
   await log.close();
   ({ hub, log } = await openHub(dir));

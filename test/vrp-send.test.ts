@@ -11,7 +11,11 @@ import { bridges } from "../src/bridge/index.js";
 import { VrpProducer, VrpRejectedError } from "../src/client/vrp.js";
 import type { VrpEventJson } from "../src/contract/types.js";
 import { main } from "../src/cli/main.js";
-import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../gen/vrp/v1alpha1/vrp_service.js";
+import {
+  StreamEventsRequest,
+  VrpStreamServiceClient,
+  type StreamEventsResponse,
+} from "../gen/vrp/v1alpha1/vrp_service.js";
 import { startTestServer, type TestServer } from "./support/collector.js";
 import { cliBin, repoRoot, tempDir } from "./support/repo.js";
 
@@ -37,7 +41,13 @@ function cli(args: string[], options: { input?: string; env?: Record<string, str
 }
 
 /** `vrp send ... --json` against a collector; the parsed summary. */
-async function send(server: TestServer | undefined, file: string, args: string[], expectStatus: number, input?: string) {
+async function send(
+  server: TestServer | undefined,
+  file: string,
+  args: string[],
+  expectStatus: number,
+  input?: string,
+) {
   const r = await cli(["vrp", "send", file, "--json", "--target", server?.target ?? NOWHERE, ...args], { input });
   assert.is(r.status, expectStatus, `exit ${r.status}\n${r.stdout}\n${r.stderr}`);
   assert.is(r.stderr, "", "nothing on stderr: no progress line off a terminal, no error");
@@ -72,7 +82,12 @@ async function logOf(dataDir: string) {
   for await (const e of readArchive(dataDir)) {
     if (e.type !== "VrpEvent") continue;
     if (e.log?.kind === "vrp_derived") derived.push(e.json as VrpEventJson);
-    else received.push({ event: e.json as VrpEventJson, producerId: e.log?.producerId, producerSequence: e.log?.producerSequence });
+    else
+      received.push({
+        event: e.json as VrpEventJson,
+        producerId: e.log?.producerId,
+        producerSequence: e.log?.producerSequence,
+      });
   }
   return { received, derived };
 }
@@ -114,13 +129,21 @@ test("a flat-payload producer through --map: counts, refusals by line, derived a
   assert.is(first.collector_last_producer_sequence, 0);
   assert.equal(first.skipped, { blank: 2, prefix: 0 });
   assert.equal(
-    first.refusals.map((r: { line: number; event: number; by: string; issues: { path: string; rule: string }[] }) => [r.line, r.event, r.by, r.issues.map((i) => `${i.path} ${i.rule}`)]),
+    first.refusals.map((r: { line: number; event: number; by: string; issues: { path: string; rule: string }[] }) => [
+      r.line,
+      r.event,
+      r.by,
+      r.issues.map((i) => `${i.path} ${i.rule}`),
+    ]),
     [
       [4, 3, "sender", ["/ts_ms json"]],
       [9, 7, "sender", ["/details type"]],
     ],
   );
-  assert.match(first.refusals[0].reason, /\/ts_ms: is not valid JSON at column 10: a number cannot start with "\+" \[json\]/);
+  assert.match(
+    first.refusals[0].reason,
+    /\/ts_ms: is not valid JSON at column 10: a number cannot start with "\+" \[json\]/,
+  );
   assert.equal(first.moved_to_details, { node: 1, rtt_ms: 1, beat: 1, loss_pct: 1, replaces: 1 });
   assert.is(first.derived.STATE_CHANGE.SESSION_BORN, 1);
   assert.is(first.derived.STATE_CHANGE.PATH_BOUND, 1);
@@ -181,7 +204,11 @@ test("the resulting states: a flat producer's declared ATTACHED is taken; the sa
   const flat2 = server.vrp.machine.session("flat-2")!;
   const flat3 = server.vrp.machine.session("flat-3")!;
   assert.equal([flat2.state, flat2.activeTransport, flat2.activeNode], ["ATTACHED", "udp/443", "edge-1"]);
-  assert.equal([flat3.state, flat3.activeTransport, flat3.activeNode], ["ATTACHED", "udp/443", "edge-2"], "RECOVERING has no row from ATTACHED: the state stays");
+  assert.equal(
+    [flat3.state, flat3.activeTransport, flat3.activeNode],
+    ["ATTACHED", "udp/443", "edge-2"],
+    "RECOVERING has no row from ATTACHED: the state stays",
+  );
   await stop(server);
 });
 
@@ -203,9 +230,15 @@ test("an event-lowercase producer (YAML map) from standard input: comments skipp
   assert.equal(summary.skipped, { blank: 1, prefix: 1 });
   assert.is(summary.derived.STATE_CHANGE.TERMINATED, 1);
   // Text mode, same input, same producer: nothing new, a readable summary.
-  const text = await cli(["vrp", "send", "-", "--map", LOWER_MAP, "--producer-id", "edge-9", "--target", server.target], { input });
+  const text = await cli(
+    ["vrp", "send", "-", "--map", LOWER_MAP, "--producer-id", "edge-9", "--target", server.target],
+    { input },
+  );
   assert.is(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^vrp send: standard input -> 127\.0\.0\.1:\d+ as producer edge-9 \(map .*event-lowercase\.yaml\)\n/);
+  assert.match(
+    text.stdout,
+    /^vrp send: standard input -> 127\.0\.0\.1:\d+ as producer edge-9 \(map .*event-lowercase\.yaml\)\n/,
+  );
   assert.match(text.stdout, /\n {2}accepted {10}0\n/);
   assert.match(text.stdout, /\n {2}already judged {4}4 \(by the collector, in an earlier run/);
   assert.match(text.stdout, /\n {2}skipped lines {5}2 \(1 blank, 1 by skip_lines_starting_with\)\n/);
@@ -228,8 +261,14 @@ test("--lenient moves unknown top-level keys under details and lists them; witho
   ]);
   const strict = await cli(["vrp", "send", file, "--producer-id", "len-a", "--target", server.target]);
   assert.is(strict.status, 3, strict.stderr);
-  assert.match(strict.stdout, /line 1 \(event 1\): \/region: is not a field of this contract \(free-form data belongs under details\) \[additionalProperties\]/);
-  assert.match(strict.stdout, /line 2 \(event 2\): \/region: .*\[additionalProperties\]; \/rtt_ms: .*\[additionalProperties\]/);
+  assert.match(
+    strict.stdout,
+    /line 1 \(event 1\): \/region: is not a field of this contract \(free-form data belongs under details\) \[additionalProperties\]/,
+  );
+  assert.match(
+    strict.stdout,
+    /line 2 \(event 2\): \/region: .*\[additionalProperties\]; \/rtt_ms: .*\[additionalProperties\]/,
+  );
   assert.match(strict.stdout, /\n {2}accepted {10}1\n/);
   assert.match(strict.stdout, /hint: --lenient/);
 
@@ -246,9 +285,11 @@ test("--lenient moves unknown top-level keys under details and lists them; witho
   assert.is(text.status, 0, text.stderr);
   assert.match(text.stdout, /moved to details \(--lenient\) region \(2 lines\), rtt_ms \(1 line\)/);
   await stop(server);
-  const stored = (await logOf(server.dataDir)).received.map((r) => `${r.producerId}#${r.producerSequence} ${r.event.event_type} ${JSON.stringify(r.event.details ?? {})}`);
+  const stored = (await logOf(server.dataDir)).received.map(
+    (r) => `${r.producerId}#${r.producerSequence} ${r.event.event_type} ${JSON.stringify(r.event.details ?? {})}`,
+  );
   assert.equal(stored, [
-    'len-a#3 MUTATION_TICK {}',
+    "len-a#3 MUTATION_TICK {}",
     'len-b#1 SESSION_CREATED {"region":"eu"}',
     'len-b#2 PATH_SELECTED {"transport_id":"udp/1","region":"eu","rtt_ms":7}',
     "len-b#3 MUTATION_TICK {}",
@@ -258,7 +299,9 @@ test("--lenient moves unknown top-level keys under details and lists them; witho
 test("an interrupted file resumes after the last event judged; a producer id that judged more than the file holds is an error", async () => {
   const server = await serve();
   const lines = Array.from({ length: 12 }, (_, i) =>
-    i === 0 ? `{"ts_ms":${T},"event_type":"SESSION_CREATED","session_id":"res-1"}` : `{"ts_ms":${T + i},"event_type":"MUTATION_TICK","session_id":"res-1","details":{"n":${i}}}`,
+    i === 0
+      ? `{"ts_ms":${T},"event_type":"SESSION_CREATED","session_id":"res-1"}`
+      : `{"ts_ms":${T + i},"event_type":"MUTATION_TICK","session_id":"res-1","details":{"n":${i}}}`,
   );
   const file = writeLines(lines.slice(0, 5)); // the producer had written five lines when the first run went
   const first = await send(server, file, ["--producer-id", "res"], 0);
@@ -308,7 +351,14 @@ test("--dry-run checks against the contract without a collector", async () => {
   const unmapped = await send(undefined, file, ["--dry-run"], 3);
   assert.is(unmapped.valid, 0, "without the map, no flat line is an envelope");
   const binary = path.join(tempDir("vrp-send-"), "bytes.jsonl");
-  writeFileSync(binary, Buffer.concat([Buffer.from(`${FLAT_LINES[0]}\n`), Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]), Buffer.from(`${FLAT_LINES[2]}\n`)]));
+  writeFileSync(
+    binary,
+    Buffer.concat([
+      Buffer.from(`${FLAT_LINES[0]}\n`),
+      Buffer.from([0x7b, 0xff, 0xfe, 0x7d, 0x0a]),
+      Buffer.from(`${FLAT_LINES[2]}\n`),
+    ]),
+  );
   const bytes = await send(undefined, binary, ["--dry-run", "--map", FLAT_MAP], 3);
   assert.equal(
     bytes.refusals.map((r: { line: number; event: number; reason: string }) => [r.line, r.event, r.reason]),
@@ -327,7 +377,9 @@ test("errors exit 1: the collector unreachable, a wrong token, a missing file", 
   r = await cli(["vrp", "send", file, "--producer-id", "p", "--target", guarded.target, "--token", "wrong-token"]);
   assert.is(r.status, 1);
   assert.match(r.stderr, /no stream to the collector at .*UNAUTHENTICATED/);
-  r = await cli(["vrp", "send", file, "--map", FLAT_MAP, "--producer-id", "p", "--target", guarded.target], { env: { SESSION_EVENTS_TOKEN: "vrp-send-token" } });
+  r = await cli(["vrp", "send", file, "--map", FLAT_MAP, "--producer-id", "p", "--target", guarded.target], {
+    env: { SESSION_EVENTS_TOKEN: "vrp-send-token" },
+  });
   assert.is(r.status, 0, r.stderr);
   await stop(guarded);
   r = await cli(["vrp", "send", path.join(tempDir(), "missing.jsonl"), "--producer-id", "p", "--target", NOWHERE]);
@@ -343,8 +395,14 @@ test("usage mistakes exit 2, naming the flag (and a bad map's field and rule)", 
   const cases: [string[], RegExp][] = [
     [["vrp", "send", file], /--producer-id: is required/],
     [["vrp", "send", file, "--producer-id", ""], /--producer-id: must not be empty/],
-    [["vrp", "send", file, "--dry-run", "--map", badMap], /--map: dialect map .*bad\.yaml is invalid \(2 problems\):\n {2}\/rename\/event: must be an envelope field .*\[pattern\]\n {2}\/unknown_keys: must be one of refuse, details \(got "drop"\) \[enum\]/],
-    [["vrp", "send", file, "--dry-run", "--map", path.join(dir, "none.json")], /--map: cannot read ".*none\.json" \(ENOENT\)/],
+    [
+      ["vrp", "send", file, "--dry-run", "--map", badMap],
+      /--map: dialect map .*bad\.yaml is invalid \(2 problems\):\n {2}\/rename\/event: must be an envelope field .*\[pattern\]\n {2}\/unknown_keys: must be one of refuse, details \(got "drop"\) \[enum\]/,
+    ],
+    [
+      ["vrp", "send", file, "--dry-run", "--map", path.join(dir, "none.json")],
+      /--map: cannot read ".*none\.json" \(ENOENT\)/,
+    ],
     [["vrp", "send", file, file, "--dry-run"], /expected one FILE/],
     [["vrp", "send", file, "--dry-run", "--follow"], /--follow/],
     [["vrp", "send", file, "--producer-id", "p", "--deadline-ms", "soon"], /--deadline-ms: must be a positive integer/],
@@ -382,7 +440,11 @@ test("a progress line is drawn on a terminal only", async () => {
   assert.ok(tty.text().endsWith("\r\x1b[K"), "cleared before the summary");
   assert.not.match(out.text(), /\r/);
   const quiet = capture(true);
-  await main(["vrp", "send", file, "--map", FLAT_MAP, "--dry-run", "--no-progress"], capture(false).stream, quiet.stream);
+  await main(
+    ["vrp", "send", file, "--map", FLAT_MAP, "--dry-run", "--no-progress"],
+    capture(false).stream,
+    quiet.stream,
+  );
   assert.is(quiet.text(), "");
 });
 
@@ -410,7 +472,13 @@ test("VrpProducer: handshake() tells the last number judged; withhold() consumes
     call.on("end", resolve);
     call.on("error", reject);
   });
-  call.write(StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson(event(2)), producerId: "lib", producerSequence: 2n }));
+  call.write(
+    StreamEventsRequest.fromPartial({
+      event: bridges.VrpEvent.fromJson(event(2)),
+      producerId: "lib",
+      producerSequence: 2n,
+    }),
+  );
   call.end();
   await done;
   client.close();
@@ -436,12 +504,17 @@ test("VrpProducer: handshake() tells the last number judged; withhold() consumes
 test("the documented vrp send commands (docs/vrp-streams.md) run as written", async () => {
   const doc = readFileSync(path.join(repoRoot, "docs/vrp-streams.md"), "utf8");
   const section = doc.slice(doc.indexOf("## Sending JSON Lines: vrp send"));
-  const commands = [...section.matchAll(/^npx session-events (vrp send [^#\n]*?)\s*(?:#.*)?$/gm)].map((m) => m[1]!.split(/\s+/));
+  const commands = [...section.matchAll(/^npx session-events (vrp send [^#\n]*?)\s*(?:#.*)?$/gm)].map((m) =>
+    m[1]!.split(/\s+/),
+  );
   assert.ok(commands.length >= 3, `${commands.length} commands`);
   const server = await serve();
   const statuses: number[] = [];
   for (const args of commands) {
-    const child = spawn(process.execPath, [cliBin, ...args], { cwd: repoRoot, env: { ...process.env, SESSION_EVENTS_TARGET: server.target } });
+    const child = spawn(process.execPath, [cliBin, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, SESSION_EVENTS_TARGET: server.target },
+    });
     let output = "";
     child.stdout.on("data", (d: Buffer) => (output += d));
     child.stderr.on("data", (d: Buffer) => (output += d));
@@ -451,7 +524,13 @@ test("the documented vrp send commands (docs/vrp-streams.md) run as written", as
   }
   await stop(server);
   const stored = (await logOf(server.dataDir)).received;
-  assert.is(stored.length, readFileSync(path.join(repoRoot, "docs/vrp-dialects/flat-payload.sample.jsonl"), "utf8").split("\n").filter((l) => l.trim()).length, "sent once, however often the command ran");
+  assert.is(
+    stored.length,
+    readFileSync(path.join(repoRoot, "docs/vrp-dialects/flat-payload.sample.jsonl"), "utf8")
+      .split("\n")
+      .filter((l) => l.trim()).length,
+    "sent once, however often the command ran",
+  );
 });
 
 test.run();

@@ -30,7 +30,8 @@ function toGeneric(typeName: string, m: Obj): Obj {
     let v = m[f.jsonName];
     if (v === undefined) continue;
     if (f.oneofIndex !== undefined && !f.proto3Optional) continue; // oneofs handled below
-    if (f.type === "TYPE_MESSAGE") v = f.label === "LABEL_REPEATED" ? v.map((x: Obj) => toGeneric(f.typeName!, x)) : toGeneric(f.typeName!, v);
+    if (f.type === "TYPE_MESSAGE")
+      v = f.label === "LABEL_REPEATED" ? v.map((x: Obj) => toGeneric(f.typeName!, x)) : toGeneric(f.typeName!, v);
     out[f.name] = v;
   }
   // ts-proto oneof=unions-value: { kind: { $case: "ack", value } }
@@ -51,7 +52,8 @@ function fromGeneric(typeName: string, g: Obj): Obj {
   for (const f of protoMessage(typeName).descriptor.field ?? []) {
     if (!(f.name in g)) continue;
     let v = g[f.name];
-    if (f.type === "TYPE_MESSAGE") v = f.label === "LABEL_REPEATED" ? v.map((x: Obj) => fromGeneric(f.typeName!, x)) : fromGeneric(f.typeName!, v);
+    if (f.type === "TYPE_MESSAGE")
+      v = f.label === "LABEL_REPEATED" ? v.map((x: Obj) => fromGeneric(f.typeName!, x)) : fromGeneric(f.typeName!, v);
     out[f.jsonName] = v;
   }
   return out;
@@ -62,7 +64,10 @@ function asOnWire(typeName: string, m: Obj): Obj {
   return fromGeneric(typeName, jspbDecode(typeName, encodeWithGenerated(typeName, m)));
 }
 
-const generated: Record<string, { encode(m: Untyped): { finish(): Uint8Array }; decode(b: Uint8Array): Untyped; fromPartial(m: Untyped): Untyped }> = {
+const generated: Record<
+  string,
+  { encode(m: Untyped): { finish(): Uint8Array }; decode(b: Uint8Array): Untyped; fromPartial(m: Untyped): Untyped }
+> = {
   ".oneiric.session.v1.SessionStartEvent": sessionPb.SessionStartEvent,
   ".oneiric.session.v1.SessionEndEvent": sessionPb.SessionEndEvent,
   ".vrp.v1alpha1.VrpEvent": vrpPb.VrpEvent,
@@ -71,7 +76,8 @@ const generated: Record<string, { encode(m: Untyped): { finish(): Uint8Array }; 
   ".vrp.v1alpha1.StreamEventsResponse": vrpServicePb.StreamEventsResponse,
   ".vrp.v1alpha1.SubscribeResponse": vrpServicePb.SubscribeResponse,
 };
-const encodeWithGenerated = (typeName: string, m: Obj) => generated[typeName]!.encode(generated[typeName]!.fromPartial(m)).finish();
+const encodeWithGenerated = (typeName: string, m: Obj) =>
+  generated[typeName]!.encode(generated[typeName]!.fromPartial(m)).finish();
 
 /** Drop what proto3 does not put on the wire (implicit-presence defaults), for comparison. */
 function withoutDefaults(typeName: string, m: Obj): Obj {
@@ -120,22 +126,74 @@ for (const [typeName, message] of eventCases) {
 }
 
 test("service messages: nested events, enums, repeated fields, oneofs", () => {
-  const start = sessionPb.SessionStartEvent.fromPartial({ eventVersion: "1.0", eventId: "e", componentName: "c", pid: 7, timestamp: { seconds: 1n, nanos: 2 }, metadata: { k: [1, "two", null] } });
+  const start = sessionPb.SessionStartEvent.fromPartial({
+    eventVersion: "1.0",
+    eventId: "e",
+    componentName: "c",
+    pid: 7,
+    timestamp: { seconds: 1n, nanos: 2 },
+    metadata: { k: [1, "two", null] },
+  });
   const samples: [string, Obj][] = [
-    [".oneiric.session.v1.Session", { sessionId: "s", status: servicePb.SessionStatus.SESSION_STATUS_ENDED, start, end: { sessionId: "s", timestamp: { seconds: 5n, nanos: 0 } }, durationMs: 4000n }],
-    [".oneiric.session.v1.ListSessionsRequest", { componentName: "c", status: servicePb.SessionStatus.SESSION_STATUS_OPEN, startedAfter: { seconds: -10n, nanos: 0 }, pageSize: 50, pageToken: "t" }],
-    [".vrp.v1alpha1.StreamEventsResponse", { kind: { $case: "ack", value: { acceptedCount: 3n, sequence: 2n ** 63n + 5n } } }],
-    [".vrp.v1alpha1.StreamEventsResponse", { kind: { $case: "rejection", value: { index: 0n, reason: "/ts_ms: must be integer" } } }],
+    [
+      ".oneiric.session.v1.Session",
+      {
+        sessionId: "s",
+        status: servicePb.SessionStatus.SESSION_STATUS_ENDED,
+        start,
+        end: { sessionId: "s", timestamp: { seconds: 5n, nanos: 0 } },
+        durationMs: 4000n,
+      },
+    ],
+    [
+      ".oneiric.session.v1.ListSessionsRequest",
+      {
+        componentName: "c",
+        status: servicePb.SessionStatus.SESSION_STATUS_OPEN,
+        startedAfter: { seconds: -10n, nanos: 0 },
+        pageSize: 50,
+        pageToken: "t",
+      },
+    ],
     [
       ".vrp.v1alpha1.StreamEventsResponse",
-      { kind: { $case: "rejection", value: { index: 4n, reason: "/event/ts_ms: must be integer [type]", code: "INVALID_ARGUMENT", fieldViolations: [{ path: "/event/ts_ms", rule: "type", message: "must be integer" }] } } },
+      { kind: { $case: "ack", value: { acceptedCount: 3n, sequence: 2n ** 63n + 5n } } },
     ],
-    [".vrp.v1alpha1.SubscribeResponse", { sequence: 9n, event: { tsMs: 1n, eventType: "AUDIT_EVENT", sessionId: "s", details: { rule: "DUAL_ACTIVE" } } }],
+    [
+      ".vrp.v1alpha1.StreamEventsResponse",
+      { kind: { $case: "rejection", value: { index: 0n, reason: "/ts_ms: must be integer" } } },
+    ],
+    [
+      ".vrp.v1alpha1.StreamEventsResponse",
+      {
+        kind: {
+          $case: "rejection",
+          value: {
+            index: 4n,
+            reason: "/event/ts_ms: must be integer [type]",
+            code: "INVALID_ARGUMENT",
+            fieldViolations: [{ path: "/event/ts_ms", rule: "type", message: "must be integer" }],
+          },
+        },
+      },
+    ],
+    [
+      ".vrp.v1alpha1.SubscribeResponse",
+      { sequence: 9n, event: { tsMs: 1n, eventType: "AUDIT_EVENT", sessionId: "s", details: { rule: "DUAL_ACTIVE" } } },
+    ],
   ];
   for (const [typeName, m] of samples) {
     const type = generated[typeName]!;
-    assert.equal(type.decode(jspbEncode(typeName, toGeneric(typeName, type.fromPartial(m)))), type.fromPartial(m), typeName);
-    assert.equal(asOnWire(typeName, m), withoutDefaults(typeName, toGenericCamel(typeName, type.fromPartial(m))), typeName);
+    assert.equal(
+      type.decode(jspbEncode(typeName, toGeneric(typeName, type.fromPartial(m)))),
+      type.fromPartial(m),
+      typeName,
+    );
+    assert.equal(
+      asOnWire(typeName, m),
+      withoutDefaults(typeName, toGenericCamel(typeName, type.fromPartial(m))),
+      typeName,
+    );
   }
 });
 

@@ -24,7 +24,20 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, createReadStream, createWriteStream, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,7 +60,16 @@ const SESSIONS = 2000;
 const BATCH_CHARS = 256 * 1024;
 
 // A session as the collector logs it: its start, eight VRP events, its end.
-const VRP_TYPES = ["SESSION_CREATED", "CANDIDATES_DISCOVERED", "PATH_SELECTED", "MUTATION_TICK", "VOLATILITY_SIGNAL", "MUTATION_TICK", "RECOVERY_SIGNAL", "PATH_SELECTED"];
+const VRP_TYPES = [
+  "SESSION_CREATED",
+  "CANDIDATES_DISCOVERED",
+  "PATH_SELECTED",
+  "MUTATION_TICK",
+  "VOLATILITY_SIGNAL",
+  "MUTATION_TICK",
+  "RECOVERY_SIGNAL",
+  "PATH_SELECTED",
+];
 
 interface PoolEvent {
   /** The contract JSON, exactly as the export writes it (the bridge's own output). */
@@ -65,27 +87,59 @@ function session(i: number): PoolEvent[] {
     event_id: `550e8400-e29b-41d4-a716-${(446655440000 + i).toString(16).padStart(12, "0")}`,
     timestamp: new Date(t0).toISOString(),
     pid: 1000 + (i % 30_000),
-    metadata: i % 2 ? { custom: "data" } : { test_mode: false, workspace: `/home/john/projects/p${i % 17}`, git_branch: "main", git_commit: ((i * 2654435761) >>> 0).toString(16) },
+    metadata:
+      i % 2
+        ? { custom: "data" }
+        : {
+            test_mode: false,
+            workspace: `/home/john/projects/p${i % 17}`,
+            git_branch: "main",
+            git_commit: ((i * 2654435761) >>> 0).toString(16),
+          },
   };
-  const end = { ...validEnd(), session_id: sessionId, timestamp: new Date(t0 + 10_000).toISOString(), metadata: { exit_reason: i % 5 ? "user_exit" : "timeout" } };
+  const end = {
+    ...validEnd(),
+    session_id: sessionId,
+    timestamp: new Date(t0 + 10_000).toISOString(),
+    metadata: { exit_reason: i % 5 ? "user_exit" : "timeout" },
+  };
   const started = bridges.SessionStartEvent.fromJson(start);
   const ended = bridges.SessionEndEvent.fromJson(end);
   const events: PoolEvent[] = [
     {
       json: bridges.SessionStartEvent.toJson(started),
-      payload: LogEntry.encode({ receivedAt: at(t0 + 3), entry: { $case: "sessionStarted", value: { sessionId, event: started } } }).finish(),
+      payload: LogEntry.encode({
+        receivedAt: at(t0 + 3),
+        entry: { $case: "sessionStarted", value: { sessionId, event: started } },
+      }).finish(),
     },
   ];
   VRP_TYPES.forEach((type, k) => {
-    const vrp = bridges.VrpEvent.fromJson({ ...validVrp(), ts_ms: t0 + 1000 * (k + 1), event_type: type, session_id: sessionId, node_id: `node-${i % 7}`, details: { path: `udp/${k % 3}`, rtt_ms: 10 + ((i + k) % 50) / 2 } });
+    const vrp = bridges.VrpEvent.fromJson({
+      ...validVrp(),
+      ts_ms: t0 + 1000 * (k + 1),
+      event_type: type,
+      session_id: sessionId,
+      node_id: `node-${i % 7}`,
+      details: { path: `udp/${k % 3}`, rtt_ms: 10 + ((i + k) % 50) / 2 },
+    });
     events.push({
       json: bridges.VrpEvent.toJson(vrp),
-      payload: LogEntry.encode({ receivedAt: at(t0 + 1000 * (k + 1) + 2), entry: { $case: "vrpReceived", value: { event: vrp, producerId: `producer-${i % 4}`, producerSequence: BigInt(i * 8 + k + 1) } } }).finish(),
+      payload: LogEntry.encode({
+        receivedAt: at(t0 + 1000 * (k + 1) + 2),
+        entry: {
+          $case: "vrpReceived",
+          value: { event: vrp, producerId: `producer-${i % 4}`, producerSequence: BigInt(i * 8 + k + 1) },
+        },
+      }).finish(),
     });
   });
   events.push({
     json: bridges.SessionEndEvent.toJson(ended),
-    payload: LogEntry.encode({ receivedAt: at(t0 + 10_003), entry: { $case: "sessionEnded", value: { sessionId, event: ended } } }).finish(),
+    payload: LogEntry.encode({
+      receivedAt: at(t0 + 10_003),
+      entry: { $case: "sessionEnded", value: { sessionId, event: ended } },
+    }).finish(),
   });
   return events;
 }
@@ -97,7 +151,11 @@ function session(i: number): PoolEvent[] {
  * payload's checksum computed once; the first frame is checked against
  * encodeFrame.
  */
-function writeLog(dir: string, bytes: number, pool: readonly PoolEvent[]): { bytes: number; events: number; segments: number } {
+function writeLog(
+  dir: string,
+  bytes: number,
+  pool: readonly PoolEvent[],
+): { bytes: number; events: number; segments: number } {
   mkdirSync(dir, { recursive: true });
   const chunk = 8 * MiB;
   const buf = Buffer.allocUnsafe(chunk + HEADER_BYTES + Math.max(...pool.map((e) => e.payload.length)));
@@ -129,7 +187,8 @@ function writeLog(dir: string, bytes: number, pool: readonly PoolEvent[]): { byt
       buf.writeUInt32LE(checksums[events % pool.length]!, used + 16);
       buf.writeUInt32LE(crc32(buf.subarray(used, used + 20)), used + 20);
       buf.set(payload, used + HEADER_BYTES);
-      if (events === 0 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload))) throw new Error("frame layout differs from encodeFrame");
+      if (events === 0 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload)))
+        throw new Error("frame layout differs from encodeFrame");
       used += HEADER_BYTES + payload.length;
       events++;
       if (used >= chunk) flush();
@@ -196,7 +255,9 @@ interface MemoryRun {
 }
 
 function inChild(args: string[]): Promise<MemoryRun> {
-  const child = spawn(process.execPath, [path.join(here, "archive-memory.js"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [path.join(here, "archive-memory.js"), ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d));
   const samples: number[] = [];
@@ -218,7 +279,8 @@ function inChild(args: string[]): Promise<MemoryRun> {
   );
 }
 
-const sizeOf = (p: string): number => (statSync(p).isDirectory() ? readdirSync(p).reduce((n, f) => n + statSync(path.join(p, f)).size, 0) : statSync(p).size);
+const sizeOf = (p: string): number =>
+  statSync(p).isDirectory() ? readdirSync(p).reduce((n, f) => n + statSync(path.join(p, f)).size, 0) : statSync(p).size;
 
 export interface JobTiming {
   name: string;
@@ -252,7 +314,8 @@ export async function benchArchive({
   mediumBytes = 100 * MiB,
   bigBytes = Number(process.env.ARCHIVE_BENCH_BYTES ?? 2 ** 30),
 } = {}): Promise<ArchiveBenchResult> {
-  if (!(bigBytes > 0)) throw new Error(`ARCHIVE_BENCH_BYTES must be a number of bytes, not ${process.env.ARCHIVE_BENCH_BYTES}`);
+  if (!(bigBytes > 0))
+    throw new Error(`ARCHIVE_BENCH_BYTES must be a number of bytes, not ${process.env.ARCHIVE_BENCH_BYTES}`);
   const pool = Array.from({ length: SESSIONS }, (_, i) => session(i)).flat();
   const tmp = mkdtempSync(path.join(tmpdir(), "bench-archive-"));
   try {
@@ -270,7 +333,10 @@ export async function benchArchive({
     // baseline writes exactly what the export writes.
     const warm = writeLog(path.join(tmp, "warm-up"), 4 * MiB, pool);
     for (const job of Object.values(jobsFor(path.join(tmp, "warm-up"), warm.events))) await job();
-    if (sizeOf(baseFile) !== sizeOf(jsonl)) throw new Error(`the export baseline wrote ${sizeOf(baseFile)} bytes, the export ${sizeOf(jsonl)}: not the same events`);
+    if (sizeOf(baseFile) !== sizeOf(jsonl))
+      throw new Error(
+        `the export baseline wrote ${sizeOf(baseFile)} bytes, the export ${sizeOf(jsonl)}: not the same events`,
+      );
     rmSync(path.join(tmp, "warm-up"), { recursive: true });
 
     const logDir = path.join(tmp, "log");
@@ -284,10 +350,36 @@ export async function benchArchive({
     const jsonBytes = sizeOf(jsonl);
     const segBytes = sizeOf(seg);
     const timings: JobTiming[] = [
-      { name: "baseline: JSON.stringify → file (fsync'ed)", seconds: median(times.stringify), events: log.events, outBytes: jsonBytes, cost: 1 },
-      { name: "exportArchive: log → JSON Lines", seconds: median(times.export), events: log.events, inBytes: log.bytes, outBytes: jsonBytes, cost: cost(times.export, times.stringify) },
-      { name: "baseline: read file → JSON.parse", seconds: median(times.parse), events: log.events, inBytes: jsonBytes, cost: 1 },
-      { name: "importArchive: JSON Lines → segment", seconds: median(times.import), events: log.events, inBytes: jsonBytes, outBytes: segBytes, cost: cost(times.import, times.parse) },
+      {
+        name: "baseline: JSON.stringify → file (fsync'ed)",
+        seconds: median(times.stringify),
+        events: log.events,
+        outBytes: jsonBytes,
+        cost: 1,
+      },
+      {
+        name: "exportArchive: log → JSON Lines",
+        seconds: median(times.export),
+        events: log.events,
+        inBytes: log.bytes,
+        outBytes: jsonBytes,
+        cost: cost(times.export, times.stringify),
+      },
+      {
+        name: "baseline: read file → JSON.parse",
+        seconds: median(times.parse),
+        events: log.events,
+        inBytes: jsonBytes,
+        cost: 1,
+      },
+      {
+        name: "importArchive: JSON Lines → segment",
+        seconds: median(times.import),
+        events: log.events,
+        inBytes: jsonBytes,
+        outBytes: segBytes,
+        cost: cost(times.import, times.parse),
+      },
     ];
     rmSync(logDir, { recursive: true });
 
@@ -297,11 +389,19 @@ export async function benchArchive({
       const dir = path.join(tmp, "memory-log");
       const out = path.join(tmp, "memory.jsonl");
       const written = writeLog(dir, bytes, pool);
-      memory.push({ name: `exportArchive, ${mib(written.bytes)} log`, inBytes: written.bytes, run: await inChild(["export", dir, out]) });
+      memory.push({
+        name: `exportArchive, ${mib(written.bytes)} log`,
+        inBytes: written.bytes,
+        run: await inChild(["export", dir, out]),
+      });
       rmSync(dir, { recursive: true });
       if (bytes === mediumBytes) {
         const size = sizeOf(out);
-        memory.push({ name: `importArchive, its ${mib(size)} of JSON Lines`, inBytes: size, run: await inChild(["import", out, path.join(tmp, "memory.seg")]) });
+        memory.push({
+          name: `importArchive, its ${mib(size)} of JSON Lines`,
+          inBytes: size,
+          run: await inChild(["import", out, path.join(tmp, "memory.seg")]),
+        });
       }
       rmSync(out, { force: true });
       rmSync(path.join(tmp, "memory.seg"), { force: true });
@@ -312,7 +412,8 @@ export async function benchArchive({
   }
 }
 
-const mib = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / MiB).toFixed(0)} MiB`);
+const mib = (bytes: number) =>
+  bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / MiB).toFixed(0)} MiB`;
 const mbps = (bytes: number | undefined, s: number) => (bytes === undefined ? "—" : `${(bytes / 1e6 / s).toFixed(1)}`);
 
 export function archiveTables(r: ArchiveBenchResult): string {
@@ -323,7 +424,10 @@ export function archiveTables(r: ArchiveBenchResult): string {
   const throughput = [
     "| job | events/s | MB/s read | MB/s written | time | cost (÷ baseline, per round) |",
     "|---|---:|---:|---:|---:|---:|",
-    ...r.timings.map((t) => `| ${t.name} | ${fmt(t.events / t.seconds)} | ${mbps(t.inBytes, t.seconds)} | ${mbps(t.outBytes, t.seconds)} | ${t.seconds.toFixed(2)} s | ${t.cost.toFixed(2)}× |`),
+    ...r.timings.map(
+      (t) =>
+        `| ${t.name} | ${fmt(t.events / t.seconds)} | ${mbps(t.inBytes, t.seconds)} | ${mbps(t.outBytes, t.seconds)} | ${t.seconds.toFixed(2)} s | ${t.cost.toFixed(2)}× |`,
+    ),
   ];
   const memory = [
     "| job (own process) | input | events | events/s | MB/s read | memory while running (median) | peak memory (VmHWM) |",

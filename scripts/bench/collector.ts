@@ -24,7 +24,10 @@ interface LoadResult {
   p99Ms: number;
 }
 
-export function startProcess(args: string[], portFrom: (line: string) => number | undefined): Promise<{ child: ChildProcess; port: number }> {
+export function startProcess(
+  args: string[],
+  portFrom: (line: string) => number | undefined,
+): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     const onLine = (chunk: Buffer) => {
@@ -40,10 +43,18 @@ export function startProcess(args: string[], portFrom: (line: string) => number 
 }
 
 function load(port: number, concurrency: number, durationMs: number): Promise<LoadResult> {
-  const child = spawn(process.execPath, [path.join(here, "load.js"), `127.0.0.1:${port}`, String(concurrency), String(durationMs)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    [path.join(here, "load.js"), `127.0.0.1:${port}`, String(concurrency), String(durationMs)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load generator exited ${code}`)))));
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load generator exited ${code}`)),
+    ),
+  );
 }
 
 export interface CollectorRow {
@@ -54,7 +65,9 @@ export interface CollectorRow {
 }
 
 /** A collector (`session-events serve`, of this build or the one `bin` names) on a free port, with its data directory. */
-export async function startCollectorProcess(bin = cli): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
+export async function startCollectorProcess(
+  bin = cli,
+): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "bench-collector-"));
   const started = await startProcess([bin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], (l) => {
     try {
@@ -73,8 +86,14 @@ export async function stopProcess(p: { child: ChildProcess; dataDir?: string }):
   if (p.dataDir) rmSync(p.dataDir, { recursive: true, force: true });
 }
 
-export async function benchCollector({ rounds = 3, durationMs = 2500, levels = [1, 16, 256] } = {}): Promise<CollectorRow[]> {
-  const bare = await startProcess([path.join(here, "bare-server.js")], (l) => (/^\d+$/.test(l.trim()) ? Number(l) : undefined));
+export async function benchCollector({
+  rounds = 3,
+  durationMs = 2500,
+  levels = [1, 16, 256],
+} = {}): Promise<CollectorRow[]> {
+  const bare = await startProcess([path.join(here, "bare-server.js")], (l) =>
+    /^\d+$/.test(l.trim()) ? Number(l) : undefined,
+  );
   const collector = await startCollectorProcess();
   try {
     const rows: CollectorRow[] = [];
@@ -89,7 +108,12 @@ export async function benchCollector({ rounds = 3, durationMs = 2500, levels = [
       rows.push({
         concurrency,
         bare: { rate: median(b.map(rate)), p50: median(b.map((x) => x.p50Ms)), p99: median(b.map((x) => x.p99Ms)) },
-        collector: { rate: median(c.map(rate)), p50: median(c.map((x) => x.p50Ms)), p99: median(c.map((x) => x.p99Ms)), errors: c.reduce((n, x) => n + x.errors, 0) },
+        collector: {
+          rate: median(c.map(rate)),
+          p50: median(c.map((x) => x.p50Ms)),
+          p99: median(c.map((x) => x.p99Ms)),
+          errors: c.reduce((n, x) => n + x.errors, 0),
+        },
         ratio: median(b.map((x, i) => rate(c[i]!) / rate(x))),
       });
     }

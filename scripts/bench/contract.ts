@@ -24,13 +24,25 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createFileRegistry, fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage } from "@bufbuild/protobuf";
+import {
+  createFileRegistry,
+  fromBinary,
+  fromJsonString,
+  toBinary,
+  toJsonString,
+  type DescMessage,
+} from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { bridges } from "../../src/bridge/index.js";
 import type { Bridge } from "../../src/bridge/bridge.js";
 import { contracts } from "../../src/contract/contracts.js";
 import { jsonToMessage, messageToJson } from "../../src/bridge/convert.js";
-import { sessionEndEventMapping, sessionStartEventMapping, vrpEventMapping, type MessageMapping } from "../../src/bridge/mapping.js";
+import {
+  sessionEndEventMapping,
+  sessionStartEventMapping,
+  vrpEventMapping,
+  type MessageMapping,
+} from "../../src/bridge/mapping.js";
 import * as sessionPb from "../../gen/oneiric/session/v1/session_events.js";
 import * as vrpPb from "../../gen/vrp/v1alpha1/vrp_event.js";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
@@ -38,13 +50,19 @@ import { validEnd, validStart, validVrp } from "../../test/support/fixtures.js";
 import { fmt, measure, type Result } from "./harness.js";
 
 // The seed's example events (the same ones the tests start from).
-const start = { ...validStart(), metadata: { test_mode: true, workspace: "/path/to/workspace", git_branch: "main", git_commit: "abc123" } };
+const start = {
+  ...validStart(),
+  metadata: { test_mode: true, workspace: "/path/to/workspace", git_branch: "main", git_commit: "abc123" },
+};
 const end = { ...validEnd(), event_version: "1.0", event_type: "session_end" as const };
 const vrp = validVrp();
 
 /** The messages' descriptors, as `npm run gen` builds them from proto/. */
 const registry = createFileRegistry(
-  fromBinary(FileDescriptorSetSchema, readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../gen/descriptors.binpb"))),
+  fromBinary(
+    FileDescriptorSetSchema,
+    readFileSync(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../gen/descriptors.binpb")),
+  ),
 );
 const descriptor = (name: string): DescMessage => {
   const d = registry.getMessage(name);
@@ -64,9 +82,30 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { event: "SessionStartEvent", bridge: bridges.SessionStartEvent, json: start, mapping: sessionStartEventMapping, validate: contracts.SessionStartEvent.assert, type: sessionPb.SessionStartEvent },
-  { event: "SessionEndEvent", bridge: bridges.SessionEndEvent, json: end, mapping: sessionEndEventMapping, validate: contracts.SessionEndEvent.assert, type: sessionPb.SessionEndEvent },
-  { event: "VrpEvent", bridge: bridges.VrpEvent, json: vrp, mapping: vrpEventMapping, validate: contracts.VrpEvent.assert, type: vrpPb.VrpEvent },
+  {
+    event: "SessionStartEvent",
+    bridge: bridges.SessionStartEvent,
+    json: start,
+    mapping: sessionStartEventMapping,
+    validate: contracts.SessionStartEvent.assert,
+    type: sessionPb.SessionStartEvent,
+  },
+  {
+    event: "SessionEndEvent",
+    bridge: bridges.SessionEndEvent,
+    json: end,
+    mapping: sessionEndEventMapping,
+    validate: contracts.SessionEndEvent.assert,
+    type: sessionPb.SessionEndEvent,
+  },
+  {
+    event: "VrpEvent",
+    bridge: bridges.VrpEvent,
+    json: vrp,
+    mapping: vrpEventMapping,
+    validate: contracts.VrpEvent.assert,
+    type: vrpPb.VrpEvent,
+  },
 ];
 
 export interface ContractRow {
@@ -85,7 +124,8 @@ export function benchContract(): ContractRow[] {
     const writer = new BinaryWriter(); // reused, as the bridge does
     const desc = descriptor(c.mapping.protoName);
     // The peer reads the same text and bytes (the contract JSON is protobuf JSON with the proto field names).
-    if (!Buffer.from(toBinary(desc, fromJsonString(desc, text))).equals(Buffer.from(bytes))) throw new Error(`${c.event}: protobuf-es writes other bytes than the bridge`);
+    if (!Buffer.from(toBinary(desc, fromJsonString(desc, text))).equals(Buffer.from(bytes)))
+      throw new Error(`${c.event}: protobuf-es writes other bytes than the bridge`);
     const ingest = measure([
       { name: "JSON.parse", run: () => JSON.parse(text) },
       { name: "bridge", run: () => c.bridge.toBinary(JSON.parse(text)) },
@@ -117,16 +157,19 @@ export function contractTables(rows: ContractRow[]): string {
   const main = [
     "| event | ingest: JSON.parse (baseline) | bridge: JSON → validate → protobuf | cost | peer: protobuf-es fromJsonString + toBinary | cost | egress: JSON.stringify (baseline) | bridge: protobuf → JSON → validate | cost | peer: protobuf-es fromBinary + toJsonString | cost |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map(({ event, ingest: [parse, inBridge, inPeer], egress: [stringify, outBridge, outPeer] }) =>
-      `| ${event} | ${fmt(parse!.opsPerSec)}/s | ${fmt(inBridge!.opsPerSec)}/s | ${cost(inBridge!)} | ${fmt(inPeer!.opsPerSec)}/s | ${cost(inPeer!)} | ` +
-      `${fmt(stringify!.opsPerSec)}/s | ${fmt(outBridge!.opsPerSec)}/s | ${cost(outBridge!)} | ${fmt(outPeer!.opsPerSec)}/s | ${cost(outPeer!)} |`,
+    ...rows.map(
+      ({ event, ingest: [parse, inBridge, inPeer], egress: [stringify, outBridge, outPeer] }) =>
+        `| ${event} | ${fmt(parse!.opsPerSec)}/s | ${fmt(inBridge!.opsPerSec)}/s | ${cost(inBridge!)} | ${fmt(inPeer!.opsPerSec)}/s | ${cost(inPeer!)} | ` +
+        `${fmt(stringify!.opsPerSec)}/s | ${fmt(outBridge!.opsPerSec)}/s | ${cost(outBridge!)} | ${fmt(outPeer!.opsPerSec)}/s | ${cost(outPeer!)} |`,
     ),
   ];
   const names = rows[0]!.stages.map((s) => s.name);
   const stages = [
     `| event (protobuf bytes) | ${names.join(" | ")} |`,
     `|---|${names.map(() => "---:").join("|")}|`,
-    ...rows.map((r) => `| ${r.event} (${r.bytes} B) | ${r.stages.map((s) => `${fmt(1e9 / s.opsPerSec)} ns`).join(" | ")} |`),
+    ...rows.map(
+      (r) => `| ${r.event} (${r.bytes} B) | ${r.stages.map((s) => `${fmt(1e9 / s.opsPerSec)} ns`).join(" | ")} |`,
+    ),
   ];
   return `${main.join("\n")}\n\nTime per event, by stage (median):\n\n${stages.join("\n")}`;
 }

@@ -33,7 +33,14 @@ export interface EmitterRound {
 
 export interface EmitterBench {
   readonly rounds: EmitterRound[];
-  readonly disk: { events: number; peakBytes: number; afterBytes: number; afterStateBytes: number; spoolSeconds: number; drainSeconds: number };
+  readonly disk: {
+    events: number;
+    peakBytes: number;
+    afterBytes: number;
+    afterStateBytes: number;
+    spoolSeconds: number;
+    drainSeconds: number;
+  };
 }
 
 async function deadTarget(): Promise<string> {
@@ -62,9 +69,17 @@ async function timeCalls(emitter: SessionEventEmitter): Promise<{ p50: number; p
 
 /** Spool `n` starts with the collector down (100 calls at a time, so appends share fsyncs). */
 async function spoolBacklog(spoolDir: string, n: number): Promise<void> {
-  const down = new SessionEventEmitter({ target: await deadTarget(), componentName: "bench", spoolDir, breaker: { failureThreshold: 1, openMs: 3_600_000 }, maxSpoolBytes: 2 ** 40 });
+  const down = new SessionEventEmitter({
+    target: await deadTarget(),
+    componentName: "bench",
+    spoolDir,
+    breaker: { failureThreshold: 1, openMs: 3_600_000 },
+    maxSpoolBytes: 2 ** 40,
+  });
   for (let done = 0; done < n; done += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, n - done) }, () => down.emitSessionStart({ shellType: "BacklogShell" })));
+    await Promise.all(
+      Array.from({ length: Math.min(100, n - done) }, () => down.emitSessionStart({ shellType: "BacklogShell" })),
+    );
   }
   await down.close();
 }
@@ -112,7 +127,13 @@ export async function benchEmitter(): Promise<EmitterBench> {
     const spoolSeconds = (performance.now() - t0) / 1000;
     const peakBytes = dirBytes(spoolDir);
     const t1 = performance.now();
-    const up = new SessionEventEmitter({ target, componentName: "bench", spoolDir, maxSpoolBytes: 2 ** 40, senderConcurrency: 64 });
+    const up = new SessionEventEmitter({
+      target,
+      componentName: "bench",
+      spoolDir,
+      maxSpoolBytes: 2 ** 40,
+      senderConcurrency: 64,
+    });
     await drainAll(up);
     const drainSeconds = (performance.now() - t1) / 1000;
     await up.close(); // the last state, and the reclaimed generation, on disk

@@ -9,7 +9,14 @@ import { fileURLToPath } from "node:url";
 import { fmt, median } from "./harness.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
-export const IMPORT_ENTRIES = ["session-events", "session-events/client", "session-events/server", "session-events/archive", "session-events/log", "session-events/pb"];
+export const IMPORT_ENTRIES = [
+  "session-events",
+  "session-events/client",
+  "session-events/server",
+  "session-events/archive",
+  "session-events/log",
+  "session-events/pb",
+];
 
 function spawnMs(code: string): number {
   const t0 = process.hrtime.bigint();
@@ -40,11 +47,23 @@ export function benchImportTime(rounds = 21): { baselineMs: number; entries: Imp
   }
   return {
     baselineMs: median(baseline),
-    entries: IMPORT_ENTRIES.map((entry) => ({ entry, medianMs: median(times.get(entry)!), overBaselineMs: median(over.get(entry)!) })),
+    entries: IMPORT_ENTRIES.map((entry) => ({
+      entry,
+      medianMs: median(times.get(entry)!),
+      overBaselineMs: median(over.get(entry)!),
+    })),
   };
 }
 
 export function importTimeTable({ baselineMs, entries }: ReturnType<typeof benchImportTime>): string {
-  const rows = entries.map((e) => `| \`import("${e.entry}")\` | ${fmt(e.medianMs)} | ${fmt(e.overBaselineMs)} | ${(e.medianMs / baselineMs).toFixed(2)} |`);
-  return ["| process | median ms | over baseline, ms | × baseline |", "|---|---:|---:|---:|", `| \`node -e 0\` (baseline) | ${fmt(baselineMs)} | 0 | 1.00 |`, ...rows].join("\n");
+  const rows = entries.map(
+    (e) =>
+      `| \`import("${e.entry}")\` | ${fmt(e.medianMs)} | ${fmt(e.overBaselineMs)} | ${(e.medianMs / baselineMs).toFixed(2)} |`,
+  );
+  return [
+    "| process | median ms | over baseline, ms | × baseline |",
+    "|---|---:|---:|---:|",
+    `| \`node -e 0\` (baseline) | ${fmt(baselineMs)} | 0 | 1.00 |`,
+    ...rows,
+  ].join("\n");
 }

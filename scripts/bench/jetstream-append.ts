@@ -85,6 +85,9 @@ export function jetstreamAppendTable(rows: readonly Row[]): string {
   return [
     "| engine | appends/s | ratio to SegmentLog | p50 ms | p99 ms |",
     "| --- | ---: | ---: | ---: | ---: |",
-    ...rows.map((r) => `| ${r.name} | ${Math.round(r.perSecond)} | ${(r.perSecond / base).toFixed(2)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.name} | ${Math.round(r.perSecond)} | ${(r.perSecond / base).toFixed(2)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} |`,
+    ),
   ].join("\n");
 }

@@ -49,10 +49,16 @@ interface Probe {
 }
 
 function probe(port: number, durationMs: number): Promise<Probe> {
-  const child = spawn(process.execPath, [path.join(here, "load.js"), `127.0.0.1:${port}`, "1", String(durationMs)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [path.join(here, "load.js"), `127.0.0.1:${port}`, "1", String(durationMs)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out) as Probe) : reject(new Error(`probe exited ${code}`)))));
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as Probe) : reject(new Error(`probe exited ${code}`)),
+    ),
+  );
 }
 
 interface Senders {
@@ -64,9 +70,13 @@ interface Senders {
 
 /** Start the senders; resolves once each has had an answer, with a function that stops them and gives their figures. */
 async function startSenders(port: number, maxMs: number): Promise<() => Promise<Senders>> {
-  const child: ChildProcess = spawn(process.execPath, [path.join(here, "max-senders.js"), `127.0.0.1:${port}`, String(SENDERS), String(MAX_EVENT_BYTES), String(maxMs)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [path.join(here, "max-senders.js"), `127.0.0.1:${port}`, String(SENDERS), String(MAX_EVENT_BYTES), String(maxMs)],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   let out = "";
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on("data", (d: Buffer) => {
@@ -78,7 +88,11 @@ async function startSenders(port: number, maxMs: number): Promise<() => Promise<
   return () =>
     new Promise((resolve, reject) => {
       child.removeAllListeners("exit");
-      child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.slice("ready\n".length)) as Senders) : reject(new Error(`senders exited ${code}`))));
+      child.on("exit", (code) =>
+        code === 0
+          ? resolve(JSON.parse(out.slice("ready\n".length)) as Senders)
+          : reject(new Error(`senders exited ${code}`)),
+      );
       child.kill("SIGTERM");
     });
 }
@@ -114,11 +128,23 @@ export async function benchLatency({ rounds = 3, durationMs = 5000 } = {}): Prom
       senders.push(await stop());
     }
     const rate = (x: { count: number; seconds: number }) => x.count / x.seconds;
-    const event = sessionStartOfSize(MAX_EVENT_BYTES, SessionStartEvent.create({ componentName: "bench", shellType: "BenchShell" }));
+    const event = sessionStartOfSize(
+      MAX_EVENT_BYTES,
+      SessionStartEvent.create({ componentName: "bench", shellType: "BenchShell" }),
+    );
     return {
       load: [loadBefore, os.loadavg()[0]!],
-      idle: { p50: median(idle.map((x) => x.p50Ms)), p99: median(idle.map((x) => x.p99Ms)), rate: median(idle.map(rate)) },
-      loaded: { p50: median(loaded.map((x) => x.p50Ms)), p99: median(loaded.map((x) => x.p99Ms)), rate: median(loaded.map(rate)), errors: loaded.reduce((n, x) => n + x.errors, 0) },
+      idle: {
+        p50: median(idle.map((x) => x.p50Ms)),
+        p99: median(idle.map((x) => x.p99Ms)),
+        rate: median(idle.map(rate)),
+      },
+      loaded: {
+        p50: median(loaded.map((x) => x.p50Ms)),
+        p99: median(loaded.map((x) => x.p99Ms)),
+        rate: median(loaded.map(rate)),
+        errors: loaded.reduce((n, x) => n + x.errors, 0),
+      },
       senders: {
         rate: median(senders.map(rate)),
         errors: senders.reduce((n, x) => n + x.errors, 0),
@@ -146,7 +172,10 @@ export async function benchLatency({ rounds = 3, durationMs = 5000 } = {}): Prom
  */
 async function eventLoopUnderLoad(durationMs: number): Promise<LatencyResult["eventLoop"]> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "bench-latency-inproc-"));
-  const server = await startServer(parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", dataDir], {}), silentLogger);
+  const server = await startServer(
+    parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", dataDir], {}),
+    silentLogger,
+  );
   try {
     const stop = await startSenders(server.port, durationMs * 4);
     const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -154,7 +183,13 @@ async function eventLoopUnderLoad(durationMs: number): Promise<LatencyResult["ev
     const p = await probe(server.port, durationMs);
     delay.disable();
     await stop();
-    return { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6, probeP50: p.p50Ms, probeP99: p.p99Ms };
+    return {
+      p50: delay.percentile(50) / 1e6,
+      p99: delay.percentile(99) / 1e6,
+      max: delay.max / 1e6,
+      probeP50: p.p50Ms,
+      probeP99: p.p99Ms,
+    };
   } finally {
     await server.shutdown(0);
     rmSync(dataDir, { recursive: true, force: true });
@@ -168,16 +203,32 @@ function stages(json: ReturnType<typeof sessionStartOfSize>): LatencyResult["sta
   const ms = (fn: () => unknown) => median(Array.from({ length: 9 }, () => 1000 / timeFor(fn, 150)));
   const lazy = () => decodeMessage<StartMessage>(sessionStartEventMapping, bytes, { lazyStructs: true });
   const decoded = lazy(); // toJson and encodeMessage leave it unread
-  const logEntry = (event: StartMessage) => LogEntry.encode({ receivedAt: undefined, entry: { $case: "sessionStarted", value: { sessionId: "s", event } } }).finish();
+  const logEntry = (event: StartMessage) =>
+    LogEntry.encode({
+      receivedAt: undefined,
+      entry: { $case: "sessionStarted", value: { sessionId: "s", event } },
+    }).finish();
   return [
-    { name: "decode (strict)", tsProto: ms(() => StartMessage.decode(new BinaryReader(bytes, decodeUtf8Strictly))), codec: ms(lazy) },
-    { name: "validate (toJson)", tsProto: ms(() => bridges.SessionStartEvent.toJson(generated)), codec: ms(() => bridges.SessionStartEvent.toJson(decoded)) },
+    {
+      name: "decode (strict)",
+      tsProto: ms(() => StartMessage.decode(new BinaryReader(bytes, decodeUtf8Strictly))),
+      codec: ms(lazy),
+    },
+    {
+      name: "validate (toJson)",
+      tsProto: ms(() => bridges.SessionStartEvent.toJson(generated)),
+      codec: ms(() => bridges.SessionStartEvent.toJson(decoded)),
+    },
     {
       name: "encode: size check + log entry",
       tsProto: ms(() => [StartMessage.encode(generated).finish().length, logEntry(generated)]),
       codec: ms(() => encodeMessage(sessionStartEventMapping, decoded).finish()),
     },
-    { name: "building the metadata object, when something reads it", tsProto: 0, codec: ms(() => lazy().metadata) - ms(lazy) },
+    {
+      name: "building the metadata object, when something reads it",
+      tsProto: 0,
+      codec: ms(() => lazy().metadata) - ms(lazy),
+    },
   ];
 }
 
@@ -193,7 +244,7 @@ export function latencyTables(r: LatencyResult): string {
     "",
     `Load average (1 min) of the machine: ${r.load[0].toFixed(2)} before the run, ${r.load[1].toFixed(2)} after${cli === path.join(root, "dist/src/cli/bin.js") ? "" : `; collector: ${cli}`}.`,
     "",
-    `Loaded ÷ alone, per round, median: p50 **${r.ratioP50.toFixed(2)}×**, p99 **${r.ratioP99.toFixed(2)}×**. Max-size events stored meanwhile: ${fmt(r.senders.rate)}/s (${(r.senders.rate * MAX_EVENT_BYTES / 2 ** 20).toFixed(1)} MiB/s); refused: ${r.senders.errors}${r.senders.errors ? ` (${JSON.stringify(r.senders.codes)})` : ""}; small calls failed: ${r.loaded.errors}.`,
+    `Loaded ÷ alone, per round, median: p50 **${r.ratioP50.toFixed(2)}×**, p99 **${r.ratioP99.toFixed(2)}×**. Max-size events stored meanwhile: ${fmt(r.senders.rate)}/s (${((r.senders.rate * MAX_EVENT_BYTES) / 2 ** 20).toFixed(1)} MiB/s); refused: ${r.senders.errors}${r.senders.errors ? ` (${JSON.stringify(r.senders.codes)})` : ""}; small calls failed: ${r.loaded.errors}.`,
     "",
     `The same load once more, with the collector in the benchmark's own process: its event loop ran late by p50 ${ms(r.eventLoop.p50)}, p99 ${ms(r.eventLoop.p99)}, at most ${ms(r.eventLoop.max)}, while the small call took p50 ${ms(r.eventLoop.probeP50)}, p99 ${ms(r.eventLoop.probeP99)}.`,
     "",
@@ -202,7 +253,13 @@ export function latencyTables(r: LatencyResult): string {
     "| stage | generated code (ts-proto) | contract codec |",
     "|---|---:|---:|",
     ...r.stages.slice(0, 3).map((s) => `| ${s.name} | ${s.tsProto.toFixed(2)} | ${s.codec.toFixed(2)} |`),
-    `| **EmitSessionStart's path** | **${r.stages.slice(0, 3).reduce((n, s) => n + s.tsProto, 0).toFixed(2)}** | **${r.stages.slice(0, 3).reduce((n, s) => n + s.codec, 0).toFixed(2)}** |`,
+    `| **EmitSessionStart's path** | **${r.stages
+      .slice(0, 3)
+      .reduce((n, s) => n + s.tsProto, 0)
+      .toFixed(2)}** | **${r.stages
+      .slice(0, 3)
+      .reduce((n, s) => n + s.codec, 0)
+      .toFixed(2)}** |`,
     ...r.stages.slice(3).map((s) => `| ${s.name} (not on that path) | — | ${s.codec.toFixed(2)} |`),
   ].join("\n");
 }

@@ -15,7 +15,9 @@ const [target, concurrencyText, durationText] = process.argv.slice(2);
 const concurrency = Number(concurrencyText);
 const durationMs = Number(durationText);
 const client = new SessionServiceClient(target!, credentials.createInsecure());
-const template = bridges.SessionStartEvent.fromJson(SessionStartEvent.create({ componentName: "bench", shellType: "BenchShell", metadata: { run: "bench", n: 1 } }));
+const template = bridges.SessionStartEvent.fromJson(
+  SessionStartEvent.create({ componentName: "bench", shellType: "BenchShell", metadata: { run: "bench", n: 1 } }),
+);
 
 const latencies: number[] = [];
 let errors = 0;

@@ -24,7 +24,9 @@ const durationMs = Number(durationText);
 
 const template = SessionStartEvent.create({ componentName: "bench", shellType: "BenchShell" });
 const json = sessionStartOfSize(bytes, template);
-const request = Buffer.from(EmitSessionStartRequest.encode({ event: bridges.SessionStartEvent.fromJson(json) }).finish());
+const request = Buffer.from(
+  EmitSessionStartRequest.encode({ event: bridges.SessionStartEvent.fromJson(json) }).finish(),
+);
 const idAt = request.indexOf(Buffer.from(json.event_id));
 if (idAt < 0) throw new Error("event_id not found in the encoded request");
 
@@ -54,7 +56,10 @@ function once(client: Client): Promise<void> {
   });
 }
 
-const channels = Array.from({ length: clients }, () => new Client(target!, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+const channels = Array.from(
+  { length: clients },
+  () => new Client(target!, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+);
 await Promise.all(channels.map((c) => once(c)));
 count = 0;
 errors = 0;

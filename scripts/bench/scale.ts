@@ -31,7 +31,12 @@ import { bridges } from "../../src/bridge/index.js";
 import { parseTimestamp } from "../../src/contract/timestamp.js";
 import { encodeFrame, encodeSegmentHeader, HEADER_BYTES } from "../../src/store/frame.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
-import { GetSessionRequest, ListSessionsRequest, SessionServiceClient, SessionStatus } from "../../gen/oneiric/session/v1/session_service.js";
+import {
+  GetSessionRequest,
+  ListSessionsRequest,
+  SessionServiceClient,
+  SessionStatus,
+} from "../../gen/oneiric/session/v1/session_service.js";
 import { validEnd, validStart } from "../../test/support/fixtures.js";
 import { fmt, median } from "./harness.js";
 
@@ -47,7 +52,10 @@ const T0 = Date.UTC(2025, 0, 1);
 const startMs = (i: number) => T0 + i * 30_000;
 
 /** The records of session i: its start, and its end unless it stays open (1 in 10). */
-function sessionRecords(i: number, template: { start: ReturnType<typeof validStart>; end: ReturnType<typeof validEnd> }): Uint8Array[] {
+function sessionRecords(
+  i: number,
+  template: { start: ReturnType<typeof validStart>; end: ReturnType<typeof validEnd> },
+): Uint8Array[] {
   const t = startMs(i);
   const start = bridges.SessionStartEvent.fromJson({
     ...template.start,
@@ -56,10 +64,24 @@ function sessionRecords(i: number, template: { start: ReturnType<typeof validSta
     timestamp: new Date(t).toISOString(),
     pid: 1000 + (i % 30_000),
   });
-  const records = [LogEntry.encode({ receivedAt: parseTimestamp(new Date(t + 3).toISOString()), entry: { $case: "sessionStarted", value: { sessionId: sessionId(i), event: start } } }).finish()];
+  const records = [
+    LogEntry.encode({
+      receivedAt: parseTimestamp(new Date(t + 3).toISOString()),
+      entry: { $case: "sessionStarted", value: { sessionId: sessionId(i), event: start } },
+    }).finish(),
+  ];
   if (i % 10 !== 9) {
-    const end = bridges.SessionEndEvent.fromJson({ ...template.end, session_id: sessionId(i), timestamp: new Date(t + 600_000).toISOString() });
-    records.push(LogEntry.encode({ receivedAt: parseTimestamp(new Date(t + 600_003).toISOString()), entry: { $case: "sessionEnded", value: { sessionId: sessionId(i), event: end } } }).finish());
+    const end = bridges.SessionEndEvent.fromJson({
+      ...template.end,
+      session_id: sessionId(i),
+      timestamp: new Date(t + 600_000).toISOString(),
+    });
+    records.push(
+      LogEntry.encode({
+        receivedAt: parseTimestamp(new Date(t + 600_003).toISOString()),
+        entry: { $case: "sessionEnded", value: { sessionId: sessionId(i), event: end } },
+      }).finish(),
+    );
   }
   return records;
 }
@@ -101,7 +123,8 @@ function writeLog(dir: string, sessions: number): { bytes: number; records: numb
       buf.writeUInt32LE(crc32(payload), used + 16);
       buf.writeUInt32LE(crc32(buf.subarray(used, used + 20)), used + 20);
       buf.set(payload, used + HEADER_BYTES);
-      if (sequence === 1 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload))) throw new Error("frame layout differs from encodeFrame");
+      if (sequence === 1 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload)))
+        throw new Error("frame layout differs from encodeFrame");
       used += HEADER_BYTES + payload.length;
       if (used >= chunk) flush();
     }
@@ -121,7 +144,11 @@ interface Started {
 
 function start(bin: string, dataDir: string): Promise<Started> {
   const began = performance.now();
-  const child = spawn(process.execPath, ["--max-old-space-size=8192", bin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], { stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(
+    process.execPath,
+    ["--max-old-space-size=8192", bin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
   const log: string[] = [];
   return new Promise((resolve, reject) => {
     let partial = "";
@@ -131,7 +158,8 @@ function start(bin: string, dataDir: string): Promise<Started> {
       for (const line of lines) {
         log.push(line);
         const entry = JSON.parse(line) as { msg?: string; port?: number };
-        if (entry.msg === "listening") resolve({ child, port: entry.port!, seconds: (performance.now() - began) / 1000, log });
+        if (entry.msg === "listening")
+          resolve({ child, port: entry.port!, seconds: (performance.now() - began) / 1000, log });
       }
     });
     child.on("exit", (code) => reject(new Error(`serve exited (${code}):\n${log.join("\n")}`)));
@@ -143,7 +171,8 @@ async function stop(s: Started): Promise<void> {
   await new Promise((r) => s.child.once("exit", r));
 }
 
-const rssMiB = (pid: number, field = "VmRSS") => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+const rssMiB = (pid: number, field = "VmRSS") =>
+  Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
 function p99(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -173,19 +202,30 @@ interface Queries {
 }
 
 async function query(port: number, sessions: number, records: number): Promise<Queries> {
-  const client = new SessionServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * MiB });
+  const client = new SessionServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
+    "grpc.max_receive_message_length": 64 * MiB,
+  });
   const unary = <Req, Res>(method: "getSession" | "listSessions", req: Req) =>
-    new Promise<Res>((resolve, reject) => (client[method] as unknown as (r: Req, cb: (e: Error | null, r: Res) => void) => void)(req, (e, r) => (e ? reject(e) : resolve(r))));
+    new Promise<Res>((resolve, reject) =>
+      (client[method] as unknown as (r: Req, cb: (e: Error | null, r: Res) => void) => void)(req, (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
+    );
   let seed = 12345;
   const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-  await timed(200, () => unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) }))); // warm-up
+  await timed(200, () =>
+    unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) })),
+  ); // warm-up
   const getMs = await timed(2000, async () => {
     await unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) }));
   });
   const listed: number[] = [];
   const list = (filter: () => Partial<ListSessionsRequest>) =>
     timed(300, async () => {
-      const r = await unary<ListSessionsRequest, { sessions: unknown[] }>("listSessions", ListSessionsRequest.fromPartial({ pageSize: 50, pageToken: tokenAfter(random(records)), ...filter() }));
+      const r = await unary<ListSessionsRequest, { sessions: unknown[] }>(
+        "listSessions",
+        ListSessionsRequest.fromPartial({ pageSize: 50, pageToken: tokenAfter(random(records)), ...filter() }),
+      );
       listed.push(r.sessions.length);
     });
   const listComponentMs = await list(() => ({ componentName: `component-${random(COMPONENTS)}` }));
@@ -193,10 +233,20 @@ async function query(port: number, sessions: number, records: number): Promise<Q
   // Sessions started within one day, from a random position (no index: the scan budget bounds the page).
   const listTimeMs = await list(() => {
     const day = startMs(random(sessions));
-    return { startedAfter: parseTimestamp(new Date(day).toISOString()), startedBefore: parseTimestamp(new Date(day + 86_400_000).toISOString()) };
+    return {
+      startedAfter: parseTimestamp(new Date(day).toISOString()),
+      startedBefore: parseTimestamp(new Date(day + 86_400_000).toISOString()),
+    };
   });
   client.close();
-  return { getP50: median(getMs), getP99: p99(getMs), listComponentP99: p99(listComponentMs), listOpenP99: p99(listOpenMs), listTimeP99: p99(listTimeMs), listedMedian: median(listed) };
+  return {
+    getP50: median(getMs),
+    getP99: p99(getMs),
+    listComponentP99: p99(listComponentMs),
+    listOpenP99: p99(listOpenMs),
+    listTimeP99: p99(listTimeMs),
+    listedMedian: median(listed),
+  };
 }
 
 export interface ScaleRow {
@@ -220,14 +270,25 @@ export interface ScaleRow {
 
 function dirMiB(dir: string): number {
   let bytes = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) bytes += statSync(path.join(e.parentPath, e.name)).size;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true }))
+    if (e.isFile()) bytes += statSync(path.join(e.parentPath, e.name)).size;
   return bytes / MiB;
 }
 
-async function measureStart(variant: string, bin: string, dataDir: string, sessions: number, records: number, logMiB: number, withQueries: boolean): Promise<ScaleRow> {
+async function measureStart(
+  variant: string,
+  bin: string,
+  dataDir: string,
+  sessions: number,
+  records: number,
+  logMiB: number,
+  withQueries: boolean,
+): Promise<ScaleRow> {
   const s = await start(bin, dataDir);
   const rssListeningMiB = rssMiB(s.child.pid!);
-  const opened = s.log.map((l) => JSON.parse(l) as { msg?: string; replayed?: number; logOpenMs?: number; stateOpenMs?: number }).find((e) => e.msg === "state store opened");
+  const opened = s.log
+    .map((l) => JSON.parse(l) as { msg?: string; replayed?: number; logOpenMs?: number; stateOpenMs?: number })
+    .find((e) => e.msg === "state store opened");
   const queries = withQueries ? await query(s.port, sessions, records) : undefined;
   const rssAfterMiB = rssMiB(s.child.pid!);
   const anonAfterMiB = rssMiB(s.child.pid!, "RssAnon");
@@ -240,7 +301,22 @@ async function measureStart(variant: string, bin: string, dataDir: string, sessi
   } catch {
     // the baseline has no state store
   }
-  return { sessions, records, logMiB, stateMiB, variant, startSeconds: s.seconds, replayed: opened ? String(opened.replayed) : "all (in memory)", rssListeningMiB, rssAfterMiB, anonAfterMiB, fileAfterMiB, logOpenMs: opened?.logOpenMs, stateOpenMs: opened?.stateOpenMs, queries };
+  return {
+    sessions,
+    records,
+    logMiB,
+    stateMiB,
+    variant,
+    startSeconds: s.seconds,
+    replayed: opened ? String(opened.replayed) : "all (in memory)",
+    rssListeningMiB,
+    rssAfterMiB,
+    anonAfterMiB,
+    fileAfterMiB,
+    logOpenMs: opened?.logOpenMs,
+    stateOpenMs: opened?.stateOpenMs,
+    queries,
+  };
 }
 
 /** Start `times` times; the row of the median time to listening (one start is at the mercy of a shared machine). */
@@ -260,11 +336,36 @@ export async function benchScale(): Promise<ScaleRow[]> {
     try {
       const { records, bytes } = writeLog(dataDir, sessions);
       const logMiB = bytes / MiB;
-      rows.push(await measureStart("first start (state store rebuilt from the log, segments sealed)", cli, dataDir, sessions, records, logMiB, false));
-      rows.push(await medianStart(restarts, () => measureStart(`restart (state store checkpointed, segments sealed; median of ${restarts})`, cli, dataDir, sessions, records, logMiB, true)));
+      rows.push(
+        await measureStart(
+          "first start (state store rebuilt from the log, segments sealed)",
+          cli,
+          dataDir,
+          sessions,
+          records,
+          logMiB,
+          false,
+        ),
+      );
+      rows.push(
+        await medianStart(restarts, () =>
+          measureStart(
+            `restart (state store checkpointed, segments sealed; median of ${restarts})`,
+            cli,
+            dataDir,
+            sessions,
+            records,
+            logMiB,
+            true,
+          ),
+        ),
+      );
       // Last, on the same directory: a baseline with the state store restarts from its checkpoint too.
       const label = `${process.env.SCALE_BASELINE_LABEL ?? "baseline (SCALE_BASELINE_BIN)"}; median of ${restarts}`;
-      if (baseline) rows.push(await medianStart(restarts, () => measureStart(label, baseline, dataDir, sessions, records, logMiB, true)));
+      if (baseline)
+        rows.push(
+          await medianStart(restarts, () => measureStart(label, baseline, dataDir, sessions, records, logMiB, true)),
+        );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -10,10 +10,19 @@
  */
 import { credentials } from "@grpc/grpc-js";
 import { bridges } from "../../src/bridge/index.js";
-import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import {
+  StreamEventsRequest,
+  VrpStreamServiceClient,
+  type StreamEventsResponse,
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
 
 const [target, rateText, sessionsText, streamsText, durationText] = process.argv.slice(2);
-const [rate, sessions, streams, durationMs] = [rateText, sessionsText, streamsText, durationText].map(Number) as [number, number, number, number];
+const [rate, sessions, streams, durationMs] = [rateText, sessionsText, streamsText, durationText].map(Number) as [
+  number,
+  number,
+  number,
+  number,
+];
 const client = new VrpStreamServiceClient(target!, credentials.createInsecure());
 const now = () => performance.timeOrigin + performance.now();
 
@@ -33,7 +42,16 @@ const calls = Array.from({ length: streams }, (_, c) => {
   });
   call.on("error", () => {});
   for (const s of mine) {
-    call.write(StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson({ ts_ms: Date.now(), event_type: "SESSION_CREATED", session_id: `tail-${s}`, details: { sent: now() } }) }));
+    call.write(
+      StreamEventsRequest.fromPartial({
+        event: bridges.VrpEvent.fromJson({
+          ts_ms: Date.now(),
+          event_type: "SESSION_CREATED",
+          session_id: `tail-${s}`,
+          details: { sent: now() },
+        }),
+      }),
+    );
     state.sent++;
   }
   return state;
@@ -54,7 +72,16 @@ await new Promise<void>((resolve) => {
       const c = calls[(tick + i) % streams]!;
       if (c.sent - c.acked >= 256) continue; // the window is full: this event is dropped from the schedule
       const s = c.mine[c.session++ % c.mine.length]!;
-      c.call.write(StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson({ ts_ms: Date.now(), event_type: "MUTATION_TICK", session_id: `tail-${s}`, details: { sent: now() } }) }));
+      c.call.write(
+        StreamEventsRequest.fromPartial({
+          event: bridges.VrpEvent.fromJson({
+            ts_ms: Date.now(),
+            event_type: "MUTATION_TICK",
+            session_id: `tail-${s}`,
+            details: { sent: now() },
+          }),
+        }),
+      );
       c.sent++;
       sent++;
     }

@@ -15,7 +15,10 @@ import { startServer } from "../../src/server/server.js";
 
 const mode = process.argv[2];
 const dataDir = mkdtempSync(path.join(tmpdir(), "bench-tailing-"));
-const running = await startServer(parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", dataDir], {}), silentLogger);
+const running = await startServer(
+  parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", dataDir], {}),
+  silentLogger,
+);
 // followLog falls back to log.read when the engine has no follow().
 if (mode === "read") (running.log as { follow?: unknown }).follow = undefined;
 console.log(running.port);

@@ -8,7 +8,11 @@
  *   node tailing-subscribers.js TARGET COUNT WARMUP_MS
  */
 import { credentials } from "@grpc/grpc-js";
-import { SubscribeRequest, VrpStreamServiceClient, type SubscribeResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import {
+  SubscribeRequest,
+  VrpStreamServiceClient,
+  type SubscribeResponse,
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
 
 const [target, countText, warmupText] = process.argv.slice(2);
 const count = Number(countText);

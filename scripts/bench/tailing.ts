@@ -24,8 +24,18 @@ import { fmt, median } from "./harness.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function entry(i: number): Buffer {
-  const event = bridges.VrpEvent.fromJson({ ts_ms: 1700000000000 + i, event_type: "MUTATION_TICK", session_id: `sess-${i % 100}`, details: { tick: i } });
-  return Buffer.from(LogEntry.encode({ receivedAt: undefined, entry: { $case: "vrpReceived", value: { event, producerId: "bench", producerSequence: BigInt(i) } } }).finish());
+  const event = bridges.VrpEvent.fromJson({
+    ts_ms: 1700000000000 + i,
+    event_type: "MUTATION_TICK",
+    session_id: `sess-${i % 100}`,
+    details: { tick: i },
+  });
+  return Buffer.from(
+    LogEntry.encode({
+      receivedAt: undefined,
+      entry: { $case: "vrpReceived", value: { event, producerId: "bench", producerSequence: BigInt(i) } },
+    }).finish(),
+  );
 }
 
 export interface TailCostRow {
@@ -39,7 +49,8 @@ export async function benchTailCost({ sizes = [1_000, 10_000, 100_000], rounds =
   for (const records of sizes) {
     const dir = mkdtempSync(path.join(tmpdir(), "bench-tail-"));
     const log = await SegmentLog.open({ dir });
-    for (let done = 0; done < records; done += 1000) await log.appendGroup(Array.from({ length: Math.min(1000, records - done) }, (_, i) => entry(done + i)));
+    for (let done = 0; done < records; done += 1000)
+      await log.appendGroup(Array.from({ length: Math.min(1000, records - done) }, (_, i) => entry(done + i)));
     const cursor = log.follow(1n);
     for await (const _ of cursor.records()); // caught up
     const t = { cursor: [] as number[], read: [] as number[] };
@@ -61,7 +72,11 @@ export async function benchTailCost({ sizes = [1_000, 10_000, 100_000], rounds =
         f[way].push(log.stats.framesRead - frames);
       }
     }
-    rows.push({ records, cursor: { us: median(t.cursor), frames: median(f.cursor) }, read: { us: median(t.read), frames: median(f.read) } });
+    rows.push({
+      records,
+      cursor: { us: median(t.cursor), frames: median(f.cursor) },
+      read: { us: median(t.read), frames: median(f.read) },
+    });
     await log.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -84,25 +99,66 @@ export interface LagRow {
 function collect(child: ChildProcess): Promise<string> {
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`${child.spawnargs.join(" ")} exited ${code}`)))));
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${child.spawnargs.join(" ")} exited ${code}`)),
+    ),
+  );
 }
 
-export async function benchSubscriberLag({ subscribers = 100, rate = 10_000, durationMs = 6000, warmupMs = 1500 } = {}): Promise<LagRow[]> {
+export async function benchSubscriberLag({
+  subscribers = 100,
+  rate = 10_000,
+  durationMs = 6000,
+  warmupMs = 1500,
+} = {}): Promise<LagRow[]> {
   const rows: LagRow[] = [];
   for (const mode of ["read", "cursor"] as const) {
-    const server = await startProcess([path.join(here, "tailing-server.js"), mode], (l) => (/^\d+$/.test(l.trim()) ? Number(l) : undefined));
+    const server = await startProcess([path.join(here, "tailing-server.js"), mode], (l) =>
+      /^\d+$/.test(l.trim()) ? Number(l) : undefined,
+    );
     const target = `127.0.0.1:${server.port}`;
     try {
-      const subs = spawn(process.execPath, [path.join(here, "tailing-subscribers.js"), target, String(subscribers), String(warmupMs)], { stdio: ["ignore", "pipe", "inherit"] });
+      const subs = spawn(
+        process.execPath,
+        [path.join(here, "tailing-subscribers.js"), target, String(subscribers), String(warmupMs)],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
       const subsOut = collect(subs);
-      await new Promise<void>((resolve) => subs.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve()));
+      await new Promise<void>((resolve) =>
+        subs.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve()),
+      );
       const load = loadavg()[0]!;
-      const producers = spawn(process.execPath, [path.join(here, "tailing-producers.js"), target, String(rate), String(subscribers), "8", String(durationMs)], { stdio: ["ignore", "pipe", "inherit"] });
-      const produced = JSON.parse(await collect(producers)) as { scheduled: number; sent: number; acked: number; seconds: number };
+      const producers = spawn(
+        process.execPath,
+        [path.join(here, "tailing-producers.js"), target, String(rate), String(subscribers), "8", String(durationMs)],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      const produced = JSON.parse(await collect(producers)) as {
+        scheduled: number;
+        sent: number;
+        acked: number;
+        seconds: number;
+      };
       await new Promise((r) => setTimeout(r, 1000)); // let the subscribers drain what was sent
       subs.kill("SIGTERM");
-      const lag = JSON.parse((await subsOut).split("\n").find((l) => l.startsWith("{"))!) as { received: number; p50: number; p99: number; max: number };
-      rows.push({ mode, load, sent: produced.sent / produced.seconds, rate: produced.acked / produced.seconds, acked: produced.acked, received: lag.received, p50: lag.p50, p99: lag.p99, max: lag.max });
+      const lag = JSON.parse((await subsOut).split("\n").find((l) => l.startsWith("{"))!) as {
+        received: number;
+        p50: number;
+        p99: number;
+        max: number;
+      };
+      rows.push({
+        mode,
+        load,
+        sent: produced.sent / produced.seconds,
+        rate: produced.acked / produced.seconds,
+        acked: produced.acked,
+        received: lag.received,
+        p50: lag.p50,
+        p99: lag.p99,
+        max: lag.max,
+      });
     } finally {
       server.child.kill("SIGTERM");
       await new Promise((r) => server.child.once("exit", r));
@@ -118,12 +174,18 @@ export function tailingTables(cost: TailCostRow[], lag: LagRow[]): string {
     "",
     "| records in segment | log cursor (follow) | frames read | read from sequence (baseline) | frames read | baseline ÷ cursor |",
     "|---:|---:|---:|---:|---:|---:|",
-    ...cost.map((r) => `| ${fmt(r.records)} | ${us(r.cursor.us)} | ${r.cursor.frames} | ${us(r.read.us)} | ${r.read.frames} | ${(r.read.us / r.cursor.us).toFixed(1)} |`),
+    ...cost.map(
+      (r) =>
+        `| ${fmt(r.records)} | ${us(r.cursor.us)} | ${r.cursor.frames} | ${us(r.read.us)} | ${r.read.frames} | ${(r.read.us / r.cursor.us).toFixed(1)} |`,
+    ),
     "",
     "100 subscribers, each following one of 100 sessions, while producers send 10,000 VRP events/s (8 StreamEvents calls); lag = send to arrival at the subscriber (after 1.5 s of warm-up):",
     "",
     "| Subscribe reads with | load average | events/s sent (of 10,000 due) | events/s acknowledged | events received by subscribers | lag p50 | lag p99 | lag max |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...lag.map((r) => `| ${r.mode === "cursor" ? "log cursor" : "read from sequence (baseline)"} | ${r.load.toFixed(1)} | ${fmt(r.sent)} | ${fmt(r.rate)} | ${fmt(r.received)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`),
+    ...lag.map(
+      (r) =>
+        `| ${r.mode === "cursor" ? "log cursor" : "read from sequence (baseline)"} | ${r.load.toFixed(1)} | ${fmt(r.sent)} | ${fmt(r.rate)} | ${fmt(r.received)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`,
+    ),
   ].join("\n");
 }

@@ -4,7 +4,11 @@
  * once (no validation, no state machine, no disk). Prints its port.
  */
 import { Server, ServerCredentials, type ServerDuplexStream } from "@grpc/grpc-js";
-import { StreamEventsResponse, VrpStreamServiceService, type StreamEventsRequest } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import {
+  StreamEventsResponse,
+  VrpStreamServiceService,
+  type StreamEventsRequest,
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
 
 const server = new Server();
 server.addService(VrpStreamServiceService, {
@@ -12,7 +16,9 @@ server.addService(VrpStreamServiceService, {
     let count = 0n;
     call.on("data", () => {
       count++;
-      call.write(StreamEventsResponse.fromPartial({ kind: { $case: "ack", value: { acceptedCount: count, sequence: count } } }));
+      call.write(
+        StreamEventsResponse.fromPartial({ kind: { $case: "ack", value: { acceptedCount: count, sequence: count } } }),
+      );
     });
     call.on("end", () => call.end());
   },

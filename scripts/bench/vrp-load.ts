@@ -7,7 +7,11 @@
  */
 import { credentials } from "@grpc/grpc-js";
 import { bridges } from "../../src/bridge/index.js";
-import { StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import {
+  StreamEventsRequest,
+  VrpStreamServiceClient,
+  type StreamEventsResponse,
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
 
 const [target, durationText, windowText] = process.argv.slice(2);
 const durationMs = Number(durationText);
@@ -16,7 +20,9 @@ const client = new VrpStreamServiceClient(target!, credentials.createInsecure())
 const session = `bench-${process.pid}`;
 let ts = Date.now();
 const request = (type: string) =>
-  StreamEventsRequest.fromPartial({ event: bridges.VrpEvent.fromJson({ ts_ms: ts++, event_type: type, session_id: session, details: { tick: ts } }) });
+  StreamEventsRequest.fromPartial({
+    event: bridges.VrpEvent.fromJson({ ts_ms: ts++, event_type: type, session_id: session, details: { tick: ts } }),
+  });
 
 const call = client.streamEvents();
 let sent = 0;

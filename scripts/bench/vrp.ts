@@ -17,10 +17,18 @@ import { fmt, median } from "./harness.js";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 function load(port: number, durationMs: number, window: number): Promise<{ count: number; seconds: number }> {
-  const child = spawn(process.execPath, [path.join(here, "vrp-load.js"), `127.0.0.1:${port}`, String(durationMs), String(window)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(
+    process.execPath,
+    [path.join(here, "vrp-load.js"), `127.0.0.1:${port}`, String(durationMs), String(window)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`vrp load generator exited ${code}`)))));
+  return new Promise((resolve, reject) =>
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`vrp load generator exited ${code}`)),
+    ),
+  );
 }
 
 /** Peak resident set size of a process, in MiB (Linux /proc). */
@@ -36,7 +44,9 @@ export interface VrpBenchResult {
 }
 
 export async function benchVrp({ rounds = 3, durationMs = 3000, window = 256 } = {}): Promise<VrpBenchResult> {
-  const bare = await startProcess([path.join(here, "vrp-bare-server.js")], (l) => (/^\d+$/.test(l.trim()) ? Number(l) : undefined));
+  const bare = await startProcess([path.join(here, "vrp-bare-server.js")], (l) =>
+    /^\d+$/.test(l.trim()) ? Number(l) : undefined,
+  );
   const collector = await startCollectorProcess();
   try {
     const b: number[] = [];

@@ -17,12 +17,24 @@ import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import type { FieldKind, MessageMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { messageOf } from "./message-cache.js";
-import { EVENT_TYPES, type ArchiveEvent, type ArchiveEventType, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
+import {
+  EVENT_TYPES,
+  type ArchiveEvent,
+  type ArchiveEventType,
+  type LogEntryKind,
+  type LogFields,
+  type RecordPosition,
+} from "./event.js";
 
 /** The message a binary record holds: a LogEntry, or one bare event type. */
 export type RecordMessage = "LogEntry" | ArchiveEventType;
 /** The messages a binary record may hold. */
-export const RECORD_MESSAGES: readonly RecordMessage[] = ["LogEntry", "SessionStartEvent", "SessionEndEvent", "VrpEvent"];
+export const RECORD_MESSAGES: readonly RecordMessage[] = [
+  "LogEntry",
+  "SessionStartEvent",
+  "SessionEndEvent",
+  "VrpEvent",
+];
 
 /** A record's bytes could not become an event: the damage rule and what is wrong. */
 export class RecordError extends SessionEventsError {
@@ -61,7 +73,13 @@ const SESSION_ID: WrapperField = { json: "session_id", proto: "sessionId", kind:
 
 /** LogEntry's oneof, as data (mirrors proto/sessionevents/log/v1/log_entry.proto). */
 export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
-  session_started: { case: "sessionStarted", type: "SessionStartEvent", number: 2, eventNumber: 2, fields: [SESSION_ID] },
+  session_started: {
+    case: "sessionStarted",
+    type: "SessionStartEvent",
+    number: 2,
+    eventNumber: 2,
+    fields: [SESSION_ID],
+  },
   session_ended: { case: "sessionEnded", type: "SessionEndEvent", number: 3, eventNumber: 2, fields: [SESSION_ID] },
   vrp_received: {
     case: "vrpReceived",
@@ -83,7 +101,9 @@ export const ENTRY_KINDS: Readonly<Record<LogEntryKind, EntryKindInfo>> = {
 };
 export const LOG_ENTRY_KINDS = Object.keys(ENTRY_KINDS) as LogEntryKind[];
 /** Every wrapper field of any entry kind, by its JSON name. */
-export const WRAPPER_FIELDS: readonly WrapperField["json"][] = [...new Set(LOG_ENTRY_KINDS.flatMap((k) => ENTRY_KINDS[k].fields.map((f) => f.json)))];
+export const WRAPPER_FIELDS: readonly WrapperField["json"][] = [
+  ...new Set(LOG_ENTRY_KINDS.flatMap((k) => ENTRY_KINDS[k].fields.map((f) => f.json))),
+];
 
 const KIND_OF_CASE = new Map(LOG_ENTRY_KINDS.map((k) => [ENTRY_KINDS[k].case, k]));
 
@@ -101,21 +121,29 @@ const logEntryScanMapping: MessageMapping = {
   protoName: "sessionevents.log.v1.LogEntry",
   fields: LOG_ENTRY_KINDS.map((kind) => {
     const info = ENTRY_KINDS[kind];
-    const wrapper: MessageMapping = { name: kind, protoName: kind, fields: [message("event", info.eventNumber, EVENT_TYPES[info.type].mapping)] };
+    const wrapper: MessageMapping = {
+      name: kind,
+      protoName: kind,
+      fields: [message("event", info.eventNumber, EVENT_TYPES[info.type].mapping)],
+    };
     return message(kind, info.number, wrapper);
   }),
 };
 
 /** Bytes -> event; undefined for a log record that holds no event (the VRP policy in force). Throws RecordError. */
 export function decodeRecord(bytes: Uint8Array, as: RecordMessage, position: RecordPosition): ArchiveEvent | undefined {
-  return as === "LogEntry" ? decodeLogEntry(bytes, position) : bareEvent(as, () => EVENT_TYPES[as].bridge.fromBinary(bytes), position);
+  return as === "LogEntry"
+    ? decodeLogEntry(bytes, position)
+    : bareEvent(as, () => EVENT_TYPES[as].bridge.fromBinary(bytes), position);
 }
 
 /** Event -> bytes of the chosen message. Throws ValidationError (the event breaks its contract). */
 export function encodeRecord(event: ArchiveEvent, as: RecordMessage): Uint8Array {
   if (as === "LogEntry") return encodeLogEntry(event);
   if (event.type !== as) {
-    throw new ValidationError(event.type, [{ path: "", rule: "type", message: `is a ${event.type}, but this output holds ${as} messages` }]);
+    throw new ValidationError(event.type, [
+      { path: "", rule: "type", message: `is a ${event.type}, but this output holds ${as} messages` },
+    ]);
   }
   return encodeMessageBytes(EVENT_TYPES[as].mapping, messageOf(as, event.json) as object);
 }
@@ -139,7 +167,11 @@ function asContract(convert: () => unknown): unknown {
 function decodeLogEntry(bytes: Uint8Array, position: RecordPosition): ArchiveEvent | undefined {
   const entry = asContract(() => decodeChecked(logEntryScanMapping, LogEntry, bytes)) as LogEntry;
   const oneof = entry.entry;
-  if (!oneof) throw new RecordError("unknown_record", "a LogEntry that holds no event this contract knows (a newer entry kind, or not a LogEntry)");
+  if (!oneof)
+    throw new RecordError(
+      "unknown_record",
+      "a LogEntry that holds no event this contract knows (a newer entry kind, or not a LogEntry)",
+    );
   if (oneof.$case === "vrpPolicyChanged") return undefined; // the collector's own configuration, not an event
   const kind = KIND_OF_CASE.get(oneof.$case)!;
   const info = ENTRY_KINDS[kind];
@@ -152,7 +184,9 @@ function decodeLogEntry(bytes: Uint8Array, position: RecordPosition): ArchiveEve
     try {
       receivedAt = formatTimestamp(entry.receivedAt);
     } catch (e) {
-      throw new RecordError("contract", "received_at is not a valid Timestamp", [{ path: "/received_at", rule: "timestamp_range", message: (e as Error).message }]);
+      throw new RecordError("contract", "received_at is not a valid Timestamp", [
+        { path: "/received_at", rule: "timestamp_range", message: (e as Error).message },
+      ]);
     }
   }
   const log: Record<string, unknown> = { kind };
@@ -160,7 +194,8 @@ function decodeLogEntry(bytes: Uint8Array, position: RecordPosition): ArchiveEve
   if (receivedAt !== undefined) log.receivedAt = receivedAt;
   for (const field of info.fields) {
     const value = wrapper[field.proto];
-    if (value !== "" && value !== 0n) log[field.proto] = field.kind === "uint64" ? exactCounter(value as bigint, field.json) : value;
+    if (value !== "" && value !== 0n)
+      log[field.proto] = field.kind === "uint64" ? exactCounter(value as bigint, field.json) : value;
   }
   return { type: info.type, family, json: json as ArchiveEvent["json"], log: log as unknown as LogFields, position };
 }
@@ -178,7 +213,9 @@ function encodeLogEntry(event: ArchiveEvent): Uint8Array {
   const kind = event.log?.kind ?? EVENT_TYPES[event.type].entryKind;
   const info = ENTRY_KINDS[kind];
   if (info.type !== event.type) {
-    throw new ValidationError(event.type, [{ path: "", rule: "type", message: `a ${kind} entry holds a ${info.type}, not a ${event.type}` }]);
+    throw new ValidationError(event.type, [
+      { path: "", rule: "type", message: `a ${kind} entry holds a ${info.type}, not a ${event.type}` },
+    ]);
   }
   const value: Record<string, unknown> = { event: messageOf(event.type, event.json) };
   for (const field of info.fields) value[field.proto] = event.log?.[field.proto] ?? (field.kind === "string" ? "" : 0n);
@@ -194,7 +231,11 @@ function encodeLogEntry(event: ArchiveEvent): Uint8Array {
  * encoder, without wrapping every Struct value first): fields in number
  * order, defaults left out, the event as its own length-delimited field.
  */
-function writeLogEntry(info: EntryKindInfo, receivedAt: Timestamp | undefined, value: Record<string, unknown>): Uint8Array {
+function writeLogEntry(
+  info: EntryKindInfo,
+  receivedAt: Timestamp | undefined,
+  value: Record<string, unknown>,
+): Uint8Array {
   try {
     return writeLogEntryWith(logEntryWriter, info, receivedAt, value);
   } catch (e) {
@@ -205,18 +246,29 @@ function writeLogEntry(info: EntryKindInfo, receivedAt: Timestamp | undefined, v
 /** One writer, reused: encoding is synchronous, and its buffer stays grown. */
 const logEntryWriter = new BinaryWriter();
 
-function writeLogEntryWith(writer: BinaryWriter, info: EntryKindInfo, receivedAt: Timestamp | undefined, value: Record<string, unknown>): Uint8Array {
+function writeLogEntryWith(
+  writer: BinaryWriter,
+  info: EntryKindInfo,
+  receivedAt: Timestamp | undefined,
+  value: Record<string, unknown>,
+): Uint8Array {
   if (receivedAt !== undefined) Timestamp.encode(receivedAt, writer.uint32((1 << 3) | 2).fork()).join();
   writer.uint32((info.number << 3) | 2).fork();
   for (const field of wrapperOrder(info)) {
     if (field === "event") {
-      if (value.event !== undefined) encodeMessage(EVENT_TYPES[info.type].mapping, value.event as object, writer.uint32((info.eventNumber << 3) | 2).fork()).join();
+      if (value.event !== undefined)
+        encodeMessage(
+          EVENT_TYPES[info.type].mapping,
+          value.event as object,
+          writer.uint32((info.eventNumber << 3) | 2).fork(),
+        ).join();
     } else if (field.kind === "string") {
       if (value[field.proto] !== "") writer.uint32((field.number << 3) | 2).string(value[field.proto] as string);
     } else {
       const n = value[field.proto] as bigint;
       if (n === 0n) continue;
-      if (BigInt.asUintN(64, n) !== n) throw new Error(`value provided for field message.${field.proto} of type uint64 too large`);
+      if (BigInt.asUintN(64, n) !== n)
+        throw new Error(`value provided for field message.${field.proto} of type uint64 too large`);
       writer.uint32(field.number << 3).uint64(n);
     }
   }
@@ -227,7 +279,9 @@ const wrapperOrders = new Map<EntryKindInfo, readonly (WrapperField | "event")[]
 function wrapperOrder(info: EntryKindInfo): readonly (WrapperField | "event")[] {
   let order = wrapperOrders.get(info);
   if (!order) {
-    order = [...info.fields, "event" as const].sort((a, b) => (a === "event" ? info.eventNumber : a.number) - (b === "event" ? info.eventNumber : b.number));
+    order = [...info.fields, "event" as const].sort(
+      (a, b) => (a === "event" ? info.eventNumber : a.number) - (b === "event" ? info.eventNumber : b.number),
+    );
     wrapperOrders.set(info, order);
   }
   return order;

@@ -50,7 +50,11 @@ export function describeDamage(d: ArchiveDamage): string {
     p.offset !== undefined ? `byte ${p.offset}` : undefined,
     p.sequence !== undefined ? `sequence ${p.sequence}` : undefined,
   ].filter(Boolean);
-  const record = p.after ? (p.index === 0 ? "before the first record" : `after record ${p.index}`) : `record ${p.index}`;
+  const record = p.after
+    ? p.index === 0
+      ? "before the first record"
+      : `after record ${p.index}`
+    : `record ${p.index}`;
   const head = `${p.source} ${record}${where.length ? ` (${where.join(", ")})` : ""}: ${d.message} [${d.rule}]`;
   const issues = (d.issues ?? []).map((i) => `\n  ${i.path || "/"}: ${i.message} [${i.rule}]`);
   return head + issues.join("");

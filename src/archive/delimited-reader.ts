@@ -24,13 +24,25 @@ export async function* readDelimited(window: ByteWindow): AsyncGenerator<RawItem
             ? "malformed length prefix (a varint longer than 10 bytes)"
             : `length prefix ${header.value} exceeds ${MAX_PAYLOAD_BYTES}`;
       const bytes = await window.drain();
-      yield { kind: "damage", rule: header === "short" ? "torn" : "framing", message: `${message}; the ${bytes} bytes from here cannot be read`, offset, bytes };
+      yield {
+        kind: "damage",
+        rule: header === "short" ? "torn" : "framing",
+        message: `${message}; the ${bytes} bytes from here cannot be read`,
+        offset,
+        bytes,
+      };
       return;
     }
     const size = header.bytes + header.value;
     if (!(await window.want(size))) {
       const bytes = await window.drain();
-      yield { kind: "damage", rule: "torn", message: `torn record (${bytes - header.bytes} of ${header.value} bytes)`, offset, bytes };
+      yield {
+        kind: "damage",
+        rule: "torn",
+        message: `torn record (${bytes - header.bytes} of ${header.value} bytes)`,
+        offset,
+        bytes,
+      };
       return;
     }
     const payload = window.view().subarray(header.bytes, size);

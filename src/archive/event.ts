@@ -7,7 +7,12 @@
  * type is recognised.
  */
 import { bridges, type Bridge } from "../bridge/index.js";
-import { sessionEndEventMapping, sessionStartEventMapping, vrpEventMapping, type MessageMapping } from "../bridge/mapping.js";
+import {
+  sessionEndEventMapping,
+  sessionStartEventMapping,
+  vrpEventMapping,
+  type MessageMapping,
+} from "../bridge/mapping.js";
 import { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
 import { VrpEvent } from "../../gen/vrp/v1alpha1/vrp_event.js";
 import { parseTimestamp } from "../contract/timestamp.js";

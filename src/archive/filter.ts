@@ -5,7 +5,15 @@
  */
 import { ValidationError } from "../contract/errors.js";
 import { parseTimestamp, timestampStatus } from "../contract/timestamp.js";
-import { ARCHIVE_EVENT_TYPES, ARCHIVE_FAMILIES, EVENT_TYPES, compareTimes, type ArchiveEvent, type ArchiveFamily, type EventTime } from "./event.js";
+import {
+  ARCHIVE_EVENT_TYPES,
+  ARCHIVE_FAMILIES,
+  EVENT_TYPES,
+  compareTimes,
+  type ArchiveEvent,
+  type ArchiveFamily,
+  type EventTime,
+} from "./event.js";
 
 /** Which events a read keeps (family, type, session, time range). */
 export interface EventFilter {
@@ -28,7 +36,12 @@ export type EventPredicate = (event: ArchiveEvent) => boolean;
 export function compileFilter(filter: EventFilter = {}): EventPredicate {
   const issues: { path: string; rule: string; message: string }[] = [];
   for (const family of filter.families ?? []) {
-    if (!ARCHIVE_FAMILIES.includes(family)) issues.push({ path: "/families", rule: "enum", message: `unknown family ${JSON.stringify(family)} (expected ${ARCHIVE_FAMILIES.join(" or ")})` });
+    if (!ARCHIVE_FAMILIES.includes(family))
+      issues.push({
+        path: "/families",
+        rule: "enum",
+        message: `unknown family ${JSON.stringify(family)} (expected ${ARCHIVE_FAMILIES.join(" or ")})`,
+      });
   }
   for (const type of filter.types ?? []) {
     if (type === "") issues.push({ path: "/types", rule: "minLength", message: "a type must not be empty" });
@@ -37,7 +50,11 @@ export function compileFilter(filter: EventFilter = {}): EventPredicate {
     const text = filter[key];
     if (text === undefined) return undefined;
     if (timestampStatus(text) !== "ok") {
-      issues.push({ path: `/${key}`, rule: "format", message: `must be an RFC 3339 date-time, like 2026-11-22T00:00:00Z (got ${JSON.stringify(text)})` });
+      issues.push({
+        path: `/${key}`,
+        rule: "format",
+        message: `must be an RFC 3339 date-time, like 2026-11-22T00:00:00Z (got ${JSON.stringify(text)})`,
+      });
       return undefined;
     }
     const ts = parseTimestamp(text);
@@ -45,7 +62,8 @@ export function compileFilter(filter: EventFilter = {}): EventPredicate {
   };
   const since = instant("since");
   const until = instant("until");
-  if (since && until && compareTimes(since, until) >= 0) issues.push({ path: "/until", rule: "range", message: "must be after since" });
+  if (since && until && compareTimes(since, until) >= 0)
+    issues.push({ path: "/until", rule: "range", message: "must be after since" });
   if (issues.length > 0) throw new ValidationError("EventFilter", issues);
 
   const families = filter.families?.length ? new Set(filter.families) : undefined;

@@ -22,7 +22,13 @@ const RESERVED_FLAGS = 0xe0;
 
 /** Whether bytes start like a gzip member: magic, deflate, no reserved flag bits (RFC 1952, 2.3.1). */
 export function looksLikeGzip(head: Buffer): boolean {
-  return head.length >= 4 && head[0] === MAGIC[0] && head[1] === MAGIC[1] && head[2] === DEFLATE && (head[3]! & RESERVED_FLAGS) === 0;
+  return (
+    head.length >= 4 &&
+    head[0] === MAGIC[0] &&
+    head[1] === MAGIC[1] &&
+    head[2] === DEFLATE &&
+    (head[3]! & RESERVED_FLAGS) === 0
+  );
 }
 
 export interface GzipDamage {
@@ -53,7 +59,11 @@ export async function* gunzipMembers(compressed: ByteWindow, damage: GzipDamage[
       for (let step = await inflated.next(); ; step = await inflated.next()) {
         if (step.done) {
           if (step.value) {
-            damage.push({ compressedOffset: compressed.offset, message: `member ${member}: ${step.value.message}`, torn: step.value.torn });
+            damage.push({
+              compressedOffset: compressed.offset,
+              message: `member ${member}: ${step.value.message}`,
+              torn: step.value.torn,
+            });
             return;
           }
           break;
@@ -76,7 +86,11 @@ export async function* gunzipMembers(compressed: ByteWindow, damage: GzipDamage[
     if (storedCrc !== crc || storedSize !== size % 2 ** 32) {
       // The data was inflated without error and each event is still checked by
       // its contract; but the member is not what was written.
-      damage.push({ compressedOffset: trailerAt, message: `member ${member}: trailer mismatch (CRC-32 ${storedCrc} stored, ${crc} computed; size ${storedSize} stored, ${size % 2 ** 32} inflated)`, torn: false });
+      damage.push({
+        compressedOffset: trailerAt,
+        message: `member ${member}: trailer mismatch (CRC-32 ${storedCrc} stored, ${crc} computed; size ${storedSize} stored, ${size % 2 ** 32} inflated)`,
+        torn: false,
+      });
     }
   }
 }
@@ -130,7 +144,9 @@ async function readHeader(window: ByteWindow): Promise<string> {
  * error that ended it early, if any. Leaves the window just after the
  * deflate data (zlib tells how many bytes it used).
  */
-async function* inflateMember(window: ByteWindow): AsyncGenerator<Buffer, { message: string; torn: boolean } | undefined> {
+async function* inflateMember(
+  window: ByteWindow,
+): AsyncGenerator<Buffer, { message: string; torn: boolean } | undefined> {
   const inflater = createInflateRaw();
   const output: Buffer[] = [];
   let ended = false;

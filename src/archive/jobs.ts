@@ -75,18 +75,28 @@ export async function importArchive(input: string, options: ImportOptions): Prom
       payload = encodeRecord(event, as);
     } catch (e) {
       if (!(e instanceof ValidationError)) throw e;
-      return pass.report({ position: event.position, rule: "contract", message: `cannot be written as ${as}`, issues: e.issues }).then(() => undefined);
+      return pass
+        .report({ position: event.position, rule: "contract", message: `cannot be written as ${as}`, issues: e.issues })
+        .then(() => undefined);
     }
     if (to === "delimited") return Buffer.concat([varintPrefix(payload.length), payload]);
     // The log's own sequences are kept; events without one are numbered on.
     const sequence = event.log?.sequence ?? last + 1n;
     if (sequence <= last) {
-      return pass.report({ position: event.position, rule: "sequence", message: `log_sequence ${sequence} does not follow ${last}` }).then(() => undefined);
+      return pass
+        .report({
+          position: event.position,
+          rule: "sequence",
+          message: `log_sequence ${sequence} does not follow ${last}`,
+        })
+        .then(() => undefined);
     }
     const first = last === 0n;
     last = sequence;
     // A segment starts with its header, which names its first record.
-    return first ? Buffer.concat([encodeSegmentHeader(sequence), encodeFrame(sequence, payload)]) : encodeFrame(sequence, payload);
+    return first
+      ? Buffer.concat([encodeSegmentHeader(sequence), encodeFrame(sequence, payload)])
+      : encodeFrame(sequence, payload);
   });
 }
 
@@ -165,5 +175,7 @@ function countLines(bytes: Uint8Array): number {
 
 function joined(parts: (string | Uint8Array)[]): string | Uint8Array {
   if (parts.length === 1) return parts[0]!;
-  return typeof parts[0] === "string" && parts.every((p) => typeof p === "string") ? parts.join("") : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
+  return typeof parts[0] === "string" && parts.every((p) => typeof p === "string")
+    ? parts.join("")
+    : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
 }

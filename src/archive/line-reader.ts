@@ -17,12 +17,18 @@ export const MAX_LINE_BYTES = MAX_PAYLOAD_BYTES;
 /** Lines handed out at once, at most (a chunk's worth would hold megabytes of heap). */
 const MAX_BATCH = 256;
 
-export async function* readLines(window: ByteWindow, options: { readonly blankLines?: boolean } = {}): AsyncGenerator<RawItem> {
+export async function* readLines(
+  window: ByteWindow,
+  options: { readonly blankLines?: boolean } = {},
+): AsyncGenerator<RawItem> {
   for await (const batch of readLineBatches(window, options)) yield* batch;
 }
 
 /** readLines' items in batches: every line the window already holds, before waiting for more input (one await per chunk). */
-export async function* readLineBatches(window: ByteWindow, options: { readonly blankLines?: boolean } = {}): AsyncGenerator<RawItem[]> {
+export async function* readLineBatches(
+  window: ByteWindow,
+  options: { readonly blankLines?: boolean } = {},
+): AsyncGenerator<RawItem[]> {
   let line = 0;
   let batch: RawItem[] = [];
   while (true) {
@@ -43,7 +49,14 @@ export async function* readLineBatches(window: ByteWindow, options: { readonly b
     }
     if (end < 0 && window.available > MAX_LINE_BYTES) {
       const bytes = await skipPastNewline(window);
-      batch.push({ kind: "damage", rule: "json", message: `line longer than ${MAX_LINE_BYTES} bytes`, offset, bytes, line });
+      batch.push({
+        kind: "damage",
+        rule: "json",
+        message: `line longer than ${MAX_LINE_BYTES} bytes`,
+        offset,
+        bytes,
+        line,
+      });
       continue;
     }
     const length = end < 0 ? window.available : end;

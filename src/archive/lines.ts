@@ -15,7 +15,14 @@ import { isPlainObject } from "../contract/shape.js";
 import { compileContract } from "../contract/validate.js";
 import { ENTRY_KINDS, LOG_ENTRY_KINDS, RecordError, WRAPPER_FIELDS } from "./codec.js";
 import { convertJson } from "./message-cache.js";
-import { EVENT_TYPES, recogniseEventType, type ArchiveEvent, type LogEntryKind, type LogFields, type RecordPosition } from "./event.js";
+import {
+  EVENT_TYPES,
+  recogniseEventType,
+  type ArchiveEvent,
+  type LogEntryKind,
+  type LogFields,
+  type RecordPosition,
+} from "./event.js";
 
 /** One of LINE_LAYOUTS. */
 export type LineLayout = "events" | "records";
@@ -38,13 +45,20 @@ export const ARCHIVE_RECORD_SCHEMA = {
     producer_id: { type: "string", description: "vrp_received: the producer's identity." },
     producer_sequence: { ...counter, description: "vrp_received: the producer's own sequence number of the event." },
     cause_sequence: { ...counter, description: "vrp_derived: log sequence of the event that caused it." },
-    event: { type: "object", additionalProperties: true, description: "The contract event (SessionStartEvent, SessionEndEvent or VrpEvent JSON)." },
+    event: {
+      type: "object",
+      additionalProperties: true,
+      description: "The contract event (SessionStartEvent, SessionEndEvent or VrpEvent JSON).",
+    },
   },
   required: ["entry", "event"],
   additionalProperties: false,
 } as const;
 
-const recordContract = compileContract<Record<string, unknown>>({ name: "ArchiveRecord", schema: ARCHIVE_RECORD_SCHEMA });
+const recordContract = compileContract<Record<string, unknown>>({
+  name: "ArchiveRecord",
+  schema: ARCHIVE_RECORD_SCHEMA,
+});
 
 export function formatLine(event: ArchiveEvent, layout: LineLayout): string {
   if (layout === "events" || !event.log) return JSON.stringify(event.json);
@@ -68,7 +82,10 @@ export function parseLine(text: string, position: RecordPosition): ArchiveEvent 
   if (Object.hasOwn(value, "entry")) return parseRecordLine(value, position);
   const type = recogniseEventType(value);
   if (!type) {
-    throw new RecordError("unknown_record", "not a contract event: it has none of ts_ms (VrpEvent), event_id (SessionStartEvent) or session_id (SessionEndEvent)");
+    throw new RecordError(
+      "unknown_record",
+      "not a contract event: it has none of ts_ms (VrpEvent), event_id (SessionStartEvent) or session_id (SessionEndEvent)",
+    );
   }
   return { type, family: EVENT_TYPES[type].family, json: validEvent(type, value), position };
 }
@@ -105,7 +122,11 @@ function validEvent(type: ArchiveEvent["type"], value: unknown, prefix = ""): Ar
     convertJson(type, value as object);
   } catch (e) {
     if (!(e instanceof ValidationError)) throw e;
-    throw new RecordError("contract", `not a valid ${type}`, e.issues.map((i) => ({ ...i, path: prefix + i.path })));
+    throw new RecordError(
+      "contract",
+      `not a valid ${type}`,
+      e.issues.map((i) => ({ ...i, path: prefix + i.path })),
+    );
   }
   return value as ArchiveEvent["json"];
 }

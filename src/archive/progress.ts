@@ -39,7 +39,8 @@ export function renderProgress(label: string, p: ReadProgress, seconds: number):
   const mbPerSecond = seconds > 0 ? p.bytes / 1e6 / seconds : 0;
   const eventsPerSecond = seconds > 0 ? Math.round(p.events / seconds) : 0;
   const rates = `${mbPerSecond.toFixed(1)} MB/s  ${eventsPerSecond.toLocaleString("en-US")} events/s`;
-  if (!p.totalBytes) return `${label} ${(p.bytes / 1e6).toFixed(1)} MB  ${p.events.toLocaleString("en-US")} events  ${rates}`;
+  if (!p.totalBytes)
+    return `${label} ${(p.bytes / 1e6).toFixed(1)} MB  ${p.events.toLocaleString("en-US")} events  ${rates}`;
   const fraction = Math.min(1, p.bytes / p.totalBytes);
   const filled = Math.round(fraction * BAR_WIDTH);
   const bar = "=".repeat(Math.max(0, filled - 1)) + (filled > 0 ? ">" : "") + " ".repeat(BAR_WIDTH - filled);

@@ -13,7 +13,13 @@ export type RawItem =
       /** The framing's log sequence, where it has one. */
       readonly sequence?: bigint;
     }
-  | { readonly kind: "line"; readonly text: string; readonly offset: number; readonly line: number; readonly bytes: number }
+  | {
+      readonly kind: "line";
+      readonly text: string;
+      readonly offset: number;
+      readonly line: number;
+      readonly bytes: number;
+    }
   /**
    * The end of a data directory's last segment after its last good record:
    * a write the collector has not finished (or that a crash cut), never

@@ -109,7 +109,12 @@ export interface RecordFastPath {
  * takes come out as the bytes it wrote (a Uint8Array of whole lines) instead
  * of events.
  */
-export async function* readEventBatches(input: string, options: ReadOptions, pass: Pass, fast?: RecordFastPath): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
+export async function* readEventBatches(
+  input: string,
+  options: ReadOptions,
+  pass: Pass,
+  fast?: RecordFastPath,
+): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
   const { tally } = pass;
   let bytes = 0;
   let totalBytes: number | undefined;
@@ -131,11 +136,20 @@ export async function* readEventBatches(input: string, options: ReadOptions, pas
 /** Events handed out at once, at most: a chunk's worth of them would hold several MiB of heap. */
 const MAX_BATCH = 512;
 
-const hasFilter = (f: EventFilter | undefined) => !!f && (!!f.families?.length || !!f.types?.length || f.since !== undefined || f.until !== undefined);
+const hasFilter = (f: EventFilter | undefined) =>
+  !!f && (!!f.families?.length || !!f.types?.length || f.since !== undefined || f.until !== undefined);
 
-async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, keep, report }: Pass, fast: RecordFastPath | undefined): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
+async function* eventsOf(
+  source: OpenedSource,
+  options: ReadOptions,
+  { tally, keep, report }: Pass,
+  fast: RecordFastPath | undefined,
+): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
   if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
-    throw new SessionEventsError(`message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`, { code: "INVALID_ARGUMENT" });
+    throw new SessionEventsError(
+      `message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`,
+      { code: "INVALID_ARGUMENT" },
+    );
   }
   const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
   const fastRecords = as === "LogEntry" ? fast : undefined;
@@ -166,7 +180,16 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
           const ofRecord = item.bytes > 0; // a gap in sequences is not a record of its own
           if (ofRecord) index++;
           const where = ofRecord ? { index } : { index, after: true }; // not a record: it lies after record `index`
-          yield* reportAfterOut(rawDamage(item, { source: part.name, ...where, offset: item.offset, line: item.line, sequence: item.sequence }), ofRecord);
+          yield* reportAfterOut(
+            rawDamage(item, {
+              source: part.name,
+              ...where,
+              offset: item.offset,
+              line: item.line,
+              sequence: item.sequence,
+            }),
+            ofRecord,
+          );
           continue;
         }
         index++;
@@ -198,13 +221,19 @@ async function* eventsOf(source: OpenedSource, options: ReadOptions, { tally, ke
 }
 
 /** The record's event, or the damage that keeps it from being one. */
-function decode(item: Extract<RawItem, { kind: "record" | "line" }>, as: RecordMessage, position: RecordPosition): ArchiveEvent | ArchiveDamage | undefined {
+function decode(
+  item: Extract<RawItem, { kind: "record" | "line" }>,
+  as: RecordMessage,
+  position: RecordPosition,
+): ArchiveEvent | ArchiveDamage | undefined {
   const bytes = item.kind === "line" ? item.bytes : item.payload.length;
   try {
     return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);
   } catch (e) {
-    if (e instanceof RecordError) return { position, rule: e.rule, message: e.message, issues: e.issues.length > 0 ? e.issues : undefined, bytes };
-    if (e instanceof SyntaxError && item.kind === "line") return { position, rule: "json", message: `malformed JSON: ${e.message}`, bytes };
+    if (e instanceof RecordError)
+      return { position, rule: e.rule, message: e.message, issues: e.issues.length > 0 ? e.issues : undefined, bytes };
+    if (e instanceof SyntaxError && item.kind === "line")
+      return { position, rule: "json", message: `malformed JSON: ${e.message}`, bytes };
     throw e;
   }
 }

@@ -51,9 +51,20 @@ export async function archiveSegment(segment: { file: string; first: bigint }, d
   try {
     await exportArchive(segment.file, { output: aside, gzip: true, layout: "records", format: "segment" });
     const summary = await verifyArchive(aside, { format: "jsonl" });
-    const expected = { events: held.events, damaged: 0, firstSequence: held.firstEvent?.toString(), lastSequence: held.lastEvent?.toString() };
-    const found = { events: summary.events, damaged: summary.damaged, firstSequence: summary.firstSequence, lastSequence: summary.lastSequence };
-    if (JSON.stringify(expected) !== JSON.stringify(found)) throw new ArchiveVerificationError(aside, `expected ${JSON.stringify(expected)}, read ${JSON.stringify(found)}`);
+    const expected = {
+      events: held.events,
+      damaged: 0,
+      firstSequence: held.firstEvent?.toString(),
+      lastSequence: held.lastEvent?.toString(),
+    };
+    const found = {
+      events: summary.events,
+      damaged: summary.damaged,
+      firstSequence: summary.firstSequence,
+      lastSequence: summary.lastSequence,
+    };
+    if (JSON.stringify(expected) !== JSON.stringify(found))
+      throw new ArchiveVerificationError(aside, `expected ${JSON.stringify(expected)}, read ${JSON.stringify(found)}`);
     await rename(aside, final);
     await syncPath(dir); // the final name, durable
   } catch (e) {
@@ -71,7 +82,12 @@ export async function removeArchiveLeftovers(dir: string): Promise<string[]> {
 }
 
 /** The segment's records, read strictly with the one frame reader: its last sequence, and which records are events. */
-async function countSegment(segment: { file: string; first: bigint }): Promise<{ last: bigint | undefined; events: number; firstEvent: bigint | undefined; lastEvent: bigint | undefined }> {
+async function countSegment(segment: { file: string; first: bigint }): Promise<{
+  last: bigint | undefined;
+  events: number;
+  firstEvent: bigint | undefined;
+  lastEvent: bigint | undefined;
+}> {
   const { size } = await stat(segment.file);
   let last: bigint | undefined;
   let events = 0;

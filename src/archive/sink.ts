@@ -48,8 +48,12 @@ export class OutputClosedError extends SessionEventsError {
 export function openSink(output: string | NodeJS.WritableStream, options: SinkOptions = {}): Sink {
   const named = typeof output === "string" ? output : undefined;
   const existing = named && existsSync(named) ? statSync(named) : undefined;
-  if (existing?.isDirectory()) throw new SessionEventsError(`${named}: is a directory (give a file name)`, { code: "INVALID_ARGUMENT" });
-  if (named && !existing && !existsSync(path.dirname(path.resolve(named)))) throw new SessionEventsError(`${named}: no such directory: ${path.dirname(path.resolve(named))}`, { code: "NOT_FOUND" });
+  if (existing?.isDirectory())
+    throw new SessionEventsError(`${named}: is a directory (give a file name)`, { code: "INVALID_ARGUMENT" });
+  if (named && !existing && !existsSync(path.dirname(path.resolve(named))))
+    throw new SessionEventsError(`${named}: no such directory: ${path.dirname(path.resolve(named))}`, {
+      code: "NOT_FOUND",
+    });
   // Only a regular file (or a new name) is written aside and renamed into
   // place; a FIFO or a device is written to as it is. Through a symbolic
   // link, the file it names is replaced, and the link kept.
@@ -62,7 +66,8 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   let failure: Error | undefined;
   const fail = (e: Error) => {
     if (temporary) nameTargetInError(e, temporary, file!); // name the user's file, not our partial one
-    failure ??= (e as NodeJS.ErrnoException).code === "EPIPE" ? new OutputClosedError("the output was closed by its reader") : e;
+    failure ??=
+      (e as NodeJS.ErrnoException).code === "EPIPE" ? new OutputClosedError("the output was closed by its reader") : e;
     wake?.(); // a write waiting for "drain" would otherwise wait forever
   };
   let wake: (() => void) | undefined;
@@ -92,7 +97,9 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   const flush = async (): Promise<void> => {
     if (failure) throw failure;
     if (pending.length === 0) return;
-    const chunk = pending.every((p) => typeof p === "string") ? pending.join("") : Buffer.concat(pending.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
+    const chunk = pending.every((p) => typeof p === "string")
+      ? pending.join("")
+      : Buffer.concat(pending.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
     pending = [];
     pendingBytes = 0;
     if (!head.write(chunk)) await waitForDrain();
@@ -101,7 +108,10 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   const endGzip = async () => {
     if (!gzip) return;
     gzip.end();
-    await Promise.race([finished(gzip, { writable: true, readable: true }), new Promise<void>((resolve) => (wake = resolve))]).catch(fail);
+    await Promise.race([
+      finished(gzip, { writable: true, readable: true }),
+      new Promise<void>((resolve) => (wake = resolve)),
+    ]).catch(fail);
   };
 
   return {

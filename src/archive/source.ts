@@ -44,18 +44,34 @@ const READ_CHUNK = 1 << 20;
 const SNIFF_BYTES = 64 * 1024;
 
 /** The input's bytes (as stored, before gunzip) are reported to `onBytes` as they are read. */
-export async function openSource(input: string, format: InputFormat = "auto", onBytes?: (n: number) => void): Promise<OpenedSource> {
+export async function openSource(
+  input: string,
+  format: InputFormat = "auto",
+  onBytes?: (n: number) => void,
+): Promise<OpenedSource> {
   if (input !== "-" && (await inputStat(input)).isDirectory()) {
-    if (format !== "auto" && format !== "log") throw new SessionEventsError(`${input} is a directory: only the "log" format (a collector data directory) reads one`, { code: "INVALID_ARGUMENT" });
+    if (format !== "auto" && format !== "log")
+      throw new SessionEventsError(
+        `${input} is a directory: only the "log" format (a collector data directory) reads one`,
+        { code: "INVALID_ARGUMENT" },
+      );
     return openDataDirectory(input, onBytes);
   }
-  if (format === "log") throw new SessionEventsError(`${input} is not a directory: the "log" format is a collector data directory`, { code: "INVALID_ARGUMENT" });
+  if (format === "log")
+    throw new SessionEventsError(`${input} is not a directory: the "log" format is a collector data directory`, {
+      code: "INVALID_ARGUMENT",
+    });
   const totalBytes = input === "-" ? undefined : (await stat(input)).size;
   const stream = await decompressed(rawChunks(input, onBytes));
   const window = new ByteWindow(stream.chunks, stream.close);
   try {
     const chosen = format !== "auto" ? format : (formatFromName(input) ?? (await sniff(window)));
-    return { format: chosen, totalBytes, parts: single({ name: input, items: readItems(window, chosen, stream) }), close: () => window.close() };
+    return {
+      format: chosen,
+      totalBytes,
+      parts: single({ name: input, items: readItems(window, chosen, stream) }),
+      close: () => window.close(),
+    };
   } catch (e) {
     await window.close();
     throw e;
@@ -67,7 +83,10 @@ async function inputStat(input: string) {
     return await stat(input);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new SessionEventsError(`${input}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`, { code: code === "ENOENT" ? "NOT_FOUND" : "UNKNOWN", cause: e });
+    throw new SessionEventsError(
+      `${input}: ${code === "ENOENT" ? "no such file or directory" : (e as Error).message}`,
+      { code: code === "ENOENT" ? "NOT_FOUND" : "UNKNOWN", cause: e },
+    );
   }
 }
 
@@ -75,7 +94,9 @@ async function* single(part: SourcePart): AsyncIterable<SourcePart> {
   yield part;
 }
 
-const READERS: Readonly<Record<Exclude<InputFormat, "auto" | "log">, (window: ByteWindow) => AsyncIterable<RawItem[]>>> = {
+const READERS: Readonly<
+  Record<Exclude<InputFormat, "auto" | "log">, (window: ByteWindow) => AsyncIterable<RawItem[]>>
+> = {
   segment: (window) => readSegmentStream(window),
   delimited: (window) => singles(readDelimited(window)),
   jsonl: (window) => readLineBatches(window),
@@ -85,12 +106,24 @@ async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
   for await (const item of items) yield [item];
 }
 
-async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto" | "log">, stream: Decompressed): AsyncGenerator<RawItem[]> {
+async function* readItems(
+  window: ByteWindow,
+  format: Exclude<InputFormat, "auto" | "log">,
+  stream: Decompressed,
+): AsyncGenerator<RawItem[]> {
   try {
     yield* READERS[format](window);
     // gzip damage is found as the bytes run out; what came before it has been read.
     for (const d of stream.damage()) {
-      yield [{ kind: "damage", rule: d.torn ? "torn" : "framing", message: `gzip, at compressed byte ${d.compressedOffset}: ${d.message}`, offset: window.offset, bytes: 0 }];
+      yield [
+        {
+          kind: "damage",
+          rule: d.torn ? "torn" : "framing",
+          message: `gzip, at compressed byte ${d.compressedOffset}: ${d.message}`,
+          offset: window.offset,
+          bytes: 0,
+        },
+      ];
     }
   } finally {
     await window.close(); // also when the reader stops early: the file is closed
@@ -99,13 +132,25 @@ async function* readItems(window: ByteWindow, format: Exclude<InputFormat, "auto
 
 async function openDataDirectory(dir: string, onBytes?: (n: number) => void): Promise<OpenedSource> {
   const segments = await listSegments(dir); // the log's own listing: named by first sequence, in order
-  if (segments.length === 0) throw new SessionEventsError(`${dir} holds no log segments (files named like 00000000000000000001.seg)`, { code: "NOT_FOUND" });
+  if (segments.length === 0)
+    throw new SessionEventsError(`${dir} holds no log segments (files named like 00000000000000000001.seg)`, {
+      code: "NOT_FOUND",
+    });
   const gaps = await loadRepairedGaps(dir); // gaps `log repair` left on purpose are not damage
   const parts = segmentParts(segments, (last) => gaps.get(last), onBytes);
-  return { format: "log", totalBytes: segments.reduce((n, s) => n + s.size, 0), parts, close: async () => void (await parts.return(undefined)) };
+  return {
+    format: "log",
+    totalBytes: segments.reduce((n, s) => n + s.size, 0),
+    parts,
+    close: async () => void (await parts.return(undefined)),
+  };
 }
 
-async function* segmentParts(segments: readonly SegmentFile[], repairedGap: (last: bigint) => bigint | undefined, onBytes?: (n: number) => void): AsyncGenerator<SourcePart> {
+async function* segmentParts(
+  segments: readonly SegmentFile[],
+  repairedGap: (last: bigint) => bigint | undefined,
+  onBytes?: (n: number) => void,
+): AsyncGenerator<SourcePart> {
   let end: Omit<FrameReadEnd, "goodBytes"> = { last: undefined, endedInDamage: false };
   for (const [i, { file, first, size }] of segments.entries()) {
     const isLast = i === segments.length - 1;
@@ -113,7 +158,10 @@ async function* segmentParts(segments: readonly SegmentFile[], repairedGap: (las
       const { last, endedInDamage } = end;
       // Records lost at the end of the previous segment are its damage: reported once.
       if (last !== undefined && first !== last + 1n && !endedInDamage && repairedGap(last) !== first) {
-        const message = first > last + 1n ? `records ${last + 1n}..${first - 1n} are missing (a segment is missing)` : `segment starts at ${first}, but the previous one ended at ${last}`;
+        const message =
+          first > last + 1n
+            ? `records ${last + 1n}..${first - 1n} are missing (a segment is missing)`
+            : `segment starts at ${first}, but the previous one ended at ${last}`;
         yield [{ kind: "damage", rule: "sequence", message, offset: 0, bytes: 0 }];
       }
       const window = new ByteWindow(rawChunks(file, onBytes));
@@ -150,12 +198,20 @@ async function* withUnfinishedTail(items: AsyncIterable<RawItem[]>): AsyncGenera
     if (out.length > 0) yield out;
   }
   if (held) {
-    yield [{ kind: "unfinished", offset: held.offset, bytes: held.bytes, message: `${held.bytes} bytes after the last complete record: a write not finished (or cut by a crash), never acknowledged (${held.message})` }];
+    yield [
+      {
+        kind: "unfinished",
+        offset: held.offset,
+        bytes: held.bytes,
+        message: `${held.bytes} bytes after the last complete record: a write not finished (or cut by a crash), never acknowledged (${held.message})`,
+      },
+    ];
   }
 }
 
 async function* rawChunks(input: string, onBytes?: (n: number) => void): AsyncIterable<Buffer> {
-  const stream: AsyncIterable<Buffer> = input === "-" ? process.stdin : createReadStream(input, { highWaterMark: READ_CHUNK });
+  const stream: AsyncIterable<Buffer> =
+    input === "-" ? process.stdin : createReadStream(input, { highWaterMark: READ_CHUNK });
   for await (const chunk of stream) {
     onBytes?.(chunk.length);
     yield chunk;
@@ -199,7 +255,11 @@ async function decompressed(chunks: AsyncIterable<Buffer>): Promise<Decompressed
   if (!gzip) return { chunks: rest(), damage: () => [], close };
   const damage: GzipDamage[] = [];
   const compressed = new ByteWindow(rest());
-  return { chunks: gunzipMembers(compressed, damage), damage: () => damage, close: async () => void (await compressed.close(), await close()) };
+  return {
+    chunks: gunzipMembers(compressed, damage),
+    damage: () => damage,
+    close: async () => void (await compressed.close(), await close()),
+  };
 }
 
 function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | undefined {
@@ -216,7 +276,11 @@ function formatFromName(name: string): Exclude<InputFormat, "auto" | "log"> | un
  * else length-delimited protobufs.
  */
 async function sniff(window: ByteWindow): Promise<Exclude<InputFormat, "auto" | "log">> {
-  if ((await window.want(SEGMENT_MAGIC.length)) && window.view().subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)) return "segment";
+  if (
+    (await window.want(SEGMENT_MAGIC.length)) &&
+    window.view().subarray(0, SEGMENT_MAGIC.length).equals(SEGMENT_MAGIC)
+  )
+    return "segment";
   await window.want(SNIFF_BYTES);
   const view = window.view();
   return looksLikeJsonLines(view.subarray(0, SNIFF_BYTES)) ? "jsonl" : "delimited";

@@ -41,7 +41,16 @@ export interface ArchiveSummary {
 }
 
 export class SummaryBuilder {
-  readonly summary: ArchiveSummary = { records: 0, events: 0, filteredOut: 0, written: 0, byType: {}, byVrpEventType: {}, damaged: 0, damage: [] };
+  readonly summary: ArchiveSummary = {
+    records: 0,
+    events: 0,
+    filteredOut: 0,
+    written: 0,
+    byType: {},
+    byVrpEventType: {},
+    damaged: 0,
+    damage: [],
+  };
   private first: EventTime | undefined;
   private last: EventTime | undefined;
   private minSequence: bigint | undefined;
@@ -54,16 +63,24 @@ export class SummaryBuilder {
   }
 
   /** An event counted from its parts (a fast path that builds no ArchiveEvent): type, own time, VRP event_type, sequence. */
-  counted(type: ArchiveEventType, seconds: number, nanos: number, vrpEventType: string | undefined, sequence: bigint | undefined): void {
+  counted(
+    type: ArchiveEventType,
+    seconds: number,
+    nanos: number,
+    vrpEventType: string | undefined,
+    sequence: bigint | undefined,
+  ): void {
     const s = this.summary;
     s.records++;
     s.events++;
     s.byType[type] = (s.byType[type] ?? 0) + 1;
     if (vrpEventType !== undefined) s.byVrpEventType[vrpEventType] = (s.byVrpEventType[vrpEventType] ?? 0) + 1;
     const first = this.first;
-    if (!first || seconds < first.seconds || (seconds === first.seconds && nanos < first.nanos)) this.first = { seconds, nanos };
+    if (!first || seconds < first.seconds || (seconds === first.seconds && nanos < first.nanos))
+      this.first = { seconds, nanos };
     const last = this.last;
-    if (!last || seconds > last.seconds || (seconds === last.seconds && nanos > last.nanos)) this.last = { seconds, nanos };
+    if (!last || seconds > last.seconds || (seconds === last.seconds && nanos > last.nanos))
+      this.last = { seconds, nanos };
     if (sequence !== undefined) {
       if (this.minSequence === undefined || sequence < this.minSequence) this.minSequence = sequence;
       if (this.maxSequence === undefined || sequence > this.maxSequence) this.maxSequence = sequence;
@@ -104,7 +121,10 @@ export function renderSummary(s: ArchiveSummary, listDamage = true): string {
   if (s.firstTimestamp) lines.push(`first event time: ${s.firstTimestamp}`, `last event time: ${s.lastTimestamp}`);
   if (s.firstSequence) lines.push(`log sequences: ${s.firstSequence}..${s.lastSequence}`);
   if (s.filteredOut) lines.push(`left out by filters: ${s.filteredOut}`);
-  if (s.unfinishedTail) lines.push(`unfinished write at the end (not damage): ${s.unfinishedTail.source} byte ${s.unfinishedTail.offset}, ${s.unfinishedTail.bytes} bytes`);
+  if (s.unfinishedTail)
+    lines.push(
+      `unfinished write at the end (not damage): ${s.unfinishedTail.source} byte ${s.unfinishedTail.offset}, ${s.unfinishedTail.bytes} bytes`,
+    );
   lines.push(`damaged: ${s.damaged}`);
   if (listDamage) {
     for (const d of s.damage) lines.push(`  ${describeDamage(d).replace(/\n/g, "\n  ")}`);

@@ -58,7 +58,14 @@ const K_INT64 = 2;
 const K_TIMESTAMP = 3;
 const K_STRUCT = 4;
 const K_MESSAGE = 5;
-const KIND_CODE: Readonly<Record<string, number>> = { string: K_STRING, int32: K_INT32, int64: K_INT64, timestamp: K_TIMESTAMP, struct: K_STRUCT, message: K_MESSAGE };
+const KIND_CODE: Readonly<Record<string, number>> = {
+  string: K_STRING,
+  int32: K_INT32,
+  int64: K_INT64,
+  timestamp: K_TIMESTAMP,
+  struct: K_STRUCT,
+  message: K_MESSAGE,
+};
 
 type TextCheck = (text: string) => boolean;
 type NumberCheck = (n: number) => boolean;
@@ -90,8 +97,25 @@ interface MessagePlan {
   readonly seen: number[];
 }
 
-const ANNOTATIONS = new Set(["description", "examples", "default", "title", "$comment", "$schema", "event_version", "schema_version", "$defs"]);
-const SCHEMA_TYPE: Readonly<Record<string, string>> = { string: "string", int32: "integer", int64: "integer", timestamp: "string", struct: "object", message: "object" };
+const ANNOTATIONS = new Set([
+  "description",
+  "examples",
+  "default",
+  "title",
+  "$comment",
+  "$schema",
+  "event_version",
+  "schema_version",
+  "$defs",
+]);
+const SCHEMA_TYPE: Readonly<Record<string, string>> = {
+  string: "string",
+  int32: "integer",
+  int64: "integer",
+  timestamp: "string",
+  struct: "object",
+  message: "object",
+};
 
 function resolve(node: JsonSchema, root: JsonSchema): JsonSchema {
   const ref = node.$ref;
@@ -154,14 +178,20 @@ function scalarRules(node: JsonSchema, kind: FieldMapping["kind"]): ScalarRules 
         return undefined;
     }
   }
-  if (kind === "timestamp" && (rules.minLength > 0 || rules.maxLength !== Infinity || rules.textChecks.length > 0)) return undefined;
+  if (kind === "timestamp" && (rules.minLength > 0 || rules.maxLength !== Infinity || rules.textChecks.length > 0))
+    return undefined;
   return rules;
 }
 
 const OBJECT_KEYWORDS = new Set(["type", "properties", "required", "additionalProperties"]);
 
 /** A plan for a message; undefined when its schema says something this file does not check. */
-function planMessage(mapping: MessageMapping, node: JsonSchema, root: JsonSchema, version?: { field: string; expected: string }): MessagePlan | undefined {
+function planMessage(
+  mapping: MessageMapping,
+  node: JsonSchema,
+  root: JsonSchema,
+  version?: { field: string; expected: string },
+): MessagePlan | undefined {
   for (const [keyword, v] of Object.entries(node)) {
     if (ANNOTATIONS.has(keyword)) continue;
     if (!OBJECT_KEYWORDS.has(keyword)) return undefined;
@@ -227,9 +257,15 @@ function planEvent(type: ArchiveEventType): EventPlan | undefined {
   const expected = spec.version?.expected;
   const single = typeof expected === "string" ? expected : expected?.length === 1 ? expected[0] : undefined;
   if (spec.version && single === undefined) return undefined;
-  const plan = planMessage(mapping, spec.schema, spec.schema, spec.version && { field: spec.version.field, expected: single! });
+  const plan = planMessage(
+    mapping,
+    spec.schema,
+    spec.schema,
+    spec.version && { field: spec.version.field, expected: single! },
+  );
   if (!plan) return undefined;
-  const named = (json: string | undefined) => (json === undefined ? undefined : plan.fields[mapping.fields.findIndex((f) => f.json === json)]);
+  const named = (json: string | undefined) =>
+    json === undefined ? undefined : plan.fields[mapping.fields.findIndex((f) => f.json === json)];
   const time = named(SUMMARY_FIELDS[type].time);
   if (!time) return undefined;
   return { type, plan, time, subtype: named(SUMMARY_FIELDS[type].subtype) };
@@ -261,9 +297,12 @@ function entryPlanFor(tag: number): EntryPlan | undefined {
     for (const kind of LOG_ENTRY_KINDS) {
       const info = ENTRY_KINDS[kind as LogEntryKind];
       if (!events.has(info.type)) events.set(info.type, planEvent(info.type));
-      const wrappers = info.fields.map((f, index): WrapperPlan => ({ index, kind: f.kind, key: Buffer.from(`,${JSON.stringify(f.json)}:`) }));
+      const wrappers = info.fields.map(
+        (f, index): WrapperPlan => ({ index, kind: f.kind, key: Buffer.from(`,${JSON.stringify(f.json)}:`) }),
+      );
       const wrapperByTag: WrapperPlan[] = [];
-      for (const [i, f] of info.fields.entries()) wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!;
+      for (const [i, f] of info.fields.entries())
+        wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!;
       entryPlans[(info.number << 3) | WIRE_LEN] = {
         event: events.get(info.type),
         eventTag: (info.eventNumber << 3) | WIRE_LEN,
@@ -280,7 +319,10 @@ function entryPlanFor(tag: number): EntryPlan | undefined {
 // Reading and writing: one record at a time, synchronously, so one set of state serves
 
 /** Buffer's own slicers (what toString calls after checking its arguments): the bounds are checked here. */
-type SlicingBuffer = Buffer & { latin1Slice(start: number, end: number): string; utf8Slice(start: number, end: number): string };
+type SlicingBuffer = Buffer & {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+};
 const EMPTY = Buffer.alloc(0) as SlicingBuffer;
 let buf = EMPTY;
 let pos = 0;
@@ -373,7 +415,7 @@ function lengthEnd(end: number): number {
 const HEX = "0123456789abcdef";
 /** JSON.stringify's short escapes (each character to the letter after its backslash); other control characters are written \u00XX. */
 const SHORT_ESCAPE: Readonly<Record<number, number>> = Object.fromEntries(
-  [..."\b\t\n\f\r\"\\"].map((c, i) => [c.charCodeAt(0), "btnfr\"\\".charCodeAt(i)]),
+  [...'\b\t\n\f\r"\\'].map((c, i) => [c.charCodeAt(0), 'btnfr"\\'.charCodeAt(i)]),
 );
 
 /**
@@ -808,7 +850,8 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
     // Judged even where not written, as the reference path does: the time, and the strings' UTF-8.
     const mark = at;
     if (receivedStart >= 0) writeTimestamp(receivedStart, receivedEnd);
-    for (const w of entry.wrappers) if (wrapperSeen[w.index] && w.kind === "string") writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
+    for (const w of entry.wrappers)
+      if (wrapperSeen[w.index] && w.kind === "string") writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
     at = mark;
   }
   pos = eventStart;
@@ -830,7 +873,9 @@ export function transcoderFor(layout: LineLayout): RecordFastPath {
   let written = 0;
   return {
     record(payload, sequence, tally) {
-      buf = (payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)) as SlicingBuffer;
+      buf = (
+        payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+      ) as SlicingBuffer;
       pos = 0;
       out = own;
       at = written;

@@ -93,7 +93,8 @@ export function makeBridge<M, J>(
   };
 
   const fromBinary = (bytes: Uint8Array): J => {
-    if (!(bytes instanceof Uint8Array)) fail([{ path: "", rule: "type", message: "must be protobuf bytes (a Uint8Array)" }]);
+    if (!(bytes instanceof Uint8Array))
+      fail([{ path: "", rule: "type", message: "must be protobuf bytes (a Uint8Array)" }]);
     return toJson(decodeMessage<M>(mapping, bytes));
   };
 

@@ -138,16 +138,27 @@ export interface DecodeOptions {
 export function decodeMessage<M>(mapping: MessageMapping, bytes: Uint8Array, options: DecodeOptions = {}): M {
   const reader = new BinaryReader(bytes, decodeUtf8Strictly);
   try {
-    const lazy = options.lazyStructs === true ? { from: bytes, minBytes: options.lazyStructMinBytes ?? LAZY_STRUCT_MIN_BYTES } : undefined;
+    const lazy =
+      options.lazyStructs === true
+        ? { from: bytes, minBytes: options.lazyStructMinBytes ?? LAZY_STRUCT_MIN_BYTES }
+        : undefined;
     return readMessage(compile(mapping), reader, reader.len, "", lazy) as M;
   } catch (e) {
     if (e instanceof DecodeIssue) throw new ValidationError(mapping.name, [e.issue]);
-    throw new ValidationError(mapping.name, [{ path: "", rule: "protobuf", message: `malformed protobuf: ${e instanceof Error ? e.message : String(e)}` }]);
+    throw new ValidationError(mapping.name, [
+      { path: "", rule: "protobuf", message: `malformed protobuf: ${e instanceof Error ? e.message : String(e)}` },
+    ]);
   }
 }
 
 /** `lazy`: the bytes being decoded, when Structs of `minBytes` or more are to be checked on their bytes and built on first read. */
-function readMessage(c: Compiled, reader: BinaryReader, end: number, path: string, lazy: { from: Uint8Array; minBytes: number } | undefined): Message {
+function readMessage(
+  c: Compiled,
+  reader: BinaryReader,
+  end: number,
+  path: string,
+  lazy: { from: Uint8Array; minBytes: number } | undefined,
+): Message {
   const message = base(c.mapping);
   while (reader.pos < end) {
     const tag = reader.uint32();
@@ -170,7 +181,13 @@ function readMessage(c: Compiled, reader: BinaryReader, end: number, path: strin
           message[field.proto] = Timestamp.decode(reader, reader.uint32());
           break;
         case "message":
-          message[field.proto] = readMessage(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`, lazy);
+          message[field.proto] = readMessage(
+            compile(field.message!),
+            reader,
+            lengthEnd(reader),
+            `${path}/${field.json}`,
+            lazy,
+          );
           break;
         case "struct": {
           const structEnd = lengthEnd(reader);
@@ -180,7 +197,10 @@ function readMessage(c: Compiled, reader: BinaryReader, end: number, path: strin
             // A stored event must not keep much more than itself alive: a view of the
             // request's memory when the Struct is most of it, a copy of its own otherwise.
             const most = (structEnd - start) * 2 >= lazyFrom.buffer.byteLength;
-            defineLazyStruct(message, field.proto, { bytes: most ? lazyFrom.subarray(start, structEnd) : lazyFrom.slice(start, structEnd), value: undefined });
+            defineLazyStruct(message, field.proto, {
+              bytes: most ? lazyFrom.subarray(start, structEnd) : lazyFrom.slice(start, structEnd),
+              value: undefined,
+            });
             reader.pos = structEnd;
           } else {
             message[field.proto] = readStruct(reader, structEnd, `${path}/${field.json}`, 1); // (a lazy one before it is replaced)
@@ -242,7 +262,11 @@ function readStruct(reader: BinaryReader, end: number, path: string, depth: numb
       }
       if (key === "__proto__") {
         // `object[key] = value` would replace the prototype (or do nothing): the key would vanish.
-        throw new DecodeIssue({ path: `${path}/__proto__`, rule: "forbidden_key", message: forbiddenKeyMessage("__proto__") });
+        throw new DecodeIssue({
+          path: `${path}/__proto__`,
+          rule: "forbidden_key",
+          message: forbiddenKeyMessage("__proto__"),
+        });
       }
       if (value !== undefined) object[key] = value;
       continue;
@@ -254,9 +278,19 @@ function readStruct(reader: BinaryReader, end: number, path: string, depth: numb
 }
 
 /** A Value as its JSON value (undefined when it holds none), at `depth`; `key` is its place in the parent at `parentPath`. */
-function readValue(reader: BinaryReader, end: number, parentPath: string, key: string | number, depth: number): unknown {
+function readValue(
+  reader: BinaryReader,
+  end: number,
+  parentPath: string,
+  key: string | number,
+  depth: number,
+): unknown {
   if (depth > MAX_FREE_FORM_DEPTH && end > reader.pos) {
-    throw new DecodeIssue({ path: `${parentPath}/${pointerSegment(key)}`, rule: "max_depth", message: maxDepthMessage() });
+    throw new DecodeIssue({
+      path: `${parentPath}/${pointerSegment(key)}`,
+      rule: "max_depth",
+      message: maxDepthMessage(),
+    });
   }
   let value: unknown;
   while (reader.pos < end) {
@@ -364,7 +398,12 @@ function buildStruct(bytes: Uint8Array): Record<string, unknown> {
  * DecodeIssue (or an Error, for bad UTF-8) for a broken rule.
  */
 function checkStruct(bytes: Uint8Array, start: number, end: number, path: string): boolean {
-  const check: StructCheck = { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), pos: start, segments: [path] };
+  const check: StructCheck = {
+    bytes,
+    view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    pos: start,
+    segments: [path],
+  };
   return checkStructAt(check, end, 1);
 }
 
@@ -416,7 +455,9 @@ function isUtf8At(b: Uint8Array, start: number, end: number): boolean {
 
 function issuePath(c: StructCheck, last: string | number | [number, number]): string {
   const segment = (s: string | number | [number, number]) =>
-    typeof s === "string" || typeof s === "number" ? pointerSegment(s) : pointerSegment(strictUtf8.decode(c.bytes.subarray(s[0], s[1])));
+    typeof s === "string" || typeof s === "number"
+      ? pointerSegment(s)
+      : pointerSegment(strictUtf8.decode(c.bytes.subarray(s[0], s[1])));
   const [field, ...rest] = c.segments;
   return [field as string, ...rest.map(segment), segment(last)].join("/");
 }
@@ -438,7 +479,12 @@ function checkStructAt(c: StructCheck, end: number, depth: number): boolean {
       keyEnd = c.pos += keyLength;
       if (!isUtf8At(b, keyStart, keyEnd)) throw new Error("The encoded data was not valid for encoding utf-8");
       const k = keyEnd - keyStart;
-      if ((k === 9 || k === 11) && (sameBytes(b, keyStart, keyEnd, PROTO) || sameBytes(b, keyStart, keyEnd, CONSTRUCTOR) || sameBytes(b, keyStart, keyEnd, PROTOTYPE))) {
+      if (
+        (k === 9 || k === 11) &&
+        (sameBytes(b, keyStart, keyEnd, PROTO) ||
+          sameBytes(b, keyStart, keyEnd, CONSTRUCTOR) ||
+          sameBytes(b, keyStart, keyEnd, PROTOTYPE))
+      ) {
         const key = strictUtf8.decode(b.subarray(keyStart, keyEnd));
         throw new DecodeIssue({ path: issuePath(c, key), rule: "forbidden_key", message: forbiddenKeyMessage(key) });
       }
@@ -452,7 +498,8 @@ function checkStructAt(c: StructCheck, end: number, depth: number): boolean {
 }
 
 function checkValueAt(c: StructCheck, end: number, depth: number, at: string | number | [number, number]): boolean {
-  if (depth > MAX_FREE_FORM_DEPTH) throw new DecodeIssue({ path: issuePath(c, at), rule: "max_depth", message: maxDepthMessage() });
+  if (depth > MAX_FREE_FORM_DEPTH)
+    throw new DecodeIssue({ path: issuePath(c, at), rule: "max_depth", message: maxDepthMessage() });
   const b = c.bytes;
   if (c.pos >= end) return false; // an empty Value: no kind
   const tag = b[c.pos++];
@@ -464,7 +511,8 @@ function checkValueAt(c: StructCheck, end: number, depth: number, at: string | n
       if (c.pos + 8 > end) return false;
       const n = c.view.getFloat64(c.pos, true);
       c.pos += 8;
-      if (!Number.isFinite(n)) throw new DecodeIssue({ path: issuePath(c, at), rule: "json_value", message: nonFiniteMessage(n) });
+      if (!Number.isFinite(n))
+        throw new DecodeIssue({ path: issuePath(c, at), rule: "json_value", message: nonFiniteMessage(n) });
       break;
     }
     case STRING_VALUE: {
@@ -543,7 +591,11 @@ export function encodeMessageChunks(mapping: MessageMapping, message: object): U
  * been checked). Throws as ts-proto does on an int64 out of range or a
  * free-form value that is not JSON.
  */
-export function encodeMessage(mapping: MessageMapping, message: object, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export function encodeMessage(
+  mapping: MessageMapping,
+  message: object,
+  writer: BinaryWriter = new BinaryWriter(),
+): BinaryWriter {
   return encodeFields(message as Message, compile(mapping).encodeOrder, writer);
 }
 
@@ -568,13 +620,15 @@ function encodeFields(m: Message, fields: readonly FieldMapping[], writer: Binar
         break;
       case "int64":
         if (value !== 0n) {
-          if (BigInt.asIntN(64, value as bigint) !== value) throw new Error(`value provided for field message.${field.proto} of type int64 too large`);
+          if (BigInt.asIntN(64, value as bigint) !== value)
+            throw new Error(`value provided for field message.${field.proto} of type int64 too large`);
           writer.uint32(tag).int64(value as bigint);
         }
         break;
       case "uint64":
         if (value !== 0n) {
-          if (BigInt.asUintN(64, value as bigint) !== value) throw new Error(`value provided for field message.${field.proto} of type uint64 too large`);
+          if (BigInt.asUintN(64, value as bigint) !== value)
+            throw new Error(`value provided for field message.${field.proto} of type uint64 too large`);
           writer.uint32(tag).uint64(value as bigint);
         }
         break;
@@ -789,7 +843,8 @@ function walkStructs(c: Compiled, reader: BinaryReader, end: number, path: strin
     const tag = reader.uint32();
     const field = c.byTag.get(tag);
     if (field?.kind === "struct") readStruct(reader, lengthEnd(reader), `${path}/${field.json}`, 1);
-    else if (field?.kind === "message") walkStructs(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`);
+    else if (field?.kind === "message")
+      walkStructs(compile(field.message!), reader, lengthEnd(reader), `${path}/${field.json}`);
     else if ((tag & 7) === WIRE_END_GROUP || tag === 0) break;
     else reader.skip(tag & 7);
   }

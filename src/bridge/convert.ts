@@ -56,7 +56,13 @@ export function jsonToMessage(mapping: MessageMapping, json: Json, path: string,
  * than the rest of the event; the caller gives the JSON the same lazily built
  * value once the rest is validated.
  */
-export function messageToJson(mapping: MessageMapping, message: Message, path: string, issues: ValidationIssue[], deferred?: DeferredStructs): Json {
+export function messageToJson(
+  mapping: MessageMapping,
+  message: Message,
+  path: string,
+  issues: ValidationIssue[],
+  deferred?: DeferredStructs,
+): Json {
   const out: Json = {};
   for (const field of mapping.fields) {
     const lazy = deferred && field.kind === "struct" ? unreadLazyStruct(message, field.proto) : undefined;
@@ -84,13 +90,15 @@ export function messageToJson(mapping: MessageMapping, message: Message, path: s
         out[field.json] = fromInt64(value, at, issues);
         break;
       case "timestamp":
-        if (!isTimestamp(value)) issues.push({ path: at(), rule: "type", message: "must be a google.protobuf.Timestamp {seconds, nanos}" });
+        if (!isTimestamp(value))
+          issues.push({ path: at(), rule: "type", message: "must be a google.protobuf.Timestamp {seconds, nanos}" });
         else out[field.json] = fromTimestamp(value, at, issues);
         break;
       case "message":
         // A hand-built message may hold anything here; walking a string as a
         // message would read defaults and hide the mistake.
-        if (typeof value !== "object" || Array.isArray(value)) issues.push({ path: at(), rule: "type", message: `must be a ${field.message!.name} message` });
+        if (typeof value !== "object" || Array.isArray(value))
+          issues.push({ path: at(), rule: "type", message: `must be a ${field.message!.name} message` });
         else out[field.json] = messageToJson(field.message!, value as Message, at(), issues, deferred);
         break;
     }
@@ -111,7 +119,11 @@ function fromTimestamp(ts: Timestamp, path: () => string, issues: ValidationIssu
   try {
     return formatTimestamp(ts);
   } catch (e) {
-    issues.push({ path: path(), rule: "timestamp_range", message: `is not a valid Timestamp: ${(e as Error).message}` });
+    issues.push({
+      path: path(),
+      rule: "timestamp_range",
+      message: `is not a valid Timestamp: ${(e as Error).message}`,
+    });
     return undefined;
   }
 }

@@ -24,7 +24,9 @@ const KEY_BYTES = Buffer.from("__proto__");
 /** `mapping` names the path to each Struct field inside the message (other fields need not be listed). */
 export function decodeChecked<M>(mapping: MessageMapping, type: Decoder<M>, bytes: Uint8Array): M {
   if (!(bytes instanceof Uint8Array)) {
-    throw new ValidationError(mapping.name, [{ path: "", rule: "type", message: "must be protobuf bytes (a Uint8Array)" }]);
+    throw new ValidationError(mapping.name, [
+      { path: "", rule: "type", message: "must be protobuf bytes (a Uint8Array)" },
+    ]);
   }
   // The key's bytes appear in any message that carries it, however its tag
   // and length are encoded: a cheap test that rules out almost every message.
@@ -38,6 +40,8 @@ export function decodeChecked<M>(mapping: MessageMapping, type: Decoder<M>, byte
     // Too deep for ts-proto: say where, by the contract's count.
     const problem = findStructProblem(mapping, bytes);
     if (problem) throw new ValidationError(mapping.name, [problem]);
-    throw new ValidationError(mapping.name, [{ path: "", rule: "protobuf", message: `malformed protobuf: ${describeError(e)}` }]);
+    throw new ValidationError(mapping.name, [
+      { path: "", rule: "protobuf", message: `malformed protobuf: ${describeError(e)}` },
+    ]);
   }
 }

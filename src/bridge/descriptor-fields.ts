@@ -36,7 +36,13 @@ export function scalarFieldMappings(protoName: string, except: readonly number[]
     if (except.includes(field.number)) continue;
     const kind = field.fieldKind === "scalar" ? SCALAR_KINDS[field.scalar] : undefined;
     if (!kind) return undefined;
-    out.push({ number: field.number, json: field.name, proto: field.localName, kind, ...(field.proto.proto3Optional ? { optional: true } : {}) });
+    out.push({
+      number: field.number,
+      json: field.name,
+      proto: field.localName,
+      kind,
+      ...(field.proto.proto3Optional ? { optional: true } : {}),
+    });
   }
   return out;
 }

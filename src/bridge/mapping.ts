@@ -40,7 +40,13 @@ export interface MessageMapping {
   readonly fields: readonly FieldMapping[];
 }
 
-const f = (number: number, json: string, proto: string, kind: FieldKind, extra: Partial<FieldMapping> = {}): FieldMapping => ({
+const f = (
+  number: number,
+  json: string,
+  proto: string,
+  kind: FieldKind,
+  extra: Partial<FieldMapping> = {},
+): FieldMapping => ({
   number,
   json,
   proto,

@@ -38,7 +38,11 @@ export interface SessionBridges {
 export function sessionBridges(contract: ServedContract, accepted: readonly string[]): SessionBridges {
   const validators = sessionValidators(contract.versions, accepted);
   return {
-    SessionStartEvent: makeBridge(contract.mappings.SessionStartEvent, validators.SessionStartEvent, session.SessionStartEvent),
+    SessionStartEvent: makeBridge(
+      contract.mappings.SessionStartEvent,
+      validators.SessionStartEvent,
+      session.SessionStartEvent,
+    ),
     SessionEndEvent: makeBridge(contract.mappings.SessionEndEvent, validators.SessionEndEvent, session.SessionEndEvent),
   };
 }

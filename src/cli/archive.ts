@@ -77,7 +77,11 @@ and where they are); --json prints it as JSON.
 ${inputHelp}
          default --on-damage: skip (report every damaged record)`;
 
-export async function archiveExport(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+export async function archiveExport(
+  args: string[],
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<number> {
   const { values, input } = parse(args, {
     output: { type: "string", short: "o" },
     layout: { type: "string" },
@@ -107,7 +111,11 @@ export async function archiveExport(args: string[], stdout: NodeJS.WritableStrea
   );
 }
 
-export async function archiveImport(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+export async function archiveImport(
+  args: string[],
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<number> {
   const { values, input } = parse(args, {
     output: { type: "string", short: "o" },
     to: { type: "string" },
@@ -118,7 +126,8 @@ export async function archiveImport(args: string[], stdout: NodeJS.WritableStrea
   if (output === undefined) throw new UsageError("-o: is required (a FILE, or - for stdout)");
   const to = oneOf<OutputFormat>("--to", values.to, OUTPUT_FORMATS) ?? "segment";
   const outputMessage = oneOf<RecordMessage>("--output-message", values["output-message"], RECORD_MESSAGES);
-  if (outputMessage && to !== "delimited") throw new UsageError("--output-message: only with --to delimited (a segment holds LogEntry messages)");
+  if (outputMessage && to !== "delimited")
+    throw new UsageError("--output-message: only with --to delimited (a segment holds LogEntry messages)");
   const job = jobRunner("import", values, stderr, "stop", { linesOn: output === "-" ? stdout : undefined });
   return job.run(() =>
     importArchive(input, {
@@ -131,12 +140,19 @@ export async function archiveImport(args: string[], stdout: NodeJS.WritableStrea
   );
 }
 
-export async function archiveVerify(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+export async function archiveVerify(
+  args: string[],
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<number> {
   const { values, input } = parse(args, { json: { type: "boolean" } });
   // As text, each damaged record is listed on stdout as it is found (all of
   // them, however many); as JSON, the summary lists the first ones.
   const out = openSink(stdout, { batchBytes: 0 });
-  const job = jobRunner("verify", values, stderr, "skip", { resultLine: false, damageTo: values.json ? undefined : out });
+  const job = jobRunner("verify", values, stderr, "skip", {
+    resultLine: false,
+    damageTo: values.json ? undefined : out,
+  });
   let summary: ArchiveSummary | undefined;
   const code = await job.run(async () => {
     summary = await verifyArchive(input, job.readOptions);
@@ -147,12 +163,22 @@ export async function archiveVerify(args: string[], stdout: NodeJS.WritableStrea
   return code === EXIT_SKIPPED ? EXIT_DAMAGE : code; // for verify, any damage is a failure
 }
 
-const FILTER_FLAGS: Record<string, string> = { "/families": "--family", "/types": "--type", "/since": "--since", "/until": "--until" };
+const FILTER_FLAGS: Record<string, string> = {
+  "/families": "--family",
+  "/types": "--type",
+  "/since": "--since",
+  "/until": "--until",
+};
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
 function parse(args: string[], options: ParseArgsConfig["options"]): { values: Values; input: string } {
-  const { values, positionals } = parseArgs({ args, options: { ...INPUT_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...INPUT_OPTIONS, ...options },
+    allowPositionals: true,
+    strict: true,
+  });
   if (positionals.length !== 1) throw new UsageError(`expected one INPUT, got ${positionals.length}`);
   return { values: values as Values, input: positionals[0]! };
 }
@@ -166,12 +192,20 @@ interface ReportingOptions {
   readonly linesOn?: NodeJS.WritableStream;
 }
 
-const isTty = (stream: NodeJS.WritableStream | undefined) => (stream as { isTTY?: boolean } | undefined)?.isTTY === true;
+const isTty = (stream: NodeJS.WritableStream | undefined) =>
+  (stream as { isTTY?: boolean } | undefined)?.isTTY === true;
 
 /** Reading options from the flags, and the job's reporting: damage lines, progress, the result line. */
-function jobRunner(name: string, values: Values, stderr: NodeJS.WritableStream, defaultPolicy: "stop" | "skip", reporting: ReportingOptions = {}) {
+function jobRunner(
+  name: string,
+  values: Values,
+  stderr: NodeJS.WritableStream,
+  defaultPolicy: "stop" | "skip",
+  reporting: ReportingOptions = {},
+) {
   const policyName = oneOf<"stop" | "skip">("--on-damage", values["on-damage"], ["stop", "skip"]) ?? defaultPolicy;
-  const progress = isTty(stderr) && !isTty(reporting.linesOn) && !values["no-progress"] ? new ProgressBar(stderr, name) : undefined;
+  const progress =
+    isTty(stderr) && !isTty(reporting.linesOn) && !values["no-progress"] ? new ProgressBar(stderr, name) : undefined;
   const errors = openSink(stderr, { batchBytes: 0 });
   const damageTo = "damageTo" in reporting ? reporting.damageTo : errors;
   // Waiting for each line to be taken keeps memory flat however many records are damaged.
@@ -181,7 +215,11 @@ function jobRunner(name: string, values: Values, stderr: NodeJS.WritableStream, 
   };
   const onDamage: DamagePolicy = policyName === "stop" ? "stop" : printDamage;
   const readOptions: ReadOptions = {
-    format: oneOf<InputFormat>(values["input-format"] !== undefined ? "--input-format" : "--format", aliased(values, "input-format", "format"), INPUT_FORMATS),
+    format: oneOf<InputFormat>(
+      values["input-format"] !== undefined ? "--input-format" : "--format",
+      aliased(values, "input-format", "format"),
+      INPUT_FORMATS,
+    ),
     message: oneOf<RecordMessage>("--message", values.message, RECORD_MESSAGES),
     onDamage,
     onProgress: progress && ((p) => progress.update(p)),
@@ -194,8 +232,13 @@ function jobRunner(name: string, values: Values, stderr: NodeJS.WritableStream, 
         progress?.clear();
         if (reporting.resultLine ?? true) {
           const filtered = summary.filteredOut ? `, ${summary.filteredOut} left out by filters` : "";
-          stderr.write(`${name}: ${summary.written} events written from ${summary.records} records${filtered}, ${summary.damaged} damaged\n`);
-          if (summary.written === 0 && values.type) stderr.write(`${name}: warning: no event matched --type ${list(values.type)!.join(",")} (a type is a contract name or an event_type)\n`);
+          stderr.write(
+            `${name}: ${summary.written} events written from ${summary.records} records${filtered}, ${summary.damaged} damaged\n`,
+          );
+          if (summary.written === 0 && values.type)
+            stderr.write(
+              `${name}: warning: no event matched --type ${list(values.type)!.join(",")} (a type is a contract name or an event_type)\n`,
+            );
         }
         return summary.damaged > 0 ? EXIT_SKIPPED : 0;
       } catch (e) {
@@ -204,7 +247,9 @@ function jobRunner(name: string, values: Values, stderr: NodeJS.WritableStream, 
         // but a verify cut short has not shown the input clean.
         if (e instanceof OutputClosedError) return name === "verify" ? EXIT_DAMAGE : 0;
         if (e instanceof ArchiveDamageError) {
-          stderr.write(`${name}: stopped at damage (--on-damage skip reports it and goes on):\n  ${e.message.replace(/\n/g, "\n  ")}\n`);
+          stderr.write(
+            `${name}: stopped at damage (--on-damage skip reports it and goes on):\n  ${e.message.replace(/\n/g, "\n  ")}\n`,
+          );
           return EXIT_DAMAGE;
         }
         if (e instanceof ValidationError && e.subject === "EventFilter") {
@@ -232,6 +277,7 @@ function oneOf<T extends string>(flag: string, value: Values[string], allowed: r
 function list(value: Values[string], flag = "--type"): string[] | undefined {
   if (!Array.isArray(value)) return undefined;
   const items = value.flatMap((v) => v.split(",")).map((v) => v.trim());
-  if (items.some((v) => v === "")) throw new UsageError(`${flag}: must not be empty (got ${JSON.stringify(value.join(","))})`);
+  if (items.some((v) => v === ""))
+    throw new UsageError(`${flag}: must not be empty (got ${JSON.stringify(value.join(","))})`);
   return items;
 }

@@ -60,8 +60,10 @@ export interface Connection {
 export function connection(values: Record<string, string | undefined>): Connection {
   const get = (k: string) => values[k];
   const deadline = get("deadline-ms") ?? "3000";
-  if (!/^\d+$/.test(deadline) || Number(deadline) < 1) throw new UsageError(`--deadline-ms: must be a positive integer (got ${JSON.stringify(deadline)})`);
-  if ((get("tls-cert") === undefined) !== (get("tls-key") === undefined)) throw new UsageError("--tls-cert and --tls-key: give both or neither");
+  if (!/^\d+$/.test(deadline) || Number(deadline) < 1)
+    throw new UsageError(`--deadline-ms: must be a positive integer (got ${JSON.stringify(deadline)})`);
+  if ((get("tls-cert") === undefined) !== (get("tls-key") === undefined))
+    throw new UsageError("--tls-cert and --tls-key: give both or neither");
   const tlsWanted = get("tls-ca") ?? get("tls-cert");
   const target = get("target") ?? process.env.SESSION_EVENTS_TARGET ?? "127.0.0.1:50051";
   try {
@@ -83,9 +85,18 @@ function parse(
   options: ParseArgsConfig["options"],
   positionals: number,
 ): { values: Record<string, string | undefined>; flags: Record<string, boolean | undefined>; positionals: string[] } {
-  const parsed = parseArgs({ args, options: { ...CONNECTION_OPTIONS, ...options }, allowPositionals: true, strict: true });
+  const parsed = parseArgs({
+    args,
+    options: { ...CONNECTION_OPTIONS, ...options },
+    allowPositionals: true,
+    strict: true,
+  });
   if (parsed.positionals.length !== positionals) {
-    throw new UsageError(positionals === 0 ? `unexpected argument: ${parsed.positionals[0]}` : `expected ${positionals} argument(s), got ${parsed.positionals.length}`);
+    throw new UsageError(
+      positionals === 0
+        ? `unexpected argument: ${parsed.positionals[0]}`
+        : `expected ${positionals} argument(s), got ${parsed.positionals.length}`,
+    );
   }
   const values: Record<string, string | undefined> = {};
   const flags: Record<string, boolean | undefined> = {};
@@ -120,11 +131,19 @@ exit: 0 stored, 1 refused (the gRPC code and why) or unreachable, 2 usage
 ${connectionHelp}`;
 
 export async function emitStart(args: string[], stdout: NodeJS.WritableStream): Promise<void> {
-  const { values, flags } = parse(args, { component: { type: "string" }, "shell-type": { type: "string" }, metadata: { type: "string" }, ...JSON_FLAG }, 0);
+  const { values, flags } = parse(
+    args,
+    { component: { type: "string" }, "shell-type": { type: "string" }, metadata: { type: "string" }, ...JSON_FLAG },
+    0,
+  );
   if (!values.component) throw new UsageError("--component: is required");
   if (!values["shell-type"]) throw new UsageError("--shell-type: is required");
   const c = connection(values);
-  const event = SessionStartEvent.create({ componentName: values.component, shellType: values["shell-type"], metadata: metadataFlag(values.metadata) });
+  const event = SessionStartEvent.create({
+    componentName: values.component,
+    shellType: values["shell-type"],
+    metadata: metadataFlag(values.metadata),
+  });
   const request = EmitSessionStartRequest.fromPartial({ event: bridges.SessionStartEvent.fromJson(event) });
   const answer = await emitCall<EmitSessionStartResponse>(c, "emitSessionStart", request);
   const result = { session_id: answer.sessionId, status: answer.status };
@@ -139,7 +158,11 @@ more was stored; said on stderr without --json).
 exit: 0 stored (or already ended), 1 refused (NOT_FOUND, ...) or unreachable, 2 usage
 ${connectionHelp}`;
 
-export async function emitEnd(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<void> {
+export async function emitEnd(
+  args: string[],
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<void> {
   const { values, flags, positionals } = parse(args, { metadata: { type: "string" }, ...JSON_FLAG }, 1);
   const c = connection(values);
   const event = SessionEndEvent.create({ sessionId: positionals[0]!, metadata: metadataFlag(values.metadata) });
@@ -149,7 +172,10 @@ export async function emitEnd(args: string[], stdout: NodeJS.WritableStream, std
   if (flags.json) stdout.write(`${JSON.stringify(result)}\n`);
   else {
     stdout.write(`${answer.sessionId}\n`);
-    if (answer.status === "duplicate") stderr.write(`session-events: note: ${answer.sessionId} had already ended (duplicate): nothing more was stored\n`);
+    if (answer.status === "duplicate")
+      stderr.write(
+        `session-events: note: ${answer.sessionId} had already ended (duplicate): nothing more was stored\n`,
+      );
   }
 }
 
@@ -160,7 +186,10 @@ start first. --since (inclusive) and --until (exclusive) bound the start time
 (older names: --after, --before). --page-size 1..${MAX_PAGE_SIZE} [50].
 ${connectionHelp}`;
 
-const STATUS_FLAG: Record<string, SessionStatus> = { open: SessionStatus.SESSION_STATUS_OPEN, ended: SessionStatus.SESSION_STATUS_ENDED };
+const STATUS_FLAG: Record<string, SessionStatus> = {
+  open: SessionStatus.SESSION_STATUS_OPEN,
+  ended: SessionStatus.SESSION_STATUS_ENDED,
+};
 
 export async function sessionsList(args: string[], stdout: NodeJS.WritableStream): Promise<void> {
   const { values } = parse(
@@ -178,10 +207,16 @@ export async function sessionsList(args: string[], stdout: NodeJS.WritableStream
     },
     0,
   );
-  if (values.status !== undefined && !Object.hasOwn(STATUS_FLAG, values.status)) throw new UsageError(`--status: must be open or ended (got ${JSON.stringify(values.status)})`);
+  if (values.status !== undefined && !Object.hasOwn(STATUS_FLAG, values.status))
+    throw new UsageError(`--status: must be open or ended (got ${JSON.stringify(values.status)})`);
   const pageSize = values["page-size"] ?? "0"; // 0: the collector's default
-  if (values["page-size"] !== undefined && (!/^\d+$/.test(pageSize) || Number(pageSize) < 1 || Number(pageSize) > MAX_PAGE_SIZE)) {
-    throw new UsageError(`--page-size: must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${JSON.stringify(pageSize)})`);
+  if (
+    values["page-size"] !== undefined &&
+    (!/^\d+$/.test(pageSize) || Number(pageSize) < 1 || Number(pageSize) > MAX_PAGE_SIZE)
+  ) {
+    throw new UsageError(
+      `--page-size: must be an integer from 1 to ${MAX_PAGE_SIZE} (got ${JSON.stringify(pageSize)})`,
+    );
   }
   const time = (flag: string, old: string) => {
     const text = aliased(values, flag, old);
@@ -190,7 +225,9 @@ export async function sessionsList(args: string[], stdout: NodeJS.WritableStream
       return parseTimestamp(text);
     } catch {
       const given = values[flag] !== undefined ? flag : old;
-      throw new UsageError(`--${given}: must be an RFC 3339 date-time, e.g. 2026-02-06T12:34:56Z (got ${JSON.stringify(text)})`);
+      throw new UsageError(
+        `--${given}: must be an RFC 3339 date-time, e.g. 2026-02-06T12:34:56Z (got ${JSON.stringify(text)})`,
+      );
     }
   };
   const request = ListSessionsRequest.fromPartial({
@@ -202,7 +239,9 @@ export async function sessionsList(args: string[], stdout: NodeJS.WritableStream
     pageToken: values["page-token"] ?? "",
   });
   const page = await unary<ListSessionsResponse>(connection(values), "listSessions", request);
-  stdout.write(`${JSON.stringify({ sessions: page.sessions.map(sessionJson), next_page_token: page.nextPageToken }, null, 2)}\n`);
+  stdout.write(
+    `${JSON.stringify({ sessions: page.sessions.map(sessionJson), next_page_token: page.nextPageToken }, null, 2)}\n`,
+  );
 }
 
 export const sessionsGetUsage = `session-events sessions get SESSION_ID
@@ -212,7 +251,11 @@ ${connectionHelp}`;
 
 export async function sessionsGet(args: string[], stdout: NodeJS.WritableStream): Promise<void> {
   const { values, positionals } = parse(args, { ...JSON_FLAG }, 1);
-  const got = await unary<GetSessionResponse>(connection(values), "getSession", GetSessionRequest.fromPartial({ sessionId: positionals[0] }));
+  const got = await unary<GetSessionResponse>(
+    connection(values),
+    "getSession",
+    GetSessionRequest.fromPartial({ sessionId: positionals[0] }),
+  );
   stdout.write(`${JSON.stringify(sessionJson(got.session!), null, 2)}\n`);
 }
 
@@ -227,9 +270,14 @@ exit: 0 SERVING, 1 anything else (or unreachable), 2 usage
 ${connectionHelp}`;
 
 export async function health(args: string[], stdout: NodeJS.WritableStream): Promise<number> {
-  const { values, flags } = parse(args, { service: { type: "string" }, "wait-ms": { type: "string" }, ...JSON_FLAG }, 0);
+  const { values, flags } = parse(
+    args,
+    { service: { type: "string" }, "wait-ms": { type: "string" }, ...JSON_FLAG },
+    0,
+  );
   const waitText = values["wait-ms"] ?? "0";
-  if (!/^\d+$/.test(waitText) || Number(waitText) > 3_600_000) throw new UsageError(`--wait-ms: must be an integer from 0 to 3600000 (got ${JSON.stringify(waitText)})`);
+  if (!/^\d+$/.test(waitText) || Number(waitText) > 3_600_000)
+    throw new UsageError(`--wait-ms: must be an integer from 0 to 3600000 (got ${JSON.stringify(waitText)})`);
   const c = connection(values);
   const service = values.service ?? "";
   const until = Date.now() + Number(waitText);
@@ -254,11 +302,21 @@ function check(client: Client, service: string, c: Connection, until: number): P
   // While waiting, wait for the channel too (a collector still starting refuses connections).
   const waiting = until > Date.now();
   return new Promise((resolve, reject) =>
-    (client as unknown as { check: (r: object, m: unknown, o: object, cb: (e: ServiceError | null, r: { status: HealthCheckResponse_ServingStatus }) => void) => void }).check(
+    (
+      client as unknown as {
+        check: (
+          r: object,
+          m: unknown,
+          o: object,
+          cb: (e: ServiceError | null, r: { status: HealthCheckResponse_ServingStatus }) => void,
+        ) => void;
+      }
+    ).check(
       { service },
       authMetadata(c.token),
       { deadline: Math.max(Date.now() + c.deadlineMs, until), waitForReady: waiting },
-      (error, response) => (error ? reject(error) : resolve(HealthCheckResponse_ServingStatus[response.status] ?? String(response.status))),
+      (error, response) =>
+        error ? reject(error) : resolve(HealthCheckResponse_ServingStatus[response.status] ?? String(response.status)),
     ),
   );
 }
@@ -290,7 +348,8 @@ function emitCall<Res>(c: Connection, method: "emitSessionStart" | "emitSessionE
   });
 }
 
-const refusal = (e: ServiceError) => (typeof e?.code === "number" ? new EmitError(`${grpcStatus[e.code]}: ${e.details}`, e.code, e) : e);
+const refusal = (e: ServiceError) =>
+  typeof e?.code === "number" ? new EmitError(`${grpcStatus[e.code]}: ${e.details}`, e.code, e) : e;
 
 function call<Res>(c: Connection, method: Method, request: object): Promise<Res> {
   const client = new SessionServiceClient(channelTarget(c.target), channelCredentials(c.tls));

@@ -30,23 +30,36 @@ it does not (or the check could not run), 2 for a wrong flag.`;
 export function contractCheck(args: string[], stdout: NodeJS.WritableStream): number {
   const { values, positionals } = parseArgs({
     args,
-    options: { against: { type: "string" }, json: { type: "boolean" }, schemas: { type: "string" }, proto: { type: "string" } },
+    options: {
+      against: { type: "string" },
+      json: { type: "boolean" },
+      schemas: { type: "string" },
+      proto: { type: "string" },
+    },
     allowPositionals: true,
     strict: true,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
-  if (values.against === undefined) throw new UsageError("--against: the baseline image is required, e.g. --against proto/baseline.binpb");
+  if (values.against === undefined)
+    throw new UsageError("--against: the baseline image is required, e.g. --against proto/baseline.binpb");
   const image = values.against;
   const schemasFile = baselineSchemasPath(image);
   if (!existsSync(image)) throw new UsageError(`--against: no baseline image at ${image}`);
-  if (!existsSync(schemasFile)) throw new UsageError(`--against: no baseline JSON Schemas beside the image (expected ${schemasFile}; scripts/refresh-baseline.sh writes both)`);
-  if (values.schemas !== undefined && !existsSync(values.schemas)) throw new UsageError(`--schemas: no file ${values.schemas}`);
+  if (!existsSync(schemasFile))
+    throw new UsageError(
+      `--against: no baseline JSON Schemas beside the image (expected ${schemasFile}; scripts/refresh-baseline.sh writes both)`,
+    );
+  if (values.schemas !== undefined && !existsSync(values.schemas))
+    throw new UsageError(`--schemas: no file ${values.schemas}`);
   const protoDir = values.proto ?? path.join(PACKAGE_ROOT, "proto");
   if (!existsSync(protoDir)) throw new UsageError(`--proto: no directory ${protoDir}`);
 
   const report = checkContract({
     baseline: { image, schemas: readSchemaSet(schemasFile, "baseline") },
-    working: { protoDir, schemas: values.schemas === undefined ? getAllSchemas() : readSchemaSet(values.schemas, "--schemas") },
+    working: {
+      protoDir,
+      schemas: values.schemas === undefined ? getAllSchemas() : readSchemaSet(values.schemas, "--schemas"),
+    },
   });
   stdout.write(values.json ? `${JSON.stringify(asJson(report, image))}\n` : render(report, image));
   return report.matches ? 0 : 1;
@@ -64,9 +77,12 @@ function asJson(report: CheckReport, image: string) {
 }
 
 function render(report: CheckReport, image: string): string {
-  const lines = [`contract check: working ${report.workingVersion} against baseline ${report.baselineVersion} (${image})`];
+  const lines = [
+    `contract check: working ${report.workingVersion} against baseline ${report.baselineVersion} (${image})`,
+  ];
   if (report.changes.length === 0) lines.push("  no changes");
-  for (const c of report.changes) lines.push(`  ${c.bump.padEnd(5)}  ${c.rule}${c.keyword ? ` (${c.keyword})` : ""}  ${c.where}: ${c.message}`);
+  for (const c of report.changes)
+    lines.push(`  ${c.bump.padEnd(5)}  ${c.rule}${c.keyword ? ` (${c.keyword})` : ""}  ${c.where}: ${c.message}`);
   const verdict =
     report.needed === "none"
       ? `no bump needed: event_version stays ${report.baselineVersion}`

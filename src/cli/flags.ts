@@ -12,17 +12,38 @@ import { UsageError } from "./usage-error.js";
 export function aliased<T>(values: Record<string, T | undefined>, name: string, old: string): T | undefined {
   const now = values[name];
   const before = values[old];
-  if (now !== undefined && before !== undefined) throw new UsageError(`--${name}: give it once (--${old} is its older name)`);
+  if (now !== undefined && before !== undefined)
+    throw new UsageError(`--${name}: give it once (--${old} is its older name)`);
   return now ?? before;
 }
 
 /** parseArgs's error codes, each as "FLAG: what is wrong" (its own texts quote unevenly and name no command). */
 const PARSE_ARGS_ERRORS: readonly { code: string; pattern: RegExp; message: (m: RegExpMatchArray) => string }[] = [
-  { code: "ERR_PARSE_ARGS_UNKNOWN_OPTION", pattern: /^Unknown option '([^']+)'/, message: (m) => `${m[1]}: unknown flag` },
-  { code: "ERR_PARSE_ARGS_INVALID_OPTION_VALUE", pattern: /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/, message: (m) => `${m[1]}: needs a value` },
-  { code: "ERR_PARSE_ARGS_INVALID_OPTION_VALUE", pattern: /^Option '(?:-\w, )?(--[\w-]+)' does not take an argument/, message: (m) => `${m[1]}: takes no value` },
-  { code: "ERR_PARSE_ARGS_INVALID_OPTION_VALUE", pattern: /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/, message: (m) => `${m[1]}: needs a value (one that starts with a dash: ${m[1]}=-VALUE)` },
-  { code: "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL", pattern: /^Unexpected argument '([^']*)'/, message: (m) => `unexpected argument: ${m[1]}` },
+  {
+    code: "ERR_PARSE_ARGS_UNKNOWN_OPTION",
+    pattern: /^Unknown option '([^']+)'/,
+    message: (m) => `${m[1]}: unknown flag`,
+  },
+  {
+    code: "ERR_PARSE_ARGS_INVALID_OPTION_VALUE",
+    pattern: /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing/,
+    message: (m) => `${m[1]}: needs a value`,
+  },
+  {
+    code: "ERR_PARSE_ARGS_INVALID_OPTION_VALUE",
+    pattern: /^Option '(?:-\w, )?(--[\w-]+)' does not take an argument/,
+    message: (m) => `${m[1]}: takes no value`,
+  },
+  {
+    code: "ERR_PARSE_ARGS_INVALID_OPTION_VALUE",
+    pattern: /^Option '(?:-\w, )?(--[\w-]+)' argument is ambiguous/,
+    message: (m) => `${m[1]}: needs a value (one that starts with a dash: ${m[1]}=-VALUE)`,
+  },
+  {
+    code: "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL",
+    pattern: /^Unexpected argument '([^']*)'/,
+    message: (m) => `unexpected argument: ${m[1]}`,
+  },
 ];
 
 /** A parseArgs error as a UsageError naming the flag; anything else: undefined. */

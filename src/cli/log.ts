@@ -52,7 +52,8 @@ type Out = NodeJS.WritableStream;
 function oneDir(args: string[], extra = 0): { dirs: string[]; json: boolean } {
   const { positionals, values } = parseArgs({ args, options: { json: { type: "boolean" } }, allowPositionals: true });
   const want = 1 + extra;
-  if (positionals.length !== want) throw new UsageError(`expected ${want === 1 ? "DIR" : "OLD_DIR NEW_DIR"}, got ${positionals.length} argument(s)`);
+  if (positionals.length !== want)
+    throw new UsageError(`expected ${want === 1 ? "DIR" : "OLD_DIR NEW_DIR"}, got ${positionals.length} argument(s)`);
   return { dirs: positionals, json: values.json ?? false };
 }
 
@@ -71,9 +72,19 @@ export async function logRepair(args: string[], stdout: Out): Promise<number> {
     stdout.write(renderReport(result));
     for (const file of result.movedAside) stdout.write(`moved aside: ${file}\n`);
     for (const r of result.removed) {
-      stdout.write(r.next === undefined ? `removed: every record after ${r.after} (the damage ran to the end)\n` : r.next === r.after + 2n ? `removed: record ${r.after + 1n}\n` : `removed: records ${r.after + 1n}..${r.next - 1n}\n`);
+      stdout.write(
+        r.next === undefined
+          ? `removed: every record after ${r.after} (the damage ran to the end)\n`
+          : r.next === r.after + 2n
+            ? `removed: record ${r.after + 1n}\n`
+            : `removed: records ${r.after + 1n}..${r.next - 1n}\n`,
+      );
     }
-    stdout.write(result.lostAcknowledged ? "repaired: records that may have been acknowledged were set aside (listed above)\n" : "repaired: nothing acknowledged was set aside\n");
+    stdout.write(
+      result.lostAcknowledged
+        ? "repaired: records that may have been acknowledged were set aside (listed above)\n"
+        : "repaired: nothing acknowledged was set aside\n",
+    );
   }
   return result.lostAcknowledged ? 1 : 0;
 }
@@ -93,7 +104,11 @@ export async function logReindex(args: string[], stdout: Out): Promise<number> {
 export async function logUpgrade(args: string[], stdout: Out): Promise<number> {
   const { dirs, json } = oneDir(args, 1);
   const { records, lastSequence } = await upgradeLog(dirs[0]!, dirs[1]!);
-  stdout.write(json ? `${JSON.stringify({ records, last_sequence: String(lastSequence), into: dirs[1] })}\n` : `upgraded: ${records} records (last sequence ${lastSequence}) into ${dirs[1]}\n`);
+  stdout.write(
+    json
+      ? `${JSON.stringify({ records, last_sequence: String(lastSequence), into: dirs[1] })}\n`
+      : `upgraded: ${records} records (last sequence ${lastSequence}) into ${dirs[1]}\n`,
+  );
   return 0;
 }
 
@@ -103,10 +118,14 @@ function renderReport(report: LogReport): string {
     const range = s.last === undefined ? "no records" : `records ${s.first}..${s.last} (${s.records})`;
     lines.push(`${s.file}: ${range}`);
     for (const d of s.damage) {
-      lines.push(`  ${d.unfinished ? "unfinished" : "DAMAGE"} at byte ${d.offset} (${d.bytes} bytes) [${d.rule}]: ${d.message}${d.unfinished ? " (a write never acknowledged; the collector cuts it on start)" : ""}`);
+      lines.push(
+        `  ${d.unfinished ? "unfinished" : "DAMAGE"} at byte ${d.offset} (${d.bytes} bytes) [${d.rule}]: ${d.message}${d.unfinished ? " (a write never acknowledged; the collector cuts it on start)" : ""}`,
+      );
     }
   }
-  lines.push(report.damaged ? "damaged: the collector will refuse to open this directory until it is repaired" : "clean");
+  lines.push(
+    report.damaged ? "damaged: the collector will refuse to open this directory until it is repaired" : "clean",
+  );
   return `${lines.join("\n")}\n`;
 }
 

@@ -10,7 +10,11 @@ import process from "node:process";
 import { usageErrorOf } from "./flags.js";
 
 /** A command: its exit code, or nothing for 0. */
-type Run = (args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream) => number | undefined | Promise<number | undefined>;
+type Run = (
+  args: string[],
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+) => number | undefined | Promise<number | undefined>;
 
 interface Command {
   readonly path: readonly string[];
@@ -39,15 +43,31 @@ const COMMANDS: readonly Command[] = [
     connects: true,
     load: lazy(clientCommands, "emitStart", "emitStartUsage"),
   },
-  { path: ["emit", "end"], summary: "emit end SESSION_ID [--metadata JSON] [--json]", connects: true, load: lazy(clientCommands, "emitEnd", "emitEndUsage") },
+  {
+    path: ["emit", "end"],
+    summary: "emit end SESSION_ID [--metadata JSON] [--json]",
+    connects: true,
+    load: lazy(clientCommands, "emitEnd", "emitEndUsage"),
+  },
   {
     path: ["sessions", "list"],
-    summary: "sessions list [--component NAME] [--status open|ended] [--since T] [--until T] [--page-size N] [--page-token T]",
+    summary:
+      "sessions list [--component NAME] [--status open|ended] [--since T] [--until T] [--page-size N] [--page-token T]",
     connects: true,
     load: lazy(clientCommands, "sessionsList", "sessionsListUsage"),
   },
-  { path: ["sessions", "get"], summary: "sessions get SESSION_ID", connects: true, load: lazy(clientCommands, "sessionsGet", "sessionsGetUsage") },
-  { path: ["health"], summary: "health [--service NAME] [--wait-ms N] [--json]", connects: true, load: lazy(clientCommands, "health", "healthUsage") },
+  {
+    path: ["sessions", "get"],
+    summary: "sessions get SESSION_ID",
+    connects: true,
+    load: lazy(clientCommands, "sessionsGet", "sessionsGetUsage"),
+  },
+  {
+    path: ["health"],
+    summary: "health [--service NAME] [--wait-ms N] [--json]",
+    connects: true,
+    load: lazy(clientCommands, "health", "healthUsage"),
+  },
   {
     path: ["schemas", "export"],
     summary: "schemas export [--format json|yaml] [--version X] [-o FILE]",
@@ -60,7 +80,8 @@ const COMMANDS: readonly Command[] = [
   },
   {
     path: ["archive", "export"],
-    summary: "archive export INPUT [-o FILE] [--layout events|records] [--gzip] [--family F] [--type T] [--since T] [--until T]",
+    summary:
+      "archive export INPUT [-o FILE] [--layout events|records] [--gzip] [--family F] [--type T] [--since T] [--until T]",
     load: lazy(archiveCommands, "archiveExport", "exportUsage"),
   },
   {
@@ -68,7 +89,11 @@ const COMMANDS: readonly Command[] = [
     summary: "archive import INPUT -o FILE [--to segment|delimited]",
     load: lazy(archiveCommands, "archiveImport", "importUsage"),
   },
-  { path: ["archive", "verify"], summary: "archive verify INPUT [--json]", load: lazy(archiveCommands, "archiveVerify", "verifyUsage") },
+  {
+    path: ["archive", "verify"],
+    summary: "archive verify INPUT [--json]",
+    load: lazy(archiveCommands, "archiveVerify", "verifyUsage"),
+  },
   {
     path: ["vrp", "send"],
     summary: "vrp send [FILE|-] --producer-id ID [--map FILE] [--lenient] [--dry-run] [--json]",
@@ -78,7 +103,11 @@ const COMMANDS: readonly Command[] = [
   { path: ["log", "verify"], summary: "log verify DIR [--json]", load: lazy(logCommands, "logVerify", "verifyUsage") },
   { path: ["log", "repair"], summary: "log repair DIR [--json]", load: lazy(logCommands, "logRepair", "repairUsage") },
   { path: ["log", "reindex"], summary: "log reindex DIR", load: lazy(logCommands, "logReindex", "reindexUsage") },
-  { path: ["log", "upgrade"], summary: "log upgrade OLD_DIR NEW_DIR [--json]", load: lazy(logCommands, "logUpgrade", "upgradeUsage") },
+  {
+    path: ["log", "upgrade"],
+    summary: "log upgrade OLD_DIR NEW_DIR [--json]",
+    load: lazy(logCommands, "logUpgrade", "upgradeUsage"),
+  },
 ];
 
 /** What each group is for, in the overview and in the group's own help. */
@@ -114,7 +143,12 @@ function version(): string {
 const overview = () => `usage: session-events <command> [options]
 
 ${Object.entries(GROUPS)
-  .map(([group, what]) => `${group.padEnd(10)}${what}\n${commandsOf(group).map((c) => `  session-events ${c.summary}`).join("\n")}`)
+  .map(
+    ([group, what]) =>
+      `${group.padEnd(10)}${what}\n${commandsOf(group)
+        .map((c) => `  session-events ${c.summary}`)
+        .join("\n")}`,
+  )
   .join("\n")}
 
 Commands that call a collector take --target (env SESSION_EVENTS_TARGET),
@@ -130,7 +164,9 @@ const commandsOf = (group: string) => COMMANDS.filter((c) => c.path[0] === group
 const groupHelp = (group: string) => `usage: session-events ${group} <command> [options]
 
 ${GROUPS[group]}:
-${commandsOf(group).map((c) => `  session-events ${c.summary}`).join("\n")}
+${commandsOf(group)
+  .map((c) => `  session-events ${c.summary}`)
+  .join("\n")}
 
 session-events ${group} <command> --help   details of one`;
 
@@ -188,7 +224,10 @@ export async function main(argv: string[], stdout = process.stdout, stderr = pro
       return 1;
     }
     const flag = usageError.message.split(":")[0]!;
-    const why = !command.connects && CONNECTION_FLAGS.has(flag) && usageError.message.endsWith("unknown flag") ? ` ('${name}' does not call a collector)` : "";
+    const why =
+      !command.connects && CONNECTION_FLAGS.has(flag) && usageError.message.endsWith("unknown flag")
+        ? ` ('${name}' does not call a collector)`
+        : "";
     stderr.write(`session-events: error: ${usageError.message}${why}\nsee 'session-events ${name} --help'\n`);
     return 2;
   }

@@ -16,12 +16,17 @@ the default is the current one. Needs no collector: no --target.`;
 export function schemasExport(args: string[], stdout: NodeJS.WritableStream): void {
   const { values, positionals } = parseArgs({
     args,
-    options: { format: { type: "string", short: "f" }, version: { type: "string" }, output: { type: "string", short: "o" } },
+    options: {
+      format: { type: "string", short: "f" },
+      version: { type: "string" },
+      output: { type: "string", short: "o" },
+    },
     allowPositionals: true,
     strict: true,
   });
   if (positionals.length > 1) throw new UsageError(`expected at most one FILE, got ${positionals.length}`);
-  if (positionals.length === 1 && values.output !== undefined) throw new UsageError(`--output: give the file once (-o FILE, or FILE alone, not both)`);
+  if (positionals.length === 1 && values.output !== undefined)
+    throw new UsageError(`--output: give the file once (-o FILE, or FILE alone, not both)`);
   const path = values.output ?? positionals[0];
   const format = values.format ?? (path && /\.ya?ml$/i.test(path) ? "yaml" : "json");
   try {

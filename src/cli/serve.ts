@@ -24,11 +24,15 @@ export async function serve(args: string[]): Promise<number> {
   const config = parseServeConfig(args);
   if (config.engine === "jetstream") {
     // The engine exists (src/store/jetstream/); the collector and the VRP hub do not run on it yet.
-    throw new Error("--engine jetstream: not served yet: the JetStream log engine exists, but the collector and VRP hub cannot run on it until they apply state from the log (see docs/scaling.md); use --engine file");
+    throw new Error(
+      "--engine jetstream: not served yet: the JetStream log engine exists, but the collector and VRP hub cannot run on it until they apply state from the log (see docs/scaling.md); use --engine file",
+    );
   }
   const logger = createLogger(config.logLevel);
   // grpc-js's own lines ("E No address added ...") as ours: every stderr line of serve is JSON.
-  setLogger({ error: (...a: unknown[]) => logger.debug("grpc-js", { message: a.map(String).join(" ") }) } as unknown as Console);
+  setLogger({
+    error: (...a: unknown[]) => logger.debug("grpc-js", { message: a.map(String).join(" ") }),
+  } as unknown as Console);
   setLogVerbosity(config.logLevel === "debug" ? logVerbosity.INFO : logVerbosity.ERROR);
   let code = 0;
   // Until the server is up, a stop is noted and carried out once it is; a

@@ -23,7 +23,13 @@ import { ProgressBar } from "../archive/progress.js";
 import { readLines } from "../archive/line-reader.js";
 import { ByteWindow } from "../store/byte-window.js";
 import { VrpProducer, VrpRejectedError } from "../client/vrp.js";
-import { describeLineIssues, loadVrpDialectMap, mapVrpLine, type VrpDialectMap, type VrpLineResult } from "../vrp/dialect.js";
+import {
+  describeLineIssues,
+  loadVrpDialectMap,
+  mapVrpLine,
+  type VrpDialectMap,
+  type VrpLineResult,
+} from "../vrp/dialect.js";
 import { CONNECTION_OPTIONS, connection, connectionHelp } from "./client-commands.js";
 import { UsageError } from "./usage-error.js";
 import { SessionEventsError } from "../errors.js";
@@ -97,7 +103,11 @@ interface Run {
   lastJudged: bigint;
 }
 
-export async function vrpSend(args: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+export async function vrpSend(
+  args: string[],
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     options: {
@@ -112,22 +122,34 @@ export async function vrpSend(args: string[], stdout: NodeJS.WritableStream, std
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length > 1) throw new UsageError(`expected one FILE (or - for standard input), got ${positionals.length}`);
+  if (positionals.length > 1)
+    throw new UsageError(`expected one FILE (or - for standard input), got ${positionals.length}`);
   const input = positionals[0] ?? "-";
   const dryRun = values["dry-run"] === true;
   const producerId = values["producer-id"];
   if (producerId === "") throw new UsageError("--producer-id: must not be empty");
   if (!dryRun && producerId === undefined) {
-    throw new UsageError("--producer-id: is required (the same id on a re-run sends only what the collector has not judged; --dry-run needs none)");
+    throw new UsageError(
+      "--producer-id: is required (the same id on a re-run sends only what the collector has not judged; --dry-run needs none)",
+    );
   }
   const conn = connection(values as Record<string, string | undefined>);
   const map = await dialect(values.map, values.lenient === true);
   const totalBytes = await inputSize(input);
 
-  const run: Run = { input, dryRun, producerId, target: dryRun ? undefined : conn.target, map: values.map, lenient: values.lenient === true, lastJudged: 0n };
+  const run: Run = {
+    input,
+    dryRun,
+    producerId,
+    target: dryRun ? undefined : conn.target,
+    map: values.map,
+    lenient: values.lenient === true,
+    lastJudged: 0n,
+  };
   const tally = new Tally();
   const isTty = (stderr as { isTTY?: boolean }).isTTY === true;
-  const progress = isTty && !values["no-progress"] ? new ProgressBar(stderr, dryRun ? "vrp send --dry-run" : "vrp send") : undefined;
+  const progress =
+    isTty && !values["no-progress"] ? new ProgressBar(stderr, dryRun ? "vrp send --dry-run" : "vrp send") : undefined;
 
   let producer: VrpProducer | undefined;
   let derivedRead: Promise<void> = Promise.resolve();
@@ -157,7 +179,18 @@ export async function vrpSend(args: string[], stdout: NodeJS.WritableStream, std
       if (item.kind !== "line" && item.kind !== "damage") continue;
       tally.lines = item.line ?? tally.lines;
       const result: VrpLineResult =
-        item.kind === "line" ? mapVrpLine(item.text, map) : { kind: "refused", issues: [{ path: "", rule: item.message.startsWith("not UTF-8") ? "utf8" : "line_length", message: item.message }] };
+        item.kind === "line"
+          ? mapVrpLine(item.text, map)
+          : {
+              kind: "refused",
+              issues: [
+                {
+                  path: "",
+                  rule: item.message.startsWith("not UTF-8") ? "utf8" : "line_length",
+                  message: item.message,
+                },
+              ],
+            };
       if (result.kind === "skip") {
         tally.skipped[result.reason]++;
         continue;
@@ -165,7 +198,8 @@ export async function vrpSend(args: string[], stdout: NodeJS.WritableStream, std
       const seq = ++number;
       const line = tally.lines;
       tally.events++;
-      if (result.kind === "event") for (const key of result.moved) tally.moved.set(key, (tally.moved.get(key) ?? 0) + 1);
+      if (result.kind === "event")
+        for (const key of result.moved) tally.moved.set(key, (tally.moved.get(key) ?? 0) + 1);
       progress?.update({ bytes, totalBytes, events: tally.events });
 
       if (seq <= run.lastJudged) {
@@ -182,7 +216,12 @@ export async function vrpSend(args: string[], stdout: NodeJS.WritableStream, std
         inflight++;
         producer
           .withhold()
-          .then((n) => n === seq || fail(new Error(`internal error: line ${line} is event ${seq}, but its number went out as ${n}`)), fail)
+          .then(
+            (n) =>
+              n === seq ||
+              fail(new Error(`internal error: line ${line} is event ${seq}, but its number went out as ${n}`)),
+            fail,
+          )
           .finally(settled);
       } else if (!producer) {
         tally.passed++;
@@ -193,12 +232,21 @@ export async function vrpSend(args: string[], stdout: NodeJS.WritableStream, std
           .send(result.event)
           .then(
             (ack) => {
-              if (ack.producerSequence !== seq) fail(new Error(`internal error: line ${line} is event ${seq}, but it went out as ${ack.producerSequence}`));
+              if (ack.producerSequence !== seq)
+                fail(
+                  new Error(`internal error: line ${line} is event ${seq}, but it went out as ${ack.producerSequence}`),
+                );
               tally.passed++;
             },
             (e: unknown) => {
               if (!(e instanceof VrpRejectedError)) return fail(e);
-              tally.refuse({ line, event: Number(seq), by: "collector", earlier: false, reason: e.message.replace(/\s*\n\s*/g, " ") });
+              tally.refuse({
+                line,
+                event: Number(seq),
+                by: "collector",
+                earlier: false,
+                reason: e.message.replace(/\s*\n\s*/g, " "),
+              });
             },
           )
           .finally(settled);
@@ -243,7 +291,8 @@ async function dialect(file: string | undefined, lenient: boolean): Promise<VrpD
       // Ours first: a SessionEventsError has a `code` too (a status name, not an errno).
       if (e instanceof ValidationError) throw new UsageError(`--map: ${e.message}`);
       const code = (e as NodeJS.ErrnoException).code;
-      if (typeof code === "string" && !(e instanceof SessionEventsError)) throw new UsageError(`--map: cannot read ${JSON.stringify(file)} (${code})`);
+      if (typeof code === "string" && !(e instanceof SessionEventsError))
+        throw new UsageError(`--map: cannot read ${JSON.stringify(file)} (${code})`);
       throw e;
     }
   }
@@ -254,17 +303,22 @@ async function inputSize(input: string): Promise<number | undefined> {
   if (input === "-") return undefined;
   try {
     const s = await stat(input);
-    if (s.isDirectory()) throw new SessionEventsError(`${input} is a directory (vrp send reads one JSON Lines file)`, { code: "INVALID_ARGUMENT" });
+    if (s.isDirectory())
+      throw new SessionEventsError(`${input} is a directory (vrp send reads one JSON Lines file)`, {
+        code: "INVALID_ARGUMENT",
+      });
     return s.isFile() ? s.size : undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new SessionEventsError(`${input}: no such file or directory`, { code: "NOT_FOUND", cause: e });
+    if (code === "ENOENT")
+      throw new SessionEventsError(`${input}: no such file or directory`, { code: "NOT_FOUND", cause: e });
     throw e;
   }
 }
 
 async function* chunks(input: string, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
-  const stream: AsyncIterable<Buffer> = input === "-" ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
+  const stream: AsyncIterable<Buffer> =
+    input === "-" ? process.stdin : createReadStream(input, { highWaterMark: 1 << 20 });
   for await (const chunk of stream) {
     onBytes(chunk.length);
     yield chunk;
@@ -275,13 +329,22 @@ async function* chunks(input: string, onBytes: (n: number) => void): AsyncGenera
 async function handshake(producer: VrpProducer, target: string, deadlineMs: number): Promise<bigint> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SessionEventsError(`no answer within ${deadlineMs} ms (--deadline-ms)`, { code: "DEADLINE_EXCEEDED" })), deadlineMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new SessionEventsError(`no answer within ${deadlineMs} ms (--deadline-ms)`, { code: "DEADLINE_EXCEEDED" }),
+        ),
+      deadlineMs,
+    );
   });
   try {
     return await Promise.race([producer.handshake(), late]);
   } catch (e) {
     await producer.close();
-    throw new SessionEventsError(`no stream to the collector at ${target}: ${describeError(e)}`, { code: "UNAVAILABLE", cause: e });
+    throw new SessionEventsError(`no stream to the collector at ${target}: ${describeError(e)}`, {
+      code: "UNAVAILABLE",
+      cause: e,
+    });
   } finally {
     clearTimeout(timer);
   }
@@ -303,7 +366,9 @@ function summaryJson(run: Run, t: Tally): object {
   return {
     input: run.input,
     dry_run: run.dryRun,
-    ...(run.dryRun ? {} : { target: run.target, producer_id: run.producerId, collector_last_producer_sequence: Number(run.lastJudged) }),
+    ...(run.dryRun
+      ? {}
+      : { target: run.target, producer_id: run.producerId, collector_last_producer_sequence: Number(run.lastJudged) }),
     map: run.map ?? null,
     lenient: run.lenient,
     lines: t.lines,
@@ -322,7 +387,9 @@ function summaryJson(run: Run, t: Tally): object {
     refusals_not_listed: t.refused - t.refusals.length,
     skipped: { blank: t.skipped.blank, prefix: t.skipped.prefix },
     moved_to_details: Object.fromEntries(t.moved),
-    ...(run.dryRun ? {} : { derived: Object.fromEntries([...t.derived].map(([type, reasons]) => [type, Object.fromEntries(reasons)])) }),
+    ...(run.dryRun
+      ? {}
+      : { derived: Object.fromEntries([...t.derived].map(([type, reasons]) => [type, Object.fromEntries(reasons)])) }),
   };
 }
 
@@ -340,16 +407,32 @@ function renderSummary(run: Run, t: Tally): string {
   row(run.dryRun ? "valid" : "accepted", t.passed);
   row("refused", t.refused);
   for (const r of t.refusals) {
-    const how = [`event ${r.event}`, r.by === "collector" ? "by the collector" : "", r.earlier ? "judged in an earlier run" : ""].filter(Boolean).join(", ");
+    const how = [
+      `event ${r.event}`,
+      r.by === "collector" ? "by the collector" : "",
+      r.earlier ? "judged in an earlier run" : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
     out.push(`    line ${r.line} (${how}): ${r.reason}`);
   }
   if (t.refused > t.refusals.length) out.push(`    ... and ${t.refused - t.refusals.length} more`);
-  if (!run.dryRun) row("already judged", `${t.alreadyJudged}${t.alreadyJudged > 0 ? " (by the collector, in an earlier run with this producer id: stored, or refused then; not sent again)" : ""}`);
+  if (!run.dryRun)
+    row(
+      "already judged",
+      `${t.alreadyJudged}${t.alreadyJudged > 0 ? " (by the collector, in an earlier run with this producer id: stored, or refused then; not sent again)" : ""}`,
+    );
   const skipped = t.skipped.blank + t.skipped.prefix;
-  const why = [t.skipped.blank ? `${t.skipped.blank} blank` : "", t.skipped.prefix ? `${t.skipped.prefix} by skip_lines_starting_with` : ""].filter(Boolean);
+  const why = [
+    t.skipped.blank ? `${t.skipped.blank} blank` : "",
+    t.skipped.prefix ? `${t.skipped.prefix} by skip_lines_starting_with` : "",
+  ].filter(Boolean);
   row("skipped lines", `${skipped}${skipped > 0 ? ` (${why.join(", ")})` : ""}`);
   if (t.moved.size > 0) {
-    row(run.lenient ? "moved to details (--lenient)" : "moved to details", [...t.moved].map(([key, n]) => `${key} (${n} ${n === 1 ? "line" : "lines"})`).join(", "));
+    row(
+      run.lenient ? "moved to details (--lenient)" : "moved to details",
+      [...t.moved].map(([key, n]) => `${key} (${n} ${n === 1 ? "line" : "lines"})`).join(", "),
+    );
   }
   if (!run.dryRun) {
     const derived = [...t.derived].map(([type, reasons]) => {
@@ -359,7 +442,9 @@ function renderSummary(run: Run, t: Tally): string {
     row("derived", derived.length > 0 ? derived.join("; ") : "none");
   }
   if (!run.lenient && t.refusals.some((r) => r.issues?.some((i) => i.rule === "additionalProperties"))) {
-    out.push('hint: --lenient (or "unknown_keys": "details" in a map) moves top-level keys the envelope does not name under details');
+    out.push(
+      'hint: --lenient (or "unknown_keys": "details" in a map) moves top-level keys the envelope does not name under details',
+    );
   }
   return `${out.join("\n")}\n`;
 }

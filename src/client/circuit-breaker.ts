@@ -40,7 +40,9 @@ export class CircuitBreaker {
   async run<T>(call: () => Promise<T>, isOutage: (error: unknown) => boolean = () => true): Promise<T> {
     const state = this.state;
     if (state === "open" || (state === "half-open" && this.trialInFlight)) {
-      throw new CircuitOpenError(`collector unreachable: circuit open for another ${Math.max(0, this.openUntil - this.now())} ms`);
+      throw new CircuitOpenError(
+        `collector unreachable: circuit open for another ${Math.max(0, this.openUntil - this.now())} ms`,
+      );
     }
     const trial = state === "half-open";
     if (trial) this.trialInFlight = true;

@@ -49,10 +49,13 @@ export function parseTargets(target: string): string[] {
   const targets = target.split(",").map((t) => t.trim());
   for (const t of targets) {
     if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s,[\]]+):\d{1,5}$/.test(t)) {
-      throw new SessionEventsError(`target: each collector must be host:port, comma-separated (got ${JSON.stringify(t)} in ${JSON.stringify(target)})`, {
-        code: "INVALID_ARGUMENT",
-        issues: [{ path: "target", rule: "host_port_list", message: "host:port[,host:port...]" }],
-      });
+      throw new SessionEventsError(
+        `target: each collector must be host:port, comma-separated (got ${JSON.stringify(t)} in ${JSON.stringify(target)})`,
+        {
+          code: "INVALID_ARGUMENT",
+          issues: [{ path: "target", rule: "host_port_list", message: "host:port[,host:port...]" }],
+        },
+      );
     }
   }
   return targets;
@@ -105,7 +108,16 @@ function registerMultiTargetResolver(): void {
       if (!this.active) return;
       const endpoints = lists.flat();
       if (endpoints.length === 0) {
-        this.listener(experimental.statusOrFromError({ code: status.UNAVAILABLE, details: `no address for any of ${this.target.path}`, metadata: new Metadata() }), {}, null, "");
+        this.listener(
+          experimental.statusOrFromError({
+            code: status.UNAVAILABLE,
+            details: `no address for any of ${this.target.path}`,
+            metadata: new Metadata(),
+          }),
+          {},
+          null,
+          "",
+        );
       } else {
         this.listener(experimental.statusOrFromValue(endpoints), {}, experimental.statusOrFromValue(serviceConfig), "");
       }

@@ -38,10 +38,22 @@ export interface MetricsRegistry {
   registerMetric(metric: unknown): void;
 }
 
-const METRICS: readonly { key: keyof EmitterStats; name: string; help: string; type: "gauge" | "counter"; scale?: number }[] = [
+const METRICS: readonly {
+  key: keyof EmitterStats;
+  name: string;
+  help: string;
+  type: "gauge" | "counter";
+  scale?: number;
+}[] = [
   { key: "spooledEvents", name: "spool_events", help: "Events in the spool, not yet delivered", type: "gauge" },
   { key: "spooledBytes", name: "spool_bytes", help: "Bytes of the spool's log on disk", type: "gauge" },
-  { key: "oldestPendingAgeMs", name: "spool_oldest_pending_age_seconds", help: "Age of the oldest event waiting in the spool", type: "gauge", scale: 1 / 1000 },
+  {
+    key: "oldestPendingAgeMs",
+    name: "spool_oldest_pending_age_seconds",
+    help: "Age of the oldest event waiting in the spool",
+    type: "gauge",
+    scale: 1 / 1000,
+  },
   { key: "delivered", name: "delivered_total", help: "Events the collector acknowledged", type: "counter" },
   { key: "spooled", name: "spooled_total", help: "Events put in the spool", type: "counter" },
   { key: "retried", name: "retried_total", help: "Failed attempts that are tried again", type: "counter" },
@@ -55,7 +67,12 @@ const METRICS: readonly { key: keyof EmitterStats; name: string; help: string; t
  * scraped. Each metric is an object of prom-client's Metric shape (name,
  * help, type, aggregator, get, reset), labelled with the component.
  */
-export function registerEmitterMetrics(registry: MetricsRegistry, read: () => EmitterStats, component: string, prefix = "session_events_emitter_"): void {
+export function registerEmitterMetrics(
+  registry: MetricsRegistry,
+  read: () => EmitterStats,
+  component: string,
+  prefix = "session_events_emitter_",
+): void {
   for (const m of METRICS) {
     const name = `${prefix}${m.name}`;
     const snapshot = () => ({
@@ -65,6 +82,14 @@ export function registerEmitterMetrics(registry: MetricsRegistry, read: () => Em
       aggregator: "sum",
       values: [{ value: Number(read()[m.key]) * (m.scale ?? 1), labels: { component } }],
     });
-    registry.registerMetric({ name, help: m.help, type: m.type, aggregator: "sum", labelNames: ["component"], get: async () => snapshot(), reset: () => {} });
+    registry.registerMetric({
+      name,
+      help: m.help,
+      type: m.type,
+      aggregator: "sum",
+      labelNames: ["component"],
+      get: async () => snapshot(),
+      reset: () => {},
+    });
   }
 }

@@ -22,7 +22,10 @@ import { ValidationError } from "../contract/errors.js";
 import type { JsonObject, SessionEndEventJson, SessionStartEventJson } from "../contract/types.js";
 import { SessionEndEvent, SessionStartEvent } from "../session/models.js";
 import { SessionServiceClient } from "../../gen/oneiric/session/v1/session_service.js";
-import { SessionEndEvent as SessionEndEventMessage, SessionStartEvent as SessionStartEventMessage } from "../../gen/oneiric/session/v1/session_events.js";
+import {
+  SessionEndEvent as SessionEndEventMessage,
+  SessionStartEvent as SessionStartEventMessage,
+} from "../../gen/oneiric/session/v1/session_events.js";
 import { CircuitBreaker, CircuitOpenError, DEFAULT_BREAKER, type BreakerPolicy } from "./circuit-breaker.js";
 import { Backoff, isRetryable, retryPolicy, withRetries, type RetryPolicy } from "./retry.js";
 import { Spool, SpoolError, type SpooledEvent } from "./spool.js";
@@ -89,7 +92,10 @@ export class EmitError extends SessionEventsError {
     readonly status: status | undefined,
     cause?: unknown,
   ) {
-    super(message, { code: status === undefined ? "FAILED_PRECONDITION" : ((grpcStatusName(status) ?? "UNKNOWN") as ErrorCode), cause });
+    super(message, {
+      code: status === undefined ? "FAILED_PRECONDITION" : ((grpcStatusName(status) ?? "UNKNOWN") as ErrorCode),
+      cause,
+    });
   }
 }
 
@@ -127,7 +133,14 @@ export class SessionEventEmitter {
   private sender: SpoolSender | undefined;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly roomWaiters = new Set<() => void>();
-  private readonly counters: Record<Counter, number> = { delivered: 0, spooled: 0, retried: 0, refused: 0, dropped: 0, spoolErrors: 0 };
+  private readonly counters: Record<Counter, number> = {
+    delivered: 0,
+    spooled: 0,
+    retried: 0,
+    refused: 0,
+    dropped: 0,
+    spoolErrors: 0,
+  };
   private closing: Promise<void> | undefined;
   private closed = false;
 
@@ -141,7 +154,9 @@ export class SessionEventEmitter {
     this.retry = retryPolicy(options.retry);
     this.deadlineMs = options.deadlineMs ?? 3000;
     this.ackWaitMs = options.ackWaitMs ?? this.deadlineMs;
-    this.spoolOpenBackoff = new Backoff(retryPolicy({ initialIntervalMs: Math.min(100, this.spoolRetryMs), maxIntervalMs: this.spoolRetryMs }));
+    this.spoolOpenBackoff = new Backoff(
+      retryPolicy({ initialIntervalMs: Math.min(100, this.spoolRetryMs), maxIntervalMs: this.spoolRetryMs }),
+    );
     if (options.spoolDir) this.openSpool();
     if (options.metrics) registerEmitterMetrics(options.metrics, () => this.stats(), String(options.componentName));
   }
@@ -149,8 +164,16 @@ export class SessionEventEmitter {
   /** Report a session start; returns the collector's session id (or a spool placeholder). */
   emitSessionStart(init: { shellType: string; metadata?: JsonObject }): Promise<string | undefined> {
     return this.guard(async () => {
-      if (typeof init !== "object" || init === null) throw new EmitError(`emitSessionStart: expects { shellType, metadata? }; got ${init === null ? "null" : typeof init}`, status.INVALID_ARGUMENT);
-      const event = SessionStartEvent.create({ componentName: this.options.componentName, shellType: init.shellType, metadata: init.metadata });
+      if (typeof init !== "object" || init === null)
+        throw new EmitError(
+          `emitSessionStart: expects { shellType, metadata? }; got ${init === null ? "null" : typeof init}`,
+          status.INVALID_ARGUMENT,
+        );
+      const event = SessionStartEvent.create({
+        componentName: this.options.componentName,
+        shellType: init.shellType,
+        metadata: init.metadata,
+      });
       this.checkSize(SessionStartEventMessage.encode(bridges.SessionStartEvent.fromJson(event)).finish().length);
       return this.deliverOrSpool({ kind: "start", event });
     });
@@ -159,7 +182,13 @@ export class SessionEventEmitter {
   /** Report a session end (a spool placeholder is welcome: it is swapped for the real id on delivery). */
   async emitSessionEnd(sessionId: string, metadata?: JsonObject): Promise<void> {
     await this.guard(async () => {
-      if (sessionId === "") throw this.refuse(new EmitError("session_id: must not be empty (the collector refuses an end without a session)", status.INVALID_ARGUMENT));
+      if (sessionId === "")
+        throw this.refuse(
+          new EmitError(
+            "session_id: must not be empty (the collector refuses an end without a session)",
+            status.INVALID_ARGUMENT,
+          ),
+        );
       const event = SessionEndEvent.create({ sessionId, metadata });
       this.checkSize(SessionEndEventMessage.encode(bridges.SessionEndEvent.fromJson(event)).finish().length);
       await this.deliverOrSpool({ kind: "end", event });
@@ -245,7 +274,8 @@ export class SessionEventEmitter {
     }
     if (!this.options.spoolDir) return this.sendWithRetries(event);
     // The collector is known to be unreachable: straight to the spool.
-    if (spool && (this.breaker.state === "open" || this.sender?.outage !== undefined)) return this.keep(spool, event, undefined);
+    if (spool && (this.breaker.state === "open" || this.sender?.outage !== undefined))
+      return this.keep(spool, event, undefined);
     const sent = this.send(event);
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<"waited">((r) => (timer = setTimeout(() => r("waited"), this.ackWaitMs)));
@@ -270,22 +300,36 @@ export class SessionEventEmitter {
       (id) => id && event.kind === "start" && this.spool?.learn(placeholderOf(event.event), id),
       () => {},
     );
-    return this.keep(spool, event, new EmitError(`no answer from the collector within ${this.ackWaitMs} ms`, status.DEADLINE_EXCEEDED));
+    return this.keep(
+      spool,
+      event,
+      new EmitError(`no answer from the collector within ${this.ackWaitMs} ms`, status.DEADLINE_EXCEEDED),
+    );
   }
 
   /** Put an event in the spool; a start returns its placeholder. */
   private async keep(spool: Spool | undefined, event: SpooledEvent, why: unknown): Promise<string | undefined> {
     if (!spool) {
       this.count("dropped");
-      const reason = this.options.spoolDir ? "the spool is unavailable (see the errors reported before)" : "no spool is configured";
-      throw new EmitError(`${describe(why) ?? "the event must wait for its start"}, and ${reason}: the event was not kept`, status.UNAVAILABLE, why);
+      const reason = this.options.spoolDir
+        ? "the spool is unavailable (see the errors reported before)"
+        : "no spool is configured";
+      throw new EmitError(
+        `${describe(why) ?? "the event must wait for its start"}, and ${reason}: the event was not kept`,
+        status.UNAVAILABLE,
+        why,
+      );
     }
     await this.waitForRoom(spool, event);
     try {
       await spool.add(event);
     } catch (e) {
       this.count("dropped");
-      throw new EmitError(`${describe(why) ?? "spooling"}: the spool could not keep the event: ${(e as Error).message}`, status.UNAVAILABLE, e);
+      throw new EmitError(
+        `${describe(why) ?? "spooling"}: the spool could not keep the event: ${(e as Error).message}`,
+        status.UNAVAILABLE,
+        e,
+      );
     }
     this.count("spooled");
     this.sender?.poke();
@@ -311,7 +355,10 @@ export class SessionEventEmitter {
       if (!full()) return;
     }
     this.count("dropped");
-    throw new EmitError(`the spool is full (${spool.bytes} bytes of maxSpoolBytes ${limit}, ${spool.pendingCount} events waiting): the event was refused`, status.RESOURCE_EXHAUSTED);
+    throw new EmitError(
+      `the spool is full (${spool.bytes} bytes of maxSpoolBytes ${limit}, ${spool.pendingCount} events waiting): the event was refused`,
+      status.RESOURCE_EXHAUSTED,
+    );
   }
 
   private async sendWithRetries(event: SpooledEvent): Promise<string | undefined> {
@@ -352,12 +399,14 @@ export class SessionEventEmitter {
     const metadata = authMetadata(this.options.token);
     const deadline = new Date(Date.now() + deadlineMs);
     return new Promise((resolve, reject) => {
-      (this.client[method] as (r: object, m: Metadata, o: object, cb: (e: ServiceError | null, res: { sessionId: string }) => void) => void)(
-        request,
-        metadata,
-        { deadline },
-        (error, response) => (error ? reject(error) : resolve(response.sessionId)),
-      );
+      (
+        this.client[method] as (
+          r: object,
+          m: Metadata,
+          o: object,
+          cb: (e: ServiceError | null, res: { sessionId: string }) => void,
+        ) => void
+      )(request, metadata, { deadline }, (error, response) => (error ? reject(error) : resolve(response.sessionId)));
     });
   }
 
@@ -395,9 +444,21 @@ export class SessionEventEmitter {
               this.count("refused");
               this.report(asEmitError(error));
             },
-            onOutage: (error, pending) => this.report(new EmitError(`the collector is unreachable; ${pending} events wait in the spool: ${describe(error)}`, codeOf(error), error)),
+            onOutage: (error, pending) =>
+              this.report(
+                new EmitError(
+                  `the collector is unreachable; ${pending} events wait in the spool: ${describe(error)}`,
+                  codeOf(error),
+                  error,
+                ),
+              ),
             onRetry: (n) => this.count("retried", n),
-            onSpoolError: (e) => this.spoolError(e instanceof SpoolError ? e : new SpoolError(`spool delivery failed: ${(e as Error)?.message}`, "UNAVAILABLE", [], e)),
+            onSpoolError: (e) =>
+              this.spoolError(
+                e instanceof SpoolError
+                  ? e
+                  : new SpoolError(`spool delivery failed: ${(e as Error)?.message}`, "UNAVAILABLE", [], e),
+              ),
           },
           { concurrency: this.options.senderConcurrency ?? 8, policy: this.retry, maxWaitMs: this.spoolRetryMs },
         );
@@ -405,9 +466,19 @@ export class SessionEventEmitter {
         return spool;
       },
       (e: unknown) => {
-        this.spoolError(new SpoolError(`spool ${this.options.spoolDir} cannot be opened: ${(e as Error)?.message ?? e}; retrying, and delivering directly meanwhile`, "UNAVAILABLE", [], e));
+        this.spoolError(
+          new SpoolError(
+            `spool ${this.options.spoolDir} cannot be opened: ${(e as Error)?.message ?? e}; retrying, and delivering directly meanwhile`,
+            "UNAVAILABLE",
+            [],
+            e,
+          ),
+        );
         if (!this.closed) {
-          const wait = Math.min(this.spoolOpenBackoff.next({ code: status.UNAVAILABLE }, { budget: false }) ?? this.spoolRetryMs, this.spoolRetryMs);
+          const wait = Math.min(
+            this.spoolOpenBackoff.next({ code: status.UNAVAILABLE }, { budget: false }) ?? this.spoolRetryMs,
+            this.spoolRetryMs,
+          );
           this.spoolRetryTimer = setTimeout(() => this.openSpool(), wait);
           this.spoolRetryTimer.unref();
         }
@@ -437,7 +508,12 @@ export class SessionEventEmitter {
   private checkSize(bytes: number): void {
     const limit = this.options.maxEventBytes ?? 262_144;
     if (bytes > limit) {
-      throw this.refuse(new EmitError(`event: is ${bytes} bytes; the collector accepts at most ${limit} (maxEventBytes): refused before sending`, status.INVALID_ARGUMENT));
+      throw this.refuse(
+        new EmitError(
+          `event: is ${bytes} bytes; the collector accepts at most ${limit} (maxEventBytes): refused before sending`,
+          status.INVALID_ARGUMENT,
+        ),
+      );
     }
   }
 
@@ -501,7 +577,9 @@ function codeOf(error: unknown): status | undefined {
 function describe(error: unknown): string | undefined {
   if (error === undefined) return undefined;
   const grpc = error as Partial<ServiceError>;
-  return typeof grpc.code === "number" ? `${status[grpc.code]}: ${grpc.details}` : ((error as Error)?.message ?? String(error));
+  return typeof grpc.code === "number"
+    ? `${status[grpc.code]}: ${grpc.details}`
+    : ((error as Error)?.message ?? String(error));
 }
 
 function asEmitError(e: unknown): Error {

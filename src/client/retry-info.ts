@@ -55,7 +55,7 @@ export function encodeRetryInfo(delayMs: number): Uint8Array {
     for (; n > 0x7f; n = Math.floor(n / 128)) duration.push((n & 0x7f) | 0x80);
     duration.push(n);
   };
-  if (seconds) (duration.push(0x08), varint(seconds));
-  if (nanos) (duration.push(0x10), varint(nanos));
+  if (seconds) duration.push(0x08), varint(seconds);
+  if (nanos) duration.push(0x10), varint(nanos);
   return Uint8Array.from([0x0a, duration.length, ...duration]);
 }

@@ -52,7 +52,14 @@ export function retryPolicy(partial: Partial<RetryPolicy> = {}, defaults: RetryP
   return policy;
 }
 
-const RETRYABLE = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED, status.CANCELLED, status.ABORTED, status.OUT_OF_RANGE, status.DATA_LOSS]);
+const RETRYABLE = new Set<number>([
+  status.UNAVAILABLE,
+  status.DEADLINE_EXCEEDED,
+  status.CANCELLED,
+  status.ABORTED,
+  status.OUT_OF_RANGE,
+  status.DATA_LOSS,
+]);
 
 /** Whether a failed call may be repeated, and after how long at least (the server's RetryInfo). */
 export function retryVerdict(error: unknown): { readonly retry: boolean; readonly delayMs?: number } {

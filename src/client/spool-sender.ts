@@ -41,7 +41,11 @@ export class SpoolSender {
   constructor(
     private readonly spool: Spool,
     private readonly hooks: SenderHooks,
-    private readonly options: { readonly concurrency: number; readonly policy: RetryPolicy; readonly maxWaitMs: number },
+    private readonly options: {
+      readonly concurrency: number;
+      readonly policy: RetryPolicy;
+      readonly maxWaitMs: number;
+    },
   ) {
     this.backoff = new Backoff(options.policy);
   }
@@ -163,8 +167,16 @@ export class SpoolSender {
   }
 
   /** An end goes with the session id its start got: after the start, if that is in the same batch. */
-  private async sendEnd(event: SessionEndEventJson, start: Promise<string | undefined> | undefined): Promise<string | undefined> {
-    const failure = start && (await start.then(() => undefined, (e: unknown) => e));
+  private async sendEnd(
+    event: SessionEndEventJson,
+    start: Promise<string | undefined> | undefined,
+  ): Promise<string | undefined> {
+    const failure =
+      start &&
+      (await start.then(
+        () => undefined,
+        (e: unknown) => e,
+      ));
     const sessionId = this.spool.resolvedId(event.session_id);
     // Its start is not delivered yet (an outage): the end waits for the next attempt.
     if (!sessionId && failure !== undefined && this.hooks.isOutage(failure)) throw failure;

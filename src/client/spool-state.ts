@@ -27,7 +27,10 @@ export function logDirName(generation: number): string {
 }
 
 /** The state, EMPTY_STATE when there is none, or a damaged one moved aside (the caller reports it). */
-export async function readState(file: string, now: number): Promise<{ state: SpoolState; found: boolean; damaged?: { movedTo: string; reason: string } }> {
+export async function readState(
+  file: string,
+  now: number,
+): Promise<{ state: SpoolState; found: boolean; damaged?: { movedTo: string; reason: string } }> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
@@ -51,19 +54,23 @@ function parseState(text: string, now: number): SpoolState {
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error("not a JSON object");
   const sequence = (field: string, fallback?: string): bigint => {
     const raw = v[field] ?? fallback;
-    if (typeof raw !== "string" || !SEQUENCE.test(raw)) throw new Error(`${field}: must be a decimal sequence number in a string; got ${JSON.stringify(raw)}`);
+    if (typeof raw !== "string" || !SEQUENCE.test(raw))
+      throw new Error(`${field}: must be a decimal sequence number in a string; got ${JSON.stringify(raw)}`);
     return BigInt(raw);
   };
   const generation = v.generation ?? 0;
-  if (!Number.isSafeInteger(generation) || (generation as number) < 0) throw new Error(`generation: must be an integer ≥ 0; got ${JSON.stringify(generation)}`);
+  if (!Number.isSafeInteger(generation) || (generation as number) < 0)
+    throw new Error(`generation: must be an integer ≥ 0; got ${JSON.stringify(generation)}`);
   const delivered = sequence("delivered");
   const spooled = sequence("spooled", String(delivered)); // older states did not record it
-  if (typeof v.resolved !== "object" || v.resolved === null || Array.isArray(v.resolved)) throw new Error("resolved: must be an object");
+  if (typeof v.resolved !== "object" || v.resolved === null || Array.isArray(v.resolved))
+    throw new Error("resolved: must be an object");
   const resolved = new Map<string, readonly [string, number]>();
   for (const [placeholder, entry] of Object.entries(v.resolved)) {
     // An older state kept the session id alone: count it as learnt now.
     const [id, at] = typeof entry === "string" ? [entry, now] : Array.isArray(entry) ? entry : [undefined, undefined];
-    if (typeof id !== "string" || typeof at !== "number") throw new Error(`resolved.${placeholder}: must be [session id, ms]`);
+    if (typeof id !== "string" || typeof at !== "number")
+      throw new Error(`resolved.${placeholder}: must be [session id, ms]`);
     resolved.set(placeholder, [id, at]);
   }
   return { generation: generation as number, delivered, spooled, resolved };

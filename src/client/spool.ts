@@ -144,8 +144,12 @@ export class Spool {
           new SpoolError(
             `spool ${logDir}: the log ends at record ${log.lastSequence}, but the spool had written up to ${state.spooled} ` +
               `(delivered up to ${state.delivered}). ` +
-              (lostPending ? `Records ${from}..${state.spooled} were never delivered and are lost (their ids are in the reports above, where their bytes remained)` : "Every lost record had been delivered: nothing is lost") +
-              (log.lastSequence < state.delivered ? `; the spool continues in a fresh log so that no delivered number is given out again` : ""),
+              (lostPending
+                ? `Records ${from}..${state.spooled} were never delivered and are lost (their ids are in the reports above, where their bytes remained)`
+                : "Every lost record had been delivered: nothing is lost") +
+              (log.lastSequence < state.delivered
+                ? `; the spool continues in a fresh log so that no delivered number is given out again`
+                : ""),
             lostPending ? "DATA_LOSS" : "OUT_OF_RANGE",
           ),
         );
@@ -157,7 +161,10 @@ export class Spool {
       if (spool.state.delivered + 1n < first && spool.log.lastSequence >= first - 1n) {
         if (read.found) {
           options.onError(
-            new SpoolError(`spool ${logDir}: records ${spool.state.delivered + 1n}..${first - 1n} were never delivered, and their segments are gone: those events are lost`, "DATA_LOSS"),
+            new SpoolError(
+              `spool ${logDir}: records ${spool.state.delivered + 1n}..${first - 1n} were never delivered, and their segments are gone: those events are lost`,
+              "DATA_LOSS",
+            ),
           );
         }
         spool.state = { ...spool.state, delivered: first - 1n };
@@ -186,7 +193,9 @@ export class Spool {
 
   /** Records spooled and not yet delivered. */
   get pendingCount(): number {
-    const pending = this.log.lastSequence - (this.state.delivered > this.log.firstSequence - 1n ? this.state.delivered : this.log.firstSequence - 1n);
+    const pending =
+      this.log.lastSequence -
+      (this.state.delivered > this.log.firstSequence - 1n ? this.state.delivered : this.log.firstSequence - 1n);
     return pending > 0n ? Number(pending) : 0;
   }
 
@@ -208,7 +217,12 @@ export class Spool {
       this.logBytes += HEADER_BYTES + payload.length;
       return sequence;
     } catch (e) {
-      throw new SpoolError(`spool ${this.logDir}: could not keep the event: ${(e as Error).message}`, "UNAVAILABLE", eventIdsIn(payload), e);
+      throw new SpoolError(
+        `spool ${this.logDir}: could not keep the event: ${(e as Error).message}`,
+        "UNAVAILABLE",
+        eventIdsIn(payload),
+        e,
+      );
     } finally {
       this.appending.delete(appended);
     }
@@ -224,7 +238,11 @@ export class Spool {
     const next = this.state.delivered + 1n;
     for await (const record of this.log.read(next > this.log.firstSequence ? next : this.log.firstSequence)) {
       const parsed = JSON.parse(Buffer.from(record.payload).toString("utf8")) as SpooledEvent & { at?: number };
-      records.push({ sequence: record.sequence, spooled: { kind: parsed.kind, event: parsed.event } as SpooledEvent, at: parsed.at ?? 0 });
+      records.push({
+        sequence: record.sequence,
+        spooled: { kind: parsed.kind, event: parsed.event } as SpooledEvent,
+        at: parsed.at ?? 0,
+      });
       if (records.length >= max) break;
     }
     this.oldestPendingAt = records[0]?.at;
@@ -254,7 +272,11 @@ export class Spool {
 
   /** An event the collector refuses for good: kept in rejected.jsonl, never silently dropped. */
   async setAside(spooled: SpooledEvent, error: unknown): Promise<void> {
-    const line = { event: spooled, error: (error as Error)?.message ?? String(error), at: new Date((this.options.now ?? Date.now)()).toISOString() };
+    const line = {
+      event: spooled,
+      error: (error as Error)?.message ?? String(error),
+      at: new Date((this.options.now ?? Date.now)()).toISOString(),
+    };
     await appendFile(this.rejectedFile, `${JSON.stringify(line)}\n`);
   }
 
@@ -272,7 +294,14 @@ export class Spool {
         this.stateWrites++;
       } catch (e) {
         this.dirty = true; // try again with the next batch
-        this.options.onError(new SpoolError(`spool ${this.options.dir}: could not write state.json: ${(e as Error).message}`, "UNAVAILABLE", [], e));
+        this.options.onError(
+          new SpoolError(
+            `spool ${this.options.dir}: could not write state.json: ${(e as Error).message}`,
+            "UNAVAILABLE",
+            [],
+            e,
+          ),
+        );
         return;
       }
       // Only now that the state says they are delivered: their segments go.
@@ -284,7 +313,14 @@ export class Spool {
           this.options.onSpace?.();
         }
       } catch (e) {
-        this.options.onError(new SpoolError(`spool ${this.logDir}: could not remove delivered segments: ${(e as Error).message}`, "UNAVAILABLE", [], e));
+        this.options.onError(
+          new SpoolError(
+            `spool ${this.logDir}: could not remove delivered segments: ${(e as Error).message}`,
+            "UNAVAILABLE",
+            [],
+            e,
+          ),
+        );
       }
     });
     this.saving = run.catch(() => {});
@@ -334,7 +370,9 @@ export class Spool {
       if (this.log.lastSequence > this.state.delivered) return; // something arrived meanwhile
       const old = this.logDir;
       const generation = this.state.generation + 1;
-      const { log: next } = await openLog(path.join(this.options.dir, logDirName(generation)), this.options, (e) => this.failed(e));
+      const { log: next } = await openLog(path.join(this.options.dir, logDirName(generation)), this.options, (e) =>
+        this.failed(e),
+      );
       await this.log.close();
       this.log = next;
       this.state = { generation, delivered: 0n, spooled: 0n, resolved: this.resolved };
@@ -352,12 +390,20 @@ export class Spool {
   private async removeOtherGenerations(): Promise<void> {
     const current = logDirName(this.state.generation);
     for (const name of await readdir(this.options.dir)) {
-      if ((name === "log" || /^log\.\d+$/.test(name)) && name !== current) await rm(path.join(this.options.dir, name), { recursive: true, force: true });
+      if ((name === "log" || /^log\.\d+$/.test(name)) && name !== current)
+        await rm(path.join(this.options.dir, name), { recursive: true, force: true });
     }
   }
 
   private failed(error: Error): void {
-    this.options.onError(new SpoolError(`spool ${this.logDir}: a write failed (${error.message}); the spool reopens its log on the next event`, "UNAVAILABLE", [], error));
+    this.options.onError(
+      new SpoolError(
+        `spool ${this.logDir}: a write failed (${error.message}); the spool reopens its log on the next event`,
+        "UNAVAILABLE",
+        [],
+        error,
+      ),
+    );
   }
 
   /** After a failed write: close and open again, whose recovery cuts what was not completely written. */
@@ -369,7 +415,10 @@ export class Spool {
         this.log = log;
         for (const { report } of cut) {
           this.options.onError(
-            new SpoolError(`spool ${this.logDir}: after the failed write, ${report.bytesCut} bytes that never became a whole record were cut from ${report.segment}: never acknowledged, nothing lost`, "ABORTED"),
+            new SpoolError(
+              `spool ${this.logDir}: after the failed write, ${report.bytesCut} bytes that never became a whole record were cut from ${report.segment}: never acknowledged, nothing lost`,
+              "ABORTED",
+            ),
           );
         }
         this.logBytes = await logSize(this.logDir);
@@ -386,13 +435,18 @@ export class Spool {
  * reads the ids still visible in its bytes; damage that open refuses is
  * moved aside (repairLog) and reported with its ids, and the log is opened again.
  */
-async function openLog(dir: string, options: SpoolOptions, onFailure: (e: Error) => void): Promise<{ log: SegmentLog; cut: { report: DamageReport; ids: string[] }[] }> {
+async function openLog(
+  dir: string,
+  options: SpoolOptions,
+  onFailure: (e: Error) => void,
+): Promise<{ log: SegmentLog; cut: { report: DamageReport; ids: string[] }[] }> {
   const segmentBytes = options.segmentBytes ?? 4 * 1024 * 1024;
   const tails: { report: DamageReport; ids: string[] }[] = [];
   try {
     const look = await SegmentLog.open({ dir, readOnly: true, onDamage: (report) => tails.push({ report, ids: [] }) });
     await look.close();
-    for (const tail of tails) tail.ids = eventIdsIn(await readFile(tail.report.segment).then((b) => b.subarray(tail.report.offset)));
+    for (const tail of tails)
+      tail.ids = eventIdsIn(await readFile(tail.report.segment).then((b) => b.subarray(tail.report.offset)));
   } catch (e) {
     if (!(e instanceof LogCorruptionError)) throw e;
     const repaired = await repairLog(dir);
@@ -412,7 +466,11 @@ async function openLog(dir: string, options: SpoolOptions, onFailure: (e: Error)
     dir,
     segmentBytes,
     onFailure,
-    onDamage: (report) => cut.push({ report, ids: tails.find((t) => t.report.segment === report.segment && t.report.offset === report.offset)?.ids ?? [] }),
+    onDamage: (report) =>
+      cut.push({
+        report,
+        ids: tails.find((t) => t.report.segment === report.segment && t.report.offset === report.offset)?.ids ?? [],
+      }),
   });
   return { log, cut };
 }
@@ -423,5 +481,7 @@ async function logSize(dir: string): Promise<number> {
 
 /** The events named in (possibly partial) record bytes: "event_id X" for a start, "end of session Y" for an end. */
 function eventIdsIn(bytes: Uint8Array): string[] {
-  return [...Buffer.from(bytes).toString("utf8").matchAll(EVENT_NAME)].map((m) => (m[1] === "event_id" ? `event_id ${m[2]}` : `end of session ${m[2]}`));
+  return [...Buffer.from(bytes).toString("utf8").matchAll(EVENT_NAME)].map((m) =>
+    m[1] === "event_id" ? `event_id ${m[2]}` : `end of session ${m[2]}`,
+  );
 }

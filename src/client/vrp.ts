@@ -177,7 +177,10 @@ export class VrpProducer {
     if (this.closing) throw new SessionEventsError("the producer is closing", { code: "FAILED_PRECONDITION" });
     try {
       const ack = await this.enqueue(undefined);
-      throw new SessionEventsError(`the collector stored an empty request under producer_sequence ${ack.producerSequence}`, { code: "INTERNAL" });
+      throw new SessionEventsError(
+        `the collector stored an empty request under producer_sequence ${ack.producerSequence}`,
+        { code: "INTERNAL" },
+      );
     } catch (e) {
       if (e instanceof VrpRejectedError && e.producerSequence !== undefined) return e.producerSequence;
       throw e;
@@ -275,7 +278,10 @@ export class VrpProducer {
   }
 
   /** The stream ended or failed: reconnect and resend what is unacknowledged, or give up. */
-  private onBroken(call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse>, error: ServiceError | undefined): void {
+  private onBroken(
+    call: ClientDuplexStream<StreamEventsRequest, StreamEventsResponse>,
+    error: ServiceError | undefined,
+  ): void {
     if (this.call !== call) return;
     this.call = undefined;
     if (this.shut) return; // closed: no reconnection (its timer would hold the process)
@@ -315,7 +321,9 @@ export interface SubscribeOptions extends VrpConnectionOptions {
  * for await (const { sequence, event } of subscribeVrp({ target: "127.0.0.1:50051", sessionId: "s-1" })) console.log(sequence, event.event_type);
  * ```
  */
-export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{ sequence: bigint; event: VrpEventJson; derived: boolean }> {
+export async function* subscribeVrp(
+  options: SubscribeOptions,
+): AsyncGenerator<{ sequence: bigint; event: VrpEventJson; derived: boolean }> {
   const client = new VrpStreamServiceClient(channelTarget(options.target), channelCredentials(options.tls), {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 3000,
@@ -332,14 +340,22 @@ export async function* subscribeVrp(options: SubscribeOptions): AsyncGenerator<{
     for (;;) {
       let wait: number | undefined;
       const call = client.subscribe(
-        SubscribeRequest.fromPartial({ sessionId: options.sessionId ?? "", eventTypes: [...(options.eventTypes ?? [])], afterSequence: after }),
+        SubscribeRequest.fromPartial({
+          sessionId: options.sessionId ?? "",
+          eventTypes: [...(options.eventTypes ?? [])],
+          afterSequence: after,
+        }),
         authMetadata(options.token),
       );
       try {
         for await (const response of call as AsyncIterable<SubscribeResponse>) {
           failing = false;
           after = response.sequence;
-          yield { sequence: response.sequence, event: bridges.VrpEvent.toJson(response.event!), derived: response.derived };
+          yield {
+            sequence: response.sequence,
+            event: bridges.VrpEvent.toJson(response.event!),
+            derived: response.derived,
+          };
         }
         // A subscription never ends by itself: the collector went away (shutting down).
         wait = nextWait(ENDED);

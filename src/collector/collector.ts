@@ -13,7 +13,13 @@
  */
 import { randomUUID } from "node:crypto";
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { BUILT_IN_CONTRACT, sessionBridges, type ServedContract, type SessionBridges, type SessionMappings } from "../bridge/served.js";
+import {
+  BUILT_IN_CONTRACT,
+  sessionBridges,
+  type ServedContract,
+  type SessionBridges,
+  type SessionMappings,
+} from "../bridge/served.js";
 import { canonicalJson } from "../contract/canonical.js";
 import { encodeMessageChunks } from "../bridge/codec.js";
 import { Timestamp } from "../../gen/google/protobuf/timestamp.js";
@@ -23,7 +29,13 @@ import { timestampFromDate } from "../contract/timestamp.js";
 import type { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
 import type { EventLog } from "../store/event-log.js";
 import type { DerivedState } from "../state/derived-state.js";
-import { compareTimestamps, millisBetween, type SessionFilter, type SessionRecord, type SessionTables } from "../state/session-tables.js";
+import {
+  compareTimestamps,
+  millisBetween,
+  type SessionFilter,
+  type SessionRecord,
+  type SessionTables,
+} from "../state/session-tables.js";
 import { CollectorError } from "./errors.js";
 
 export type { SessionFilter } from "../state/session-tables.js";
@@ -165,17 +177,26 @@ export class Collector {
   }
 
   getSession(sessionId: string): SessionView {
-    if (!sessionId) throw new CollectorError("INVALID_ARGUMENT", "session_id: is required", [{ path: "/session_id", rule: "required", message: "is required" }]);
+    if (!sessionId)
+      throw new CollectorError("INVALID_ARGUMENT", "session_id: is required", [
+        { path: "/session_id", rule: "required", message: "is required" },
+      ]);
     const record = this.index.get(sessionId);
     if (!record) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
     return view(record);
   }
 
-  listSessions(filter: SessionFilter, pageSize: number, pageToken: string): { sessions: SessionView[]; nextPageToken: string } {
+  listSessions(
+    filter: SessionFilter,
+    pageSize: number,
+    pageToken: string,
+  ): { sessions: SessionView[]; nextPageToken: string } {
     if (!Number.isInteger(pageSize) || pageSize < 0 || pageSize > MAX_PAGE_SIZE) {
-      throw new CollectorError("INVALID_ARGUMENT", `page_size: must be between 0 and ${MAX_PAGE_SIZE} (0: the default, ${DEFAULT_PAGE_SIZE})`, [
-        { path: "/page_size", rule: "maximum", message: `must be between 0 and ${MAX_PAGE_SIZE}` },
-      ]);
+      throw new CollectorError(
+        "INVALID_ARGUMENT",
+        `page_size: must be between 0 and ${MAX_PAGE_SIZE} (0: the default, ${DEFAULT_PAGE_SIZE})`,
+        [{ path: "/page_size", rule: "maximum", message: `must be between 0 and ${MAX_PAGE_SIZE}` }],
+      );
     }
     const after = decodePageToken(pageToken);
     const { sessions, next } = this.index.list(filter, after, pageSize || DEFAULT_PAGE_SIZE);
@@ -201,7 +222,10 @@ export class Collector {
   private async append(field: number, sessionId: string, event: Uint8Array[]): Promise<bigint> {
     if (this.state.failure) {
       // The log may still take records, but they would not be applied: refuse, as for a failed log, until a restart.
-      throw new CollectorError("UNAVAILABLE", `the event could not be stored: the state store has failed (${this.state.failure.message})`);
+      throw new CollectorError(
+        "UNAVAILABLE",
+        `the event could not be stored: the state store has failed (${this.state.failure.message})`,
+      );
     }
     const eventLength = byteLength(event);
     const writer = new BinaryWriter();
@@ -222,7 +246,10 @@ export class Collector {
     if (failed) {
       // Durable, but perhaps not applied: not answered as stored. A retry after the restart is
       // answered from the rebuilt state (the same session id: idempotent by event_id).
-      throw new CollectorError("UNAVAILABLE", `the event could not be stored completely: the state store has failed (${failed.message}); retry after the restart`);
+      throw new CollectorError(
+        "UNAVAILABLE",
+        `the event could not be stored completely: the state store has failed (${failed.message}); retry after the restart`,
+      );
     }
     return sequence;
   }
@@ -246,18 +273,26 @@ export class Collector {
 }
 
 /** The accepted versions (default: the current one), oldest first: each one the contract's, the current one among them. */
-export function checkAcceptedVersions(contract: ServedContract, accepted: readonly string[] = [contract.versions.current]): string[] {
+export function checkAcceptedVersions(
+  contract: ServedContract,
+  accepted: readonly string[] = [contract.versions.current],
+): string[] {
   const { versions } = contract;
   for (const v of accepted) versions.get(v); // UnknownVersionError names the known ones
   if (!accepted.includes(versions.current)) {
-    throw new CollectorError("INVALID_ARGUMENT", `accepted versions: must include the current version ${versions.current} (got ${accepted.join(", ")})`);
+    throw new CollectorError(
+      "INVALID_ARGUMENT",
+      `accepted versions: must include the current version ${versions.current} (got ${accepted.join(", ")})`,
+    );
   }
   return versions.versions.filter((v) => accepted.includes(v));
 }
 
 function required<T>(event: T | undefined): T {
   if (event === undefined || event === null) {
-    throw new CollectorError("INVALID_ARGUMENT", "event: is required", [{ path: "/event", rule: "required", message: "is required" }]);
+    throw new CollectorError("INVALID_ARGUMENT", "event: is required", [
+      { path: "/event", rule: "required", message: "is required" },
+    ]);
   }
   return event;
 }
@@ -274,7 +309,6 @@ function validate<T>(fn: () => T): T {
     throw e;
   }
 }
-
 
 const byteLength = (chunks: readonly Uint8Array[]) => chunks.reduce((n, c) => n + c.length, 0);
 

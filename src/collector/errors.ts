@@ -5,7 +5,13 @@
 import { SessionEventsError, type ValidationIssue } from "../errors.js";
 
 /** The status names the collector refuses with. */
-export type CollectorErrorCode = "INVALID_ARGUMENT" | "NOT_FOUND" | "FAILED_PRECONDITION" | "ALREADY_EXISTS" | "RESOURCE_EXHAUSTED" | "UNAVAILABLE";
+export type CollectorErrorCode =
+  | "INVALID_ARGUMENT"
+  | "NOT_FOUND"
+  | "FAILED_PRECONDITION"
+  | "ALREADY_EXISTS"
+  | "RESOURCE_EXHAUSTED"
+  | "UNAVAILABLE";
 
 /** A collector refusal: `code` becomes the gRPC status, `issues` (for INVALID_ARGUMENT, and RESOURCE_EXHAUSTED: which field, what limit) a google.rpc.BadRequest. */
 export class CollectorError extends SessionEventsError {

@@ -40,7 +40,8 @@ export class ProducerHistory {
   /** Record the judgement of `producerSequence`, which must be above the last one. */
   add(producerId: string, producerSequence: bigint, entry: ProducerEntry): void {
     const last = this.last(producerId);
-    if (producerSequence <= last) throw new RangeError(`producer ${producerId}: ${producerSequence} is not above ${last}`);
+    if (producerSequence <= last)
+      throw new RangeError(`producer ${producerId}: ${producerSequence} is not above ${last}`);
     this.judged.set(producerId, producerSequence);
     if (entry.sequence !== REFUSED) this.inFlight.set(key(producerId, producerSequence), entry);
   }

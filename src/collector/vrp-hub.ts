@@ -50,7 +50,12 @@ export type Accepted = {
 /** Already stored: `durable` resolves once the original is on disk; `sequence` is where it is. */
 export type Duplicate = { readonly kind: "duplicate"; readonly sequence: bigint; readonly durable: Promise<void> };
 /** Refused: `reason` for a human, `code` (a gRPC status name) and `issues` (each field and rule) for a program. */
-export type Refused = { readonly kind: "refused"; readonly reason: string; readonly code: ErrorCode; readonly issues: readonly ValidationIssue[] };
+export type Refused = {
+  readonly kind: "refused";
+  readonly reason: string;
+  readonly code: ErrorCode;
+  readonly issues: readonly ValidationIssue[];
+};
 
 /** A refusal about one field; its reason reads "/path: message [rule]". */
 function fieldRefusal(code: ErrorCode, path: string, rule: string, message: string): Refused {
@@ -85,11 +90,23 @@ export class VrpHub {
    */
   async recordPolicy(): Promise<{ changed: boolean; previous: VrpPolicy | undefined }> {
     const previous = this.state.recordedPolicy;
-    if (previous && previous.maxRecoveryWindowMs === this.policy.maxRecoveryWindowMs && previous.maxSwitchesPerMinute === this.policy.maxSwitchesPerMinute) {
+    if (
+      previous &&
+      previous.maxRecoveryWindowMs === this.policy.maxRecoveryWindowMs &&
+      previous.maxSwitchesPerMinute === this.policy.maxSwitchesPerMinute
+    ) {
       return { changed: false, previous };
     }
-    const value = { maxRecoveryWindowMs: BigInt(this.policy.maxRecoveryWindowMs), maxSwitchesPerMinute: this.policy.maxSwitchesPerMinute };
-    await this.log.append(LogEntry.encode({ receivedAt: timestampFromDate(new Date()), entry: { $case: "vrpPolicyChanged", value } }).finish());
+    const value = {
+      maxRecoveryWindowMs: BigInt(this.policy.maxRecoveryWindowMs),
+      maxSwitchesPerMinute: this.policy.maxSwitchesPerMinute,
+    };
+    await this.log.append(
+      LogEntry.encode({
+        receivedAt: timestampFromDate(new Date()),
+        entry: { $case: "vrpPolicyChanged", value },
+      }).finish(),
+    );
     return { changed: true, previous };
   }
 
@@ -99,7 +116,13 @@ export class VrpHub {
   }
 
   accept(event: VrpEvent | undefined, producerId = "", producerSequence = 0n): Accepted | Duplicate | Refused {
-    if (producerId && producerSequence === 0n) return fieldRefusal("INVALID_ARGUMENT", "/producer_sequence", "minimum", "must be 1 or more when producer_id is set");
+    if (producerId && producerSequence === 0n)
+      return fieldRefusal(
+        "INVALID_ARGUMENT",
+        "/producer_sequence",
+        "minimum",
+        "must be 1 or more when producer_id is set",
+      );
     let json: VrpEventJson | undefined;
     let invalid: Refused | undefined;
     if (!event) invalid = fieldRefusal("INVALID_ARGUMENT", "/event", "required", "is required");
@@ -108,18 +131,40 @@ export class VrpHub {
         json = bridges.VrpEvent.toJson(event);
       } catch (e) {
         if (!(e instanceof ValidationError)) throw e;
-        invalid = { kind: "refused", reason: e.message, code: e.code, issues: e.issues.map((i) => ({ ...i, path: `/event${i.path}` })) };
+        invalid = {
+          kind: "refused",
+          reason: e.message,
+          code: e.code,
+          issues: e.issues.map((i) => ({ ...i, path: `/event${i.path}` })),
+        };
       }
     }
     if (producerId) {
       const last = this.producers.last(producerId);
       if (producerSequence <= last) return this.resend(producerId, producerSequence, json);
       if (producerSequence !== last + 1n) {
-        return fieldRefusal("FAILED_PRECONDITION", "/producer_sequence", "sequence_gap", `${producerSequence} leaves a gap: the next expected is ${last + 1n}`);
+        return fieldRefusal(
+          "FAILED_PRECONDITION",
+          "/producer_sequence",
+          "sequence_gap",
+          `${producerSequence} leaves a gap: the next expected is ${last + 1n}`,
+        );
       }
     }
-    if (this.log.failure) return { kind: "refused", reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})`, code: "UNAVAILABLE", issues: [] };
-    if (this.state.failure) return { kind: "refused", reason: `the state store has failed; nothing more is stored until the collector restarts (${this.state.failure.message})`, code: "UNAVAILABLE", issues: [] };
+    if (this.log.failure)
+      return {
+        kind: "refused",
+        reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})`,
+        code: "UNAVAILABLE",
+        issues: [],
+      };
+    if (this.state.failure)
+      return {
+        kind: "refused",
+        reason: `the state store has failed; nothing more is stored until the collector restarts (${this.state.failure.message})`,
+        code: "UNAVAILABLE",
+        issues: [],
+      };
     if (invalid !== undefined || json === undefined) {
       // Judged and refused: the number is consumed, so what follows it is judged on its own.
       if (producerId) this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
@@ -132,8 +177,16 @@ export class VrpHub {
     const derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
     // One atomic group: the event, then what it caused, at consecutive sequences from `sequence`.
     const group = [
-      LogEntry.encode({ receivedAt, entry: { $case: "vrpReceived", value: { event: event!, producerId, producerSequence } } }).finish(),
-      ...derivedMessages.map((d) => LogEntry.encode({ receivedAt, entry: { $case: "vrpDerived", value: { event: d, causeSequence: sequence } } }).finish()),
+      LogEntry.encode({
+        receivedAt,
+        entry: { $case: "vrpReceived", value: { event: event!, producerId, producerSequence } },
+      }).finish(),
+      ...derivedMessages.map((d) =>
+        LogEntry.encode({
+          receivedAt,
+          entry: { $case: "vrpDerived", value: { event: d, causeSequence: sequence } },
+        }).finish(),
+      ),
     ];
     const durable = this.log.appendGroup(group).then(() => undefined);
     durable.catch(() => {}); // the stream that sent it reports the failure
@@ -162,10 +215,20 @@ export class VrpHub {
   private resend(producerId: string, producerSequence: bigint, json: VrpEventJson | undefined): Duplicate | Refused {
     const known = this.producers.get(producerId, producerSequence);
     if (!known || known.sequence === REFUSED) {
-      return fieldRefusal("FAILED_PRECONDITION", "/producer_sequence", "refused_earlier", `${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers)`);
+      return fieldRefusal(
+        "FAILED_PRECONDITION",
+        "/producer_sequence",
+        "refused_earlier",
+        `${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers)`,
+      );
     }
     if (json === undefined || digest(json) !== known.digest) {
-      return fieldRefusal("ALREADY_EXISTS", "/producer_sequence", "conflict", `${producerSequence} is already stored at log sequence ${known.sequence} with different content`);
+      return fieldRefusal(
+        "ALREADY_EXISTS",
+        "/producer_sequence",
+        "conflict",
+        `${producerSequence} is already stored at log sequence ${known.sequence} with different content`,
+      );
     }
     const durable = this.inFlight.get(`${producerSequence}\u0000${producerId}`) ?? Promise.resolve();
     return { kind: "duplicate", sequence: known.sequence, durable };

@@ -39,7 +39,8 @@ export function locateJsonSyntaxError(text: string): JsonSyntaxProblem | undefin
   const ws = () => {
     while (i < text.length && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) i++;
   };
-  const shown = (at = i) => (at >= text.length ? "the end of the line" : JSON.stringify(String.fromCodePoint(text.codePointAt(at)!)));
+  const shown = (at = i) =>
+    at >= text.length ? "the end of the line" : JSON.stringify(String.fromCodePoint(text.codePointAt(at)!));
 
   const value = (pointer: string, depth: number): void => {
     if (depth > MAX_DEPTH) throw new Stop(-1, pointer, "");
@@ -59,7 +60,8 @@ export function locateJsonSyntaxError(text: string): JsonSyntaxProblem | undefin
     if (c === "+") fail(pointer, 'a number cannot start with "+"');
     if (c === ".") fail(pointer, 'a number cannot start with "." (write 0.5, not .5)');
     if (c === "'") fail(pointer, "strings must be in double quotes");
-    if (text.startsWith("NaN", i) || text.startsWith("Infinity", i)) fail(pointer, "NaN and Infinity are not JSON numbers");
+    if (text.startsWith("NaN", i) || text.startsWith("Infinity", i))
+      fail(pointer, "NaN and Infinity are not JSON numbers");
     if (c === "}" || c === "]" || c === ",") fail(pointer, `a value is missing before ${shown()}`);
     fail(pointer, `expected a value (a string, number, object, array, true, false or null), found ${shown()}`);
   };
@@ -75,7 +77,12 @@ export function locateJsonSyntaxError(text: string): JsonSyntaxProblem | undefin
       ws();
       if (text[i] !== '"') {
         if (text[i] === "}") fail(pointer, 'a trailing comma before "}"');
-        fail(pointer, text[i] === undefined ? "the object is not closed" : `property names must be strings in double quotes, found ${shown()}`);
+        fail(
+          pointer,
+          text[i] === undefined
+            ? "the object is not closed"
+            : `property names must be strings in double quotes, found ${shown()}`,
+        );
       }
       const key = string(pointer);
       const member = `${pointer}/${pointerSegment(key)}`;
@@ -92,7 +99,10 @@ export function locateJsonSyntaxError(text: string): JsonSyntaxProblem | undefin
         i++;
         return;
       }
-      fail(member, text[i] === undefined ? "the object is not closed" : `expected "," or "}" after the value, found ${shown()}`);
+      fail(
+        member,
+        text[i] === undefined ? "the object is not closed" : `expected "," or "}" after the value, found ${shown()}`,
+      );
     }
   };
 
@@ -117,7 +127,10 @@ export function locateJsonSyntaxError(text: string): JsonSyntaxProblem | undefin
         i++;
         return;
       }
-      fail(item, text[i] === undefined ? "the array is not closed" : `expected "," or "]" after the value, found ${shown()}`);
+      fail(
+        item,
+        text[i] === undefined ? "the array is not closed" : `expected "," or "]" after the value, found ${shown()}`,
+      );
     }
   };
 
@@ -140,7 +153,8 @@ export function locateJsonSyntaxError(text: string): JsonSyntaxProblem | undefin
           i += 6;
           continue;
         }
-        if (e === undefined || !'"\\/bfnrt'.includes(e)) fail(pointer, `${JSON.stringify(`\\${e ?? ""}`)} is not a JSON escape`);
+        if (e === undefined || !'"\\/bfnrt'.includes(e))
+          fail(pointer, `${JSON.stringify(`\\${e ?? ""}`)} is not a JSON escape`);
         i += 2;
         continue;
       }

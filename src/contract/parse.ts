@@ -10,6 +10,8 @@ export function parseJsonInput(subject: string, input: unknown): unknown {
   try {
     return JSON.parse(input);
   } catch (e) {
-    throw new ValidationError(subject, [{ path: "", rule: "json", message: `malformed JSON: ${(e as Error).message}` }]);
+    throw new ValidationError(subject, [
+      { path: "", rule: "json", message: `malformed JSON: ${(e as Error).message}` },
+    ]);
   }
 }

@@ -130,7 +130,8 @@ function walk(value: unknown, shape: Shape | undefined, path: string, found: Fou
       return freeForm(value, path, 1, found);
     case "closed": {
       if (!isObjectLike(value)) return true; // the schema reports the type
-      if (!isPlainObject(value)) return fail(found, path, "type", `must be a plain JSON object (got ${describeValue(value)})`);
+      if (!isPlainObject(value))
+        return fail(found, path, "type", `must be a plain JSON object (got ${describeValue(value)})`);
       let ok = true;
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
@@ -175,7 +176,8 @@ function freeForm(value: unknown, path: string, depth: number, found: Found): bo
         // decoders do) does not become a key: it replaces the prototype.
         return fail(found, found ? `${path}/__proto__` : "", "forbidden_key", forbiddenKeyMessage("__proto__"));
       }
-      if (!isPlainObject(value)) return fail(found, path, "json_value", `must be plain JSON (got ${describeValue(value)})`);
+      if (!isPlainObject(value))
+        return fail(found, path, "json_value", `must be plain JSON (got ${describeValue(value)})`);
       for (const key in value) {
         if (!Object.hasOwn(value, key)) continue;
         const child = at(found, path, key);

@@ -53,7 +53,8 @@ function scan(text: string): Rfc3339Parts | undefined {
   };
   const two = (i: number) => d(i) * 10 + d(i + 1);
   const sep = text[10];
-  if (text[4] !== "-" || text[7] !== "-" || (sep !== "T" && sep !== "t") || text[13] !== ":" || text[16] !== ":") return undefined;
+  if (text[4] !== "-" || text[7] !== "-" || (sep !== "T" && sep !== "t") || text[13] !== ":" || text[16] !== ":")
+    return undefined;
   const year = d(0) * 1000 + d(1) * 100 + two(2);
   const month = two(5);
   const day = two(8);
@@ -114,7 +115,8 @@ function statusOf(text: string): "ok" | "format" | "range" {
   const t = scan(text);
   if (!t) return "format";
   const leap = t.year % 4 === 0 && (t.year % 100 !== 0 || t.year % 400 === 0);
-  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > (t.month === 2 && leap ? 29 : DAYS_IN_MONTH[t.month]!)) return "format";
+  if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > (t.month === 2 && leap ? 29 : DAYS_IN_MONTH[t.month]!))
+    return "format";
   if (t.offsetHour > 23 || t.offsetMinute > 59 || t.hour > 23 || t.minute > 59 || t.second > 60) return "format";
   if (t.second === 60) {
     const utcMinuteOfDay = (((t.hour * 60 + t.minute - t.offsetMinutes) % 1440) + 1440) % 1440;
@@ -131,7 +133,9 @@ export function isRfc3339DateTime(text: string): boolean {
 
 function epochSeconds(t: Rfc3339Parts): number {
   // Plain numbers are exact here (|seconds| < 2^39).
-  return daysFromCivil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second - t.offsetMinutes * 60;
+  return (
+    daysFromCivil(t.year, t.month, t.day) * 86400 + t.hour * 3600 + t.minute * 60 + t.second - t.offsetMinutes * 60
+  );
 }
 
 /**
@@ -195,7 +199,6 @@ function fraction(nanos: number): string {
 function pad(n: number, width: number): string {
   return String(n).padStart(width, "0");
 }
-
 
 // Howard Hinnant's civil-calendar algorithms (proleptic Gregorian), which,
 // unlike Date.UTC, do not remap years 0-99 to 1900-1999.

@@ -73,7 +73,6 @@ function makeAjv(allErrors: boolean): Ajv2020 {
 let fastAjv: Ajv2020 | undefined;
 let reportAjv: Ajv2020 | undefined;
 
-
 export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
   let fast: ValidateFunction | undefined; // compiled on first use
   let report: ValidateFunction | undefined; // compiled on first bad input
@@ -81,7 +80,9 @@ export function compileContract<T>(spec: ContractSpec): ContractValidator<T> {
   const { version } = spec;
 
   const isValid = (value: unknown): boolean =>
-    (!version || versionIsValid(value, version)) && (fast ??= (fastAjv ??= makeAjv(false)).compile(spec.schema))(value) && shapeIsValid(value, shape);
+    (!version || versionIsValid(value, version)) &&
+    (fast ??= (fastAjv ??= makeAjv(false)).compile(spec.schema))(value) &&
+    shapeIsValid(value, shape);
 
   const issues = (value: unknown): ValidationIssue[] => {
     if (isValid(value)) return [];
@@ -114,7 +115,8 @@ function versionIsValid(value: unknown, policy: VersionPolicy): boolean {
 
 /** "'1.0'" for one accepted version, "one of '1.0', '1.1'" for several. */
 function expectedVersions(expected: string | readonly string[]): string {
-  if (typeof expected === "string" || expected.length === 1) return `'${typeof expected === "string" ? expected : expected[0]}'`;
+  if (typeof expected === "string" || expected.length === 1)
+    return `'${typeof expected === "string" ? expected : expected[0]}'`;
   return `one of ${expected.map((v) => `'${v}'`).join(", ")}`;
 }
 
@@ -139,7 +141,11 @@ function fromAjvError(e: ErrorObject, root: unknown, freeFormField: string | und
         message: "is required",
       };
     case "format":
-      return { path: e.instancePath, rule: "format", message: formatMessage(String(p.format), valueAt(root, e.instancePath)) };
+      return {
+        path: e.instancePath,
+        rule: "format",
+        message: formatMessage(String(p.format), valueAt(root, e.instancePath)),
+      };
     case "const":
       return {
         path: e.instancePath,

@@ -24,19 +24,41 @@ export interface SessionValidators {
  * (SessionEndEvent may omit it) and of unaccepted versions are judged by the
  * newest accepted version's schema; UserInfo and EnvironmentInfo by it too.
  */
-export function sessionValidators(versions: ContractVersions, accepted: readonly string[] = versions.versions): SessionValidators {
+export function sessionValidators(
+  versions: ContractVersions,
+  accepted: readonly string[] = versions.versions,
+): SessionValidators {
   if (accepted.length === 0) throw new Error("accepted versions: at least one is needed");
   for (const v of accepted) versions.get(v); // an unknown one fails, naming the known
   const newest = [...accepted].sort((a, b) => versions.versions.indexOf(a) - versions.versions.indexOf(b)).at(-1)!;
-  const plain = (name: SessionContractName) => compileContract<never>({ name, schema: versions.get(newest).schemas[name] });
-  const events = Object.fromEntries(VERSIONED_EVENT_NAMES.map((name) => [name, versionedContract(name, versions, accepted, newest)]));
-  return { ...events, UserInfo: plain("UserInfo"), EnvironmentInfo: plain("EnvironmentInfo") } as unknown as SessionValidators;
+  const plain = (name: SessionContractName) =>
+    compileContract<never>({ name, schema: versions.get(newest).schemas[name] });
+  const events = Object.fromEntries(
+    VERSIONED_EVENT_NAMES.map((name) => [name, versionedContract(name, versions, accepted, newest)]),
+  );
+  return {
+    ...events,
+    UserInfo: plain("UserInfo"),
+    EnvironmentInfo: plain("EnvironmentInfo"),
+  } as unknown as SessionValidators;
 }
 
-function versionedContract(name: SessionContractName, versions: ContractVersions, accepted: readonly string[], fallback: string): ContractValidator<unknown> {
+function versionedContract(
+  name: SessionContractName,
+  versions: ContractVersions,
+  accepted: readonly string[],
+  fallback: string,
+): ContractValidator<unknown> {
   const expected = [...accepted];
   const byVersion = new Map(
-    accepted.map((v) => [v, compileContract<unknown>({ name, schema: versions.get(v).schemas[name], version: { field: VERSION_FIELD, expected } })]),
+    accepted.map((v) => [
+      v,
+      compileContract<unknown>({
+        name,
+        schema: versions.get(v).schemas[name],
+        version: { field: VERSION_FIELD, expected },
+      }),
+    ]),
   );
   const otherwise = byVersion.get(fallback)!;
   if (byVersion.size === 1) return otherwise; // no dispatch on the hot path of a single version

@@ -58,7 +58,9 @@ export class ContractVersions {
 
   constructor(versions: readonly ContractVersion[]) {
     if (versions.length === 0) throw new Error("a contract needs at least one version");
-    for (const v of versions) if (!parseVersion(v.version)) throw new Error(`contract version ${JSON.stringify(v.version)}: must be MAJOR.MINOR, e.g. "1.0"`);
+    for (const v of versions)
+      if (!parseVersion(v.version))
+        throw new Error(`contract version ${JSON.stringify(v.version)}: must be MAJOR.MINOR, e.g. "1.0"`);
     const sorted = [...versions].sort((a, b) => compareVersions(a.version, b.version));
     this.byVersion = new Map(sorted.map((v) => [v.version, v]));
     if (this.byVersion.size !== versions.length) throw new Error("a contract version is listed twice");
@@ -89,7 +91,9 @@ export class UnknownVersionError extends SessionEventsError {
     readonly version: string,
     readonly known: readonly string[],
   ) {
-    super(`unknown contract version ${JSON.stringify(version)} (known versions: ${known.join(", ")})`, { code: "INVALID_ARGUMENT" });
+    super(`unknown contract version ${JSON.stringify(version)} (known versions: ${known.join(", ")})`, {
+      code: "INVALID_ARGUMENT",
+    });
   }
 }
 

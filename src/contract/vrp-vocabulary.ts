@@ -29,14 +29,7 @@ export function isKnownVrpEventType(type: string): type is KnownVrpEventType {
 }
 
 /** The session states of the conceptual model (section 3). TERMINATED is final. */
-export const VRP_SESSION_STATES = [
-  "BIRTH",
-  "ATTACHED",
-  "VOLATILE",
-  "DEGRADED",
-  "RECOVERING",
-  "TERMINATED",
-] as const;
+export const VRP_SESSION_STATES = ["BIRTH", "ATTACHED", "VOLATILE", "DEGRADED", "RECOVERING", "TERMINATED"] as const;
 
 /** One of the VRP session states (a closed set). */
 export type VrpSessionState = (typeof VRP_SESSION_STATES)[number];

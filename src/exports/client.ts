@@ -3,7 +3,15 @@
  * (retries, circuit breaker), the VRP producer and subscriber, and the errors
  * they throw.
  */
-export { SessionEventEmitter, EmitError, SpoolError, type EmitterOptions, type EmitterStats, type MetricsRegistry, type TlsOptions } from "../client/emitter.js";
+export {
+  SessionEventEmitter,
+  EmitError,
+  SpoolError,
+  type EmitterOptions,
+  type EmitterStats,
+  type MetricsRegistry,
+  type TlsOptions,
+} from "../client/emitter.js";
 export { DEFAULT_RETRY, retryPolicy, type RetryPolicy } from "../client/retry.js";
 export { CircuitOpenError } from "../client/circuit-breaker.js";
 export {

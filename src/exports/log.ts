@@ -3,6 +3,19 @@ export { SegmentLog, type SegmentLogOptions, type DamageReport } from "../store/
 export type { EventLog, LogFollower, LogRecord } from "../store/event-log.js";
 export { SegmentCursor } from "../store/log-cursor.js";
 export { followLog } from "../store/follow.js";
-export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "../store/errors.js";
-export { verifyLog, repairLog, type LogReport, type RepairResult, type SegmentReport, type DamageFound } from "../store/repair.js";
+export {
+  LogClosedError,
+  LogCorruptionError,
+  LogFailedError,
+  LogLockedError,
+  LogOutOfRangeError,
+} from "../store/errors.js";
+export {
+  verifyLog,
+  repairLog,
+  type LogReport,
+  type RepairResult,
+  type SegmentReport,
+  type DamageFound,
+} from "../store/repair.js";
 export { upgradeLog } from "../store/upgrade.js";

@@ -50,13 +50,21 @@ export class CollectorMetrics {
 
   readonly eventsStored = new Counter({
     name: `${PREFIX}events_stored_total`,
-    help: "Events durably stored, by family, type (contract name for sessions, event_type for VRP; unknown VRP types as \"other\") and origin.",
+    help: 'Events durably stored, by family, type (contract name for sessions, event_type for VRP; unknown VRP types as "other") and origin.',
     labelNames: ["family", "type", "origin"] as const,
     registers: [this.registry],
   });
 
-  readonly logAppends = new Counter({ name: `${PREFIX}log_appended_records_total`, help: "Records made durable in the event log.", registers: [this.registry] });
-  readonly logFsyncs = new Counter({ name: `${PREFIX}log_fsyncs_total`, help: "fdatasync calls of the event log (one per batch: group commit).", registers: [this.registry] });
+  readonly logAppends = new Counter({
+    name: `${PREFIX}log_appended_records_total`,
+    help: "Records made durable in the event log.",
+    registers: [this.registry],
+  });
+  readonly logFsyncs = new Counter({
+    name: `${PREFIX}log_fsyncs_total`,
+    help: "fdatasync calls of the event log (one per batch: group commit).",
+    registers: [this.registry],
+  });
   readonly logBatchRecords = new Histogram({
     name: `${PREFIX}log_batch_records`,
     help: "Records per durable batch (per fdatasync).",
@@ -98,8 +106,14 @@ export class CollectorMetrics {
       registers: [this.registry],
       collect() {
         const lags = sources.subscriberLags();
-        this.set({ stat: "max" }, lags.reduce((a, b) => Math.max(a, b), 0));
-        this.set({ stat: "sum" }, lags.reduce((a, b) => a + b, 0));
+        this.set(
+          { stat: "max" },
+          lags.reduce((a, b) => Math.max(a, b), 0),
+        );
+        this.set(
+          { stat: "sum" },
+          lags.reduce((a, b) => a + b, 0),
+        );
       },
     });
     new Gauge({

@@ -2,12 +2,21 @@
 import { ServerInterceptingCall, status, type ServerInterceptor } from "@grpc/grpc-js";
 import type { CollectorMetrics } from "./collector-metrics.js";
 
-const TYPES = { "false,false": "unary", "false,true": "server_stream", "true,false": "client_stream", "true,true": "bidi_stream" } as const;
+const TYPES = {
+  "false,false": "unary",
+  "false,true": "server_stream",
+  "true,false": "client_stream",
+  "true,true": "bidi_stream",
+} as const;
 
 export function metricsInterceptor(metrics: CollectorMetrics): ServerInterceptor {
   return (method, call) => {
     const [, service = "", name = ""] = /^\/([^/]+)\/(.+)$/.exec(method.path) ?? [];
-    const labels = { grpc_type: TYPES[`${method.requestStream},${method.responseStream}`], grpc_service: service, grpc_method: name };
+    const labels = {
+      grpc_type: TYPES[`${method.requestStream},${method.responseStream}`],
+      grpc_service: service,
+      grpc_method: name,
+    };
     metrics.callsStarted.inc(labels);
     const endTimer = metrics.callSeconds.startTimer(labels);
     let done = false;

@@ -24,12 +24,19 @@ export async function serveMetrics(address: string, registry: Registry): Promise
       return;
     }
     registry.metrics().then(
-      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(req.method === "HEAD" ? undefined : text),
+      (text) =>
+        res.writeHead(200, { "content-type": registry.contentType }).end(req.method === "HEAD" ? undefined : text),
       (e: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(`${(e as Error).message}\n`),
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", (e) => reject(new Error(`--metrics-address ${address}: cannot listen (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`)));
+    server.once("error", (e) =>
+      reject(
+        new Error(
+          `--metrics-address ${address}: cannot listen (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+        ),
+      ),
+    );
     server.listen(port, host, resolve);
   });
   return {

@@ -36,7 +36,8 @@ export class HealthStatus {
     const handlers: HealthServer = {
       check: (call, callback) => {
         const known = this.statuses.get(call.request.service);
-        if (known === undefined) callback({ code: status.NOT_FOUND, details: `unknown service ${call.request.service}` });
+        if (known === undefined)
+          callback({ code: status.NOT_FOUND, details: `unknown service ${call.request.service}` });
         else callback(null, { status: known });
       },
       watch: (call) => {

@@ -26,7 +26,10 @@ export function authInterceptor(token: string): ServerInterceptor {
             if (ok) return nextMetadata(metadata);
             call.sendStatus({
               code: status.UNAUTHENTICATED,
-              details: given === undefined ? "authorization: missing (expected 'Bearer <token>')" : "authorization: wrong token",
+              details:
+                given === undefined
+                  ? "authorization: missing (expected 'Bearer <token>')"
+                  : "authorization: wrong token",
             });
           },
         });

@@ -24,7 +24,10 @@ export interface Logger {
  * logger.warn("disk almost full", { freeBytes: 1024 });
  * ```
  */
-export function createLogger(level: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export function createLogger(
+  level: LogLevel = "info",
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
   const at =
     (name: LogLevel) =>

@@ -6,11 +6,18 @@
 import { status, type Server, type ServerDuplexStream } from "@grpc/grpc-js";
 import { toBinary, type DescFile } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { ServerReflectionService, type ServerReflectionRequest, type ServerReflectionResponse } from "../../gen/grpc/reflection/v1/reflection.js";
+import {
+  ServerReflectionService,
+  type ServerReflectionRequest,
+  type ServerReflectionResponse,
+} from "../../gen/grpc/reflection/v1/reflection.js";
 import { ServerReflectionService as ServerReflectionServiceV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection.js";
 import { descriptorRegistry } from "../descriptors.js";
 
-export const REFLECTION_SERVICE_NAMES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"] as const;
+export const REFLECTION_SERVICE_NAMES = [
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+] as const;
 
 /** Serve reflection for `services` (full names; the reflection services themselves are added). */
 export function addReflection(server: Server, services: readonly string[]): void {
@@ -26,7 +33,9 @@ export function addReflection(server: Server, services: readonly string[]): void
 }
 
 /** One reflection request -> its response (pure: tests call it without a server). */
-export function reflectionAnswers(services: readonly string[]): (request: ServerReflectionRequest) => ServerReflectionResponse {
+export function reflectionAnswers(
+  services: readonly string[],
+): (request: ServerReflectionRequest) => ServerReflectionResponse {
   const registry = descriptorRegistry();
   const fileBytes = new Map<DescFile, Buffer>();
   const bytesOf = (file: DescFile) => {
@@ -67,12 +76,16 @@ export function reflectionAnswers(services: readonly string[]): (request: Server
         break;
       case "fileByFilename": {
         const file = registry.getFile(asked.value);
-        messageResponse = file ? { $case: "fileDescriptorResponse", value: { fileDescriptorProto: withImports(file) } } : notFound(`file ${asked.value}`);
+        messageResponse = file
+          ? { $case: "fileDescriptorResponse", value: { fileDescriptorProto: withImports(file) } }
+          : notFound(`file ${asked.value}`);
         break;
       }
       case "fileContainingSymbol": {
         const file = fileOfSymbol(asked.value);
-        messageResponse = file ? { $case: "fileDescriptorResponse", value: { fileDescriptorProto: withImports(file) } } : notFound(`symbol ${asked.value}`);
+        messageResponse = file
+          ? { $case: "fileDescriptorResponse", value: { fileDescriptorProto: withImports(file) } }
+          : notFound(`symbol ${asked.value}`);
         break;
       }
       case "fileContainingExtension":
@@ -85,7 +98,10 @@ export function reflectionAnswers(services: readonly string[]): (request: Server
           : notFound(`type ${asked.value}`);
         break;
       default:
-        messageResponse = { $case: "errorResponse", value: { errorCode: status.UNIMPLEMENTED, errorMessage: "an empty or unknown reflection request" } };
+        messageResponse = {
+          $case: "errorResponse",
+          value: { errorCode: status.UNIMPLEMENTED, errorMessage: "an empty or unknown reflection request" },
+        };
     }
     return { validHost: request.host, originalRequest: request, messageResponse };
   };

@@ -42,7 +42,8 @@ export interface RetentionPassResult {
   readonly stoppedBy?: "not_applied" | "archive_failed";
 }
 
-export const retentionEnabled = (policy: RetentionPolicy) => policy.maxAgeMs !== undefined || policy.maxBytes !== undefined;
+export const retentionEnabled = (policy: RetentionPolicy) =>
+  policy.maxAgeMs !== undefined || policy.maxBytes !== undefined;
 
 export async function retentionPass(policy: RetentionPolicy, deps: RetentionDeps): Promise<RetentionPassResult> {
   const { log, logger } = deps;
@@ -60,25 +61,42 @@ export async function retentionPass(policy: RetentionPolicy, deps: RetentionDeps
     if (!overBytes && !pastAge) break;
     const applied = deps.safeThrough();
     if (last > applied) {
-      logger.debug("retention: segment kept until the derived state has applied it", { segment: path.basename(segment.file), last, applied });
+      logger.debug("retention: segment kept until the derived state has applied it", {
+        segment: path.basename(segment.file),
+        last,
+        applied,
+      });
       return { removed, archived, stoppedBy: "not_applied" };
     }
     if (policy.archiveDir) {
       try {
         if (!tidied) {
           const leftovers = await removeArchiveLeftovers(policy.archiveDir);
-          if (leftovers.length > 0) logger.warn("retention: removed what an interrupted archive left", { archiveDir: policy.archiveDir, files: leftovers });
+          if (leftovers.length > 0)
+            logger.warn("retention: removed what an interrupted archive left", {
+              archiveDir: policy.archiveDir,
+              files: leftovers,
+            });
           tidied = true;
         }
         archived.push((await archiveSegment(segment, policy.archiveDir)).file);
       } catch (e) {
-        logger.error("retention: archiving a segment failed; it is kept", { segment: segment.file, archiveDir: policy.archiveDir, error: (e as Error).message });
+        logger.error("retention: archiving a segment failed; it is kept", {
+          segment: segment.file,
+          archiveDir: policy.archiveDir,
+          error: (e as Error).message,
+        });
         return { removed, archived, stoppedBy: "archive_failed" };
       }
     }
     removed.push(...(await log.removeSegmentsBefore(last + 1n)));
     total -= segment.bytes;
-    logger.info("retention: segment removed", { segment: path.basename(segment.file), last, reason: overBytes ? "bytes" : "age", archive: policy.archiveDir ? archived.at(-1) : undefined });
+    logger.info("retention: segment removed", {
+      segment: path.basename(segment.file),
+      last,
+      reason: overBytes ? "bytes" : "age",
+      archive: policy.archiveDir ? archived.at(-1) : undefined,
+    });
   }
   return { removed, archived };
 }

@@ -18,20 +18,32 @@ export function toServiceError(error: CollectorError): Partial<ServiceError> {
   const metadata = new Metadata();
   if (error.issues.length > 0) {
     const badRequest = BadRequest.encode({
-      fieldViolations: error.issues.map((i) => ({ field: fieldPath(i.path), description: i.message, reason: reasonOf(i) })),
+      fieldViolations: error.issues.map((i) => ({
+        field: fieldPath(i.path),
+        description: i.message,
+        reason: reasonOf(i),
+      })),
     }).finish();
-    const details = Status.encode({ code, message: error.message, details: [{ typeUrl: BAD_REQUEST_TYPE_URL, value: Buffer.from(badRequest) }] }).finish();
+    const details = Status.encode({
+      code,
+      message: error.message,
+      details: [{ typeUrl: BAD_REQUEST_TYPE_URL, value: Buffer.from(badRequest) }],
+    }).finish();
     metadata.set(STATUS_DETAILS_KEY, Buffer.from(details));
   }
   return { code, details: error.message, metadata };
 }
 
 /** Read the field violations back from an error's trailers (for clients and tests). */
-export function fieldViolations(error: { metadata?: Metadata }): { field: string; description: string; reason: string }[] {
+export function fieldViolations(error: {
+  metadata?: Metadata;
+}): { field: string; description: string; reason: string }[] {
   const raw = error.metadata?.get(STATUS_DETAILS_KEY)[0];
   if (!raw || typeof raw === "string") return [];
   const decoded = Status.decode(raw);
-  return decoded.details.filter((d) => d.typeUrl === BAD_REQUEST_TYPE_URL).flatMap((d) => BadRequest.decode(d.value).fieldViolations);
+  return decoded.details
+    .filter((d) => d.typeUrl === BAD_REQUEST_TYPE_URL)
+    .flatMap((d) => BadRequest.decode(d.value).fieldViolations);
 }
 
 /** JSON Pointer "/event/user/username" -> "event.user.username"; "/a/0" -> "a[0]". */
@@ -40,7 +52,10 @@ export function fieldPath(pointer: string): string {
     .split("/")
     .slice(1)
     .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"))
-    .reduce((path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment), "");
+    .reduce(
+      (path, segment) => (/^\d+$/.test(segment) ? `${path}[${segment}]` : path ? `${path}.${segment}` : segment),
+      "",
+    );
 }
 
 /** The contract rule in google.rpc's UPPER_SNAKE_CASE style: "maxLength" -> "MAX_LENGTH". */

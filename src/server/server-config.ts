@@ -44,5 +44,10 @@ export interface ServerConfig {
   /** Set with --engine jetstream. */
   nats: NatsConfig | undefined;
   /** Retention (docs/storage.md): undefined limits are off; both off, nothing is removed. */
-  retention: { maxAgeMs: number | undefined; maxBytes: number | undefined; archiveDir: string | undefined; intervalMs: number };
+  retention: {
+    maxAgeMs: number | undefined;
+    maxBytes: number | undefined;
+    archiveDir: string | undefined;
+    intervalMs: number;
+  };
 }

@@ -6,7 +6,14 @@
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import { Server, ServerCredentials, status, type ServerInterceptor, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type ServerInterceptor,
+  type ServerWritableStream,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { Collector, checkAcceptedVersions } from "../collector/collector.js";
 import { openState, type OpenedState } from "../state/open-state.js";
 import { VrpHub } from "../collector/vrp-hub.js";
@@ -75,7 +82,11 @@ export interface ServerHooks {
  * await server.shutdown();
  * ```
  */
-export async function startServer(config: ServerConfig, logger: Logger, given: ServerHooks = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  logger: Logger,
+  given: ServerHooks = {},
+): Promise<RunningServer> {
   // A collector serves the contract it was built with (proto/, gen/, the released schemas): a
   // contract whose protobuf changed needs generated code of its own, so it cannot be loaded at run time.
   const contract = BUILT_IN_CONTRACT;
@@ -95,7 +106,8 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
   };
   // A start that fails leaves no data directory behind that it created itself.
   const created = firstMissing(path.resolve(config.dataDir));
-  const removeCreated = () => (created ? rm(created, { recursive: true, force: true }).catch(() => {}) : Promise.resolve());
+  const removeCreated = () =>
+    created ? rm(created, { recursive: true, force: true }).catch(() => {}) : Promise.resolve();
   const streams = new OpenStreams();
   let metrics: CollectorMetrics | undefined;
   let log: SegmentLog;
@@ -103,7 +115,8 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     log = await SegmentLog.open({
       dir: config.dataDir,
       segmentBytes: config.segmentBytes,
-      onDamage: (report) => logger.warn("event log: an unfinished write (a crash tail, never acknowledged) cut off", { ...report }),
+      onDamage: (report) =>
+        logger.warn("event log: an unfinished write (a crash tail, never acknowledged) cut off", { ...report }),
       onFailure: (error) => {
         logger.error("event log failed: no more events can be stored until a restart", { error: error.message });
         for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
@@ -144,7 +157,10 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     hooks.onFatal?.(error);
   });
   const collector = new Collector(log, state, config.maxMessageBytes, { contract, acceptVersions });
-  const hub = new VrpHub(log, state, { maxRecoveryWindowMs: config.maxRecoveryWindowMs, maxSwitchesPerMinute: config.maxSwitchesPerMinute });
+  const hub = new VrpHub(log, state, {
+    maxRecoveryWindowMs: config.maxRecoveryWindowMs,
+    maxSwitchesPerMinute: config.maxSwitchesPerMinute,
+  });
   const failStart = async (e: unknown): Promise<never> => {
     await collector.close();
     await removeCreated();
@@ -152,12 +168,24 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
   };
   const policy = await hub.recordPolicy();
   if (policy.changed && policy.previous) {
-    logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", { previous: policy.previous, now: hub.machine.policy });
+    logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", {
+      previous: policy.previous,
+      now: hub.machine.policy,
+    });
   }
   const retention = retentionEnabled(config.retention)
-    ? startRetention(config.retention, { log, safeThrough: hooks.durablyApplied ?? (() => state.durable), logger }, config.retention.intervalMs)
+    ? startRetention(
+        config.retention,
+        { log, safeThrough: hooks.durablyApplied ?? (() => state.durable), logger },
+        config.retention.intervalMs,
+      )
     : undefined;
-  logger.info("event log opened", { dataDir: path.resolve(config.dataDir), lastSequence: log.lastSequence, sessions: collector.sessionCount, acceptVersions: collector.acceptedVersions });
+  logger.info("event log opened", {
+    dataDir: path.resolve(config.dataDir),
+    lastSequence: log.lastSequence,
+    sessions: collector.sessionCount,
+    acceptVersions: collector.acceptedVersions,
+  });
   if (config.metricsAddress) {
     metrics = new CollectorMetrics({
       openSessions: () => collector.openSessionCount,
@@ -182,8 +210,14 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.http2.min_ping_interval_without_data_ms": 5000,
   });
-  server.addService(withEventLimit(sessionServiceDefinitionFor(contract.mappings), config.maxEventBytes), sessionServiceHandlers(collector, logger, metrics));
-  server.addService(withEventLimit(vrpServiceDefinition, config.maxEventBytes), vrpServiceHandlers(hub, log, logger, streams, metrics));
+  server.addService(
+    withEventLimit(sessionServiceDefinitionFor(contract.mappings), config.maxEventBytes),
+    sessionServiceHandlers(collector, logger, metrics),
+  );
+  server.addService(
+    withEventLimit(vrpServiceDefinition, config.maxEventBytes),
+    vrpServiceHandlers(hub, log, logger, streams, metrics),
+  );
 
   health = new HealthStatus({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
   health.addToServer(withWatchesIn(server, streams));
@@ -207,7 +241,9 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     await retention?.stop();
     const inUse = /EADDRINUSE/.test((e as Error).message);
     const why = inUse ? "the address is already in use" : (e as Error).message;
-    await failStart(new SessionEventsError(`--address ${config.address}: cannot listen (${why})`, { code: "UNAVAILABLE", cause: e }));
+    await failStart(
+      new SessionEventsError(`--address ${config.address}: cannot listen (${why})`, { code: "UNAVAILABLE", cause: e }),
+    );
   }
   let endpoint: MetricsEndpoint | undefined;
   if (metrics) {
@@ -219,7 +255,12 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     }
     logger.info("metrics", { address: config.metricsAddress, port: endpoint!.port, path: "/metrics" });
   }
-  logger.info("listening", { address: config.address, port, tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off", auth: config.token ? "bearer" : "off" });
+  logger.info("listening", {
+    address: config.address,
+    port,
+    tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off",
+    auth: config.token ? "bearer" : "off",
+  });
 
   let stopping: Promise<void> | undefined;
   const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> => {
@@ -228,7 +269,9 @@ export async function startServer(config: ServerConfig, logger: Logger, given: S
     return (stopping ??= (async () => {
       for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health!.setStatus(service, "NOT_SERVING");
       // Streams have no end of their own: end them now, telling clients to reconnect; unary calls get the grace.
-      streams.closeAll("the collector is shutting down: reconnect (to another collector, or to this one once it is back)");
+      streams.closeAll(
+        "the collector is shutting down: reconnect (to another collector, or to this one once it is back)",
+      );
       logger.info("shutting down", { graceMs });
       // tryShutdown waits for open calls and streams, possibly forever: force after the grace period.
       await new Promise<void>((resolve) => {
@@ -274,13 +317,19 @@ function dataDirError(dataDir: string, e: unknown): unknown {
     ENOSPC: "no space left on the device",
   };
   if (code === undefined || !Object.hasOwn(why, code)) return e;
-  return new SessionEventsError(`--data-dir ${dataDir}: cannot use it: ${why[code]} (${(e as Error).message})`, { code: "FAILED_PRECONDITION", cause: e });
+  return new SessionEventsError(`--data-dir ${dataDir}: cannot use it: ${why[code]} (${(e as Error).message})`, {
+    code: "FAILED_PRECONDITION",
+    cause: e,
+  });
 }
 
 /** The health service, with each Watch call registered so that a shutdown ends it. */
 function withWatchesIn(server: Server, streams: OpenStreams): Server {
   return {
-    addService(service: Parameters<Server["addService"]>[0], implementation: Record<string, (...args: never[]) => void>) {
+    addService(
+      service: Parameters<Server["addService"]>[0],
+      implementation: Record<string, (...args: never[]) => void>,
+    ) {
       const watch = implementation.watch as unknown as (call: ServerWritableStream<unknown, unknown>) => void;
       server.addService(service, {
         ...implementation,
@@ -288,7 +337,8 @@ function withWatchesIn(server: Server, streams: OpenStreams): Server {
           const remove = streams.add({
             kind: "Watch",
             heldBack: () => false,
-            close: (details) => call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>),
+            close: (details) =>
+              call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>),
           });
           call.on("cancelled", remove);
           call.on("finish", remove);

@@ -31,10 +31,28 @@ import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 export function sessionServiceDefinitionFor(mappings: SessionMappings): ServiceDefinition {
   return {
     ...SessionServiceService,
-    emitSessionStart: { ...SessionServiceService.emitSessionStart, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionStartRequest", mappings.SessionStartEvent), EmitSessionStartRequest) },
-    emitSessionEnd: { ...SessionServiceService.emitSessionEnd, requestDeserialize: strictly(requestMapping("oneiric.session.v1.EmitSessionEndRequest", mappings.SessionEndEvent), EmitSessionEndRequest) },
-    getSession: { ...SessionServiceService.getSession, requestDeserialize: strictly(requestMapping("oneiric.session.v1.GetSessionRequest"), GetSessionRequest) },
-    listSessions: { ...SessionServiceService.listSessions, requestDeserialize: strictly(requestMapping("oneiric.session.v1.ListSessionsRequest"), ListSessionsRequest) },
+    emitSessionStart: {
+      ...SessionServiceService.emitSessionStart,
+      requestDeserialize: strictly(
+        requestMapping("oneiric.session.v1.EmitSessionStartRequest", mappings.SessionStartEvent),
+        EmitSessionStartRequest,
+      ),
+    },
+    emitSessionEnd: {
+      ...SessionServiceService.emitSessionEnd,
+      requestDeserialize: strictly(
+        requestMapping("oneiric.session.v1.EmitSessionEndRequest", mappings.SessionEndEvent),
+        EmitSessionEndRequest,
+      ),
+    },
+    getSession: {
+      ...SessionServiceService.getSession,
+      requestDeserialize: strictly(requestMapping("oneiric.session.v1.GetSessionRequest"), GetSessionRequest),
+    },
+    listSessions: {
+      ...SessionServiceService.listSessions,
+      requestDeserialize: strictly(requestMapping("oneiric.session.v1.ListSessionsRequest"), ListSessionsRequest),
+    },
   } as unknown as ServiceDefinition;
 }
 
@@ -78,7 +96,10 @@ export function sessionServiceHandlers(collector: Collector, logger: Logger, met
     ),
     listSessions: unary<ListSessionsRequest, ListSessionsResponse>("ListSessions", (req) => {
       const page = collector.listSessions(toFilter(req), req.pageSize, req.pageToken);
-      return ListSessionsResponse.fromPartial({ sessions: page.sessions.map(toSession), nextPageToken: page.nextPageToken });
+      return ListSessionsResponse.fromPartial({
+        sessions: page.sessions.map(toSession),
+        nextPageToken: page.nextPageToken,
+      });
     }),
   };
 }
@@ -101,11 +122,18 @@ const STATUS_FILTERS: Record<number, SessionFilter["status"]> = {
 
 function toFilter(req: ListSessionsRequest): SessionFilter {
   if (!Object.hasOwn(STATUS_FILTERS, req.status)) {
-    throw new CollectorError("INVALID_ARGUMENT", `status: unknown SessionStatus ${req.status}`, [{ path: "/status", rule: "enum", message: `unknown SessionStatus ${req.status}` }]);
+    throw new CollectorError("INVALID_ARGUMENT", `status: unknown SessionStatus ${req.status}`, [
+      { path: "/status", rule: "enum", message: `unknown SessionStatus ${req.status}` },
+    ]);
   }
-  for (const [field, ts] of [["started_after", req.startedAfter], ["started_before", req.startedBefore]] as const) {
+  for (const [field, ts] of [
+    ["started_after", req.startedAfter],
+    ["started_before", req.startedBefore],
+  ] as const) {
     if (ts && (ts.nanos < 0 || ts.nanos > 999_999_999)) {
-      throw new CollectorError("INVALID_ARGUMENT", `${field}: nanos must be 0..999999999`, [{ path: `/${field}`, rule: "timestamp_range", message: "nanos must be 0..999999999" }]);
+      throw new CollectorError("INVALID_ARGUMENT", `${field}: nanos must be 0..999999999`, [
+        { path: `/${field}`, rule: "timestamp_range", message: "nanos must be 0..999999999" },
+      ]);
     }
   }
   return {

@@ -20,7 +20,13 @@ export type Decoded<T> =
   | { readonly message: T; readonly error?: undefined; readonly partial?: undefined }
   | { readonly message?: undefined; readonly error: CollectorError; readonly partial?: Partial<T> };
 
-const eventField = (event: MessageMapping): FieldMapping => ({ number: 1, json: "event", proto: "event", kind: "message", message: event });
+const eventField = (event: MessageMapping): FieldMapping => ({
+  number: 1,
+  json: "event",
+  proto: "event",
+  kind: "message",
+  message: event,
+});
 
 /**
  * A request that carries an event (field 1, "event"), every other field
@@ -52,7 +58,9 @@ export function requestMapping(protoName: string, event?: MessageMapping): Messa
 const deserializers = new WeakMap<object, { readonly mapping: MessageMapping; readonly type: Decoder<unknown> }>();
 
 export function strictly<T>(mapping: MessageMapping, type: Decoder<T>) {
-  const decode = complete.has(mapping) ? (bytes: Uint8Array) => decodeMessage<T>(mapping, bytes, { lazyStructs: true }) : (bytes: Uint8Array) => decodeChecked(mapping, type, bytes);
+  const decode = complete.has(mapping)
+    ? (bytes: Uint8Array) => decodeMessage<T>(mapping, bytes, { lazyStructs: true })
+    : (bytes: Uint8Array) => decodeChecked(mapping, type, bytes);
   const deserialize = (bytes: Buffer): Decoded<T> => {
     try {
       return { message: decode(bytes) };
@@ -72,10 +80,15 @@ export function strictly<T>(mapping: MessageMapping, type: Decoder<T>) {
  */
 export function withEventLimit<D extends object>(definition: D, maxEventBytes: number): D {
   const limited: Record<string, unknown> = {};
-  for (const [name, method] of Object.entries(definition) as [string, { requestDeserialize: (bytes: Buffer) => Decoded<unknown> }][]) {
+  for (const [name, method] of Object.entries(definition) as [
+    string,
+    { requestDeserialize: (bytes: Buffer) => Decoded<unknown> },
+  ][]) {
     const known = deserializers.get(method.requestDeserialize);
     const takesEvent = known?.mapping.fields.some((f) => f.number === 1 && f.json === "event");
-    limited[name] = takesEvent ? { ...method, requestDeserialize: limitEventBytes(maxEventBytes, known!.type, method.requestDeserialize) } : method;
+    limited[name] = takesEvent
+      ? { ...method, requestDeserialize: limitEventBytes(maxEventBytes, known!.type, method.requestDeserialize) }
+      : method;
   }
   return limited as D;
 }
@@ -109,7 +122,11 @@ export function eventSize(bytes: Uint8Array): { eventBytes: number; rest: Uint8A
  * request holds (producer_id, producer_sequence) is still read, so that a
  * Rejection can carry the producer's own number.
  */
-export function limitEventBytes<T>(maxEventBytes: number, type: Decoder<T>, deserialize: (bytes: Buffer) => Decoded<T>): (bytes: Buffer) => Decoded<T> {
+export function limitEventBytes<T>(
+  maxEventBytes: number,
+  type: Decoder<T>,
+  deserialize: (bytes: Buffer) => Decoded<T>,
+): (bytes: Buffer) => Decoded<T> {
   return (bytes: Buffer): Decoded<T> => {
     if (bytes.length <= maxEventBytes) return deserialize(bytes); // the event is smaller than the request
     let size: ReturnType<typeof eventSize>;
@@ -120,7 +137,9 @@ export function limitEventBytes<T>(maxEventBytes: number, type: Decoder<T>, dese
     }
     if (size.eventBytes <= maxEventBytes) return deserialize(bytes);
     const message = `is ${size.eventBytes} bytes; an event may be at most ${maxEventBytes} bytes (--max-event-bytes)`;
-    const error = new CollectorError("RESOURCE_EXHAUSTED", `event: ${message}`, [{ path: "/event", rule: "max_event_bytes", message }]);
+    const error = new CollectorError("RESOURCE_EXHAUSTED", `event: ${message}`, [
+      { path: "/event", rule: "max_event_bytes", message },
+    ]);
     let partial: Partial<T> | undefined;
     try {
       partial = type.decode(Buffer.concat(size.rest)) as Partial<T>;
@@ -130,4 +149,3 @@ export function limitEventBytes<T>(maxEventBytes: number, type: Decoder<T>, dese
     return { error, partial };
   };
 }
-

@@ -18,7 +18,14 @@
  * position retention removed answers OUT_OF_RANGE, naming the oldest held.
  */
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { Metadata, status, type ServerDuplexStream, type ServerWritableStream, type ServiceDefinition, type ServiceError } from "@grpc/grpc-js";
+import {
+  Metadata,
+  status,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type ServiceError,
+} from "@grpc/grpc-js";
 import { vrpEventMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import {
@@ -61,10 +68,16 @@ export const vrpServiceDefinition = {
   ...VrpStreamServiceService,
   streamEvents: {
     ...VrpStreamServiceService.streamEvents,
-    requestDeserialize: strictly(requestMapping("vrp.v1alpha1.StreamEventsRequest", vrpEventMapping), StreamEventsRequest),
+    requestDeserialize: strictly(
+      requestMapping("vrp.v1alpha1.StreamEventsRequest", vrpEventMapping),
+      StreamEventsRequest,
+    ),
     responseSerialize: serializeAnswer,
   },
-  subscribe: { ...VrpStreamServiceService.subscribe, requestDeserialize: strictly(requestMapping("vrp.v1alpha1.SubscribeRequest"), SubscribeRequest) },
+  subscribe: {
+    ...VrpStreamServiceService.subscribe,
+    requestDeserialize: strictly(requestMapping("vrp.v1alpha1.SubscribeRequest"), SubscribeRequest),
+  },
 } as unknown as ServiceDefinition;
 
 /** Requests whose answer may wait at once, per stream (for the disk, or for the producer to read). */
@@ -74,7 +87,13 @@ export const WINDOW = 256;
  * `streams`: where open streams are registered, so that a shutdown ends them
  * (and metrics see them); `metrics`: counts each event stored.
  */
-export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, streams = new OpenStreams(), metrics?: CollectorMetrics) {
+export function vrpServiceHandlers(
+  hub: VrpHub,
+  log: EventLog,
+  logger: Logger,
+  streams = new OpenStreams(),
+  metrics?: CollectorMetrics,
+) {
   return {
     streamEvents(call: ServerDuplexStream<Decoded<StreamEventsRequest>, StreamEventsResponse>): void {
       let closing: string | undefined; // shutting down: judge nothing more, answer what was judged, then UNAVAILABLE
@@ -107,7 +126,9 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
         if (waiting > 0 || failed) return;
         if (closing !== undefined) {
           failed = true; // nothing more goes out
-          void answers.then(() => call.emit("error", { code: status.UNAVAILABLE, details: closing } satisfies Partial<ServiceError>));
+          void answers.then(() =>
+            call.emit("error", { code: status.UNAVAILABLE, details: closing } satisfies Partial<ServiceError>),
+          );
         } else if (clientDone) void answers.then(() => call.end());
       };
       const remove = streams.add({
@@ -129,7 +150,10 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
             if (failed) return;
             failed = true;
             logger.error("event log append failed", { error: String(e) });
-            call.emit("error", { code: status.UNAVAILABLE, details: `the event could not be stored: ${(e as Error).message}` } satisfies Partial<ServiceError>);
+            call.emit("error", {
+              code: status.UNAVAILABLE,
+              details: `the event could not be stored: ${(e as Error).message}`,
+            } satisfies Partial<ServiceError>);
           })
           .finally(() => {
             waiting--;
@@ -152,7 +176,12 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
             : hub.accept(request.event, request.producerId, request.producerSequence);
         } catch (e) {
           logger.error("internal error", { method: "StreamEvents", error: (e as Error).stack ?? String(e) });
-          outcome = { kind: "refused" as const, reason: "internal error (see the collector's log)", code: "INTERNAL" as const, issues: [] };
+          outcome = {
+            kind: "refused" as const,
+            reason: "internal error (see the collector's log)",
+            code: "INTERNAL" as const,
+            issues: [],
+          };
         }
         switch (outcome.kind) {
           case "refused": {
@@ -178,7 +207,12 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
               metrics?.eventStored("vrp", request.event!.eventType);
               for (const value of derivedMessages) metrics?.eventStored("vrp", value.eventType, "derived");
               for (const value of derivedMessages) {
-                await send(StreamEventsResponse.fromPartial({ kind: value.eventType === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value } }));
+                await send(
+                  StreamEventsResponse.fromPartial({
+                    kind:
+                      value.eventType === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value },
+                  }),
+                );
               }
               await send(ack(accepted, sequence, request.producerSequence));
             });
@@ -236,7 +270,12 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
             if (stopped) return;
             const entry = LogEntry.decode(record.payload);
             const event = vrpEventOf(entry);
-            if (!event || (sessionId && event.sessionId !== sessionId) || (types.size > 0 && !types.has(event.eventType))) continue;
+            if (
+              !event ||
+              (sessionId && event.sessionId !== sessionId) ||
+              (types.size > 0 && !types.has(event.eventType))
+            )
+              continue;
             const derived = entry.entry?.$case === "vrpDerived";
             if (!call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }))) {
               // Wait for the consumer only: log growth must not push more into a full stream.
@@ -262,8 +301,13 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
         .catch((e: unknown) => {
           if (stopped) return;
           // Retention removed the position asked for (or reached while reading): say where the log starts now.
-          if (e instanceof LogOutOfRangeError) call.emit("error", { code: status.OUT_OF_RANGE, details: e.message } satisfies Partial<ServiceError>);
-          else call.emit("error", { code: status.UNAVAILABLE, details: `reading the event log failed: ${(e as Error).message}` } satisfies Partial<ServiceError>);
+          if (e instanceof LogOutOfRangeError)
+            call.emit("error", { code: status.OUT_OF_RANGE, details: e.message } satisfies Partial<ServiceError>);
+          else
+            call.emit("error", {
+              code: status.UNAVAILABLE,
+              details: `reading the event log failed: ${(e as Error).message}`,
+            } satisfies Partial<ServiceError>);
         })
         .finally(() => {
           stopListening();
@@ -275,5 +319,7 @@ export function vrpServiceHandlers(hub: VrpHub, log: EventLog, logger: Logger, s
 }
 
 function ack(acceptedCount: bigint, sequence: bigint, producerSequence: bigint): StreamEventsResponse {
-  return StreamEventsResponse.fromPartial({ kind: { $case: "ack", value: { acceptedCount, sequence, producerSequence } } });
+  return StreamEventsResponse.fromPartial({
+    kind: { $case: "ack", value: { acceptedCount, sequence, producerSequence } },
+  });
 }

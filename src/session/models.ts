@@ -52,7 +52,10 @@ export function makeModel<T>(contract: ContractValidator<T>): Model<T> {
       } catch (e) {
         if (e instanceof ValidationError) return [null, e];
         // Not a contract failure (e.g. a getter that throws): still never throw.
-        return [null, new ValidationError(name, [{ path: "", rule: "input", message: `could not be read: ${describeError(e)}` }])];
+        return [
+          null,
+          new ValidationError(name, [{ path: "", rule: "input", message: `could not be read: ${describeError(e)}` }]),
+        ];
       }
     },
   };

@@ -43,7 +43,9 @@ export function getAllSchemas(version?: string): Record<ContractName, Record<str
 export function getSchema(name: string, version?: string): Record<string, unknown> {
   const contract = contractFor(name);
   const release = RELEASED.get(version); // an unknown version fails here, for every name alike
-  const schema = (SESSION_CONTRACT_NAMES as readonly string[]).includes(name) ? release.schemas[name as SessionContractName] : contract.spec.schema;
+  const schema = (SESSION_CONTRACT_NAMES as readonly string[]).includes(name)
+    ? release.schemas[name as SessionContractName]
+    : contract.spec.schema;
   return structuredClone(schema) as Record<string, unknown>;
 }
 
@@ -84,14 +86,21 @@ export function renderSchemas(format: string, version?: string): string {
  * exportSchemasToFile("event_schemas.json");
  * ```
  */
-export function exportSchemasToFile(outputPath: string, format: ExportFormat | string = "json", version?: string): void {
+export function exportSchemasToFile(
+  outputPath: string,
+  format: ExportFormat | string = "json",
+  version?: string,
+): void {
   writeFileAtomicSync(outputPath, renderSchemas(format, version));
 }
 
 export function assertFormat(format: string): asserts format is ExportFormat {
   if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
     const message = `Unsupported format: ${JSON.stringify(format)} (expected one of: ${EXPORT_FORMATS.join(", ")})`;
-    throw new SessionEventsError(message, { code: "INVALID_ARGUMENT", issues: [{ path: "format", rule: "enum", message }] });
+    throw new SessionEventsError(message, {
+      code: "INVALID_ARGUMENT",
+      issues: [{ path: "format", rule: "enum", message }],
+    });
   }
 }
 

@@ -20,7 +20,8 @@ export function currentUser(): UserInfoJson {
     username = os.userInfo().username;
   } catch {
     // No passwd entry (common in containers): fall back to the environment.
-    username = process.env.USER ?? process.env.LOGNAME ?? process.env.USERNAME ?? `uid-${process.getuid?.() ?? "unknown"}`;
+    username =
+      process.env.USER ?? process.env.LOGNAME ?? process.env.USERNAME ?? `uid-${process.getuid?.() ?? "unknown"}`;
   }
   return { username: truncate(username, USERNAME_MAX), home: truncate(os.homedir(), PATH_MAX) };
 }

@@ -44,7 +44,9 @@ export class DerivedState {
   /** Applies stored VRP outcomes (restore only: it never decides). */
   private readonly machine: VrpStateMachine;
   /** The producer event whose stored outcomes (the rest of its atomic group) are being gathered. */
-  private group: { event: VrpEventJson; first: bigint; last: bigint; payload: Uint8Array; derived: VrpEventJson[] } | undefined;
+  private group:
+    | { event: VrpEventJson; first: bigint; last: bigint; payload: Uint8Array; derived: VrpEventJson[] }
+    | undefined;
   private lastPayload: Uint8Array | undefined;
   private sinceCheckpoint = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -58,7 +60,10 @@ export class DerivedState {
 
   constructor(
     readonly store: StateStore,
-    private readonly policy: CheckpointPolicy = { checkpointRecords: DEFAULT_CHECKPOINT_RECORDS, checkpointIntervalMs: DEFAULT_CHECKPOINT_INTERVAL_MS },
+    private readonly policy: CheckpointPolicy = {
+      checkpointRecords: DEFAULT_CHECKPOINT_RECORDS,
+      checkpointIntervalMs: DEFAULT_CHECKPOINT_INTERVAL_MS,
+    },
   ) {
     const flush = () => this.checkpoint();
     this.sessions = new SessionTables(store, flush);
@@ -112,7 +117,12 @@ export class DerivedState {
     if (this.sinceCheckpoint >= this.policy.checkpointRecords) this.checkpoint();
     switch (e?.$case) {
       case "sessionStarted":
-        this.sessions.applyStart(e.value.sessionId, record.sequence, e.value.event!, copy(eventBytesOf(record.payload, SESSION_STARTED)!));
+        this.sessions.applyStart(
+          e.value.sessionId,
+          record.sequence,
+          e.value.event!,
+          copy(eventBytesOf(record.payload, SESSION_STARTED)!),
+        );
         break;
       case "sessionEnded":
         this.sessions.applyEnd(e.value.sessionId, copy(eventBytesOf(record.payload, SESSION_ENDED)!));
@@ -120,14 +130,24 @@ export class DerivedState {
       case "vrpReceived": {
         const { event, producerId, producerSequence } = e.value;
         const json = bridges.VrpEvent.toJson(event!);
-        this.group = { event: json, first: record.sequence, last: record.sequence, payload: record.payload, derived: [] };
-        if (producerId) this.producers.add(producerId, producerSequence, { sequence: record.sequence, digest: vrpDigest(json) });
+        this.group = {
+          event: json,
+          first: record.sequence,
+          last: record.sequence,
+          payload: record.payload,
+          derived: [],
+        };
+        if (producerId)
+          this.producers.add(producerId, producerSequence, { sequence: record.sequence, digest: vrpDigest(json) });
         this.sinceCheckpoint++;
         return; // applied when its group is complete
       }
       case "vrpPolicyChanged": {
         const { maxRecoveryWindowMs, maxSwitchesPerMinute } = e.value;
-        this.store.put("meta", "vrpPolicy", { maxRecoveryWindowMs: Number(maxRecoveryWindowMs), maxSwitchesPerMinute } satisfies VrpPolicy);
+        this.store.put("meta", "vrpPolicy", {
+          maxRecoveryWindowMs: Number(maxRecoveryWindowMs),
+          maxSwitchesPerMinute,
+        } satisfies VrpPolicy);
         break;
       }
       default:

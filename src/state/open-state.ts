@@ -11,7 +11,12 @@ import { rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { crc32 } from "node:zlib";
 import type { EventLog } from "../store/event-log.js";
-import { DerivedState, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_CHECKPOINT_RECORDS, type CheckpointPolicy } from "./derived-state.js";
+import {
+  DerivedState,
+  DEFAULT_CHECKPOINT_INTERVAL_MS,
+  DEFAULT_CHECKPOINT_RECORDS,
+  type CheckpointPolicy,
+} from "./derived-state.js";
 import { STATE_FORMAT, StateStore, lmdbHeaderProblem } from "./state-store.js";
 
 export const STATE_DIR = "state";
@@ -59,7 +64,10 @@ export async function openState(options: OpenStateOptions): Promise<OpenedState>
       await store?.close().catch(() => {});
       const aside = `${dir}.unusable-${new Date().toISOString().replaceAll(":", "")}`;
       await rename(dir, aside);
-      options.onWarning?.(`state store ${problem}: moved aside, rebuilding it from the log`, { stateDir: dir, movedTo: aside });
+      options.onWarning?.(`state store ${problem}: moved aside, rebuilding it from the log`, {
+        stateDir: dir,
+        movedTo: aside,
+      });
       store = StateStore.open(dir);
       rebuilt = problem;
     } else if (options.log.lastSequence > 0n) {
@@ -79,24 +87,34 @@ async function unusable(store: StateStore, log: EventLog): Promise<string | unde
   const format = store.format();
   if (format !== STATE_FORMAT) return `is in format ${JSON.stringify(format ?? null)}, not ${STATE_FORMAT}`;
   const applied = store.committed;
-  if (applied > log.lastSequence) return `has applied up to sequence ${applied}, past the log's last (${log.lastSequence})`;
+  if (applied > log.lastSequence)
+    return `has applied up to sequence ${applied}, past the log's last (${log.lastSequence})`;
   if (applied === 0n) return undefined;
   const digest = store.get<number>("meta", "appliedDigest");
   for await (const record of log.read(applied)) {
     if (record.sequence !== applied) break;
-    return crc32(record.payload) === digest ? undefined : `does not match the log (record ${applied} differs from the one it applied)`;
+    return crc32(record.payload) === digest
+      ? undefined
+      : `does not match the log (record ${applied} differs from the one it applied)`;
   }
   return `does not match the log (it has no record ${applied})`;
 }
 
 /** Rebuild the state store of a data directory from its whole log (`log reindex`). */
-export async function reindexState(dataDir: string, log: EventLog, policy: Partial<CheckpointPolicy> = {}): Promise<{ replayed: number; applied: bigint }> {
+export async function reindexState(
+  dataDir: string,
+  log: EventLog,
+  policy: Partial<CheckpointPolicy> = {},
+): Promise<{ replayed: number; applied: bigint }> {
   const dir = path.join(dataDir, STATE_DIR);
   const building = `${dir}.reindex`;
   await rm(building, { recursive: true, force: true });
   const store = StateStore.open(building);
   store.initialise();
-  const state = new DerivedState(store, { checkpointRecords: policy.checkpointRecords ?? 100_000, checkpointIntervalMs: policy.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS });
+  const state = new DerivedState(store, {
+    checkpointRecords: policy.checkpointRecords ?? 100_000,
+    checkpointIntervalMs: policy.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS,
+  });
   const replayed = await state.catchUp(log);
   const applied = state.applied;
   await state.close();

@@ -71,7 +71,13 @@ export class SessionTables {
     const seq = Number(sequence);
     this.store.put("sessions", sessionId, [seq, startBytes, null] satisfies StoredSession);
     this.store.put("events", start.eventId, sessionId);
-    const listed: Listed = [sessionId, start.componentName, Number(start.timestamp!.seconds), start.timestamp!.nanos, 0];
+    const listed: Listed = [
+      sessionId,
+      start.componentName,
+      Number(start.timestamp!.seconds),
+      start.timestamp!.nanos,
+      0,
+    ];
     this.store.put("listing", seq, listed);
     this.store.put("byComponent", [start.componentName, seq], listed);
     this.store.put("open", seq, listed);
@@ -98,12 +104,20 @@ export class SessionTables {
    * reads at most `budget` index entries (the narrowest index the filter
    * allows), so it may hold fewer than `limit` sessions and still a `next`.
    */
-  list(filter: SessionFilter, after: bigint, limit: number, budget = SCAN_BUDGET): { sessions: SessionRecord[]; next: bigint | undefined } {
+  list(
+    filter: SessionFilter,
+    after: bigint,
+    limit: number,
+    budget = SCAN_BUDGET,
+  ): { sessions: SessionRecord[]; next: bigint | undefined } {
     this.flush();
     const from = Number(after) + 1;
     const entries: Iterable<{ key: unknown; value: Listed }> =
       filter.componentName !== undefined
-        ? this.store.range<Listed>("byComponent", { start: [filter.componentName, from], end: [filter.componentName, LAST] })
+        ? this.store.range<Listed>("byComponent", {
+            start: [filter.componentName, from],
+            end: [filter.componentName, LAST],
+          })
         : this.store.range<Listed>(filter.status === "open" ? "open" : "listing", { start: from });
     const sessions: SessionRecord[] = [];
     let scanned = 0;

@@ -14,7 +14,18 @@ import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { open, type Database, type Key, type RootDatabase } from "lmdb";
 
 /** The tables, one LMDB database each (see docs/storage.md for what each holds). */
-export const TABLES = ["meta", "sessions", "events", "listing", "byComponent", "open", "vrpSessions", "owners", "producers", "producerLast"] as const;
+export const TABLES = [
+  "meta",
+  "sessions",
+  "events",
+  "listing",
+  "byComponent",
+  "open",
+  "vrpSessions",
+  "owners",
+  "producers",
+  "producerLast",
+] as const;
 export type Table = (typeof TABLES)[number];
 
 /** Bumped whenever what the tables hold changes: an older or newer store is rebuilt. */
@@ -35,7 +46,10 @@ export class StateStore {
   readonly stats = { checkpoints: 0 };
 
   private constructor(private readonly root: RootDatabase) {
-    this.dbs = Object.fromEntries(TABLES.map((t) => [t, root.openDB({ name: t })])) as Record<Table, Database<unknown, Key>>;
+    this.dbs = Object.fromEntries(TABLES.map((t) => [t, root.openDB({ name: t })])) as Record<
+      Table,
+      Database<unknown, Key>
+    >;
     for (const t of TABLES) this.overlay.set(t, new Map());
     const applied = this.dbs.meta.get("applied");
     this.appliedSequence = this.committedSequence = typeof applied === "number" ? BigInt(applied) : 0n;
@@ -99,7 +113,10 @@ export class StateStore {
    * Committed entries of a table in key order (callers checkpoint first when
    * they need the overlay too: a range read is rare, a checkpoint cheap).
    */
-  range<V>(table: Table, options: { start?: Key; end?: Key; reverse?: boolean; limit?: number }): Iterable<{ key: Key; value: V }> {
+  range<V>(
+    table: Table,
+    options: { start?: Key; end?: Key; reverse?: boolean; limit?: number },
+  ): Iterable<{ key: Key; value: V }> {
     return this.dbs[table].getRange(options) as Iterable<{ key: Key; value: V }>;
   }
 
@@ -157,7 +174,8 @@ export function lmdbHeaderProblem(file: string): string | undefined {
     };
     if (!meta(0)) return "is not an LMDB file (its first meta page has no LMDB header)";
     const pageSize = page.readUInt32LE(48);
-    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) return `is not an LMDB file (page size ${pageSize})`;
+    if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0)
+      return `is not an LMDB file (page size ${pageSize})`;
     if (!meta(pageSize)) return "is not an LMDB file (its second meta page has no LMDB header)";
     return undefined;
   } finally {

@@ -8,7 +8,14 @@ import type { VrpSessionState } from "../contract/vrp-vocabulary.js";
 import type { SessionSnapshot, VrpStateAccess } from "../vrp/machine.js";
 import type { StateStore } from "./state-store.js";
 
-type StoredSnapshot = [state: string, transport: string | null, node: string | null, switches: number[], troubledSince: number | null, windowAudited: boolean];
+type StoredSnapshot = [
+  state: string,
+  transport: string | null,
+  node: string | null,
+  switches: number[],
+  troubledSince: number | null,
+  windowAudited: boolean,
+];
 
 /** The machine's state as the state store holds it: what the log's records, applied in order, made it. */
 export class StoredVrpState implements VrpStateAccess {
@@ -23,7 +30,14 @@ export class StoredVrpState implements VrpStateAccess {
   }
 
   putSession(sessionId: string, s: SessionSnapshot): void {
-    this.store.put("vrpSessions", sessionId, [s.state, s.activeTransport ?? null, s.activeNode ?? null, [...s.switches], s.troubledSince ?? null, s.windowAudited] satisfies StoredSnapshot);
+    this.store.put("vrpSessions", sessionId, [
+      s.state,
+      s.activeTransport ?? null,
+      s.activeNode ?? null,
+      [...s.switches],
+      s.troubledSince ?? null,
+      s.windowAudited,
+    ] satisfies StoredSnapshot);
   }
 
   owner(key: string): string | undefined {
@@ -40,8 +54,12 @@ export class StoredVrpState implements VrpStateAccess {
 
   entries() {
     this.flush();
-    const sessions = [...this.store.range<StoredSnapshot>("vrpSessions", {})].map(({ key, value }) => [key as string, fromStored(value)] as [string, SessionSnapshot]);
-    const owners = [...this.store.range<string>("owners", {})].map(({ key, value }) => [key as string, value] as [string, string]);
+    const sessions = [...this.store.range<StoredSnapshot>("vrpSessions", {})].map(
+      ({ key, value }) => [key as string, fromStored(value)] as [string, SessionSnapshot],
+    );
+    const owners = [...this.store.range<string>("owners", {})].map(
+      ({ key, value }) => [key as string, value] as [string, string],
+    );
     return { sessions, owners };
   }
 }

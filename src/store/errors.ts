@@ -1,7 +1,6 @@
 /** The log's errors. Each names what a reader needs to act: the file, the byte offset, the rule. */
 import { SessionEventsError } from "../errors.js";
 
-
 /**
  * The log holds damage that a crash cannot leave: open refuses rather than
  * cut acknowledged records. `session-events log verify` reports it and
@@ -19,7 +18,10 @@ export class LogCorruptionError extends SessionEventsError {
     /** What is wrong there, for a human. */
     readonly detail: string,
   ) {
-    super(`${segment} at byte ${offset}: ${detail} [${rule}]`, { code: "DATA_LOSS", issues: [{ path: `${segment}@${offset}`, rule, message: detail }] });
+    super(`${segment} at byte ${offset}: ${detail} [${rule}]`, {
+      code: "DATA_LOSS",
+      issues: [{ path: `${segment}@${offset}`, rule, message: detail }],
+    });
   }
 }
 
@@ -60,6 +62,9 @@ export class LogOutOfRangeError extends SessionEventsError {
     /** The oldest sequence the log still holds. */
     readonly firstSequence: bigint,
   ) {
-    super(`sequence ${requested} is no longer in the log (removed by retention); the oldest sequence still held is ${firstSequence}`, { code: "OUT_OF_RANGE" });
+    super(
+      `sequence ${requested} is no longer in the log (removed by retention); the oldest sequence still held is ${firstSequence}`,
+      { code: "OUT_OF_RANGE" },
+    );
   }
 }

@@ -28,7 +28,10 @@ export async function looksLikeFormat1(file: string): Promise<boolean> {
 }
 
 /** Every record of one format-1 segment; throws at damage, naming the offset (a torn last frame ends the file quietly only if `tailMayBeTorn`). */
-export async function* readFormat1Segment(file: string, tailMayBeTorn: boolean): AsyncGenerator<{ sequence: bigint; payload: Buffer }> {
+export async function* readFormat1Segment(
+  file: string,
+  tailMayBeTorn: boolean,
+): AsyncGenerator<{ sequence: bigint; payload: Buffer }> {
   const handle = await open(file, "r");
   try {
     const { size } = await handle.stat();
@@ -42,10 +45,21 @@ export async function* readFormat1Segment(file: string, tailMayBeTorn: boolean):
         if (tailMayBeTorn) return;
         throw new LogCorruptionError(file, offset, "torn", "a frame cut short by the end of the file");
       }
-      if (length > MAX_PAYLOAD || bytes.readUInt32LE(offset + 4) !== crc32(bytes.subarray(offset + 8, offset + HEADER + length))) {
-        throw new LogCorruptionError(file, offset, "checksum", "a damaged format-1 frame (checksum or length); export what precedes it with an archive tool of 0.1.0");
+      if (
+        length > MAX_PAYLOAD ||
+        bytes.readUInt32LE(offset + 4) !== crc32(bytes.subarray(offset + 8, offset + HEADER + length))
+      ) {
+        throw new LogCorruptionError(
+          file,
+          offset,
+          "checksum",
+          "a damaged format-1 frame (checksum or length); export what precedes it with an archive tool of 0.1.0",
+        );
       }
-      yield { sequence: bytes.readBigUInt64LE(offset + 8), payload: Buffer.from(bytes.subarray(offset + HEADER, offset + HEADER + length)) };
+      yield {
+        sequence: bytes.readBigUInt64LE(offset + 8),
+        payload: Buffer.from(bytes.subarray(offset + HEADER, offset + HEADER + length)),
+      };
       offset += HEADER + length;
     }
   } finally {

@@ -14,7 +14,14 @@
  */
 import { open } from "node:fs/promises";
 import { ByteWindow } from "./byte-window.js";
-import { HEADER_BYTES, MAX_PAYLOAD_BYTES, crashTailReason, decodeFrameHeader, payloadChecksumHolds, type FrameHeader } from "./frame.js";
+import {
+  HEADER_BYTES,
+  MAX_PAYLOAD_BYTES,
+  crashTailReason,
+  decodeFrameHeader,
+  payloadChecksumHolds,
+  type FrameHeader,
+} from "./frame.js";
 
 export type FrameDamageRule = "torn" | "checksum" | "framing" | "sequence";
 
@@ -84,7 +91,10 @@ interface Pending {
   readonly size: number;
 }
 
-export async function* readFrames(window: ByteWindow, options: FrameReadOptions = {}): AsyncGenerator<FrameItem, FrameReadEnd> {
+export async function* readFrames(
+  window: ByteWindow,
+  options: FrameReadOptions = {},
+): AsyncGenerator<FrameItem, FrameReadEnd> {
   const batches = readFrameBatches(window, options);
   try {
     for (let step = await batches.next(); ; step = await batches.next()) {
@@ -102,7 +112,10 @@ export async function* readFrames(window: ByteWindow, options: FrameReadOptions 
  * reader of many small records (an archive job) then pays one await per
  * chunk read, not several per record.
  */
-export async function* readFrameBatches(window: ByteWindow, options: FrameReadOptions = {}): AsyncGenerator<FrameItem[], FrameReadEnd> {
+export async function* readFrameBatches(
+  window: ByteWindow,
+  options: FrameReadOptions = {},
+): AsyncGenerator<FrameItem[], FrameReadEnd> {
   let batch: FrameItem[] = [];
   const contiguous = options.firstSequence !== undefined;
   let last = contiguous ? options.firstSequence! - 1n : undefined;
@@ -116,7 +129,11 @@ export async function* readFrameBatches(window: ByteWindow, options: FrameReadOp
   let goodBytes = window.offset;
 
   /** Damage at the window's start: classify it, and (resync) move past it. */
-  const damage = async (rule: FrameDamageRule, message: string, header: FrameHeader | undefined): Promise<FrameDamage> => {
+  const damage = async (
+    rule: FrameDamageRule,
+    message: string,
+    header: FrameHeader | undefined,
+  ): Promise<FrameDamage> => {
     const offset = window.offset;
     const tail = await tailReason(window, options.totalBytes);
     if (tail !== undefined) {
@@ -124,15 +141,38 @@ export async function* readFrameBatches(window: ByteWindow, options: FrameReadOp
       // An open group before a crash tail was never acknowledged: it is part of the tail.
       if (group.length > 0) {
         const start = group[0]!.offset;
-        const result: FrameDamage = { kind: "damage", rule: "torn", message: `a group of ${group.length} record(s) without its last frame, then ${tail}`, offset: start, bytes: offset - start + bytes, crashTail: true };
+        const result: FrameDamage = {
+          kind: "damage",
+          rule: "torn",
+          message: `a group of ${group.length} record(s) without its last frame, then ${tail}`,
+          offset: start,
+          bytes: offset - start + bytes,
+          crashTail: true,
+        };
         group = [];
         return result;
       }
-      return { kind: "damage", rule: rule === "checksum" || rule === "framing" ? "torn" : rule, message: tail, offset, bytes, crashTail: true };
+      return {
+        kind: "damage",
+        rule: rule === "checksum" || rule === "framing" ? "torn" : rule,
+        message: tail,
+        offset,
+        bytes,
+        crashTail: true,
+      };
     }
     if (!options.resync) return { kind: "damage", rule, message, offset, bytes: window.available, crashTail: false };
     const skipped = await resync(window, header, last);
-    return { kind: "damage", rule, message: skipped.found ? `${message}; ${skipped.bytes} bytes skipped to the next good frame` : `${message}; ${skipped.bytes} bytes to the end skipped`, offset, bytes: skipped.bytes, crashTail: false };
+    return {
+      kind: "damage",
+      rule,
+      message: skipped.found
+        ? `${message}; ${skipped.bytes} bytes skipped to the next good frame`
+        : `${message}; ${skipped.bytes} bytes to the end skipped`,
+      offset,
+      bytes: skipped.bytes,
+      crashTail: false,
+    };
   };
 
   while (true) {
@@ -148,17 +188,38 @@ export async function* readFrameBatches(window: ByteWindow, options: FrameReadOp
           return { last: handedOut, endedInDamage: afterDamage, goodBytes };
         }
         const start = group[0]!.offset;
-        item = { kind: "damage", rule: "torn", message: `a group of ${group.length} record(s) without its last frame (a write not finished)`, offset: start, bytes: window.offset - start, crashTail: true };
+        item = {
+          kind: "damage",
+          rule: "torn",
+          message: `a group of ${group.length} record(s) without its last frame (a write not finished)`,
+          offset: start,
+          bytes: window.offset - start,
+          crashTail: true,
+        };
         group = [];
       } else {
-        item = await damage("torn", `a frame header cut short (${window.available} of ${HEADER_BYTES} bytes)`, undefined);
+        item = await damage(
+          "torn",
+          `a frame header cut short (${window.available} of ${HEADER_BYTES} bytes)`,
+          undefined,
+        );
       }
     } else {
       const header = decodeFrameHeader(window.view(), 0);
       if (!header) {
-        item = await damage("framing", "frame header checksum mismatch (a corrupt length, flags or sequence)", undefined);
-      } else if (!(window.available >= HEADER_BYTES + header.length || (await window.want(HEADER_BYTES + header.length)))) {
-        item = await damage("torn", `a frame cut short (${window.available - HEADER_BYTES} of ${header.length} payload bytes)`, header);
+        item = await damage(
+          "framing",
+          "frame header checksum mismatch (a corrupt length, flags or sequence)",
+          undefined,
+        );
+      } else if (
+        !(window.available >= HEADER_BYTES + header.length || (await window.want(HEADER_BYTES + header.length)))
+      ) {
+        item = await damage(
+          "torn",
+          `a frame cut short (${window.available - HEADER_BYTES} of ${header.length} payload bytes)`,
+          header,
+        );
       } else {
         const offset = window.offset;
         const size = HEADER_BYTES + header.length;
@@ -169,11 +230,27 @@ export async function* readFrameBatches(window: ByteWindow, options: FrameReadOp
           const sequence = header.sequence;
           const gapAllowed = last !== undefined && options.repairedGap?.(last) === sequence;
           if (last !== undefined && sequence <= last) {
-            item = { kind: "damage", rule: "sequence", message: `sequence ${sequence} does not follow ${last} (a repeated or misplaced record)`, offset, bytes: size, sequence, crashTail: false };
+            item = {
+              kind: "damage",
+              rule: "sequence",
+              message: `sequence ${sequence} does not follow ${last} (a repeated or misplaced record)`,
+              offset,
+              bytes: size,
+              sequence,
+              crashTail: false,
+            };
             if (options.resync) window.skip(size);
           } else if (contiguous && sequence !== last! + 1n && !afterDamage && !gapAllowed) {
             const missing = sequence - 1n === last! + 1n ? `${last! + 1n}` : `${last! + 1n}..${sequence - 1n}`;
-            item = { kind: "damage", rule: "sequence", message: `records ${missing} are missing before sequence ${sequence}`, offset, bytes: 0, sequence, crashTail: false };
+            item = {
+              kind: "damage",
+              rule: "sequence",
+              message: `records ${missing} are missing before sequence ${sequence}`,
+              offset,
+              bytes: 0,
+              sequence,
+              crashTail: false,
+            };
             if (options.resync) {
               batch.push(item); // reported once; the record itself is good
               item = undefined;
@@ -230,7 +307,11 @@ async function tailReason(window: ByteWindow, totalBytes: number | undefined): P
  * frame whose header held is skipped whole first (a damaged payload costs
  * exactly its record); otherwise every offset is tried.
  */
-async function resync(window: ByteWindow, header: FrameHeader | undefined, last: bigint | undefined): Promise<{ bytes: number; found: boolean }> {
+async function resync(
+  window: ByteWindow,
+  header: FrameHeader | undefined,
+  last: bigint | undefined,
+): Promise<{ bytes: number; found: boolean }> {
   let bytes = 0;
   const release = (n: number) => {
     window.skip(n);

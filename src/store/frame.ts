@@ -57,10 +57,13 @@ export function decodeSegmentHeader(buf: Buffer): SegmentHeaderResult {
   if (buf.length < SEGMENT_HEADER_BYTES) {
     return { kind: "damaged", reason: `segment header cut short (${buf.length} of ${SEGMENT_HEADER_BYTES} bytes)` };
   }
-  if (!buf.subarray(0, 8).equals(SEGMENT_MAGIC)) return { kind: "foreign", reason: "no segment header (magic number missing)" };
-  if (buf.readUInt32LE(28) !== crc32(buf.subarray(0, 28))) return { kind: "damaged", reason: "segment header checksum mismatch" };
+  if (!buf.subarray(0, 8).equals(SEGMENT_MAGIC))
+    return { kind: "foreign", reason: "no segment header (magic number missing)" };
+  if (buf.readUInt32LE(28) !== crc32(buf.subarray(0, 28)))
+    return { kind: "damaged", reason: "segment header checksum mismatch" };
   const version = buf.readUInt32LE(8);
-  if (version !== FORMAT_VERSION) return { kind: "foreign", reason: `log format version ${version}; this version reads ${FORMAT_VERSION}` };
+  if (version !== FORMAT_VERSION)
+    return { kind: "foreign", reason: `log format version ${version}; this version reads ${FORMAT_VERSION}` };
   if (buf.readUInt32LE(12) !== 0) return { kind: "foreign", reason: `unknown segment flags ${buf.readUInt32LE(12)}` };
   return { kind: "header", first: buf.readBigUInt64LE(16) };
 }
@@ -90,7 +93,12 @@ export function decodeFrameHeader(buf: Buffer, offset: number): FrameHeader | un
   const length = buf.readUInt32LE(offset);
   const flags = buf.readUInt32LE(offset + 4);
   if (length > MAX_PAYLOAD_BYTES || (flags & ~KNOWN_FRAME_FLAGS) !== 0) return undefined;
-  return { length, continues: (flags & GROUP_CONTINUES) !== 0, sequence: buf.readBigUInt64LE(offset + 8), payloadChecksum: buf.readUInt32LE(offset + 16) };
+  return {
+    length,
+    continues: (flags & GROUP_CONTINUES) !== 0,
+    sequence: buf.readBigUInt64LE(offset + 8),
+    payloadChecksum: buf.readUInt32LE(offset + 16),
+  };
 }
 
 export function payloadChecksumHolds(header: FrameHeader, payload: Uint8Array): boolean {
@@ -115,19 +123,25 @@ export function payloadChecksumHolds(header: FrameHeader, payload: Uint8Array): 
  */
 export function crashTailReason(rest: Buffer, fileOffset: number): string | undefined {
   if (isZero(rest)) return `zero fill (${rest.length} bytes)`;
-  if (rest.length < HEADER_BYTES) return `a frame header cut short by the end of the file (${rest.length} of ${HEADER_BYTES} bytes)`;
+  if (rest.length < HEADER_BYTES)
+    return `a frame header cut short by the end of the file (${rest.length} of ${HEADER_BYTES} bytes)`;
   const header = decodeFrameHeader(rest, 0);
   if (!header) {
     // A header torn across a sector boundary: the sector after it never reached the disk.
     const boundary = nextSectorBoundary(fileOffset) - fileOffset;
-    return boundary < HEADER_BYTES && isZero(rest.subarray(boundary)) ? "a frame header torn at a sector boundary (zeros after it)" : undefined;
+    return boundary < HEADER_BYTES && isZero(rest.subarray(boundary))
+      ? "a frame header torn at a sector boundary (zeros after it)"
+      : undefined;
   }
   const frameBytes = HEADER_BYTES + header.length;
-  if (frameBytes > rest.length) return `a frame cut short by the end of the file (${rest.length - HEADER_BYTES} of ${header.length} payload bytes)`;
+  if (frameBytes > rest.length)
+    return `a frame cut short by the end of the file (${rest.length - HEADER_BYTES} of ${header.length} payload bytes)`;
   if (!isZero(rest.subarray(frameBytes))) return undefined;
   const payload = rest.subarray(HEADER_BYTES, frameBytes);
   if (payloadChecksumHolds(header, payload)) return undefined; // not damaged at all
-  return hasZeroSector(payload, fileOffset + HEADER_BYTES) ? "a torn write (a sector of zeros in the last frame)" : undefined;
+  return hasZeroSector(payload, fileOffset + HEADER_BYTES)
+    ? "a torn write (a sector of zeros in the last frame)"
+    : undefined;
 }
 
 function nextSectorBoundary(offset: number): number {

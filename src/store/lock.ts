@@ -105,9 +105,7 @@ interface Holder {
   readonly beacon?: string;
 }
 
-type Verdict =
-  | { readonly state: "mine" }
-  | { readonly state: "alive" | "dead" | "unknown"; readonly why: string };
+type Verdict = { readonly state: "mine" } | { readonly state: "alive" | "dead" | "unknown"; readonly why: string };
 
 interface Held {
   readonly token: string;
@@ -145,7 +143,10 @@ export async function acquireLock(dir: string): Promise<string> {
   let trouble = "";
   try {
     for (let attempt = 1; ; attempt++) {
-      if (attempt > MAX_ATTEMPTS) throw new LogLockedError(`${root}: could not take the lock ${file} in ${MAX_ATTEMPTS} attempts: ${trouble}; try again`);
+      if (attempt > MAX_ATTEMPTS)
+        throw new LogLockedError(
+          `${root}: could not take the lock ${file} in ${MAX_ATTEMPTS} attempts: ${trouble}; try again`,
+        );
       if (!claimed) {
         await publishClaim(root, token, holder);
         claimed = true;
@@ -273,32 +274,60 @@ function parseHolder(text: string): Holder | undefined {
 async function judge(root: string, h: Holder): Promise<Verdict> {
   if (h.token && [...held.values()].some((m) => m.token === h.token)) return { state: "mine" };
   const me = self();
-  const itIsUs = h.pid === process.pid && h.start !== undefined && h.start === me.start && h.boot === me.boot && h.pidns === me.pidns;
+  const itIsUs =
+    h.pid === process.pid &&
+    h.start !== undefined &&
+    h.start === me.start &&
+    h.boot === me.boot &&
+    h.pidns === me.pidns;
   const us = "it is this process: another worker thread, or another copy of this module";
   let beaconNote = "";
   if (h.beacon) {
     const knock = await knockOn(root, h.beacon);
-    if (knock === "answered") return { state: "alive", why: itIsUs ? `${us}; it answers on its socket ${h.beacon}` : `it answers on its socket ${h.beacon}` };
+    if (knock === "answered")
+      return {
+        state: "alive",
+        why: itIsUs ? `${us}; it answers on its socket ${h.beacon}` : `it answers on its socket ${h.beacon}`,
+      };
     if (knock === "refused") return { state: "dead", why: `nothing listens on its socket ${h.beacon} any more` };
     beaconNote = `; its socket ${h.beacon}: ${knock}`;
   }
-  if (h.boot && me.boot && h.boot !== me.boot) return { state: "dead", why: `the machine has restarted since (boot id ${h.boot}, now ${me.boot})` };
+  if (h.boot && me.boot && h.boot !== me.boot)
+    return { state: "dead", why: `the machine has restarted since (boot id ${h.boot}, now ${me.boot})` };
   if (h.pidns && me.pidns && h.pidns !== me.pidns) {
-    return { state: "unknown", why: `it ran in another pid namespace (${h.pidns}; this process is in ${me.pidns}), where its pid cannot be checked${beaconNote}` };
+    return {
+      state: "unknown",
+      why: `it ran in another pid namespace (${h.pidns}; this process is in ${me.pidns}), where its pid cannot be checked${beaconNote}`,
+    };
   }
   if (h.pid === process.pid) {
-    if (h.start === undefined) return { state: "dead", why: `it names this process's pid, which this process did not lock: an earlier process had the pid${beaconNote}` };
-    if (me.start !== undefined && h.start !== me.start) return { state: "dead", why: `pid ${h.pid} is now this process, started later (pid reuse)${beaconNote}` };
+    if (h.start === undefined)
+      return {
+        state: "dead",
+        why: `it names this process's pid, which this process did not lock: an earlier process had the pid${beaconNote}`,
+      };
+    if (me.start !== undefined && h.start !== me.start)
+      return { state: "dead", why: `pid ${h.pid} is now this process, started later (pid reuse)${beaconNote}` };
     return { state: "alive", why: `${us}${beaconNote}` };
   }
   if (me.procIsOurs) {
     const stat = procStat(h.pid);
     if (!stat) return { state: "dead", why: `no process ${h.pid} is running${beaconNote}` };
-    if (stat.state === "Z" || stat.state === "X") return { state: "dead", why: `process ${h.pid} has exited${beaconNote}` };
+    if (stat.state === "Z" || stat.state === "X")
+      return { state: "dead", why: `process ${h.pid} has exited${beaconNote}` };
     if (h.start !== undefined && stat.start !== h.start) {
-      return { state: "dead", why: `pid ${h.pid} now belongs to another process (started at tick ${stat.start}, the holder at ${h.start}: pid reuse)${beaconNote}` };
+      return {
+        state: "dead",
+        why: `pid ${h.pid} now belongs to another process (started at tick ${stat.start}, the holder at ${h.start}: pid reuse)${beaconNote}`,
+      };
     }
-    return { state: "alive", why: h.start === undefined ? `process ${h.pid} is running (an older lock: no start time to check)${beaconNote}` : `process ${h.pid} is running${beaconNote}` };
+    return {
+      state: "alive",
+      why:
+        h.start === undefined
+          ? `process ${h.pid} is running (an older lock: no start time to check)${beaconNote}`
+          : `process ${h.pid} is running${beaconNote}`,
+    };
   }
   try {
     process.kill(h.pid, 0);
@@ -333,7 +362,8 @@ async function otherClaimants(root: string, mine: string): Promise<string[]> {
 
 /** The files a dead holder left: its claim, its half-written claim, its socket. */
 async function removeFilesOf(root: string, token: string): Promise<void> {
-  for (const kind of ["new", "tmp", "sock"]) await unlink(path.join(root, `LOCK.${token}.${kind}`)).catch(ignoreMissing);
+  for (const kind of ["new", "tmp", "sock"])
+    await unlink(path.join(root, `LOCK.${token}.${kind}`)).catch(ignoreMissing);
 }
 
 interface Self {
@@ -391,13 +421,18 @@ function parseStat(text: string): { state: string; start: number } {
 async function listenBeacon(root: string, name: string): Promise<net.Server | undefined> {
   const server = net.createServer({ pauseOnConnect: true }, (socket) => socket.destroy());
   try {
-    await viaShortPath(root, name, (address) => new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(address, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    }));
+    await viaShortPath(
+      root,
+      name,
+      (address) =>
+        new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(address, () => {
+            server.off("error", reject);
+            resolve();
+          });
+        }),
+    );
   } catch {
     return undefined;
   }
@@ -415,18 +450,23 @@ async function closeBeacon(root: string, name: string, server: net.Server | unde
 
 /** "answered", "refused" (a socket nobody listens on), "missing", or what else went wrong. */
 function knockOn(root: string, name: string): Promise<string> {
-  return viaShortPath(root, name, (address) =>
-    new Promise<string>((resolve) => {
-      const socket = net.connect(address);
-      const finish = (result: string) => {
-        clearTimeout(timer);
-        socket.destroy();
-        resolve(result);
-      };
-      const timer = setTimeout(() => finish(`no answer in ${KNOCK_MS} ms`), KNOCK_MS);
-      socket.once("connect", () => finish("answered"));
-      socket.once("error", (e: NodeJS.ErrnoException) => finish(e.code === "ECONNREFUSED" ? "refused" : e.code === "ENOENT" ? "missing" : (e.code ?? e.message)));
-    }),
+  return viaShortPath(
+    root,
+    name,
+    (address) =>
+      new Promise<string>((resolve) => {
+        const socket = net.connect(address);
+        const finish = (result: string) => {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(result);
+        };
+        const timer = setTimeout(() => finish(`no answer in ${KNOCK_MS} ms`), KNOCK_MS);
+        socket.once("connect", () => finish("answered"));
+        socket.once("error", (e: NodeJS.ErrnoException) =>
+          finish(e.code === "ECONNREFUSED" ? "refused" : e.code === "ENOENT" ? "missing" : (e.code ?? e.message)),
+        );
+      }),
   ).catch((e: unknown) => (e as Error).message);
 }
 
@@ -449,9 +489,11 @@ function describe(h: Holder): string {
 }
 
 function heldMessage(root: string, file: string, h: Holder, verdict: Verdict): string {
-  if (verdict.state === "mine") return `${root} is already open in this process (close it there first, or open it read-only)`;
+  if (verdict.state === "mine")
+    return `${root} is already open in this process (close it there first, or open it read-only)`;
   const remedy = `Only one process may write a data directory: stop that one first, or use another directory. If you are sure no process uses ${root}, delete ${file}`;
-  if (verdict.state === "unknown") return `${root} is locked by ${describe(h)}, which cannot be checked from here: ${verdict.why}. ${remedy}`;
+  if (verdict.state === "unknown")
+    return `${root} is locked by ${describe(h)}, which cannot be checked from here: ${verdict.why}. ${remedy}`;
   return `${root} is in use by ${describe(h)} (${verdict.why}). ${remedy}`;
 }
 

@@ -82,7 +82,11 @@ export class SegmentCursor implements LogFollower {
   }
 
   private async *readSegment(segment: HeldSegment, size: number): AsyncGenerator<LogRecord> {
-    const reader = segmentFrames(segment, size, { repairedGap: this.source.repairedGap, start: this.offset, firstSequence: this.expected });
+    const reader = segmentFrames(segment, size, {
+      repairedGap: this.source.repairedGap,
+      start: this.offset,
+      firstSequence: this.expected,
+    });
     try {
       for await (const item of reader) {
         if (item.kind === "damage") throw new LogCorruptionError(segment.file, item.offset, item.rule, item.message);
@@ -106,7 +110,12 @@ export class SegmentCursor implements LogFollower {
     const continues = following.first === expected || this.source.repairedGap(expected - 1n) === following.first;
     if (!continues) {
       if (this.source.segments[0] === following) throw this.outOfRange(); // what lay between was removed
-      throw new LogCorruptionError(following.file, 0, "missing_segment", `starts at ${following.first}, expected ${expected}`);
+      throw new LogCorruptionError(
+        following.file,
+        0,
+        "missing_segment",
+        `starts at ${following.first}, expected ${expected}`,
+      );
     }
     this.segment = following;
     this.offset = SEGMENT_HEADER_BYTES;
@@ -131,7 +140,10 @@ export function holding(segments: readonly { first: bigint }[], sequence: bigint
 }
 
 /** The last index entry at or before `sequence`. */
-export function floorEntry(index: readonly { sequence: bigint; offset: number }[], sequence: bigint): { sequence: bigint; offset: number } | undefined {
+export function floorEntry(
+  index: readonly { sequence: bigint; offset: number }[],
+  sequence: bigint,
+): { sequence: bigint; offset: number } | undefined {
   let lo = 0;
   let hi = index.length - 1;
   let found: { sequence: bigint; offset: number } | undefined;

@@ -18,7 +18,14 @@ import { encodeFrame, encodeSegmentHeader } from "./frame.js";
 import type { FrameDamage } from "./frame-reader.js";
 import { syncPath } from "./fsync.js";
 import { removeSegmentIndex } from "./segment-index.js";
-import { REPAIRS_FILE, checkSegmentHeader, listSegments, loadRepairedGaps, segmentFrames, type SegmentFile } from "./segment-file.js";
+import {
+  REPAIRS_FILE,
+  checkSegmentHeader,
+  listSegments,
+  loadRepairedGaps,
+  segmentFrames,
+  type SegmentFile,
+} from "./segment-file.js";
 
 /** One segment's records and damage. */
 export interface SegmentReport {
@@ -79,8 +86,18 @@ async function scanSegment(segment: SegmentFile, isLast: boolean, gaps: Map<bigi
   try {
     const header = await checkSegmentHeader(segment, isLast);
     if (header.kind === "unfinished") {
-      damage.push({ offset: 0, bytes: segment.size, rule: "torn", message: "a segment header that never reached the disk whole", unfinished: true });
-      return { report: { file: segment.file, first: segment.first, records: 0, last: undefined, damage }, kept: [], endedInDamage: false };
+      damage.push({
+        offset: 0,
+        bytes: segment.size,
+        rule: "torn",
+        message: "a segment header that never reached the disk whole",
+        unfinished: true,
+      });
+      return {
+        report: { file: segment.file, first: segment.first, records: 0, last: undefined, damage },
+        kept: [],
+        endedInDamage: false,
+      };
     }
   } catch (e) {
     if (!(e instanceof LogCorruptionError)) throw e;
@@ -95,11 +112,21 @@ async function scanSegment(segment: SegmentFile, isLast: boolean, gaps: Map<bigi
     if (item.kind === "record") kept.push({ sequence: item.sequence, payload: item.payload });
     else damage.push(found(item, isLast));
   }
-  return { report: { file: segment.file, first: segment.first, records: kept.length, last: kept.at(-1)?.sequence, damage }, kept, endedInDamage: step.value.endedInDamage };
+  return {
+    report: { file: segment.file, first: segment.first, records: kept.length, last: kept.at(-1)?.sequence, damage },
+    kept,
+    endedInDamage: step.value.endedInDamage,
+  };
 }
 
 function found(item: FrameDamage, isLast: boolean): DamageFound {
-  return { offset: item.offset, bytes: item.bytes, rule: item.rule, message: item.message, unfinished: item.crashTail && isLast };
+  return {
+    offset: item.offset,
+    bytes: item.bytes,
+    rule: item.rule,
+    message: item.message,
+    unfinished: item.crashTail && isLast,
+  };
 }
 
 /** What repairLog moved aside, besides the report. */
@@ -123,7 +150,12 @@ export async function repairLog(dir: string): Promise<RepairResult> {
       movedAside.push(...(await moveAside(scan)));
     }
     const removed = await recordGaps(dir, scans);
-    return { ...toReport(dir, scans), movedAside, removed, lostAcknowledged: scans.some((s) => s.report.damage.some((d) => !d.unfinished)) };
+    return {
+      ...toReport(dir, scans),
+      movedAside,
+      removed,
+      lostAcknowledged: scans.some((s) => s.report.damage.some((d) => !d.unfinished)),
+    };
   } finally {
     await releaseLock(lock);
   }
@@ -177,13 +209,18 @@ async function recordGaps(dir: string, scans: readonly Scan[]): Promise<{ after:
   }
   // Damage at the very end: what it held is gone, with no record after it to bound it.
   const lastScan = scans.at(-1);
-  if (lastScan?.endedInDamage && !lastScan.report.damage.at(-1)!.unfinished) removed.push({ after: previous ?? 0n, next: undefined });
+  if (lastScan?.endedInDamage && !lastScan.report.damage.at(-1)!.unfinished)
+    removed.push({ after: previous ?? 0n, next: undefined });
   if (added.length > 0) {
     const file = path.join(dir, REPAIRS_FILE);
     const handle = await open(file, "a");
     try {
       const at = new Date().toISOString();
-      await handle.writeFile(added.map((g) => `${JSON.stringify({ after: g.after.toString(), next: g.next.toString(), repaired_at: at })}\n`).join(""));
+      await handle.writeFile(
+        added
+          .map((g) => `${JSON.stringify({ after: g.after.toString(), next: g.next.toString(), repaired_at: at })}\n`)
+          .join(""),
+      );
       await handle.sync();
     } finally {
       await handle.close();

@@ -47,11 +47,22 @@ export async function checkSegmentHeader(segment: SegmentFile, isLast: boolean):
   const head = await readHead(segment.file, SEGMENT_HEADER_BYTES);
   const header = decodeSegmentHeader(head);
   if (header.kind === "header") {
-    if (header.first !== segment.first) throw new LogCorruptionError(segment.file, 0, "segment_header", `header says the first record is ${header.first}, the name says ${segment.first}`);
+    if (header.first !== segment.first)
+      throw new LogCorruptionError(
+        segment.file,
+        0,
+        "segment_header",
+        `header says the first record is ${header.first}, the name says ${segment.first}`,
+      );
     return { kind: "ok" };
   }
   const expected = encodeSegmentHeader(segment.first);
-  if (isLast && segment.size <= SEGMENT_HEADER_BYTES && (isZero(head) || expected.subarray(0, head.length).equals(head))) return { kind: "unfinished" };
+  if (
+    isLast &&
+    segment.size <= SEGMENT_HEADER_BYTES &&
+    (isZero(head) || expected.subarray(0, head.length).equals(head))
+  )
+    return { kind: "unfinished" };
   if (header.kind === "foreign" && (await looksLikeFormat1(segment.file))) {
     throw new LogCorruptionError(
       segment.file,
@@ -86,7 +97,12 @@ export async function createSegment(dir: string, first: bigint): Promise<Segment
 export async function* segmentFrames(
   segment: { file: string; first: bigint },
   size: number,
-  options: { resync?: boolean; repairedGap?: (last: bigint) => bigint | undefined; start?: number; firstSequence?: bigint } = {},
+  options: {
+    resync?: boolean;
+    repairedGap?: (last: bigint) => bigint | undefined;
+    start?: number;
+    firstSequence?: bigint;
+  } = {},
 ): AsyncGenerator<FrameItem, FrameReadEnd> {
   const start = options.start ?? SEGMENT_HEADER_BYTES;
   const window = fileWindow(segment.file, start, size);
@@ -159,19 +175,48 @@ export async function* readSegmentStream(
   const first = options.expectedFirst;
   if (header.kind === "header") {
     if (first !== undefined && header.first !== first) {
-      yield [{ kind: "damage", rule: "sequence", message: `segment header says the first record is ${header.first}, the name says ${first}`, offset: 0, bytes: 0, crashTail: false }];
+      yield [
+        {
+          kind: "damage",
+          rule: "sequence",
+          message: `segment header says the first record is ${header.first}, the name says ${first}`,
+          offset: 0,
+          bytes: 0,
+          crashTail: false,
+        },
+      ];
     }
-  } else if (options.totalBytes !== undefined && options.totalBytes <= SEGMENT_HEADER_BYTES && (isZero(head) || (first !== undefined && encodeSegmentHeader(first).subarray(0, head.length).equals(head)))) {
+  } else if (
+    options.totalBytes !== undefined &&
+    options.totalBytes <= SEGMENT_HEADER_BYTES &&
+    (isZero(head) || (first !== undefined && encodeSegmentHeader(first).subarray(0, head.length).equals(head)))
+  ) {
     window.skip(head.length);
-    yield [{ kind: "damage", rule: "torn", message: "a segment header that never reached the disk whole (a crash while creating the segment)", offset: 0, bytes: head.length, crashTail: true }];
+    yield [
+      {
+        kind: "damage",
+        rule: "torn",
+        message: "a segment header that never reached the disk whole (a crash while creating the segment)",
+        offset: 0,
+        bytes: head.length,
+        crashTail: true,
+      },
+    ];
     return { last: first === undefined ? undefined : first - 1n, endedInDamage: true, goodBytes: 0 };
   } else {
-    yield [{ kind: "damage", rule: "framing", message: header.reason, offset: 0, bytes: head.length, crashTail: false }];
+    yield [
+      { kind: "damage", rule: "framing", message: header.reason, offset: 0, bytes: head.length, crashTail: false },
+    ];
   }
   window.skip(head.length);
   // Sequences count up by one only in a data directory's segment (expectedFirst,
   // from its name). A segment on its own (a file, standard input) may be an
   // archive of a filtered log (`archive import` keeps the log's sequences):
   // there they need only increase, so a gap is not damage.
-  return yield* readFrameBatches(window, { firstSequence: first, resync: true, totalBytes: options.totalBytes, repairedGap: options.repairedGap });
+  return yield* readFrameBatches(window, {
+    firstSequence: first,
+    resync: true,
+    totalBytes: options.totalBytes,
+    repairedGap: options.repairedGap,
+  });
 }

@@ -59,7 +59,8 @@ export function decodeSegmentIndex(buf: Buffer): SealedSegment | { readonly inva
   if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return { invalid: "not a segment index (magic)" };
   const count = buf.readUInt32LE(MAGIC.length + 4);
   const end = HEAD_BYTES + count * ENTRY_BYTES;
-  if (buf.length !== end + CRC_BYTES) return { invalid: `length ${buf.length}, ${count} entries need ${end + CRC_BYTES}` };
+  if (buf.length !== end + CRC_BYTES)
+    return { invalid: `length ${buf.length}, ${count} entries need ${end + CRC_BYTES}` };
   if (buf.readUInt32LE(end) !== crc32(buf.subarray(0, end))) return { invalid: "checksum mismatch" };
   const version = buf.readUInt32LE(MAGIC.length);
   if (version !== VERSION) return { invalid: `version ${version}, this build reads ${VERSION}` };
@@ -69,15 +70,26 @@ export function decodeSegmentIndex(buf: Buffer): SealedSegment | { readonly inva
   const last = buf.readBigUInt64LE(at + 16);
   at = HEAD_BYTES;
   const index: { sequence: bigint; offset: number }[] = [];
-  for (let i = 0; i < count; i++, at += ENTRY_BYTES) index.push({ sequence: buf.readBigUInt64LE(at), offset: Number(buf.readBigUInt64LE(at + 8)) });
+  for (let i = 0; i < count; i++, at += ENTRY_BYTES)
+    index.push({ sequence: buf.readBigUInt64LE(at), offset: Number(buf.readBigUInt64LE(at + 8)) });
   // A checksum holds over what a bug wrote too: entries must still make sense.
-  const ordered = index.every((e, i) => e.sequence >= first && e.sequence <= last && e.offset < size && (i === 0 || (e.sequence > index[i - 1]!.sequence && e.offset > index[i - 1]!.offset)));
+  const ordered = index.every(
+    (e, i) =>
+      e.sequence >= first &&
+      e.sequence <= last &&
+      e.offset < size &&
+      (i === 0 || (e.sequence > index[i - 1]!.sequence && e.offset > index[i - 1]!.offset)),
+  );
   if (!ordered || last < first - 1n) return { invalid: "entries out of order or outside the segment" };
   return { size, first, last, index };
 }
 
 /** The sealed index of `segment`, if there is one that matches the file as it is now (its size and first sequence). */
-export async function readSegmentIndex(segment: { file: string; first: bigint; size: number }): Promise<SealedSegment | undefined> {
+export async function readSegmentIndex(segment: {
+  file: string;
+  first: bigint;
+  size: number;
+}): Promise<SealedSegment | undefined> {
   let buf: Buffer;
   try {
     buf = await readFile(indexFileFor(segment.file));

@@ -124,7 +124,14 @@ export class SegmentLog implements EventLog {
   private sealing: Promise<void> = Promise.resolve();
 
   private constructor(
-    private readonly options: { dir: string; segmentBytes: number; onFailure?: (error: Error) => void; onSync?: (sync: SyncReport) => void; lock: string | undefined; gaps: Map<bigint, bigint> },
+    private readonly options: {
+      dir: string;
+      segmentBytes: number;
+      onFailure?: (error: Error) => void;
+      onSync?: (sync: SyncReport) => void;
+      lock: string | undefined;
+      gaps: Map<bigint, bigint>;
+    },
     segments: Segment[],
     active: FileHandle | undefined,
     lastSequence: bigint,
@@ -151,18 +158,32 @@ export class SegmentLog implements EventLog {
     }
   }
 
-  private static async recover(dir: string, segmentBytes: number, options: SegmentLogOptions, lock: string | undefined): Promise<SegmentLog> {
+  private static async recover(
+    dir: string,
+    segmentBytes: number,
+    options: SegmentLogOptions,
+    lock: string | undefined,
+  ): Promise<SegmentLog> {
     const listed = await listSegments(dir);
     const gaps = await loadRepairedGaps(dir);
     const repairedGap = (last: bigint) => gaps.get(last);
     const segments: Segment[] = [];
     const opened = { framesScanned: 0, sealedIndexes: 0 };
     let last = 0n;
-    if (!options.readOnly) await removeOrphanIndexes(dir, listed.map((s) => s.file));
+    if (!options.readOnly)
+      await removeOrphanIndexes(
+        dir,
+        listed.map((s) => s.file),
+      );
     for (const [i, listing] of listed.entries()) {
       const isLast = i === listed.length - 1;
       if (last !== 0n && listing.first !== last + 1n && repairedGap(last) !== listing.first) {
-        throw new LogCorruptionError(listing.file, 0, "missing_segment", `starts at ${listing.first}, expected ${last + 1n} (a segment is missing)`);
+        throw new LogCorruptionError(
+          listing.file,
+          0,
+          "missing_segment",
+          `starts at ${listing.first}, expected ${last + 1n} (a segment is missing)`,
+        );
       }
       const header = await checkSegmentHeader(listing, isLast);
       if (header.kind === "unfinished") {
@@ -195,10 +216,20 @@ export class SegmentLog implements EventLog {
         }
         if (!item.crashTail || !isLast) {
           await reader.return(undefined as never); // close the segment file: a refused open must not leak it
-          throw new LogCorruptionError(segment.file, item.offset, item.rule, `${item.message} (run \`session-events log verify ${dir}\` for a report, \`log repair\` to move it aside)`);
+          throw new LogCorruptionError(
+            segment.file,
+            item.offset,
+            item.rule,
+            `${item.message} (run \`session-events log verify ${dir}\` for a report, \`log repair\` to move it aside)`,
+          );
         }
         if (!options.readOnly) await cutTail(segment.file, item.offset);
-        options.onDamage?.({ segment: segment.file, offset: item.offset, reason: item.message, bytesCut: options.readOnly ? 0 : listing.size - item.offset });
+        options.onDamage?.({
+          segment: segment.file,
+          offset: item.offset,
+          reason: item.message,
+          bytesCut: options.readOnly ? 0 : listing.size - item.offset,
+        });
       }
       segment.size = step.value.goodBytes;
       if (step.value.last !== undefined) last = step.value.last;
@@ -208,7 +239,13 @@ export class SegmentLog implements EventLog {
     }
     if (segments.length === 0 && !options.readOnly) segments.push({ ...(await createSegment(dir, 1n)), index: [] });
     const active = options.readOnly ? undefined : await open(segments.at(-1)!.file, APPEND_DURABLY);
-    return new SegmentLog({ dir, segmentBytes, onFailure: options.onFailure, onSync: options.onSync, lock, gaps }, segments, active, last, opened);
+    return new SegmentLog(
+      { dir, segmentBytes, onFailure: options.onFailure, onSync: options.onSync, lock, gaps },
+      segments,
+      active,
+      last,
+      opened,
+    );
   }
 
   get lastSequence(): bigint {
@@ -290,7 +327,8 @@ export class SegmentLog implements EventLog {
 
   private async writeRest(rest: Buffer, bytes: number): Promise<void> {
     const { bytesWritten } = await this.active!.write(rest);
-    if (bytesWritten !== rest.length) throw new Error(`short write: ${bytes - rest.length + bytesWritten} of ${bytes} bytes`);
+    if (bytesWritten !== rest.length)
+      throw new Error(`short write: ${bytes - rest.length + bytesWritten} of ${bytes} bytes`);
   }
 
   private indexBatch(segment: Segment, batch: readonly Pending[]): void {
@@ -389,7 +427,11 @@ export class SegmentLog implements EventLog {
       const segment = this.segments[at]!;
       // Seek: start at the last indexed group start at or before `next`.
       const entry = floorEntry(segment.index, next);
-      const reader = segmentFrames(segment, segment.size, { repairedGap, start: entry?.offset, firstSequence: entry?.sequence });
+      const reader = segmentFrames(segment, segment.size, {
+        repairedGap,
+        start: entry?.offset,
+        firstSequence: entry?.sequence,
+      });
       try {
         for await (const item of reader) {
           if (item.kind === "damage") throw new LogCorruptionError(segment.file, item.offset, item.rule, item.message);
@@ -409,7 +451,13 @@ export class SegmentLog implements EventLog {
       if (following === undefined) return;
       if (following.first > next && repairedGap(next - 1n) === following.first) next = following.first; // a gap `log repair` left on purpose
       if (this.segmentHolding(next) === undefined) continue; // removed meanwhile: said at the top
-      if (this.segments[this.segmentHolding(next)!] === segment) throw new LogCorruptionError(segment.file, segment.size, "missing_segment", `ends before ${next}, and no segment starts there`);
+      if (this.segments[this.segmentHolding(next)!] === segment)
+        throw new LogCorruptionError(
+          segment.file,
+          segment.size,
+          "missing_segment",
+          `ends before ${next}, and no segment starts there`,
+        );
     }
   }
 
@@ -427,7 +475,11 @@ export class SegmentLog implements EventLog {
   follow(fromSequence: bigint): SegmentCursor {
     if (this.segments.length === 0) throw new LogClosedError("the log holds no segment yet");
     // The live array: the cursor sees roll-overs and removals as they happen.
-    const source: CursorSource = { segments: this.segments, repairedGap: (last) => this.options.gaps.get(last), stats: this.stats };
+    const source: CursorSource = {
+      segments: this.segments,
+      repairedGap: (last) => this.options.gaps.get(last),
+      stats: this.stats,
+    };
     return new SegmentCursor(source, fromSequence);
   }
 

@@ -16,7 +16,8 @@ const IN_FLIGHT = 1024;
 /** Copy a log of format 1 into a new directory in the current format, record by record. */
 export async function upgradeLog(from: string, to: string): Promise<{ records: number; lastSequence: bigint }> {
   const existing = await readdir(to).catch(() => []);
-  if (existing.length > 0) throw new SessionEventsError(`${to}: must be a new or empty directory`, { code: "FAILED_PRECONDITION" });
+  if (existing.length > 0)
+    throw new SessionEventsError(`${to}: must be a new or empty directory`, { code: "FAILED_PRECONDITION" });
   const segments = await listSegments(from);
   if (segments.length === 0) throw new SessionEventsError(`${from} holds no log segments`, { code: "NOT_FOUND" });
   const log = await SegmentLog.open({ dir: to });
@@ -26,7 +27,12 @@ export async function upgradeLog(from: string, to: string): Promise<{ records: n
     for (const [i, segment] of segments.entries()) {
       for await (const record of readFormat1Segment(segment.file, i === segments.length - 1)) {
         if (record.sequence !== log.nextSequence) {
-          throw new LogCorruptionError(segment.file, 0, "sequence", `record ${record.sequence} where ${log.nextSequence} was expected (a gap in the old log)`);
+          throw new LogCorruptionError(
+            segment.file,
+            0,
+            "sequence",
+            `record ${record.sequence} where ${log.nextSequence} was expected (a gap in the old log)`,
+          );
         }
         pending.push(log.append(record.payload));
         records++;

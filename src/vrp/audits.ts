@@ -10,10 +10,14 @@ export const AUDIT_RULES = {
   MULTIPLE_ACTIVE_TRANSPORTS: "a session has at most one active transport: one binding named several",
   DUAL_ACTIVE_BINDING: "a second active binding without releasing the first (details.replaces) is refused",
   REPLACED_TRANSPORT_NOT_ACTIVE: "details.replaces must name the session's active transport",
-  SESSION_ID_CHANGED_ON_REATTACH: "session_id does not change across transport reattach: the transport belongs to another session",
-  SWITCH_RATE_EXCEEDED: "recovery is bounded: more transport switches in a minute than the policy allows; the switch is refused",
-  RECOVERY_WINDOW_EXCEEDED: "recovery is bounded: the session has been out of ATTACHED longer than the policy's recovery window",
-  DECLARED_TRANSITION_NOT_ALLOWED: "a producer declared a state (details.to_state) the table has no row to from the current state; the state is unchanged",
+  SESSION_ID_CHANGED_ON_REATTACH:
+    "session_id does not change across transport reattach: the transport belongs to another session",
+  SWITCH_RATE_EXCEEDED:
+    "recovery is bounded: more transport switches in a minute than the policy allows; the switch is refused",
+  RECOVERY_WINDOW_EXCEEDED:
+    "recovery is bounded: the session has been out of ATTACHED longer than the policy's recovery window",
+  DECLARED_TRANSITION_NOT_ALLOWED:
+    "a producer declared a state (details.to_state) the table has no row to from the current state; the state is unchanged",
   DECLARED_FROM_STATE_MISMATCH: "a producer declared a from_state that is not the session's current state",
 } as const;
 

@@ -87,13 +87,15 @@ export const VRP_DIALECT_MAP_SCHEMA = {
     description: { type: "string", description: "What producer writes this dialect." },
     rename: {
       type: "object",
-      description: "Line key -> envelope field, details, or a path under it (details.transport_id). Applied at once, to the line as written.",
+      description:
+        "Line key -> envelope field, details, or a path under it (details.transport_id). Applied at once, to the line as written.",
       propertyNames: { type: "string", minLength: 1, not: { enum: FORBIDDEN } },
       additionalProperties: { type: "string", pattern: TARGET_PATTERN },
     },
     unknown_keys: {
       enum: ["refuse", "details"],
-      description: "Top-level keys the envelope does not name: refused by the contract (refuse, the default) or moved under details.",
+      description:
+        "Top-level keys the envelope does not name: refused by the contract (refuse, the default) or moved under details.",
     },
     normalise: {
       type: "object",
@@ -103,7 +105,8 @@ export const VRP_DIALECT_MAP_SCHEMA = {
     },
     skip_lines_starting_with: {
       type: "array",
-      description: 'Lines starting with one of these (after leading blanks) hold no event, like blank lines (e.g. "#"). Not "{".',
+      description:
+        'Lines starting with one of these (after leading blanks) hold no event, like blank lines (e.g. "#"). Not "{".',
       items: { type: "string", minLength: 1, pattern: "^[^{\\s]" },
       uniqueItems: true,
       maxItems: 16,
@@ -152,12 +155,21 @@ function mapIssue(e: ErrorObject, root: unknown): ValidationIssue | undefined {
         message: `is not a field of a dialect map (fields: ${Object.keys(VRP_DIALECT_MAP_SCHEMA.properties).join(", ")})`,
       };
     case "pattern":
-      if (/^\/(rename\/[^/]+|normalise)$/.test(e.instancePath) || path.startsWith("/normalise/")) return { path, rule: "pattern", message: `${TARGET_HELP}${got}` };
+      if (/^\/(rename\/[^/]+|normalise)$/.test(e.instancePath) || path.startsWith("/normalise/"))
+        return { path, rule: "pattern", message: `${TARGET_HELP}${got}` };
       return { path, rule: "pattern", message: `must not start with "{" or a blank (it would skip events)${got}` };
     case "enum":
-      return { path, rule: "enum", message: `must be one of ${(params.allowedValues as unknown[]).map(String).join(", ")}${got}` };
+      return {
+        path,
+        rule: "enum",
+        message: `must be one of ${(params.allowedValues as unknown[]).map(String).join(", ")}${got}`,
+      };
     default:
-      return { path, rule: e.keyword, message: `${propertyName !== undefined ? "key: " : ""}${e.message ?? "is invalid"}${got}` };
+      return {
+        path,
+        rule: e.keyword,
+        message: `${propertyName !== undefined ? "key: " : ""}${e.message ?? "is invalid"}${got}`,
+      };
   }
 }
 
@@ -202,13 +214,20 @@ export async function loadVrpDialectMap(file: string): Promise<VrpDialectMap> {
       value = JSON.parse(text);
     } catch (e) {
       const where = locateJsonSyntaxError(text);
-      refuse("json", where ? `is not valid JSON at column ${where.column}: ${where.message}` : `is not valid JSON: ${describeError(e)}`, where?.pointer);
+      refuse(
+        "json",
+        where
+          ? `is not valid JSON at column ${where.column}: ${where.message}`
+          : `is not valid JSON: ${describeError(e)}`,
+        where?.pointer,
+      );
     }
   }
   // YAML reads JSON too, and finds what JSON.parse lets by.
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const trouble = json ? doc.errors.find((e) => e.code === "DUPLICATE_KEY") : (doc.errors[0] ?? doc.warnings[0]);
-  if (trouble?.code === "DUPLICATE_KEY") refuse("duplicate_key", `holds a key twice (the first would be lost): ${firstLine(trouble.message)}`);
+  if (trouble?.code === "DUPLICATE_KEY")
+    refuse("duplicate_key", `holds a key twice (the first would be lost): ${firstLine(trouble.message)}`);
   if (trouble) refuse("yaml", `is not valid YAML: ${firstLine(trouble.message)}`);
   if (!json) {
     try {
@@ -283,13 +302,17 @@ export function mapVrpLine(line: string, map: VrpDialectMap = EMPTY_MAP): VrpLin
     value = JSON.parse(line);
   } catch (e) {
     const where = locateJsonSyntaxError(line);
-    const message = where ? `is not valid JSON at column ${where.column}: ${where.message}` : `is not valid JSON: ${describeError(e)}`;
+    const message = where
+      ? `is not valid JSON at column ${where.column}: ${where.message}`
+      : `is not valid JSON: ${describeError(e)}`;
     return refused([{ path: where?.pointer ?? "", rule: "json", message }]);
   }
-  if (!isPlainObject(value)) return refused([{ path: "", rule: "type", message: "must be a JSON object (one event a line)" }]);
+  if (!isPlainObject(value))
+    return refused([{ path: "", rule: "type", message: "must be a JSON object (one event a line)" }]);
   const keys = Object.keys(value);
   const forbidden = keys.filter((k) => FORBIDDEN_KEYS.has(k));
-  if (forbidden.length > 0) return refused(forbidden.map((k) => ({ path: `/${k}`, rule: "forbidden_key", message: forbiddenKeyMessage(k) })));
+  if (forbidden.length > 0)
+    return refused(forbidden.map((k) => ({ path: `/${k}`, rule: "forbidden_key", message: forbiddenKeyMessage(k) })));
 
   const issues: ValidationIssue[] = [];
   /** Envelope pointer -> where its value came from on the line, for messages. */
@@ -298,7 +321,8 @@ export function mapVrpLine(line: string, map: VrpDialectMap = EMPTY_MAP): VrpLin
   const unknown: string[] = [];
   for (const key of keys) {
     if (c.renamed.has(key)) continue;
-    if (ENVELOPE.has(key) || !c.moveUnknown) define(staged, key, value[key]); // a stray key stays, for the contract to refuse
+    if (ENVELOPE.has(key) || !c.moveUnknown)
+      define(staged, key, value[key]); // a stray key stays, for the contract to refuse
     else unknown.push(key);
   }
 
@@ -311,7 +335,11 @@ export function mapVrpLine(line: string, map: VrpDialectMap = EMPTY_MAP): VrpLin
       if (!Object.hasOwn(parent, segment)) define(parent, segment, {});
       const next = parent[segment];
       if (!isPlainObject(next)) {
-        issues.push({ path: pointerOf(path.slice(0, depth + 1)), rule: "type", message: `must be an object to take ${at.slice(1).replace(/\//g, ".")} (from ${origin})` });
+        issues.push({
+          path: pointerOf(path.slice(0, depth + 1)),
+          rule: "type",
+          message: `must be an object to take ${at.slice(1).replace(/\//g, ".")} (from ${origin})`,
+        });
         return;
       }
       parent = next;
@@ -324,22 +352,30 @@ export function mapVrpLine(line: string, map: VrpDialectMap = EMPTY_MAP): VrpLin
     define(parent, leaf, v);
     origins.set(at, origin);
   };
-  for (const { from, to } of c.renames) if (Object.hasOwn(value, from)) place(to, value[from], `line key ${JSON.stringify(from)}`);
-  for (const key of unknown) place(["details", key], value[key], `line key ${JSON.stringify(key)}, moved under details`);
+  for (const { from, to } of c.renames)
+    if (Object.hasOwn(value, from)) place(to, value[from], `line key ${JSON.stringify(from)}`);
+  for (const key of unknown)
+    place(["details", key], value[key], `line key ${JSON.stringify(key)}, moved under details`);
   if (issues.length > 0) return refused(issues);
 
   for (const { path, rule } of c.normalise) {
     let parent: unknown = staged;
-    for (const segment of path.slice(0, -1)) parent = isPlainObject(parent) && Object.hasOwn(parent, segment) ? parent[segment] : undefined;
+    for (const segment of path.slice(0, -1))
+      parent = isPlainObject(parent) && Object.hasOwn(parent, segment) ? parent[segment] : undefined;
     const leaf = path[path.length - 1]!;
     if (isPlainObject(parent) && Object.hasOwn(parent, leaf) && typeof parent[leaf] === "string") {
-      define(parent, leaf, rule === "upper" ? (parent[leaf] as string).toUpperCase() : (parent[leaf] as string).toLowerCase());
+      define(
+        parent,
+        leaf,
+        rule === "upper" ? (parent[leaf] as string).toUpperCase() : (parent[leaf] as string).toLowerCase(),
+      );
     }
   }
 
   // The envelope's fields in the contract's order, then anything stray (the contract refuses it).
   const event: Record<string, unknown> = {};
-  for (const key of [...ENVELOPE_FIELDS, ...Object.keys(staged)]) if (Object.hasOwn(staged, key) && !Object.hasOwn(event, key)) define(event, key, staged[key]);
+  for (const key of [...ENVELOPE_FIELDS, ...Object.keys(staged)])
+    if (Object.hasOwn(staged, key) && !Object.hasOwn(event, key)) define(event, key, staged[key]);
   try {
     bridges.VrpEvent.fromJson(event); // the wire's own check
   } catch (e) {
@@ -356,7 +392,8 @@ function refused(issues: readonly ValidationIssue[]): VrpLineResult {
 /** A contract problem in a value that came from elsewhere on the line says where. */
 function withOrigin(issue: ValidationIssue, origins: ReadonlyMap<string, string>): ValidationIssue {
   let best: string | undefined;
-  for (const at of origins.keys()) if ((issue.path === at || issue.path.startsWith(`${at}/`)) && (!best || at.length > best.length)) best = at;
+  for (const at of origins.keys())
+    if ((issue.path === at || issue.path.startsWith(`${at}/`)) && (!best || at.length > best.length)) best = at;
   return best === undefined ? issue : { ...issue, message: `${issue.message} (from ${origins.get(best)})` };
 }
 

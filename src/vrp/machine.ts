@@ -86,7 +86,11 @@ export class VrpStateMachine {
   snapshot(): { sessions: Record<string, SessionSnapshot>; transports: Record<string, string> } {
     const { sessions, owners } = this.state.entries();
     return {
-      sessions: Object.fromEntries([...sessions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, s]) => [id, { ...s, switches: [...s.switches] }])),
+      sessions: Object.fromEntries(
+        [...sessions]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([id, s]) => [id, { ...s, switches: [...s.switches] }]),
+      ),
       transports: Object.fromEntries([...owners].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     };
   }
@@ -137,7 +141,12 @@ export class VrpStateMachine {
       audit(ctx, "TRANSITION_NOT_ALLOWED", session.state);
       return out;
     }
-    if (type === "PATH_SELECTED" && session.state === "ATTACHED" && event.details?.transport_id === session.activeTransport && session.activeTransport !== undefined) {
+    if (
+      type === "PATH_SELECTED" &&
+      session.state === "ATTACHED" &&
+      event.details?.transport_id === session.activeTransport &&
+      session.activeTransport !== undefined
+    ) {
       return out; // the active transport selected again: nothing changes, nothing to say
     }
     if (type === "PATH_SELECTED" && !this.bindingAllowed(ctx, session)) return out;
@@ -178,7 +187,9 @@ export class VrpStateMachine {
   private commit(event: VrpEventJson, derived: readonly VrpEventJson[]): void {
     const change = derived.find((d) => d.event_type === "STATE_CHANGE");
     const session = this.state.session(event.session_id);
-    const windowExceeded = derived.some((d) => d.event_type === "AUDIT_EVENT" && d.reason_code === "RECOVERY_WINDOW_EXCEEDED");
+    const windowExceeded = derived.some(
+      (d) => d.event_type === "AUDIT_EVENT" && d.reason_code === "RECOVERY_WINDOW_EXCEEDED",
+    );
     if (session && windowExceeded) session.windowAudited = true;
     if (!change) {
       if (session && windowExceeded) this.state.putSession(event.session_id, session);
@@ -187,7 +198,14 @@ export class VrpStateMachine {
     const from = change.details?.from_state;
     const to = change.details?.to_state as VrpSessionState;
     if (!session) {
-      this.state.putSession(event.session_id, { state: to, activeTransport: undefined, activeNode: undefined, switches: [], troubledSince: undefined, windowAudited: false });
+      this.state.putSession(event.session_id, {
+        state: to,
+        activeTransport: undefined,
+        activeNode: undefined,
+        switches: [],
+        troubledSince: undefined,
+        windowAudited: false,
+      });
       return;
     }
     if (event.event_type === "PATH_SELECTED") this.bind(event, session);
@@ -224,26 +242,43 @@ export class VrpStateMachine {
   private bindingAllowed(ctx: Ctx, session: SessionSnapshot): boolean {
     const details = ctx.event.details ?? {};
     const ids = Array.isArray(details.transport_ids) ? details.transport_ids : undefined;
-    if (ids && ids.length > 1) return audit(ctx, "MULTIPLE_ACTIVE_TRANSPORTS", session.state), false;
+    if (ids && ids.length > 1) return (audit(ctx, "MULTIPLE_ACTIVE_TRANSPORTS", session.state), false);
     const transport = transportOf(ctx.event);
-    if (!transport) return audit(ctx, "TRANSPORT_UNSPECIFIED", session.state), false;
+    if (!transport) return (audit(ctx, "TRANSPORT_UNSPECIFIED", session.state), false);
     const owner = this.state.owner(ownerKey(ctx.event.node_id, transport));
     if (owner !== undefined && owner !== ctx.event.session_id) {
-      return audit(ctx, "SESSION_ID_CHANGED_ON_REATTACH", session.state, { transport_id: transport, bound_to: owner }), false;
+      return (
+        audit(ctx, "SESSION_ID_CHANGED_ON_REATTACH", session.state, { transport_id: transport, bound_to: owner }), false
+      );
     }
     const active = session.activeTransport;
     if (details.replaces !== undefined && details.replaces !== active) {
-      return audit(ctx, "REPLACED_TRANSPORT_NOT_ACTIVE", session.state, { transport_id: transport, replaces: details.replaces as string, active_transport: active ?? null }), false;
+      return (
+        audit(ctx, "REPLACED_TRANSPORT_NOT_ACTIVE", session.state, {
+          transport_id: transport,
+          replaces: details.replaces as string,
+          active_transport: active ?? null,
+        }),
+        false
+      );
     }
     const isSwitch = active !== undefined && active !== transport;
     if (isSwitch && details.replaces !== active) {
-      return audit(ctx, "DUAL_ACTIVE_BINDING", session.state, { transport_id: transport, active_transport: active }), false;
+      return (
+        audit(ctx, "DUAL_ACTIVE_BINDING", session.state, { transport_id: transport, active_transport: active }), false
+      );
     }
     if (isSwitch) {
       const now = ctx.event.ts_ms;
       const recent = session.switches.filter((t) => t > now - MINUTE_MS);
       if (recent.length + 1 > this.policy.maxSwitchesPerMinute) {
-        return audit(ctx, "SWITCH_RATE_EXCEEDED", session.state, { switches_last_minute: recent.length, limit: this.policy.maxSwitchesPerMinute }), false;
+        return (
+          audit(ctx, "SWITCH_RATE_EXCEEDED", session.state, {
+            switches_last_minute: recent.length,
+            limit: this.policy.maxSwitchesPerMinute,
+          }),
+          false
+        );
       }
     }
     return true;
@@ -253,7 +288,10 @@ export class VrpStateMachine {
     if (session.troubledSince === undefined || session.windowAudited) return;
     const troubledFor = ctx.event.ts_ms - session.troubledSince;
     if (troubledFor > this.policy.maxRecoveryWindowMs) {
-      audit(ctx, "RECOVERY_WINDOW_EXCEEDED", session.state, { troubled_ms: troubledFor, limit_ms: this.policy.maxRecoveryWindowMs });
+      audit(ctx, "RECOVERY_WINDOW_EXCEEDED", session.state, {
+        troubled_ms: troubledFor,
+        limit_ms: this.policy.maxRecoveryWindowMs,
+      });
     }
   }
 }
@@ -271,7 +309,11 @@ function ownerKey(nodeId: string | undefined, transport: string): string {
 function transportOf(event: VrpEventJson): string | undefined {
   const details = event.details ?? {};
   const ids = Array.isArray(details.transport_ids) ? details.transport_ids : undefined;
-  return typeof details.transport_id === "string" ? details.transport_id : typeof ids?.[0] === "string" ? ids[0] : undefined;
+  return typeof details.transport_id === "string"
+    ? details.transport_id
+    : typeof ids?.[0] === "string"
+      ? ids[0]
+      : undefined;
 }
 
 interface Ctx {
@@ -281,9 +323,20 @@ interface Ctx {
 }
 
 function stateChange(ctx: Ctx, from: string, to: string, reason: string): void {
-  const details: JsonObject = { from_state: from, to_state: to, cause_event_type: ctx.event.event_type, cause_sequence: ctx.sequence };
+  const details: JsonObject = {
+    from_state: from,
+    to_state: to,
+    cause_event_type: ctx.event.event_type,
+    cause_sequence: ctx.sequence,
+  };
   if (ctx.event.reason_code !== undefined) details.cause_reason_code = ctx.event.reason_code;
-  ctx.out.push({ ts_ms: ctx.event.ts_ms, event_type: "STATE_CHANGE", session_id: ctx.event.session_id, reason_code: reason, details });
+  ctx.out.push({
+    ts_ms: ctx.event.ts_ms,
+    event_type: "STATE_CHANGE",
+    session_id: ctx.event.session_id,
+    reason_code: reason,
+    details,
+  });
 }
 
 function audit(ctx: Ctx, rule: AuditRule, state: string, extra: JsonObject = {}): void {
@@ -292,7 +345,14 @@ function audit(ctx: Ctx, rule: AuditRule, state: string, extra: JsonObject = {})
     event_type: "AUDIT_EVENT",
     session_id: ctx.event.session_id,
     reason_code: rule,
-    details: { rule, message: AUDIT_RULES[rule], state, cause_event_type: ctx.event.event_type, cause_sequence: ctx.sequence, ...extra },
+    details: {
+      rule,
+      message: AUDIT_RULES[rule],
+      state,
+      cause_event_type: ctx.event.event_type,
+      cause_sequence: ctx.sequence,
+      ...extra,
+    },
   });
 }
 

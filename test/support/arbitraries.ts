@@ -35,18 +35,24 @@ const pad = (n: number, w: number) => String(n).padStart(w, "0");
 export const canonicalTimestamp = fc
   .record(
     {
-    year: fc.integer({ min: 1, max: 9999 }),
-    month: fc.integer({ min: 1, max: 12 }),
-    day: fc.integer({ min: 1, max: 28 }),
-    hour: fc.integer({ min: 0, max: 23 }),
-    minute: fc.integer({ min: 0, max: 59 }),
-    second: fc.integer({ min: 0, max: 59 }),
-    fraction: fc.oneof(
-      fc.constant(""),
-      fc.integer({ min: 1, max: 999 }).map((n) => `.${pad(n, 3)}`),
-      fc.integer({ min: 1, max: 999_999 }).filter((n) => n % 1000 !== 0).map((n) => `.${pad(n, 6)}`),
-      fc.integer({ min: 1, max: 999_999_999 }).filter((n) => n % 1000 !== 0).map((n) => `.${pad(n, 9)}`),
-    ),
+      year: fc.integer({ min: 1, max: 9999 }),
+      month: fc.integer({ min: 1, max: 12 }),
+      day: fc.integer({ min: 1, max: 28 }),
+      hour: fc.integer({ min: 0, max: 23 }),
+      minute: fc.integer({ min: 0, max: 59 }),
+      second: fc.integer({ min: 0, max: 59 }),
+      fraction: fc.oneof(
+        fc.constant(""),
+        fc.integer({ min: 1, max: 999 }).map((n) => `.${pad(n, 3)}`),
+        fc
+          .integer({ min: 1, max: 999_999 })
+          .filter((n) => n % 1000 !== 0)
+          .map((n) => `.${pad(n, 6)}`),
+        fc
+          .integer({ min: 1, max: 999_999_999 })
+          .filter((n) => n % 1000 !== 0)
+          .map((n) => `.${pad(n, 9)}`),
+      ),
     },
     { noNullPrototype: true },
   )
@@ -58,12 +64,18 @@ export const canonicalTimestamp = fc
 const componentName = fc.stringMatching(/^[a-zA-Z0-9_-]{1,40}$/);
 const pid = fc.integer({ min: 1, max: 4194304 });
 
-export const userInfoJson = fc.record({ username: text({ maxLength: 100 }), home: text({ maxLength: 500 }) }, { noNullPrototype: true });
-export const environmentInfoJson = fc.record({
-  python_version: text({ maxLength: 20 }),
-  platform: text({ maxLength: 40 }),
-  cwd: text({ maxLength: 500 }),
-}, { noNullPrototype: true });
+export const userInfoJson = fc.record(
+  { username: text({ maxLength: 100 }), home: text({ maxLength: 500 }) },
+  { noNullPrototype: true },
+);
+export const environmentInfoJson = fc.record(
+  {
+    python_version: text({ maxLength: 20 }),
+    platform: text({ maxLength: 40 }),
+    cwd: text({ maxLength: 500 }),
+  },
+  { noNullPrototype: true },
+);
 
 export const sessionStartJson = fc.record(
   {
@@ -79,7 +91,20 @@ export const sessionStartJson = fc.record(
     environment: environmentInfoJson,
     metadata: jsonObject,
   },
-  { requiredKeys: ["event_version", "event_id", "component_name", "shell_type", "timestamp", "pid", "user", "hostname", "environment"], noNullPrototype: true },
+  {
+    requiredKeys: [
+      "event_version",
+      "event_id",
+      "component_name",
+      "shell_type",
+      "timestamp",
+      "pid",
+      "user",
+      "hostname",
+      "environment",
+    ],
+    noNullPrototype: true,
+  },
 );
 
 export const sessionEndJson = fc.record(
@@ -117,33 +142,45 @@ const plain = { noNullPrototype: true } as const;
 
 const optional = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 
-export const sessionStartMessage = fc.record({
-  eventVersion: fc.constant("1.0"),
-  eventId: fc.uuid(),
-  eventType: optional(fc.constant("session_start")),
-  componentName,
-  shellType: text({ maxLength: 30 }),
-  timestamp: timestampMessage,
-  pid,
-  user: fc.record({ username: text({ maxLength: 100 }), home: text({ maxLength: 500 }) }, plain),
-  hostname: text({ maxLength: 30 }),
-  environment: fc.record({ pythonVersion: text({ maxLength: 20 }), platform: text({ maxLength: 40 }), cwd: text({ maxLength: 500 }) }, plain),
-  metadata: optional(jsonObject),
-}, plain);
+export const sessionStartMessage = fc.record(
+  {
+    eventVersion: fc.constant("1.0"),
+    eventId: fc.uuid(),
+    eventType: optional(fc.constant("session_start")),
+    componentName,
+    shellType: text({ maxLength: 30 }),
+    timestamp: timestampMessage,
+    pid,
+    user: fc.record({ username: text({ maxLength: 100 }), home: text({ maxLength: 500 }) }, plain),
+    hostname: text({ maxLength: 30 }),
+    environment: fc.record(
+      { pythonVersion: text({ maxLength: 20 }), platform: text({ maxLength: 40 }), cwd: text({ maxLength: 500 }) },
+      plain,
+    ),
+    metadata: optional(jsonObject),
+  },
+  plain,
+);
 
-export const sessionEndMessage = fc.record({
-  eventType: optional(fc.constant("session_end")),
-  sessionId: text({ maxLength: 40 }),
-  timestamp: timestampMessage,
-  metadata: optional(jsonObject),
-  eventVersion: optional(fc.constant("1.0")),
-}, plain);
+export const sessionEndMessage = fc.record(
+  {
+    eventType: optional(fc.constant("session_end")),
+    sessionId: text({ maxLength: 40 }),
+    timestamp: timestampMessage,
+    metadata: optional(jsonObject),
+    eventVersion: optional(fc.constant("1.0")),
+  },
+  plain,
+);
 
-export const vrpMessage = fc.record({
-  tsMs: fc.bigInt(0n, BigInt(Number.MAX_SAFE_INTEGER)),
-  eventType: fc.oneof(fc.constantFrom(...KNOWN_VRP_EVENT_TYPES), vrpString(128)),
-  sessionId: vrpString(256),
-  nodeId: optional(vrpString(256)),
-  reasonCode: optional(vrpString(128)),
-  details: optional(jsonObject),
-}, plain);
+export const vrpMessage = fc.record(
+  {
+    tsMs: fc.bigInt(0n, BigInt(Number.MAX_SAFE_INTEGER)),
+    eventType: fc.oneof(fc.constantFrom(...KNOWN_VRP_EVENT_TYPES), vrpString(128)),
+    sessionId: vrpString(256),
+    nodeId: optional(vrpString(256)),
+    reasonCode: optional(vrpString(128)),
+    details: optional(jsonObject),
+  },
+  plain,
+);

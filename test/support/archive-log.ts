@@ -23,16 +23,41 @@ export function logEntryBytes(e: LoggedEvent): Uint8Array {
   const receivedAt = e.receivedAt === undefined ? undefined : parseTimestamp(e.receivedAt);
   switch (e.kind) {
     case "session_started":
-      return LogEntry.encode({ receivedAt, entry: { $case: "sessionStarted", value: { sessionId: e.sessionId, event: bridges.SessionStartEvent.fromJson(e.json) } } }).finish();
+      return LogEntry.encode({
+        receivedAt,
+        entry: {
+          $case: "sessionStarted",
+          value: { sessionId: e.sessionId, event: bridges.SessionStartEvent.fromJson(e.json) },
+        },
+      }).finish();
     case "session_ended":
-      return LogEntry.encode({ receivedAt, entry: { $case: "sessionEnded", value: { sessionId: e.json.session_id, event: bridges.SessionEndEvent.fromJson(e.json) } } }).finish();
+      return LogEntry.encode({
+        receivedAt,
+        entry: {
+          $case: "sessionEnded",
+          value: { sessionId: e.json.session_id, event: bridges.SessionEndEvent.fromJson(e.json) },
+        },
+      }).finish();
     case "vrp_received":
       return LogEntry.encode({
         receivedAt,
-        entry: { $case: "vrpReceived", value: { producerId: e.producerId ?? "", producerSequence: e.producerSequence ?? 0n, event: bridges.VrpEvent.fromJson(e.json) } },
+        entry: {
+          $case: "vrpReceived",
+          value: {
+            producerId: e.producerId ?? "",
+            producerSequence: e.producerSequence ?? 0n,
+            event: bridges.VrpEvent.fromJson(e.json),
+          },
+        },
       }).finish();
     case "vrp_derived":
-      return LogEntry.encode({ receivedAt, entry: { $case: "vrpDerived", value: { causeSequence: e.causeSequence, event: bridges.VrpEvent.fromJson(e.json) } } }).finish();
+      return LogEntry.encode({
+        receivedAt,
+        entry: {
+          $case: "vrpDerived",
+          value: { causeSequence: e.causeSequence, event: bridges.VrpEvent.fromJson(e.json) },
+        },
+      }).finish();
   }
 }
 
@@ -49,7 +74,10 @@ export async function writeDataDir(dir: string, events: readonly LoggedEvent[], 
 /** One segment file (its header, then framed records), sequences from 1 (or as given). */
 export function writeSegmentFile(file: string, payloads: readonly Uint8Array[], sequences?: readonly bigint[]): void {
   const sequenceOf = (i: number) => sequences?.[i] ?? BigInt(i + 1);
-  writeFileSync(file, Buffer.concat([encodeSegmentHeader(sequenceOf(0)), ...payloads.map((p, i) => encodeFrame(sequenceOf(i), p))]));
+  writeFileSync(
+    file,
+    Buffer.concat([encodeSegmentHeader(sequenceOf(0)), ...payloads.map((p, i) => encodeFrame(sequenceOf(i), p))]),
+  );
 }
 
 /** A small, varied log: starts, ends, producer and derived VRP events. */
@@ -58,13 +86,37 @@ export function sampleEvents(n = 12): LoggedEvent[] {
     const at = `2026-02-06T12:${String(i % 60).padStart(2, "0")}:00Z`;
     switch (i % 4) {
       case 0:
-        return { kind: "session_started", json: { ...validStart(), event_id: `550e8400-e29b-41d4-a716-${String(446655440000 + i)}`, timestamp: at }, sessionId: `sess_${i}`, receivedAt: at };
+        return {
+          kind: "session_started",
+          json: { ...validStart(), event_id: `550e8400-e29b-41d4-a716-${String(446655440000 + i)}`, timestamp: at },
+          sessionId: `sess_${i}`,
+          receivedAt: at,
+        };
       case 1:
-        return { kind: "vrp_received", json: { ...validVrp(), ts_ms: Date.parse(at) }, producerId: "probe-1", producerSequence: BigInt(i), receivedAt: at };
+        return {
+          kind: "vrp_received",
+          json: { ...validVrp(), ts_ms: Date.parse(at) },
+          producerId: "probe-1",
+          producerSequence: BigInt(i),
+          receivedAt: at,
+        };
       case 2:
-        return { kind: "vrp_derived", json: { ...validVrp(), event_type: "STATE_CHANGE", ts_ms: Date.parse(at), details: { from_state: "CREATED", to_state: "ACTIVE" } }, causeSequence: BigInt(i) };
+        return {
+          kind: "vrp_derived",
+          json: {
+            ...validVrp(),
+            event_type: "STATE_CHANGE",
+            ts_ms: Date.parse(at),
+            details: { from_state: "CREATED", to_state: "ACTIVE" },
+          },
+          causeSequence: BigInt(i),
+        };
       default:
-        return { kind: "session_ended", json: { ...validEnd(), session_id: `sess_${i - 3}`, timestamp: at }, receivedAt: at };
+        return {
+          kind: "session_ended",
+          json: { ...validEnd(), session_id: `sess_${i - 3}`, timestamp: at },
+          receivedAt: at,
+        };
     }
   });
 }

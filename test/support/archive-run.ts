@@ -14,9 +14,14 @@ export interface Run {
 }
 
 /** Run the CLI; `closeStdoutAfterFirstChunk` behaves like `| head -c N`. */
-export function cli(args: string[], options: { nodeArgs?: string[]; closeStdoutAfterFirstChunk?: boolean; timeoutMs?: number } = {}): Promise<Run> {
+export function cli(
+  args: string[],
+  options: { nodeArgs?: string[]; closeStdoutAfterFirstChunk?: boolean; timeoutMs?: number } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cliBin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cliBin, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
@@ -38,11 +43,22 @@ export function cli(args: string[], options: { nodeArgs?: string[]; closeStdoutA
 }
 
 /** Settles with the promise's outcome, or "pending" after `ms` (a job that hangs forever). */
-export async function within<T>(promise: Promise<T>, ms: number): Promise<{ value?: T; error?: unknown; pending?: true }> {
+export async function within<T>(
+  promise: Promise<T>,
+  ms: number,
+): Promise<{ value?: T; error?: unknown; pending?: true }> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<{ pending: true }>((resolve) => (timer = setTimeout(() => resolve({ pending: true }), ms)));
+  const timeout = new Promise<{ pending: true }>(
+    (resolve) => (timer = setTimeout(() => resolve({ pending: true }), ms)),
+  );
   try {
-    return await Promise.race([promise.then((value) => ({ value }), (error: unknown) => ({ error })), timeout]);
+    return await Promise.race([
+      promise.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -58,13 +74,14 @@ export function bigSegment(file: string, events: number): void {
 
 export const partials = (dir: string) => readdirSync(dir).filter((n) => n.includes(".partial-"));
 
-
-
 export const HANG = "hang" as const;
 export async function settles<T>(p: Promise<T>, ms = 20_000): Promise<T | typeof HANG> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<typeof HANG>((resolve) => (timer = setTimeout(() => resolve(HANG), ms)))]);
+    return await Promise.race([
+      p,
+      new Promise<typeof HANG>((resolve) => (timer = setTimeout(() => resolve(HANG), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -73,8 +90,15 @@ export async function settles<T>(p: Promise<T>, ms = 20_000): Promise<T | typeof
 /** A LogEntry payload of exactly `size` bytes (a VRP event with a long detail). */
 export function payloadOfSize(size: number): Uint8Array {
   const make = (k: number, p: number) =>
-    logEntryBytes({ kind: "vrp_received", json: { ...validVrp(), details: { path: "x".repeat(k) } }, producerId: "p".repeat(p), producerSequence: 1n, receivedAt: "2026-02-06T12:00:00Z" });
+    logEntryBytes({
+      kind: "vrp_received",
+      json: { ...validVrp(), details: { path: "x".repeat(k) } },
+      producerId: "p".repeat(p),
+      producerSequence: 1n,
+      receivedAt: "2026-02-06T12:00:00Z",
+    });
   const base = make(0, 1).length;
-  for (let k = Math.max(0, size - base - 200); k <= size - base; k++) for (let p = 1; p < 20; p++) if (make(k, p).length === size) return make(k, p);
+  for (let k = Math.max(0, size - base - 200); k <= size - base; k++)
+    for (let p = 1; p < 20; p++) if (make(k, p).length === size) return make(k, p);
   throw new Error(`no payload of ${size} bytes`);
 }

@@ -12,7 +12,10 @@ export interface TestServer extends RunningServer {
   readonly config: ServerConfig;
 }
 
-export async function startTestServer(overrides: Partial<ServerConfig> = {}, dataDir = tempDir("collector-")): Promise<TestServer> {
+export async function startTestServer(
+  overrides: Partial<ServerConfig> = {},
+  dataDir = tempDir("collector-"),
+): Promise<TestServer> {
   const config = { ...parseServeConfig(["--address", "127.0.0.1:0", "--data-dir", dataDir], {}), ...overrides };
   const running = await startServer(config, silentLogger);
   return Object.assign(running, { dataDir, config, target: `127.0.0.1:${running.port}` });
@@ -28,13 +31,19 @@ export function call<Req, Res>(
   { metadata = new Metadata(), deadlineMs = 5000 }: { metadata?: Metadata; deadlineMs?: number } = {},
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
-    (client[method] as unknown as (r: Req, m: Metadata, o: object, cb: Callback<Res>) => void)(request, metadata, { deadline: Date.now() + deadlineMs }, (e, r) =>
-      e ? reject(e) : resolve(r),
+    (client[method] as unknown as (r: Req, m: Metadata, o: object, cb: Callback<Res>) => void)(
+      request,
+      metadata,
+      { deadline: Date.now() + deadlineMs },
+      (e, r) => (e ? reject(e) : resolve(r)),
     );
   });
 }
 
-export function clientFor(target: string, creds: ChannelCredentials = credentials.createInsecure()): SessionServiceClient {
+export function clientFor(
+  target: string,
+  creds: ChannelCredentials = credentials.createInsecure(),
+): SessionServiceClient {
   return new SessionServiceClient(target, creds);
 }
 

@@ -37,7 +37,8 @@ export function compareContract(
   const where = (field: string) => `${mapping.name}.${field}`;
   const excepted = (field: string) => exceptions.some((e) => e.message === mapping.name && e.field === field);
 
-  if (message.fullName !== `.${mapping.protoName}`) problems.push(`${mapping.name}: mapping names ${mapping.protoName}, descriptor is ${message.fullName}`);
+  if (message.fullName !== `.${mapping.protoName}`)
+    problems.push(`${mapping.name}: mapping names ${mapping.protoName}, descriptor is ${message.fullName}`);
   if (schemaDoc.title !== mapping.name) problems.push(`${mapping.name}: schema title is ${schemaDoc.title}`);
 
   const schemaProps: Record<string, Schema> = schemaDoc.properties ?? {};
@@ -59,19 +60,30 @@ export function compareContract(
     const prop = resolve(schemaProps[name]!, schemaDoc);
     const expectedKind = kindOf(prop, schemaProps[name]!);
     const protoKind = protoKindOf(proto);
-    if (expectedKind !== protoKind) problems.push(`${where(name)}: schema type means ${expectedKind}, proto field is ${protoKind}`);
-    if (map.kind !== protoKind) problems.push(`${where(name)}: bridge maps it as ${map.kind}, proto field is ${protoKind}`);
-    if (map.number !== proto.number) problems.push(`${where(name)}: bridge says field number ${map.number}, proto says ${proto.number}`);
-    if (map.proto !== proto.jsonName) problems.push(`${where(name)}: bridge uses property ${map.proto}, generated code uses ${proto.jsonName}`);
+    if (expectedKind !== protoKind)
+      problems.push(`${where(name)}: schema type means ${expectedKind}, proto field is ${protoKind}`);
+    if (map.kind !== protoKind)
+      problems.push(`${where(name)}: bridge maps it as ${map.kind}, proto field is ${protoKind}`);
+    if (map.number !== proto.number)
+      problems.push(`${where(name)}: bridge says field number ${map.number}, proto says ${proto.number}`);
+    if (map.proto !== proto.jsonName)
+      problems.push(`${where(name)}: bridge uses property ${map.proto}, generated code uses ${proto.jsonName}`);
     if (proto.label === "LABEL_REPEATED") problems.push(`${where(name)}: repeated in proto, the schema has no arrays`);
     if (protoKind === "message") {
-      const ref = String(schemaProps[name]!.$ref ?? "").split("/").pop();
+      const ref = String(schemaProps[name]!.$ref ?? "")
+        .split("/")
+        .pop();
       const target = proto.typeName?.split(".").pop();
-      if (ref !== target || map.message?.name !== target) problems.push(`${where(name)}: schema $ref ${ref}, proto type ${target}, mapping ${map.message?.name}`);
+      if (ref !== target || map.message?.name !== target)
+        problems.push(`${where(name)}: schema $ref ${ref}, proto type ${target}, mapping ${map.message?.name}`);
       else if (map.message) {
         // The nested type as this schema's $defs has it, checked the same way.
         const nested = { ...prop, title: target, $defs: schemaDoc.$defs };
-        problems.push(...compareContract(map.message, nested, protoMessage(proto.typeName!), exceptions).map((p) => `${where(name)} -> ${p}`));
+        problems.push(
+          ...compareContract(map.message, nested, protoMessage(proto.typeName!), exceptions).map(
+            (p) => `${where(name)} -> ${p}`,
+          ),
+        );
       }
     }
     // Required-ness: a scalar that JSON may omit needs presence on the wire.
@@ -79,19 +91,26 @@ export function compareContract(
     if (isScalar) {
       const hasPresence = proto.proto3Optional === true;
       if (required.has(name) === hasPresence) {
-        problems.push(`${where(name)}: ${required.has(name) ? "required in schema but optional" : "optional in schema but has no presence"} in proto`);
+        problems.push(
+          `${where(name)}: ${required.has(name) ? "required in schema but optional" : "optional in schema but has no presence"} in proto`,
+        );
       }
-      if (Boolean(map.optional) !== hasPresence) problems.push(`${where(name)}: bridge optional=${Boolean(map.optional)}, proto3 optional=${hasPresence}`);
+      if (Boolean(map.optional) !== hasPresence)
+        problems.push(`${where(name)}: bridge optional=${Boolean(map.optional)}, proto3 optional=${hasPresence}`);
     }
     // Limits: the proto field's "Limits:" comment states the schema's limits.
     const schemaLimits = limitsOf(prop);
     const protoLimits = parseLimits(message.fieldComments.get(name));
     if (JSON.stringify(sortKeys(schemaLimits)) !== JSON.stringify(sortKeys(protoLimits))) {
-      problems.push(`${where(name)}: schema limits ${JSON.stringify(schemaLimits)}, proto states ${JSON.stringify(protoLimits)}`);
+      problems.push(
+        `${where(name)}: schema limits ${JSON.stringify(schemaLimits)}, proto states ${JSON.stringify(protoLimits)}`,
+      );
     }
     const range = INT_RANGES[proto.type];
-    if (range && typeof prop.minimum === "number" && BigInt(prop.minimum) < range[0]) problems.push(`${where(name)}: minimum below ${proto.type}'s range`);
-    if (range && typeof prop.maximum === "number" && BigInt(prop.maximum) > range[1]) problems.push(`${where(name)}: maximum above ${proto.type}'s range`);
+    if (range && typeof prop.minimum === "number" && BigInt(prop.minimum) < range[0])
+      problems.push(`${where(name)}: minimum below ${proto.type}'s range`);
+    if (range && typeof prop.maximum === "number" && BigInt(prop.maximum) > range[1])
+      problems.push(`${where(name)}: maximum above ${proto.type}'s range`);
     if (range && (prop.minimum === undefined || prop.maximum === undefined) && protoKind !== "int64") {
       problems.push(`${where(name)}: integer without both bounds may not fit ${proto.type}`);
     }
@@ -137,7 +156,8 @@ function protoKindOf(f: FieldDescriptor): FieldKind | string {
 
 function limitsOf(prop: Schema): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of LIMIT_KEYWORDS) if (prop[k] !== undefined && !(k === "format" && prop[k] === "date-time")) out[k] = prop[k];
+  for (const k of LIMIT_KEYWORDS)
+    if (prop[k] !== undefined && !(k === "format" && prop[k] === "date-time")) out[k] = prop[k];
   return out;
 }
 

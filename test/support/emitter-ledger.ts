@@ -60,7 +60,11 @@ export class Ledger {
       real.add(sessionId);
     }
     assert.is(real.size, this.starts.length, "two returned starts became one session");
-    assert.is(server.collector.sessionCount, this.starts.length + extra, "the collector holds sessions nobody was told about, or twice");
+    assert.is(
+      server.collector.sessionCount,
+      this.starts.length + extra,
+      "the collector holds sessions nobody was told about, or twice",
+    );
   }
 }
 
@@ -69,7 +73,9 @@ export function mountTmpfs(dir: string, options: string): void {
     execFileSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir], { stdio: ["ignore", "ignore", "pipe"] });
   } catch (e) {
     const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(`cannot mount a tmpfs on ${dir}: this test needs root (CI runs as root): ${stderr || (e as Error).message}`);
+    throw new Error(
+      `cannot mount a tmpfs on ${dir}: this test needs root (CI runs as root): ${stderr || (e as Error).message}`,
+    );
   }
 }
 
@@ -102,7 +108,9 @@ export function runHost(options: object, wrapper: string[] = []): HostRun {
         if (value.done) resolve();
       }
     });
-    void exited.then((code) => reject(new Error(`the host exited (${code}) before it was done:\n${stderr}\n${JSON.stringify(lines)}`)));
+    void exited.then((code) =>
+      reject(new Error(`the host exited (${code}) before it was done:\n${stderr}\n${JSON.stringify(lines)}`)),
+    );
   });
   done.catch(() => {});
   return { lines, done, exited, pid: child.pid! };
@@ -115,7 +123,8 @@ export function runHost(options: object, wrapper: string[] = []): HostRun {
 export async function drainAll(emitter: SessionEventEmitter, deadlineMs = 20_000): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   while ((await emitter.flush(), emitter.stats().spooledEvents > 0)) {
-    if (Date.now() > deadline) throw new Error(`the spool still holds ${emitter.stats().spooledEvents} events after ${deadlineMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`the spool still holds ${emitter.stats().spooledEvents} events after ${deadlineMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

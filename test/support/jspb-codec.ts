@@ -127,7 +127,12 @@ export function structToJson(struct: Obj): { [k: string]: JsonLike } {
   const out: { [k: string]: JsonLike } = {};
   for (const entry of (struct.fields ?? []) as Obj[]) {
     // Map entries omit default keys on the wire: an absent key is "".
-    Object.defineProperty(out, (entry.key ?? "") as string, { value: valueToJson((entry.value ?? {}) as Obj), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, (entry.key ?? "") as string, {
+      value: valueToJson((entry.value ?? {}) as Obj),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

@@ -6,5 +6,10 @@ import { validVrp } from "./fixtures.js";
 /** A vrpReceived entry holding a valid VRP event of `sessionId`, numbered `i` by its ts_ms. */
 export function vrpEntry(i: number, sessionId = "sess-tail"): Buffer {
   const event = bridges.VrpEvent.fromJson({ ...validVrp(), session_id: sessionId, ts_ms: 1700000000000 + i });
-  return Buffer.from(LogEntry.encode({ receivedAt: undefined, entry: { $case: "vrpReceived", value: { event, producerId: "", producerSequence: 0n } } }).finish());
+  return Buffer.from(
+    LogEntry.encode({
+      receivedAt: undefined,
+      entry: { $case: "vrpReceived", value: { event, producerId: "", producerSequence: 0n } },
+    }).finish(),
+  );
 }

@@ -15,9 +15,17 @@ import path from "node:path";
 
 /** Where Debian puts it (/usr/sbin), or NATS_SERVER_BIN, or the PATH. */
 export function natsServerBinary(): string {
-  const candidates = [process.env.NATS_SERVER_BIN, "/usr/sbin/nats-server", "/usr/bin/nats-server", ...(process.env.PATH ?? "").split(":").map((d) => path.join(d, "nats-server"))];
+  const candidates = [
+    process.env.NATS_SERVER_BIN,
+    "/usr/sbin/nats-server",
+    "/usr/bin/nats-server",
+    ...(process.env.PATH ?? "").split(":").map((d) => path.join(d, "nats-server")),
+  ];
   const found = candidates.find((c): c is string => Boolean(c) && existsSync(c!));
-  if (!found) throw new Error("nats-server not found: install Debian's package (apt-get install nats-server; .ci/run does) or set NATS_SERVER_BIN");
+  if (!found)
+    throw new Error(
+      "nats-server not found: install Debian's package (apt-get install nats-server; .ci/run does) or set NATS_SERVER_BIN",
+    );
   return found;
 }
 
@@ -39,7 +47,12 @@ async function freePort(): Promise<number> {
 }
 
 /** Poll `check` until it returns a value (not undefined) or the deadline passes. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 15_000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -49,7 +62,10 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+      );
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
@@ -125,7 +141,9 @@ export class NatsNode {
   // biome-ignore lint/suspicious/noExplicitAny: the monitoring JSON is read ad hoc by the tests
   async monitor(endpoint: string): Promise<any> {
     try {
-      const response = await fetch(`http://127.0.0.1:${this.monitorPort}${endpoint}`, { signal: AbortSignal.timeout(2000) });
+      const response = await fetch(`http://127.0.0.1:${this.monitorPort}${endpoint}`, {
+        signal: AbortSignal.timeout(2000),
+      });
       if (!response.ok) return undefined;
       return await response.json();
     } catch {
@@ -151,7 +169,13 @@ export class NatsCluster {
   static async start(options: NatsClusterOptions): Promise<NatsCluster> {
     const root = await mkdtemp(path.join(tmpdir(), "se-nats-"));
     const count = options.nodes;
-    const ports = await Promise.all(Array.from({ length: count }, async () => ({ client: await freePort(), cluster: await freePort(), monitor: await freePort() })));
+    const ports = await Promise.all(
+      Array.from({ length: count }, async () => ({
+        client: await freePort(),
+        cluster: await freePort(),
+        monitor: await freePort(),
+      })),
+    );
     const nodes = await Promise.all(
       ports.map(async (p, i) => {
         const name = `n${i + 1}`;
@@ -195,7 +219,8 @@ export class NatsCluster {
         const answers = await Promise.all(up.map((n) => n.monitor("/jsz")));
         const leaders = answers.map((a) => (this.nodes.length === 1 ? "n1" : a?.meta_cluster?.leader));
         // Every running node names the same leader, and it is one of them (not a node just killed).
-        const agreed = leaders.length > 0 && leaders.every((l) => l && l === leaders[0]) && up.some((n) => n.name === leaders[0]);
+        const agreed =
+          leaders.length > 0 && leaders.every((l) => l && l === leaders[0]) && up.some((n) => n.name === leaders[0]);
         return agreed ? (leaders[0] as string) : undefined;
       },
       timeoutMs,

@@ -1,9 +1,19 @@
 /** One raw StreamEvents call: write requests, half-close, collect every answer (or the call's error). */
 import { credentials } from "@grpc/grpc-js";
-import { type StreamEventsRequest, VrpStreamServiceClient, type StreamEventsResponse } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import {
+  type StreamEventsRequest,
+  VrpStreamServiceClient,
+  type StreamEventsResponse,
+} from "../../gen/vrp/v1alpha1/vrp_service.js";
 
-export async function rawStream(target: string, requests: readonly StreamEventsRequest[], deadlineMs = 30_000): Promise<StreamEventsResponse[]> {
-  const client = new VrpStreamServiceClient(target, credentials.createInsecure(), { "grpc.max_send_message_length": -1 });
+export async function rawStream(
+  target: string,
+  requests: readonly StreamEventsRequest[],
+  deadlineMs = 30_000,
+): Promise<StreamEventsResponse[]> {
+  const client = new VrpStreamServiceClient(target, credentials.createInsecure(), {
+    "grpc.max_send_message_length": -1,
+  });
   const call = client.streamEvents({ deadline: Date.now() + deadlineMs });
   const answers: StreamEventsResponse[] = [];
   const done = new Promise<void>((resolve, reject) => {
@@ -23,4 +33,10 @@ export async function rawStream(target: string, requests: readonly StreamEventsR
 
 /** "ack", or "rejected #index: reason", per answer. */
 export const describeAnswers = (answers: readonly StreamEventsResponse[]): string[] =>
-  answers.map((r) => (r.kind?.$case === "ack" ? "ack" : r.kind?.$case === "rejection" ? `rejected #${r.kind.value.index}: ${r.kind.value.reason}` : String(r.kind?.$case)));
+  answers.map((r) =>
+    r.kind?.$case === "ack"
+      ? "ack"
+      : r.kind?.$case === "rejection"
+        ? `rejected #${r.kind.value.index}: ${r.kind.value.reason}`
+        : String(r.kind?.$case),
+  );

@@ -8,7 +8,16 @@
  * this repository's own build's job), which keeps it to seconds.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import path from "node:path";
 import ts from "typescript";
 import { SESSION_CONTRACT_NAMES } from "../../src/contract/versions.js";
@@ -19,7 +28,8 @@ import { bufBin, repoRoot, tempDir } from "./repo.js";
 export function releaseBuild(contract: FixtureContract): string {
   if (!contract.mappingEdit) throw new Error(`fixture ${contract.version} has no mapping edit: it cannot be served`);
   const root = tempDir(`release-${contract.version}-`);
-  for (const name of ["proto", "buf.yaml", "buf.gen.yaml", "package.json"]) cpSync(path.join(repoRoot, name), path.join(root, name), { recursive: true });
+  for (const name of ["proto", "buf.yaml", "buf.gen.yaml", "package.json"])
+    cpSync(path.join(repoRoot, name), path.join(root, name), { recursive: true });
   symlinkSync(path.join(repoRoot, "node_modules"), path.join(root, "node_modules"));
   cpSync(path.join(repoRoot, "dist/src"), path.join(root, "dist/src"), { recursive: true });
   cpSync(path.join(repoRoot, "dist/gen"), path.join(root, "dist/gen"), { recursive: true });
@@ -34,15 +44,22 @@ export function releaseBuild(contract: FixtureContract): string {
     const before = path.join(repoRoot, relative);
     const text = readFileSync(file);
     if (existsSync(before) && readFileSync(before).equals(text)) continue; // unchanged: this build's copy stands
-    if (file.endsWith(".ts")) compile.push([text.toString("utf8"), path.join(root, "dist", relative.replace(/\.ts$/, ".js"))]);
+    if (file.endsWith(".ts"))
+      compile.push([text.toString("utf8"), path.join(root, "dist", relative.replace(/\.ts$/, ".js"))]);
     else cpSync(file, path.join(root, "dist", relative));
   }
 
   // 2. The bridge's mapping gains the field; the registry gains the version's schemas.
-  compile.push([contract.mappingEdit(readFileSync(path.join(repoRoot, "src/bridge/mapping.ts"), "utf8")), path.join(root, "dist/src/bridge/mapping.js")]);
+  compile.push([
+    contract.mappingEdit(readFileSync(path.join(repoRoot, "src/bridge/mapping.ts"), "utf8")),
+    path.join(root, "dist/src/bridge/mapping.js"),
+  ]);
   const schemas = Object.fromEntries(SESSION_CONTRACT_NAMES.map((name) => [name, contract.schemas[name]]));
   const module = `schemas/session-${contract.version}.js`;
-  compile.push([`export const schemas = ${JSON.stringify(schemas, null, 2)} as const;\n`, path.join(root, "dist/src/contract", module)]);
+  compile.push([
+    `export const schemas = ${JSON.stringify(schemas, null, 2)} as const;\n`,
+    path.join(root, "dist/src/contract", module),
+  ]);
   const registry = replaceOnce(
     "export const RELEASED_CONTRACTS: readonly ContractVersion[] = [",
     `import { schemas as released_${contract.version.replace(".", "_")} } from "./${module}";\nexport const RELEASED_CONTRACTS: readonly ContractVersion[] = [\n  { version: "${contract.version}", schemas: released_${contract.version.replace(".", "_")} },`,
@@ -50,7 +67,9 @@ export function releaseBuild(contract: FixtureContract): string {
   compile.push([registry, path.join(root, "dist/src/contract/versions.js")]);
 
   for (const [source, out] of compile) {
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    });
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, outputText);
   }

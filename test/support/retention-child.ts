@@ -20,6 +20,9 @@ const appender = async () => {
 };
 for (let k = 0; k < 8; k++) void appender();
 for (;;) {
-  await retentionPass({ maxBytes: 8192, archiveDir }, { log, safeThrough: () => log.lastSequence, logger: silentLogger });
+  await retentionPass(
+    { maxBytes: 8192, archiveDir },
+    { log, safeThrough: () => log.lastSequence, logger: silentLogger },
+  );
   await new Promise((r) => setImmediate(r)); // a pass with nothing to do awaits nothing: let the appends run
 }

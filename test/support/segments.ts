@@ -28,15 +28,29 @@ export interface ParsedFrame {
 
 /** The frames of a segment the log wrote whole; throws on anything else (the fixture itself must be good). */
 export function parseSegment(bytes: Buffer): ParsedFrame[] {
-  if (bytes.subarray(0, 8).toString("latin1") !== "SEVTSEG\n" || bytes.readUInt32LE(28) !== crc32(bytes.subarray(0, 28))) throw new Error("not a good format-2 segment header");
+  if (
+    bytes.subarray(0, 8).toString("latin1") !== "SEVTSEG\n" ||
+    bytes.readUInt32LE(28) !== crc32(bytes.subarray(0, 28))
+  )
+    throw new Error("not a good format-2 segment header");
   const frames: ParsedFrame[] = [];
   for (let at = SEGMENT_HEADER; at < bytes.length; ) {
     const length = bytes.readUInt32LE(at);
     const payload = bytes.subarray(at + FRAME_HEADER, at + FRAME_HEADER + length);
-    if (bytes.readUInt32LE(at + 20) !== crc32(bytes.subarray(at, at + 20)) || payload.length !== length || crc32(payload) !== bytes.readUInt32LE(at + 16)) {
+    if (
+      bytes.readUInt32LE(at + 20) !== crc32(bytes.subarray(at, at + 20)) ||
+      payload.length !== length ||
+      crc32(payload) !== bytes.readUInt32LE(at + 16)
+    ) {
       throw new Error(`fixture segment damaged at byte ${at}`);
     }
-    frames.push({ offset: at, size: FRAME_HEADER + length, sequence: bytes.readBigUInt64LE(at + 8), continues: (bytes.readUInt32LE(at + 4) & 1) === 1, payload: Buffer.from(payload) });
+    frames.push({
+      offset: at,
+      size: FRAME_HEADER + length,
+      sequence: bytes.readBigUInt64LE(at + 8),
+      continues: (bytes.readUInt32LE(at + 4) & 1) === 1,
+      payload: Buffer.from(payload),
+    });
     at += FRAME_HEADER + length;
   }
   return frames;
@@ -57,7 +71,8 @@ export function segmentPaths(dir: string): string[] {
 
 /** Copy a data directory's files (segments, REPAIRS; never the LOCK, nor the state store, which is rebuilt from them) into `to`. */
 export function copyDataDir(from: string, to: string): void {
-  for (const entry of readdirSync(from, { withFileTypes: true })) if (entry.isFile() && entry.name !== "LOCK") copyFileSync(path.join(from, entry.name), path.join(to, entry.name));
+  for (const entry of readdirSync(from, { withFileTypes: true }))
+    if (entry.isFile() && entry.name !== "LOCK") copyFileSync(path.join(from, entry.name), path.join(to, entry.name));
 }
 
 /**

@@ -16,11 +16,18 @@ export interface ServeProcess {
  * Start the collector (of `bin`: this build's by default) on a free port; resolves once it logs `ready` ("listening"
  * by default; `port` is 0 until then), and rejects if it exits first.
  */
-export function startServeProcess(args: string[], wrapper: string[] = [], ready = "listening", bin = cliBin): Promise<ServeProcess> {
+export function startServeProcess(
+  args: string[],
+  wrapper: string[] = [],
+  ready = "listening",
+  bin = cliBin,
+): Promise<ServeProcess> {
   const argv = [...wrapper, process.execPath, bin, "serve", "--address", "127.0.0.1:0", ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   const log: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   return new Promise((resolve, reject) => {
     let partial = "";
     child.stderr!.on("data", (chunk: Buffer) => {
@@ -38,7 +45,9 @@ export function startServeProcess(args: string[], wrapper: string[] = [], ready 
       }
     });
     child.once("error", reject);
-    void exited.then(({ code, signal }) => reject(new Error(`serve exited before listening (code ${code}, signal ${signal}):\n${log.join("\n")}`)));
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`serve exited before listening (code ${code}, signal ${signal}):\n${log.join("\n")}`)),
+    );
   });
 }
 

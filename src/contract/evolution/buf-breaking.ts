@@ -45,13 +45,27 @@ interface BufFinding {
 export function bufBreaking(options: BufBreakingOptions): Change[] {
   const buf = options.buf ?? defaultBuf();
   const breaking = projectRules(options.config ?? path.join(PACKAGE_ROOT, "buf.yaml"));
-  const r = spawnSync(buf, ["breaking", options.protoDir, "--against", options.image, "--error-format", "json", "--config", JSON.stringify({ version: "v2", breaking })], {
-    encoding: "utf8",
-    maxBuffer: 16 << 20,
-  });
+  const r = spawnSync(
+    buf,
+    [
+      "breaking",
+      options.protoDir,
+      "--against",
+      options.image,
+      "--error-format",
+      "json",
+      "--config",
+      JSON.stringify({ version: "v2", breaking }),
+    ],
+    {
+      encoding: "utf8",
+      maxBuffer: 16 << 20,
+    },
+  );
   if (r.error) throw new BufError(`cannot run buf (${buf}): ${r.error.message}`);
   // 0: nothing breaks; 100: findings (buf's exit code for them); anything else: buf itself failed.
-  if (r.status !== 0 && r.status !== 100) throw new BufError(`buf breaking failed (exit ${r.status}): ${r.stderr.trim() || r.stdout.trim()}`);
+  if (r.status !== 0 && r.status !== 100)
+    throw new BufError(`buf breaking failed (exit ${r.status}): ${r.stderr.trim() || r.stdout.trim()}`);
   const findings: BufFinding[] = [];
   for (const line of r.stdout.split("\n")) {
     if (line.trim() === "") continue;

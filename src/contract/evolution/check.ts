@@ -56,11 +56,23 @@ export function checkContract(input: CheckInput): CheckReport {
   const workingVersion = versionOf(input.working.schemas, "working contract");
   const changes = [
     ...diffSchemaSets(sessionSchemas(input.baseline.schemas), sessionSchemas(input.working.schemas)),
-    ...bufBreaking({ protoDir: input.working.protoDir, image: input.baseline.image, buf: input.buf, config: input.bufConfig }),
+    ...bufBreaking({
+      protoDir: input.working.protoDir,
+      image: input.baseline.image,
+      buf: input.buf,
+      config: input.bufConfig,
+    }),
   ];
   const needed = neededBump(changes);
   const expectedVersion = bumped(baselineVersion, needed);
-  return { baselineVersion, workingVersion, changes, needed, expectedVersion, matches: workingVersion === expectedVersion };
+  return {
+    baselineVersion,
+    workingVersion,
+    changes,
+    needed,
+    expectedVersion,
+    matches: workingVersion === expectedVersion,
+  };
 }
 
 /** The schemas beside a baseline image: proto/baseline.binpb -> proto/baseline.schemas.json. */
@@ -76,23 +88,34 @@ export function readSchemaSet(file: string, what: string): SchemaSet {
   } catch (e) {
     throw new ContractCheckError(`${what}: cannot read ${file}: ${(e as Error).message}`);
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new ContractCheckError(`${what}: ${file} must hold a JSON object of schemas keyed by contract type`);
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw new ContractCheckError(`${what}: ${file} must hold a JSON object of schemas keyed by contract type`);
   return parsed as SchemaSet;
 }
 
 /** The session contract types only: the VRP envelope is versioned by its own schema_version. */
 function sessionSchemas(set: SchemaSet): SchemaSet {
-  return Object.fromEntries(Object.entries(set).filter(([name]) => (SESSION_CONTRACT_NAMES as readonly string[]).includes(name)));
+  return Object.fromEntries(
+    Object.entries(set).filter(([name]) => (SESSION_CONTRACT_NAMES as readonly string[]).includes(name)),
+  );
 }
 
 /** The one event_version every session schema of a set carries. */
 function versionOf(set: SchemaSet, what: string): string {
   const versions = new Set<unknown>();
-  for (const schema of Object.values(sessionSchemas(set))) versions.add((schema as { event_version?: unknown }).event_version);
-  if (versions.size === 0) throw new ContractCheckError(`${what}: holds none of the session contract types (${SESSION_CONTRACT_NAMES.join(", ")})`);
-  if (versions.size > 1) throw new ContractCheckError(`${what}: its schemas disagree on event_version (${[...versions].map((v) => JSON.stringify(v)).join(", ")}); they must all carry one`);
+  for (const schema of Object.values(sessionSchemas(set)))
+    versions.add((schema as { event_version?: unknown }).event_version);
+  if (versions.size === 0)
+    throw new ContractCheckError(
+      `${what}: holds none of the session contract types (${SESSION_CONTRACT_NAMES.join(", ")})`,
+    );
+  if (versions.size > 1)
+    throw new ContractCheckError(
+      `${what}: its schemas disagree on event_version (${[...versions].map((v) => JSON.stringify(v)).join(", ")}); they must all carry one`,
+    );
   const [version] = versions;
-  if (typeof version !== "string" || !parseVersion(version)) throw new ContractCheckError(`${what}: event_version ${JSON.stringify(version)} is not MAJOR.MINOR`);
+  if (typeof version !== "string" || !parseVersion(version))
+    throw new ContractCheckError(`${what}: event_version ${JSON.stringify(version)} is not MAJOR.MINOR`);
   return version;
 }
 

@@ -21,14 +21,26 @@ export const CHANGE_RULES = {
   type_changed: { bump: "major", summary: "a property's type changed" },
   required_to_optional: { bump: "major", summary: "a required property was made optional (readers relied on it)" },
   optional_to_required: { bump: "major", summary: "an optional property was made required (a tightened constraint)" },
-  constraint_tightened: { bump: "major", summary: "a validation constraint was tightened (existing valid data may become invalid)" },
-  constraint_loosened: { bump: "minor", summary: "a validation constraint was loosened (existing valid data stays valid)" },
-  constraint_changed: { bump: "major", summary: "a validation constraint changed in a way that is neither a tightening nor a loosening" },
+  constraint_tightened: {
+    bump: "major",
+    summary: "a validation constraint was tightened (existing valid data may become invalid)",
+  },
+  constraint_loosened: {
+    bump: "minor",
+    summary: "a validation constraint was loosened (existing valid data stays valid)",
+  },
+  constraint_changed: {
+    bump: "major",
+    summary: "a validation constraint changed in a way that is neither a tightening nor a loosening",
+  },
   additional_properties_tightened: { bump: "major", summary: "an object was closed to properties it does not name" },
   additional_properties_loosened: { bump: "minor", summary: "an object was opened to properties it does not name" },
   schema_added: { bump: "minor", summary: "a contract type was added" },
   schema_removed: { bump: "major", summary: "a contract type was removed" },
-  annotation_changed: { bump: "none", summary: "an annotation changed (title, description, default, examples): no effect on validity" },
+  annotation_changed: {
+    bump: "none",
+    summary: "an annotation changed (title, description, default, examples): no effect on validity",
+  },
   protobuf_breaking: { bump: "major", summary: "buf breaking (the project's rules) found a breaking protobuf change" },
 } as const satisfies Record<string, { bump: Bump; summary: string }>;
 
@@ -56,6 +68,12 @@ export function neededBump(changes: readonly Change[]): Bump {
   return changes.reduce<Bump>((most, c) => (ORDER.indexOf(c.bump) > ORDER.indexOf(most) ? c.bump : most), "none");
 }
 
-export function change(source: Change["source"], rule: ChangeRule, where: string, message: string, keyword?: string): Change {
+export function change(
+  source: Change["source"],
+  rule: ChangeRule,
+  where: string,
+  message: string,
+  keyword?: string,
+): Change {
   return { source, rule, bump: CHANGE_RULES[rule].bump, where, message, ...(keyword ? { keyword } : {}) };
 }

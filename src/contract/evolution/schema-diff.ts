@@ -41,28 +41,44 @@ const CONSTRAINTS: Readonly<Record<string, "upper" | "lower" | "set" | "exact">>
 };
 
 /** Keywords with no effect on which values are valid. */
-const ANNOTATIONS = new Set(["title", "description", "default", "examples", "$comment", "deprecated", "readOnly", "writeOnly", "$schema"]);
+const ANNOTATIONS = new Set([
+  "title",
+  "description",
+  "default",
+  "examples",
+  "$comment",
+  "deprecated",
+  "readOnly",
+  "writeOnly",
+  "$schema",
+]);
 /** The version headers: the verdict judges them, they are no change of their own. */
 const VERSION_HEADERS = new Set(["event_version", "schema_version"]);
 /** Keywords walked structurally below. */
 const STRUCTURE = new Set(["type", "properties", "required", "$defs", "items", "additionalProperties", "$ref"]);
 
 /** Every change from `before` to `after`, schema by schema (by contract type name). */
-export function diffSchemaSets(before: Readonly<Record<string, JsonSchema>>, after: Readonly<Record<string, JsonSchema>>): Change[] {
+export function diffSchemaSets(
+  before: Readonly<Record<string, JsonSchema>>,
+  after: Readonly<Record<string, JsonSchema>>,
+): Change[] {
   const changes: Change[] = [];
   for (const name of Object.keys(before)) {
-    if (!Object.hasOwn(after, name)) changes.push(change("json-schema", "schema_removed", name, `contract type ${name} was removed`));
+    if (!Object.hasOwn(after, name))
+      changes.push(change("json-schema", "schema_removed", name, `contract type ${name} was removed`));
     else diffSchema(before[name] as Schema, after[name] as Schema, name, "", changes);
   }
   for (const name of Object.keys(after)) {
-    if (!Object.hasOwn(before, name)) changes.push(change("json-schema", "schema_added", name, `contract type ${name} was added`));
+    if (!Object.hasOwn(before, name))
+      changes.push(change("json-schema", "schema_added", name, `contract type ${name} was added`));
   }
   return changes;
 }
 
 function diffSchema(a: Schema, b: Schema, name: string, pointer: string, out: Change[]): void {
   const where = `${name}#${pointer}`;
-  const push = (rule: Parameters<typeof change>[1], message: string, keyword?: string) => out.push(change("json-schema", rule, where, message, keyword));
+  const push = (rule: Parameters<typeof change>[1], message: string, keyword?: string) =>
+    out.push(change("json-schema", rule, where, message, keyword));
 
   if (canonicalJson(typeOf(a)) !== canonicalJson(typeOf(b)) || a.$ref !== b.$ref) {
     push("type_changed", `type ${describeType(a)} became ${describeType(b)}`);
@@ -70,11 +86,23 @@ function diffSchema(a: Schema, b: Schema, name: string, pointer: string, out: Ch
   }
   for (const [keyword, kind] of Object.entries(CONSTRAINTS)) {
     const verdict = compareConstraint(kind, a[keyword], b[keyword]);
-    if (verdict) push(`constraint_${verdict}`, `${keyword} ${describeValue(a[keyword])} became ${describeValue(b[keyword])}`, keyword);
+    if (verdict)
+      push(
+        `constraint_${verdict}`,
+        `${keyword} ${describeValue(a[keyword])} became ${describeValue(b[keyword])}`,
+        keyword,
+      );
   }
   for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
-    if (ANNOTATIONS.has(key) && canonicalJson(a[key]) !== canonicalJson(b[key])) push("annotation_changed", `${key} changed`, key);
-    else if (!ANNOTATIONS.has(key) && !VERSION_HEADERS.has(key) && !STRUCTURE.has(key) && !Object.hasOwn(CONSTRAINTS, key) && canonicalJson(a[key]) !== canonicalJson(b[key])) {
+    if (ANNOTATIONS.has(key) && canonicalJson(a[key]) !== canonicalJson(b[key]))
+      push("annotation_changed", `${key} changed`, key);
+    else if (
+      !ANNOTATIONS.has(key) &&
+      !VERSION_HEADERS.has(key) &&
+      !STRUCTURE.has(key) &&
+      !Object.hasOwn(CONSTRAINTS, key) &&
+      canonicalJson(a[key]) !== canonicalJson(b[key])
+    ) {
       push("constraint_changed", `keyword ${key} changed (not one this check can order)`, key);
     }
   }
@@ -97,35 +125,76 @@ function diffObject(a: Schema, b: Schema, name: string, pointer: string, out: Ch
     const to = added.find((k) => sameShape(before[key]!, after[k]!));
     if (to !== undefined) {
       added.splice(added.indexOf(to), 1);
-      out.push(change("json-schema", "property_renamed", where(`${pointer}/properties/${key}`), `property "${key}" was renamed to "${to}"`));
+      out.push(
+        change(
+          "json-schema",
+          "property_renamed",
+          where(`${pointer}/properties/${key}`),
+          `property "${key}" was renamed to "${to}"`,
+        ),
+      );
     } else {
-      out.push(change("json-schema", "property_removed", where(`${pointer}/properties/${key}`), `property "${key}" was removed`));
+      out.push(
+        change(
+          "json-schema",
+          "property_removed",
+          where(`${pointer}/properties/${key}`),
+          `property "${key}" was removed`,
+        ),
+      );
     }
   }
   for (const key of added) {
     const rule = requiredAfter.has(key) ? "property_added_required" : "property_added_optional";
-    out.push(change("json-schema", rule, where(`${pointer}/properties/${key}`), `${requiredAfter.has(key) ? "required" : "optional"} property "${key}" was added`));
+    out.push(
+      change(
+        "json-schema",
+        rule,
+        where(`${pointer}/properties/${key}`),
+        `${requiredAfter.has(key) ? "required" : "optional"} property "${key}" was added`,
+      ),
+    );
   }
   for (const key of Object.keys(before)) {
     if (!Object.hasOwn(after, key)) continue;
     const p = `${pointer}/properties/${key}`;
-    if (requiredBefore.has(key) && !requiredAfter.has(key)) out.push(change("json-schema", "required_to_optional", where(p), `property "${key}" is no longer required`));
-    if (!requiredBefore.has(key) && requiredAfter.has(key)) out.push(change("json-schema", "optional_to_required", where(p), `property "${key}" is now required`));
+    if (requiredBefore.has(key) && !requiredAfter.has(key))
+      out.push(change("json-schema", "required_to_optional", where(p), `property "${key}" is no longer required`));
+    if (!requiredBefore.has(key) && requiredAfter.has(key))
+      out.push(change("json-schema", "optional_to_required", where(p), `property "${key}" is now required`));
     diffSchema(before[key]!, after[key]!, name, p, out);
   }
   // A name in `required` with no property schema (SessionEndEvent's event_version is such a key elsewhere).
-  for (const key of requiredAfter) if (!requiredBefore.has(key) && !Object.hasOwn(after, key)) out.push(change("json-schema", "optional_to_required", where(`${pointer}/required`), `"${key}" is now required`));
-  for (const key of requiredBefore) if (!requiredAfter.has(key) && !Object.hasOwn(before, key)) out.push(change("json-schema", "required_to_optional", where(`${pointer}/required`), `"${key}" is no longer required`));
+  for (const key of requiredAfter)
+    if (!requiredBefore.has(key) && !Object.hasOwn(after, key))
+      out.push(change("json-schema", "optional_to_required", where(`${pointer}/required`), `"${key}" is now required`));
+  for (const key of requiredBefore)
+    if (!requiredAfter.has(key) && !Object.hasOwn(before, key))
+      out.push(
+        change("json-schema", "required_to_optional", where(`${pointer}/required`), `"${key}" is no longer required`),
+      );
 
   const openBefore = openness(a.additionalProperties);
   const openAfter = openness(b.additionalProperties);
   if (openBefore !== openAfter) {
     const tighter = rank(openAfter) < rank(openBefore);
     out.push(
-      change("json-schema", tighter ? "additional_properties_tightened" : "additional_properties_loosened", where(`${pointer}/additionalProperties`), `additionalProperties ${openBefore} became ${openAfter}`, "additionalProperties"),
+      change(
+        "json-schema",
+        tighter ? "additional_properties_tightened" : "additional_properties_loosened",
+        where(`${pointer}/additionalProperties`),
+        `additionalProperties ${openBefore} became ${openAfter}`,
+        "additionalProperties",
+      ),
     );
   } else if (openBefore === "schema") {
-    diffSchema(a.additionalProperties as Schema, b.additionalProperties as Schema, name, `${pointer}/additionalProperties`, out);
+    diffSchema(
+      a.additionalProperties as Schema,
+      b.additionalProperties as Schema,
+      name,
+      `${pointer}/additionalProperties`,
+      out,
+    );
   }
 }
 
@@ -134,13 +203,20 @@ function diffDefinitions(a: unknown, b: unknown, name: string, pointer: string, 
   const after = (b ?? {}) as Record<string, Schema>;
   for (const key of Object.keys(before)) {
     if (Object.hasOwn(after, key)) diffSchema(before[key]!, after[key]!, name, `${pointer}/${key}`, out);
-    else out.push(change("json-schema", "schema_removed", `${name}#${pointer}/${key}`, `definition ${key} was removed`));
+    else
+      out.push(change("json-schema", "schema_removed", `${name}#${pointer}/${key}`, `definition ${key} was removed`));
   }
-  for (const key of Object.keys(after)) if (!Object.hasOwn(before, key)) out.push(change("json-schema", "schema_added", `${name}#${pointer}/${key}`, `definition ${key} was added`));
+  for (const key of Object.keys(after))
+    if (!Object.hasOwn(before, key))
+      out.push(change("json-schema", "schema_added", `${name}#${pointer}/${key}`, `definition ${key} was added`));
 }
 
 /** "tightened", "loosened", "changed", or undefined for no change. */
-function compareConstraint(kind: "upper" | "lower" | "set" | "exact", a: unknown, b: unknown): "tightened" | "loosened" | "changed" | undefined {
+function compareConstraint(
+  kind: "upper" | "lower" | "set" | "exact",
+  a: unknown,
+  b: unknown,
+): "tightened" | "loosened" | "changed" | undefined {
   if (canonicalJson(a) === canonicalJson(b)) return undefined;
   if (a === undefined) return "tightened";
   if (b === undefined) return "loosened";
@@ -174,7 +250,11 @@ function sameShape(a: Schema, b: Schema): boolean {
 function withoutAnnotations(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(withoutAnnotations);
   if (typeof schema !== "object" || schema === null) return schema;
-  return Object.fromEntries(Object.entries(schema).filter(([k]) => !ANNOTATIONS.has(k) && !VERSION_HEADERS.has(k)).map(([k, v]) => [k, withoutAnnotations(v)]));
+  return Object.fromEntries(
+    Object.entries(schema)
+      .filter(([k]) => !ANNOTATIONS.has(k) && !VERSION_HEADERS.has(k))
+      .map(([k, v]) => [k, withoutAnnotations(v)]),
+  );
 }
 
 function typeOf(s: Schema): unknown {

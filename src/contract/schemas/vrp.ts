@@ -21,8 +21,7 @@ export const vrpEventSchema = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   schema_version: VRP_SCHEMA_VERSION,
   title: "VrpEvent",
-  description:
-    "VRP behavioral event envelope (contract v0.1-preview). Every event follows this structure.",
+  description: "VRP behavioral event envelope (contract v0.1-preview). Every event follows this structure.",
   type: "object",
   properties: {
     ts_ms: {

@@ -44,7 +44,10 @@ export interface ConditionalPublish {
   readonly deadlineMs: number;
 }
 
-export async function publishIfSubjectAt(c: ConditionalPublish, request: PublishRequest & { expectedLastSubjectSequence: bigint }): Promise<PubAck> {
+export async function publishIfSubjectAt(
+  c: ConditionalPublish,
+  request: PublishRequest & { expectedLastSubjectSequence: bigint },
+): Promise<PubAck> {
   if (c.mode === "subject") {
     try {
       return await publishAcknowledged(c.js, request, c.deadlineMs);
@@ -55,17 +58,29 @@ export async function publishIfSubjectAt(c: ConditionalPublish, request: Publish
   }
   const deadline = Date.now() + c.deadlineMs;
   for (;;) {
-    const [streamLast, subjectLast] = await withTransientRetries(`stream ${c.stream}`, Math.max(1000, deadline - Date.now()), async () => {
-      const info = await c.jsm.streams.info(c.stream);
-      return [BigInt(info.state.last_seq), await lastOfSubject(c.jsm, c.stream, request.subject)] as const;
-    });
+    const [streamLast, subjectLast] = await withTransientRetries(
+      `stream ${c.stream}`,
+      Math.max(1000, deadline - Date.now()),
+      async () => {
+        const info = await c.jsm.streams.info(c.stream);
+        return [BigInt(info.state.last_seq), await lastOfSubject(c.jsm, c.stream, request.subject)] as const;
+      },
+    );
     if (subjectLast !== request.expectedLastSubjectSequence) throw new SubjectMovedError(subjectLast);
     try {
-      return await publishAcknowledged(c.js, { ...request, expectedLastStreamSequence: streamLast }, Math.max(1000, deadline - Date.now()));
+      return await publishAcknowledged(
+        c.js,
+        { ...request, expectedLastStreamSequence: streamLast },
+        Math.max(1000, deadline - Date.now()),
+      );
     } catch (e) {
       if (!(e instanceof JetStreamApiError && e.code === WRONG_LAST_SEQUENCE)) throw e;
       // Something was stored meanwhile (this subject or another): look again.
-      if (Date.now() > deadline) throw new JetStreamUnavailableError(`no quiet moment to append to ${request.subject} within ${c.deadlineMs} ms (the stream is written too often for stream-wide checks; nats-server >= 2.10 checks per subject)`, e);
+      if (Date.now() > deadline)
+        throw new JetStreamUnavailableError(
+          `no quiet moment to append to ${request.subject} within ${c.deadlineMs} ms (the stream is written too often for stream-wide checks; nats-server >= 2.10 checks per subject)`,
+          e,
+        );
     }
   }
 }

@@ -50,7 +50,9 @@ export class JetStreamEngine {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
     const replicas = options.replicas ?? 1;
     if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
-      throw new SessionEventsError(`replicas: must be an integer from 1 to 5 (got ${replicas})`, { code: "INVALID_ARGUMENT" });
+      throw new SessionEventsError(`replicas: must be an integer from 1 to 5 (got ${replicas})`, {
+        code: "INVALID_ARGUMENT",
+      });
     }
     const nc = await connectNats(options);
     try {
@@ -60,14 +62,28 @@ export class JetStreamEngine {
       const logs = {} as Record<Family, JetStreamLog>;
       for (const family of FAMILIES) {
         const names = familyNames(prefix, family);
-        await ensureStream(jsm, { name: names.stream, subjects: names.subjects, replicas, duplicateWindowMs: options.duplicateWindowMs ?? 120_000 });
-        logs[family] = new JetStreamLog(js, jsm, names, { publishDeadlineMs: options.publishDeadlineMs, serialisation });
+        await ensureStream(jsm, {
+          name: names.stream,
+          subjects: names.subjects,
+          replicas,
+          duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
+        });
+        logs[family] = new JetStreamLog(js, jsm, names, {
+          publishDeadlineMs: options.publishDeadlineMs,
+          serialisation,
+        });
         await logs[family].refresh();
       }
       const ids = await openBucket(nc, jsm, bucketName(prefix, "event_ids"), replicas, options.idempotencyTtlMs ?? 0);
       const ownersBucket = bucketName(prefix, "owners");
       const owners = await openBucket(nc, jsm, ownersBucket, replicas, 0);
-      return new JetStreamEngine(nc, logs, new IdempotencyKeys(ids), new KvRegister(owners, js, jsm, ownersBucket, serialisation), serialisation);
+      return new JetStreamEngine(
+        nc,
+        logs,
+        new IdempotencyKeys(ids),
+        new KvRegister(owners, js, jsm, ownersBucket, serialisation),
+        serialisation,
+      );
     } catch (e) {
       await nc.close().catch(() => {});
       throw e;
@@ -81,7 +97,13 @@ export class JetStreamEngine {
   }
 }
 
-async function openBucket(nc: NatsConnection, jsm: JetStreamManager, bucket: string, replicas: number, ttlMs: number): Promise<KV> {
+async function openBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  bucket: string,
+  replicas: number,
+  ttlMs: number,
+): Promise<KV> {
   const kvm = new Kvm(nc);
   const spec = { bucket, replicas, ttlMs };
   if (await checkBucket(jsm, spec)) return kvm.open(bucket);

@@ -8,10 +8,13 @@ export class IncompatibleConfigError extends SessionEventsError {
     readonly resource: string,
     readonly differences: readonly ValidationIssue[],
   ) {
-    super(`${resource} exists with an incompatible configuration: ${differences.map((d) => d.message).join("; ")}. Change it with the nats CLI (or use another --nats-prefix); the collector does not rewrite existing streams.`, {
-      code: "FAILED_PRECONDITION",
-      issues: differences,
-    });
+    super(
+      `${resource} exists with an incompatible configuration: ${differences.map((d) => d.message).join("; ")}. Change it with the nats CLI (or use another --nats-prefix); the collector does not rewrite existing streams.`,
+      {
+        code: "FAILED_PRECONDITION",
+        issues: differences,
+      },
+    );
   }
 }
 
@@ -29,7 +32,10 @@ export class SessionSequenceConflictError extends SessionEventsError {
     readonly actual: bigint | undefined,
     cause?: unknown,
   ) {
-    super(`session ${JSON.stringify(sessionId)}: expected its last record at ${expected}, but it is at ${actual ?? "another position"}; catch up and retry`, { code: "ABORTED", cause });
+    super(
+      `session ${JSON.stringify(sessionId)}: expected its last record at ${expected}, but it is at ${actual ?? "another position"}; catch up and retry`,
+      { code: "ABORTED", cause },
+    );
   }
 }
 

@@ -36,10 +36,12 @@ export function decodeGroup(body: Uint8Array, headers: MsgHdrs | undefined, wher
   for (let i = 0; i < n; i++) {
     if (at + 4 > body.length) throw new Error(`${where}: group of ${n} ends after ${i} records [group_truncated]`);
     const length = view.getUint32(at);
-    if (at + 4 + length > body.length) throw new Error(`${where}: record ${i} of ${n} runs past the message [group_truncated]`);
+    if (at + 4 + length > body.length)
+      throw new Error(`${where}: record ${i} of ${n} runs past the message [group_truncated]`);
     out.push(body.subarray(at + 4, at + 4 + length));
     at += 4 + length;
   }
-  if (at !== body.length || !Number.isInteger(n) || n < 2) throw new Error(`${where}: group header says ${count} records, the body holds other bytes [group_length]`);
+  if (at !== body.length || !Number.isInteger(n) || n < 2)
+    throw new Error(`${where}: group header says ${count} records, the body holds other bytes [group_length]`);
   return out;
 }

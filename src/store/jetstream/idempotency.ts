@@ -33,7 +33,11 @@ export class IdempotencyKeys {
           // Our own earlier attempt landed but its answer was lost: still ours.
           return existing === sessionId ? { created: true } : { created: false, sessionId: existing };
         }
-        if (!isTransient(e) || Date.now() >= deadline) throw new JetStreamUnavailableError(`cannot claim event_id ${JSON.stringify(eventId)}: ${(e as Error).message}`, e);
+        if (!isTransient(e) || Date.now() >= deadline)
+          throw new JetStreamUnavailableError(
+            `cannot claim event_id ${JSON.stringify(eventId)}: ${(e as Error).message}`,
+            e,
+          );
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
       }
     }

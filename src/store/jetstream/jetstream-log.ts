@@ -82,7 +82,9 @@ export class JetStreamLog implements EventLog {
 
   /** Learn where the stream ends now (a replica's view starts there). */
   async refresh(): Promise<bigint> {
-    const info = await withTransientRetries(`stream ${this.names.stream}`, this.publishDeadlineMs, () => this.jsm.streams.info(this.names.stream));
+    const info = await withTransientRetries(`stream ${this.names.stream}`, this.publishDeadlineMs, () =>
+      this.jsm.streams.info(this.names.stream),
+    );
     this.seen(BigInt(info.state.last_seq));
     return BigInt(info.state.last_seq);
   }
@@ -101,18 +103,32 @@ export class JetStreamLog implements EventLog {
    * record is still there: the writers of one session are serialised across
    * replicas (on SessionSequenceConflictError: catch up, decide again, retry).
    */
-  appendToSession(sessionId: string, payloads: readonly Uint8Array[], options: AppendOptions = {}): Promise<AppendResult> {
+  appendToSession(
+    sessionId: string,
+    payloads: readonly Uint8Array[],
+    options: AppendOptions = {},
+  ): Promise<AppendResult> {
     return this.appendTo(this.names.session(sessionId), payloads, options, sessionId);
   }
 
   /** The position of a session's last record (0n if it has none), as the stream says now. */
   lastSessionSequence(sessionId: string): Promise<bigint> {
-    return withTransientRetries(`session ${JSON.stringify(sessionId)}`, this.publishDeadlineMs, () => lastOfSubject(this.jsm, this.names.stream, this.names.session(sessionId)));
+    return withTransientRetries(`session ${JSON.stringify(sessionId)}`, this.publishDeadlineMs, () =>
+      lastOfSubject(this.jsm, this.names.stream, this.names.session(sessionId)),
+    );
   }
 
-  private appendTo(subject: string, payloads: readonly Uint8Array[], options: AppendOptions = {}, sessionId?: string): Promise<AppendResult> {
+  private appendTo(
+    subject: string,
+    payloads: readonly Uint8Array[],
+    options: AppendOptions = {},
+    sessionId?: string,
+  ): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new LogClosedError("the log is closed"));
-    if (payloads.length === 0) return Promise.reject(new SessionEventsError("appendGroup: a group needs at least one record", { code: "INVALID_ARGUMENT" }));
+    if (payloads.length === 0)
+      return Promise.reject(
+        new SessionEventsError("appendGroup: a group needs at least one record", { code: "INVALID_ARGUMENT" }),
+      );
     const { body, headers } = encodeGroup(payloads);
     const request = { subject, body, headers, msgId: options.msgId ?? randomUUID() };
     const expected = options.expectedLastSequence;
@@ -120,10 +136,18 @@ export class JetStreamLog implements EventLog {
       expected === undefined
         ? publishAcknowledged(this.js, request, this.publishDeadlineMs)
         : publishIfSubjectAt(
-            { js: this.js, jsm: this.jsm, stream: this.names.stream, mode: this.serialisation, deadlineMs: this.publishDeadlineMs },
+            {
+              js: this.js,
+              jsm: this.jsm,
+              stream: this.names.stream,
+              mode: this.serialisation,
+              deadlineMs: this.publishDeadlineMs,
+            },
             { ...request, expectedLastSubjectSequence: expected },
           ).catch((e) => {
-            throw e instanceof SubjectMovedError ? new SessionSequenceConflictError(sessionId ?? subject, expected, e.actual, e) : e;
+            throw e instanceof SubjectMovedError
+              ? new SessionSequenceConflictError(sessionId ?? subject, expected, e.actual, e)
+              : e;
           });
     const work = published.then((ack) => {
       this.seen(BigInt(ack.seq));
@@ -219,7 +243,6 @@ export class JetStreamLog implements EventLog {
     }
   }
 
-
   /** Call `listener` with each record appended after the last one this process knows of. */
   subscribe(listener: (record: LogRecord) => void): () => void {
     const abort = new AbortController();
@@ -236,7 +259,10 @@ export class JetStreamLog implements EventLog {
 
   /** A shared log cannot promise a position before an append is acknowledged. */
   get nextSequence(): bigint {
-    throw new SessionEventsError("JetStreamLog has no nextSequence: on a shared log a position is known only from the append's acknowledgement", { code: "UNIMPLEMENTED" });
+    throw new SessionEventsError(
+      "JetStreamLog has no nextSequence: on a shared log a position is known only from the append's acknowledgement",
+      { code: "UNIMPLEMENTED" },
+    );
   }
 
   readonly failure: Error | undefined = undefined;

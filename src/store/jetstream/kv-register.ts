@@ -20,7 +20,9 @@ export interface Versioned {
   readonly revision: bigint;
 }
 
-export type CasResult = { readonly ok: true; readonly revision: bigint } | { readonly ok: false; readonly current: Versioned };
+export type CasResult =
+  | { readonly ok: true; readonly revision: bigint }
+  | { readonly ok: false; readonly current: Versioned };
 
 export class KvRegister {
   constructor(
@@ -50,11 +52,18 @@ export class KvRegister {
       if (expectedRevision === 0n) return { ok: true, revision: BigInt(await this.kv.create(k, value)) };
       const ack = await publishIfSubjectAt(
         { js: this.js, jsm: this.jsm, stream: `KV_${this.bucket}`, mode: this.mode, deadlineMs: this.deadlineMs },
-        { subject: `$KV.${this.bucket}.${k}`, body: value, headers: undefined, msgId: randomUUID(), expectedLastSubjectSequence: expectedRevision },
+        {
+          subject: `$KV.${this.bucket}.${k}`,
+          body: value,
+          headers: undefined,
+          msgId: randomUUID(),
+          expectedLastSubjectSequence: expectedRevision,
+        },
       );
       return { ok: true, revision: BigInt(ack.seq) };
     } catch (e) {
-      if (e instanceof SubjectMovedError || (e instanceof JetStreamApiError && e.code === WRONG_LAST_SEQUENCE)) return { ok: false, current: await this.get(key) };
+      if (e instanceof SubjectMovedError || (e instanceof JetStreamApiError && e.code === WRONG_LAST_SEQUENCE))
+        return { ok: false, current: await this.get(key) };
       throw e;
     }
   }

@@ -16,10 +16,13 @@ export const DEFAULT_PREFIX = "session-events";
 
 export function checkToken(what: string, value: string): string {
   if (!TOKEN.test(value)) {
-    throw new SessionEventsError(`${what}: must be 1 to 64 of A-Z a-z 0-9 _ - (it names NATS subjects, streams and buckets); got ${JSON.stringify(value)}`, {
-      code: "INVALID_ARGUMENT",
-      issues: [{ path: what, rule: "nats_token", message: "1 to 64 of A-Z a-z 0-9 _ -" }],
-    });
+    throw new SessionEventsError(
+      `${what}: must be 1 to 64 of A-Z a-z 0-9 _ - (it names NATS subjects, streams and buckets); got ${JSON.stringify(value)}`,
+      {
+        code: "INVALID_ARGUMENT",
+        issues: [{ path: what, rule: "nats_token", message: "1 to 64 of A-Z a-z 0-9 _ -" }],
+      },
+    );
   }
   return value;
 }

@@ -23,7 +23,12 @@ export interface PublishRequest {
   readonly expectedLastStreamSequence?: bigint;
 }
 
-export async function publishAcknowledged(js: JetStreamClient, request: PublishRequest, deadlineMs: number, attemptTimeoutMs = 5000): Promise<PubAck> {
+export async function publishAcknowledged(
+  js: JetStreamClient,
+  request: PublishRequest,
+  deadlineMs: number,
+  attemptTimeoutMs = 5000,
+): Promise<PubAck> {
   const deadline = Date.now() + deadlineMs;
   for (let attempt = 0; ; attempt++) {
     try {
@@ -32,13 +37,21 @@ export async function publishAcknowledged(js: JetStreamClient, request: PublishR
         headers: request.headers,
         timeout: Math.max(100, Math.min(attemptTimeoutMs, deadline - Date.now())),
         expect: {
-          ...(request.expectedLastSubjectSequence === undefined ? {} : { lastSubjectSequence: Number(request.expectedLastSubjectSequence) }),
-          ...(request.expectedLastStreamSequence === undefined ? {} : { lastSequence: Number(request.expectedLastStreamSequence) }),
+          ...(request.expectedLastSubjectSequence === undefined
+            ? {}
+            : { lastSubjectSequence: Number(request.expectedLastSubjectSequence) }),
+          ...(request.expectedLastStreamSequence === undefined
+            ? {}
+            : { lastSequence: Number(request.expectedLastStreamSequence) }),
         },
       });
     } catch (e) {
       if (!isTransient(e)) throw e;
-      if (Date.now() >= deadline) throw new JetStreamUnavailableError(`JetStream did not acknowledge a publish to ${request.subject} within ${deadlineMs} ms (it may or may not be stored; a retry with the same id stores it once): ${(e as Error).message}`, e);
+      if (Date.now() >= deadline)
+        throw new JetStreamUnavailableError(
+          `JetStream did not acknowledge a publish to ${request.subject} within ${deadlineMs} ms (it may or may not be stored; a retry with the same id stores it once): ${(e as Error).message}`,
+          e,
+        );
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
     }
   }
@@ -60,7 +73,11 @@ export async function withTransientRetries<T>(what: string, deadlineMs: number, 
       return await work();
     } catch (e) {
       if (!isTransient(e)) throw e;
-      if (Date.now() >= deadline) throw new JetStreamUnavailableError(`${what}: no answer from JetStream within ${deadlineMs} ms: ${(e as Error).message}`, e);
+      if (Date.now() >= deadline)
+        throw new JetStreamUnavailableError(
+          `${what}: no answer from JetStream within ${deadlineMs} ms: ${(e as Error).message}`,
+          e,
+        );
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
     }
   }

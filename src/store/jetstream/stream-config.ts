@@ -5,7 +5,14 @@
  * behind an operator's back). Retention limits (max_age, max_bytes) are the
  * operator's choice and are not compared.
  */
-import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from "@nats-io/jetstream";
+import {
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
 import type { ValidationIssue } from "../../errors.js";
 import { IncompatibleConfigError, JetStreamUnavailableError } from "./errors.js";
 import { withTransientRetries } from "./publish.js";
@@ -35,7 +42,11 @@ function required(spec: StreamSpec): [keyof StreamConfig, unknown, string][] {
 export function differences(actual: Partial<StreamConfig>, spec: StreamSpec): ValidationIssue[] {
   return required(spec)
     .filter(([key, want]) => JSON.stringify(actual[key] ?? null) !== JSON.stringify(want))
-    .map(([key, want, what]) => ({ path: `${spec.name}.${key}`, rule: "stream_config", message: `${what} is ${JSON.stringify(actual[key] ?? null)}, needs ${JSON.stringify(want)}` }));
+    .map(([key, want, what]) => ({
+      path: `${spec.name}.${key}`,
+      rule: "stream_config",
+      message: `${what} is ${JSON.stringify(actual[key] ?? null)}, needs ${JSON.stringify(want)}`,
+    }));
 }
 
 /** Create the stream if missing; refuse if it exists with another configuration. */
@@ -67,7 +78,10 @@ export async function ensureStream(jsm: JetStreamManager, spec: StreamSpec): Pro
       if (diff.length > 0) throw new IncompatibleConfigError(`stream ${spec.name}`, diff);
       return;
     }
-    throw new JetStreamUnavailableError(`cannot create stream ${spec.name} with ${spec.replicas} replica(s): ${(e as Error).message}`, e);
+    throw new JetStreamUnavailableError(
+      `cannot create stream ${spec.name} with ${spec.replicas} replica(s): ${(e as Error).message}`,
+      e,
+    );
   }
 }
 
@@ -101,7 +115,11 @@ export function bucketDifferences(actual: Partial<StreamConfig>, spec: BucketSpe
   ];
   return want
     .filter(([key, value]) => JSON.stringify(actual[key] ?? null) !== JSON.stringify(value))
-    .map(([key, value, what]) => ({ path: `${spec.bucket}.${key}`, rule: "bucket_config", message: `${what} is ${JSON.stringify(actual[key] ?? null)}, needs ${JSON.stringify(value)}` }));
+    .map(([key, value, what]) => ({
+      path: `${spec.bucket}.${key}`,
+      rule: "bucket_config",
+      message: `${what} is ${JSON.stringify(actual[key] ?? null)}, needs ${JSON.stringify(value)}`,
+    }));
 }
 
 /** Compare an existing bucket (undefined if it is missing: the caller creates it). */
