@@ -60,10 +60,10 @@ test("SIGKILL mid-stream: every acknowledged session survives the restart", asyn
   );
 });
 
-test("a second SIGTERM while draining stops at once", async () => {
+test("SIGTERM with a live Subscribe stops at once (the stream is ended, not waited for); a second SIGTERM never hangs it", async () => {
   const dataDir = tempDir("second-signal-");
   const { child, port, log, exited } = await startServeProcess(["--data-dir", dataDir, "--shutdown-grace-ms", "60000"]);
-  // An open subscription keeps tryShutdown waiting for the whole grace period.
+  // A live subscription, and a grace period of a minute: shutdown must not wait for the stream.
   const { subscribeVrp, VrpProducer } = await import("../src/client/vrp.js");
   let received = 0;
   const reading = (async () => {
@@ -82,8 +82,12 @@ test("a second SIGTERM while draining stops at once", async () => {
   child.kill("SIGTERM");
   await until(() => log.some((l) => l.includes('"msg":"shutting down"')), "the first SIGTERM started the drain");
   child.kill("SIGTERM");
-  const { code } = await exited;
-  assert.is(code, 0);
+  const ended = await exited;
+  // A second signal that lands once the shutdown is over meets a process already exiting
+  // (Node restores default handlers while it exits): a death by that signal then is no hang.
+  const finishedFirst = log.some((l) => l.includes('"msg":"stopped"'));
+  const clean = ended.code === 0 || (finishedFirst && ended.signal === "SIGTERM");
+  assert.ok(clean, `${JSON.stringify(ended)}\n${log.slice(-5).join("\n")}`);
   assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0} ms`);
   await reading;
 });
