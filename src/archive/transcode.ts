@@ -39,13 +39,24 @@ import { ENTRY_KINDS, LOG_ENTRY_KINDS } from "./codec.js";
 import { EVENT_TYPES, type ArchiveEventType, type LogEntryKind } from "./event.js";
 import type { LineLayout } from "./lines.js";
 import type { RecordFastPath } from "./read.js";
+import {
+  FIELDS_ENTRY,
+  ENTRY_KEY,
+  ENTRY_VALUE,
+  NULL_VALUE,
+  NUMBER_VALUE,
+  STRING_VALUE,
+  BOOL_VALUE,
+  STRUCT_VALUE,
+  LIST_VALUE,
+  LIST_ITEM,
+  WIRE_VARINT,
+  WIRE_LEN,
+} from "../bridge/struct-wire.js";
 
 /** Thrown inside the transcoder: this record takes the reference path. */
 const REFERENCE = Symbol("take the reference path");
 
-const WIRE_VARINT = 0;
-const WIRE_BIT64 = 1;
-const WIRE_LEN = 2;
 const MAX_EXACT = Number.MAX_SAFE_INTEGER;
 const MAX_EXACT_SEQUENCE = BigInt(MAX_EXACT);
 
@@ -536,16 +547,6 @@ function digits(n: number, width: number): void {
   at += width;
 }
 
-const FIELDS_ENTRY = (1 << 3) | WIRE_LEN;
-const ENTRY_KEY = (1 << 3) | WIRE_LEN;
-const ENTRY_VALUE = (2 << 3) | WIRE_LEN;
-const NULL_VALUE = (1 << 3) | WIRE_VARINT;
-const NUMBER_VALUE = (2 << 3) | WIRE_BIT64;
-const STRING_VALUE = (3 << 3) | WIRE_LEN;
-const BOOL_VALUE = (4 << 3) | WIRE_VARINT;
-const STRUCT_VALUE = (5 << 3) | WIRE_LEN;
-const LIST_VALUE = (6 << 3) | WIRE_LEN;
-const LIST_ITEM = (1 << 3) | WIRE_LEN;
 const FORBIDDEN = ["__proto__", "constructor", "prototype"].map((k) => Buffer.from(k));
 const NULL_TEXT = Buffer.from("null");
 const TRUE_TEXT = Buffer.from("true");

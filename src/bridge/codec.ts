@@ -36,6 +36,20 @@ import { isUtf8 } from "node:buffer";
 import { ValidationError, pointerSegment, type ValidationIssue } from "../contract/errors.js";
 import { MAX_FREE_FORM_DEPTH, forbiddenKeyMessage, maxDepthMessage, nonFiniteMessage } from "../contract/shape.js";
 import type { FieldMapping, MessageMapping } from "./mapping.js";
+import {
+  FIELDS_ENTRY,
+  ENTRY_KEY,
+  ENTRY_VALUE,
+  NULL_VALUE,
+  NUMBER_VALUE,
+  STRING_VALUE,
+  BOOL_VALUE,
+  STRUCT_VALUE,
+  LIST_VALUE,
+  LIST_ITEM,
+  WIRE_VARINT,
+  WIRE_LEN,
+} from "./struct-wire.js";
 
 type Message = Record<string, unknown>;
 
@@ -50,9 +64,6 @@ class DecodeIssue extends Error {
   }
 }
 
-const WIRE_VARINT = 0;
-const WIRE_BIT64 = 1;
-const WIRE_LEN = 2;
 const WIRE_END_GROUP = 4;
 
 /** The tag ts-proto's decoder accepts for a field (any other wire type is skipped as unknown). */
@@ -224,21 +235,6 @@ function lengthEnd(reader: BinaryReader): number {
   const length = reader.uint32();
   return reader.pos + length;
 }
-
-// google.protobuf.Struct  { map<string, Value> fields = 1; }   (entry: string key = 1; Value value = 2)
-// google.protobuf.Value   { NullValue null_value = 1; double number_value = 2; string string_value = 3;
-//                           bool bool_value = 4; Struct struct_value = 5; ListValue list_value = 6; }
-// google.protobuf.ListValue { repeated Value values = 1; }
-const FIELDS_ENTRY = (1 << 3) | WIRE_LEN;
-const ENTRY_KEY = (1 << 3) | WIRE_LEN;
-const ENTRY_VALUE = (2 << 3) | WIRE_LEN;
-const NULL_VALUE = (1 << 3) | WIRE_VARINT;
-const NUMBER_VALUE = (2 << 3) | WIRE_BIT64;
-const STRING_VALUE = (3 << 3) | WIRE_LEN;
-const BOOL_VALUE = (4 << 3) | WIRE_VARINT;
-const STRUCT_VALUE = (5 << 3) | WIRE_LEN;
-const LIST_VALUE = (6 << 3) | WIRE_LEN;
-const LIST_ITEM = (1 << 3) | WIRE_LEN;
 
 /**
  * A Struct as its plain object (what ts-proto's Struct.unwrap gives). `depth`
