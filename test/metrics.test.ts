@@ -38,7 +38,8 @@ const key = (name: string, labels: Record<string, string> = {}) =>
     .sort()
     .join(",")}}`;
 
-const server = await startTestServer({ metricsAddress: "127.0.0.1:0" });
+// A checkpoint every 5 records, so that the load makes some.
+const server = await startTestServer({ metricsAddress: "127.0.0.1:0", checkpointRecords: 5 });
 const scrapeUrl = `http://127.0.0.1:${server.metricsPort}/metrics`;
 
 async function scrape(): Promise<Samples> {
@@ -178,6 +179,10 @@ test("counters only grow while a load runs, and end where the load says", async 
   assert.is(value(last, "session_events_log_fsync_seconds_count"), fsyncs);
   assert.ok(value(last, "session_events_log_fsync_seconds_sum") > 0);
   assert.ok(last.has(key("session_events_process_resident_memory_bytes")), "process metrics are there too");
+  // The state store checkpointed under the load, each covering a log position no later than what was appended.
+  assert.ok(value(last, "session_events_checkpoints_total") >= 1, "checkpoints counted");
+  const covered = value(last, "session_events_checkpoint_sequence");
+  assert.ok(covered >= 5 && covered <= appended, `checkpoint covers ${covered} of ${appended}`);
 });
 
 test("a subscriber that stops reading is counted, held back, and behind; once it reads, it catches up", async () => {

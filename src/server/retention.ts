@@ -31,6 +31,8 @@ export interface RetentionDeps {
   readonly safeThrough: () => bigint;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Told after each timed or asked-for pass (undefined: it failed), for metrics. */
+  readonly onPass?: (result: RetentionPassResult | undefined) => void;
 }
 
 export interface RetentionPassResult {
@@ -115,10 +117,17 @@ export function startRetention(policy: RetentionPolicy, deps: RetentionDeps, int
   let stopped = false;
   const run = () => {
     const pass = running.then(() => retentionPass(policy, deps));
-    running = pass.catch((e: unknown) => {
-      deps.logger.error("retention pass failed", { error: (e as Error).message });
-      return undefined;
-    });
+    running = pass.then(
+      (result) => {
+        deps.onPass?.(result);
+        return result;
+      },
+      (e: unknown) => {
+        deps.logger.error("retention pass failed", { error: (e as Error).message });
+        deps.onPass?.(undefined);
+        return undefined;
+      },
+    );
     return pass;
   };
   const tick = () => {

@@ -156,6 +156,7 @@ export async function startServer(
     for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
     hooks.onFatal?.(error);
   });
+  state.onCheckpoint((applied) => metrics?.maintenance.checkpointed(applied));
   const collector = new Collector(log, state, config.maxMessageBytes, { contract, acceptVersions });
   const hub = new VrpHub(log, state, {
     maxRecoveryWindowMs: config.maxRecoveryWindowMs,
@@ -176,7 +177,12 @@ export async function startServer(
   const retention = retentionEnabled(config.retention)
     ? startRetention(
         config.retention,
-        { log, safeThrough: hooks.durablyApplied ?? (() => state.durable), logger },
+        {
+          log,
+          safeThrough: hooks.durablyApplied ?? (() => state.durable),
+          logger,
+          onPass: (result) => metrics?.maintenance.retentionPassed(result),
+        },
         config.retention.intervalMs,
       )
     : undefined;
