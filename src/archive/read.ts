@@ -118,15 +118,21 @@ export async function* readEventBatches(
   const { tally } = pass;
   let bytes = 0;
   let totalBytes: number | undefined;
+  // Bytes read while the source is opened (sniffing its format) are reported once its size is known:
+  // a first report without the total would draw a bar-less line.
+  let opened = false;
+  const report = () => options.onProgress!({ bytes, totalBytes, events: tally.summary.events });
   const onBytes =
     options.onProgress &&
     ((n: number) => {
       bytes += n;
-      options.onProgress!({ bytes, totalBytes, events: tally.summary.events });
+      if (opened) report();
     });
   const source = await openSource(input, options.format ?? "auto", onBytes);
   try {
     totalBytes = source.totalBytes;
+    opened = true;
+    if (options.onProgress && bytes > 0) report();
     yield* eventsOf(source, options, pass, hasFilter(options.filter) ? undefined : fast);
   } finally {
     await source.close();
