@@ -31,6 +31,11 @@ gate "gen/ is fresh" bash scripts/check-gen.sh
 gate "contract check (event_version matches the changes, against proto/baseline.*)" node dist/src/cli/bin.js contract check --against proto/baseline.binpb
 
 echo "== tests (uvu)"
+# Every temporary file of the run lives under one directory, removed at the
+# end, so a test that forgets to clean up cannot fill /tmp run after run.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/session-events-tests-XXXXXX")
+trap 'rm -rf "$run_tmp"' EXIT
+export TMPDIR=$run_tmp
 out=$(mktemp)
 node_modules/.bin/uvu dist/test '\.test\.js$' 2>&1 | tee "$out"
 clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out")
