@@ -115,12 +115,11 @@ test("Subscribe: a stalled subscriber does not hold back the others, and gets ev
         return got;
       }),
     );
-    perSession.forEach((got, s) =>
+    for (const [s, got] of perSession.entries())
       assert.equal(
         got,
         stored.filter((_, i) => i % 3 === s),
-      ),
-    );
+      );
     // The others finished while the stalled one is held back by its own full stream.
     assert.is(await heldBack(), 1, "Subscribe streams waiting for their client to read");
     assert.ok(stalledSeen.length < total);
