@@ -8,7 +8,11 @@
  *    two alternating. Medians of time and frames read per delivered record.
  * 2. 100 subscribers (each following one session) on a collector taking
  *    10,000 VRP events/s from producers; every party its own process. Lag =
- *    send to arrival, p50/p99, with the cursor and with the read baseline.
+ *    send to arrival, p50/p99, for this build (caught-up subscribers share
+ *    one live tail) and, when TAILING_BASELINE_DIST names the dist/ of an
+ *    earlier build (TAILING_BASELINE_LABEL says which), for that build in
+ *    the same run (there: a cursor per subscriber, each reading and decoding
+ *    every record).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -84,7 +88,8 @@ export async function benchTailCost({ sizes = [1_000, 10_000, 100_000], rounds =
 }
 
 export interface LagRow {
-  mode: "cursor" | "read";
+  /** Which collector: this build, or the baseline build's label. */
+  label: string;
   /** The machine's 1-minute load average when the round started (2 cores, shared). */
   load: number;
   sent: number;
@@ -113,8 +118,15 @@ export async function benchSubscriberLag({
   warmupMs = 1500,
 } = {}): Promise<LagRow[]> {
   const rows: LagRow[] = [];
-  for (const mode of ["read", "cursor"] as const) {
-    const server = await startProcess([path.join(here, "tailing-server.js"), mode], (l) =>
+  const builds = [{ label: "this build: one live tail shared by caught-up subscribers", dir: here }];
+  const baseline = process.env.TAILING_BASELINE_DIST;
+  if (baseline)
+    builds.unshift({
+      label: `baseline: ${process.env.TAILING_BASELINE_LABEL ?? baseline}`,
+      dir: path.join(baseline, "scripts/bench"),
+    });
+  for (const { label, dir } of builds) {
+    const server = await startProcess([path.join(dir, "tailing-server.js"), "cursor"], (l) =>
       /^\d+$/.test(l.trim()) ? Number(l) : undefined,
     );
     const target = `127.0.0.1:${server.port}`;
@@ -149,7 +161,7 @@ export async function benchSubscriberLag({
         max: number;
       };
       rows.push({
-        mode,
+        label,
         load,
         sent: produced.sent / produced.seconds,
         rate: produced.acked / produced.seconds,
@@ -181,11 +193,11 @@ export function tailingTables(cost: TailCostRow[], lag: LagRow[]): string {
     "",
     "100 subscribers, each following one of 100 sessions, while producers send 10,000 VRP events/s (8 StreamEvents calls); lag = send to arrival at the subscriber (after 1.5 s of warm-up):",
     "",
-    "| Subscribe reads with | load average | events/s sent (of 10,000 due) | events/s acknowledged | events received by subscribers | lag p50 | lag p99 | lag max |",
+    "| collector | load average | events/s sent (of 10,000 due) | events/s acknowledged | events received by subscribers | lag p50 | lag p99 | lag max |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...lag.map(
       (r) =>
-        `| ${r.mode === "cursor" ? "log cursor" : "read from sequence (baseline)"} | ${r.load.toFixed(1)} | ${fmt(r.sent)} | ${fmt(r.rate)} | ${fmt(r.received)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`,
+        `| ${r.label} | ${r.load.toFixed(1)} | ${fmt(r.sent)} | ${fmt(r.rate)} | ${fmt(r.received)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.max.toFixed(1)} ms |`,
     ),
   ].join("\n");
 }

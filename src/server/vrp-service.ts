@@ -9,13 +9,15 @@
  * WINDOW events wait for the disk or the producer is not reading its answers,
  * so neither a fast producer nor a slow disk grows memory without bound.
  *
- * Subscribe (server streaming): a cursor over the log (store/log-cursor.ts).
- * It reads from the requested position to the end, then waits for the log
- * to grow and reads on from the byte where it stopped: the replay and the
- * live part are one cursor, so there is no gap and no duplicate at the
- * seam, each wake-up costs only the new records, and a slow consumer holds
- * no buffer (writes wait for the consumer; the log is the buffer). A
- * position retention removed answers OUT_OF_RANGE, naming the oldest held.
+ * Subscribe (server streaming): a cursor over the log (store/log-cursor.ts)
+ * reads from the requested position to the end; then the subscriber joins
+ * the shared live tail (live-tail.ts), which reads and decodes each new
+ * record once for every caught-up subscriber. Positions are tracked per
+ * subscriber, so there is no gap and no duplicate at either seam. A slow
+ * consumer leaves the tail when its stream is full and catches up on its own
+ * cursor once it reads again: it holds no buffer (the log is the buffer) and
+ * never holds the others back. A position retention removed answers
+ * OUT_OF_RANGE, naming the oldest held.
  */
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
@@ -38,11 +40,12 @@ import {
 import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
-import type { LogFollower } from "../store/event-log.js";
+import type { LogRecord } from "../store/event-log.js";
 import { vrpEventOf, type Accepted, type Duplicate, type Refused, type VrpHub } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
+import { LiveTail, type TailReader } from "./live-tail.js";
 import { OpenStreams } from "./open-streams.js";
 import { toServiceError } from "./rich-error.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
@@ -94,6 +97,7 @@ export function vrpServiceHandlers(
   streams = new OpenStreams(),
   metrics?: CollectorMetrics,
 ) {
+  const tail = new LiveTail(log);
   return {
     streamEvents(call: ServerDuplexStream<Decoded<StreamEventsRequest>, StreamEventsResponse>): void {
       let closing: string | undefined; // shutting down: judge nothing more, answer what was judged, then UNAVAILABLE
@@ -238,63 +242,81 @@ export function vrpServiceHandlers(
       }
       const { sessionId, eventTypes, afterSequence } = call.request.message;
       const types = new Set(eventTypes);
-      let wake: (() => void) | undefined; // the log grew (or we stop)
+      let next = afterSequence + 1n; // the next position this subscriber is owed
+      let full = false; // the last write filled the stream: wait for the consumer
       let drained: (() => void) | undefined; // the consumer read (or we stop)
+      let leave: ((error?: Error) => void) | undefined; // off the shared tail (full, failed, or stopping)
       let stopped = false;
-      const stopListening = log.subscribe(() => wake?.());
       const stop = () => {
         stopped = true;
-        wake?.();
         drained?.();
+        leave?.();
       };
       call.on("cancelled", stop);
       call.on("close", stop);
-      let records: LogFollower | undefined; // made in follow(): a removed position throws there, answered OUT_OF_RANGE
       const remove = streams.add({
         kind: "Subscribe",
         heldBack: () => drained !== undefined,
-        position: () => (records ? records.position - 1n : afterSequence),
+        position: () => next - 1n,
         close(details) {
           stop();
           call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>);
         },
       });
 
+      /** Send one record if it matches; false when the stream is full. */
+      const send = (record: LogRecord, entry: LogEntry): boolean => {
+        next = record.sequence + 1n;
+        const event = vrpEventOf(entry);
+        if (!event || (sessionId && event.sessionId !== sessionId) || (types.size > 0 && !types.has(event.eventType)))
+          return true;
+        const derived = entry.entry?.$case === "vrpDerived";
+        full = !call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }));
+        return !full;
+      };
+      const reader: TailReader = {
+        get next() {
+          return next;
+        },
+        offer: (record, entry) => {
+          const more = send(record, entry);
+          if (!more) leave?.();
+          return more;
+        },
+        failed: (error) => leave?.(error),
+      };
+      // Wait for the consumer only: log growth must not push more into a full stream.
+      const consumerReads = () =>
+        new Promise<void>((resolve) => {
+          const done = () => {
+            call.off("drain", done);
+            drained = undefined;
+            resolve();
+          };
+          drained = done;
+          call.once("drain", done);
+        });
+
       const follow = async () => {
-        // Replay and live part are one cursor: it resumes at the byte where it
-        // stopped, so each wake-up reads only the records made durable since.
-        const follower = followLog(log, afterSequence + 1n);
-        records = follower;
         while (!stopped) {
-          for await (const record of follower.records()) {
+          // Replay (or catch up after a full stream) on a cursor of its own:
+          // it reads from the position owed to the end as of now.
+          const cursor = followLog(log, next);
+          for await (const record of cursor.records()) {
             if (stopped) return;
-            const entry = LogEntry.decode(record.payload);
-            const event = vrpEventOf(entry);
-            if (
-              !event ||
-              (sessionId && event.sessionId !== sessionId) ||
-              (types.size > 0 && !types.has(event.eventType))
-            )
-              continue;
-            const derived = entry.entry?.$case === "vrpDerived";
-            if (!call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }))) {
-              // Wait for the consumer only: log growth must not push more into a full stream.
-              await new Promise<void>((resolve) => {
-                const done = () => {
-                  call.off("drain", done);
-                  drained = undefined;
-                  resolve();
-                };
-                drained = done;
-                call.once("drain", done);
-              });
-            }
+            if (!send(record, LogEntry.decode(record.payload))) await consumerReads();
           }
-          // Caught up: wait for the log to grow (checked after arming, so no append is missed).
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            if (stopped || log.lastSequence >= follower.position) resolve();
+          if (stopped) return;
+          // Caught up: take new records from the shared tail until the stream
+          // fills, the log fails or we stop (or read on alone if the tail is ahead).
+          const error = await new Promise<Error | undefined>((resolve) => {
+            leave = resolve;
+            if (!tail.attach(reader, cursor)) resolve(undefined);
           });
+          leave = undefined;
+          tail.detach(reader);
+          if (error) throw error;
+          if (full && !stopped) await consumerReads();
         }
       };
       follow()
@@ -310,7 +332,6 @@ export function vrpServiceHandlers(
             } satisfies Partial<ServiceError>);
         })
         .finally(() => {
-          stopListening();
           remove();
           if (!stopped) call.end();
         });

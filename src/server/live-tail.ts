@@ -1,0 +1,106 @@
+/**
+ * LiveTail: one reader of the newest records, shared by every Subscribe that
+ * has caught up with the log. Each new record is read and decoded once and
+ * then offered to each of them; before, every subscriber read and decoded
+ * every record itself, so 100 subscribers paid 100 reads of each record
+ * (BENCHMARKS.md, "Tailing"). A subscriber that is replaying, or whose stream
+ * is full, reads on its own cursor (the log is its buffer, so a slow consumer
+ * never holds the others back) and joins again once it has caught up.
+ */
+import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { EventLog, LogFollower, LogRecord } from "../store/event-log.js";
+import { followLog } from "../store/follow.js";
+
+/** A subscriber as the tail sees it. */
+export interface TailReader {
+  /** The next sequence it wants: records before it are not offered. */
+  readonly next: bigint;
+  /**
+   * Take one record (the reader moves its `next` past it). False when it
+   * cannot take more now: it is then detached, this record taken.
+   */
+  offer(record: LogRecord, entry: LogEntry): boolean;
+  /** The tail stopped on an error of the log: the reader is detached and handles it. */
+  failed(error: Error): void;
+}
+
+export class LiveTail {
+  private readonly readers = new Set<TailReader>();
+  private follower: LogFollower | undefined;
+  /** The sequence of the next record the tail offers. */
+  private next = 0n;
+  private wake: (() => void) | undefined;
+  private stopListening: (() => void) | undefined;
+  /** Records read by the tail: each new record once, however many readers. */
+  readonly stats = { recordsRead: 0 };
+
+  constructor(private readonly log: EventLog) {}
+
+  /** Readers attached now. */
+  get size(): number {
+    return this.readers.size;
+  }
+
+  /**
+   * Join from `reader.next`. False when the tail has already offered records
+   * the reader still wants: it reads on its own up to the end, then tries again.
+   * `cursor`, the reader's own cursor at `reader.next`, becomes the tail's
+   * when the tail is not reading (so joining costs no seek).
+   */
+  attach(reader: TailReader, cursor?: LogFollower): boolean {
+    if (this.follower === undefined)
+      this.start(cursor?.position === reader.next ? cursor : followLog(this.log, reader.next));
+    else if (reader.next < this.next) return false;
+    this.readers.add(reader);
+    return true;
+  }
+
+  detach(reader: TailReader): void {
+    this.readers.delete(reader);
+    if (this.readers.size === 0) this.stop();
+  }
+
+  private start(follower: LogFollower): void {
+    this.follower = follower;
+    this.next = follower.position;
+    this.stopListening = this.log.subscribe(() => this.wake?.());
+    void this.run(follower);
+  }
+
+  private stop(): void {
+    this.follower = undefined;
+    this.stopListening?.();
+    this.stopListening = undefined;
+    this.wake?.();
+  }
+
+  private async run(follower: LogFollower): Promise<void> {
+    try {
+      while (this.follower === follower) {
+        for await (const record of follower.records()) {
+          if (this.follower !== follower) return;
+          this.stats.recordsRead++;
+          const entry = LogEntry.decode(record.payload);
+          // Offered synchronously: no reader joins or leaves in the middle of one record.
+          for (const reader of this.readers) {
+            if (record.sequence >= reader.next && !reader.offer(record, entry)) this.readers.delete(reader);
+          }
+          this.next = record.sequence + 1n;
+          if (this.readers.size === 0) return this.stop();
+        }
+        // Caught up: wait for the log to grow (checked after arming, so no append is missed).
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          if (this.follower !== follower || this.log.lastSequence >= follower.position) resolve();
+        });
+        this.wake = undefined;
+      }
+    } catch (e) {
+      if (this.follower !== follower) return;
+      const readers = [...this.readers];
+      this.readers.clear();
+      this.stop();
+      for (const reader of readers) reader.failed(e as Error);
+    }
+  }
+}
