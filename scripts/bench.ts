@@ -39,7 +39,7 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
   {
     name: "vrp",
     title:
-      "VRP StreamEvents, one bidirectional call, 256 events unacknowledged at most (load generator in its own process; medians of 3 interleaved rounds of 3 s)",
+      "VRP StreamEvents, one bidirectional call, 256 events unacknowledged at most (load generator in its own process; medians of 5 interleaved rounds of 3 s)",
     run: async () => vrpTable(await benchVrp()),
   },
   {

@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmt, median } from "./harness.js";
@@ -62,6 +62,10 @@ export interface CollectorRow {
   bare: { rate: number; p50: number; p99: number };
   collector: { rate: number; p50: number; p99: number; errors: number };
   ratio: number;
+  /** Load average (1 min) of the machine before and after this row's rounds. */
+  load: [number, number];
+  /** Collector p50 − bare p50, per round, median (ms). */
+  p50Gap: number;
 }
 
 /** A collector (`session-events serve`, of this build or the one `bin` names) on a free port, with its data directory. */
@@ -98,6 +102,7 @@ export async function benchCollector({
   try {
     const rows: CollectorRow[] = [];
     for (const concurrency of levels) {
+      const loadBefore = loadavg()[0]!;
       const b: LoadResult[] = [];
       const c: LoadResult[] = [];
       for (let r = 0; r < rounds; r++) {
@@ -115,6 +120,8 @@ export async function benchCollector({
           errors: c.reduce((n, x) => n + x.errors, 0),
         },
         ratio: median(b.map((x, i) => rate(c[i]!) / rate(x))),
+        load: [loadBefore, loadavg()[0]!],
+        p50Gap: median(b.map((x, i) => c[i]!.p50Ms - x.p50Ms)),
       });
     }
     return rows;
@@ -126,11 +133,11 @@ export async function benchCollector({
 
 export function collectorTable(rows: CollectorRow[]): string {
   return [
-    "| calls in flight | bare grpc-js: events/s | p50 | p99 | collector: events/s | p50 | p99 | collector ÷ bare |",
-    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| calls in flight | bare grpc-js: events/s | p50 | p99 | collector: events/s | p50 | p99 | collector ÷ bare | collector p50 − bare p50 | load average (1 min) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
-        `| ${r.concurrency} | ${fmt(r.bare.rate)} | ${r.bare.p50.toFixed(2)} ms | ${r.bare.p99.toFixed(2)} ms | ${fmt(r.collector.rate)} | ${r.collector.p50.toFixed(2)} ms | ${r.collector.p99.toFixed(2)} ms | ${r.ratio.toFixed(2)} |`,
+        `| ${r.concurrency} | ${fmt(r.bare.rate)} | ${r.bare.p50.toFixed(2)} ms | ${r.bare.p99.toFixed(2)} ms | ${fmt(r.collector.rate)} | ${r.collector.p50.toFixed(2)} ms | ${r.collector.p99.toFixed(2)} ms | ${r.ratio.toFixed(2)} | ${r.p50Gap.toFixed(2)} ms | ${r.load[0].toFixed(1)}–${r.load[1].toFixed(1)} |`,
     ),
   ].join("\n");
 }

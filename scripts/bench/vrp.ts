@@ -9,6 +9,7 @@
  */
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startCollectorProcess, startProcess, stopProcess } from "./collector.js";
@@ -41,9 +42,12 @@ export interface VrpBenchResult {
   bare: { rate: number; peakMiB: number };
   collector: { rate: number; peakMiB: number };
   ratio: number;
+  /** Load average (1 min) of the machine before and after the rounds. */
+  load: [number, number];
 }
 
-export async function benchVrp({ rounds = 3, durationMs = 3000, window = 256 } = {}): Promise<VrpBenchResult> {
+export async function benchVrp({ rounds = 5, durationMs = 3000, window = 256 } = {}): Promise<VrpBenchResult> {
+  const loadBefore = loadavg()[0]!;
   const bare = await startProcess([path.join(here, "vrp-bare-server.js")], (l) =>
     /^\d+$/.test(l.trim()) ? Number(l) : undefined,
   );
@@ -61,6 +65,7 @@ export async function benchVrp({ rounds = 3, durationMs = 3000, window = 256 } =
       bare: { rate: median(b), peakMiB: peakRssMiB(bare.child.pid!) },
       collector: { rate: median(c), peakMiB: peakRssMiB(collector.child.pid!) },
       ratio: median(c.map((v, i) => v / b[i]!)),
+      load: [loadBefore, loadavg()[0]!],
     };
   } finally {
     await stopProcess(bare);
@@ -76,5 +81,7 @@ export function vrpTable(r: VrpBenchResult): string {
     `| collector StreamEvents | ${fmt(r.collector.rate)} | ${r.collector.peakMiB.toFixed(0)} MiB |`,
     "",
     `Collector ÷ bare (per round, median): **${r.ratio.toFixed(2)}**`,
+    "",
+    `Load average (1 min) of the machine: ${r.load[0].toFixed(2)} before the run, ${r.load[1].toFixed(2)} after.`,
   ].join("\n");
 }

@@ -635,7 +635,7 @@ function encodeFields(m: Message, fields: readonly FieldMapping[], writer: Binar
         if (value !== undefined) encodeMessage(field.message!, value as object, writer.uint32(tag).fork()).join();
         break;
       case "struct":
-        if (value !== undefined) writer.uint32(tag).bytes(encodeStruct(value as Record<string, unknown>));
+        if (value !== undefined) writer.uint32(tag).bytes(structBytes(value as Record<string, unknown>, false));
         break;
     }
   }
@@ -649,22 +649,47 @@ function encodeFields(m: Message, fields: readonly FieldMapping[], writer: Binar
  * exact size. Same bytes as Struct.encode(Struct.wrap(object)).
  */
 export function encodeStruct(object: Record<string, unknown>): Uint8Array {
+  return structBytes(object, true);
+}
+
+/**
+ * The same bytes, in a scratch buffer reused from call to call, for a caller
+ * that copies them at once (encodeFields, into its writer): a fresh buffer and
+ * DataView for every small Struct were a visible part of a VRP event's cost.
+ */
+function structBytes(object: Record<string, unknown>, fresh: boolean): Uint8Array {
   sizes.length = 0;
   keyLists.length = 0;
   try {
     const length = structSize(object);
-    const out = new Uint8Array(length);
-    const view = new DataView(out.buffer);
+    let out: Uint8Array;
+    let view: DataView;
+    if (fresh || length > MAX_SCRATCH_BYTES) {
+      out = new Uint8Array(length);
+      view = new DataView(out.buffer);
+    } else {
+      if (scratch.length < length) {
+        scratch = new Uint8Array(Math.min(MAX_SCRATCH_BYTES, Math.max(length, scratch.length * 2)));
+        scratchView = new DataView(scratch.buffer);
+      }
+      out = scratch;
+      view = scratchView;
+    }
     cursor = 0;
     keyCursor = 0;
     pos = 0;
     writeStruct(out, view, object);
     if (pos !== length) throw new Error(`Struct encoding wrote ${pos} bytes of ${length}`);
-    return out;
+    return out === scratch ? scratch.subarray(0, length) : out;
   } finally {
     keyLists.length = 0; // hold no keys between calls
   }
 }
+
+/** Larger Structs get a buffer of their own: the scratch buffer is kept for good, so it stays small. */
+const MAX_SCRATCH_BYTES = 64 * 1024;
+let scratch = new Uint8Array(1024);
+let scratchView = new DataView(scratch.buffer);
 
 // Encoding is synchronous: one set of scratch state serves every call.
 const sizes: number[] = [];

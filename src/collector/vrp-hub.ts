@@ -35,6 +35,7 @@ import { vrpDigest as digest } from "../vrp/digest.js";
 import { VrpStateMachine } from "../vrp/machine.js";
 import { PendingVrpState } from "../vrp/pending-state.js";
 import { ProducerHistory, REFUSED } from "./producer-history.js";
+import { vrpDerivedEntry, vrpReceivedEntry } from "./vrp-log-entries.js";
 
 export type Accepted = {
   readonly kind: "accepted";
@@ -177,16 +178,8 @@ export class VrpHub {
     const derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
     // One atomic group: the event, then what it caused, at consecutive sequences from `sequence`.
     const group = [
-      LogEntry.encode({
-        receivedAt,
-        entry: { $case: "vrpReceived", value: { event: event!, producerId, producerSequence } },
-      }).finish(),
-      ...derivedMessages.map((d) =>
-        LogEntry.encode({
-          receivedAt,
-          entry: { $case: "vrpDerived", value: { event: d, causeSequence: sequence } },
-        }).finish(),
-      ),
+      vrpReceivedEntry(receivedAt, event!, producerId, producerSequence),
+      ...derivedMessages.map((d) => vrpDerivedEntry(receivedAt, d, sequence)),
     ];
     const durable = this.log.appendGroup(group).then(() => undefined);
     durable.catch(() => {}); // the stream that sent it reports the failure

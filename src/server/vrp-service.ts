@@ -104,10 +104,16 @@ export function vrpServiceHandlers(
       let paused = false;
       let index = 0n;
       let accepted = 0n;
-      let waiting = 0; // requests whose answer has not left yet (any kind: all hold memory)
       let clientDone = false;
       let failed = false;
-      let answers: Promise<void> = Promise.resolve(); // answers leave in arrival order
+      /**
+       * Answers not sent yet, in arrival order (any kind: all hold memory).
+       * Each leaves once it is ready (what it waits for is durable) and all
+       * before it have left: one callback per event, not a chain of promises.
+       */
+      const queue = new AnswerQueue();
+      let blocked = false; // the transport pushed back: the next answer waits for 'drain'
+      let sending = false;
 
       // Handshake: a producer that names itself learns where its numbering stands.
       const producerId = call.metadata.get(PRODUCER_ID_KEY)[0];
@@ -117,23 +123,63 @@ export function vrpServiceHandlers(
         call.sendMetadata(metadata);
       }
 
-      const send = async (response: StreamEventsResponse): Promise<void> => {
-        if (failed || call.cancelled) return;
-        if (!call.write(response)) await new Promise((r) => call.once("drain", r));
-      };
       const flowControl = () => {
-        paused = closing !== undefined || waiting >= WINDOW;
+        const pause = closing !== undefined || queue.length >= WINDOW;
+        if (pause === paused) return;
+        paused = pause;
         if (paused) call.pause();
         else call.resume();
       };
       const finishIfDone = () => {
-        if (waiting > 0 || failed) return;
+        if (queue.length > 0 || failed) return;
         if (closing !== undefined) {
           failed = true; // nothing more goes out
-          void answers.then(() =>
-            call.emit("error", { code: status.UNAVAILABLE, details: closing } satisfies Partial<ServiceError>),
+          const details = closing;
+          void Promise.resolve().then(() =>
+            call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>),
           );
-        } else if (clientDone) void answers.then(() => call.end());
+        } else if (clientDone) void Promise.resolve().then(() => call.end());
+      };
+      const fail = (e: unknown) => {
+        if (failed) return;
+        failed = true;
+        logger.error("event log append failed", { error: String(e) });
+        call.emit("error", {
+          code: status.UNAVAILABLE,
+          details: `the event could not be stored: ${(e as Error)?.message}`,
+        } satisfies Partial<ServiceError>);
+      };
+      const onDrain = () => {
+        blocked = false;
+        sendReady();
+      };
+      /** Send the answers at the head of the queue that are ready, in order, until the transport pushes back. */
+      const sendReady = () => {
+        if (sending) return; // a write's side effects must not re-enter
+        sending = true;
+        try {
+          while (!blocked) {
+            const next = queue.head();
+            if (next === undefined || next.state === "waiting") break;
+            queue.shift();
+            if (next.state === "failed") {
+              fail(next.error);
+              continue;
+            }
+            const responses = next.responses(); // counts it as stored, whether or not the stream is still there
+            if (failed || call.cancelled) continue;
+            for (const response of responses) {
+              if (!call.write(response) && !blocked) {
+                blocked = true; // the rest of this answer is buffered; the next one waits
+                call.once("drain", onDrain);
+              }
+            }
+          }
+        } finally {
+          sending = false;
+        }
+        flowControl();
+        finishIfDone();
       };
       const remove = streams.add({
         kind: "StreamEvents",
@@ -144,26 +190,22 @@ export function vrpServiceHandlers(
           finishIfDone();
         },
       });
-      /** Queue the answer to one request; reading pauses while too many wait. */
-      const answer = (work: () => Promise<void>) => {
-        waiting++;
+      /** Queue the answer to one request, ready at once or once `durable` resolves. */
+      const answer = (durable: Promise<void> | undefined, responses: () => StreamEventsResponse[]) => {
+        const pending = queue.push(durable === undefined ? "ready" : "waiting", responses);
+        if (durable === undefined) return sendReady();
         flowControl();
-        answers = answers
-          .then(work)
-          .catch((e: unknown) => {
-            if (failed) return;
-            failed = true;
-            logger.error("event log append failed", { error: String(e) });
-            call.emit("error", {
-              code: status.UNAVAILABLE,
-              details: `the event could not be stored: ${(e as Error).message}`,
-            } satisfies Partial<ServiceError>);
-          })
-          .finally(() => {
-            waiting--;
-            flowControl();
-            finishIfDone();
-          });
+        durable.then(
+          () => {
+            pending.state = "ready";
+            sendReady();
+          },
+          (e: unknown) => {
+            pending.state = "failed";
+            pending.error = e;
+            sendReady();
+          },
+        );
       };
 
       call.on("data", (decoded: Decoded<StreamEventsRequest>) => {
@@ -191,34 +233,30 @@ export function vrpServiceHandlers(
           case "refused": {
             const { reason, code, issues } = outcome;
             const rejection = { index: position, reason, code, fieldViolations: [...issues] };
-            answer(() => send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: rejection } })));
+            answer(undefined, () => [
+              StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: rejection } }),
+            ]);
             return;
           }
           case "duplicate": {
             // Stored already (or being stored): acknowledge it where it is, once it is durable.
             const { durable, sequence } = outcome;
-            answer(async () => {
-              await durable;
-              await send(ack(accepted, sequence, request.producerSequence));
-            });
+            answer(durable, () => [ack(accepted, sequence, request.producerSequence)]);
             return;
           }
           case "accepted": {
             const { durable, derivedMessages, sequence } = outcome;
-            answer(async () => {
-              await durable;
+            answer(durable, () => {
               accepted++;
               metrics?.eventStored("vrp", request.event!.eventType);
               for (const value of derivedMessages) metrics?.eventStored("vrp", value.eventType, "derived");
-              for (const value of derivedMessages) {
-                await send(
-                  StreamEventsResponse.fromPartial({
-                    kind:
-                      value.eventType === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value },
-                  }),
-                );
-              }
-              await send(ack(accepted, sequence, request.producerSequence));
+              const responses = derivedMessages.map((value) =>
+                StreamEventsResponse.fromPartial({
+                  kind: value.eventType === "AUDIT_EVENT" ? { $case: "audit", value } : { $case: "stateChange", value },
+                }),
+              );
+              responses.push(ack(accepted, sequence, request.producerSequence));
+              return responses;
             });
           }
         }
@@ -343,4 +381,43 @@ function ack(acceptedCount: bigint, sequence: bigint, producerSequence: bigint):
   return StreamEventsResponse.fromPartial({
     kind: { $case: "ack", value: { acceptedCount, sequence, producerSequence } },
   });
+}
+
+/** One request's answer: sent once ready (what it waits for is durable) and every answer before it has left. */
+interface PendingAnswer {
+  state: "waiting" | "ready" | "failed";
+  error?: unknown;
+  /** The responses, made when it leaves (an Ack carries the count accepted so far). */
+  readonly responses: () => StreamEventsResponse[];
+}
+
+/** A FIFO of pending answers (at most WINDOW and a few more): a ring, so taking the head costs no copy. */
+class AnswerQueue {
+  private items: (PendingAnswer | undefined)[] = new Array(WINDOW * 2);
+  private first = 0;
+  length = 0;
+
+  push(state: PendingAnswer["state"], responses: PendingAnswer["responses"]): PendingAnswer {
+    if (this.length === this.items.length) {
+      // Grow: answers pile up only as far as flow control lets them, but a burst may overshoot it.
+      const grown: (PendingAnswer | undefined)[] = new Array(this.items.length * 2);
+      for (let i = 0; i < this.length; i++) grown[i] = this.items[(this.first + i) % this.items.length];
+      this.items = grown;
+      this.first = 0;
+    }
+    const pending: PendingAnswer = { state, responses };
+    this.items[(this.first + this.length) % this.items.length] = pending;
+    this.length++;
+    return pending;
+  }
+
+  head(): PendingAnswer | undefined {
+    return this.length > 0 ? this.items[this.first] : undefined;
+  }
+
+  shift(): void {
+    this.items[this.first] = undefined;
+    this.first = (this.first + 1) % this.items.length;
+    this.length--;
+  }
 }

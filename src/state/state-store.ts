@@ -28,6 +28,15 @@ export const TABLES = [
 ] as const;
 export type Table = (typeof TABLES)[number];
 
+/**
+ * Tables read for every VRP event (the machine reads its session's state
+ * and the transport owners to decide, and again to apply): LMDB's own cache
+ * keeps their decoded entries (kept current by every write), so a read of
+ * an entry the overlay no longer holds is not an LMDB read and a decode
+ * each time. Callers never change what a read returns.
+ */
+const CACHED_TABLES: ReadonlySet<Table> = new Set<Table>(["vrpSessions", "owners", "producerLast"]);
+
 /** Bumped whenever what the tables hold changes: an older or newer store is rebuilt. */
 export const STATE_FORMAT = 1;
 
@@ -46,10 +55,9 @@ export class StateStore {
   readonly stats = { checkpoints: 0 };
 
   private constructor(private readonly root: RootDatabase) {
-    this.dbs = Object.fromEntries(TABLES.map((t) => [t, root.openDB({ name: t })])) as Record<
-      Table,
-      Database<unknown, Key>
-    >;
+    this.dbs = Object.fromEntries(
+      TABLES.map((t) => [t, root.openDB({ name: t, cache: CACHED_TABLES.has(t) })]),
+    ) as Record<Table, Database<unknown, Key>>;
     for (const t of TABLES) this.overlay.set(t, new Map());
     const applied = this.dbs.meta.get("applied");
     this.appliedSequence = this.committedSequence = typeof applied === "number" ? BigInt(applied) : 0n;
