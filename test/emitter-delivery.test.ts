@@ -357,8 +357,7 @@ test("placeholders are answered within their window, then forgotten", async () =
     await new Promise((r) => setTimeout(r, 400)); // time itself is what is tested: the 300 ms window passes
     assert.is(await up.resolveSessionId(placeholder), placeholder);
     await up.close();
-    const state = JSON.parse(readFileSync(path.join(spoolDir, "state.json"), "utf8")) as { resolved: object };
-    assert.equal(state.resolved, {}, "pruned from state.json");
+    assert.is(readFileSync(path.join(spoolDir, "placeholders.jsonl"), "utf8"), "", "pruned from the journal too");
   } finally {
     await up.close();
     await server.shutdown(1000);

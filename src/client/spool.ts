@@ -28,6 +28,7 @@ import { LogCorruptionError, SegmentLog, listSegments, type DamageReport } from 
 import { HEADER_BYTES } from "../store/frame.js";
 import { repairLog } from "../store/repair.js";
 import { logDirName, readState, writeState, type SpoolState } from "./spool-state.js";
+import { PlaceholderJournal, type Learnt } from "./spool-placeholders.js";
 
 export type SpooledEvent =
   | { readonly kind: "start"; readonly event: SessionStartEventJson }
@@ -76,6 +77,9 @@ const EVENT_NAME = /"(event_id|session_id)":"([^"\\]{1,100})"/g;
 /** Records the sender's reads bring in at once (about 500 bytes each). */
 const READ_AHEAD = 256;
 
+/** The placeholders' journal, beside state.json (spool-placeholders.ts). */
+const PLACEHOLDERS_FILE = "placeholders.jsonl";
+
 export class Spool {
   private state: SpoolState;
   private readonly resolved: Map<string, readonly [string, number]>;
@@ -94,13 +98,18 @@ export class Spool {
   /** How many times state.json was written (it is written in batches, not per event). */
   stateWrites = 0;
 
+  /** Placeholders learnt since the last save: appended to the journal by the next one. */
+  private unsaved: Learnt[] = [];
+
   private constructor(
     private readonly options: SpoolOptions,
     private log: SegmentLog,
     state: SpoolState,
+    private readonly journal: PlaceholderJournal,
+    resolved: Map<string, readonly [string, number]>,
   ) {
     this.state = state;
-    this.resolved = new Map(state.resolved);
+    this.resolved = resolved;
   }
 
   static async open(options: SpoolOptions): Promise<Spool> {
@@ -117,9 +126,23 @@ export class Spool {
       );
     }
     const state = read.state;
+    const placeholders = await PlaceholderJournal.load(path.join(options.dir, PLACEHOLDERS_FILE));
+    if (placeholders.unreadable > 0) {
+      options.onError(
+        new SpoolError(
+          `spool ${options.dir}: ${placeholders.unreadable} unreadable lines in ${PLACEHOLDERS_FILE}: ` +
+            "the session ids of their placeholders are lost (an end sent with one of them is refused NOT_FOUND, see rejected.jsonl)",
+          "DATA_LOSS",
+        ),
+      );
+    }
+    // An older state.json carried the placeholders itself: they move to the journal with the next save.
+    const resolved = new Map(state.resolved);
+    for (const [placeholder, id, at] of placeholders.entries) resolved.set(placeholder, [id, at]);
     const logDir = path.join(options.dir, logDirName(state.generation));
     const { log, cut } = await openLog(logDir, options, (e) => spool?.failed(e));
-    const spool: Spool = new Spool(options, log, state);
+    const spool: Spool = new Spool(options, log, state, placeholders.journal, resolved);
+    if (state.resolved.size > 0) spool.unsaved = [...resolved].map(([p, [id, at]]) => [p, id, at] as const);
     try {
       for (const { report, ids } of cut) {
         // The record cut is the one after the log's new end.
@@ -275,7 +298,7 @@ export class Spool {
   /** Delivery got through `sequence` (the records before it were delivered or set aside). Saved in a batch. */
   advance(sequence: bigint, learnt: Iterable<readonly [string, string]> = []): void {
     const now = (this.options.now ?? Date.now)();
-    for (const [placeholder, id] of learnt) this.resolved.set(placeholder, [id, now]);
+    for (const [placeholder, id] of learnt) this.remember(placeholder, id, now);
     if (sequence > this.state.delivered) this.state = { ...this.state, delivered: sequence };
     this.scheduleSave();
   }
@@ -289,8 +312,13 @@ export class Spool {
 
   /** Learn a placeholder's id outside the spool's order (a start delivered late, say). */
   learn(placeholder: string, id: string): void {
-    this.resolved.set(placeholder, [id, (this.options.now ?? Date.now)()]);
+    this.remember(placeholder, id, (this.options.now ?? Date.now)());
     this.scheduleSave();
+  }
+
+  private remember(placeholder: string, id: string, at: number): void {
+    this.resolved.set(placeholder, [id, at]);
+    this.unsaved.push([placeholder, id, at]);
   }
 
   /** An event the collector refuses for good: kept in rejected.jsonl, never silently dropped. */
@@ -303,19 +331,25 @@ export class Spool {
     await appendFile(this.rejectedFile, `${JSON.stringify(line)}\n`);
   }
 
-  /** Write the progress now (flush, close). */
-  async save(): Promise<void> {
+  /** Write the progress now (flush, close); `compact`: rewrite the journal without its stale lines (close). */
+  async save({ compact = false } = {}): Promise<void> {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     const run = this.saving.then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
       this.prune();
-      const state: SpoolState = { ...this.state, spooled: this.log.lastSequence, resolved: this.resolved };
+      const state: SpoolState = { ...this.state, spooled: this.log.lastSequence, resolved: new Map() };
+      const learnt = this.unsaved;
+      this.unsaved = [];
       try {
+        // The ids first: the state that counts their starts as delivered must never be on disk without them.
+        if (compact && this.journal.stale(this.resolved.size) > 0) await this.journal.rewrite(this.resolved);
+        else await this.journal.save(learnt, this.resolved);
         await writeState(this.stateFile, state);
         this.stateWrites++;
       } catch (e) {
+        this.unsaved = [...learnt, ...this.unsaved];
         this.dirty = true; // try again with the next batch
         this.options.onError(
           new SpoolError(
@@ -363,7 +397,7 @@ export class Spool {
     if (this.closed) return;
     while (this.rotating) await this.rotating;
     this.dirty = true;
-    await this.save().catch(() => {}); // and removes the segments it says are delivered
+    await this.save({ compact: true }).catch(() => {}); // and removes the segments it says are delivered
     this.closed = true;
     await this.log.close();
   }
