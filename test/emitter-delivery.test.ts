@@ -296,6 +296,52 @@ test("a backlog drains in the background: the host's calls go on, state is writt
   }
 });
 
+test("the host's calls come first: while one is in flight the drain sends one event at a time, on its own connection, and never stops", async () => {
+  const spoolDir = tempDir("delivery-priority-");
+  const errors: Error[] = [];
+  const down = emitterFor(`127.0.0.1:${await freePort()}`, errors, {
+    spoolDir,
+    breaker: { failureThreshold: 1, openMs: 60_000 },
+  });
+  for (let i = 0; i < 60; i++) await down.emitSessionStart({ shellType: "BacklogShell" });
+  await down.close();
+  let n = 0;
+  // Every answer takes 5 ms, so that calls overlap and the collector sees how many are in flight.
+  const collector = await startScriptedCollector(() => ({ sessionId: `sess_${n++}`, delayMs: 5 }));
+  const upErrors: Error[] = [];
+  const up = emitterFor(collector.target, upErrors, { spoolDir });
+  try {
+    await waitFor("the drain to start", () => collector.calls.length > 0);
+    for (let i = 0; i < 20; i++) assert.match((await up.emitSessionStart({ shellType: "HostShell" }))!, /^sess_/);
+    await drainAll(up);
+    const calls = collector.calls.map((c) => ({
+      ...c,
+      host: (c.request as { event?: { shellType?: string } }).event?.shellType === "HostShell",
+    }));
+    const host = calls.filter((c) => c.host);
+    const drain = calls.filter((c) => !c.host);
+    assert.is(host.length, 20);
+    assert.ok(drain.length >= 60, `the whole backlog was sent (${drain.length} calls)`);
+    assert.is(new Set(host.map((c) => c.peer)).size, 1);
+    assert.not.ok(
+      drain.some((c) => c.peer === host[0]!.peer),
+      "the drain's calls come on a connection of their own",
+    );
+    // From the end of the first host call (which may meet a full batch already in flight) to the last one's end.
+    const from = host[0]!.answeredAt!;
+    const until = host.at(-1)!.answeredAt!;
+    const during = drain.filter((c) => c.at >= from && c.at < until);
+    const inFlightAt = (t: number) => drain.filter((c) => c.at <= t && t < (c.answeredAt ?? Infinity)).length;
+    const most = Math.max(0, ...during.map((c) => inFlightAt(c.at)));
+    assert.ok(most <= 1, `at most one of the drain's calls in flight beside the host's: ${most}`);
+    assert.ok(during.length >= 3, `the drain went on while the host was busy: ${during.length} calls`);
+    assert.equal(upErrors, []);
+  } finally {
+    await up.close();
+    await collector.shutdown();
+  }
+});
+
 test("placeholders are answered within their window, then forgotten", async () => {
   const port = await freePort();
   const spoolDir = tempDir("delivery-window-");
@@ -311,8 +357,7 @@ test("placeholders are answered within their window, then forgotten", async () =
     await new Promise((r) => setTimeout(r, 400)); // time itself is what is tested: the 300 ms window passes
     assert.is(await up.resolveSessionId(placeholder), placeholder);
     await up.close();
-    const state = JSON.parse(readFileSync(path.join(spoolDir, "state.json"), "utf8")) as { resolved: object };
-    assert.equal(state.resolved, {}, "pruned from state.json");
+    assert.is(readFileSync(path.join(spoolDir, "placeholders.jsonl"), "utf8"), "", "pruned from the journal too");
   } finally {
     await up.close();
     await server.shutdown(1000);

@@ -237,6 +237,26 @@ test("only GET /metrics answers", async () => {
   await response.text();
 });
 
+test("retention's first pass, which starts with the server, is counted like the later ones", async () => {
+  const own = await startTestServer({
+    metricsAddress: "127.0.0.1:0",
+    // A limit the log is far below: each pass is "done" having removed nothing. The next timed pass is an hour away.
+    retention: { maxAgeMs: undefined, maxBytes: 2 ** 30, archiveDir: undefined, intervalMs: 3_600_000 },
+  });
+  try {
+    await own.retention!.runNow(); // runs after the first pass: both are over
+    const response = await fetch(`http://127.0.0.1:${own.metricsPort}/metrics`);
+    const samples = parse(await response.text());
+    assert.is(
+      value(samples, "session_events_retention_passes_total", { outcome: "done" }),
+      2,
+      "the first pass and runNow's",
+    );
+  } finally {
+    await own.shutdown(1000);
+  }
+});
+
 test.after(() => server.shutdown(1000));
 
 test.run();

@@ -11,7 +11,7 @@
  *
  * EMITTER_BENCH_BACKLOG, EMITTER_BENCH_DELIVERED, EMITTER_BENCH_ROUNDS change the sizes.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -29,6 +29,8 @@ export interface EmitterRound {
   readonly draining: { p50: number; p99: number };
   /** Events still waiting when the measured calls ended (> 0: they were all made during the drain). */
   readonly backlogLeft: number;
+  /** Events/s the background sender delivered while the host's calls ran, and after them (the host idle). */
+  readonly drainRate: { busy: number; idle: number };
 }
 
 export interface EmitterBench {
@@ -38,6 +40,7 @@ export interface EmitterBench {
     peakBytes: number;
     afterBytes: number;
     afterStateBytes: number;
+    afterPlaceholderBytes: number;
     spoolSeconds: number;
     drainSeconds: number;
   };
@@ -113,12 +116,17 @@ export async function benchEmitter(): Promise<EmitterBench> {
       const spoolDir = mkdtempSync(path.join(tmpdir(), "bench-emitter-backlog-"));
       await spoolBacklog(spoolDir, BACKLOG);
       const draining = new SessionEventEmitter({ target, componentName: "bench", spoolDir, maxSpoolBytes: 2 ** 40 });
+      const t0 = performance.now();
       const measured = await timeCalls(draining);
+      const busySeconds = (performance.now() - t0) / 1000;
       const backlogLeft = draining.stats().spooledEvents;
+      const t1 = performance.now();
       await drainAll(draining);
+      const idleSeconds = (performance.now() - t1) / 1000;
       await draining.close();
       rmSync(spoolDir, { recursive: true, force: true });
-      rounds.push({ baseline, draining: measured, backlogLeft });
+      const drainRate = { busy: (BACKLOG - backlogLeft) / busySeconds, idle: backlogLeft / idleSeconds };
+      rounds.push({ baseline, draining: measured, backlogLeft, drainRate });
     }
 
     const spoolDir = mkdtempSync(path.join(tmpdir(), "bench-emitter-disk-"));
@@ -139,8 +147,19 @@ export async function benchEmitter(): Promise<EmitterBench> {
     await up.close(); // the last state, and the reclaimed generation, on disk
     const afterBytes = dirBytes(spoolDir);
     const afterStateBytes = statSync(path.join(spoolDir, "state.json")).size;
+    const journal = path.join(spoolDir, "placeholders.jsonl");
+    const afterPlaceholderBytes = existsSync(journal) ? statSync(journal).size : 0;
     rmSync(spoolDir, { recursive: true, force: true });
-    return { rounds, disk: { events: DELIVERED, peakBytes, afterBytes, afterStateBytes, spoolSeconds, drainSeconds } };
+    const disk = {
+      events: DELIVERED,
+      peakBytes,
+      afterBytes,
+      afterStateBytes,
+      afterPlaceholderBytes,
+      spoolSeconds,
+      drainSeconds,
+    };
+    return { rounds, disk };
   } finally {
     await stopProcess(collector);
   }
@@ -156,14 +175,17 @@ export function emitterTables(b: EmitterBench): string {
     `| while a ${fmt(BACKLOG)}-event backlog drains | ${ms(median(b.rounds.map((r) => r.draining.p50)))} | ${ms(median(b.rounds.map((r) => r.draining.p99)))} |`,
     "",
     `p99 while draining ÷ baseline p99, median of ${b.rounds.length} rounds: **${ratio.toFixed(2)}×** (goal ≤ 2×). ` +
-      `Events still waiting when each round's calls ended: ${b.rounds.map((r) => fmt(r.backlogLeft)).join(", ")} (all calls were made during the drain when > 0).`,
+      `Events still waiting when each round's calls ended: ${b.rounds.map((r) => fmt(r.backlogLeft)).join(", ")} (all calls were made during the drain when > 0). ` +
+      `Drain rate (default senderConcurrency), median: ${fmt(Math.round(median(b.rounds.map((r) => r.drainRate.busy))))} events/s while the host's calls ran, ` +
+      `${fmt(Math.round(median(b.rounds.map((r) => r.drainRate.idle))))} events/s after them.`,
     "",
     `| spool disk use, ${fmt(b.disk.events)} events | bytes |`,
     "|---|---:|",
     `| at the peak (all spooled, collector down; took ${b.disk.spoolSeconds.toFixed(1)} s) | ${fmt(b.disk.peakBytes)} |`,
-    `| after all were delivered (${b.disk.drainSeconds.toFixed(1)} s) and the emitter closed: all files | ${fmt(b.disk.afterBytes)} |`,
-    `| of which the log (a fresh generation) | ${fmt(b.disk.afterBytes - b.disk.afterStateBytes)} |`,
-    `| of which state.json: the placeholders still in their window (every start was spooled, so every one has one) | ${fmt(b.disk.afterStateBytes)} |`,
+    `| after all were delivered (${b.disk.drainSeconds.toFixed(1)} s, ${fmt(Math.round(b.disk.events / b.disk.drainSeconds))} events/s at senderConcurrency 64) and the emitter closed: all files | ${fmt(b.disk.afterBytes)} |`,
+    `| of which the log (a fresh generation) | ${fmt(b.disk.afterBytes - b.disk.afterStateBytes - b.disk.afterPlaceholderBytes)} |`,
+    `| of which state.json | ${fmt(b.disk.afterStateBytes)} |`,
+    `| of which placeholders.jsonl: the placeholders still in their window (every start was spooled, so every one has one) | ${fmt(b.disk.afterPlaceholderBytes)} |`,
   ];
   return rows.join("\n");
 }

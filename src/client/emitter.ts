@@ -121,7 +121,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * ```
  */
 export class SessionEventEmitter {
+  /** The host's calls. */
   private readonly client: SessionServiceClient;
+  /** The background sender's calls: a connection of their own, so a host call never waits behind the drain's frames. */
+  private senderClient: SessionServiceClient | undefined;
+  /** Host calls on their way to the collector now: the sender keeps its batches small meanwhile. */
+  private hostSends = 0;
   private readonly breaker: CircuitBreaker;
   private readonly retry: RetryPolicy;
   private readonly deadlineMs: number;
@@ -145,11 +150,7 @@ export class SessionEventEmitter {
   private closed = false;
 
   constructor(private readonly options: EmitterOptions) {
-    this.client = new SessionServiceClient(channelTarget(options.target), channelCredentials(options.tls), {
-      // Reconnect soon after the collector comes back (grpc-js waits 1 s, then up to 120 s).
-      "grpc.initial_reconnect_backoff_ms": 200,
-      "grpc.max_reconnect_backoff_ms": 5000,
-    });
+    this.client = this.newClient({});
     this.breaker = new CircuitBreaker({ ...DEFAULT_BREAKER, ...options.breaker });
     this.retry = retryPolicy(options.retry);
     this.deadlineMs = options.deadlineMs ?? 3000;
@@ -252,6 +253,7 @@ export class SessionEventEmitter {
       clearTimeout(timer);
     }
     this.client.close(); // calls still in flight fail; their events stay spooled
+    this.senderClient?.close();
     try {
       await this.sender?.stop();
       await spool?.reclaim(); // all delivered: leave a fresh, empty generation behind
@@ -276,7 +278,7 @@ export class SessionEventEmitter {
     // The collector is known to be unreachable: straight to the spool.
     if (spool && (this.breaker.state === "open" || this.sender?.outage !== undefined))
       return this.keep(spool, event, undefined);
-    const sent = this.send(event);
+    const sent = this.hostSend(event);
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<"waited">((r) => (timer = setTimeout(() => r("waited"), this.ackWaitMs)));
     try {
@@ -384,23 +386,37 @@ export class SessionEventEmitter {
     }
   }
 
+  /** A host's call straight to the collector (one attempt); the sender makes way while it is in flight. */
+  private hostSend(event: SpooledEvent): Promise<string | undefined> {
+    this.hostSends++;
+    const sent = this.send(event);
+    const done = () => void this.hostSends--;
+    sent.then(done, done);
+    return sent;
+  }
+
   /** One attempt, through the breaker. Resolves with the session id. */
-  private send(event: SpooledEvent): Promise<string | undefined> {
-    return this.breaker.run(() => this.attempt(event, this.deadlineMs), isOutage);
+  private send(event: SpooledEvent, client = this.client): Promise<string | undefined> {
+    return this.breaker.run(() => this.attempt(event, this.deadlineMs, client), isOutage);
   }
 
-  private attempt(event: SpooledEvent, deadlineMs: number): Promise<string> {
+  private attempt(event: SpooledEvent, deadlineMs: number, client = this.client): Promise<string> {
     return event.kind === "start"
-      ? this.call("emitSessionStart", { event: bridges.SessionStartEvent.fromJson(event.event) }, deadlineMs)
-      : this.call("emitSessionEnd", { event: bridges.SessionEndEvent.fromJson(event.event) }, deadlineMs);
+      ? this.call(client, "emitSessionStart", { event: bridges.SessionStartEvent.fromJson(event.event) }, deadlineMs)
+      : this.call(client, "emitSessionEnd", { event: bridges.SessionEndEvent.fromJson(event.event) }, deadlineMs);
   }
 
-  private call(method: "emitSessionStart" | "emitSessionEnd", request: object, deadlineMs: number): Promise<string> {
+  private call(
+    client: SessionServiceClient,
+    method: "emitSessionStart" | "emitSessionEnd",
+    request: object,
+    deadlineMs: number,
+  ): Promise<string> {
     const metadata = authMetadata(this.options.token);
     const deadline = new Date(Date.now() + deadlineMs);
     return new Promise((resolve, reject) => {
       (
-        this.client[method] as (
+        client[method] as (
           r: object,
           m: Metadata,
           o: object,
@@ -408,6 +424,20 @@ export class SessionEventEmitter {
         ) => void
       )(request, metadata, { deadline }, (error, response) => (error ? reject(error) : resolve(response.sessionId)));
     });
+  }
+
+  private newClient(extra: Record<string, number>): SessionServiceClient {
+    return new SessionServiceClient(channelTarget(this.options.target), channelCredentials(this.options.tls), {
+      // Reconnect soon after the collector comes back (grpc-js waits 1 s, then up to 120 s).
+      "grpc.initial_reconnect_backoff_ms": 200,
+      "grpc.max_reconnect_backoff_ms": 5000,
+      ...extra,
+    });
+  }
+
+  /** The sender's channel: a local subchannel pool, so grpc-js does not share the host channel's connection with it. */
+  private newSenderClient(): SessionServiceClient {
+    return this.newClient({ "grpc.use_local_subchannel_pool": 1 });
   }
 
   // --- the spool ---------------------------------------------------------------
@@ -433,10 +463,13 @@ export class SessionEventEmitter {
     }).then(
       (spool) => {
         this.spool = spool;
+        this.senderClient ??= this.newSenderClient();
+        const senderClient = this.senderClient;
         this.sender = new SpoolSender(
           spool,
           {
-            send: (e) => this.send(e),
+            send: (e) => this.send(e, senderClient),
+            hostSending: () => this.hostSends > 0,
             isOutage,
             placeholderOf,
             onDelivered: (n) => this.count("delivered", n),

@@ -2,6 +2,13 @@
  * The emitter's background sender: delivers the spool in order, a batch of
  * at most `concurrency` events at a time, never inside a host's call.
  *
+ * The host's own calls come first: while one is in flight to the collector
+ * (`hostSending`), batches shrink to `concurrencyWhileHostSends` events, so a
+ * host call queues at the collector behind at most that many of the
+ * sender's (the collector serves its calls in arrival order, and a batch of
+ * 8 ahead of a host call doubled its latency). The drain still moves, one
+ * batch at a time, however busy the host is.
+ *
  * Within a batch, an end whose start is in the same batch waits for it (it
  * needs the session id the start gets). Delivery advances over the longest
  * run of records from the oldest that were delivered or refused for good; an
@@ -27,6 +34,8 @@ export interface SenderHooks {
   readonly onOutage: (error: unknown, pending: number) => void;
   readonly onRetry: (records: number) => void;
   readonly onSpoolError: (error: unknown) => void;
+  /** Whether a host's call is on its way to the collector now. */
+  readonly hostSending?: () => boolean;
 }
 
 export class SpoolSender {
@@ -43,6 +52,8 @@ export class SpoolSender {
     private readonly hooks: SenderHooks,
     private readonly options: {
       readonly concurrency: number;
+      /** Batch size while a host's call is in flight (at least 1: the drain never stops for the host). */
+      readonly concurrencyWhileHostSends?: number;
       readonly policy: RetryPolicy;
       readonly maxWaitMs: number;
     },
@@ -111,7 +122,7 @@ export class SpoolSender {
   private async drainOnce(): Promise<number> {
     let delivered = 0;
     for (;;) {
-      const batch = await this.spool.pending(this.options.concurrency);
+      const batch = await this.spool.pending(this.batchSize());
       if (batch.length === 0) {
         this.outage = undefined;
         break;
@@ -127,6 +138,11 @@ export class SpoolSender {
       if (this.stopped) break;
     }
     return delivered;
+  }
+
+  private batchSize(): number {
+    const { concurrency, concurrencyWhileHostSends = 1 } = this.options;
+    return this.hooks.hostSending?.() ? Math.max(1, Math.min(concurrency, concurrencyWhileHostSends)) : concurrency;
   }
 
   private async sendBatch(batch: readonly SpoolRecord[]): Promise<{ count: number; outage: unknown }> {

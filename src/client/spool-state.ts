@@ -1,7 +1,9 @@
 /**
  * The spool's progress, in `state.json` beside its log: which log generation
  * is current, how far delivery has got in it, how far the log was known to
- * reach, and the session ids learnt for placeholders. Written whole with
+ * reach (the session ids learnt for placeholders are in their own journal,
+ * spool-placeholders.ts; an older state.json carried them, and is still
+ * read). Written whole with
  * writeFileAtomic, in batches (never once per event): a crash loses at most
  * the last batch of progress, and what is then sent again the collector
  * recognises by event_id (stored once).
@@ -16,7 +18,7 @@ export interface SpoolState {
   readonly delivered: bigint;
   /** The log's last sequence when the state was written: a log found shorter lost records. */
   readonly spooled: bigint;
-  /** Placeholder -> [session id, when it was learnt (ms since epoch)]. */
+  /** Placeholder -> [session id, when it was learnt (ms since epoch)]: only in an older state.json (read, never written). */
   readonly resolved: ReadonlyMap<string, readonly [string, number]>;
 }
 
@@ -63,10 +65,11 @@ function parseState(text: string, now: number): SpoolState {
     throw new Error(`generation: must be an integer ≥ 0; got ${JSON.stringify(generation)}`);
   const delivered = sequence("delivered");
   const spooled = sequence("spooled", String(delivered)); // older states did not record it
-  if (typeof v.resolved !== "object" || v.resolved === null || Array.isArray(v.resolved))
+  const legacy = v.resolved ?? {};
+  if (typeof legacy !== "object" || legacy === null || Array.isArray(legacy))
     throw new Error("resolved: must be an object");
   const resolved = new Map<string, readonly [string, number]>();
-  for (const [placeholder, entry] of Object.entries(v.resolved)) {
+  for (const [placeholder, entry] of Object.entries(legacy)) {
     // An older state kept the session id alone: count it as learnt now.
     const [id, at] = typeof entry === "string" ? [entry, now] : Array.isArray(entry) ? entry : [undefined, undefined];
     if (typeof id !== "string" || typeof at !== "number")
@@ -83,7 +86,6 @@ export function writeState(file: string, state: SpoolState): Promise<void> {
       generation: state.generation,
       delivered: state.delivered.toString(),
       spooled: state.spooled.toString(),
-      resolved: Object.fromEntries(state.resolved),
     }),
   );
 }

@@ -28,6 +28,7 @@ import { LogCorruptionError, SegmentLog, listSegments, type DamageReport } from 
 import { HEADER_BYTES } from "../store/frame.js";
 import { repairLog } from "../store/repair.js";
 import { logDirName, readState, writeState, type SpoolState } from "./spool-state.js";
+import { PlaceholderJournal, type Learnt } from "./spool-placeholders.js";
 
 export type SpooledEvent =
   | { readonly kind: "start"; readonly event: SessionStartEventJson }
@@ -73,6 +74,12 @@ export interface SpoolOptions {
 /** What names an event in a spool record's JSON: a start's event_id, an end's session_id (ends have no event_id). */
 const EVENT_NAME = /"(event_id|session_id)":"([^"\\]{1,100})"/g;
 
+/** Records the sender's reads bring in at once (about 500 bytes each). */
+const READ_AHEAD = 256;
+
+/** The placeholders' journal, beside state.json (spool-placeholders.ts). */
+const PLACEHOLDERS_FILE = "placeholders.jsonl";
+
 export class Spool {
   private state: SpoolState;
   private readonly resolved: Map<string, readonly [string, number]>;
@@ -84,18 +91,25 @@ export class Spool {
   private rotating: Promise<void> | undefined;
   private reopening: Promise<void> | undefined;
   private closed = false;
+  /** Records read ahead of delivery, oldest first (durable records never change: only a new generation drops them). */
+  private readAhead: SpoolRecord[] = [];
   /** When the next pending record was spooled (read by the sender), for stats. */
   oldestPendingAt: number | undefined;
   /** How many times state.json was written (it is written in batches, not per event). */
   stateWrites = 0;
 
+  /** Placeholders learnt since the last save: appended to the journal by the next one. */
+  private unsaved: Learnt[] = [];
+
   private constructor(
     private readonly options: SpoolOptions,
     private log: SegmentLog,
     state: SpoolState,
+    private readonly journal: PlaceholderJournal,
+    resolved: Map<string, readonly [string, number]>,
   ) {
     this.state = state;
-    this.resolved = new Map(state.resolved);
+    this.resolved = resolved;
   }
 
   static async open(options: SpoolOptions): Promise<Spool> {
@@ -112,9 +126,23 @@ export class Spool {
       );
     }
     const state = read.state;
+    const placeholders = await PlaceholderJournal.load(path.join(options.dir, PLACEHOLDERS_FILE));
+    if (placeholders.unreadable > 0) {
+      options.onError(
+        new SpoolError(
+          `spool ${options.dir}: ${placeholders.unreadable} unreadable lines in ${PLACEHOLDERS_FILE}: ` +
+            "the session ids of their placeholders are lost (an end sent with one of them is refused NOT_FOUND, see rejected.jsonl)",
+          "DATA_LOSS",
+        ),
+      );
+    }
+    // An older state.json carried the placeholders itself: they move to the journal with the next save.
+    const resolved = new Map(state.resolved);
+    for (const [placeholder, id, at] of placeholders.entries) resolved.set(placeholder, [id, at]);
     const logDir = path.join(options.dir, logDirName(state.generation));
     const { log, cut } = await openLog(logDir, options, (e) => spool?.failed(e));
-    const spool: Spool = new Spool(options, log, state);
+    const spool: Spool = new Spool(options, log, state, placeholders.journal, resolved);
+    if (state.resolved.size > 0) spool.unsaved = [...resolved].map(([p, [id, at]]) => [p, id, at] as const);
     try {
       for (const { report, ids } of cut) {
         // The record cut is the one after the log's new end.
@@ -228,15 +256,34 @@ export class Spool {
     }
   }
 
-  /** Up to `max` records waiting for delivery, oldest first. */
+  /**
+   * Up to `max` records waiting for delivery, oldest first. Served from a
+   * read-ahead of READ_AHEAD records: a read of the log seeks to the last
+   * index point (up to 256 KiB before) and reads a chunk, which per batch of
+   * a few events cost the host's event loop more than the events did.
+   */
   async pending(max: number): Promise<SpoolRecord[]> {
-    const records: SpoolRecord[] = [];
     if (this.pendingCount === 0) {
+      this.readAhead = [];
       this.oldestPendingAt = undefined;
-      return records;
+      return [];
     }
     const next = this.state.delivered + 1n;
-    for await (const record of this.log.read(next > this.log.firstSequence ? next : this.log.firstSequence)) {
+    const from = next > this.log.firstSequence ? next : this.log.firstSequence;
+    let skip = 0;
+    while (skip < this.readAhead.length && this.readAhead[skip]!.sequence < from) skip++;
+    if (skip > 0) this.readAhead = this.readAhead.slice(skip);
+    if (this.readAhead.length < max && this.readAhead.length < this.pendingCount) {
+      this.readAhead = await this.readFrom(from, Math.max(max, READ_AHEAD));
+    }
+    const records = this.readAhead.slice(0, max);
+    this.oldestPendingAt = records[0]?.at;
+    return records;
+  }
+
+  private async readFrom(from: bigint, max: number): Promise<SpoolRecord[]> {
+    const records: SpoolRecord[] = [];
+    for await (const record of this.log.read(from)) {
       const parsed = JSON.parse(Buffer.from(record.payload).toString("utf8")) as SpooledEvent & { at?: number };
       records.push({
         sequence: record.sequence,
@@ -245,14 +292,13 @@ export class Spool {
       });
       if (records.length >= max) break;
     }
-    this.oldestPendingAt = records[0]?.at;
     return records;
   }
 
   /** Delivery got through `sequence` (the records before it were delivered or set aside). Saved in a batch. */
   advance(sequence: bigint, learnt: Iterable<readonly [string, string]> = []): void {
     const now = (this.options.now ?? Date.now)();
-    for (const [placeholder, id] of learnt) this.resolved.set(placeholder, [id, now]);
+    for (const [placeholder, id] of learnt) this.remember(placeholder, id, now);
     if (sequence > this.state.delivered) this.state = { ...this.state, delivered: sequence };
     this.scheduleSave();
   }
@@ -266,8 +312,13 @@ export class Spool {
 
   /** Learn a placeholder's id outside the spool's order (a start delivered late, say). */
   learn(placeholder: string, id: string): void {
-    this.resolved.set(placeholder, [id, (this.options.now ?? Date.now)()]);
+    this.remember(placeholder, id, (this.options.now ?? Date.now)());
     this.scheduleSave();
+  }
+
+  private remember(placeholder: string, id: string, at: number): void {
+    this.resolved.set(placeholder, [id, at]);
+    this.unsaved.push([placeholder, id, at]);
   }
 
   /** An event the collector refuses for good: kept in rejected.jsonl, never silently dropped. */
@@ -280,19 +331,25 @@ export class Spool {
     await appendFile(this.rejectedFile, `${JSON.stringify(line)}\n`);
   }
 
-  /** Write the progress now (flush, close). */
-  async save(): Promise<void> {
+  /** Write the progress now (flush, close); `compact`: rewrite the journal without its stale lines (close). */
+  async save({ compact = false } = {}): Promise<void> {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     const run = this.saving.then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
       this.prune();
-      const state: SpoolState = { ...this.state, spooled: this.log.lastSequence, resolved: this.resolved };
+      const state: SpoolState = { ...this.state, spooled: this.log.lastSequence, resolved: new Map() };
+      const learnt = this.unsaved;
+      this.unsaved = [];
       try {
+        // The ids first: the state that counts their starts as delivered must never be on disk without them.
+        if (compact && this.journal.stale(this.resolved.size) > 0) await this.journal.rewrite(this.resolved);
+        else await this.journal.save(learnt, this.resolved);
         await writeState(this.stateFile, state);
         this.stateWrites++;
       } catch (e) {
+        this.unsaved = [...learnt, ...this.unsaved];
         this.dirty = true; // try again with the next batch
         this.options.onError(
           new SpoolError(
@@ -340,7 +397,7 @@ export class Spool {
     if (this.closed) return;
     while (this.rotating) await this.rotating;
     this.dirty = true;
-    await this.save().catch(() => {}); // and removes the segments it says are delivered
+    await this.save({ compact: true }).catch(() => {}); // and removes the segments it says are delivered
     this.closed = true;
     await this.log.close();
   }
@@ -375,6 +432,7 @@ export class Spool {
       );
       await this.log.close();
       this.log = next;
+      this.readAhead = []; // the old generation's numbers
       this.state = { generation, delivered: 0n, spooled: 0n, resolved: this.resolved };
       this.dirty = true;
       await this.save();

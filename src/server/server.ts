@@ -174,6 +174,18 @@ export async function startServer(
       now: hub.machine.policy,
     });
   }
+  // Before retention starts: its first pass is counted like the others.
+  if (config.metricsAddress) {
+    metrics = new CollectorMetrics({
+      openSessions: () => collector.openSessionCount,
+      subscriberLags: () => [...streams].filter((s) => s.position).map((s) => Number(log.lastSequence - s.position!())),
+      heldBack: () => {
+        const held: Record<string, number> = {};
+        for (const s of streams) if (s.heldBack()) held[s.kind] = (held[s.kind] ?? 0) + 1;
+        return held;
+      },
+    });
+  }
   const retention = retentionEnabled(config.retention)
     ? startRetention(
         config.retention,
@@ -192,17 +204,6 @@ export async function startServer(
     sessions: collector.sessionCount,
     acceptVersions: collector.acceptedVersions,
   });
-  if (config.metricsAddress) {
-    metrics = new CollectorMetrics({
-      openSessions: () => collector.openSessionCount,
-      subscriberLags: () => [...streams].filter((s) => s.position).map((s) => Number(log.lastSequence - s.position!())),
-      heldBack: () => {
-        const held: Record<string, number> = {};
-        for (const s of streams) if (s.heldBack()) held[s.kind] = (held[s.kind] ?? 0) + 1;
-        return held;
-      },
-    });
-  }
 
   const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];
   if (metrics) interceptors.unshift(metricsInterceptor(metrics));

@@ -16,12 +16,21 @@ import { Status } from "../../gen/google/rpc/status.js";
 import { SessionServiceService, type EmitSessionStartResponse } from "../../gen/oneiric/session/v1/session_service.js";
 import { encodeRetryInfo, RETRY_INFO_TYPE_URL, STATUS_DETAILS_KEY } from "../../src/client/retry-info.js";
 
-/** What to answer the nth call (0-based): a session id, an error, or nothing at all. */
-export type Answer = { sessionId: string } | Partial<ServiceError> | "never";
+/** What to answer the nth call (0-based): a session id (after `delayMs`), an error, or nothing at all. */
+export type Answer = { sessionId: string; delayMs?: number } | Partial<ServiceError> | "never";
+
+/** A call as the collector saw it: from which connection (`peer`), when it came, when it was answered. */
+export interface ScriptedCall {
+  readonly method: string;
+  readonly at: number;
+  readonly peer: string;
+  readonly request: unknown;
+  answeredAt?: number;
+}
 
 export interface ScriptedCollector {
   readonly target: string;
-  readonly calls: { method: string; at: number }[];
+  readonly calls: ScriptedCall[];
   shutdown(): Promise<void>;
 }
 
@@ -29,14 +38,20 @@ export async function startScriptedCollector(
   answer: (call: number, method: string) => Answer,
 ): Promise<ScriptedCollector> {
   const server = new Server();
-  const calls: { method: string; at: number }[] = [];
-  const handler = (method: string) => (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+  const calls: ScriptedCall[] = [];
+  const handler = (method: string) => (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const n = calls.length;
-    calls.push({ method, at: performance.now() });
+    const seen: ScriptedCall = { method, at: performance.now(), peer: call.getPeer(), request: call.request };
+    calls.push(seen);
     const a = answer(n, method);
     if (a === "never") return; // a black hole: the client's deadline is all that ends the call
-    if ("sessionId" in a) callback(null, { sessionId: a.sessionId, status: "created" } as EmitSessionStartResponse);
-    else callback(a as ServiceError, null);
+    const reply = () => {
+      seen.answeredAt = performance.now();
+      if ("sessionId" in a) callback(null, { sessionId: a.sessionId, status: "created" } as EmitSessionStartResponse);
+      else callback(a as ServiceError, null);
+    };
+    if ("delayMs" in a && a.delayMs) setTimeout(reply, a.delayMs);
+    else reply();
   };
   const all = Object.fromEntries(Object.keys(SessionServiceService).map((k) => [k, handler(k)]));
   server.addService(SessionServiceService, all);
