@@ -8,8 +8,8 @@ export type RawItem =
   | {
       readonly kind: "record";
       readonly payload: Uint8Array;
-      /** Byte offset of the record in the (uncompressed) stream. */
-      readonly offset: number;
+      /** Byte offset of the record in the (uncompressed) stream (none for a JetStream message). */
+      readonly offset?: number;
       /** The framing's log sequence, where it has one. */
       readonly sequence?: bigint;
     }

@@ -30,15 +30,24 @@
  * (the differential test, test/archive-transcode.test.ts, holds it to that).
  */
 import { isUtf8 } from "node:buffer";
-import { contracts } from "../contract/contracts.js";
 import { MAX_FREE_FORM_DEPTH } from "../contract/shape.js";
 import { formatTimestamp } from "../contract/timestamp.js";
-import { CONTRACT_FORMATS, type JsonSchema } from "../contract/validate.js";
-import type { FieldMapping, MessageMapping } from "../bridge/mapping.js";
 import { ENTRY_KINDS, LOG_ENTRY_KINDS } from "./codec.js";
-import { EVENT_TYPES, type ArchiveEventType, type LogEntryKind } from "./event.js";
+import type { ArchiveEventType, LogEntryKind } from "./event.js";
+import {
+  eventPlan,
+  K_INT32,
+  K_INT64,
+  K_MESSAGE,
+  K_STRING,
+  K_STRUCT,
+  K_TIMESTAMP,
+  type EventPlan,
+  type FieldPlan,
+  type MessagePlan,
+} from "./field-plans.js";
 import type { LineLayout } from "./lines.js";
-import type { RecordFastPath } from "./read.js";
+import type { FastOutput, FastPath } from "./read.js";
 import {
   FIELDS_ENTRY,
   ENTRY_KEY,
@@ -59,228 +68,6 @@ const REFERENCE = Symbol("take the reference path");
 
 const MAX_EXACT = Number.MAX_SAFE_INTEGER;
 const MAX_EXACT_SEQUENCE = BigInt(MAX_EXACT);
-
-// ---------------------------------------------------------------------------
-// Plans: what each field is, how it is checked, how it is written
-
-const K_STRING = 0;
-const K_INT32 = 1;
-const K_INT64 = 2;
-const K_TIMESTAMP = 3;
-const K_STRUCT = 4;
-const K_MESSAGE = 5;
-const KIND_CODE: Readonly<Record<string, number>> = {
-  string: K_STRING,
-  int32: K_INT32,
-  int64: K_INT64,
-  timestamp: K_TIMESTAMP,
-  struct: K_STRUCT,
-  message: K_MESSAGE,
-};
-
-type TextCheck = (text: string) => boolean;
-type NumberCheck = (n: number) => boolean;
-
-interface FieldPlan {
-  readonly kind: number;
-  readonly index: number;
-  readonly optional: boolean;
-  readonly required: boolean;
-  /** The bytes of `"name":`. */
-  readonly key: Buffer;
-  /** String lengths in code points (JSON Schema's count), when the schema bounds them. */
-  readonly minLength: number;
-  readonly maxLength: number;
-  /** Checks of the string's text (pattern, format, const, enum, version): the text is built only for these. */
-  readonly textChecks: readonly TextCheck[];
-  readonly numberChecks: readonly NumberCheck[];
-  readonly message?: MessagePlan;
-}
-
-interface MessagePlan {
-  /** Field plans by wire tag (only the wire type the reference decoder reads). */
-  readonly byTag: readonly (FieldPlan | undefined)[];
-  /** In the order the reference JSON has them (the mapping's). */
-  readonly fields: readonly FieldPlan[];
-  /** Scratch, per field: where its value lies, or its number, and whether this pass saw it. */
-  readonly start: number[];
-  readonly end: number[];
-  readonly seen: number[];
-}
-
-const ANNOTATIONS = new Set([
-  "description",
-  "examples",
-  "default",
-  "title",
-  "$comment",
-  "$schema",
-  "event_version",
-  "schema_version",
-  "$defs",
-]);
-const SCHEMA_TYPE: Readonly<Record<string, string>> = {
-  string: "string",
-  int32: "integer",
-  int64: "integer",
-  timestamp: "string",
-  struct: "object",
-  message: "object",
-};
-
-function resolve(node: JsonSchema, root: JsonSchema): JsonSchema {
-  const ref = node.$ref;
-  if (typeof ref !== "string") return node;
-  return (root.$defs as Record<string, JsonSchema>)[ref.replace(/^#\/\$defs\//, "")]!;
-}
-
-interface ScalarRules {
-  minLength: number;
-  maxLength: number;
-  textChecks: TextCheck[];
-  numberChecks: NumberCheck[];
-}
-
-/** What a property's schema asks of a scalar; undefined when it says something this file does not check. */
-function scalarRules(node: JsonSchema, kind: FieldMapping["kind"]): ScalarRules | undefined {
-  const rules: ScalarRules = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
-  for (const [keyword, v] of Object.entries(node)) {
-    if (ANNOTATIONS.has(keyword)) continue;
-    switch (keyword) {
-      case "type":
-        if (v !== SCHEMA_TYPE[kind]) return undefined;
-        break;
-      case "minLength":
-        rules.minLength = v as number;
-        break;
-      case "maxLength":
-        rules.maxLength = v as number;
-        break;
-      case "pattern": {
-        const re = new RegExp(v as string, "u"); // as ajv compiles it (unicodeRegExp)
-        rules.textChecks.push((s) => re.test(s));
-        break;
-      }
-      case "format": {
-        const format = CONTRACT_FORMATS[v as string];
-        if (!format) return undefined;
-        // A Timestamp is written by formatTimestamp, which writes RFC 3339 or throws.
-        if (!(kind === "timestamp" && v === "date-time")) rules.textChecks.push(format);
-        break;
-      }
-      case "const":
-        if (typeof v === "number") rules.numberChecks.push((x) => x === v);
-        else rules.textChecks.push((x) => x === v);
-        break;
-      case "enum":
-        rules.textChecks.push((x) => (v as unknown[]).includes(x));
-        rules.numberChecks.push((x) => (v as unknown[]).includes(x));
-        break;
-      case "minimum":
-        rules.numberChecks.push((x) => x >= (v as number));
-        break;
-      case "maximum":
-        rules.numberChecks.push((x) => x <= (v as number));
-        break;
-      case "additionalProperties":
-        if (kind !== "struct" || v !== true) return undefined;
-        break;
-      default:
-        return undefined;
-    }
-  }
-  if (kind === "timestamp" && (rules.minLength > 0 || rules.maxLength !== Infinity || rules.textChecks.length > 0))
-    return undefined;
-  return rules;
-}
-
-const OBJECT_KEYWORDS = new Set(["type", "properties", "required", "additionalProperties"]);
-
-/** A plan for a message; undefined when its schema says something this file does not check. */
-function planMessage(
-  mapping: MessageMapping,
-  node: JsonSchema,
-  root: JsonSchema,
-  version?: { field: string; expected: string },
-): MessagePlan | undefined {
-  for (const [keyword, v] of Object.entries(node)) {
-    if (ANNOTATIONS.has(keyword)) continue;
-    if (!OBJECT_KEYWORDS.has(keyword)) return undefined;
-    if (keyword === "type" && v !== "object") return undefined;
-  }
-  const properties = (node.properties ?? {}) as Record<string, JsonSchema>;
-  const required = new Set((node.required ?? []) as string[]);
-  if ([...required].some((name) => !mapping.fields.some((f) => f.json === name))) return undefined;
-  const fields: FieldPlan[] = [];
-  for (const [index, field] of mapping.fields.entries()) {
-    const isVersion = version?.field === field.json;
-    const property = properties[field.json];
-    if (!property && !isVersion) return undefined; // a field the schema does not name: the reference path judges it
-    const resolved = property ? resolve(property, root) : { type: "string" };
-    let message: MessagePlan | undefined;
-    let rules: ScalarRules | undefined = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
-    if (field.kind === "message") {
-      message = planMessage(field.message!, resolved, root);
-      if (!message) return undefined;
-    } else if (field.kind in KIND_CODE) {
-      rules = scalarRules(resolved, field.kind);
-    } else rules = undefined;
-    if (!rules) return undefined;
-    if (isVersion) rules.textChecks.push((s) => s === version!.expected);
-    fields.push({
-      kind: KIND_CODE[field.kind]!,
-      index,
-      optional: field.optional === true,
-      required: required.has(field.json),
-      key: Buffer.from(`${JSON.stringify(field.json)}:`),
-      ...rules,
-      message,
-    });
-  }
-  const byTag: (FieldPlan | undefined)[] = [];
-  for (const [i, field] of mapping.fields.entries()) {
-    const wire = field.kind === "int32" || field.kind === "int64" ? WIRE_VARINT : WIRE_LEN;
-    byTag[(field.number << 3) | wire] = fields[i];
-  }
-  const n = fields.length;
-  return { byTag, fields, start: new Array(n).fill(0), end: new Array(n).fill(0), seen: new Array(n).fill(0) };
-}
-
-/** Where an event type's own time and subtype are, for the summary. */
-const SUMMARY_FIELDS: Readonly<Record<ArchiveEventType, { readonly time: string; readonly subtype?: string }>> = {
-  SessionStartEvent: { time: "timestamp" },
-  SessionEndEvent: { time: "timestamp" },
-  VrpEvent: { time: "ts_ms", subtype: "event_type" },
-};
-
-interface EventPlan {
-  readonly type: ArchiveEventType;
-  readonly plan: MessagePlan;
-  readonly time: FieldPlan;
-  readonly subtype: FieldPlan | undefined;
-}
-
-function planEvent(type: ArchiveEventType): EventPlan | undefined {
-  const spec = contracts[type].spec;
-  const mapping = EVENT_TYPES[type].mapping;
-  // Several released versions: each event is judged by its own version's schema, which the
-  // reference path does; the transcoder plans one schema, so it serves a single version only.
-  const expected = spec.version?.expected;
-  const single = typeof expected === "string" ? expected : expected?.length === 1 ? expected[0] : undefined;
-  if (spec.version && single === undefined) return undefined;
-  const plan = planMessage(
-    mapping,
-    spec.schema,
-    spec.schema,
-    spec.version && { field: spec.version.field, expected: single! },
-  );
-  if (!plan) return undefined;
-  const named = (json: string | undefined) =>
-    json === undefined ? undefined : plan.fields[mapping.fields.findIndex((f) => f.json === json)];
-  const time = named(SUMMARY_FIELDS[type].time);
-  if (!time) return undefined;
-  return { type, plan, time, subtype: named(SUMMARY_FIELDS[type].subtype) };
-}
 
 interface WrapperPlan {
   readonly index: number;
@@ -303,11 +90,9 @@ let entryPlans: (EntryPlan | undefined)[] | undefined;
 /** LogEntry's oneof members by tag, built on first use. */
 function entryPlanFor(tag: number): EntryPlan | undefined {
   if (!entryPlans) {
-    const events = new Map<ArchiveEventType, EventPlan | undefined>();
     entryPlans = [];
     for (const kind of LOG_ENTRY_KINDS) {
       const info = ENTRY_KINDS[kind as LogEntryKind];
-      if (!events.has(info.type)) events.set(info.type, planEvent(info.type));
       const wrappers = info.fields.map(
         (f, index): WrapperPlan => ({ index, kind: f.kind, key: Buffer.from(`,${JSON.stringify(f.json)}:`) }),
       );
@@ -315,7 +100,7 @@ function entryPlanFor(tag: number): EntryPlan | undefined {
       for (const [i, f] of info.fields.entries())
         wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!;
       entryPlans[(info.number << 3) | WIRE_LEN] = {
-        event: events.get(info.type),
+        event: eventPlan(info.type),
         eventTag: (info.eventNumber << 3) | WIRE_LEN,
         entryText: Buffer.from(`"entry":${JSON.stringify(kind)}`),
         wrapperByTag,
@@ -435,25 +220,22 @@ const SHORT_ESCAPE: Readonly<Record<number, number>> = Object.fromEntries(
  * Returns its code points; the reference path takes what is not UTF-8.
  */
 function writeJsonString(start: number, end: number): number {
+  room((end - start) * 6 + 2);
+  out[at++] = 0x22;
   let i = start;
-  while (i < end) {
+  // Plain ASCII (the common case) is copied as it is checked.
+  for (; i < end; i++) {
     const c = buf[i]!;
     if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) break;
-    i++;
+    out[at++] = c;
   }
   if (i === end) {
-    // Plain ASCII (the common case): copied as it is.
-    room(end - start + 2);
-    out[at++] = 0x22;
-    for (let j = start; j < end; j++) out[at++] = buf[j]!;
     out[at++] = 0x22;
     return end - start;
   }
-  room((end - start) * 6 + 2);
-  out[at++] = 0x22;
   let continuation = 0;
   let high = 0;
-  for (let i = start; i < end; i++) {
+  for (; i < end; i++) {
     const c = buf[i]!;
     if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
       out[at++] = c;
@@ -869,9 +651,10 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
  * was written since the last take. A record it does not take leaves
  * nothing behind and goes to the reference path.
  */
-export function transcoderFor(layout: LineLayout): RecordFastPath {
+export function transcoderFor(layout: LineLayout): FastPath {
   let own: Buffer = EMPTY;
   let written = 0;
+  let count = 0;
   return {
     record(payload, sequence, tally) {
       buf = (
@@ -884,6 +667,7 @@ export function transcoderFor(layout: LineLayout): RecordFastPath {
         const type = entryLine(layout, sequence);
         tally.counted(type, timeSeconds, timeNanos, subtype, sequence);
         written = at;
+        count++;
         return true;
       } catch (e) {
         if (e === REFERENCE) return false;
@@ -894,10 +678,11 @@ export function transcoderFor(layout: LineLayout): RecordFastPath {
         out = EMPTY;
       }
     },
-    take() {
-      const taken = own.subarray(0, written);
+    take(): FastOutput {
+      const taken = { bytes: own.subarray(0, written), count };
       own = EMPTY; // a new buffer for what comes next: the one taken is the caller's now
       written = 0;
+      count = 0;
       return taken;
     },
     get pending() {

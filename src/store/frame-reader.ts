@@ -13,6 +13,7 @@
  *   only if its header checksum and its payload checksum both hold.
  */
 import { open } from "node:fs/promises";
+import { crc32 } from "node:zlib";
 import { ByteWindow } from "./byte-window.js";
 import {
   HEADER_BYTES,
@@ -62,6 +63,12 @@ export interface FrameReadOptions {
   readonly totalBytes?: number;
   /** Gaps `log repair` left on purpose: the sequence allowed to follow `last`, if any. */
   readonly repairedGap?: (last: bigint) => bigint | undefined;
+  /**
+   * Hand out payloads as views of the bytes read, not copies (archives: a
+   * reader that is done with each batch before it asks for the next). A view
+   * keeps its whole read chunk in memory as long as it is held.
+   */
+  readonly views?: boolean;
 }
 
 export interface FrameReadEnd {
@@ -79,6 +86,7 @@ export interface FrameReadEnd {
 /** Records handed out at once, at most: a chunk holds thousands, and all of them at once would hold megabytes of heap. */
 const MAX_BATCH = 256;
 const TAIL_PROBE_BYTES = 4 * 1024 * 1024 + HEADER_BYTES;
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 /** A torn frame is at most one record long (MAX_PAYLOAD_BYTES), plus a sector or so of zeros. */
 const MAX_TAIL_BYTES = HEADER_BYTES + MAX_PAYLOAD_BYTES + 4096;
 /** Bytes ruled out while resynchronising are let go in steps of this size. */
@@ -127,6 +135,18 @@ export async function* readFrameBatches(
   let afterDamage = false;
   let group: Pending[] = [];
   let goodBytes = window.offset;
+  // The common case (a frame of one record, whole in the window, its checksums good, the
+  // next sequence) is read without a header object, a copy or BigInt arithmetic: `lastNumber`
+  // is `last` as a number while it is exact (NaN otherwise: the general path then decides).
+  const views = options.views === true;
+  const exact = (n: bigint | undefined) => (n === undefined ? -1 : n <= MAX_EXACT ? Number(n) : NaN);
+  let lastNumber = exact(last);
+  let lastIsNumber = false; // `last` and `handedOut` trail `lastNumber`; sync() brings them up
+  const sync = () => {
+    if (!lastIsNumber) return;
+    last = handedOut = BigInt(lastNumber);
+    lastIsNumber = false;
+  };
 
   /** Damage at the window's start: classify it, and (resync) move past it. */
   const damage = async (
@@ -181,6 +201,43 @@ export async function* readFrameBatches(
       yield batch; // what the window held, before waiting for more (or enough to work on)
       batch = [];
     }
+    if (group.length === 0) {
+      const bytes = window.bytes;
+      const at = window.start;
+      const available = bytes.length - at;
+      if (available >= HEADER_BYTES) {
+        const length = bytes.readUInt32LE(at);
+        const size = HEADER_BYTES + length;
+        const high = bytes.readUInt32LE(at + 12);
+        const sequence = high * 2 ** 32 + bytes.readUInt32LE(at + 8);
+        if (
+          bytes.readUInt32LE(at + 4) === 0 && // flags: a group of one
+          length <= MAX_PAYLOAD_BYTES &&
+          available >= size &&
+          high < 0x200000 && // below 2^53: exact as a number
+          (contiguous ? sequence === lastNumber + 1 : sequence > lastNumber) && // NaN: the general path
+          bytes.readUInt32LE(at + 20) === crc32(bytes.subarray(at, at + 20))
+        ) {
+          const view = bytes.subarray(at + HEADER_BYTES, at + size);
+          if (bytes.readUInt32LE(at + 16) === crc32(view)) {
+            batch.push({
+              kind: "record",
+              sequence: BigInt(sequence),
+              payload: views ? view : Buffer.from(view),
+              offset: window.offset,
+              size,
+            });
+            window.skip(size);
+            lastNumber = sequence;
+            lastIsNumber = true;
+            afterDamage = false;
+            goodBytes = window.offset;
+            continue;
+          }
+        }
+      }
+    }
+    sync(); // the general path: every rule, with the sequences as BigInts
     if (!(window.available >= HEADER_BYTES || (await window.want(HEADER_BYTES)))) {
       if (window.available === 0) {
         if (group.length === 0) {
@@ -228,7 +285,8 @@ export async function* readFrameBatches(
           item = await damage("checksum", `payload checksum mismatch (record ${header.sequence})`, header);
         } else {
           const sequence = header.sequence;
-          const gapAllowed = last !== undefined && options.repairedGap?.(last) === sequence;
+          const gapAllowed =
+            contiguous && sequence !== last! + 1n && last !== undefined && options.repairedGap?.(last) === sequence;
           if (last !== undefined && sequence <= last) {
             item = {
               kind: "damage",
@@ -258,10 +316,11 @@ export async function* readFrameBatches(
               continue;
             }
           } else {
-            // Copy out: the window's buffer is reused.
-            group.push({ sequence, payload: Buffer.from(payload), offset, size });
+            // Copy out unless views were asked for: a copy does not keep the whole chunk alive.
+            group.push({ sequence, payload: views ? payload : Buffer.from(payload), offset, size });
             window.skip(size);
             last = sequence;
+            lastNumber = exact(last);
             afterDamage = false;
             if (!header.continues) {
               for (const r of group) batch.push({ kind: "record", ...r });
