@@ -65,6 +65,8 @@ export interface MessagePlan {
   readonly start: number[];
   readonly end: number[];
   readonly seen: number[];
+  /** Per field: the last ASCII text that passed its checks (a value that repeats is not checked again). */
+  readonly passed: (string | undefined)[];
 }
 
 const ANNOTATIONS = new Set([
@@ -209,6 +211,7 @@ function planMessage(
     start: new Array(n).fill(0),
     end: new Array(n).fill(0),
     seen: new Array(n).fill(0),
+    passed: new Array(n).fill(undefined),
   };
 }
 

@@ -34,6 +34,7 @@ import {
   STRUCT_VALUE,
   WIRE_LEN,
 } from "../bridge/struct-wire.js";
+import { crc32Of } from "../store/crc32.js";
 import { encodeSegmentHeader, HEADER_BYTES, SEGMENT_HEADER_BYTES } from "../store/frame.js";
 import { ENTRY_KINDS } from "./codec.js";
 import { EVENT_TYPES, recogniseEventType, type ArchiveEventType } from "./event.js";
@@ -416,7 +417,7 @@ export function segmentEncoder(sequencer: SegmentSequencer): FastPath {
         out.writeUInt32LE(sequence >>> 0, frame + 8);
         out.writeUInt32LE(Math.floor(sequence / 2 ** 32), frame + 12);
         out.writeUInt32LE(crc32(out.subarray(frame + HEADER_BYTES, at)), frame + 16);
-        out.writeUInt32LE(crc32(out.subarray(frame, frame + 20)), frame + 20);
+        out.writeUInt32LE(crc32Of(out, frame, frame + 20), frame + 20);
         tally.counted(type, timeSeconds, timeNanos, subtype, undefined);
         sequencer.last = BigInt(sequence);
         written = at;

@@ -31,7 +31,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { MAX_FREE_FORM_DEPTH } from "../contract/shape.js";
-import { formatTimestamp } from "../contract/timestamp.js";
+import { formatTimestamp, MAX_TIMESTAMP_SECONDS, MIN_TIMESTAMP_SECONDS } from "../contract/timestamp.js";
 import { ENTRY_KINDS, LOG_ENTRY_KINDS } from "./codec.js";
 import type { ArchiveEventType, LogEntryKind } from "./event.js";
 import {
@@ -135,13 +135,57 @@ function room(n: number): void {
 }
 
 function writeBytes(bytes: Buffer): void {
-  room(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[at++] = bytes[i]!;
+  const n = bytes.length;
+  room(n);
+  const dst = out;
+  const a = at;
+  for (let i = 0; i < n; i++) dst[a + i] = bytes[i]!;
+  at = a + n;
 }
 
 function writeAscii(text: string): void {
-  room(text.length);
-  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+  const n = text.length;
+  room(n);
+  const dst = out;
+  const a = at;
+  for (let i = 0; i < n; i++) dst[a + i] = text.charCodeAt(i);
+  at = a + n;
+}
+
+/** A safe integer as JSON.stringify writes it (-0 as 0), without making its text. */
+function writeInteger(n: number): void {
+  room(17);
+  if (n < 0) {
+    out[at++] = 0x2d;
+    n = -n;
+  }
+  if (n < 10) {
+    out[at++] = 0x30 + n; // -0 too: 0
+    return;
+  }
+  if (n >= 1e8) {
+    // Two halves of small integers: % and / on a double past 2^31 are slow.
+    const high = Math.floor(n / 1e8);
+    writeSmall(high, 0);
+    writeSmall(n - high * 1e8, 8);
+  } else writeSmall(n, 0);
+}
+
+/** n < 1e8, in `width` digits (zero-padded), or as many as it has (width 0). */
+function writeSmall(n: number, width: number): void {
+  let digits = width;
+  if (digits === 0) {
+    digits = 1;
+    for (let p = 10; p <= n; p *= 10) digits++;
+  }
+  const dst = out;
+  let v = n | 0;
+  for (let i = at + digits - 1; i >= at; i--) {
+    const q = (v / 10) | 0;
+    dst[i] = 0x30 + v - q * 10;
+    v = q;
+  }
+  at += digits;
 }
 
 function writeByte(b: number): void {
@@ -150,6 +194,11 @@ function writeByte(b: number): void {
 }
 
 function varint32(): number {
+  const first = buf[pos];
+  if (first !== undefined && first < 0x80) {
+    pos++;
+    return first; // one byte: most tags and lengths
+  }
   let result = 0;
   for (let shift = 0; shift < 35; shift += 7) {
     if (pos >= buf.length) throw REFERENCE;
@@ -221,39 +270,45 @@ const SHORT_ESCAPE: Readonly<Record<number, number>> = Object.fromEntries(
  */
 function writeJsonString(start: number, end: number): number {
   room((end - start) * 6 + 2);
-  out[at++] = 0x22;
+  // Locals, not the module's state, in the per-byte loops: a module variable is a load (and a store) per byte.
+  const src = buf;
+  const dst = out;
+  let a = at;
+  dst[a++] = 0x22;
   let i = start;
   // Plain ASCII (the common case) is copied as it is checked.
   for (; i < end; i++) {
-    const c = buf[i]!;
+    const c = src[i]!;
     if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) break;
-    out[at++] = c;
+    dst[a++] = c;
   }
   if (i === end) {
-    out[at++] = 0x22;
+    dst[a++] = 0x22;
+    at = a;
     return end - start;
   }
   let continuation = 0;
   let high = 0;
   for (; i < end; i++) {
-    const c = buf[i]!;
+    const c = src[i]!;
     if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
-      out[at++] = c;
+      dst[a++] = c;
       high |= c;
       if ((c & 0xc0) === 0x80) continuation++;
       continue;
     }
-    out[at++] = 0x5c;
+    dst[a++] = 0x5c;
     const short = SHORT_ESCAPE[c];
-    if (short !== undefined) out[at++] = short;
+    if (short !== undefined) dst[a++] = short;
     else {
-      out[at++] = 0x75; // u00XX
-      out[at++] = 0x30;
-      out[at++] = 0x30;
-      out[at++] = HEX.charCodeAt(c >> 4);
-      out[at++] = HEX.charCodeAt(c & 15);
+      dst[a++] = 0x75; // u00XX
+      dst[a++] = 0x30;
+      dst[a++] = 0x30;
+      dst[a++] = HEX.charCodeAt(c >> 4);
+      dst[a++] = HEX.charCodeAt(c & 15);
     }
   }
+  at = a;
   out[at++] = 0x22;
   // The reference decoder refuses what is not UTF-8, and says so.
   if (high >= 0x80 && !isUtf8(buf.subarray(start, end))) throw REFERENCE;
@@ -262,23 +317,9 @@ function writeJsonString(start: number, end: number): number {
 
 /** Reads a Timestamp at start..end and writes it as formatTimestamp writes it, quoted (the reference path takes one that does not format). */
 function writeTimestamp(start: number, end: number): void {
-  pos = start;
-  let seconds = 0;
-  let nanos = 0;
-  let seen = 0;
-  while (pos < end) {
-    const tag = buf[pos++]!;
-    if (tag === ((1 << 3) | WIRE_VARINT) && !(seen & 1)) {
-      seconds = varint64();
-      seen |= 1;
-    } else if (tag === ((2 << 3) | WIRE_VARINT) && !(seen & 2)) {
-      nanos = varint64() | 0; // int32, as the reference decoder reads it
-      seen |= 2;
-    } else throw REFERENCE;
-  }
-  if (pos !== end) throw REFERENCE;
-  timestampSeconds = seconds;
-  timestampNanos = nanos;
+  readTimestamp(start, end);
+  const seconds = timestampSeconds;
+  const nanos = timestampNanos;
   const days = Math.floor(seconds / 86400);
   if (days !== cachedDay || nanos < 0 || nanos > 999_999_999) {
     // A new day (or nanos to refuse): formatTimestamp itself judges it and gives the date.
@@ -310,6 +351,48 @@ function writeTimestamp(start: number, end: number): void {
   }
   out[at++] = 0x5a; // Z
   out[at++] = 0x22;
+}
+
+/** A Timestamp judged as formatTimestamp judges it (in range, nanos in 0..999999999), where it is not written. */
+function checkTimestamp(start: number, end: number): void {
+  readTimestamp(start, end);
+  const seconds = timestampSeconds;
+  const nanos = timestampNanos;
+  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 || nanos > 999_999_999) throw REFERENCE;
+}
+const MIN_SECONDS = Number(MIN_TIMESTAMP_SECONDS);
+const MAX_SECONDS = Number(MAX_TIMESTAMP_SECONDS);
+
+/** Strings are judged (valid UTF-8) where they are not written. */
+function checkUtf8(start: number, end: number): void {
+  const src = buf;
+  for (let i = start; i < end; i++) {
+    if (src[i]! >= 0x80) {
+      if (!isUtf8(src.subarray(start, end))) throw REFERENCE;
+      return;
+    }
+  }
+}
+
+/** The Timestamp at start..end into timestampSeconds and timestampNanos (its wire form checked, not its range). */
+function readTimestamp(start: number, end: number): void {
+  pos = start;
+  let seconds = 0;
+  let nanos = 0;
+  let seen = 0;
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag === ((1 << 3) | WIRE_VARINT) && !(seen & 1)) {
+      seconds = varint64();
+      seen |= 1;
+    } else if (tag === ((2 << 3) | WIRE_VARINT) && !(seen & 2)) {
+      nanos = varint64() | 0; // int32, as the reference decoder reads it
+      seen |= 2;
+    } else throw REFERENCE;
+  }
+  if (pos !== end) throw REFERENCE;
+  timestampSeconds = seconds;
+  timestampNanos = nanos;
 }
 let timestampSeconds = 0;
 let timestampNanos = 0;
@@ -365,8 +448,7 @@ function struct(end: number, depth: number): void {
   writeByte(0x7b); // {
   const starts = (keyStarts[depth] ??= []);
   const ends = (keyEnds[depth] ??= []);
-  starts.length = 0;
-  ends.length = 0;
+  let keys = 0; // in starts/ends (what lies past it is an earlier Struct's)
   let seenKeys: Set<string> | undefined;
   while (pos < end) {
     if (buf[pos++] !== FIELDS_ENTRY) throw REFERENCE;
@@ -384,16 +466,20 @@ function struct(end: number, depth: number): void {
     if (unusualKey(keyStart, keyEnd)) throw REFERENCE;
     // A repeated key keeps its first place and its last value in the reference path.
     if (seenKeys === undefined) {
-      for (let k = 0; k < starts.length; k++) if (sameBytes(starts[k]!, ends[k]!, keyStart, keyEnd)) throw REFERENCE;
-      starts.push(keyStart);
-      ends.push(keyEnd);
-      if (starts.length > 16) seenKeys = new Set(starts.map((s, k) => buf.latin1Slice(s, ends[k]!)));
+      for (let k = 0; k < keys; k++) if (sameBytes(starts[k]!, ends[k]!, keyStart, keyEnd)) throw REFERENCE;
+      starts[keys] = keyStart;
+      ends[keys] = keyEnd;
+      keys++;
+      if (keys > 16) {
+        seenKeys = new Set();
+        for (let k = 0; k < keys; k++) seenKeys.add(buf.latin1Slice(starts[k]!, ends[k]!));
+      }
     } else {
       const key = buf.latin1Slice(keyStart, keyEnd);
       if (seenKeys.has(key)) throw REFERENCE;
       seenKeys.add(key);
     }
-    if (starts.length > 1 || seenKeys) writeByte(0x2c);
+    if (keys > 1 || seenKeys) writeByte(0x2c);
     writeJsonString(keyStart, keyEnd);
     writeByte(0x3a);
     freeValue(entryEnd, depth + 1);
@@ -462,6 +548,14 @@ let timeSeconds = 0;
 let timeNanos = 0;
 let subtype: string | undefined;
 
+/** `text` (ASCII) is the bytes buf[start..end). */
+function sameAscii(text: string, start: number, end: number): boolean {
+  if (text.length !== end - start) return false;
+  const src = buf;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== src[start + i]) return false;
+  return true;
+}
+
 function textPasses(f: FieldPlan, text: string): boolean {
   for (let i = 0; i < f.textChecks.length; i++) if (!f.textChecks[i]!(text)) return false;
   return true;
@@ -513,8 +607,13 @@ function message(plan: MessagePlan, end: number, top: EventPlan | undefined): vo
         const length = writeJsonString(s, e);
         if (length < f.minLength || length > f.maxLength) throw REFERENCE;
         if (f.textChecks.length > 0 || top?.subtype === f) {
-          const text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
-          if (!textPasses(f, text)) throw REFERENCE;
+          // The checks are a function of the text alone: the same text as the last that passed passes.
+          let text = plan.passed[f.index];
+          if (text === undefined || !sameAscii(text, s, e)) {
+            text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
+            if (!textPasses(f, text)) throw REFERENCE;
+            if (e - s === length) plan.passed[f.index] = text;
+          }
           if (top?.subtype === f) subtype = text;
         }
         break;
@@ -523,7 +622,7 @@ function message(plan: MessagePlan, end: number, top: EventPlan | undefined): vo
       case K_INT64: {
         const n = present ? start[f.index]! : 0;
         if (!numberPasses(f, n)) throw REFERENCE;
-        writeAscii(String(n));
+        writeInteger(n);
         if (top?.time === f) {
           timeSeconds = Math.floor(n / 1000);
           timeNanos = (n - timeSeconds * 1000) * 1_000_000;
@@ -625,17 +724,15 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
         writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
       } else if (wrapperStart[w.index] !== 0) {
         writeBytes(w.key);
-        writeAscii(String(wrapperStart[w.index]));
+        writeInteger(wrapperStart[w.index]!);
       }
     }
     writeBytes(EVENT_KEY);
   } else {
     // Judged even where not written, as the reference path does: the time, and the strings' UTF-8.
-    const mark = at;
-    if (receivedStart >= 0) writeTimestamp(receivedStart, receivedEnd);
+    if (receivedStart >= 0) checkTimestamp(receivedStart, receivedEnd);
     for (const w of entry.wrappers)
-      if (wrapperSeen[w.index] && w.kind === "string") writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
-    at = mark;
+      if (wrapperSeen[w.index] && w.kind === "string") checkUtf8(wrapperStart[w.index]!, wrapperEnd[w.index]!);
   }
   pos = eventStart;
   subtype = undefined;

@@ -14,6 +14,7 @@
  */
 import { open } from "node:fs/promises";
 import { crc32 } from "node:zlib";
+import { crc32Of } from "./crc32.js";
 import { ByteWindow } from "./byte-window.js";
 import {
   HEADER_BYTES,
@@ -216,7 +217,7 @@ export async function* readFrameBatches(
           available >= size &&
           high < 0x200000 && // below 2^53: exact as a number
           (contiguous ? sequence === lastNumber + 1 : sequence > lastNumber) && // NaN: the general path
-          bytes.readUInt32LE(at + 20) === crc32(bytes.subarray(at, at + 20))
+          bytes.readUInt32LE(at + 20) === crc32Of(bytes, at, at + 20)
         ) {
           const view = bytes.subarray(at + HEADER_BYTES, at + size);
           if (bytes.readUInt32LE(at + 16) === crc32(view)) {
