@@ -43,8 +43,9 @@ export interface FieldPlan {
   readonly tag: number;
   readonly optional: boolean;
   readonly required: boolean;
-  /** The bytes of `"name":`. */
+  /** The bytes of `"name":`, and of `,"name":`. */
   readonly key: Buffer;
+  readonly commaKey: Buffer;
   /** String lengths in code points (JSON Schema's count), when the schema bounds them. */
   readonly minLength: number;
   readonly maxLength: number;
@@ -65,8 +66,8 @@ export interface MessagePlan {
   readonly start: number[];
   readonly end: number[];
   readonly seen: number[];
-  /** Per field: the last ASCII text that passed its checks (a value that repeats is not checked again). */
-  readonly passed: (string | undefined)[];
+  /** Per field: the last few ASCII texts that passed its checks (a value that repeats is not checked again). */
+  readonly passed: string[][];
 }
 
 const ANNOTATIONS = new Set([
@@ -196,6 +197,7 @@ function planMessage(
       optional: field.optional === true,
       required: required.has(field.json),
       key: Buffer.from(`${JSON.stringify(field.json)}:`),
+      commaKey: Buffer.from(`,${JSON.stringify(field.json)}:`),
       ...rules,
       message,
     });
@@ -211,7 +213,7 @@ function planMessage(
     start: new Array(n).fill(0),
     end: new Array(n).fill(0),
     seen: new Array(n).fill(0),
-    passed: new Array(n).fill(undefined),
+    passed: Array.from({ length: n }, () => []),
   };
 }
 

@@ -83,7 +83,7 @@ export async function importArchive(input: string, options: ImportOptions): Prom
     }
     if (to === "delimited") return Buffer.concat([varintPrefix(payload.length), payload]);
     // The log's own sequences are kept; events without one are numbered on.
-    const last = sequencer.last;
+    const last = BigInt(sequencer.last);
     const sequence = event.log?.sequence ?? last + 1n;
     if (sequence <= last) {
       return pass

@@ -57,6 +57,8 @@ import type { SummaryBuilder } from "./summary.js";
 const REFERENCE = Symbol("take the reference path");
 
 const MAX_INT32 = 2 ** 31 - 1;
+/** Payloads up to this long have their CRC-32 computed in JavaScript (store/crc32.ts), as the frame reader does. */
+const JS_CRC_BYTES = 256;
 const MIN_INT32 = -(2 ** 31);
 
 // Encoding is synchronous: one set of state serves every call.
@@ -98,6 +100,14 @@ function varintInt32(n: number): void {
   else varint64(n);
 }
 
+/** A u32, little-endian, at `offset` of out (Buffer's writeUInt32LE checks what is known here). */
+function uint32(n: number, offset: number): void {
+  out[offset] = n;
+  out[offset + 1] = n >>> 8;
+  out[offset + 2] = n >>> 16;
+  out[offset + 3] = n >>> 24;
+}
+
 const varintSize = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
 
 /** Start a length-delimited value: one byte kept for its length (moved along if it needs more). */
@@ -121,27 +131,38 @@ function join(mark: number): void {
   at = end;
 }
 
-/** A string's UTF-8 bytes, length first; the caller has checked it is well-formed. */
-function string(s: string): void {
+/**
+ * A string's UTF-8 bytes, length first. Returns whether it was ASCII (then
+ * it is well-formed, and its length is its code points); otherwise the
+ * caller checks that it is well-formed (what was written is dropped if not).
+ */
+function string(s: string): boolean {
   const n = s.length;
   room(n * 3 + 5);
-  if (n < 0x80) {
+  if (n < SHORT_STRING) {
+    // Locals in the per-character loop: a module variable is a load per character.
+    const dst = out;
+    const a = at + 1;
     let i = 0;
     for (; i < n; i++) {
       const c = s.charCodeAt(i);
       if (c >= 0x80) break;
-      out[at + 1 + i] = c;
+      dst[a + i] = c;
     }
     if (i === n) {
-      out[at] = n;
-      at += 1 + n;
-      return;
+      dst[at] = n;
+      at = a + n;
+      return true;
     }
   }
+  // Longer ones natively: a lone surrogate counts three bytes, so only ASCII has as many bytes as units.
   const length = Buffer.byteLength(s, "utf8");
   varint(length);
   at += (out as WritingBuffer).utf8Write(s, at, length);
+  return length === n;
 }
+/** Strings shorter than this are copied in JavaScript (a native call costs more than the loop). */
+const SHORT_STRING = 48;
 
 /** Buffer's own UTF-8 writer (what write() calls after checking its arguments): the room is made here. */
 type WritingBuffer = Buffer & { utf8Write(s: string, offset: number, length: number): number };
@@ -163,15 +184,24 @@ let subtype: string | undefined;
 let timestampSeconds = 0;
 let timestampNanos = 0;
 
-function checkedString(f: FieldPlan, v: unknown, top: EventPlan | undefined): string {
-  if (typeof v !== "string" || !v.isWellFormed()) throw REFERENCE;
-  if (f.minLength > 0 || f.maxLength !== Infinity) {
+/**
+ * A string field, checked and written (tag and value) as the reference path
+ * writes it: an optional one even when "", another only when not "".
+ */
+function stringField(f: FieldPlan, v: unknown, top: EventPlan | undefined): void {
+  if (typeof v !== "string") throw REFERENCE;
+  if (f.optional || v !== "") {
+    room(1);
+    out[at++] = f.tag;
+    if (!string(v) && !v.isWellFormed()) throw REFERENCE;
+  } else if (!v.isWellFormed()) throw REFERENCE;
+  // A code point is one or two UTF-16 units: count them only where the bounds could be near.
+  if (v.length > f.maxLength || v.length < 2 * f.minLength) {
     const length = codePoints(v);
     if (length < f.minLength || length > f.maxLength) throw REFERENCE;
   }
   for (let i = 0; i < f.textChecks.length; i++) if (!f.textChecks[i]!(v)) throw REFERENCE;
   if (top?.subtype === f) subtype = v;
-  return v;
 }
 
 function checkedInteger(f: FieldPlan, v: unknown, top: EventPlan | undefined): number {
@@ -225,15 +255,9 @@ function message(plan: MessagePlan, json: Record<string, unknown>, top: EventPla
     }
     present++;
     switch (f.kind) {
-      case K_STRING: {
-        const s = checkedString(f, v, top);
-        if (f.optional || s !== "") {
-          room(1);
-          out[at++] = f.tag;
-          string(s);
-        }
+      case K_STRING:
+        stringField(f, v, top);
         break;
-      }
       case K_INT32:
       case K_INT64: {
         const n = checkedInteger(f, v, top);
@@ -283,14 +307,14 @@ function message(plan: MessagePlan, json: Record<string, unknown>, top: EventPla
 /** A Struct's entries (the object is at `depth`: the free-form field itself is 1), in the object's key order. */
 function struct(o: Record<string, unknown>, depth: number): void {
   for (const key in o) {
-    if (FORBIDDEN_KEYS.has(key) || !key.isWellFormed()) throw REFERENCE;
+    if (FORBIDDEN_KEYS.has(key)) throw REFERENCE;
     room(1);
     out[at++] = FIELDS_ENTRY;
     const entry = fork();
     if (key !== "") {
       room(1);
       out[at++] = ENTRY_KEY;
-      string(key);
+      if (!string(key) && !key.isWellFormed()) throw REFERENCE;
     }
     room(1);
     out[at++] = ENTRY_VALUE;
@@ -316,9 +340,8 @@ function freeValue(v: unknown, depth: number): void {
       at += 8;
       return;
     case "string":
-      if (!v.isWellFormed()) throw REFERENCE;
       out[at++] = STRING_VALUE;
-      string(v);
+      if (!string(v) && !v.isWellFormed()) throw REFERENCE;
       return;
     case "object": {
       if (v === null) {
@@ -359,11 +382,11 @@ function logEntry(type: ArchiveEventType, plan: EventPlan, json: Record<string, 
   // Without the log's fields, the only wrapper field written is a session end's session_id (its event's own).
   if (type === "SessionEndEvent") {
     const sessionId = json.session_id;
-    if (typeof sessionId !== "string" || !sessionId.isWellFormed()) throw REFERENCE;
+    if (typeof sessionId !== "string") throw REFERENCE;
     if (sessionId !== "") {
       room(1);
       out[at++] = (1 << 3) | WIRE_LEN;
-      string(sessionId);
+      if (!string(sessionId) && !sessionId.isWellFormed()) throw REFERENCE;
     }
   }
   room(1);
@@ -377,8 +400,8 @@ function logEntry(type: ArchiveEventType, plan: EventPlan, json: Record<string, 
 
 /** How import numbers its records: shared by the fast path and the reference path, so they number on from each other. */
 export interface SegmentSequencer {
-  /** The last sequence written (0: none yet, and the next frame starts the segment). */
-  last: bigint;
+  /** The last sequence written (0: none yet, and the next frame starts the segment); a number while exact. */
+  last: bigint | number;
 }
 
 /**
@@ -397,12 +420,13 @@ export function segmentEncoder(sequencer: SegmentSequencer): FastPath {
       const type = recogniseEventType(value);
       const plan = type && eventPlan(type);
       if (!type || !plan) return false;
-      const sequence = Number(sequencer.last) + 1;
+      const last = sequencer.last;
+      const sequence = (typeof last === "number" ? last : Number(last)) + 1;
       if (!Number.isSafeInteger(sequence)) return false; // past 2^53: the reference path numbers it
       out = own;
       at = written;
       try {
-        if (sequencer.last === 0n) {
+        if (sequence === 1) {
           // A segment starts with its header, which names its first record.
           room(SEGMENT_HEADER_BYTES);
           at += encodeSegmentHeader(BigInt(sequence)).copy(out, at);
@@ -412,14 +436,20 @@ export function segmentEncoder(sequencer: SegmentSequencer): FastPath {
         at += HEADER_BYTES;
         logEntry(type, plan, value);
         const length = at - frame - HEADER_BYTES;
-        out.writeUInt32LE(length, frame);
-        out.writeUInt32LE(0, frame + 4); // a group of one
-        out.writeUInt32LE(sequence >>> 0, frame + 8);
-        out.writeUInt32LE(Math.floor(sequence / 2 ** 32), frame + 12);
-        out.writeUInt32LE(crc32(out.subarray(frame + HEADER_BYTES, at)), frame + 16);
-        out.writeUInt32LE(crc32Of(out, frame, frame + 20), frame + 20);
+        uint32(length, frame);
+        uint32(0, frame + 4); // a group of one
+        uint32(sequence >>> 0, frame + 8);
+        uint32(Math.floor(sequence / 2 ** 32), frame + 12);
+        // A short payload's CRC in JavaScript: no view to make, no native call.
+        uint32(
+          length <= JS_CRC_BYTES
+            ? crc32Of(out, frame + HEADER_BYTES, at)
+            : crc32(out.subarray(frame + HEADER_BYTES, at)),
+          frame + 16,
+        );
+        uint32(crc32Of(out, frame, frame + 20), frame + 20);
         tally.counted(type, timeSeconds, timeNanos, subtype, undefined);
-        sequencer.last = BigInt(sequence);
+        sequencer.last = sequence;
         written = at;
         count++;
         return true;

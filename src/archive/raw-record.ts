@@ -12,6 +12,12 @@ export type RawItem =
       readonly offset?: number;
       /** The framing's log sequence, where it has one. */
       readonly sequence?: bigint;
+      /** The payload where it was read, if the reader says (the frame reader does): chunk[start..end). */
+      readonly chunk?: Buffer;
+      readonly start?: number;
+      readonly end?: number;
+      /** `sequence` as a number (NaN past 2^53), if the reader says. */
+      readonly sequenceNumber?: number;
     }
   | {
       readonly kind: "line";

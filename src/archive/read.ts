@@ -108,7 +108,8 @@ export interface FastOutput {
  * judges and reports it; `take` hands over what was written so far.
  */
 export interface FastPath {
-  record?(payload: Uint8Array, sequence: bigint | undefined, tally: SummaryBuilder): boolean;
+  /** The LogEntry at bytes[start..end); its log sequence as a number (NaN past 2^53), if it has one. */
+  record?(bytes: Uint8Array, start: number, end: number, sequence: number | undefined, tally: SummaryBuilder): boolean;
   line?(value: unknown, tally: SummaryBuilder): boolean;
   take(): FastOutput;
   readonly pending: boolean;
@@ -214,7 +215,11 @@ async function* eventsOf(
         index++;
         let parsed: unknown = UNPARSED;
         if (fastRecords && item.kind === "record") {
-          if (fastRecords.record!(item.payload, item.sequence, tally)) {
+          const taken =
+            item.chunk !== undefined
+              ? fastRecords.record!(item.chunk, item.start!, item.end!, item.sequenceNumber, tally)
+              : fastRecords.record!(item.payload, 0, item.payload.length, asNumber(item.sequence), tally);
+          if (taken) {
             if (++fastCount >= MAX_BATCH) yield takeOut();
             continue;
           }
@@ -249,6 +254,9 @@ async function* eventsOf(
     }
   }
 }
+
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+const asNumber = (n: bigint | undefined) => (n === undefined ? undefined : n <= MAX_EXACT ? Number(n) : NaN);
 
 /** Not parsed (yet, or at all: not JSON). */
 const UNPARSED = Symbol("unparsed");

@@ -60,8 +60,9 @@ export class SummaryBuilder {
   private firstNanos = 0;
   private lastSeconds = 0;
   private lastNanos = 0;
-  private minSequence: bigint | undefined;
-  private maxSequence: bigint | undefined;
+  // A bigint or a number (exact), as given: the two compare as the integers they are.
+  private minSequence: bigint | number | undefined;
+  private maxSequence: bigint | number | undefined;
 
   event(event: ArchiveEvent): void {
     const vrpEventType = event.type === "VrpEvent" ? (event.json as { event_type: string }).event_type : undefined;
@@ -75,7 +76,7 @@ export class SummaryBuilder {
     seconds: number,
     nanos: number,
     vrpEventType: string | undefined,
-    sequence: bigint | undefined,
+    sequence: bigint | number | undefined,
   ): void {
     const s = this.summary;
     s.records++;

@@ -67,7 +67,6 @@ import {
 const REFERENCE = Symbol("take the reference path");
 
 const MAX_EXACT = Number.MAX_SAFE_INTEGER;
-const MAX_EXACT_SEQUENCE = BigInt(MAX_EXACT);
 
 interface WrapperPlan {
   readonly index: number;
@@ -122,6 +121,8 @@ type SlicingBuffer = Buffer & {
 const EMPTY = Buffer.alloc(0) as SlicingBuffer;
 let buf = EMPTY;
 let pos = 0;
+/** The end of the record in buf (buf may hold more: the chunk it was read in). */
+let limit = 0;
 let out: Buffer = EMPTY;
 let at = 0;
 /** Marks a message pass's fields as seen without clearing the scratch. */
@@ -194,14 +195,10 @@ function writeByte(b: number): void {
 }
 
 function varint32(): number {
-  const first = buf[pos];
-  if (first !== undefined && first < 0x80) {
-    pos++;
-    return first; // one byte: most tags and lengths
-  }
+  if (pos < limit && buf[pos]! < 0x80) return buf[pos++]!; // one byte: most tags and lengths
   let result = 0;
   for (let shift = 0; shift < 35; shift += 7) {
-    if (pos >= buf.length) throw REFERENCE;
+    if (pos >= limit) throw REFERENCE;
     const b = buf[pos++]!;
     result += (b & 0x7f) * 2 ** shift;
     if (b < 0x80) {
@@ -217,18 +214,18 @@ function varint64(): number {
   let lo = 0;
   let b = 0;
   for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= buf.length) throw REFERENCE;
+    if (pos >= limit) throw REFERENCE;
     b = buf[pos++]!;
     lo |= (b & 0x7f) << shift;
     if (b < 0x80) return lo;
   }
-  if (pos >= buf.length) throw REFERENCE;
+  if (pos >= limit) throw REFERENCE;
   b = buf[pos++]!;
   lo |= (b & 0x0f) << 28;
   let hi = (b & 0x7f) >> 4;
   if (b >= 0x80) {
     for (let shift = 3; ; shift += 7) {
-      if (pos >= buf.length || shift > 31) throw REFERENCE;
+      if (pos >= limit || shift > 31) throw REFERENCE;
       b = buf[pos++]!;
       if (shift === 31 && b > 1) throw REFERENCE; // bits past 64
       hi |= (b & 0x7f) << shift;
@@ -548,6 +545,9 @@ let timeSeconds = 0;
 let timeNanos = 0;
 let subtype: string | undefined;
 
+/** How many texts that passed a field's checks are remembered (VRP event types: a handful, repeating). */
+const PASSED_TEXTS = 8;
+
 /** `text` (ASCII) is the bytes buf[start..end). */
 function sameAscii(text: string, start: number, end: number): boolean {
   if (text.length !== end - start) return false;
@@ -597,9 +597,8 @@ function message(plan: MessagePlan, end: number, top: EventPlan | undefined): vo
       if (f.required) throw REFERENCE;
       continue; // absent: left out
     }
-    if (!first) writeByte(0x2c);
+    writeBytes(first ? f.key : f.commaKey);
     first = false;
-    writeBytes(f.key);
     switch (f.kind) {
       case K_STRING: {
         const s = present ? start[f.index]! : 0;
@@ -607,12 +606,22 @@ function message(plan: MessagePlan, end: number, top: EventPlan | undefined): vo
         const length = writeJsonString(s, e);
         if (length < f.minLength || length > f.maxLength) throw REFERENCE;
         if (f.textChecks.length > 0 || top?.subtype === f) {
-          // The checks are a function of the text alone: the same text as the last that passed passes.
-          let text = plan.passed[f.index];
-          if (text === undefined || !sameAscii(text, s, e)) {
+          // The checks are a function of the text alone: a text among the last few that passed passes.
+          const passed = plan.passed[f.index]!;
+          let text: string | undefined;
+          for (let k = 0; k < passed.length; k++) {
+            if (sameAscii(passed[k]!, s, e)) {
+              text = passed[k];
+              break;
+            }
+          }
+          if (text === undefined) {
             text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
             if (!textPasses(f, text)) throw REFERENCE;
-            if (e - s === length) plan.passed[f.index] = text;
+            if (e - s === length) {
+              if (passed.length >= PASSED_TEXTS) passed.pop();
+              passed.unshift(text);
+            }
           }
           if (top?.subtype === f) subtype = text;
         }
@@ -658,8 +667,8 @@ const RECEIVED_AT = Buffer.from('"received_at":');
 const EVENT_KEY = Buffer.from(',"event":');
 
 /** Writes the line of the LogEntry in buf (without its newline), or throws REFERENCE. Returns its event type. */
-function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEventType {
-  const end = buf.length;
+function entryLine(layout: LineLayout, sequence: number | undefined): ArchiveEventType {
+  const end = limit;
   let receivedStart = -1;
   let receivedEnd = -1;
   let entry: EntryPlan | undefined;
@@ -702,12 +711,12 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
     if (pos !== stop) throw REFERENCE;
   }
   if (entry === undefined || eventStart < 0) throw REFERENCE;
-  if (sequence !== undefined && sequence > MAX_EXACT_SEQUENCE) throw REFERENCE;
+  if (sequence !== undefined && !(sequence <= MAX_EXACT)) throw REFERENCE; // NaN: past 2^53
   const event = entry.event!;
   if (layout === "records") {
     if (sequence !== undefined) {
       writeBytes(LOG_SEQUENCE);
-      writeAscii(String(sequence));
+      writeInteger(sequence);
       writeByte(0x2c);
     } else writeByte(0x7b);
     if (receivedStart >= 0) {
@@ -753,11 +762,12 @@ export function transcoderFor(layout: LineLayout): FastPath {
   let written = 0;
   let count = 0;
   return {
-    record(payload, sequence, tally) {
+    record(bytes, start, end, sequence, tally) {
       buf = (
-        payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+        bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       ) as SlicingBuffer;
-      pos = 0;
+      pos = start;
+      limit = end;
       out = own;
       at = written;
       try {

@@ -27,16 +27,45 @@ import {
 
 export type FrameDamageRule = "torn" | "checksum" | "framing" | "sequence";
 
+/**
+ * A record the reader hands out. Its payload lies at chunk[start..end): a
+ * copy of its own, or (with `views`) the bytes read, where `payload` is a
+ * view made only when asked for. `sequence` is a BigInt made only when asked
+ * for; `sequenceNumber` is the same sequence as a number (NaN past 2^53). A
+ * reader of millions of small records (an archive job) reads the chunk and
+ * the number, and allocates neither.
+ */
+export class FrameRecord {
+  readonly kind = "record" as const;
+  private view: Buffer | undefined;
+  private big: bigint | undefined;
+
+  constructor(
+    readonly chunk: Buffer,
+    readonly start: number,
+    readonly end: number,
+    readonly sequenceNumber: number,
+    sequence: bigint | undefined,
+    /** Byte offset of the frame in the input. */
+    readonly offset: number,
+    /** Bytes of the frame, header included. */
+    readonly size: number,
+  ) {
+    this.big = sequence;
+    if (start === 0 && end === chunk.length) this.view = chunk;
+  }
+
+  get payload(): Buffer {
+    return (this.view ??= this.chunk.subarray(this.start, this.end));
+  }
+
+  get sequence(): bigint {
+    return (this.big ??= BigInt(this.sequenceNumber));
+  }
+}
+
 export type FrameItem =
-  | {
-      readonly kind: "record";
-      readonly sequence: bigint;
-      readonly payload: Buffer;
-      /** Byte offset of the frame in the input. */
-      readonly offset: number;
-      /** Bytes of the frame, header included. */
-      readonly size: number;
-    }
+  | FrameRecord
   | {
       readonly kind: "damage";
       readonly rule: FrameDamageRule;
@@ -88,17 +117,12 @@ export interface FrameReadEnd {
 const MAX_BATCH = 256;
 const TAIL_PROBE_BYTES = 4 * 1024 * 1024 + HEADER_BYTES;
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+/** Payloads up to this long have their CRC-32 computed in JavaScript (crc32.ts), longer ones by zlib. */
+const JS_CRC_BYTES = 256;
 /** A torn frame is at most one record long (MAX_PAYLOAD_BYTES), plus a sector or so of zeros. */
 const MAX_TAIL_BYTES = HEADER_BYTES + MAX_PAYLOAD_BYTES + 4096;
 /** Bytes ruled out while resynchronising are let go in steps of this size. */
 const RESYNC_RELEASE = 64 * 1024;
-
-interface Pending {
-  readonly sequence: bigint;
-  readonly payload: Buffer;
-  readonly offset: number;
-  readonly size: number;
-}
 
 export async function* readFrames(
   window: ByteWindow,
@@ -134,7 +158,7 @@ export async function* readFrameBatches(
   // must not count, or the next append leaves a gap that refuses to open.
   let handedOut = last;
   let afterDamage = false;
-  let group: Pending[] = [];
+  let group: FrameRecord[] = [];
   let goodBytes = window.offset;
   // The common case (a frame of one record, whole in the window, its checksums good, the
   // next sequence) is read without a header object, a copy or BigInt arithmetic: `lastNumber`
@@ -219,15 +243,24 @@ export async function* readFrameBatches(
           (contiguous ? sequence === lastNumber + 1 : sequence > lastNumber) && // NaN: the general path
           bytes.readUInt32LE(at + 20) === crc32Of(bytes, at, at + 20)
         ) {
-          const view = bytes.subarray(at + HEADER_BYTES, at + size);
-          if (bytes.readUInt32LE(at + 16) === crc32(view)) {
-            batch.push({
-              kind: "record",
-              sequence: BigInt(sequence),
-              payload: views ? view : Buffer.from(view),
-              offset: window.offset,
-              size,
-            });
+          const start = at + HEADER_BYTES;
+          const end = at + size;
+          // A short payload's CRC in JavaScript: no view to make, no native call.
+          const checksum = length <= JS_CRC_BYTES ? crc32Of(bytes, start, end) : crc32(bytes.subarray(start, end));
+          if (bytes.readUInt32LE(at + 16) === checksum) {
+            batch.push(
+              views
+                ? new FrameRecord(bytes, start, end, sequence, undefined, window.offset, size)
+                : new FrameRecord(
+                    Buffer.from(bytes.subarray(start, end)),
+                    0,
+                    length,
+                    sequence,
+                    undefined,
+                    window.offset,
+                    size,
+                  ),
+            );
             window.skip(size);
             lastNumber = sequence;
             lastIsNumber = true;
@@ -318,13 +351,14 @@ export async function* readFrameBatches(
             }
           } else {
             // Copy out unless views were asked for: a copy does not keep the whole chunk alive.
-            group.push({ sequence, payload: views ? payload : Buffer.from(payload), offset, size });
+            const own = views ? payload : Buffer.from(payload);
+            group.push(new FrameRecord(own, 0, own.length, exact(sequence), sequence, offset, size));
             window.skip(size);
             last = sequence;
             lastNumber = exact(last);
             afterDamage = false;
             if (!header.continues) {
-              for (const r of group) batch.push({ kind: "record", ...r });
+              for (const r of group) batch.push(r);
               group = [];
               goodBytes = window.offset;
               handedOut = last;
@@ -341,7 +375,7 @@ export async function* readFrameBatches(
       return { last: handedOut, endedInDamage: true, goodBytes };
     }
     // Resync: the good records of a group broken by damage are handed out, then the damage.
-    for (const r of group) batch.push({ kind: "record", ...r });
+    for (const r of group) batch.push(r);
     if (group.length > 0) handedOut = group.at(-1)!.sequence;
     group = [];
     batch.push(item);
