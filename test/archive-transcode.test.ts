@@ -370,6 +370,17 @@ test("hand-made records the collector never writes: taken only where the referen
     ),
     "overlong UTF-8": entryWith(vrpBytes(structOf(["a", stringValue(Buffer.from([0xc0, 0xaf]))]))),
     "unknown field in the event": entryWith(vrpBytes(undefined, (w) => w.uint32((99 << 3) | 0).uint32(1))),
+    "fields out of order": entryWith(
+      new BinaryWriter()
+        .uint32((3 << 3) | 2)
+        .string("s1")
+        .uint32((2 << 3) | 2)
+        .string("PATH_SELECTED")
+        .uint32(1 << 3)
+        .int64(1770379200000n)
+        .finish(),
+    ),
+    "ts_ms 0 (not on the wire)": entryWith(VrpEvent.encode({ ...(vrpEvent() as VrpEvent), tsMs: 0n }).finish()),
     "repeated field in the event": entryWith(vrpBytes(undefined, (w) => w.uint32((2 << 3) | 2).string("OTHER"))),
     "unknown field in the wrapper": entryWith(vrpBytes(), (w) => w.uint32((9 << 3) | 2).string("x")),
     "ts_ms past 2^53": entryWith(VrpEvent.encode({ ...(vrpEvent() as VrpEvent), tsMs: 2n ** 53n + 1n }).finish()),
@@ -434,7 +445,17 @@ test("hand-made records the collector never writes: taken only where the referen
     if (compare(bytes, 2n ** 53n)) taken.push(`${name} (sequence past 2^53)`);
   }
   // What the fast path takes of these: only what it writes exactly as the reference path.
-  assert.equal(taken.sort(), ["-0", "entry without a key", "plain", "session end at the first instant"].sort());
+  assert.equal(
+    taken.sort(),
+    [
+      "-0",
+      "entry without a key",
+      "plain",
+      "session end at the first instant",
+      "fields out of order",
+      "ts_ms 0 (not on the wire)",
+    ].sort(),
+  );
 });
 
 test("import: every generated line becomes the bytes the generated encoder writes, in both layouts and as bare messages", () => {

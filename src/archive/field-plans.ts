@@ -62,6 +62,8 @@ export interface MessagePlan {
   readonly fields: readonly FieldPlan[];
   /** In the order ts-proto writes them (field number). */
   readonly encodeOrder: readonly FieldPlan[];
+  /** The contract's order is the field numbers' (so the bytes the encoders write can be read in one pass). */
+  readonly wireOrdered: boolean;
   /** Scratch, per field: where its value lies, or its number, and whether this pass saw it. */
   readonly start: number[];
   readonly end: number[];
@@ -210,6 +212,7 @@ function planMessage(
     byTag,
     fields,
     encodeOrder,
+    wireOrdered: fields.every((f, i) => f === encodeOrder[i]),
     start: new Array(n).fill(0),
     end: new Array(n).fill(0),
     seen: new Array(n).fill(0),

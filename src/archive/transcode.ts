@@ -568,6 +568,14 @@ function numberPasses(f: FieldPlan, n: number): boolean {
 
 /** A message (bytes pos..end), written in the contract's field order; `top` for the event itself. */
 function message(plan: MessagePlan, end: number, top: EventPlan | undefined): void {
+  if (plan.wireOrdered) {
+    // The encoders write fields in number order, which is the contract's for this message: one pass.
+    const from = pos;
+    const written = at;
+    if (messageInOrder(plan, end, top)) return;
+    pos = from; // not in that order after all (or a field repeated, or unknown): the two passes judge it
+    at = written;
+  }
   const mark = ++pass;
   const { byTag, start, end: ends, seen } = plan;
   // First pass: where each field's value is.
@@ -597,66 +605,118 @@ function message(plan: MessagePlan, end: number, top: EventPlan | undefined): vo
       if (f.required) throw REFERENCE;
       continue; // absent: left out
     }
-    writeBytes(first ? f.key : f.commaKey);
+    writeField(plan, f, present, start[f.index]!, ends[f.index]!, first, top);
     first = false;
-    switch (f.kind) {
-      case K_STRING: {
-        const s = present ? start[f.index]! : 0;
-        const e = present ? ends[f.index]! : 0; // absent: ""
-        const length = writeJsonString(s, e);
-        if (length < f.minLength || length > f.maxLength) throw REFERENCE;
-        if (f.textChecks.length > 0 || top?.subtype === f) {
-          // The checks are a function of the text alone: a text among the last few that passed passes.
-          const passed = plan.passed[f.index]!;
-          let text: string | undefined;
-          for (let k = 0; k < passed.length; k++) {
-            if (sameAscii(passed[k]!, s, e)) {
-              text = passed[k];
-              break;
-            }
-          }
-          if (text === undefined) {
-            text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
-            if (!textPasses(f, text)) throw REFERENCE;
-            if (e - s === length) {
-              if (passed.length >= PASSED_TEXTS) passed.pop();
-              passed.unshift(text);
-            }
-          }
-          if (top?.subtype === f) subtype = text;
-        }
-        break;
-      }
-      case K_INT32:
-      case K_INT64: {
-        const n = present ? start[f.index]! : 0;
-        if (!numberPasses(f, n)) throw REFERENCE;
-        writeInteger(n);
-        if (top?.time === f) {
-          timeSeconds = Math.floor(n / 1000);
-          timeNanos = (n - timeSeconds * 1000) * 1_000_000;
-        }
-        break;
-      }
-      case K_TIMESTAMP: {
-        writeTimestamp(start[f.index]!, ends[f.index]!);
-        if (top?.time === f) {
-          timeSeconds = timestampSeconds;
-          timeNanos = timestampNanos;
-        }
-        break;
-      }
-      case K_STRUCT:
-        pos = start[f.index]!;
-        struct(ends[f.index]!, 1);
-        break;
-      case K_MESSAGE:
-        pos = start[f.index]!;
-        message(f.message!, ends[f.index]!, undefined);
-        break;
-    }
   }
   writeByte(0x7d);
+}
+
+/**
+ * One pass, for a message whose fields are in wire order: true when every
+ * field came in that order, each at most once. False (what it wrote is
+ * dropped) when one did not: then the two passes judge the message. It
+ * throws only where they would too (a value that breaks a rule).
+ */
+function messageInOrder(plan: MessagePlan, end: number, top: EventPlan | undefined): boolean {
+  writeByte(0x7b);
+  let first = true;
+  const fields = plan.fields;
+  let tag = pos < end ? varint32() : -1;
+  for (let k = 0; k < fields.length; k++) {
+    const f = fields[k]!;
+    const present = tag === f.tag;
+    let a = 0;
+    let b = 0;
+    if (present) {
+      if (f.kind === K_INT32) a = varint64() | 0;
+      else if (f.kind === K_INT64) a = varint64();
+      else {
+        b = lengthEnd(end);
+        a = pos;
+        pos = b;
+      }
+    } else if (f.kind >= K_TIMESTAMP || (f.kind === K_STRING && f.optional)) {
+      if (f.required) return false; // perhaps later, out of order
+      continue; // absent: left out
+    } else return false; // a scalar at its default, or later (out of order): its default is not judged here
+    const after = pos;
+    writeField(plan, f, present, a, b, first, top);
+    first = false;
+    pos = after;
+    if (present) tag = pos < end ? varint32() : -1;
+  }
+  if (tag !== -1 || pos !== end) return false;
+  writeByte(0x7d);
+  return true;
+}
+
+/** A field present (its value at a..b, or its number in a) or absent (its default), checked and written after its key. */
+function writeField(
+  plan: MessagePlan,
+  f: FieldPlan,
+  present: boolean,
+  a: number,
+  b: number,
+  first: boolean,
+  top: EventPlan | undefined,
+): void {
+  writeBytes(first ? f.key : f.commaKey);
+  switch (f.kind) {
+    case K_STRING: {
+      const s = present ? a : 0;
+      const e = present ? b : 0; // absent: ""
+      const length = writeJsonString(s, e);
+      if (length < f.minLength || length > f.maxLength) throw REFERENCE;
+      if (f.textChecks.length > 0 || top?.subtype === f) {
+        // The checks are a function of the text alone: a text among the last few that passed passes.
+        const passed = plan.passed[f.index]!;
+        let text: string | undefined;
+        for (let k = 0; k < passed.length; k++) {
+          if (sameAscii(passed[k]!, s, e)) {
+            text = passed[k];
+            break;
+          }
+        }
+        if (text === undefined) {
+          text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
+          if (!textPasses(f, text)) throw REFERENCE;
+          if (e - s === length) {
+            if (passed.length >= PASSED_TEXTS) passed.pop();
+            passed.unshift(text);
+          }
+        }
+        if (top?.subtype === f) subtype = text;
+      }
+      break;
+    }
+    case K_INT32:
+    case K_INT64: {
+      const n = present ? a : 0;
+      if (!numberPasses(f, n)) throw REFERENCE;
+      writeInteger(n);
+      if (top?.time === f) {
+        timeSeconds = Math.floor(n / 1000);
+        timeNanos = (n - timeSeconds * 1000) * 1_000_000;
+      }
+      break;
+    }
+    case K_TIMESTAMP: {
+      writeTimestamp(a, b);
+      if (top?.time === f) {
+        timeSeconds = timestampSeconds;
+        timeNanos = timestampNanos;
+      }
+      break;
+    }
+    case K_STRUCT:
+      pos = a;
+      struct(b, 1);
+      break;
+    case K_MESSAGE:
+      pos = a;
+      message(f.message!, b, undefined);
+      break;
+  }
 }
 
 const wrapperStart: number[] = [];
