@@ -68,7 +68,7 @@ let at = 0;
 
 function room(n: number): void {
   if (at + n <= out.length) return;
-  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, at + n, 256 * 1024));
+  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, at + n, 64 * 1024)); // a batch of frames: tens of KiB
   out.copy(bigger, 0, 0, at);
   out = bigger;
 }

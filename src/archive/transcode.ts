@@ -513,7 +513,9 @@ function freeValue(end: number, depth: number): void {
       const n = buf.readDoubleLE(pos);
       pos += 8;
       if (!Number.isFinite(n)) throw REFERENCE;
-      writeAscii(String(n)); // what JSON.stringify writes for a finite number (-0 too: "0")
+      // What JSON.stringify writes for a finite number (-0 too: "0"); a safe integer without making its text.
+      if (Number.isSafeInteger(n)) writeInteger(n);
+      else writeAscii(String(n));
       break;
     }
     case STRING_VALUE: {
