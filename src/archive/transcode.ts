@@ -1,8 +1,9 @@
 /**
  * Export's fast path: a LogEntry's protobuf bytes straight to the bytes of
- * its JSON Lines line, in one pass over each message (a second over its
- * field table, to write fields in the contract's order), with no message
- * object, no contract JSON object, and no JSON.stringify.
+ * its JSON Lines line, with no message object, no contract JSON object, and
+ * no JSON.stringify: one pass over a message whose fields come in the
+ * contract's order, two over any other (where each field is, then each
+ * field in the contract's order).
  *
  * It writes exactly what the reference path (codec.ts decodeRecord, then
  * lines.ts formatLine) writes, and holds every value to the rules the
