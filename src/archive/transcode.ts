@@ -173,6 +173,24 @@ function writeInteger(n: number): void {
   } else writeSmall(n, 0);
 }
 
+/**
+ * A number of tenths that is not an integer (34.5, -0.1), as String(n)
+ * writes it, without making its text; false for any other. Below 2^40 the
+ * doubles lie far closer together than 0.1, so the one-decimal text that
+ * reads back as n is its shortest, which String(n) is.
+ */
+function writeTenths(n: number): boolean {
+  const tenths = n * 10;
+  if (!Number.isInteger(tenths) || tenths / 10 !== n || !(Math.abs(n) < 2 ** 40)) return false;
+  room(16);
+  if (tenths < 0) out[at++] = 0x2d;
+  const whole = Math.abs(tenths);
+  writeInteger(Math.floor(whole / 10));
+  out[at++] = 0x2e;
+  out[at++] = 0x30 + (whole % 10);
+  return true;
+}
+
 /** n < 1e8, in `width` digits (zero-padded), or as many as it has (width 0). */
 function writeSmall(n: number, width: number): void {
   let digits = width;
@@ -516,7 +534,7 @@ function freeValue(end: number, depth: number): void {
       if (!Number.isFinite(n)) throw REFERENCE;
       // What JSON.stringify writes for a finite number (-0 too: "0"); a safe integer without making its text.
       if (Number.isSafeInteger(n)) writeInteger(n);
-      else writeAscii(String(n));
+      else if (!writeTenths(n)) writeAscii(String(n));
       break;
     }
     case STRING_VALUE: {
@@ -553,8 +571,10 @@ const PASSED_TEXTS = 8;
 
 /** `text` (ASCII) is the bytes buf[start..end). */
 function sameAscii(text: string, start: number, end: number): boolean {
-  if (text.length !== end - start) return false;
+  const n = end - start;
+  if (text.length !== n) return false;
   const src = buf;
+  if (n > 0 && text.charCodeAt(n - 1) !== src[end - 1]) return false; // ids that share a prefix differ at the end
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== src[start + i]) return false;
   return true;
 }
