@@ -21,6 +21,10 @@
  * ~100 MiB log and a 1 GiB one (ARCHIVE_BENCH_BYTES), so the table shows
  * whether memory grows with the input, beside a process that only loads the
  * library.
+ *
+ * While working: ARCHIVE_BENCH_ROUNDS (5), ARCHIVE_BENCH_LOG_BYTES (the
+ * throughput log, 32 MiB), ARCHIVE_BENCH_MEMORY=0 (no memory runs);
+ * archive-profile.ts runs one job under --cpu-prof.
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -71,7 +75,7 @@ const VRP_TYPES = [
   "PATH_SELECTED",
 ];
 
-interface PoolEvent {
+export interface PoolEvent {
   /** The contract JSON, exactly as the export writes it (the bridge's own output). */
   readonly json: unknown;
   /** The LogEntry's bytes, as the collector stores them. */
@@ -144,6 +148,9 @@ function session(i: number): PoolEvent[] {
   return events;
 }
 
+/** The events the logs cycle through (SESSIONS sessions of 10). */
+export const eventPool = (): PoolEvent[] => Array.from({ length: SESSIONS }, (_, i) => session(i)).flat();
+
 /**
  * A data directory of at least `bytes`, cut into segments like the
  * collector's (each with its segment header), cycling through the pool.
@@ -151,7 +158,7 @@ function session(i: number): PoolEvent[] {
  * payload's checksum computed once; the first frame is checked against
  * encodeFrame.
  */
-function writeLog(
+export function writeLog(
   dir: string,
   bytes: number,
   pool: readonly PoolEvent[],
@@ -200,7 +207,7 @@ function writeLog(
 }
 
 /** Export baseline: the same events' JSON, stringified and written the way the sink writes (batches, backpressure, fsync). */
-async function stringifyToFile(file: string, events: number, pool: readonly PoolEvent[]): Promise<void> {
+export async function stringifyToFile(file: string, events: number, pool: readonly PoolEvent[]): Promise<void> {
   const out = createWriteStream(file);
   let batch: string[] = [];
   let chars = 0;
@@ -222,7 +229,7 @@ async function stringifyToFile(file: string, events: number, pool: readonly Pool
 }
 
 /** Import baseline: read the file in the reader's chunk size, cut lines, JSON.parse each. Returns the lines. */
-async function parseFile(file: string): Promise<number> {
+export async function parseFile(file: string): Promise<number> {
   let rest: Buffer = Buffer.alloc(0);
   let lines = 0;
   let sink: unknown;
@@ -307,16 +314,18 @@ export interface ArchiveBenchResult {
 }
 
 export async function benchArchive({
-  rounds = 5,
+  rounds = Number(process.env.ARCHIVE_BENCH_ROUNDS ?? 5),
   // The jobs stream, so their rate is flat past a few MiB: this is enough for
   // rounds of seconds, and leaves time for the 1 GiB run below.
-  throughputBytes = 32 * MiB,
+  throughputBytes = Number(process.env.ARCHIVE_BENCH_LOG_BYTES ?? 32 * MiB),
   mediumBytes = 100 * MiB,
   bigBytes = Number(process.env.ARCHIVE_BENCH_BYTES ?? 2 ** 30),
+  // ARCHIVE_BENCH_MEMORY=0: the throughput table only (a quick look while working).
+  measureMemory = process.env.ARCHIVE_BENCH_MEMORY !== "0",
 } = {}): Promise<ArchiveBenchResult> {
   if (!(bigBytes > 0))
     throw new Error(`ARCHIVE_BENCH_BYTES must be a number of bytes, not ${process.env.ARCHIVE_BENCH_BYTES}`);
-  const pool = Array.from({ length: SESSIONS }, (_, i) => session(i)).flat();
+  const pool = eventPool();
   const tmp = mkdtempSync(path.join(tmpdir(), "bench-archive-"));
   try {
     // Throughput: a log exported and imported whole each round, beside the baselines.
@@ -384,8 +393,8 @@ export async function benchArchive({
     rmSync(logDir, { recursive: true });
 
     // Memory: one process per job; the big log exists only while it is exported.
-    const memory: MemoryRow[] = [{ name: "library loaded, idle", run: await inChild(["idle"]) }];
-    for (const bytes of [mediumBytes, bigBytes]) {
+    const memory: MemoryRow[] = measureMemory ? [{ name: "library loaded, idle", run: await inChild(["idle"]) }] : [];
+    for (const bytes of measureMemory ? [mediumBytes, bigBytes] : []) {
       const dir = path.join(tmp, "memory-log");
       const out = path.join(tmp, "memory.jsonl");
       const written = writeLog(dir, bytes, pool);

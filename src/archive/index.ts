@@ -25,6 +25,7 @@ export type {
   RecordPosition,
 } from "./event.js";
 export type { EventFilter } from "./filter.js";
+export type { JetStreamInput } from "./jetstream-source.js";
 export { ARCHIVE_RECORD_SCHEMA, LINE_LAYOUTS, type LineLayout } from "./lines.js";
 export { RECORD_MESSAGES, type RecordMessage } from "./codec.js";
 export { INPUT_FORMATS, type InputFormat } from "./source.js";

@@ -15,9 +15,10 @@ import { encodeRecord, type RecordMessage } from "./codec.js";
 import { varintPrefix } from "./delimited-reader.js";
 import type { ArchiveEvent } from "./event.js";
 import { formatLine, type LineLayout } from "./lines.js";
-import { readEventBatches, startPass, type Pass, type ReadOptions, type RecordFastPath } from "./read.js";
+import { isFastOutput, readEventBatches, startPass, type FastPath, type Pass, type ReadOptions } from "./read.js";
 import { openSink, type Sink } from "./sink.js";
 import { transcoderFor } from "./transcode.js";
+import { segmentEncoder, type SegmentSequencer } from "./json-encode.js";
 import type { ArchiveSummary } from "./summary.js";
 
 export interface WriteOptions extends ReadOptions {
@@ -68,8 +69,9 @@ export async function exportArchive(input: string, options: ExportOptions): Prom
 export async function importArchive(input: string, options: ImportOptions): Promise<ArchiveSummary> {
   const to = options.to ?? "segment";
   const as: RecordMessage = to === "segment" ? "LogEntry" : (options.outputMessage ?? "LogEntry");
-  let last = 0n;
-  return write(input, options, (event, pass) => {
+  // Numbered on by both paths: the fast path's frames and the reference path's interleave.
+  const sequencer: SegmentSequencer = { last: 0n };
+  const render = (event: ArchiveEvent, pass: Pass): Rendered | Promise<Rendered> => {
     let payload: Uint8Array;
     try {
       payload = encodeRecord(event, as);
@@ -81,6 +83,7 @@ export async function importArchive(input: string, options: ImportOptions): Prom
     }
     if (to === "delimited") return Buffer.concat([varintPrefix(payload.length), payload]);
     // The log's own sequences are kept; events without one are numbered on.
+    const last = BigInt(sequencer.last);
     const sequence = event.log?.sequence ?? last + 1n;
     if (sequence <= last) {
       return pass
@@ -92,12 +95,13 @@ export async function importArchive(input: string, options: ImportOptions): Prom
         .then(() => undefined);
     }
     const first = last === 0n;
-    last = sequence;
+    sequencer.last = sequence;
     // A segment starts with its header, which names its first record.
     return first
       ? Buffer.concat([encodeSegmentHeader(sequence), encodeFrame(sequence, payload)])
       : encodeFrame(sequence, payload);
-  });
+  };
+  return write(input, options, render, to === "segment" ? segmentEncoder(sequencer) : undefined);
 }
 
 /**
@@ -130,7 +134,7 @@ async function write(
   input: string,
   options: WriteOptions,
   render: (event: ArchiveEvent, pass: Pass) => Rendered | Promise<Rendered>,
-  fast?: RecordFastPath,
+  fast?: FastPath,
 ): Promise<ArchiveSummary> {
   const pass = startPass(options);
   const sink: Sink = openSink(options.output, { gzip: options.gzip });
@@ -147,14 +151,19 @@ async function write(
         await sink.write(data);
       };
       for (const item of batch) {
-        let data = item instanceof Uint8Array ? item : render(item, pass);
+        if (isFastOutput(item)) {
+          parts.push(item.bytes);
+          events += item.count;
+          continue;
+        }
+        let data = render(item, pass);
         if (data instanceof Promise) {
           await flush(); // what came before the damage is written before it is reported (under "stop" it throws)
           data = await data;
         }
         if (data === undefined) continue;
         parts.push(data);
-        events += item instanceof Uint8Array ? countLines(item) : 1;
+        events++;
       }
       await flush();
     }
@@ -164,13 +173,6 @@ async function write(
     throw e;
   }
   return pass.tally.finish();
-}
-
-/** Lines in a block the fast path wrote (each ends in "\n"; JSON text never holds a raw one). */
-function countLines(bytes: Uint8Array): number {
-  let n = 0;
-  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
-  return n;
 }
 
 function joined(parts: (string | Uint8Array)[]): string | Uint8Array {

@@ -11,7 +11,6 @@ import type { ByteWindow } from "../store/byte-window.js";
 import type { RawItem } from "./raw-record.js";
 
 const NEWLINE = 0x0a;
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 /** No contract event's JSON comes near this; a longer line is damage, and is not held in memory. */
 export const MAX_LINE_BYTES = MAX_PAYLOAD_BYTES;
 /** Lines handed out at once, at most (a chunk's worth would hold megabytes of heap). */
@@ -39,7 +38,8 @@ export async function* readLineBatches(
     }
     line++;
     const offset = window.offset;
-    let end = window.view().indexOf(NEWLINE);
+    const found = window.bytes.indexOf(NEWLINE, window.start); // no view per line
+    let end = found < 0 ? -1 : found - window.start;
     while (end < 0 && window.available <= MAX_LINE_BYTES) {
       const searched = window.available; // only bytes read from here on are unseen
       // Ask for twice as much each time: a long line is joined O(log n) times, not once per chunk.
@@ -60,16 +60,21 @@ export async function* readLineBatches(
       continue;
     }
     const length = end < 0 ? window.available : end;
-    let bytes = window.view().subarray(0, length);
+    const chunk = window.bytes as Buffer & { utf8Slice(start: number, end: number): string };
+    let from = window.start;
+    let to = from + length;
     window.skip(end < 0 ? length : length + 1);
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, -1);
-    if (offset === 0 && bytes.subarray(0, 3).equals(UTF8_BOM)) bytes = bytes.subarray(3); // some editors start a file with one
-    if (!isUtf8(bytes)) {
+    if (to > from && chunk[to - 1] === 0x0d) to--;
+    // Some editors start a file with a byte order mark.
+    if (offset === 0 && to - from >= 3 && chunk[from] === 0xef && chunk[from + 1] === 0xbb && chunk[from + 2] === 0xbf)
+      from += 3;
+    if (!isUtf8(chunk.subarray(from, to))) {
       batch.push({ kind: "damage", rule: "json", message: "not UTF-8 text", offset, bytes: length, line });
       continue;
     }
-    const text = bytes.toString("utf8");
-    if (text.trim() === "" && !options.blankLines) continue;
+    const text = chunk.utf8Slice(from, to); // the bounds are checked above
+    // A line that starts with "{" is not blank (the common case: no trim of every line).
+    if (chunk[from] !== 0x7b && text.trim() === "" && !options.blankLines) continue;
     batch.push({ kind: "line", text, offset, line, bytes: length });
   }
 }

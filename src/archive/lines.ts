@@ -77,7 +77,11 @@ export function formatLine(event: ArchiveEvent, layout: LineLayout): string {
 
 /** Parse and validate one line. Throws RecordError (rule "json" is reported by the caller). */
 export function parseLine(text: string, position: RecordPosition): ArchiveEvent {
-  const value: unknown = JSON.parse(text);
+  return parsedLine(JSON.parse(text), position);
+}
+
+/** Validate one line's JSON, already parsed. Throws RecordError. */
+export function parsedLine(value: unknown, position: RecordPosition): ArchiveEvent {
   if (!isPlainObject(value)) throw new RecordError("contract", "a line must hold a JSON object (one event)");
   if (Object.hasOwn(value, "entry")) return parseRecordLine(value, position);
   const type = recogniseEventType(value);

@@ -8,10 +8,16 @@ export type RawItem =
   | {
       readonly kind: "record";
       readonly payload: Uint8Array;
-      /** Byte offset of the record in the (uncompressed) stream. */
-      readonly offset: number;
+      /** Byte offset of the record in the (uncompressed) stream (none for a JetStream message). */
+      readonly offset?: number;
       /** The framing's log sequence, where it has one. */
       readonly sequence?: bigint;
+      /** The payload where it was read, if the reader says (the frame reader does): chunk[start..end). */
+      readonly chunk?: Buffer;
+      readonly start?: number;
+      readonly end?: number;
+      /** `sequence` as a number (NaN past 2^53), if the reader says. */
+      readonly sequenceNumber?: number;
     }
   | {
       readonly kind: "line";

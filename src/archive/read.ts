@@ -12,9 +12,10 @@ import { ArchiveDamageError, type ArchiveDamage, type DamagePolicy } from "./dam
 import { decodeRecord, RecordError, type RecordMessage } from "./codec.js";
 import type { ArchiveEvent, RecordPosition } from "./event.js";
 import { compileFilter, type EventFilter } from "./filter.js";
-import { parseLine } from "./lines.js";
+import { parsedLine, parseLine } from "./lines.js";
 import type { RawItem } from "./raw-record.js";
 import { openSource, type InputFormat, type OpenedSource } from "./source.js";
+import type { JetStreamInput } from "./jetstream-source.js";
 import { SummaryBuilder, type ArchiveSummary } from "./summary.js";
 import { SessionEventsError } from "../errors.js";
 
@@ -27,6 +28,8 @@ export interface ReadOptions {
   readonly filter?: EventFilter;
   /** Default "stop": throw ArchiveDamageError at the first damaged record. */
   readonly onDamage?: DamagePolicy;
+  /** For a JetStream input (INPUT is nats:// URLs): the family's stream to read, and how to connect. */
+  readonly jetstream?: JetStreamInput;
   /** Told of progress: input bytes read so far (as stored), and the total when known. */
   readonly onProgress?: (progress: ReadProgress) => void;
 }
@@ -91,30 +94,40 @@ export async function* readEvents(input: string, options: ReadOptions, pass: Pas
   for await (const batch of readEventBatches(input, options, pass)) yield* batch as ArchiveEvent[];
 }
 
+/** What a fast path wrote: whole lines (export) or frames (import), and how many events they hold. */
+export interface FastOutput {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+}
+
 /**
- * A fast path for records (archive/transcode.ts): `record` writes a record's
- * output into its own buffer and counts it in the tally, or returns false
- * when the record needs the reference path (decodeRecord), which then judges
- * and reports it; `take` hands over the bytes written so far.
+ * A fast path (archive/transcode.ts for export, archive/json-encode.ts for
+ * import): `record` (a LogEntry's bytes) or `line` (a JSON line, parsed)
+ * writes the output of what it takes into its own buffer and counts it in
+ * the tally, or returns false when it needs the reference path, which then
+ * judges and reports it; `take` hands over what was written so far.
  */
-export interface RecordFastPath {
-  record(payload: Uint8Array, sequence: bigint | undefined, tally: SummaryBuilder): boolean;
-  take(): Uint8Array;
+export interface FastPath {
+  /** The LogEntry at bytes[start..end); its log sequence as a number (NaN past 2^53), if it has one. */
+  record?(bytes: Uint8Array, start: number, end: number, sequence: number | undefined, tally: SummaryBuilder): boolean;
+  line?(value: unknown, tally: SummaryBuilder): boolean;
+  take(): FastOutput;
   readonly pending: boolean;
 }
+
+export const isFastOutput = (item: ArchiveEvent | FastOutput): item is FastOutput => "count" in item;
 
 /**
  * The events of an input in batches, one batch per chunk read (records are
  * handled synchronously inside it). With `fast` (and no filter), records it
- * takes come out as the bytes it wrote (a Uint8Array of whole lines) instead
- * of events.
+ * takes come out as what it wrote (FastOutput) instead of events.
  */
 export async function* readEventBatches(
   input: string,
   options: ReadOptions,
   pass: Pass,
-  fast?: RecordFastPath,
-): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
+  fast?: FastPath,
+): AsyncGenerator<(ArchiveEvent | FastOutput)[]> {
   const { tally } = pass;
   let bytes = 0;
   let totalBytes: number | undefined;
@@ -128,7 +141,7 @@ export async function* readEventBatches(
       bytes += n;
       if (opened) report();
     });
-  const source = await openSource(input, options.format ?? "auto", onBytes);
+  const source = await openSource(input, options.format ?? "auto", onBytes, options.jetstream);
   try {
     totalBytes = source.totalBytes;
     opened = true;
@@ -149,8 +162,8 @@ async function* eventsOf(
   source: OpenedSource,
   options: ReadOptions,
   { tally, keep, report }: Pass,
-  fast: RecordFastPath | undefined,
-): AsyncGenerator<(ArchiveEvent | Uint8Array)[]> {
+  fast: FastPath | undefined,
+): AsyncGenerator<(ArchiveEvent | FastOutput)[]> {
   if (options.message && options.message !== "LogEntry" && source.format !== "delimited") {
     throw new SessionEventsError(
       `message ${options.message}: only length-delimited input holds bare messages, and this input is read as ${source.format}`,
@@ -158,14 +171,15 @@ async function* eventsOf(
     );
   }
   const as: RecordMessage = source.format === "delimited" ? (options.message ?? "LogEntry") : "LogEntry";
-  const fastRecords = as === "LogEntry" ? fast : undefined;
+  const fastRecords = as === "LogEntry" && fast?.record ? fast : undefined;
+  const fastLines = fast?.line ? fast : undefined;
   for await (const part of source.parts) {
     let index = 0;
     for await (const batch of part.items) {
-      let out: (ArchiveEvent | Uint8Array)[] = [];
+      let out: (ArchiveEvent | FastOutput)[] = [];
       let fastCount = 0; // records the fast path holds, not yet in `out`
       const takeOut = () => {
-        if (fastRecords?.pending) out.push(fastRecords.take());
+        if (fast?.pending) out.push(fast.take());
         fastCount = 0;
         const taken = out;
         out = [];
@@ -199,18 +213,33 @@ async function* eventsOf(
           continue;
         }
         index++;
+        let parsed: unknown = UNPARSED;
         if (fastRecords && item.kind === "record") {
-          if (fastRecords.record(item.payload, item.sequence, tally)) {
+          const taken =
+            item.chunk !== undefined
+              ? fastRecords.record!(item.chunk, item.start!, item.end!, item.sequenceNumber, tally)
+              : fastRecords.record!(item.payload, 0, item.payload.length, asNumber(item.sequence), tally);
+          if (taken) {
             if (++fastCount >= MAX_BATCH) yield takeOut();
             continue;
           }
           if (fastRecords.pending) out.push(fastRecords.take()); // what it wrote comes before this record's output
+        } else if (fastLines && item.kind === "line") {
+          // Import numbers its frames on from the last one written, whichever path wrote it: events
+          // waiting to be rendered (numbered) by the caller are handed out before the fast path numbers this one.
+          if (out.length > 0 && !fastLines.pending) yield takeOut();
+          parsed = parseJson(item.text); // once, for both paths
+          if (parsed !== UNPARSED && fastLines.line!(parsed, tally)) {
+            if (++fastCount >= MAX_BATCH) yield takeOut();
+            continue;
+          }
+          if (fastLines.pending) out.push(fastLines.take());
         }
         const position: RecordPosition =
           item.kind === "line"
             ? { source: part.name, index, offset: item.offset, line: item.line }
             : { source: part.name, index, offset: item.offset, sequence: item.sequence };
-        const event = decode(item, as, position);
+        const event = decode(item, as, position, parsed);
         if (event === undefined) continue; // a log record that holds no event
         if ("rule" in event) {
           yield* reportAfterOut(event, true);
@@ -226,15 +255,31 @@ async function* eventsOf(
   }
 }
 
-/** The record's event, or the damage that keeps it from being one. */
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+const asNumber = (n: bigint | undefined) => (n === undefined ? undefined : n <= MAX_EXACT ? Number(n) : NaN);
+
+/** Not parsed (yet, or at all: not JSON). */
+const UNPARSED = Symbol("unparsed");
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return UNPARSED; // the reference path parses it again, and reports why it is not JSON
+  }
+}
+
+/** The record's event, or the damage that keeps it from being one. `parsed`: the line's JSON, if already parsed. */
 function decode(
   item: Extract<RawItem, { kind: "record" | "line" }>,
   as: RecordMessage,
   position: RecordPosition,
+  parsed: unknown = UNPARSED,
 ): ArchiveEvent | ArchiveDamage | undefined {
   const bytes = item.kind === "line" ? item.bytes : item.payload.length;
   try {
-    return item.kind === "line" ? parseLine(item.text, position) : decodeRecord(item.payload, as, position);
+    if (item.kind === "record") return decodeRecord(item.payload, as, position);
+    return parsed === UNPARSED ? parseLine(item.text, position) : parsedLine(parsed, position);
   } catch (e) {
     if (e instanceof RecordError)
       return { position, rule: e.rule, message: e.message, issues: e.issues.length > 0 ? e.issues : undefined, bytes };

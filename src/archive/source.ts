@@ -15,6 +15,7 @@ import { gunzipMembers, looksLikeGzip, type GzipDamage } from "./gunzip.js";
 import { readDelimited } from "./delimited-reader.js";
 import { readLineBatches } from "./line-reader.js";
 import type { RawItem } from "./raw-record.js";
+import type { JetStreamInput } from "./jetstream-source.js";
 import { SessionEventsError } from "../errors.js";
 
 /** One of INPUT_FORMATS. */
@@ -39,6 +40,9 @@ export interface OpenedSource {
   close(): Promise<void>;
 }
 
+/** INPUT names NATS servers (a JetStream log), not a file. */
+export const isNatsInput = (input: string) => /^(nats|tls):\/\//i.test(input);
+
 const READ_CHUNK = 1 << 20;
 /** How far into a stream the sniffer looks for a good frame. */
 const SNIFF_BYTES = 64 * 1024;
@@ -48,7 +52,20 @@ export async function openSource(
   input: string,
   format: InputFormat = "auto",
   onBytes?: (n: number) => void,
+  jetstream?: JetStreamInput,
 ): Promise<OpenedSource> {
+  if (isNatsInput(input)) {
+    if (format !== "auto" && format !== "log")
+      throw new SessionEventsError(`${input}: a JetStream log is read as a log ("log" format), not as ${format}`, {
+        code: "INVALID_ARGUMENT",
+      });
+    const { openJetStreamSource } = await import("./jetstream-source.js"); // the NATS client only when needed
+    return openJetStreamSource(input, jetstream, onBytes);
+  }
+  if (jetstream)
+    throw new SessionEventsError(`${input}: JetStream options are for a nats:// input only`, {
+      code: "INVALID_ARGUMENT",
+    });
   if (input !== "-" && (await inputStat(input)).isDirectory()) {
     if (format !== "auto" && format !== "log")
       throw new SessionEventsError(

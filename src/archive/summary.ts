@@ -51,10 +51,18 @@ export class SummaryBuilder {
     damaged: 0,
     damage: [],
   };
-  private first: EventTime | undefined;
-  private last: EventTime | undefined;
-  private minSequence: bigint | undefined;
-  private maxSequence: bigint | undefined;
+  // Counts in Maps (a keyed store into an object per event is slow), written into the summary by finish().
+  private readonly types = new Map<string, number>();
+  private readonly vrpTypes = new Map<string, number>();
+  // The time span as numbers, not an object per event (an export counts millions).
+  private any = false;
+  private firstSeconds = 0;
+  private firstNanos = 0;
+  private lastSeconds = 0;
+  private lastNanos = 0;
+  // A bigint or a number (exact), as given: the two compare as the integers they are.
+  private minSequence: bigint | number | undefined;
+  private maxSequence: bigint | number | undefined;
 
   event(event: ArchiveEvent): void {
     const vrpEventType = event.type === "VrpEvent" ? (event.json as { event_type: string }).event_type : undefined;
@@ -68,19 +76,27 @@ export class SummaryBuilder {
     seconds: number,
     nanos: number,
     vrpEventType: string | undefined,
-    sequence: bigint | undefined,
+    sequence: bigint | number | undefined,
   ): void {
     const s = this.summary;
     s.records++;
     s.events++;
-    s.byType[type] = (s.byType[type] ?? 0) + 1;
-    if (vrpEventType !== undefined) s.byVrpEventType[vrpEventType] = (s.byVrpEventType[vrpEventType] ?? 0) + 1;
-    const first = this.first;
-    if (!first || seconds < first.seconds || (seconds === first.seconds && nanos < first.nanos))
-      this.first = { seconds, nanos };
-    const last = this.last;
-    if (!last || seconds > last.seconds || (seconds === last.seconds && nanos > last.nanos))
-      this.last = { seconds, nanos };
+    this.types.set(type, (this.types.get(type) ?? 0) + 1);
+    if (vrpEventType !== undefined) this.vrpTypes.set(vrpEventType, (this.vrpTypes.get(vrpEventType) ?? 0) + 1);
+    if (!this.any) {
+      this.any = true;
+      this.firstSeconds = this.lastSeconds = seconds;
+      this.firstNanos = this.lastNanos = nanos;
+    } else {
+      if (seconds < this.firstSeconds || (seconds === this.firstSeconds && nanos < this.firstNanos)) {
+        this.firstSeconds = seconds;
+        this.firstNanos = nanos;
+      }
+      if (seconds > this.lastSeconds || (seconds === this.lastSeconds && nanos > this.lastNanos)) {
+        this.lastSeconds = seconds;
+        this.lastNanos = nanos;
+      }
+    }
     if (sequence !== undefined) {
       if (this.minSequence === undefined || sequence < this.minSequence) this.minSequence = sequence;
       if (this.maxSequence === undefined || sequence > this.maxSequence) this.maxSequence = sequence;
@@ -97,6 +113,8 @@ export class SummaryBuilder {
 
   finish(): ArchiveSummary {
     const s = this.summary;
+    s.byType = Object.fromEntries(this.types); // in the order first seen, as counted
+    s.byVrpEventType = Object.fromEntries(this.vrpTypes);
     const iso = (t: EventTime) => {
       try {
         return formatTimestamp({ seconds: BigInt(t.seconds), nanos: t.nanos });
@@ -105,8 +123,10 @@ export class SummaryBuilder {
         return `ts_ms ${t.seconds * 1000 + t.nanos / 1_000_000}`;
       }
     };
-    if (this.first) s.firstTimestamp = iso(this.first);
-    if (this.last) s.lastTimestamp = iso(this.last);
+    if (this.any) {
+      s.firstTimestamp = iso({ seconds: this.firstSeconds, nanos: this.firstNanos });
+      s.lastTimestamp = iso({ seconds: this.lastSeconds, nanos: this.lastNanos });
+    }
     if (this.minSequence !== undefined) s.firstSequence = String(this.minSequence);
     if (this.maxSequence !== undefined) s.lastSequence = String(this.maxSequence);
     return s;

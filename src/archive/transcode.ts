@@ -1,8 +1,9 @@
 /**
  * Export's fast path: a LogEntry's protobuf bytes straight to the bytes of
- * its JSON Lines line, in one pass over each message (a second over its
- * field table, to write fields in the contract's order), with no message
- * object, no contract JSON object, and no JSON.stringify.
+ * its JSON Lines line, with no message object, no contract JSON object, and
+ * no JSON.stringify: one pass over a message whose fields come in the
+ * contract's order, two over any other (where each field is, then each
+ * field in the contract's order).
  *
  * It writes exactly what the reference path (codec.ts decodeRecord, then
  * lines.ts formatLine) writes, and holds every value to the rules the
@@ -30,15 +31,24 @@
  * (the differential test, test/archive-transcode.test.ts, holds it to that).
  */
 import { isUtf8 } from "node:buffer";
-import { contracts } from "../contract/contracts.js";
 import { MAX_FREE_FORM_DEPTH } from "../contract/shape.js";
-import { formatTimestamp } from "../contract/timestamp.js";
-import { CONTRACT_FORMATS, type JsonSchema } from "../contract/validate.js";
-import type { FieldMapping, MessageMapping } from "../bridge/mapping.js";
+import { formatTimestamp, MAX_TIMESTAMP_SECONDS, MIN_TIMESTAMP_SECONDS } from "../contract/timestamp.js";
 import { ENTRY_KINDS, LOG_ENTRY_KINDS } from "./codec.js";
-import { EVENT_TYPES, type ArchiveEventType, type LogEntryKind } from "./event.js";
+import type { ArchiveEventType, LogEntryKind } from "./event.js";
+import {
+  eventPlan,
+  K_INT32,
+  K_INT64,
+  K_MESSAGE,
+  K_STRING,
+  K_STRUCT,
+  K_TIMESTAMP,
+  type EventPlan,
+  type FieldPlan,
+  type MessagePlan,
+} from "./field-plans.js";
 import type { LineLayout } from "./lines.js";
-import type { RecordFastPath } from "./read.js";
+import type { FastOutput, FastPath } from "./read.js";
 import {
   FIELDS_ENTRY,
   ENTRY_KEY,
@@ -58,229 +68,6 @@ import {
 const REFERENCE = Symbol("take the reference path");
 
 const MAX_EXACT = Number.MAX_SAFE_INTEGER;
-const MAX_EXACT_SEQUENCE = BigInt(MAX_EXACT);
-
-// ---------------------------------------------------------------------------
-// Plans: what each field is, how it is checked, how it is written
-
-const K_STRING = 0;
-const K_INT32 = 1;
-const K_INT64 = 2;
-const K_TIMESTAMP = 3;
-const K_STRUCT = 4;
-const K_MESSAGE = 5;
-const KIND_CODE: Readonly<Record<string, number>> = {
-  string: K_STRING,
-  int32: K_INT32,
-  int64: K_INT64,
-  timestamp: K_TIMESTAMP,
-  struct: K_STRUCT,
-  message: K_MESSAGE,
-};
-
-type TextCheck = (text: string) => boolean;
-type NumberCheck = (n: number) => boolean;
-
-interface FieldPlan {
-  readonly kind: number;
-  readonly index: number;
-  readonly optional: boolean;
-  readonly required: boolean;
-  /** The bytes of `"name":`. */
-  readonly key: Buffer;
-  /** String lengths in code points (JSON Schema's count), when the schema bounds them. */
-  readonly minLength: number;
-  readonly maxLength: number;
-  /** Checks of the string's text (pattern, format, const, enum, version): the text is built only for these. */
-  readonly textChecks: readonly TextCheck[];
-  readonly numberChecks: readonly NumberCheck[];
-  readonly message?: MessagePlan;
-}
-
-interface MessagePlan {
-  /** Field plans by wire tag (only the wire type the reference decoder reads). */
-  readonly byTag: readonly (FieldPlan | undefined)[];
-  /** In the order the reference JSON has them (the mapping's). */
-  readonly fields: readonly FieldPlan[];
-  /** Scratch, per field: where its value lies, or its number, and whether this pass saw it. */
-  readonly start: number[];
-  readonly end: number[];
-  readonly seen: number[];
-}
-
-const ANNOTATIONS = new Set([
-  "description",
-  "examples",
-  "default",
-  "title",
-  "$comment",
-  "$schema",
-  "event_version",
-  "schema_version",
-  "$defs",
-]);
-const SCHEMA_TYPE: Readonly<Record<string, string>> = {
-  string: "string",
-  int32: "integer",
-  int64: "integer",
-  timestamp: "string",
-  struct: "object",
-  message: "object",
-};
-
-function resolve(node: JsonSchema, root: JsonSchema): JsonSchema {
-  const ref = node.$ref;
-  if (typeof ref !== "string") return node;
-  return (root.$defs as Record<string, JsonSchema>)[ref.replace(/^#\/\$defs\//, "")]!;
-}
-
-interface ScalarRules {
-  minLength: number;
-  maxLength: number;
-  textChecks: TextCheck[];
-  numberChecks: NumberCheck[];
-}
-
-/** What a property's schema asks of a scalar; undefined when it says something this file does not check. */
-function scalarRules(node: JsonSchema, kind: FieldMapping["kind"]): ScalarRules | undefined {
-  const rules: ScalarRules = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
-  for (const [keyword, v] of Object.entries(node)) {
-    if (ANNOTATIONS.has(keyword)) continue;
-    switch (keyword) {
-      case "type":
-        if (v !== SCHEMA_TYPE[kind]) return undefined;
-        break;
-      case "minLength":
-        rules.minLength = v as number;
-        break;
-      case "maxLength":
-        rules.maxLength = v as number;
-        break;
-      case "pattern": {
-        const re = new RegExp(v as string, "u"); // as ajv compiles it (unicodeRegExp)
-        rules.textChecks.push((s) => re.test(s));
-        break;
-      }
-      case "format": {
-        const format = CONTRACT_FORMATS[v as string];
-        if (!format) return undefined;
-        // A Timestamp is written by formatTimestamp, which writes RFC 3339 or throws.
-        if (!(kind === "timestamp" && v === "date-time")) rules.textChecks.push(format);
-        break;
-      }
-      case "const":
-        if (typeof v === "number") rules.numberChecks.push((x) => x === v);
-        else rules.textChecks.push((x) => x === v);
-        break;
-      case "enum":
-        rules.textChecks.push((x) => (v as unknown[]).includes(x));
-        rules.numberChecks.push((x) => (v as unknown[]).includes(x));
-        break;
-      case "minimum":
-        rules.numberChecks.push((x) => x >= (v as number));
-        break;
-      case "maximum":
-        rules.numberChecks.push((x) => x <= (v as number));
-        break;
-      case "additionalProperties":
-        if (kind !== "struct" || v !== true) return undefined;
-        break;
-      default:
-        return undefined;
-    }
-  }
-  if (kind === "timestamp" && (rules.minLength > 0 || rules.maxLength !== Infinity || rules.textChecks.length > 0))
-    return undefined;
-  return rules;
-}
-
-const OBJECT_KEYWORDS = new Set(["type", "properties", "required", "additionalProperties"]);
-
-/** A plan for a message; undefined when its schema says something this file does not check. */
-function planMessage(
-  mapping: MessageMapping,
-  node: JsonSchema,
-  root: JsonSchema,
-  version?: { field: string; expected: string },
-): MessagePlan | undefined {
-  for (const [keyword, v] of Object.entries(node)) {
-    if (ANNOTATIONS.has(keyword)) continue;
-    if (!OBJECT_KEYWORDS.has(keyword)) return undefined;
-    if (keyword === "type" && v !== "object") return undefined;
-  }
-  const properties = (node.properties ?? {}) as Record<string, JsonSchema>;
-  const required = new Set((node.required ?? []) as string[]);
-  if ([...required].some((name) => !mapping.fields.some((f) => f.json === name))) return undefined;
-  const fields: FieldPlan[] = [];
-  for (const [index, field] of mapping.fields.entries()) {
-    const isVersion = version?.field === field.json;
-    const property = properties[field.json];
-    if (!property && !isVersion) return undefined; // a field the schema does not name: the reference path judges it
-    const resolved = property ? resolve(property, root) : { type: "string" };
-    let message: MessagePlan | undefined;
-    let rules: ScalarRules | undefined = { minLength: 0, maxLength: Infinity, textChecks: [], numberChecks: [] };
-    if (field.kind === "message") {
-      message = planMessage(field.message!, resolved, root);
-      if (!message) return undefined;
-    } else if (field.kind in KIND_CODE) {
-      rules = scalarRules(resolved, field.kind);
-    } else rules = undefined;
-    if (!rules) return undefined;
-    if (isVersion) rules.textChecks.push((s) => s === version!.expected);
-    fields.push({
-      kind: KIND_CODE[field.kind]!,
-      index,
-      optional: field.optional === true,
-      required: required.has(field.json),
-      key: Buffer.from(`${JSON.stringify(field.json)}:`),
-      ...rules,
-      message,
-    });
-  }
-  const byTag: (FieldPlan | undefined)[] = [];
-  for (const [i, field] of mapping.fields.entries()) {
-    const wire = field.kind === "int32" || field.kind === "int64" ? WIRE_VARINT : WIRE_LEN;
-    byTag[(field.number << 3) | wire] = fields[i];
-  }
-  const n = fields.length;
-  return { byTag, fields, start: new Array(n).fill(0), end: new Array(n).fill(0), seen: new Array(n).fill(0) };
-}
-
-/** Where an event type's own time and subtype are, for the summary. */
-const SUMMARY_FIELDS: Readonly<Record<ArchiveEventType, { readonly time: string; readonly subtype?: string }>> = {
-  SessionStartEvent: { time: "timestamp" },
-  SessionEndEvent: { time: "timestamp" },
-  VrpEvent: { time: "ts_ms", subtype: "event_type" },
-};
-
-interface EventPlan {
-  readonly type: ArchiveEventType;
-  readonly plan: MessagePlan;
-  readonly time: FieldPlan;
-  readonly subtype: FieldPlan | undefined;
-}
-
-function planEvent(type: ArchiveEventType): EventPlan | undefined {
-  const spec = contracts[type].spec;
-  const mapping = EVENT_TYPES[type].mapping;
-  // Several released versions: each event is judged by its own version's schema, which the
-  // reference path does; the transcoder plans one schema, so it serves a single version only.
-  const expected = spec.version?.expected;
-  const single = typeof expected === "string" ? expected : expected?.length === 1 ? expected[0] : undefined;
-  if (spec.version && single === undefined) return undefined;
-  const plan = planMessage(
-    mapping,
-    spec.schema,
-    spec.schema,
-    spec.version && { field: spec.version.field, expected: single! },
-  );
-  if (!plan) return undefined;
-  const named = (json: string | undefined) =>
-    json === undefined ? undefined : plan.fields[mapping.fields.findIndex((f) => f.json === json)];
-  const time = named(SUMMARY_FIELDS[type].time);
-  if (!time) return undefined;
-  return { type, plan, time, subtype: named(SUMMARY_FIELDS[type].subtype) };
-}
 
 interface WrapperPlan {
   readonly index: number;
@@ -303,11 +90,9 @@ let entryPlans: (EntryPlan | undefined)[] | undefined;
 /** LogEntry's oneof members by tag, built on first use. */
 function entryPlanFor(tag: number): EntryPlan | undefined {
   if (!entryPlans) {
-    const events = new Map<ArchiveEventType, EventPlan | undefined>();
     entryPlans = [];
     for (const kind of LOG_ENTRY_KINDS) {
       const info = ENTRY_KINDS[kind as LogEntryKind];
-      if (!events.has(info.type)) events.set(info.type, planEvent(info.type));
       const wrappers = info.fields.map(
         (f, index): WrapperPlan => ({ index, kind: f.kind, key: Buffer.from(`,${JSON.stringify(f.json)}:`) }),
       );
@@ -315,7 +100,7 @@ function entryPlanFor(tag: number): EntryPlan | undefined {
       for (const [i, f] of info.fields.entries())
         wrapperByTag[(f.number << 3) | (f.kind === "uint64" ? WIRE_VARINT : WIRE_LEN)] = wrappers[i]!;
       entryPlans[(info.number << 3) | WIRE_LEN] = {
-        event: events.get(info.type),
+        event: eventPlan(info.type),
         eventTag: (info.eventNumber << 3) | WIRE_LEN,
         entryText: Buffer.from(`"entry":${JSON.stringify(kind)}`),
         wrapperByTag,
@@ -337,6 +122,8 @@ type SlicingBuffer = Buffer & {
 const EMPTY = Buffer.alloc(0) as SlicingBuffer;
 let buf = EMPTY;
 let pos = 0;
+/** The end of the record in buf (buf may hold more: the chunk it was read in). */
+let limit = 0;
 let out: Buffer = EMPTY;
 let at = 0;
 /** Marks a message pass's fields as seen without clearing the scratch. */
@@ -350,13 +137,75 @@ function room(n: number): void {
 }
 
 function writeBytes(bytes: Buffer): void {
-  room(bytes.length);
-  for (let i = 0; i < bytes.length; i++) out[at++] = bytes[i]!;
+  const n = bytes.length;
+  room(n);
+  const dst = out;
+  const a = at;
+  for (let i = 0; i < n; i++) dst[a + i] = bytes[i]!;
+  at = a + n;
 }
 
 function writeAscii(text: string): void {
-  room(text.length);
-  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+  const n = text.length;
+  room(n);
+  const dst = out;
+  const a = at;
+  for (let i = 0; i < n; i++) dst[a + i] = text.charCodeAt(i);
+  at = a + n;
+}
+
+/** A safe integer as JSON.stringify writes it (-0 as 0), without making its text. */
+function writeInteger(n: number): void {
+  room(17);
+  if (n < 0) {
+    out[at++] = 0x2d;
+    n = -n;
+  }
+  if (n < 10) {
+    out[at++] = 0x30 + n; // -0 too: 0
+    return;
+  }
+  if (n >= 1e8) {
+    // Two halves of small integers: % and / on a double past 2^31 are slow.
+    const high = Math.floor(n / 1e8);
+    writeSmall(high, 0);
+    writeSmall(n - high * 1e8, 8);
+  } else writeSmall(n, 0);
+}
+
+/**
+ * A number of tenths that is not an integer (34.5, -0.1), as String(n)
+ * writes it, without making its text; false for any other. Below 2^40 the
+ * doubles lie far closer together than 0.1, so the one-decimal text that
+ * reads back as n is its shortest, which String(n) is.
+ */
+function writeTenths(n: number): boolean {
+  const tenths = n * 10;
+  if (!Number.isInteger(tenths) || tenths / 10 !== n || !(Math.abs(n) < 2 ** 40)) return false;
+  room(16);
+  if (tenths < 0) out[at++] = 0x2d;
+  const whole = Math.abs(tenths);
+  writeInteger(Math.floor(whole / 10));
+  out[at++] = 0x2e;
+  out[at++] = 0x30 + (whole % 10);
+  return true;
+}
+
+/** n < 1e8, in `width` digits (zero-padded), or as many as it has (width 0). */
+function writeSmall(n: number, width: number): void {
+  let digits = width;
+  if (digits === 0) {
+    digits = 1;
+    for (let p = 10; p <= n; p *= 10) digits++;
+  }
+  const dst = out;
+  let v = n | 0;
+  for (let i = at + digits - 1; i >= at; i--) {
+    const q = (v / 10) | 0;
+    dst[i] = 0x30 + v - q * 10;
+    v = q;
+  }
+  at += digits;
 }
 
 function writeByte(b: number): void {
@@ -365,9 +214,10 @@ function writeByte(b: number): void {
 }
 
 function varint32(): number {
+  if (pos < limit && buf[pos]! < 0x80) return buf[pos++]!; // one byte: most tags and lengths
   let result = 0;
   for (let shift = 0; shift < 35; shift += 7) {
-    if (pos >= buf.length) throw REFERENCE;
+    if (pos >= limit) throw REFERENCE;
     const b = buf[pos++]!;
     result += (b & 0x7f) * 2 ** shift;
     if (b < 0x80) {
@@ -383,18 +233,18 @@ function varint64(): number {
   let lo = 0;
   let b = 0;
   for (let shift = 0; shift < 28; shift += 7) {
-    if (pos >= buf.length) throw REFERENCE;
+    if (pos >= limit) throw REFERENCE;
     b = buf[pos++]!;
     lo |= (b & 0x7f) << shift;
     if (b < 0x80) return lo;
   }
-  if (pos >= buf.length) throw REFERENCE;
+  if (pos >= limit) throw REFERENCE;
   b = buf[pos++]!;
   lo |= (b & 0x0f) << 28;
   let hi = (b & 0x7f) >> 4;
   if (b >= 0x80) {
     for (let shift = 3; ; shift += 7) {
-      if (pos >= buf.length || shift > 31) throw REFERENCE;
+      if (pos >= limit || shift > 31) throw REFERENCE;
       b = buf[pos++]!;
       if (shift === 31 && b > 1) throw REFERENCE; // bits past 64
       hi |= (b & 0x7f) << shift;
@@ -435,43 +285,46 @@ const SHORT_ESCAPE: Readonly<Record<number, number>> = Object.fromEntries(
  * Returns its code points; the reference path takes what is not UTF-8.
  */
 function writeJsonString(start: number, end: number): number {
+  room((end - start) * 6 + 2);
+  // Locals, not the module's state, in the per-byte loops: a module variable is a load (and a store) per byte.
+  const src = buf;
+  const dst = out;
+  let a = at;
+  dst[a++] = 0x22;
   let i = start;
-  while (i < end) {
-    const c = buf[i]!;
+  // Plain ASCII (the common case) is copied as it is checked.
+  for (; i < end; i++) {
+    const c = src[i]!;
     if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) break;
-    i++;
+    dst[a++] = c;
   }
   if (i === end) {
-    // Plain ASCII (the common case): copied as it is.
-    room(end - start + 2);
-    out[at++] = 0x22;
-    for (let j = start; j < end; j++) out[at++] = buf[j]!;
-    out[at++] = 0x22;
+    dst[a++] = 0x22;
+    at = a;
     return end - start;
   }
-  room((end - start) * 6 + 2);
-  out[at++] = 0x22;
   let continuation = 0;
   let high = 0;
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
+  for (; i < end; i++) {
+    const c = src[i]!;
     if (c >= 0x20 && c !== 0x22 && c !== 0x5c) {
-      out[at++] = c;
+      dst[a++] = c;
       high |= c;
       if ((c & 0xc0) === 0x80) continuation++;
       continue;
     }
-    out[at++] = 0x5c;
+    dst[a++] = 0x5c;
     const short = SHORT_ESCAPE[c];
-    if (short !== undefined) out[at++] = short;
+    if (short !== undefined) dst[a++] = short;
     else {
-      out[at++] = 0x75; // u00XX
-      out[at++] = 0x30;
-      out[at++] = 0x30;
-      out[at++] = HEX.charCodeAt(c >> 4);
-      out[at++] = HEX.charCodeAt(c & 15);
+      dst[a++] = 0x75; // u00XX
+      dst[a++] = 0x30;
+      dst[a++] = 0x30;
+      dst[a++] = HEX.charCodeAt(c >> 4);
+      dst[a++] = HEX.charCodeAt(c & 15);
     }
   }
+  at = a;
   out[at++] = 0x22;
   // The reference decoder refuses what is not UTF-8, and says so.
   if (high >= 0x80 && !isUtf8(buf.subarray(start, end))) throw REFERENCE;
@@ -480,23 +333,9 @@ function writeJsonString(start: number, end: number): number {
 
 /** Reads a Timestamp at start..end and writes it as formatTimestamp writes it, quoted (the reference path takes one that does not format). */
 function writeTimestamp(start: number, end: number): void {
-  pos = start;
-  let seconds = 0;
-  let nanos = 0;
-  let seen = 0;
-  while (pos < end) {
-    const tag = buf[pos++]!;
-    if (tag === ((1 << 3) | WIRE_VARINT) && !(seen & 1)) {
-      seconds = varint64();
-      seen |= 1;
-    } else if (tag === ((2 << 3) | WIRE_VARINT) && !(seen & 2)) {
-      nanos = varint64() | 0; // int32, as the reference decoder reads it
-      seen |= 2;
-    } else throw REFERENCE;
-  }
-  if (pos !== end) throw REFERENCE;
-  timestampSeconds = seconds;
-  timestampNanos = nanos;
+  readTimestamp(start, end);
+  const seconds = timestampSeconds;
+  const nanos = timestampNanos;
   const days = Math.floor(seconds / 86400);
   if (days !== cachedDay || nanos < 0 || nanos > 999_999_999) {
     // A new day (or nanos to refuse): formatTimestamp itself judges it and gives the date.
@@ -528,6 +367,48 @@ function writeTimestamp(start: number, end: number): void {
   }
   out[at++] = 0x5a; // Z
   out[at++] = 0x22;
+}
+
+/** A Timestamp judged as formatTimestamp judges it (in range, nanos in 0..999999999), where it is not written. */
+function checkTimestamp(start: number, end: number): void {
+  readTimestamp(start, end);
+  const seconds = timestampSeconds;
+  const nanos = timestampNanos;
+  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 || nanos > 999_999_999) throw REFERENCE;
+}
+const MIN_SECONDS = Number(MIN_TIMESTAMP_SECONDS);
+const MAX_SECONDS = Number(MAX_TIMESTAMP_SECONDS);
+
+/** Strings are judged (valid UTF-8) where they are not written. */
+function checkUtf8(start: number, end: number): void {
+  const src = buf;
+  for (let i = start; i < end; i++) {
+    if (src[i]! >= 0x80) {
+      if (!isUtf8(src.subarray(start, end))) throw REFERENCE;
+      return;
+    }
+  }
+}
+
+/** The Timestamp at start..end into timestampSeconds and timestampNanos (its wire form checked, not its range). */
+function readTimestamp(start: number, end: number): void {
+  pos = start;
+  let seconds = 0;
+  let nanos = 0;
+  let seen = 0;
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if (tag === ((1 << 3) | WIRE_VARINT) && !(seen & 1)) {
+      seconds = varint64();
+      seen |= 1;
+    } else if (tag === ((2 << 3) | WIRE_VARINT) && !(seen & 2)) {
+      nanos = varint64() | 0; // int32, as the reference decoder reads it
+      seen |= 2;
+    } else throw REFERENCE;
+  }
+  if (pos !== end) throw REFERENCE;
+  timestampSeconds = seconds;
+  timestampNanos = nanos;
 }
 let timestampSeconds = 0;
 let timestampNanos = 0;
@@ -583,8 +464,7 @@ function struct(end: number, depth: number): void {
   writeByte(0x7b); // {
   const starts = (keyStarts[depth] ??= []);
   const ends = (keyEnds[depth] ??= []);
-  starts.length = 0;
-  ends.length = 0;
+  let keys = 0; // in starts/ends (what lies past it is an earlier Struct's)
   let seenKeys: Set<string> | undefined;
   while (pos < end) {
     if (buf[pos++] !== FIELDS_ENTRY) throw REFERENCE;
@@ -602,16 +482,20 @@ function struct(end: number, depth: number): void {
     if (unusualKey(keyStart, keyEnd)) throw REFERENCE;
     // A repeated key keeps its first place and its last value in the reference path.
     if (seenKeys === undefined) {
-      for (let k = 0; k < starts.length; k++) if (sameBytes(starts[k]!, ends[k]!, keyStart, keyEnd)) throw REFERENCE;
-      starts.push(keyStart);
-      ends.push(keyEnd);
-      if (starts.length > 16) seenKeys = new Set(starts.map((s, k) => buf.latin1Slice(s, ends[k]!)));
+      for (let k = 0; k < keys; k++) if (sameBytes(starts[k]!, ends[k]!, keyStart, keyEnd)) throw REFERENCE;
+      starts[keys] = keyStart;
+      ends[keys] = keyEnd;
+      keys++;
+      if (keys > 16) {
+        seenKeys = new Set();
+        for (let k = 0; k < keys; k++) seenKeys.add(buf.latin1Slice(starts[k]!, ends[k]!));
+      }
     } else {
       const key = buf.latin1Slice(keyStart, keyEnd);
       if (seenKeys.has(key)) throw REFERENCE;
       seenKeys.add(key);
     }
-    if (starts.length > 1 || seenKeys) writeByte(0x2c);
+    if (keys > 1 || seenKeys) writeByte(0x2c);
     writeJsonString(keyStart, keyEnd);
     writeByte(0x3a);
     freeValue(entryEnd, depth + 1);
@@ -648,7 +532,9 @@ function freeValue(end: number, depth: number): void {
       const n = buf.readDoubleLE(pos);
       pos += 8;
       if (!Number.isFinite(n)) throw REFERENCE;
-      writeAscii(String(n)); // what JSON.stringify writes for a finite number (-0 too: "0")
+      // What JSON.stringify writes for a finite number (-0 too: "0"); a safe integer without making its text.
+      if (Number.isSafeInteger(n)) writeInteger(n);
+      else if (!writeTenths(n)) writeAscii(String(n));
       break;
     }
     case STRING_VALUE: {
@@ -680,6 +566,19 @@ let timeSeconds = 0;
 let timeNanos = 0;
 let subtype: string | undefined;
 
+/** How many texts that passed a field's checks are remembered (VRP event types: a handful, repeating). */
+const PASSED_TEXTS = 8;
+
+/** `text` (ASCII) is the bytes buf[start..end). */
+function sameAscii(text: string, start: number, end: number): boolean {
+  const n = end - start;
+  if (text.length !== n) return false;
+  const src = buf;
+  if (n > 0 && text.charCodeAt(n - 1) !== src[end - 1]) return false; // ids that share a prefix differ at the end
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) !== src[start + i]) return false;
+  return true;
+}
+
 function textPasses(f: FieldPlan, text: string): boolean {
   for (let i = 0; i < f.textChecks.length; i++) if (!f.textChecks[i]!(text)) return false;
   return true;
@@ -692,6 +591,14 @@ function numberPasses(f: FieldPlan, n: number): boolean {
 
 /** A message (bytes pos..end), written in the contract's field order; `top` for the event itself. */
 function message(plan: MessagePlan, end: number, top: EventPlan | undefined): void {
+  if (plan.wireOrdered) {
+    // The encoders write fields in number order, which is the contract's for this message: one pass.
+    const from = pos;
+    const written = at;
+    if (messageInOrder(plan, end, top)) return;
+    pos = from; // not in that order after all (or a field repeated, or unknown): the two passes judge it
+    at = written;
+  }
   const mark = ++pass;
   const { byTag, start, end: ends, seen } = plan;
   // First pass: where each field's value is.
@@ -721,52 +628,118 @@ function message(plan: MessagePlan, end: number, top: EventPlan | undefined): vo
       if (f.required) throw REFERENCE;
       continue; // absent: left out
     }
-    if (!first) writeByte(0x2c);
+    writeField(plan, f, present, start[f.index]!, ends[f.index]!, first, top);
     first = false;
-    writeBytes(f.key);
-    switch (f.kind) {
-      case K_STRING: {
-        const s = present ? start[f.index]! : 0;
-        const e = present ? ends[f.index]! : 0; // absent: ""
-        const length = writeJsonString(s, e);
-        if (length < f.minLength || length > f.maxLength) throw REFERENCE;
-        if (f.textChecks.length > 0 || top?.subtype === f) {
-          const text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
-          if (!textPasses(f, text)) throw REFERENCE;
-          if (top?.subtype === f) subtype = text;
-        }
-        break;
-      }
-      case K_INT32:
-      case K_INT64: {
-        const n = present ? start[f.index]! : 0;
-        if (!numberPasses(f, n)) throw REFERENCE;
-        writeAscii(String(n));
-        if (top?.time === f) {
-          timeSeconds = Math.floor(n / 1000);
-          timeNanos = (n - timeSeconds * 1000) * 1_000_000;
-        }
-        break;
-      }
-      case K_TIMESTAMP: {
-        writeTimestamp(start[f.index]!, ends[f.index]!);
-        if (top?.time === f) {
-          timeSeconds = timestampSeconds;
-          timeNanos = timestampNanos;
-        }
-        break;
-      }
-      case K_STRUCT:
-        pos = start[f.index]!;
-        struct(ends[f.index]!, 1);
-        break;
-      case K_MESSAGE:
-        pos = start[f.index]!;
-        message(f.message!, ends[f.index]!, undefined);
-        break;
-    }
   }
   writeByte(0x7d);
+}
+
+/**
+ * One pass, for a message whose fields are in wire order: true when every
+ * field came in that order, each at most once. False (what it wrote is
+ * dropped) when one did not: then the two passes judge the message. It
+ * throws only where they would too (a value that breaks a rule).
+ */
+function messageInOrder(plan: MessagePlan, end: number, top: EventPlan | undefined): boolean {
+  writeByte(0x7b);
+  let first = true;
+  const fields = plan.fields;
+  let tag = pos < end ? varint32() : -1;
+  for (let k = 0; k < fields.length; k++) {
+    const f = fields[k]!;
+    const present = tag === f.tag;
+    let a = 0;
+    let b = 0;
+    if (present) {
+      if (f.kind === K_INT32) a = varint64() | 0;
+      else if (f.kind === K_INT64) a = varint64();
+      else {
+        b = lengthEnd(end);
+        a = pos;
+        pos = b;
+      }
+    } else if (f.kind >= K_TIMESTAMP || (f.kind === K_STRING && f.optional)) {
+      if (f.required) return false; // perhaps later, out of order
+      continue; // absent: left out
+    } else return false; // a scalar at its default, or later (out of order): its default is not judged here
+    const after = pos;
+    writeField(plan, f, present, a, b, first, top);
+    first = false;
+    pos = after;
+    if (present) tag = pos < end ? varint32() : -1;
+  }
+  if (tag !== -1 || pos !== end) return false;
+  writeByte(0x7d);
+  return true;
+}
+
+/** A field present (its value at a..b, or its number in a) or absent (its default), checked and written after its key. */
+function writeField(
+  plan: MessagePlan,
+  f: FieldPlan,
+  present: boolean,
+  a: number,
+  b: number,
+  first: boolean,
+  top: EventPlan | undefined,
+): void {
+  writeBytes(first ? f.key : f.commaKey);
+  switch (f.kind) {
+    case K_STRING: {
+      const s = present ? a : 0;
+      const e = present ? b : 0; // absent: ""
+      const length = writeJsonString(s, e);
+      if (length < f.minLength || length > f.maxLength) throw REFERENCE;
+      if (f.textChecks.length > 0 || top?.subtype === f) {
+        // The checks are a function of the text alone: a text among the last few that passed passes.
+        const passed = plan.passed[f.index]!;
+        let text: string | undefined;
+        for (let k = 0; k < passed.length; k++) {
+          if (sameAscii(passed[k]!, s, e)) {
+            text = passed[k];
+            break;
+          }
+        }
+        if (text === undefined) {
+          text = e - s === length ? buf.latin1Slice(s, e) : buf.utf8Slice(s, e);
+          if (!textPasses(f, text)) throw REFERENCE;
+          if (e - s === length) {
+            if (passed.length >= PASSED_TEXTS) passed.pop();
+            passed.unshift(text);
+          }
+        }
+        if (top?.subtype === f) subtype = text;
+      }
+      break;
+    }
+    case K_INT32:
+    case K_INT64: {
+      const n = present ? a : 0;
+      if (!numberPasses(f, n)) throw REFERENCE;
+      writeInteger(n);
+      if (top?.time === f) {
+        timeSeconds = Math.floor(n / 1000);
+        timeNanos = (n - timeSeconds * 1000) * 1_000_000;
+      }
+      break;
+    }
+    case K_TIMESTAMP: {
+      writeTimestamp(a, b);
+      if (top?.time === f) {
+        timeSeconds = timestampSeconds;
+        timeNanos = timestampNanos;
+      }
+      break;
+    }
+    case K_STRUCT:
+      pos = a;
+      struct(b, 1);
+      break;
+    case K_MESSAGE:
+      pos = a;
+      message(f.message!, b, undefined);
+      break;
+  }
 }
 
 const wrapperStart: number[] = [];
@@ -777,8 +750,8 @@ const RECEIVED_AT = Buffer.from('"received_at":');
 const EVENT_KEY = Buffer.from(',"event":');
 
 /** Writes the line of the LogEntry in buf (without its newline), or throws REFERENCE. Returns its event type. */
-function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEventType {
-  const end = buf.length;
+function entryLine(layout: LineLayout, sequence: number | undefined): ArchiveEventType {
+  const end = limit;
   let receivedStart = -1;
   let receivedEnd = -1;
   let entry: EntryPlan | undefined;
@@ -821,12 +794,12 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
     if (pos !== stop) throw REFERENCE;
   }
   if (entry === undefined || eventStart < 0) throw REFERENCE;
-  if (sequence !== undefined && sequence > MAX_EXACT_SEQUENCE) throw REFERENCE;
+  if (sequence !== undefined && !(sequence <= MAX_EXACT)) throw REFERENCE; // NaN: past 2^53
   const event = entry.event!;
   if (layout === "records") {
     if (sequence !== undefined) {
       writeBytes(LOG_SEQUENCE);
-      writeAscii(String(sequence));
+      writeInteger(sequence);
       writeByte(0x2c);
     } else writeByte(0x7b);
     if (receivedStart >= 0) {
@@ -843,17 +816,15 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
         writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
       } else if (wrapperStart[w.index] !== 0) {
         writeBytes(w.key);
-        writeAscii(String(wrapperStart[w.index]));
+        writeInteger(wrapperStart[w.index]!);
       }
     }
     writeBytes(EVENT_KEY);
   } else {
     // Judged even where not written, as the reference path does: the time, and the strings' UTF-8.
-    const mark = at;
-    if (receivedStart >= 0) writeTimestamp(receivedStart, receivedEnd);
+    if (receivedStart >= 0) checkTimestamp(receivedStart, receivedEnd);
     for (const w of entry.wrappers)
-      if (wrapperSeen[w.index] && w.kind === "string") writeJsonString(wrapperStart[w.index]!, wrapperEnd[w.index]!);
-    at = mark;
+      if (wrapperSeen[w.index] && w.kind === "string") checkUtf8(wrapperStart[w.index]!, wrapperEnd[w.index]!);
   }
   pos = eventStart;
   subtype = undefined;
@@ -869,21 +840,24 @@ function entryLine(layout: LineLayout, sequence: bigint | undefined): ArchiveEve
  * was written since the last take. A record it does not take leaves
  * nothing behind and goes to the reference path.
  */
-export function transcoderFor(layout: LineLayout): RecordFastPath {
+export function transcoderFor(layout: LineLayout): FastPath {
   let own: Buffer = EMPTY;
   let written = 0;
+  let count = 0;
   return {
-    record(payload, sequence, tally) {
+    record(bytes, start, end, sequence, tally) {
       buf = (
-        payload instanceof Buffer ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+        bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
       ) as SlicingBuffer;
-      pos = 0;
+      pos = start;
+      limit = end;
       out = own;
       at = written;
       try {
         const type = entryLine(layout, sequence);
         tally.counted(type, timeSeconds, timeNanos, subtype, sequence);
         written = at;
+        count++;
         return true;
       } catch (e) {
         if (e === REFERENCE) return false;
@@ -894,10 +868,11 @@ export function transcoderFor(layout: LineLayout): RecordFastPath {
         out = EMPTY;
       }
     },
-    take() {
-      const taken = own.subarray(0, written);
+    take(): FastOutput {
+      const taken = { bytes: own.subarray(0, written), count };
       own = EMPTY; // a new buffer for what comes next: the one taken is the caller's now
       written = 0;
+      count = 0;
       return taken;
     },
     get pending() {

@@ -16,10 +16,13 @@ import { LINE_LAYOUTS, type LineLayout } from "../archive/lines.js";
 import { RECORD_MESSAGES, type RecordMessage } from "../archive/codec.js";
 import { ProgressBar } from "../archive/progress.js";
 import type { ReadOptions } from "../archive/read.js";
-import { INPUT_FORMATS, type InputFormat } from "../archive/source.js";
+import { INPUT_FORMATS, isNatsInput, type InputFormat } from "../archive/source.js";
+import type { JetStreamInput } from "../archive/jetstream-source.js";
 import { renderSummary, summaryToJson, type ArchiveSummary } from "../archive/summary.js";
 import { OutputClosedError, openSink, type Sink } from "../archive/sink.js";
 import { aliased } from "./flags.js";
+import { natsAccess, natsServerList, optionReader } from "./nats-flags.js";
+import { NATS_ACCESS_OPTIONS } from "./serve-config.js";
 import { UsageError } from "./usage-error.js";
 
 export const EXIT_DAMAGE = 1;
@@ -46,9 +49,15 @@ exit:    0 clean, 1 damage (or stopped at it), 2 usage, 3 finished but skipped d
 
 export const exportUsage = `session-events archive export INPUT [-o FILE] [--layout events|records] [--gzip]
        [--family session|vrp] [--type T] [--since T] [--until T] [input and damage options]
+session-events archive export nats://HOST:PORT[,nats://HOST:PORT...] --family session|vrp
+       [--nats-prefix P] [--nats-creds F | --nats-token-file F] [--nats-tls-ca F] [-o FILE] ...
 
 Write JSON Lines, one validated contract event a line, to FILE (written whole,
 then renamed into place) or, without -o or with "-o -", to stdout.
+From JetStream (serve --engine jetstream's log): the stream of one --family is
+read whole, read-only (a missing stream is an error, never created); the
+lines are those a data directory of the same records gives. The NATS flags
+and their environment variables (SESSION_EVENTS_NATS_PREFIX, ...) are serve's.
   --layout events    each line is the event's contract JSON [default]
   --layout records   each line is the log entry: log_sequence, received_at,
                      entry, session_id / producer_id / cause_sequence, event
@@ -90,11 +99,14 @@ export async function archiveExport(
     type: { type: "string", multiple: true },
     since: { type: "string" },
     until: { type: "string" },
+    ...NATS_FLAGS,
   });
   const output = optionalString(values.output) ?? "-";
   const layout = oneOf<LineLayout>("--layout", values.layout, LINE_LAYOUTS) ?? "events";
+  const families = list(values.family, "--family")?.map((f) => oneOf<ArchiveFamily>("--family", f, ARCHIVE_FAMILIES)!);
+  const jetstream = jetStreamInput(input, values, families);
   const filter: EventFilter = {
-    families: list(values.family, "--family")?.map((f) => oneOf<ArchiveFamily>("--family", f, ARCHIVE_FAMILIES)!),
+    families: jetstream ? undefined : families, // from JetStream, the family is the stream read
     types: list(values.type),
     since: optionalString(values.since),
     until: optionalString(values.until),
@@ -103,6 +115,7 @@ export async function archiveExport(
   return job.run(() =>
     exportArchive(input, {
       ...job.readOptions,
+      jetstream,
       filter,
       layout,
       output: output === "-" ? stdout : output,
@@ -161,6 +174,46 @@ export async function archiveVerify(
     return summary;
   });
   return code === EXIT_SKIPPED ? EXIT_DAMAGE : code; // for verify, any damage is a failure
+}
+
+const NATS_FLAGS = {
+  "nats-prefix": { type: "string" },
+  "nats-creds": { type: "string" },
+  "nats-token-file": { type: "string" },
+  "nats-tls-ca": { type: "string" },
+} as const satisfies ParseArgsConfig["options"];
+
+/** The JetStream stream of each --family (the engine names the session family's stream "sessions"). */
+const STREAM_FAMILY: Readonly<Record<ArchiveFamily, JetStreamInput["family"]>> = { session: "sessions", vrp: "vrp" };
+
+/**
+ * For a nats:// INPUT: the stream of exactly one family, and how to reach it,
+ * from the flags and environment variables `serve --engine jetstream` reads.
+ * The NATS flags are refused with any other INPUT.
+ */
+function jetStreamInput(
+  input: string,
+  values: Values,
+  families: readonly ArchiveFamily[] | undefined,
+): JetStreamInput | undefined {
+  if (!isNatsInput(input)) {
+    const given = Object.keys(NATS_FLAGS).find((flag) => values[flag] !== undefined);
+    if (given) throw new UsageError(`--${given}: only with a nats:// INPUT (a JetStream log)`);
+    return undefined;
+  }
+  natsServerList(input, "INPUT");
+  if (families?.length !== 1)
+    throw new UsageError(
+      "--family: a JetStream INPUT needs exactly one, session or vrp (each family is a stream of its own)",
+    );
+  const access = natsAccess(optionReader(values, process.env), NATS_ACCESS_OPTIONS);
+  return {
+    family: STREAM_FAMILY[families[0]!],
+    prefix: access.prefix,
+    creds: access.creds,
+    token: access.token,
+    tlsCa: access.tlsCa,
+  };
 }
 
 const FILTER_FLAGS: Record<string, string> = {

@@ -3,9 +3,10 @@
  * or environment variable (the flag wins), with its default and its rule. The
  * table drives parsing, validation, --help and the README's table alike.
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { UsageError } from "./usage-error.js";
+import { natsAccess, natsServerList, optionReader, type NatsAccessSpecs, type OptionReader } from "./nats-flags.js";
 import { LOG_LEVELS, type LogLevel } from "../server/logger.js";
 import type { ServerConfig } from "../server/server-config.js";
 import { RELEASED, VERSION_PATTERN } from "../contract/versions.js";
@@ -306,9 +307,8 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     strict: true,
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
-  const raw = (s: OptionSpec): string | undefined =>
-    (values[s.flag] as string | undefined) ?? (env[s.env] || undefined) ?? s.default;
-  const where = (s: OptionSpec) => (values[s.flag] !== undefined ? `--${s.flag}` : env[s.env] ? s.env : `--${s.flag}`);
+  const reader = optionReader(values, env);
+  const { raw, where, file } = reader;
 
   const int = (s: OptionSpec): number => {
     const text = raw(s)!;
@@ -316,17 +316,6 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
     if (!/^\d+$/.test(text) || n < s.min! || n > s.max!)
       throw new UsageError(`${where(s)}: must be an integer from ${s.min} to ${s.max} (got ${JSON.stringify(text)})`);
     return n;
-  };
-  const file = (s: OptionSpec): Buffer | undefined => {
-    const p = raw(s);
-    if (p === undefined) return undefined;
-    try {
-      return readFileSync(p);
-    } catch (e) {
-      throw new UsageError(
-        `${where(s)}: cannot read ${JSON.stringify(p)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
-      );
-    }
   };
 
   const optional = (s: OptionSpec, parse: (text: string) => number | undefined, rule: string): number | undefined => {
@@ -416,7 +405,7 @@ export function parseServeConfig(args: string[], env: NodeJS.ProcessEnv = proces
   const engine = raw(o.engine)!;
   if (!(ENGINES as readonly string[]).includes(engine))
     throw new UsageError(`${where(o.engine)}: must be one of ${ENGINES.join(", ")} (got ${JSON.stringify(engine)})`);
-  const nats = natsConfig(engine as Engine, values, env, raw, where, int, file);
+  const nats = natsConfig(engine as Engine, values, env, reader, int);
 
   return {
     engine: engine as Engine,
@@ -482,19 +471,16 @@ const VALUE_NAMES: Readonly<Record<OptionSpec["kind"], string>> = {
   size: "size",
 };
 
-type Raw = (s: OptionSpec) => string | undefined;
-
 /** The NATS flags: required with --engine jetstream, refused without it. */
 function natsConfig(
   engine: Engine,
   values: Record<string, unknown>,
   env: NodeJS.ProcessEnv,
-  raw: Raw,
-  where: (s: OptionSpec) => string,
+  reader: OptionReader,
   int: (s: OptionSpec) => number,
-  file: (s: OptionSpec) => Buffer | undefined,
 ): NatsConfig | undefined {
   const o = SERVE_OPTIONS;
+  const { raw, where } = reader;
   const natsSpecs = [
     o.natsServers,
     o.natsStreamReplicas,
@@ -513,26 +499,17 @@ function natsConfig(
     throw new UsageError(
       `--nats-servers: required with --engine jetstream (e.g. nats://10.0.0.1:4222,nats://10.0.0.2:4222)`,
     );
-  const servers = list.split(",").map((u) => u.trim());
-  for (const url of servers) {
-    if (!/^(nats|tls):\/\/(\[[0-9a-fA-F:.]+\]|[^:\s/,]+)(:\d{1,5})?$/.test(url)) {
-      throw new UsageError(
-        `${where(o.natsServers)}: each server must be nats://host[:port] or tls://host[:port], comma-separated (got ${JSON.stringify(url)})`,
-      );
-    }
-  }
-  const prefix = raw(o.natsPrefix)!;
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(prefix))
-    throw new UsageError(
-      `${where(o.natsPrefix)}: must be 1 to 64 of A-Z a-z 0-9 _ - (it names NATS subjects, streams and buckets; got ${JSON.stringify(prefix)})`,
-    );
-  const creds = file(o.natsCreds);
-  const tokenFile = file(o.natsTokenFile);
-  if (creds && tokenFile) throw new UsageError("--nats-creds and --nats-token-file: give one, not both");
-  const token = tokenFile?.toString("utf8").trim();
-  if (tokenFile && !token) throw new UsageError(`${where(o.natsTokenFile)}: the file is empty`);
-  return { servers, replicas: int(o.natsStreamReplicas), prefix, creds, token, tlsCa: file(o.natsTlsCa) };
+  const servers = natsServerList(list, where(o.natsServers));
+  return { servers, replicas: int(o.natsStreamReplicas), ...natsAccess(reader, NATS_ACCESS_OPTIONS) };
 }
+
+/** The NATS options `archive export nats://…` takes too (nats-flags.ts). */
+export const NATS_ACCESS_OPTIONS: NatsAccessSpecs = {
+  prefix: SERVE_OPTIONS.natsPrefix,
+  creds: SERVE_OPTIONS.natsCreds,
+  tokenFile: SERVE_OPTIONS.natsTokenFile,
+  tlsCa: SERVE_OPTIONS.natsTlsCa,
+};
 
 /** The options as a help text. */
 export function serveOptionsHelp(): string {

@@ -9,7 +9,7 @@
  */
 export class ByteWindow {
   private buffer: Buffer = Buffer.alloc(0);
-  private start = 0; // first unread byte in buffer
+  private startAt = 0; // first unread byte in buffer
   private consumed = 0; // stream offset of buffer[start]
   private done = false;
   private readonly iterator: AsyncIterator<Buffer>;
@@ -35,13 +35,13 @@ export class ByteWindow {
 
   /** Unread bytes available now. */
   get available(): number {
-    return this.buffer.length - this.start;
+    return this.buffer.length - this.startAt;
   }
 
   /** Ensure at least `n` unread bytes; false if the stream ends first (what there is stays available). */
   async want(n: number): Promise<boolean> {
     if (this.available >= n) return true;
-    const parts = [this.buffer.subarray(this.start)];
+    const parts = [this.buffer.subarray(this.startAt)];
     let have = parts[0]!.length;
     while (have < n && !this.done) {
       const next = await this.iterator.next();
@@ -52,18 +52,32 @@ export class ByteWindow {
       }
     }
     this.buffer = parts.length === 1 ? parts[0]! : Buffer.concat(parts, have);
-    this.start = 0;
+    this.startAt = 0;
     return have >= n;
   }
 
   /** The unread bytes (valid until the next `want`). */
   view(): Buffer {
-    return this.buffer.subarray(this.start);
+    return this.buffer.subarray(this.startAt);
+  }
+
+  /**
+   * The buffer view() is cut from, and where the unread bytes start in it
+   * (valid until the next `want`): for a reader that indexes it directly,
+   * without a view per look. Its bytes are never written again: views of it
+   * stay valid after the window moves on (they keep the chunk alive).
+   */
+  get bytes(): Buffer {
+    return this.buffer;
+  }
+
+  get start(): number {
+    return this.startAt;
   }
 
   /** Mark `n` bytes read. */
   skip(n: number): void {
-    this.start += n;
+    this.startAt += n;
     this.consumed += n;
   }
 

@@ -13,6 +13,8 @@
  *   only if its header checksum and its payload checksum both hold.
  */
 import { open } from "node:fs/promises";
+import { crc32 } from "node:zlib";
+import { crc32Of } from "./crc32.js";
 import { ByteWindow } from "./byte-window.js";
 import {
   HEADER_BYTES,
@@ -25,16 +27,45 @@ import {
 
 export type FrameDamageRule = "torn" | "checksum" | "framing" | "sequence";
 
+/**
+ * A record the reader hands out. Its payload lies at chunk[start..end): a
+ * copy of its own, or (with `views`) the bytes read, where `payload` is a
+ * view made only when asked for. `sequence` is a BigInt made only when asked
+ * for; `sequenceNumber` is the same sequence as a number (NaN past 2^53). A
+ * reader of millions of small records (an archive job) reads the chunk and
+ * the number, and allocates neither.
+ */
+export class FrameRecord {
+  readonly kind = "record" as const;
+  private view: Buffer | undefined;
+  private big: bigint | undefined;
+
+  constructor(
+    readonly chunk: Buffer,
+    readonly start: number,
+    readonly end: number,
+    readonly sequenceNumber: number,
+    sequence: bigint | undefined,
+    /** Byte offset of the frame in the input. */
+    readonly offset: number,
+    /** Bytes of the frame, header included. */
+    readonly size: number,
+  ) {
+    this.big = sequence;
+    if (start === 0 && end === chunk.length) this.view = chunk;
+  }
+
+  get payload(): Buffer {
+    return (this.view ??= this.chunk.subarray(this.start, this.end));
+  }
+
+  get sequence(): bigint {
+    return (this.big ??= BigInt(this.sequenceNumber));
+  }
+}
+
 export type FrameItem =
-  | {
-      readonly kind: "record";
-      readonly sequence: bigint;
-      readonly payload: Buffer;
-      /** Byte offset of the frame in the input. */
-      readonly offset: number;
-      /** Bytes of the frame, header included. */
-      readonly size: number;
-    }
+  | FrameRecord
   | {
       readonly kind: "damage";
       readonly rule: FrameDamageRule;
@@ -62,6 +93,12 @@ export interface FrameReadOptions {
   readonly totalBytes?: number;
   /** Gaps `log repair` left on purpose: the sequence allowed to follow `last`, if any. */
   readonly repairedGap?: (last: bigint) => bigint | undefined;
+  /**
+   * Hand out payloads as views of the bytes read, not copies (archives: a
+   * reader that is done with each batch before it asks for the next). A view
+   * keeps its whole read chunk in memory as long as it is held.
+   */
+  readonly views?: boolean;
 }
 
 export interface FrameReadEnd {
@@ -79,17 +116,13 @@ export interface FrameReadEnd {
 /** Records handed out at once, at most: a chunk holds thousands, and all of them at once would hold megabytes of heap. */
 const MAX_BATCH = 256;
 const TAIL_PROBE_BYTES = 4 * 1024 * 1024 + HEADER_BYTES;
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+/** Payloads up to this long have their CRC-32 computed in JavaScript (crc32.ts), longer ones by zlib. */
+const JS_CRC_BYTES = 256;
 /** A torn frame is at most one record long (MAX_PAYLOAD_BYTES), plus a sector or so of zeros. */
 const MAX_TAIL_BYTES = HEADER_BYTES + MAX_PAYLOAD_BYTES + 4096;
 /** Bytes ruled out while resynchronising are let go in steps of this size. */
 const RESYNC_RELEASE = 64 * 1024;
-
-interface Pending {
-  readonly sequence: bigint;
-  readonly payload: Buffer;
-  readonly offset: number;
-  readonly size: number;
-}
 
 export async function* readFrames(
   window: ByteWindow,
@@ -125,8 +158,20 @@ export async function* readFrameBatches(
   // must not count, or the next append leaves a gap that refuses to open.
   let handedOut = last;
   let afterDamage = false;
-  let group: Pending[] = [];
+  let group: FrameRecord[] = [];
   let goodBytes = window.offset;
+  // The common case (a frame of one record, whole in the window, its checksums good, the
+  // next sequence) is read without a header object, a copy or BigInt arithmetic: `lastNumber`
+  // is `last` as a number while it is exact (NaN otherwise: the general path then decides).
+  const views = options.views === true;
+  const exact = (n: bigint | undefined) => (n === undefined ? -1 : n <= MAX_EXACT ? Number(n) : NaN);
+  let lastNumber = exact(last);
+  let lastIsNumber = false; // `last` and `handedOut` trail `lastNumber`; sync() brings them up
+  const sync = () => {
+    if (!lastIsNumber) return;
+    last = handedOut = BigInt(lastNumber);
+    lastIsNumber = false;
+  };
 
   /** Damage at the window's start: classify it, and (resync) move past it. */
   const damage = async (
@@ -181,6 +226,52 @@ export async function* readFrameBatches(
       yield batch; // what the window held, before waiting for more (or enough to work on)
       batch = [];
     }
+    if (group.length === 0) {
+      const bytes = window.bytes;
+      const at = window.start;
+      const available = bytes.length - at;
+      if (available >= HEADER_BYTES) {
+        const length = bytes.readUInt32LE(at);
+        const size = HEADER_BYTES + length;
+        const high = bytes.readUInt32LE(at + 12);
+        const sequence = high * 2 ** 32 + bytes.readUInt32LE(at + 8);
+        if (
+          bytes.readUInt32LE(at + 4) === 0 && // flags: a group of one
+          length <= MAX_PAYLOAD_BYTES &&
+          available >= size &&
+          high < 0x200000 && // below 2^53: exact as a number
+          (contiguous ? sequence === lastNumber + 1 : sequence > lastNumber) && // NaN: the general path
+          bytes.readUInt32LE(at + 20) === crc32Of(bytes, at, at + 20)
+        ) {
+          const start = at + HEADER_BYTES;
+          const end = at + size;
+          // A short payload's CRC in JavaScript: no view to make, no native call.
+          const checksum = length <= JS_CRC_BYTES ? crc32Of(bytes, start, end) : crc32(bytes.subarray(start, end));
+          if (bytes.readUInt32LE(at + 16) === checksum) {
+            batch.push(
+              views
+                ? new FrameRecord(bytes, start, end, sequence, undefined, window.offset, size)
+                : new FrameRecord(
+                    Buffer.from(bytes.subarray(start, end)),
+                    0,
+                    length,
+                    sequence,
+                    undefined,
+                    window.offset,
+                    size,
+                  ),
+            );
+            window.skip(size);
+            lastNumber = sequence;
+            lastIsNumber = true;
+            afterDamage = false;
+            goodBytes = window.offset;
+            continue;
+          }
+        }
+      }
+    }
+    sync(); // the general path: every rule, with the sequences as BigInts
     if (!(window.available >= HEADER_BYTES || (await window.want(HEADER_BYTES)))) {
       if (window.available === 0) {
         if (group.length === 0) {
@@ -228,7 +319,8 @@ export async function* readFrameBatches(
           item = await damage("checksum", `payload checksum mismatch (record ${header.sequence})`, header);
         } else {
           const sequence = header.sequence;
-          const gapAllowed = last !== undefined && options.repairedGap?.(last) === sequence;
+          const gapAllowed =
+            contiguous && sequence !== last! + 1n && last !== undefined && options.repairedGap?.(last) === sequence;
           if (last !== undefined && sequence <= last) {
             item = {
               kind: "damage",
@@ -258,13 +350,15 @@ export async function* readFrameBatches(
               continue;
             }
           } else {
-            // Copy out: the window's buffer is reused.
-            group.push({ sequence, payload: Buffer.from(payload), offset, size });
+            // Copy out unless views were asked for: a copy does not keep the whole chunk alive.
+            const own = views ? payload : Buffer.from(payload);
+            group.push(new FrameRecord(own, 0, own.length, exact(sequence), sequence, offset, size));
             window.skip(size);
             last = sequence;
+            lastNumber = exact(last);
             afterDamage = false;
             if (!header.continues) {
-              for (const r of group) batch.push({ kind: "record", ...r });
+              for (const r of group) batch.push(r);
               group = [];
               goodBytes = window.offset;
               handedOut = last;
@@ -281,7 +375,7 @@ export async function* readFrameBatches(
       return { last: handedOut, endedInDamage: true, goodBytes };
     }
     // Resync: the good records of a group broken by damage are handed out, then the damage.
-    for (const r of group) batch.push({ kind: "record", ...r });
+    for (const r of group) batch.push(r);
     if (group.length > 0) handedOut = group.at(-1)!.sequence;
     group = [];
     batch.push(item);

@@ -218,5 +218,6 @@ export async function* readSegmentStream(
     resync: true,
     totalBytes: options.totalBytes,
     repairedGap: options.repairedGap,
+    views: true, // an archive job is done with each batch before it reads on
   });
 }
