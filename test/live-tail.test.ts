@@ -61,7 +61,7 @@ test("twenty readers on the tail: each new record is read once and offered to ea
   await log.close();
 });
 
-test("a full reader is detached, the others go on; it joins again only where the tail has offered nothing it still wants", async () => {
+test("a full reader is detached, the others go on; a reader behind the tail joins from the records it keeps, or catches up on its own", async () => {
   const log = await SegmentLog.open({ dir: tempDir() });
   const tail = new LiveTail(log);
   const slow = reader(1n, 3);
@@ -72,12 +72,20 @@ test("a full reader is detached, the others go on; it joins again only where the
   await until(() => fast.taken.length === 10, "the fast reader to take 10");
   assert.equal(slow.taken, [1n, 2n, 3n], "the full reader took the record that filled it, then nothing");
   assert.is(tail.size, 1);
-  assert.not.ok(tail.attach(slow), "the tail is past position 4: the reader must catch up on its own");
+  // The tail keeps what it offered last: a reader just behind it is served that as it joins.
+  slow.taken.length = 0;
+  assert.not.ok(tail.attach(slow), "full again on the recent records: not joined");
+  assert.equal(slow.taken, [4n, 5n, 6n]);
+  const behind = reader(8n);
+  assert.ok(tail.attach(behind), "a reader three records behind the tail joins");
+  assert.equal(behind.taken, [8n, 9n, 10n]);
+  assert.is(tail.size, 2);
   const caughtUp = reader(11n);
   assert.ok(tail.attach(caughtUp));
   await log.append(vrpEntry(10));
   await until(() => caughtUp.taken.length === 1 && fast.taken.length === 11, "both to take record 11");
   assert.equal(caughtUp.taken, [11n]);
+  assert.equal(behind.taken, [8n, 9n, 10n, 11n]);
   await log.close();
 });
 

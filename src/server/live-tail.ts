@@ -11,6 +11,10 @@ import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import type { EventLog, LogFollower, LogRecord } from "../store/event-log.js";
 import { followLog } from "../store/follow.js";
 
+/** How far back the tail keeps what it offered, for readers just behind it (bounded in records and bytes). */
+const RECENT_RECORDS = 1024;
+const RECENT_BYTES = 4 << 20;
+
 /** A subscriber as the tail sees it. */
 export interface TailReader {
   /** The next sequence it wants: records before it are not offered. */
@@ -30,6 +34,9 @@ export class LiveTail {
   /** The sequence of the next record the tail offers. */
   private next = 0n;
   private wake: (() => void) | undefined;
+  /** The records offered last, oldest first: what a reader just behind the tail is served from. */
+  private recent: { record: LogRecord; entry: LogEntry }[] = [];
+  private recentBytes = 0;
   private stopListening: (() => void) | undefined;
   /** Records read by the tail: each new record once, however many readers. */
   readonly stats = { recordsRead: 0 };
@@ -50,9 +57,33 @@ export class LiveTail {
   attach(reader: TailReader, cursor?: LogFollower): boolean {
     if (this.follower === undefined)
       this.start(cursor?.position === reader.next ? cursor : followLog(this.log, reader.next));
-    else if (reader.next < this.next) return false;
+    else if (reader.next < this.next && !this.replayRecent(reader)) return false;
     this.readers.add(reader);
     return true;
+  }
+
+  /**
+   * Offer a reader that is a few records behind the tail what it missed, from
+   * the records the tail offered last (under a steady load the tail is nearly
+   * always a record or two ahead of a reader that has just caught up: without
+   * these it would never join). False when they do not reach back far enough,
+   * or the reader fills up on them.
+   */
+  private replayRecent(reader: TailReader): boolean {
+    const oldest = this.recent[0]?.record.sequence;
+    if (oldest === undefined || reader.next < oldest) return false;
+    for (const { record, entry } of this.recent) {
+      if (record.sequence >= reader.next && !reader.offer(record, entry)) return false;
+    }
+    return true;
+  }
+
+  private remember(record: LogRecord, entry: LogEntry): void {
+    this.recent.push({ record, entry });
+    this.recentBytes += record.payload.byteLength;
+    while (this.recent.length > RECENT_RECORDS || this.recentBytes > RECENT_BYTES) {
+      this.recentBytes -= this.recent.shift()!.record.payload.byteLength;
+    }
   }
 
   detach(reader: TailReader): void {
@@ -69,6 +100,8 @@ export class LiveTail {
 
   private stop(): void {
     this.follower = undefined;
+    this.recent = [];
+    this.recentBytes = 0;
     this.stopListening?.();
     this.stopListening = undefined;
     this.wake?.();
@@ -86,6 +119,7 @@ export class LiveTail {
             if (record.sequence >= reader.next && !reader.offer(record, entry)) this.readers.delete(reader);
           }
           this.next = record.sequence + 1n;
+          this.remember(record, entry);
           if (this.readers.size === 0) return this.stop();
         }
         // Caught up: wait for the log to grow (checked after arming, so no append is missed).

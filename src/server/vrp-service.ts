@@ -40,7 +40,7 @@ import {
 import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
-import type { LogRecord } from "../store/event-log.js";
+import type { LogFollower, LogRecord } from "../store/event-log.js";
 import { vrpEventOf, type Accepted, type Duplicate, type Refused, type VrpHub } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
@@ -336,10 +336,13 @@ export function vrpServiceHandlers(
         });
 
       const follow = async () => {
+        let cursor: LogFollower | undefined;
+        let joined = false;
         while (!stopped) {
           // Replay (or catch up after a full stream) on a cursor of its own:
           // it reads from the position owed to the end as of now.
-          const cursor = followLog(log, next);
+          // Reused while it is where the subscriber stands: a new one costs a seek.
+          if (cursor?.position !== next) cursor = followLog(log, next);
           for await (const record of cursor.records()) {
             if (stopped) return;
             if (!send(record, LogEntry.decode(record.payload))) await consumerReads();
@@ -349,9 +352,11 @@ export function vrpServiceHandlers(
           // fills, the log fails or we stop (or read on alone if the tail is ahead).
           const error = await new Promise<Error | undefined>((resolve) => {
             leave = resolve;
-            if (!tail.attach(reader, cursor)) resolve(undefined);
+            joined = tail.attach(reader, cursor);
+            if (!joined) resolve(undefined);
           });
           leave = undefined;
+          if (joined) cursor = undefined; // the tail may have taken it over; it is behind now anyway
           tail.detach(reader);
           if (error) throw error;
           if (full && !stopped) await consumerReads();
