@@ -39,7 +39,14 @@ import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
 import type { LogFollower } from "../store/event-log.js";
-import { vrpEventOf, type Accepted, type Duplicate, type Refused, type VrpHub } from "../collector/vrp-hub.js";
+import {
+  vrpEventOf,
+  type Accepted,
+  type Deferred,
+  type Duplicate,
+  type Refused,
+  type VrpIntake,
+} from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
@@ -88,7 +95,7 @@ export const WINDOW = 256;
  * (and metrics see them); `metrics`: counts each event stored.
  */
 export function vrpServiceHandlers(
-  hub: VrpHub,
+  hub: VrpIntake,
   log: EventLog,
   logger: Logger,
   streams = new OpenStreams(),
@@ -103,14 +110,20 @@ export function vrpServiceHandlers(
       let waiting = 0; // requests whose answer has not left yet (any kind: all hold memory)
       let clientDone = false;
       let failed = false;
-      let answers: Promise<void> = Promise.resolve(); // answers leave in arrival order
 
       // Handshake: a producer that names itself learns where its numbering stands.
       const producerId = call.metadata.get(PRODUCER_ID_KEY)[0];
-      if (typeof producerId === "string" && producerId) {
+      // (A replica learns it from the shared log first: the answers wait behind it.)
+      const sendHandshake = (last: bigint) => {
         const metadata = new Metadata();
-        metadata.set(LAST_PRODUCER_SEQUENCE_KEY, hub.lastProducerSequence(producerId).toString());
+        metadata.set(LAST_PRODUCER_SEQUENCE_KEY, last.toString());
         call.sendMetadata(metadata);
+      };
+      let answers: Promise<void> = Promise.resolve(); // answers leave in arrival order
+      if (typeof producerId === "string" && producerId) {
+        const last = hub.lastProducerSequence(producerId);
+        if (typeof last === "bigint") sendHandshake(last);
+        else answers = last.then(sendHandshake);
       }
 
       const send = async (response: StreamEventsResponse): Promise<void> => {
@@ -169,7 +182,7 @@ export function vrpServiceHandlers(
         const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
         index++;
-        let outcome: Accepted | Duplicate | Refused;
+        let outcome: Accepted | Duplicate | Refused | Deferred;
         try {
           outcome = decoded.error
             ? hub.refuse(decoded.error, request.producerId, request.producerSequence)
@@ -183,25 +196,22 @@ export function vrpServiceHandlers(
             issues: [],
           };
         }
-        switch (outcome.kind) {
-          case "refused": {
-            const { reason, code, issues } = outcome;
-            const rejection = { index: position, reason, code, fieldViolations: [...issues] };
-            answer(() => send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: rejection } })));
-            return;
-          }
-          case "duplicate": {
-            // Stored already (or being stored): acknowledge it where it is, once it is durable.
-            const { durable, sequence } = outcome;
-            answer(async () => {
-              await durable;
-              await send(ack(accepted, sequence, request.producerSequence));
-            });
-            return;
-          }
-          case "accepted": {
-            const { durable, derivedMessages, sequence } = outcome;
-            answer(async () => {
+        const respond = async (judged: Accepted | Duplicate | Refused): Promise<void> => {
+          switch (judged.kind) {
+            case "refused": {
+              const { reason, code, issues } = judged;
+              const rejection = { index: position, reason, code, fieldViolations: [...issues] };
+              await send(StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: rejection } }));
+              return;
+            }
+            case "duplicate": {
+              // Stored already (or being stored): acknowledge it where it is, once it is durable.
+              await judged.durable;
+              await send(ack(accepted, judged.sequence, request.producerSequence));
+              return;
+            }
+            case "accepted": {
+              const { durable, derivedMessages, sequence } = judged;
               await durable;
               accepted++;
               metrics?.eventStored("vrp", request.event!.eventType);
@@ -215,9 +225,11 @@ export function vrpServiceHandlers(
                 );
               }
               await send(ack(accepted, sequence, request.producerSequence));
-            });
+            }
           }
-        }
+        };
+        const judged = outcome;
+        answer(async () => respond(judged.kind === "deferred" ? await judged.outcome : judged));
       });
       call.on("end", () => {
         clientDone = true;

@@ -162,7 +162,8 @@ export interface NatsClusterOptions {
 export class NatsCluster {
   private constructor(
     readonly nodes: NatsNode[],
-    private readonly root: string,
+    /** The directory of every node's configuration and store. */
+    readonly root: string,
   ) {}
 
   /** Write configurations on free ports and start every node; waits for a meta leader. */
