@@ -65,8 +65,9 @@ export async function startReplica(
   let closing: Promise<void> | undefined;
   const closeAll = () =>
     (closing ??= (async () => {
+      for (const o of opened) o.applier?.stop();
+      await engine?.close().catch(() => {}); // ends the followers' reads, whatever they were doing
       for (const o of opened) await (o.applier ? o.applier.close() : o.state.close()).catch(() => {});
-      await engine?.close().catch(() => {});
       await releaseLock(lock);
     })());
   try {

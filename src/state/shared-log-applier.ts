@@ -132,10 +132,15 @@ export class SharedLogApplier {
     await this.waitApplied(last, Math.max(1, timeoutMs - (Date.now() - began)));
   }
 
-  /** Stop following; checkpoint what was applied; close the store. */
-  async close(): Promise<void> {
+  /** Stop following (the log's close ends a read in progress too). */
+  stop(): void {
     this.abort.abort();
     if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Stop following; checkpoint what was applied; close the store. */
+  async close(): Promise<void> {
+    this.stop();
     await this.running;
     await this.state.close();
   }

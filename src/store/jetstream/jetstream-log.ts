@@ -281,6 +281,7 @@ export class JetStreamLog implements EventLog {
         const stop = () => void messages.stop();
         this.stops.add(stop);
         signal?.addEventListener("abort", stop, { once: true });
+        if (ended || this.closed || signal?.aborted) stop(); // stopped while the consumer was being made
         let lastDelivery = Date.now();
         const watchdog = setInterval(() => {
           if (Date.now() - lastDelivery < STALL_MS) return;
