@@ -119,6 +119,12 @@ export class NatsNode {
     });
   }
 
+  /** Let the test process exit while the server runs (its exit handler still kills it). */
+  unref(): void {
+    this.child?.unref();
+    (this.child?.stderr as { unref?: () => void } | null)?.unref?.();
+  }
+
   /** SIGTERM (a clean shutdown), then SIGKILL if it does not exit within 10 s. */
   async stop(): Promise<void> {
     const child = this.child;

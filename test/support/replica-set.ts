@@ -18,6 +18,9 @@ let shared: Promise<NatsCluster> | undefined;
 /** One 3-node cluster for the whole test process (its servers are killed when the process exits). */
 export function sharedCluster(): Promise<NatsCluster> {
   shared ??= NatsCluster.start({ nodes: 3 }).then((cluster) => {
+    // Suites have no "after all": the process ends when its cases are done, and takes the cluster with it.
+    for (const node of cluster.nodes) node.unref();
+    process.once("SIGINT", () => process.exit(130)); // stopped: the exit handlers still kill the servers
     process.on("exit", () => {
       for (const node of cluster.nodes) {
         try {
