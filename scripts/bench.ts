@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines|scale|emitter` runs one section.
+ * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines|replicas|scale|emitter` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -15,6 +15,7 @@ import { machine } from "./bench/harness.js";
 import { benchImportTime, importTimeTable } from "./bench/import-time.js";
 import { benchJetStreamAppend, jetstreamAppendTable } from "./bench/jetstream-append.js";
 import { benchLatency, latencyTables } from "./bench/latency.js";
+import { benchReplicas, replicasTable } from "./bench/replicas.js";
 import { benchSubscriberLag, benchTailCost, tailingTables } from "./bench/tailing.js";
 import { benchScale, scaleTable } from "./bench/scale.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
@@ -71,6 +72,12 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     title:
       "Log engines, raw appends of 200 bytes, 64 in flight from one process (medians of 3 interleaved rounds of 2 s; JetStream on loopback)",
     run: async () => jetstreamAppendTable(await benchJetStreamAppend()),
+  },
+  {
+    name: "replicas",
+    title:
+      "Collector replicas on JetStream against the file engine: EmitSessionStart at 256 in flight and VRP events/s through StreamEvents (medians of 3 interleaved rounds of 3 s; everything on this machine)",
+    run: async () => replicasTable(await benchReplicas()),
   },
   {
     name: "scale",

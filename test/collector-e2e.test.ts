@@ -32,9 +32,11 @@ const start = (event: unknown, opts?: { metadata?: Metadata }) =>
 const get = (sessionId: string) => call<unknown, GetSessionResponse>(client, "getSession", { sessionId });
 
 test("EmitSessionStart assigns a unique session id and stores the event", async () => {
+  await server.settled();
   const before = server.collector.sessionCount;
   const a = await start(startMessage());
   const b = await start(startMessage());
+  await server.settled();
   assert.is(a.status, "created");
   assert.match(a.sessionId, /^sess_[0-9a-f]{32}$/);
   assert.is.not(a.sessionId, b.sessionId);
@@ -47,18 +49,22 @@ test("EmitSessionStart assigns a unique session id and stores the event", async 
 test("a retried start gets the same session id and is stored once", async () => {
   const event = startMessage();
   const first = await start(event);
+  await server.settled();
   const count = server.collector.sessionCount;
   const again = await start(event);
   assert.equal([again.sessionId, again.status], [first.sessionId, "duplicate"]);
+  await server.settled();
   assert.is(server.collector.sessionCount, count);
 });
 
 test("concurrent retries of one start are stored once", async () => {
   const event = startMessage();
+  await server.settled();
   const count = server.collector.sessionCount;
   const answers = await Promise.all(Array.from({ length: 10 }, () => start(event)));
   assert.is(new Set(answers.map((a) => a.sessionId)).size, 1);
   assert.equal(answers.filter((a) => a.status === "created").length, 1);
+  await server.settled();
   assert.is(server.collector.sessionCount, count + 1);
 });
 
@@ -153,6 +159,7 @@ test("ListSessions refuses a forged page token and a page size past the limit", 
 });
 
 test("invalid events over the wire: INVALID_ARGUMENT naming every field and rule, nothing stored", async () => {
+  await server.settled();
   const count = server.collector.sessionCount;
   const bad = StartMessage.fromPartial({
     ...startMessage(),
@@ -174,6 +181,7 @@ test("invalid events over the wire: INVALID_ARGUMENT naming every field and rule
       "event.pid MINIMUM",
     ]),
   );
+  await server.settled();
   assert.is(server.collector.sessionCount, count);
 });
 

@@ -1,7 +1,7 @@
 /**
  * `serve --engine file|jetstream` and the NATS flags (src/server/config.ts):
- * parsing, environment variables, errors naming the flag; and the refusal of
- * --engine jetstream at start while the collector cannot run on it.
+ * parsing, environment variables, errors naming the flag; and a start that
+ * cannot reach its NATS servers (replicas at work: test/replicas.test.ts).
  */
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -99,14 +99,19 @@ test("--nats-creds / --nats-token-file / --nats-tls-ca are files; creds and toke
   );
 });
 
-test("serve --engine jetstream is refused at start, saying it is not served yet", async () => {
-  try {
-    await serve(["--engine", "jetstream", "--nats-servers", "nats://127.0.0.1:4222"]);
-    assert.unreachable("must refuse");
-  } catch (e) {
-    assert.match((e as Error).message, "--engine jetstream: not served yet");
-    assert.match((e as Error).message, "use --engine file");
-  }
+test("serve --engine jetstream without a reachable NATS server does not start (exit 1)", async () => {
+  const dataDir = tempDir("engine-flags-");
+  const code = await serve([
+    "--engine",
+    "jetstream",
+    "--nats-servers",
+    "nats://127.0.0.1:1",
+    "--data-dir",
+    dataDir,
+    "--log-level",
+    "error",
+  ]);
+  assert.is(code, 1);
 });
 
 test.run();

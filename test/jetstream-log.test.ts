@@ -10,7 +10,6 @@
 import { randomUUID } from "node:crypto";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { SessionEventsError } from "../src/errors.js";
 import { JetStreamEngine, type JetStreamEngineOptions } from "../src/store/jetstream/engine.js";
 import { IncompatibleConfigError, SessionSequenceConflictError } from "../src/store/jetstream/errors.js";
 import { decodeGroup, encodeGroup } from "../src/store/jetstream/group-codec.js";
@@ -51,7 +50,7 @@ async function all(records: AsyncIterable<JetStreamRecord>): Promise<JetStreamRe
 }
 const view = (rs: JetStreamRecord[]) => rs.map((r) => `${r.sequence}.${r.index}:${text(r.payload)}`);
 
-test("a group is one position: its records share the sequence, in order; nextSequence is refused", async () => {
+test("a group is one position: its records share the sequence, in order; a group built for its position gets it", async () => {
   const { logs } = await engine("t-groups");
   const log = logs.vrp;
   const single = await log.append(bytes("alone"));
@@ -64,13 +63,10 @@ test("a group is one position: its records share the sequence, in order; nextSeq
   assert.equal(view(await all(log.read(2n))), ["2.0:event", "2.1:derived-1", "2.2:derived-2", "3.0:after"]);
   assert.equal(await all(log.read(4n)), []);
   assert.is(log.lastSequence, 3n);
-  try {
-    void log.nextSequence;
-    assert.unreachable("a shared log cannot name the next position");
-  } catch (e) {
-    assert.instance(e, SessionEventsError);
-    assert.is((e as SessionEventsError).code, "UNIMPLEMENTED");
-  }
+  // A group that names its own position: built for the position the stream gives it.
+  const positioned = await log.appendGroup((first) => [bytes(`at-${first}`), bytes(`cause-${first}`)]);
+  assert.is(positioned, 4n);
+  assert.equal(view(await all(log.read(4n))), ["4.0:at-4", "4.1:cause-4"]);
   // The other family is another stream, numbered on its own.
   assert.is(await logs.sessions.append(bytes("s")), 1n);
 });

@@ -3,10 +3,8 @@ import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SubscribeRequest, type SubscribeResponse, VrpStreamServiceClient } from "../gen/vrp/v1alpha1/vrp_service.js";
-import type { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { subscribeVrp } from "../src/client/vrp.js";
-import { LiveTail, type TailReader } from "../src/server/live-tail.js";
-import type { LogRecord } from "../src/store/event-log.js";
+import { LiveTail, type TailReader, type TailRecord } from "../src/server/live-tail.js";
 import { SegmentLog } from "../src/store/segment-log.js";
 import { startTestServer } from "./support/collector.js";
 import { vrpEntry } from "./support/log-entries.js";
@@ -18,9 +16,9 @@ function reader(next: bigint, capacity = Number.POSITIVE_INFINITY) {
   const r: TailReader & { taken: bigint[]; next: bigint } = {
     next,
     taken,
-    offer(record: LogRecord, _entry: LogEntry) {
-      taken.push(record.sequence);
-      r.next = record.sequence + 1n;
+    offer(records: readonly TailRecord[]) {
+      for (const { record } of records) taken.push(record.sequence);
+      r.next = records[0]!.record.sequence + 1n;
       return taken.length < capacity;
     },
     failed(error) {

@@ -13,7 +13,7 @@ import { VrpHub, vrpEventOf } from "../src/collector/vrp-hub.js";
 import { bridges } from "../src/bridge/index.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
 import { StreamEventsRequest, VrpStreamServiceClient } from "../gen/vrp/v1alpha1/vrp_service.js";
-import { startTestServer } from "./support/collector.js";
+import { fileEngineOnly, startTestServer } from "./support/collector.js";
 import { rawStream } from "./support/raw-stream.js";
 import { tempDir } from "./support/repo.js";
 
@@ -65,52 +65,55 @@ async function logEvents(dataDir: string): Promise<{ sequence: bigint; event: Vr
   return out;
 }
 
-test("a whole life cycle over the stream: acks with log sequences, state changes answered on the same call", async () => {
-  const server = await startTestServer();
-  const producer = new VrpProducer({ target: server.target });
-  const derived = producer.derived();
-  const s = "life-1";
-  const events = [
-    ev("SESSION_CREATED", s),
-    ev("PATH_SELECTED", s, { transport_id: "udp/1" }),
-    ev("VOLATILITY_SIGNAL", s),
-    ev("VOLATILITY_SIGNAL", s),
-    ev("RECOVERY_SIGNAL", s),
-    ev("RECOVERY_SIGNAL", s),
-    ev("VOLATILITY_SIGNAL", s),
-    ev("PATH_SELECTED", s, { transport_id: "tcp/2", replaces: "udp/1" }),
-    { ...ev("STATE_CHANGE", s, { to_state: "TERMINATED" }), reason_code: "USER_EXIT" },
-  ];
-  const acks = await Promise.all(events.map((e) => producer.send(e)));
-  const sequences = acks.map((a) => a.sequence);
-  assert.equal(
-    [...sequences].sort((a, b) => (a < b ? -1 : 1)),
-    sequences,
-    "acks in order",
-  );
-  const changes = await take(derived, 9);
-  assert.equal(
-    changes.map((c) => `${c.details!.from_state}->${c.details!.to_state} ${c.reason_code}`),
-    [
-      "NONE->BIRTH SESSION_BORN",
-      "BIRTH->ATTACHED PATH_BOUND",
-      "ATTACHED->VOLATILE INSTABILITY_DETECTED",
-      "VOLATILE->DEGRADED INSTABILITY_PERSISTED",
-      "DEGRADED->RECOVERING STABILITY_WINDOW_OPENED",
-      "RECOVERING->ATTACHED RECOVERED",
-      "ATTACHED->VOLATILE INSTABILITY_DETECTED",
-      "VOLATILE->ATTACHED PATH_REATTACHED",
-      "ATTACHED->TERMINATED TERMINATED",
-    ],
-  );
-  assert.is(server.vrp.machine.session(s)!.state, "TERMINATED");
-  await producer.close();
-  await server.shutdown(1000);
-  // The log holds each event, each followed by what it caused.
-  const stored = await logEvents(server.dataDir);
-  assert.is(stored.filter((e) => !e.derived).length, 9);
-  assert.is(stored.filter((e) => e.derived).length, 9);
-});
+fileEngineOnly(
+  "a whole life cycle over the stream: acks with log sequences, state changes answered on the same call",
+  async () => {
+    const server = await startTestServer();
+    const producer = new VrpProducer({ target: server.target });
+    const derived = producer.derived();
+    const s = "life-1";
+    const events = [
+      ev("SESSION_CREATED", s),
+      ev("PATH_SELECTED", s, { transport_id: "udp/1" }),
+      ev("VOLATILITY_SIGNAL", s),
+      ev("VOLATILITY_SIGNAL", s),
+      ev("RECOVERY_SIGNAL", s),
+      ev("RECOVERY_SIGNAL", s),
+      ev("VOLATILITY_SIGNAL", s),
+      ev("PATH_SELECTED", s, { transport_id: "tcp/2", replaces: "udp/1" }),
+      { ...ev("STATE_CHANGE", s, { to_state: "TERMINATED" }), reason_code: "USER_EXIT" },
+    ];
+    const acks = await Promise.all(events.map((e) => producer.send(e)));
+    const sequences = acks.map((a) => a.sequence);
+    assert.equal(
+      [...sequences].sort((a, b) => (a < b ? -1 : 1)),
+      sequences,
+      "acks in order",
+    );
+    const changes = await take(derived, 9);
+    assert.equal(
+      changes.map((c) => `${c.details!.from_state}->${c.details!.to_state} ${c.reason_code}`),
+      [
+        "NONE->BIRTH SESSION_BORN",
+        "BIRTH->ATTACHED PATH_BOUND",
+        "ATTACHED->VOLATILE INSTABILITY_DETECTED",
+        "VOLATILE->DEGRADED INSTABILITY_PERSISTED",
+        "DEGRADED->RECOVERING STABILITY_WINDOW_OPENED",
+        "RECOVERING->ATTACHED RECOVERED",
+        "ATTACHED->VOLATILE INSTABILITY_DETECTED",
+        "VOLATILE->ATTACHED PATH_REATTACHED",
+        "ATTACHED->TERMINATED TERMINATED",
+      ],
+    );
+    assert.is(server.vrp.machine.session(s)!.state, "TERMINATED");
+    await producer.close();
+    await server.shutdown(1000);
+    // The log holds each event, each followed by what it caused.
+    const stored = await logEvents(server.dataDir);
+    assert.is(stored.filter((e) => !e.derived).length, 9);
+    assert.is(stored.filter((e) => e.derived).length, 9);
+  },
+);
 
 test("each invariant violated once answers its own AUDIT_EVENT, and the stream goes on", async () => {
   const server = await startTestServer({ maxSwitchesPerMinute: 1, maxRecoveryWindowMs: 5000 });
@@ -206,40 +209,46 @@ test("a refusal reaches the producer as a VrpRejectedError with the code and eac
   await server.shutdown(1000);
 });
 
-test("a producer restarted with the same id goes on numbering; gaps are refused; a resend is acked where it was stored", async () => {
-  const server = await startTestServer();
-  const s = "restart-producer";
-  const a = new VrpProducer({ target: server.target, producerId: "edge-7" });
-  const createdJson = ev("SESSION_CREATED", s);
-  const first = await a.send(createdJson);
-  await a.send(ev("MUTATION_TICK", s, { run: "a" }));
-  await a.close();
-  const b = new VrpProducer({ target: server.target, producerId: "edge-7" }); // a restart: numbering starts over locally
-  await b.send(ev("MUTATION_TICK", s, { run: "b" }));
-  await b.close();
-  const ticks = (await logEvents(server.dataDir))
-    .filter((e) => e.event.event_type === "MUTATION_TICK")
-    .map((e) => e.event.details!.run);
-  assert.equal(ticks, ["a", "b"], "the restarted producer's event is stored, not taken for a duplicate");
-  // Raw stream: a gap is refused; a resend is acknowledged with where it was stored; other content under a stored number is a conflict.
-  const tick = bridges.VrpEvent.fromJson(ev("MUTATION_TICK", s));
-  const created = bridges.VrpEvent.fromJson(createdJson);
-  const answers = await rawStream(server.target, [
-    StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 9n }), // last is 3: a gap
-    StreamEventsRequest.fromPartial({ event: created, producerId: "edge-7", producerSequence: 1n }), // a resend of the first
-    StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 1n }), // the first's number, other content
-  ]);
-  assert.equal(answers[0]!.kind?.$case, "rejection");
-  assert.match((answers[0]!.kind as { value: { reason: string } }).value.reason, /next expected is 4 \[sequence_gap\]/);
-  assert.equal(answers[1]!.kind?.$case, "ack");
-  assert.is((answers[1]!.kind as { value: { sequence: bigint } }).value.sequence, first.sequence);
-  assert.equal(answers[2]!.kind?.$case, "rejection");
-  assert.match(
-    (answers[2]!.kind as { value: { reason: string } }).value.reason,
-    /already stored at log sequence \d+ with different content \[conflict\]/,
-  );
-  await server.shutdown(1000);
-});
+fileEngineOnly(
+  "a producer restarted with the same id goes on numbering; gaps are refused; a resend is acked where it was stored",
+  async () => {
+    const server = await startTestServer();
+    const s = "restart-producer";
+    const a = new VrpProducer({ target: server.target, producerId: "edge-7" });
+    const createdJson = ev("SESSION_CREATED", s);
+    const first = await a.send(createdJson);
+    await a.send(ev("MUTATION_TICK", s, { run: "a" }));
+    await a.close();
+    const b = new VrpProducer({ target: server.target, producerId: "edge-7" }); // a restart: numbering starts over locally
+    await b.send(ev("MUTATION_TICK", s, { run: "b" }));
+    await b.close();
+    const ticks = (await logEvents(server.dataDir))
+      .filter((e) => e.event.event_type === "MUTATION_TICK")
+      .map((e) => e.event.details!.run);
+    assert.equal(ticks, ["a", "b"], "the restarted producer's event is stored, not taken for a duplicate");
+    // Raw stream: a gap is refused; a resend is acknowledged with where it was stored; other content under a stored number is a conflict.
+    const tick = bridges.VrpEvent.fromJson(ev("MUTATION_TICK", s));
+    const created = bridges.VrpEvent.fromJson(createdJson);
+    const answers = await rawStream(server.target, [
+      StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 9n }), // last is 3: a gap
+      StreamEventsRequest.fromPartial({ event: created, producerId: "edge-7", producerSequence: 1n }), // a resend of the first
+      StreamEventsRequest.fromPartial({ event: tick, producerId: "edge-7", producerSequence: 1n }), // the first's number, other content
+    ]);
+    assert.equal(answers[0]!.kind?.$case, "rejection");
+    assert.match(
+      (answers[0]!.kind as { value: { reason: string } }).value.reason,
+      /next expected is 4 \[sequence_gap\]/,
+    );
+    assert.equal(answers[1]!.kind?.$case, "ack");
+    assert.is((answers[1]!.kind as { value: { sequence: bigint } }).value.sequence, first.sequence);
+    assert.equal(answers[2]!.kind?.$case, "rejection");
+    assert.match(
+      (answers[2]!.kind as { value: { reason: string } }).value.reason,
+      /already stored at log sequence \d+ with different content \[conflict\]/,
+    );
+    await server.shutdown(1000);
+  },
+);
 
 test("a producer's STATE_CHANGE declares a state, judged by the table; subscribers see what was derived", async () => {
   const server = await startTestServer();
@@ -262,7 +271,7 @@ test("a producer's STATE_CHANGE declares a state, judged by the table; subscribe
   await server.shutdown(1000);
 });
 
-test("backpressure: a producer that never reads its answers is held back, not buffered", async () => {
+fileEngineOnly("backpressure: a producer that never reads its answers is held back, not buffered", async () => {
   const server = await startTestServer();
   const client = new VrpStreamServiceClient(server.target, credentials.createInsecure());
   const call = client.streamEvents();
@@ -294,7 +303,7 @@ test("backpressure: a producer that never reads its answers is held back, not bu
   await server.shutdown(0);
 });
 
-test("replay then live: a subscription across the seam sees every event once, in order", async () => {
+fileEngineOnly("replay then live: a subscription across the seam sees every event once, in order", async () => {
   const server = await startTestServer();
   const producer = new VrpProducer({ target: server.target });
   const s = "seam";
@@ -348,61 +357,67 @@ test("a slow consumer gets everything, in order, while the producer goes on", as
   await server.shutdown(1000);
 });
 
-test("a producer reconnects after the collector restarts and resends without loss or duplicates", async () => {
-  const first = await startTestServer();
-  const port = first.port;
-  const producer = new VrpProducer({ target: first.target, producerId: "producer-reconnect" });
-  const s = "reconnect";
-  await producer.send(ev("SESSION_CREATED", s));
-  const sends: Promise<unknown>[] = [];
-  for (let i = 0; i < 300; i++) {
-    sends.push(producer.send(ev("MUTATION_TICK", s, { i })));
-    if (i === 150) {
-      await first.shutdown(0); // cut the stream mid-flight
-      void startTestServer({ address: `127.0.0.1:${port}` }, first.dataDir).then((second) => (restarted = second));
+fileEngineOnly(
+  "a producer reconnects after the collector restarts and resends without loss or duplicates",
+  async () => {
+    const first = await startTestServer();
+    const port = first.port;
+    const producer = new VrpProducer({ target: first.target, producerId: "producer-reconnect" });
+    const s = "reconnect";
+    await producer.send(ev("SESSION_CREATED", s));
+    const sends: Promise<unknown>[] = [];
+    for (let i = 0; i < 300; i++) {
+      sends.push(producer.send(ev("MUTATION_TICK", s, { i })));
+      if (i === 150) {
+        await first.shutdown(0); // cut the stream mid-flight
+        void startTestServer({ address: `127.0.0.1:${port}` }, first.dataDir).then((second) => (restarted = second));
+      }
     }
-  }
-  let restarted: Awaited<ReturnType<typeof startTestServer>> | undefined;
-  await Promise.all(sends);
-  await producer.close();
-  await restarted!.shutdown(1000);
-  const ticks = (await logEvents(first.dataDir))
-    .filter((e) => e.event.event_type === "MUTATION_TICK")
-    .map((e) => e.event.details!.i);
-  assert.equal(
-    ticks,
-    Array.from({ length: 300 }, (_, i) => i),
-    "every event once, in order",
-  );
-});
+    let restarted: Awaited<ReturnType<typeof startTestServer>> | undefined;
+    await Promise.all(sends);
+    await producer.close();
+    await restarted!.shutdown(1000);
+    const ticks = (await logEvents(first.dataDir))
+      .filter((e) => e.event.event_type === "MUTATION_TICK")
+      .map((e) => e.event.details!.i);
+    assert.equal(
+      ticks,
+      Array.from({ length: 300 }, (_, i) => i),
+      "every event once, in order",
+    );
+  },
+);
 
-test("a subscriber whose collector restarts resumes after the last event it saw: nothing lost, nothing twice", async () => {
-  const first = await startTestServer();
-  const port = first.port;
-  const s = "resume-sub";
-  const producer = new VrpProducer({ target: first.target });
-  await producer.send(ev("SESSION_CREATED", s));
-  for (let i = 0; i < 50; i++) await producer.send(ev("MUTATION_TICK", s, { i }));
-  await producer.close();
-  const seen: number[] = [];
-  let second: Awaited<ReturnType<typeof startTestServer>> | undefined;
-  for await (const { event } of subscribeVrp({ target: first.target, sessionId: s, eventTypes: ["MUTATION_TICK"] })) {
-    seen.push(event.details!.i as number);
-    if (seen.length === 25) {
-      await first.shutdown(0); // the stream breaks here
-      second = await startTestServer({ address: `127.0.0.1:${port}` }, first.dataDir);
-      const more = new VrpProducer({ target: second.target });
-      for (let i = 50; i < 60; i++) await more.send(ev("MUTATION_TICK", s, { i }));
-      await more.close();
+fileEngineOnly(
+  "a subscriber whose collector restarts resumes after the last event it saw: nothing lost, nothing twice",
+  async () => {
+    const first = await startTestServer();
+    const port = first.port;
+    const s = "resume-sub";
+    const producer = new VrpProducer({ target: first.target });
+    await producer.send(ev("SESSION_CREATED", s));
+    for (let i = 0; i < 50; i++) await producer.send(ev("MUTATION_TICK", s, { i }));
+    await producer.close();
+    const seen: number[] = [];
+    let second: Awaited<ReturnType<typeof startTestServer>> | undefined;
+    for await (const { event } of subscribeVrp({ target: first.target, sessionId: s, eventTypes: ["MUTATION_TICK"] })) {
+      seen.push(event.details!.i as number);
+      if (seen.length === 25) {
+        await first.shutdown(0); // the stream breaks here
+        second = await startTestServer({ address: `127.0.0.1:${port}` }, first.dataDir);
+        const more = new VrpProducer({ target: second.target });
+        for (let i = 50; i < 60; i++) await more.send(ev("MUTATION_TICK", s, { i }));
+        await more.close();
+      }
+      if (seen.length === 60) break;
     }
-    if (seen.length === 60) break;
-  }
-  assert.equal(
-    seen,
-    Array.from({ length: 60 }, (_, i) => i),
-  );
-  await second!.shutdown(1000);
-});
+    assert.equal(
+      seen,
+      Array.from({ length: 60 }, (_, i) => i),
+    );
+    await second!.shutdown(1000);
+  },
+);
 
 test("determinism: random sequences through the hub, then a restart from the log, give the same states and audits", async () => {
   const eventArb = fc.record({

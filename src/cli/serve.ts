@@ -22,12 +22,6 @@ ${serveOptionsHelp()}`;
 /** Runs until stopped; resolves with the exit code (never sets process.exitCode: main's caller does). */
 export async function serve(args: string[]): Promise<number> {
   const config = parseServeConfig(args);
-  if (config.engine === "jetstream") {
-    // The engine exists (src/store/jetstream/); the collector and the VRP hub do not run on it yet.
-    throw new Error(
-      "--engine jetstream: not served yet: the JetStream log engine exists, but the collector and VRP hub cannot run on it until they apply state from the log (see docs/scaling.md); use --engine file",
-    );
-  }
   const logger = createLogger(config.logLevel);
   // grpc-js's own lines ("E No address added ...") as ours: every stderr line of serve is JSON.
   setLogger({
@@ -56,14 +50,19 @@ export async function serve(args: string[]): Promise<number> {
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigterm);
   try {
-    let running: Awaited<ReturnType<typeof startServer>>;
+    let running: { shutdown(graceMs?: number): Promise<void> };
     try {
-      running = await startServer(config, logger, {
+      const hooks = {
         onFatal: () => {
           code = 1; // let a supervisor restart us: recovery needs a fresh open
           stop("event log or state store failure");
         },
-      });
+      };
+      // The NATS client is loaded only by a replica: the file engine's start does not pay for it.
+      running =
+        config.engine === "jetstream"
+          ? await (await import("../server/replica-server.js")).startReplica(config, logger, hooks)
+          : await startServer(config, logger, hooks);
     } catch (e) {
       // One JSON line, as every other line of serve (a supervisor's log reads them all alike).
       logger.error("cannot start", { error: (e as Error).message, address: config.address, dataDir: config.dataDir });

@@ -37,6 +37,7 @@ import {
   type SessionTables,
 } from "../state/session-tables.js";
 import { CollectorError } from "./errors.js";
+import type { SharedSessionLog } from "./shared-session-log.js";
 
 export type { SessionFilter } from "../state/session-tables.js";
 
@@ -61,6 +62,14 @@ export interface CollectorOptions {
    * schema of its own version and stored as it came.
    */
   readonly acceptVersions?: readonly string[];
+  /**
+   * The log is shared with other collector replicas (JetStream): event_ids
+   * are claimed across replicas, appends are answered once this replica has
+   * applied them, and reads first catch up with the log (read-your-writes
+   * on any replica). The state store is this replica's, applied from the
+   * shared log by its follower.
+   */
+  readonly shared?: SharedSessionLog;
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -76,6 +85,7 @@ export class Collector {
   private readonly mappings: SessionMappings;
   /** The event versions accepted, oldest first. */
   readonly acceptedVersions: readonly string[];
+  private readonly shared: SharedSessionLog | undefined;
 
   /**
    * `maxMessageBytes`: the largest message the server may send. An event is
@@ -94,6 +104,16 @@ export class Collector {
     this.bridges = sessionBridges(contract, this.acceptedVersions);
     this.storedBridges = sessionBridges(contract, contract.versions.versions);
     this.mappings = contract.mappings;
+    this.shared = options.shared;
+  }
+
+  /**
+   * Before a read: on a shared log, wait (bounded) until this replica has
+   * applied every write acknowledged before now, on any replica; undefined
+   * (nothing to wait for) on a log of one's own.
+   */
+  caughtUp(): Promise<void> | undefined {
+    return this.shared?.readIndex();
   }
 
   /** The largest start or end event accepted: half a message, less room for the envelope. */
@@ -122,7 +142,7 @@ export class Collector {
       const first = await inFlight;
       return { sessionId: first.sessionId, status: this.sameStart(this.index.get(first.sessionId)!, checked) };
     }
-    const work = this.storeStart(bytes);
+    const work = this.shared ? this.storeSharedStart(this.shared, checked, bytes) : this.storeStart(bytes);
     this.pendingStarts.set(checked.event_id, work);
     try {
       return await work;
@@ -132,11 +152,50 @@ export class Collector {
   }
 
   private async storeStart(bytes: Uint8Array[]): Promise<{ sessionId: string; status: EmitStatus }> {
-    // Random, not derived from component and time: two shells in the same
-    // second must not collide (the original's flaw).
-    const sessionId = `sess_${randomUUID().replaceAll("-", "")}`;
+    const sessionId = newSessionId();
     await this.append(LOG_SESSION_STARTED, sessionId, bytes); // applied to the state store once durable
     return { sessionId, status: "created" };
+  }
+
+  /**
+   * A start on a shared log. The event_id is claimed in a create-only
+   * key-value bucket (it lasts beyond JetStream's de-duplication window);
+   * the log, applied in order, is the final arbiter: the first start of an
+   * event_id in it stands on every replica (SessionTables.applyStart). A
+   * claim whose start is not in the log once this replica has caught up
+   * belongs to a replica that is still storing it or died before it did:
+   * after a grace period it is stored here, under the same Nats-Msg-Id (so
+   * within the window the stream keeps one copy) — never refused as a
+   * duplicate of an event nobody stored.
+   */
+  private async storeSharedStart(
+    shared: SharedSessionLog,
+    checked: SessionStartEventJson,
+    bytes: Uint8Array[],
+  ): Promise<{ sessionId: string; status: EmitStatus }> {
+    const eventId = checked.event_id;
+    const mine = newSessionId();
+    if (!(await shared.claim(eventId, mine))) {
+      await shared.readIndex();
+      const deadline = Date.now() + CLAIM_GRACE_MS;
+      let stored = this.index.sessionOfEvent(eventId);
+      while (!stored && Date.now() < deadline) {
+        await shared.waitApplied(shared.applied + 1n, deadline - Date.now()).catch(() => {});
+        stored = this.index.sessionOfEvent(eventId);
+      }
+      if (stored) return { sessionId: stored.sessionId, status: this.sameStart(stored, checked) };
+    }
+    this.refuseIfFailed();
+    const { sequence } = await shared.appendStart(eventId, mine, this.entry(LOG_SESSION_STARTED, mine, bytes));
+    await shared.waitApplied(sequence);
+    const stored = this.index.sessionOfEvent(eventId);
+    if (!stored)
+      throw new CollectorError(
+        "UNAVAILABLE",
+        `event_id ${JSON.stringify(eventId)}: stored, but not applied here yet; retry`,
+      );
+    if (stored.sessionId === mine) return { sessionId: mine, status: "created" };
+    return { sessionId: stored.sessionId, status: this.sameStart(stored, checked) };
   }
 
   async emitEnd(event: SessionEndEvent | undefined): Promise<{ sessionId: string; status: EndStatus }> {
@@ -144,7 +203,12 @@ export class Collector {
     const bytes = encodeMessageChunks(this.mappings.SessionEndEvent, event!);
     this.checkSize(byteLength(bytes));
     const sessionId = checked.session_id;
-    const session = this.index.get(sessionId);
+    let session = this.index.get(sessionId);
+    if (!session && this.shared) {
+      // Started on another replica, perhaps a moment ago: never NOT_FOUND for an acknowledged session.
+      await this.shared.readIndex();
+      session = this.index.get(sessionId);
+    }
     if (!session) throw new CollectorError("NOT_FOUND", `session_id: no session ${JSON.stringify(sessionId)}`);
     if (session.end) return { sessionId, status: "duplicate" };
     if (compareTimestamps(event!.timestamp!, session.start.timestamp!) < 0) {
@@ -158,10 +222,22 @@ export class Collector {
       await inFlight;
       return { sessionId, status: "duplicate" };
     }
-    const work = (async () => {
-      await this.append(LOG_SESSION_ENDED, sessionId, bytes); // applied to the state store once durable
-      return { sessionId, status: "ended" as const };
-    })();
+    const shared = this.shared;
+    const work = shared
+      ? (async () => {
+          this.refuseIfFailed();
+          const { sequence, duplicate } = await shared.appendEnd(
+            sessionId,
+            this.entry(LOG_SESSION_ENDED, sessionId, bytes),
+          );
+          await shared.waitApplied(sequence);
+          // Ended meanwhile on another replica (the stream kept its copy): the first end stands.
+          return { sessionId, status: duplicate ? ("duplicate" as const) : ("ended" as const) };
+        })()
+      : (async () => {
+          await this.append(LOG_SESSION_ENDED, sessionId, bytes); // applied to the state store once durable
+          return { sessionId, status: "ended" as const };
+        })();
     this.pendingEnds.set(sessionId, work);
     try {
       return await work;
@@ -214,28 +290,10 @@ export class Collector {
     return { sessions: page.map(view), nextPageToken: next === undefined ? "" : encodePageToken(next) };
   }
 
-  /**
-   * Append a LogEntry holding a SessionStarted or SessionEnded (`field`) with
-   * the event's bytes as already encoded (in pieces): the same bytes
-   * LogEntry.encode would write, without encoding the event a second time.
-   */
+  /** Append a session entry (entry()) to a log of one's own; resolves once durable and applied. */
   private async append(field: number, sessionId: string, event: Uint8Array[]): Promise<bigint> {
-    if (this.state.failure) {
-      // The log may still take records, but they would not be applied: refuse, as for a failed log, until a restart.
-      throw new CollectorError(
-        "UNAVAILABLE",
-        `the event could not be stored: the state store has failed (${this.state.failure.message})`,
-      );
-    }
-    const eventLength = byteLength(event);
-    const writer = new BinaryWriter();
-    Timestamp.encode(timestampFromDate(new Date()), writer.uint32(10).fork()).join(); // received_at = 1
-    const inner = new BinaryWriter();
-    if (sessionId !== "") inner.uint32(10).string(sessionId); // session_id = 1
-    const head = inner.uint32(18).uint32(eventLength).finish(); // event = 2: its tag and length
-    writer.uint32((field << 3) | 2).uint32(head.length + eventLength); // the oneof member, its length
-    // One copy of the event (possibly large) into the entry, rather than a writer growing around it.
-    const payload = Buffer.concat([writer.finish(), head, ...event]);
+    this.refuseIfFailed();
+    const payload = this.entry(field, sessionId, event);
     let sequence: bigint;
     try {
       sequence = await this.log.append(payload);
@@ -252,6 +310,33 @@ export class Collector {
       );
     }
     return sequence;
+  }
+
+  private refuseIfFailed(): void {
+    if (this.state.failure) {
+      // The log may still take records, but they would not be applied: refuse, as for a failed log, until a restart.
+      throw new CollectorError(
+        "UNAVAILABLE",
+        `the event could not be stored: the state store has failed (${this.state.failure.message})`,
+      );
+    }
+  }
+
+  /**
+   * A LogEntry holding a SessionStarted or SessionEnded (`field`) with the
+   * event's bytes as already encoded (in pieces): the same bytes
+   * LogEntry.encode would write, without encoding the event a second time.
+   */
+  private entry(field: number, sessionId: string, event: Uint8Array[]): Buffer {
+    const eventLength = byteLength(event);
+    const writer = new BinaryWriter();
+    Timestamp.encode(timestampFromDate(new Date()), writer.uint32(10).fork()).join(); // received_at = 1
+    const inner = new BinaryWriter();
+    if (sessionId !== "") inner.uint32(10).string(sessionId); // session_id = 1
+    const head = inner.uint32(18).uint32(eventLength).finish(); // event = 2: its tag and length
+    writer.uint32((field << 3) | 2).uint32(head.length + eventLength); // the oneof member, its length
+    // One copy of the event (possibly large) into the entry, rather than a writer growing around it.
+    return Buffer.concat([writer.finish(), head, ...event]);
   }
 
   /** A retry must be the same event: same event_id with other content is refused. */
@@ -309,6 +394,12 @@ function validate<T>(fn: () => T): T {
     throw e;
   }
 }
+
+/** Random, not derived from component and time: two shells in the same second must not collide (the original's flaw). */
+const newSessionId = () => `sess_${randomUUID().replaceAll("-", "")}`;
+
+/** How long a replica waits for the claimer of an event_id to store its start before storing it itself. */
+const CLAIM_GRACE_MS = 2000;
 
 const byteLength = (chunks: readonly Uint8Array[]) => chunks.reduce((n, c) => n + c.length, 0);
 

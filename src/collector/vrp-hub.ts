@@ -58,12 +58,27 @@ export type Refused = {
   readonly issues: readonly ValidationIssue[];
 };
 
+/** Judged later (a shared log: after this replica has caught up and the stream has ordered the write). */
+export type Deferred = { readonly kind: "deferred"; readonly outcome: Promise<Accepted | Duplicate | Refused> };
+
+/** What the StreamEvents service hands producer events to: this hub, or a replica's on a shared log. */
+export interface VrpIntake {
+  accept(
+    event: VrpEvent | undefined,
+    producerId?: string,
+    producerSequence?: bigint,
+  ): Accepted | Duplicate | Refused | Deferred;
+  refuse(error: SessionEventsError, producerId?: string, producerSequence?: bigint): Refused | Deferred;
+  /** Where a producer's numbering stands (a replica first catches up with the shared log). */
+  lastProducerSequence(producerId: string): bigint | Promise<bigint>;
+}
+
 /** A refusal about one field; its reason reads "/path: message [rule]". */
-function fieldRefusal(code: ErrorCode, path: string, rule: string, message: string): Refused {
+export function fieldRefusal(code: ErrorCode, path: string, rule: string, message: string): Refused {
   return { kind: "refused", reason: `${path}: ${message} [${rule}]`, code, issues: [{ path, rule, message }] };
 }
 
-export class VrpHub {
+export class VrpHub implements VrpIntake {
   /** The machine the hub decides with (the store's state plus what is pending). */
   readonly machine: VrpStateMachine;
   private readonly pending: PendingVrpState;
@@ -98,16 +113,7 @@ export class VrpHub {
     ) {
       return { changed: false, previous };
     }
-    const value = {
-      maxRecoveryWindowMs: BigInt(this.policy.maxRecoveryWindowMs),
-      maxSwitchesPerMinute: this.policy.maxSwitchesPerMinute,
-    };
-    await this.log.append(
-      LogEntry.encode({
-        receivedAt: timestampFromDate(new Date()),
-        entry: { $case: "vrpPolicyChanged", value },
-      }).finish(),
-    );
+    await this.log.append(policyEntry(this.policy));
     return { changed: true, previous };
   }
 
@@ -172,16 +178,21 @@ export class VrpHub {
       return invalid ?? fieldRefusal("INVALID_ARGUMENT", "/event", "required", "is required");
     }
     const receivedAt = timestampFromDate(new Date());
-    const sequence = this.log.nextSequence;
-    this.pending.tag = sequence; // what this event changes is pending until the store applies `sequence`
-    const derived = this.machine.apply(json, Number(sequence));
-    const derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
-    // One atomic group: the event, then what it caused, at consecutive sequences from `sequence`.
-    const group = [
-      vrpReceivedEntry(receivedAt, event!, producerId, producerSequence),
-      ...derivedMessages.map((d) => vrpDerivedEntry(receivedAt, d, sequence)),
-    ];
-    const durable = this.log.appendGroup(group).then(() => undefined);
+    const decided = json;
+    let sequence = 0n;
+    let derived: VrpEventJson[] = [];
+    let derivedMessages: VrpEvent[] = [];
+    // The log names the position when it takes the group (the embedded log: now, synchronously, so the
+    // machine sees events in exactly the log's order); the outcomes name it as their cause.
+    const durable = this.log
+      .appendGroup((first) => {
+        sequence = first;
+        this.pending.tag = first; // what this event changes is pending until the store applies `first`
+        derived = this.machine.apply(decided, Number(first));
+        derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
+        return vrpGroup(receivedAt, event!, producerId, producerSequence, derivedMessages, first);
+      })
+      .then(() => undefined);
     durable.catch(() => {}); // the stream that sent it reports the failure
     if (producerId) {
       this.producers.add(producerId, producerSequence, { sequence, digest: digest(json) });
@@ -226,6 +237,33 @@ export class VrpHub {
     const durable = this.inFlight.get(`${producerSequence}\u0000${producerId}`) ?? Promise.resolve();
     return { kind: "duplicate", sequence: known.sequence, durable };
   }
+}
+
+/** The log entry that records the policy in force. */
+export function policyEntry(policy: VrpPolicy): Uint8Array {
+  const value = {
+    maxRecoveryWindowMs: BigInt(policy.maxRecoveryWindowMs),
+    maxSwitchesPerMinute: policy.maxSwitchesPerMinute,
+  };
+  return LogEntry.encode({
+    receivedAt: timestampFromDate(new Date()),
+    entry: { $case: "vrpPolicyChanged", value },
+  }).finish();
+}
+
+/** One atomic group: the event, then what it caused (each naming the event's position as its cause). */
+export function vrpGroup(
+  receivedAt: ReturnType<typeof timestampFromDate>,
+  event: VrpEvent,
+  producerId: string,
+  producerSequence: bigint,
+  derivedMessages: readonly VrpEvent[],
+  causeSequence: bigint,
+): Uint8Array[] {
+  return [
+    vrpReceivedEntry(receivedAt, event, producerId, producerSequence),
+    ...derivedMessages.map((d) => vrpDerivedEntry(receivedAt, d, causeSequence)),
+  ];
 }
 
 /** A VRP event of a log entry (received or derived), if it holds one. */

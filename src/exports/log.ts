@@ -1,6 +1,6 @@
 /** session-events/log: the durable append-only event log, its errors, and the verify / repair / upgrade tools. */
 export { SegmentLog, type SegmentLogOptions, type DamageReport } from "../store/segment-log.js";
-export type { EventLog, LogFollower, LogRecord } from "../store/event-log.js";
+export type { EventLog, GroupAt, LogFollower, LogRecord } from "../store/event-log.js";
 export { SegmentCursor } from "../store/log-cursor.js";
 export { followLog } from "../store/follow.js";
 export {

@@ -11,19 +11,30 @@ import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import type { EventLog, LogFollower, LogRecord } from "../store/event-log.js";
 import { followLog } from "../store/follow.js";
 
-/** How far back the tail keeps what it offered, for readers just behind it (bounded in records and bytes). */
-const RECENT_RECORDS = 1024;
+/** How far back the tail keeps what it offered, for readers just behind it (bounded in positions and bytes). */
+const RECENT_POSITIONS = 1024;
 const RECENT_BYTES = 4 << 20;
 
-/** A subscriber as the tail sees it. */
+/** A record with its decoded entry. */
+export interface TailRecord {
+  readonly record: LogRecord;
+  readonly entry: LogEntry;
+}
+
+/**
+ * A subscriber as the tail sees it. The tail offers one position at a time:
+ * every record at it (on an engine where an atomic group is one position,
+ * JetStream, an event and what it caused share it), so a reader never stops
+ * in the middle of a position.
+ */
 export interface TailReader {
-  /** The next sequence it wants: records before it are not offered. */
+  /** The next position it wants: positions before it are not offered. */
   readonly next: bigint;
   /**
-   * Take one record (the reader moves its `next` past it). False when it
-   * cannot take more now: it is then detached, this record taken.
+   * Take the records of one position (the reader moves its `next` past it).
+   * False when it cannot take more now: it is then detached, these taken.
    */
-  offer(record: LogRecord, entry: LogEntry): boolean;
+  offer(records: readonly TailRecord[]): boolean;
   /** The tail stopped on an error of the log: the reader is detached and handles it. */
   failed(error: Error): void;
 }
@@ -34,8 +45,8 @@ export class LiveTail {
   /** The sequence of the next record the tail offers. */
   private next = 0n;
   private wake: (() => void) | undefined;
-  /** The records offered last, oldest first: what a reader just behind the tail is served from. */
-  private recent: { record: LogRecord; entry: LogEntry }[] = [];
+  /** The positions offered last, oldest first: what a reader just behind the tail is served from. */
+  private recent: (readonly TailRecord[])[] = [];
   private recentBytes = 0;
   private stopListening: (() => void) | undefined;
   /** Records read by the tail: each new record once, however many readers. */
@@ -70,20 +81,30 @@ export class LiveTail {
    * or the reader fills up on them.
    */
   private replayRecent(reader: TailReader): boolean {
-    const oldest = this.recent[0]?.record.sequence;
+    const oldest = this.recent[0]?.[0]?.record.sequence;
     if (oldest === undefined || reader.next < oldest) return false;
-    for (const { record, entry } of this.recent) {
-      if (record.sequence >= reader.next && !reader.offer(record, entry)) return false;
+    for (const position of this.recent) {
+      if (position[0]!.record.sequence >= reader.next && !reader.offer(position)) return false;
     }
     return true;
   }
 
-  private remember(record: LogRecord, entry: LogEntry): void {
-    this.recent.push({ record, entry });
-    this.recentBytes += record.payload.byteLength;
-    while (this.recent.length > RECENT_RECORDS || this.recentBytes > RECENT_BYTES) {
-      this.recentBytes -= this.recent.shift()!.record.payload.byteLength;
+  private remember(position: readonly TailRecord[]): void {
+    this.recent.push(position);
+    for (const { record } of position) this.recentBytes += record.payload.byteLength;
+    while (this.recent.length > RECENT_POSITIONS || this.recentBytes > RECENT_BYTES) {
+      for (const { record } of this.recent.shift()!) this.recentBytes -= record.payload.byteLength;
     }
+  }
+
+  /** Offer one position's records to every reader that wants it (synchronously: no reader joins or leaves meanwhile). */
+  private offer(position: readonly TailRecord[]): void {
+    const sequence = position[0]!.record.sequence;
+    for (const reader of this.readers) {
+      if (sequence >= reader.next && !reader.offer(position)) this.readers.delete(reader);
+    }
+    this.next = sequence + 1n;
+    this.remember(position);
   }
 
   detach(reader: TailReader): void {
@@ -110,18 +131,20 @@ export class LiveTail {
   private async run(follower: LogFollower): Promise<void> {
     try {
       while (this.follower === follower) {
+        let position: TailRecord[] = [];
         for await (const record of follower.records()) {
           if (this.follower !== follower) return;
           this.stats.recordsRead++;
-          const entry = LogEntry.decode(record.payload);
-          // Offered synchronously: no reader joins or leaves in the middle of one record.
-          for (const reader of this.readers) {
-            if (record.sequence >= reader.next && !reader.offer(record, entry)) this.readers.delete(reader);
+          // A position is complete once the next one starts, or the durable records end (a group is durable whole).
+          if (position.length > 0 && position[0]!.record.sequence !== record.sequence) {
+            this.offer(position);
+            position = [];
+            if (this.readers.size === 0) return this.stop();
           }
-          this.next = record.sequence + 1n;
-          this.remember(record, entry);
-          if (this.readers.size === 0) return this.stop();
+          position.push({ record, entry: LogEntry.decode(record.payload) });
         }
+        if (position.length > 0) this.offer(position);
+        if (this.readers.size === 0) return this.stop();
         // Caught up: wait for the log to grow (checked after arming, so no append is missed).
         await new Promise<void>((resolve) => {
           this.wake = resolve;

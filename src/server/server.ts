@@ -1,43 +1,26 @@
 /**
- * The collector as a gRPC server: SessionService, grpc.health.v1 and server
- * reflection, optional bearer-token auth and (mutual) TLS, message limits and
- * keepalive from the configuration, and a shutdown that drains first.
+ * The collector on the embedded file log: open (and recover) the log, open
+ * the state store and replay the log's tail into it, then serve
+ * (serve-collector.ts). A JetStream replica starts in replica-server.ts.
  */
 import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
-import {
-  Server,
-  ServerCredentials,
-  status,
-  type ServerInterceptor,
-  type ServerWritableStream,
-  type ServiceError,
-} from "@grpc/grpc-js";
 import { Collector, checkAcceptedVersions } from "../collector/collector.js";
 import { openState, type OpenedState } from "../state/open-state.js";
 import { VrpHub } from "../collector/vrp-hub.js";
-import { vrpServiceDefinition, vrpServiceHandlers } from "./vrp-service.js";
 import { SegmentLog } from "../store/segment-log.js";
 import type { ServerConfig } from "./server-config.js";
 import { SessionEventsError } from "../errors.js";
 import { retentionEnabled, startRetention, type RetentionTimer } from "./retention.js";
-import { authInterceptor, loggingInterceptor } from "./interceptors.js";
 import type { Logger } from "./logger.js";
-import { sessionServiceDefinitionFor, sessionServiceHandlers } from "./session-service.js";
 import { BUILT_IN_CONTRACT } from "../bridge/served.js";
-import { withEventLimit } from "./strict-decode.js";
-import { HEALTH_SERVICE_NAME, HealthStatus } from "./health.js";
-import { addReflection } from "./reflection.js";
+import type { HealthStatus } from "./health.js";
 import { OpenStreams } from "./open-streams.js";
-import { CollectorMetrics } from "../metrics/collector-metrics.js";
-import { metricsInterceptor } from "../metrics/grpc-interceptor.js";
-import { serveMetrics, type MetricsEndpoint } from "../metrics/http.js";
+import type { CollectorMetrics } from "../metrics/collector-metrics.js";
+import { collectorMetrics, serveCollector, SESSION_SERVICE_NAME, VRP_SERVICE_NAME } from "./serve-collector.js";
 
-/** The session service's full name (for health checks). */
-export const SESSION_SERVICE_NAME = "oneiric.session.v1.SessionService";
-/** The VRP stream service's full name (for health checks). */
-export const VRP_SERVICE_NAME = "vrp.v1alpha1.VrpStreamService";
+export { SESSION_SERVICE_NAME, VRP_SERVICE_NAME } from "./serve-collector.js";
 
 /** A started collector. */
 export interface RunningServer {
@@ -175,17 +158,7 @@ export async function startServer(
     });
   }
   // Before retention starts: its first pass is counted like the others.
-  if (config.metricsAddress) {
-    metrics = new CollectorMetrics({
-      openSessions: () => collector.openSessionCount,
-      subscriberLags: () => [...streams].filter((s) => s.position).map((s) => Number(log.lastSequence - s.position!())),
-      heldBack: () => {
-        const held: Record<string, number> = {};
-        for (const s of streams) if (s.heldBack()) held[s.kind] = (held[s.kind] ?? 0) + 1;
-        return held;
-      },
-    });
-  }
+  metrics = collectorMetrics(config, { collector, streams, lastSequence: () => log.lastSequence });
   const retention = retentionEnabled(config.retention)
     ? startRetention(
         config.retention,
@@ -204,102 +177,33 @@ export async function startServer(
     sessions: collector.sessionCount,
     acceptVersions: collector.acceptedVersions,
   });
-
-  const interceptors: ServerInterceptor[] = [loggingInterceptor(logger)];
-  if (metrics) interceptors.unshift(metricsInterceptor(metrics));
-  if (config.token) interceptors.push(authInterceptor(config.token));
-  const server = new Server({
-    interceptors,
-    "grpc.max_receive_message_length": config.maxMessageBytes,
-    "grpc.max_send_message_length": config.maxMessageBytes,
-    "grpc.keepalive_time_ms": config.keepaliveTimeMs,
-    "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
-    "grpc.keepalive_permit_without_calls": 1,
-    "grpc.http2.min_ping_interval_without_data_ms": 5000,
-  });
-  server.addService(
-    withEventLimit(sessionServiceDefinitionFor(contract.mappings), config.maxEventBytes),
-    sessionServiceHandlers(collector, logger, metrics),
-  );
-  server.addService(
-    withEventLimit(vrpServiceDefinition, config.maxEventBytes),
-    vrpServiceHandlers(hub, log, logger, streams, metrics),
-  );
-
-  health = new HealthStatus({ "": "SERVING", [SESSION_SERVICE_NAME]: "SERVING", [VRP_SERVICE_NAME]: "SERVING" });
-  health.addToServer(withWatchesIn(server, streams));
-  // What reflection describes: exactly the services this server serves.
-  addReflection(server, [SESSION_SERVICE_NAME, VRP_SERVICE_NAME, HEALTH_SERVICE_NAME]);
-
-  const credentials = config.tls
-    ? ServerCredentials.createSsl(
-        config.tls.clientCa ?? null,
-        [{ cert_chain: config.tls.cert, private_key: config.tls.key }],
-        config.tls.clientCa !== undefined,
-      )
-    : ServerCredentials.createInsecure();
-  let port = 0;
-  try {
-    port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(config.address, credentials, (error, bound) => (error ? reject(error) : resolve(bound))),
-    );
-  } catch (e) {
-    server.forceShutdown();
-    await retention?.stop();
-    const inUse = /EADDRINUSE/.test((e as Error).message);
-    const why = inUse ? "the address is already in use" : (e as Error).message;
-    await failStart(
-      new SessionEventsError(`--address ${config.address}: cannot listen (${why})`, { code: "UNAVAILABLE", cause: e }),
-    );
-  }
-  let endpoint: MetricsEndpoint | undefined;
-  if (metrics) {
-    try {
-      endpoint = await serveMetrics(config.metricsAddress!, metrics.registry);
-    } catch (e) {
-      server.forceShutdown();
-      await failStart(e);
-    }
-    logger.info("metrics", { address: config.metricsAddress, port: endpoint!.port, path: "/metrics" });
-  }
-  logger.info("listening", {
-    address: config.address,
-    port,
-    tls: config.tls ? (config.tls.clientCa ? "mutual" : "server") : "off",
-    auth: config.token ? "bearer" : "off",
-  });
-
-  let stopping: Promise<void> | undefined;
-  const shutdown = (graceMs = config.shutdownGraceMs): Promise<void> => {
-    // Asked again, without a grace period, while draining: stop now.
-    if (stopping && graceMs === 0) server.forceShutdown();
-    return (stopping ??= (async () => {
-      for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health!.setStatus(service, "NOT_SERVING");
-      // Streams have no end of their own: end them now, telling clients to reconnect; unary calls get the grace.
-      streams.closeAll(
-        "the collector is shutting down: reconnect (to another collector, or to this one once it is back)",
-      );
-      logger.info("shutting down", { graceMs });
-      // tryShutdown waits for open calls and streams, possibly forever: force after the grace period.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          logger.warn("grace period over: cancelling the calls still open");
-          server.forceShutdown();
-          resolve();
-        }, graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+  const served = await serveCollector(config, logger, {
+    contract,
+    collector,
+    hub,
+    vrpLog: log,
+    streams,
+    metrics,
+    lastSequence: () => log.lastSequence,
+    failStart: async (e) => {
+      await retention?.stop();
+      return failStart(e);
+    },
+    close: async () => {
       await retention?.stop(); // a pass in progress finishes (its archive and removal) before the log closes
       await collector.close(); // pending appends are flushed before the log closes
-      await endpoint?.close();
-      logger.info("stopped", { lastSequence: log.lastSequence });
-    })());
+    },
+  });
+  health = served.health;
+  return {
+    port: served.port,
+    collector,
+    vrp: hub,
+    log,
+    retention,
+    metricsPort: served.metricsPort,
+    shutdown: served.shutdown,
   };
-
-  return { port, collector, vrp: hub, log, retention, metricsPort: endpoint?.port, shutdown };
 }
 
 /** The first directory of `dir`'s path that does not exist yet (what opening it would create), if any. */
@@ -328,30 +232,4 @@ function dataDirError(dataDir: string, e: unknown): unknown {
     code: "FAILED_PRECONDITION",
     cause: e,
   });
-}
-
-/** The health service, with each Watch call registered so that a shutdown ends it. */
-function withWatchesIn(server: Server, streams: OpenStreams): Server {
-  return {
-    addService(
-      service: Parameters<Server["addService"]>[0],
-      implementation: Record<string, (...args: never[]) => void>,
-    ) {
-      const watch = implementation.watch as unknown as (call: ServerWritableStream<unknown, unknown>) => void;
-      server.addService(service, {
-        ...implementation,
-        watch(call: ServerWritableStream<unknown, unknown>) {
-          const remove = streams.add({
-            kind: "Watch",
-            heldBack: () => false,
-            close: (details) =>
-              call.emit("error", { code: status.UNAVAILABLE, details } satisfies Partial<ServiceError>),
-          });
-          call.on("cancelled", remove);
-          call.on("finish", remove);
-          watch(call);
-        },
-      });
-    },
-  } as unknown as Server;
 }

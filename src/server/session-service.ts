@@ -91,10 +91,13 @@ export function sessionServiceHandlers(collector: Collector, logger: Logger, met
       if (answer.status === "ended") metrics?.eventStored("session", "SessionEndEvent");
       return EmitSessionEndResponse.fromPartial(answer);
     }),
-    getSession: unary<GetSessionRequest, GetSessionResponse>("GetSession", (req) =>
-      GetSessionResponse.fromPartial({ session: toSession(collector.getSession(req.sessionId)) }),
-    ),
-    listSessions: unary<ListSessionsRequest, ListSessionsResponse>("ListSessions", (req) => {
+    // On a shared log, a read first waits until this replica has applied every write acknowledged before it.
+    getSession: unary<GetSessionRequest, GetSessionResponse>("GetSession", async (req) => {
+      if (req.sessionId) await collector.caughtUp();
+      return GetSessionResponse.fromPartial({ session: toSession(collector.getSession(req.sessionId)) });
+    }),
+    listSessions: unary<ListSessionsRequest, ListSessionsResponse>("ListSessions", async (req) => {
+      await collector.caughtUp();
       const page = collector.listSessions(toFilter(req), req.pageSize, req.pageToken);
       return ListSessionsResponse.fromPartial({
         sessions: page.sessions.map(toSession),

@@ -41,7 +41,14 @@ import type { EventLog } from "../store/event-log.js";
 import { LogOutOfRangeError } from "../store/errors.js";
 import { followLog } from "../store/follow.js";
 import type { LogFollower, LogRecord } from "../store/event-log.js";
-import { vrpEventOf, type Accepted, type Duplicate, type Refused, type VrpHub } from "../collector/vrp-hub.js";
+import {
+  vrpEventOf,
+  type Accepted,
+  type Deferred,
+  type Duplicate,
+  type Refused,
+  type VrpIntake,
+} from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
 import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
@@ -91,7 +98,7 @@ export const WINDOW = 256;
  * (and metrics see them); `metrics`: counts each event stored.
  */
 export function vrpServiceHandlers(
-  hub: VrpHub,
+  hub: VrpIntake,
   log: EventLog,
   logger: Logger,
   streams = new OpenStreams(),
@@ -114,14 +121,6 @@ export function vrpServiceHandlers(
       const queue = new AnswerQueue();
       let blocked = false; // the transport pushed back: the next answer waits for 'drain'
       let sending = false;
-
-      // Handshake: a producer that names itself learns where its numbering stands.
-      const producerId = call.metadata.get(PRODUCER_ID_KEY)[0];
-      if (typeof producerId === "string" && producerId) {
-        const metadata = new Metadata();
-        metadata.set(LAST_PRODUCER_SEQUENCE_KEY, hub.lastProducerSequence(producerId).toString());
-        call.sendMetadata(metadata);
-      }
 
       const flowControl = () => {
         const pause = closing !== undefined || queue.length >= WINDOW;
@@ -208,6 +207,31 @@ export function vrpServiceHandlers(
         );
       };
 
+      // Handshake: a producer that names itself learns where its numbering stands.
+      // (A replica learns it from the shared log first: the answers queue behind it.)
+      const sendHandshake = (last: bigint) => {
+        const metadata = new Metadata();
+        metadata.set(LAST_PRODUCER_SEQUENCE_KEY, last.toString());
+        call.sendMetadata(metadata);
+      };
+      const producerId = call.metadata.get(PRODUCER_ID_KEY)[0];
+      if (typeof producerId === "string" && producerId) {
+        const last = hub.lastProducerSequence(producerId);
+        if (typeof last === "bigint") sendHandshake(last);
+        else {
+          let known = 0n;
+          answer(
+            last.then((l) => {
+              known = l;
+            }),
+            () => {
+              sendHandshake(known);
+              return [];
+            },
+          );
+        }
+      }
+
       call.on("data", (decoded: Decoded<StreamEventsRequest>) => {
         // Read after the shutdown began: not judged, so not numbered; the producer resends it after reconnecting.
         if (closing !== undefined) return;
@@ -215,7 +239,7 @@ export function vrpServiceHandlers(
         const request = decoded.message ?? StreamEventsRequest.fromPartial(decoded.partial ?? {});
         const position = request.producerSequence || index;
         index++;
-        let outcome: Accepted | Duplicate | Refused;
+        let outcome: Accepted | Duplicate | Refused | Deferred;
         try {
           outcome = decoded.error
             ? hub.refuse(decoded.error, request.producerId, request.producerSequence)
@@ -229,24 +253,19 @@ export function vrpServiceHandlers(
             issues: [],
           };
         }
-        switch (outcome.kind) {
-          case "refused": {
-            const { reason, code, issues } = outcome;
-            const rejection = { index: position, reason, code, fieldViolations: [...issues] };
-            answer(undefined, () => [
-              StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: rejection } }),
-            ]);
-            return;
-          }
-          case "duplicate": {
-            // Stored already (or being stored): acknowledge it where it is, once it is durable.
-            const { durable, sequence } = outcome;
-            answer(durable, () => [ack(accepted, sequence, request.producerSequence)]);
-            return;
-          }
-          case "accepted": {
-            const { durable, derivedMessages, sequence } = outcome;
-            answer(durable, () => {
+        /** The answers to the judged request, once what they depend on is durable (an acceptance counts it stored). */
+        const responsesTo = (judged: Accepted | Duplicate | Refused): StreamEventsResponse[] => {
+          switch (judged.kind) {
+            case "refused": {
+              const { reason, code, issues } = judged;
+              const rejection = { index: position, reason, code, fieldViolations: [...issues] };
+              return [StreamEventsResponse.fromPartial({ kind: { $case: "rejection", value: rejection } })];
+            }
+            case "duplicate":
+              // Stored already (or being stored): acknowledge it where it is.
+              return [ack(accepted, judged.sequence, request.producerSequence)];
+            case "accepted": {
+              const { derivedMessages, sequence } = judged;
               accepted++;
               metrics?.eventStored("vrp", request.event!.eventType);
               for (const value of derivedMessages) metrics?.eventStored("vrp", value.eventType, "derived");
@@ -257,9 +276,25 @@ export function vrpServiceHandlers(
               );
               responses.push(ack(accepted, sequence, request.producerSequence));
               return responses;
-            });
+            }
           }
+        };
+        const durableOf = (judged: Accepted | Duplicate | Refused) =>
+          judged.kind === "refused" ? undefined : judged.durable;
+        if (outcome.kind !== "deferred") {
+          const judged = outcome;
+          answer(durableOf(judged), () => responsesTo(judged));
+          return;
         }
+        // Judged later (a replica on a shared log): its answer waits in line like the others.
+        let judged: Accepted | Duplicate | Refused | undefined;
+        answer(
+          outcome.outcome.then((j) => {
+            judged = j;
+            return durableOf(j);
+          }),
+          () => responsesTo(judged!),
+        );
       });
       call.on("end", () => {
         clientDone = true;
@@ -316,10 +351,10 @@ export function vrpServiceHandlers(
         get next() {
           return next;
         },
-        offer: (record, entry) => {
-          const more = send(record, entry);
-          if (!more) leave?.();
-          return more;
+        offer: (records) => {
+          for (const { record, entry } of records) send(record, entry);
+          if (full) leave?.();
+          return !full;
         },
         failed: (error) => leave?.(error),
       };

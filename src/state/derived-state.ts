@@ -162,6 +162,15 @@ export class DerivedState {
     this.sinceCheckpoint++;
   }
 
+  /**
+   * The unit being applied is complete: a log whose group is one unit (a
+   * JetStream message: every record of it has one position) says so at its
+   * end, so the group's outcomes are in the state before anyone waits on it.
+   */
+  settle(): void {
+    this.finishGroup();
+  }
+
   /** The group is complete (the next record is not one of its outcomes, or a checkpoint is due): apply it. */
   private finishGroup(): void {
     const group = this.group;

@@ -91,13 +91,16 @@ async function unusable(store: StateStore, log: EventLog): Promise<string | unde
     return `has applied up to sequence ${applied}, past the log's last (${log.lastSequence})`;
   if (applied === 0n) return undefined;
   const digest = store.get<number>("meta", "appliedDigest");
+  // The last record at `applied` (a shared log's group is one position: its records share it).
+  let last: Uint8Array | undefined;
   for await (const record of log.read(applied)) {
     if (record.sequence !== applied) break;
-    return crc32(record.payload) === digest
-      ? undefined
-      : `does not match the log (record ${applied} differs from the one it applied)`;
+    last = record.payload;
   }
-  return `does not match the log (it has no record ${applied})`;
+  if (last === undefined) return `does not match the log (it has no record ${applied})`;
+  return crc32(last) === digest
+    ? undefined
+    : `does not match the log (record ${applied} differs from the one it applied)`;
 }
 
 /** Rebuild the state store of a data directory from its whole log (`log reindex`). */

@@ -68,6 +68,9 @@ export class SessionTables {
   }
 
   applyStart(sessionId: string, sequence: bigint, start: SessionStartEvent, startBytes: Uint8Array): void {
+    // The first start of an event_id in the log stands: on a shared log two replicas may both store one
+    // (a claim taken over from a replica that died); every replica applies the same first one.
+    if (this.store.get<string>("events", start.eventId) !== undefined) return;
     const seq = Number(sequence);
     this.store.put("sessions", sessionId, [seq, startBytes, null] satisfies StoredSession);
     this.store.put("events", start.eventId, sessionId);

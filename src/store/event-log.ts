@@ -23,6 +23,16 @@ export interface LogFollower {
   records(): AsyncIterable<LogRecord>;
 }
 
+/**
+ * A group whose records name its position (a VRP event's outcomes name their
+ * cause's sequence): the log calls it with the sequence the group's first
+ * record gets, once that is decided. No caller can learn a position before
+ * the log decides it (a shared log decides it only when the write is
+ * ordered), so positions come from the append, never from a guess. The
+ * embedded log calls it synchronously, inside appendGroup.
+ */
+export type GroupAt = (first: bigint) => readonly Uint8Array[];
+
 /** An append-only log of records with sequence numbers: what the collector stores to. */
 export interface EventLog {
   /**
@@ -33,9 +43,10 @@ export interface EventLog {
   /**
    * Append records as one atomic unit (an event and the outcomes it caused):
    * after any crash the log holds all of them or none. They get consecutive
-   * sequences; resolves with the first once all are durable.
+   * sequences; resolves with the first once all are durable. Given a
+   * GroupAt, the records are built once their position is known.
    */
-  appendGroup(payloads: readonly Uint8Array[]): Promise<bigint>;
+  appendGroup(payloads: readonly Uint8Array[] | GroupAt): Promise<bigint>;
   /** Every record from `fromSequence` (inclusive; default: the oldest held) to the end as of the call. */
   read(fromSequence?: bigint): AsyncIterable<LogRecord>;
   /**
@@ -51,12 +62,6 @@ export interface EventLog {
   subscribe(listener: (record: LogRecord) => void): () => void;
   /** The sequence of the last durable record (0n when empty). */
   readonly lastSequence: bigint;
-  /**
-   * The sequence the next append will get. Appends made in the same
-   * synchronous step get consecutive sequences from here, which lets a caller
-   * name a record's position before appending it.
-   */
-  readonly nextSequence: bigint;
   /** Set once a write or fsync has failed: the log then refuses appends until reopened. */
   readonly failure: Error | undefined;
   /** Finish pending appends, then close. Appends after close are refused. */

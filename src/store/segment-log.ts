@@ -25,7 +25,7 @@
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
 import { constants } from "node:fs";
 import path from "node:path";
-import type { EventLog, LogRecord } from "./event-log.js";
+import type { EventLog, GroupAt, LogRecord } from "./event-log.js";
 import { LogClosedError, LogCorruptionError, LogFailedError, LogOutOfRangeError } from "./errors.js";
 import { acquireLock, releaseLock } from "./lock.js";
 import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
@@ -252,6 +252,7 @@ export class SegmentLog implements EventLog {
     return this.durableSequence;
   }
 
+  /** The sequence the next append gets (this process is the only writer: `log upgrade` checks with it). */
   get nextSequence(): bigint {
     return this.next;
   }
@@ -272,10 +273,11 @@ export class SegmentLog implements EventLog {
     return this.appendGroup([payload]);
   }
 
-  appendGroup(payloads: readonly Uint8Array[]): Promise<bigint> {
+  appendGroup(group: readonly Uint8Array[] | GroupAt): Promise<bigint> {
     if (this.closed) return Promise.reject(new LogClosedError("the log is closed"));
     if (!this.active) return Promise.reject(new LogClosedError("the log is open read-only"));
     if (this.failed) return Promise.reject(this.failed);
+    const payloads = typeof group === "function" ? group(this.next) : group; // one writer: the position is known now
     if (payloads.length === 0) return Promise.reject(new RangeError("appendGroup: a group has at least one record"));
     const first = this.next;
     const frames = payloads.map((payload, i) => encodeFrame(first + BigInt(i), payload, i < payloads.length - 1));

@@ -119,6 +119,12 @@ export class NatsNode {
     });
   }
 
+  /** Let the test process exit while the server runs (its exit handler still kills it). */
+  unref(): void {
+    this.child?.unref();
+    (this.child?.stderr as { unref?: () => void } | null)?.unref?.();
+  }
+
   /** SIGTERM (a clean shutdown), then SIGKILL if it does not exit within 10 s. */
   async stop(): Promise<void> {
     const child = this.child;
@@ -162,7 +168,8 @@ export interface NatsClusterOptions {
 export class NatsCluster {
   private constructor(
     readonly nodes: NatsNode[],
-    private readonly root: string,
+    /** The directory of every node's configuration and store. */
+    readonly root: string,
   ) {}
 
   /** Write configurations on free ports and start every node; waits for a meta leader. */

@@ -1,5 +1,6 @@
 /** One raw StreamEvents call: write requests, half-close, collect every answer (or the call's error). */
 import { credentials } from "@grpc/grpc-js";
+import { channelTarget } from "../../src/client/connection.js";
 import {
   type StreamEventsRequest,
   VrpStreamServiceClient,
@@ -11,9 +12,14 @@ export async function rawStream(
   requests: readonly StreamEventsRequest[],
   deadlineMs = 30_000,
 ): Promise<StreamEventsResponse[]> {
-  const client = new VrpStreamServiceClient(target, credentials.createInsecure(), {
-    "grpc.max_send_message_length": -1,
-  });
+  // Several collectors ("a:1,b:2", the contract suites on replicas): the channel picks one.
+  const client = new VrpStreamServiceClient(
+    target.includes(",") ? channelTarget(target) : target,
+    credentials.createInsecure(),
+    {
+      "grpc.max_send_message_length": -1,
+    },
+  );
   const call = client.streamEvents({ deadline: Date.now() + deadlineMs });
   const answers: StreamEventsResponse[] = [];
   const done = new Promise<void>((resolve, reject) => {

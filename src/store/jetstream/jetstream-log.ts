@@ -7,8 +7,10 @@
  * multi-message batch), so a group has ONE position: every record of it is
  * read back with that sequence and its `index` in the group. This is the seam
  * change a shared log needs (see docs/scaling.md): positions name units of
- * atomicity, and no caller can learn a position before its append is
- * acknowledged — `nextSequence` is refused.
+ * atomicity, and no caller learns a position before the stream has ordered
+ * its append: a group that names its own position (GroupAt) is published
+ * with the stream-wide expected last sequence, so the position it is built
+ * for is the one it gets, or it is not stored.
  *
  * Appends resolve only after JetStream's publish acknowledgement (on a
  * replicated stream: stored by a quorum). Reads and follows are ordered
@@ -16,15 +18,21 @@
  * server goes away.
  */
 import { randomUUID } from "node:crypto";
-import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
+import {
+  JetStreamApiError,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { SessionEventsError } from "../../errors.js";
-import type { EventLog, LogRecord } from "../event-log.js";
+import type { EventLog, GroupAt, LogRecord } from "../event-log.js";
 import { LogClosedError } from "../errors.js";
 import { decodeGroup, encodeGroup } from "./group-codec.js";
 import { lastOfSubject, publishIfSubjectAt, SubjectMovedError, type SerialisationMode } from "./conditional-publish.js";
 import { JetStreamUnavailableError, SessionSequenceConflictError } from "./errors.js";
 import type { FamilyNames } from "./names.js";
-import { publishAcknowledged, withTransientRetries } from "./publish.js";
+import { publishAcknowledged, withTransientRetries, WRONG_LAST_SEQUENCE } from "./publish.js";
 
 /** A record of a JetStream log: all records of one group share `sequence`. */
 export interface JetStreamRecord extends LogRecord {
@@ -50,6 +58,20 @@ export interface AppendResult {
   readonly sequence: bigint;
   /** True when the stream had already stored this msgId (nothing new was stored). */
   readonly duplicate: boolean;
+}
+
+/** Another writer appended first: the stream's last message is not the one expected. */
+export class StreamMovedError extends SessionEventsError {
+  override name = "StreamMovedError";
+  constructor(
+    readonly expected: bigint,
+    /** The stream's last sequence now, if the server said it. */
+    readonly actual: bigint | undefined,
+  ) {
+    super(`the stream's last message is at ${actual ?? "another position"}, not ${expected}; catch up and retry`, {
+      code: "ABORTED",
+    });
+  }
 }
 
 /** A follower that got nothing for this long while the stream holds more is replaced. */
@@ -93,8 +115,54 @@ export class JetStreamLog implements EventLog {
     return this.appendTo(this.names.general, [payload]).then((r) => r.sequence);
   }
 
-  appendGroup(payloads: readonly Uint8Array[]): Promise<bigint> {
-    return this.appendTo(this.names.general, payloads).then((r) => r.sequence);
+  appendGroup(group: readonly Uint8Array[] | GroupAt): Promise<bigint> {
+    if (typeof group !== "function") return this.appendTo(this.names.general, group).then((r) => r.sequence);
+    return this.appendPositioned(group);
+  }
+
+  /** A group built for its position: try at the end of the stream as this process sees it; on a move, look again. */
+  private async appendPositioned(build: GroupAt): Promise<bigint> {
+    const deadline = Date.now() + this.publishDeadlineMs;
+    let last = this.last;
+    for (;;) {
+      try {
+        return (await this.appendAt(this.names.general, build, last)).sequence;
+      } catch (e) {
+        if (!(e instanceof StreamMovedError) || Date.now() > deadline) throw e;
+        last = e.actual ?? (await this.refresh());
+      }
+    }
+  }
+
+  /**
+   * Append a group only if the stream's last message (any subject) is
+   * `expectedLast`: its position is then `expectedLast + 1`, known before
+   * the publish, and `build` names it. Otherwise StreamMovedError, with the
+   * stream's last sequence when the server said it: catch up and decide again.
+   */
+  async appendAt(subject: string, build: GroupAt, expectedLast: bigint, msgId = randomUUID()): Promise<AppendResult> {
+    if (this.closed) throw new LogClosedError("the log is closed");
+    const { body, headers } = encodeGroup(build(expectedLast + 1n));
+    const work = publishAcknowledged(
+      this.js,
+      { subject, body, headers, msgId, expectedLastStreamSequence: expectedLast },
+      this.publishDeadlineMs,
+    ).then(
+      (ack) => {
+        this.seen(BigInt(ack.seq));
+        return { sequence: BigInt(ack.seq), duplicate: ack.duplicate };
+      },
+      (e: unknown) => {
+        if (e instanceof JetStreamApiError && e.code === WRONG_LAST_SEQUENCE) {
+          const actual = /wrong last sequence: (\d+)/.exec(e.message)?.[1];
+          throw new StreamMovedError(expectedLast, actual === undefined ? undefined : BigInt(actual));
+        }
+        throw e;
+      },
+    );
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work)).catch(() => {});
+    return work;
   }
 
   /**
@@ -213,6 +281,7 @@ export class JetStreamLog implements EventLog {
         const stop = () => void messages.stop();
         this.stops.add(stop);
         signal?.addEventListener("abort", stop, { once: true });
+        if (ended || this.closed || signal?.aborted) stop(); // stopped while the consumer was being made
         let lastDelivery = Date.now();
         const watchdog = setInterval(() => {
           if (Date.now() - lastDelivery < STALL_MS) return;
@@ -255,14 +324,6 @@ export class JetStreamLog implements EventLog {
   /** The highest position this process has seen acknowledged or read (a replica's view, not the cluster's). */
   get lastSequence(): bigint {
     return this.last;
-  }
-
-  /** A shared log cannot promise a position before an append is acknowledged. */
-  get nextSequence(): bigint {
-    throw new SessionEventsError(
-      "JetStreamLog has no nextSequence: on a shared log a position is known only from the append's acknowledgement",
-      { code: "UNIMPLEMENTED" },
-    );
   }
 
   readonly failure: Error | undefined = undefined;
