@@ -314,7 +314,8 @@ export interface SubscribeOptions extends VrpConnectionOptions {
 }
 
 /**
- * Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded.
+ * Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded
+ * (none is yielded twice, none skipped, also where several records share a position).
  * @example
  * ```ts
  * import { subscribeVrp } from "session-events/client";
@@ -329,7 +330,11 @@ export async function* subscribeVrp(
     "grpc.max_reconnect_backoff_ms": 3000,
   });
   const backoff = new Backoff(retryPolicy({ ...RECONNECT, ...options.reconnect }));
-  let after = options.afterSequence ?? 0n;
+  // Where to resume: the position of the last record yielded, and how many were yielded at it (an
+  // engine that stores an event and what it caused as one group, JetStream, gives them one position;
+  // a stream can break between them, so a resume starts at that position again and skips those).
+  let last = options.afterSequence ?? 0n;
+  let yieldedAtLast = 0;
   let failing = false;
   try {
     const nextWait = (error: unknown) => {
@@ -343,14 +348,24 @@ export async function* subscribeVrp(
         SubscribeRequest.fromPartial({
           sessionId: options.sessionId ?? "",
           eventTypes: [...(options.eventTypes ?? [])],
-          afterSequence: after,
+          afterSequence: yieldedAtLast > 0 ? last - 1n : last,
         }),
         authMetadata(options.token),
       );
+      let skip = yieldedAtLast;
       try {
         for await (const response of call as AsyncIterable<SubscribeResponse>) {
           failing = false;
-          after = response.sequence;
+          if (skip > 0 && response.sequence === last) {
+            skip--; // yielded before the stream broke
+            continue;
+          }
+          skip = 0;
+          if (response.sequence === last) yieldedAtLast++;
+          else {
+            last = response.sequence;
+            yieldedAtLast = 1;
+          }
           yield {
             sequence: response.sequence,
             event: bridges.VrpEvent.toJson(response.event!),
