@@ -37,6 +37,8 @@ import { VrpStateMachine } from "../vrp/machine.js";
 import { ProducerHistory, REFUSED } from "./producer-history.js";
 import {
   fieldRefusal,
+  sequenceGap,
+  storeFailed,
   policyEntry,
   vrpGroup,
   type Accepted,
@@ -132,21 +134,9 @@ export class ReplicaVrpHub implements VrpIntake {
           last = this.producers.last(producerId);
         }
         if (producerSequence <= last) return this.resend(producerId, producerSequence, checked);
-        if (producerSequence !== last + 1n)
-          return fieldRefusal(
-            "FAILED_PRECONDITION",
-            "/producer_sequence",
-            "sequence_gap",
-            `${producerSequence} leaves a gap: the next expected is ${last + 1n}`,
-          );
+        if (producerSequence !== last + 1n) return sequenceGap(producerSequence, last);
       }
-      if (this.applier.failure)
-        return {
-          kind: "refused",
-          reason: `the state store has failed; nothing more is stored until the collector restarts (${this.applier.failure.message})`,
-          code: "UNAVAILABLE",
-          issues: [],
-        };
+      if (this.applier.failure) return storeFailed("state store", this.applier.failure);
       if ("kind" in checked) {
         if (producerId) this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
         return checked;

@@ -73,6 +73,26 @@ export interface VrpIntake {
   lastProducerSequence(producerId: string): bigint | Promise<bigint>;
 }
 
+/** The refusal of a producer number past the next expected one (`last` + 1). */
+export function sequenceGap(producerSequence: bigint, last: bigint): Refused {
+  return fieldRefusal(
+    "FAILED_PRECONDITION",
+    "/producer_sequence",
+    "sequence_gap",
+    `${producerSequence} leaves a gap: the next expected is ${last + 1n}`,
+  );
+}
+
+/** The refusal of everything while a store has failed (it is not retried until a restart). */
+export function storeFailed(store: "event log" | "state store", failure: Error): Refused {
+  return {
+    kind: "refused",
+    reason: `the ${store} has failed; nothing more is stored until the collector restarts (${failure.message})`,
+    code: "UNAVAILABLE",
+    issues: [],
+  };
+}
+
 /** A refusal about one field; its reason reads "/path: message [rule]". */
 export function fieldRefusal(code: ErrorCode, path: string, rule: string, message: string): Refused {
   return { kind: "refused", reason: `${path}: ${message} [${rule}]`, code, issues: [{ path, rule, message }] };
@@ -150,28 +170,11 @@ export class VrpHub implements VrpIntake {
       const last = this.producers.last(producerId);
       if (producerSequence <= last) return this.resend(producerId, producerSequence, json);
       if (producerSequence !== last + 1n) {
-        return fieldRefusal(
-          "FAILED_PRECONDITION",
-          "/producer_sequence",
-          "sequence_gap",
-          `${producerSequence} leaves a gap: the next expected is ${last + 1n}`,
-        );
+        return sequenceGap(producerSequence, last);
       }
     }
-    if (this.log.failure)
-      return {
-        kind: "refused",
-        reason: `the event log has failed; nothing more is stored until the collector restarts (${this.log.failure.message})`,
-        code: "UNAVAILABLE",
-        issues: [],
-      };
-    if (this.state.failure)
-      return {
-        kind: "refused",
-        reason: `the state store has failed; nothing more is stored until the collector restarts (${this.state.failure.message})`,
-        code: "UNAVAILABLE",
-        issues: [],
-      };
+    if (this.log.failure) return storeFailed("event log", this.log.failure);
+    if (this.state.failure) return storeFailed("state store", this.state.failure);
     if (invalid !== undefined || json === undefined) {
       // Judged and refused: the number is consumed, so what follows it is judged on its own.
       if (producerId) this.producers.add(producerId, producerSequence, { sequence: REFUSED, digest: 0 });
