@@ -32,11 +32,11 @@ import type { DerivedState } from "../state/derived-state.js";
 import type { SharedLogApplier } from "../state/shared-log-applier.js";
 import { StreamMovedError, type JetStreamLog } from "../store/jetstream/jetstream-log.js";
 import { DEFAULT_POLICY, type VrpPolicy } from "../vrp/audits.js";
-import { vrpDigest as digest } from "../vrp/digest.js";
 import { VrpStateMachine } from "../vrp/machine.js";
 import { ProducerHistory, REFUSED } from "./producer-history.js";
 import {
   fieldRefusal,
+  judgedAgain,
   sequenceGap,
   storeFailed,
   policyEntry,
@@ -167,24 +167,8 @@ export class ReplicaVrpHub implements VrpIntake {
 
   /** A number already judged: the same event again is a duplicate, acknowledged where the log holds it. */
   private resend(producerId: string, producerSequence: bigint, checked: VrpEventJson | Refused): Duplicate | Refused {
-    const known = this.producers.get(producerId, producerSequence);
-    if (!known || known.sequence === REFUSED) {
-      return fieldRefusal(
-        "FAILED_PRECONDITION",
-        "/producer_sequence",
-        "refused_earlier",
-        `${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers)`,
-      );
-    }
-    if ("kind" in checked || digest(checked) !== known.digest) {
-      return fieldRefusal(
-        "ALREADY_EXISTS",
-        "/producer_sequence",
-        "conflict",
-        `${producerSequence} is already stored at log sequence ${known.sequence} with different content`,
-      );
-    }
-    return { kind: "duplicate", sequence: known.sequence, durable: Promise.resolve() };
+    const json = "kind" in checked ? undefined : checked;
+    return judgedAgain(this.producers.get(producerId, producerSequence), producerSequence, json, Promise.resolve());
   }
 }
 

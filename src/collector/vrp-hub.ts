@@ -34,7 +34,7 @@ import type { DerivedState } from "../state/derived-state.js";
 import { vrpDigest as digest } from "../vrp/digest.js";
 import { VrpStateMachine } from "../vrp/machine.js";
 import { PendingVrpState } from "../vrp/pending-state.js";
-import { ProducerHistory, REFUSED } from "./producer-history.js";
+import { ProducerHistory, REFUSED, type ProducerEntry } from "./producer-history.js";
 import { vrpDerivedEntry, vrpReceivedEntry } from "./vrp-log-entries.js";
 
 export type Accepted = {
@@ -220,26 +220,40 @@ export class VrpHub implements VrpIntake {
 
   /** A number already judged: the same event again is a duplicate; anything else is refused. */
   private resend(producerId: string, producerSequence: bigint, json: VrpEventJson | undefined): Duplicate | Refused {
-    const known = this.producers.get(producerId, producerSequence);
-    if (!known || known.sequence === REFUSED) {
-      return fieldRefusal(
-        "FAILED_PRECONDITION",
-        "/producer_sequence",
-        "refused_earlier",
-        `${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers)`,
-      );
-    }
-    if (json === undefined || digest(json) !== known.digest) {
-      return fieldRefusal(
-        "ALREADY_EXISTS",
-        "/producer_sequence",
-        "conflict",
-        `${producerSequence} is already stored at log sequence ${known.sequence} with different content`,
-      );
-    }
     const durable = this.inFlight.get(`${producerSequence}\u0000${producerId}`) ?? Promise.resolve();
-    return { kind: "duplicate", sequence: known.sequence, durable };
+    return judgedAgain(this.producers.get(producerId, producerSequence), producerSequence, json, durable);
   }
+}
+
+/**
+ * The verdict on a producer number judged before (`known`: what the history
+ * holds for it): the same event again is a duplicate of the stored one,
+ * acknowledged once `durable`; a different event, or a number refused
+ * before, is refused. Both hubs (one collector, a replica) answer so.
+ */
+export function judgedAgain(
+  known: ProducerEntry | undefined,
+  producerSequence: bigint,
+  json: VrpEventJson | undefined,
+  durable: Promise<void>,
+): Duplicate | Refused {
+  if (!known || known.sequence === REFUSED) {
+    return fieldRefusal(
+      "FAILED_PRECONDITION",
+      "/producer_sequence",
+      "refused_earlier",
+      `${producerSequence} was judged before and refused; nothing is stored under it (send new events with new numbers)`,
+    );
+  }
+  if (json === undefined || digest(json) !== known.digest) {
+    return fieldRefusal(
+      "ALREADY_EXISTS",
+      "/producer_sequence",
+      "conflict",
+      `${producerSequence} is already stored at log sequence ${known.sequence} with different content`,
+    );
+  }
+  return { kind: "duplicate", sequence: known.sequence, durable };
 }
 
 /** The log entry that records the policy in force. */
