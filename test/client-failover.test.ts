@@ -6,7 +6,6 @@
  * answers UNAVAILABLE (the fault), all on loopback.
  */
 import { Server, ServerCredentials, status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
-import { createServer } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -18,6 +17,7 @@ import { SessionEventEmitter } from "../src/client/emitter.js";
 import { channelTarget, parseTargets } from "../src/client/connection.js";
 import { connection } from "../src/cli/client-commands.js";
 import { call, clientFor, startTestServer } from "./support/collector.js";
+import { freePort } from "./support/ports.js";
 
 /** A gRPC server that answers every EmitSessionStart UNAVAILABLE and remembers the event_ids. */
 async function unavailableCollector(): Promise<{ target: string; seen: string[]; stop: () => void }> {
@@ -38,15 +38,6 @@ async function unavailableCollector(): Promise<{ target: string; seen: string[];
     server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   return { target: `127.0.0.1:${port}`, seen, stop: () => server.forceShutdown() };
-}
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const sessionOn = async (target: string, sessionId: string) =>
@@ -78,7 +69,7 @@ test("a start answered UNAVAILABLE by one collector is retried with the same eve
 test("a collector that goes away, or was never there, costs no start", async () => {
   const a = await startTestServer();
   const b = await startTestServer();
-  const never = await closedPort();
+  const never = await freePort();
   const emitter = new SessionEventEmitter({
     target: `127.0.0.1:${never},${a.target},${b.target}`,
     componentName: "failover-test",

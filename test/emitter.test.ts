@@ -1,6 +1,5 @@
 /** SessionEventEmitter against a real collector on loopback: retries, breaker, neverThrow, spool. */
 import { readFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { test } from "uvu";
@@ -10,14 +9,7 @@ import { EmitError, SessionEventEmitter } from "../src/client/emitter.js";
 import { ValidationError } from "../src/contract/errors.js";
 import { startTestServer } from "./support/collector.js";
 import { tempDir } from "./support/repo.js";
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+import { freePort } from "./support/ports.js";
 
 test("emits a start and an end; the collector has the session, ended", async () => {
   const server = await startTestServer();

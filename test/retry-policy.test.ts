@@ -1,5 +1,4 @@
 /** The one retry policy (src/client/retry.ts) and its users: emitter, VRP producer, subscriber. */
-import net from "node:net";
 import { Metadata, status } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -8,14 +7,7 @@ import { retryDelayOf } from "../src/client/retry-info.js";
 import { Backoff, DEFAULT_RETRY, retryPolicy, retryVerdict } from "../src/client/retry.js";
 import { subscribeVrp, VrpProducer } from "../src/client/vrp.js";
 import { startScriptedCollector, throttled } from "./support/scripted-collector.js";
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+import { freePort } from "./support/ports.js";
 
 const grpcError = (code: status) => ({ code, details: status[code], metadata: new Metadata() });
 

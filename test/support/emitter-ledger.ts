@@ -4,20 +4,13 @@
  */
 import { spawn } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import net from "node:net";
 import path from "node:path";
 import * as assert from "uvu/assert";
 import type { SessionEventEmitter } from "../../src/client/emitter.js";
 import type { TestServer } from "./collector.js";
 import { repoRoot } from "./repo.js";
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
+export { freePort } from "./ports.js";
 
 /** Every start the host got an id for (real or placeholder), and whether its end was returned too. */
 export class Ledger {

@@ -9,9 +9,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "./ports.js";
 
 /** Where Debian puts it (/usr/sbin), or NATS_SERVER_BIN, or the PATH. */
 export function natsServerBinary(): string {
@@ -33,18 +33,6 @@ const running = new Set<ChildProcess>();
 process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Poll `check` until it returns a value (not undefined) or the deadline passes. */
 export async function until<T>(
@@ -68,6 +56,13 @@ export async function until<T>(
       );
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** The lines of a server log that say why it stopped ([FTL]/[ERR]), else its last lines. */
+function whyExited(log: string): string {
+  const lines = log.trim().split("\n");
+  const errors = lines.filter((l) => /\[(FTL|ERR)\]/.test(l));
+  return (errors.length > 0 ? errors : lines.slice(-3)).join("\n");
 }
 
 export class NatsNode {
@@ -114,7 +109,7 @@ export class NatsNode {
       }),
     );
     await until(`${this.name} to serve on ${this.port}`, async () => {
-      if (!this.child) throw new Error(`${this.name} exited: ${stderr}`);
+      if (!this.child) throw new Error(`${this.name} exited: ${whyExited(stderr)}`);
       return (await this.monitor("/healthz?js-enabled-only=true")) === undefined ? undefined : true;
     });
   }
