@@ -5,16 +5,18 @@
  * carries its send time (details.sent, epoch ms) for the subscribers' lag.
  * Prints {scheduled, sent, acked, seconds} as JSON (an event due while its
  * call's window is full is not sent: the collector is not keeping up).
+ * They ask for coalesced Acks (x-coalesce-acks), as VrpProducer does.
  *
  *   node tailing-producers.js TARGET RATE SESSIONS STREAMS DURATION_MS
  */
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { bridges } from "../../src/bridge/index.js";
 import {
   StreamEventsRequest,
   VrpStreamServiceClient,
   type StreamEventsResponse,
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import { COALESCE_ACKS_KEY } from "../../src/vrp/stream-headers.js";
 
 const [target, rateText, sessionsText, streamsText, durationText] = process.argv.slice(2);
 const [rate, sessions, streams, durationMs] = [rateText, sessionsText, streamsText, durationText].map(Number) as [
@@ -30,7 +32,9 @@ let scheduled = 0;
 let sent = 0;
 let acked = 0;
 const calls = Array.from({ length: streams }, (_, c) => {
-  const call = client.streamEvents();
+  const metadata = new Metadata();
+  metadata.set(COALESCE_ACKS_KEY, "1");
+  const call = client.streamEvents(metadata);
   // Every session of this call starts with SESSION_CREATED.
   const mine = Array.from({ length: sessions }, (_, s) => s).filter((s) => s % streams === c);
   const state = { call, sent: 0, acked: 0, session: 0, mine };

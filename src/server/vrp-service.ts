@@ -31,6 +31,7 @@ import {
 import { vrpEventMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import {
+  type Ack,
   StreamEventsRequest,
   StreamEventsResponse,
   SubscribeRequest,
@@ -50,11 +51,12 @@ import {
   type VrpIntake,
 } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
-import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
+import { COALESCE_ACKS_KEY, LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
 import { LiveTail, type TailReader } from "./live-tail.js";
 import { OpenStreams } from "./open-streams.js";
 import { toServiceError } from "./rich-error.js";
+import { CollectorError } from "../collector/errors.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 
 /**
@@ -121,6 +123,16 @@ export function vrpServiceHandlers(
       const queue = new AnswerQueue();
       let blocked = false; // the transport pushed back: the next answer waits for 'drain'
       let sending = false;
+      // With x-coalesce-acks, an Ack is held until the answers ready now have been written: the next
+      // Ack absorbs it (its log sequence joins `sequences`), so a group commit costs one HTTP/2
+      // message, not one per event. Anything else written first lets it go, so order is kept.
+      const coalesce = coalesceAcksAsked(call.metadata);
+      if (coalesce instanceof CollectorError) {
+        call.emit("error", toServiceError(coalesce));
+        return;
+      }
+      let heldAck: StreamEventsResponse | undefined;
+      let heldSequences: bigint[] = [];
 
       const flowControl = () => {
         const pause = closing !== undefined || queue.length >= WINDOW;
@@ -152,6 +164,20 @@ export function vrpServiceHandlers(
         blocked = false;
         sendReady();
       };
+      const write = (response: StreamEventsResponse) => {
+        if (!call.write(response) && !blocked) {
+          blocked = true; // the rest of this answer is buffered; the next one waits
+          call.once("drain", onDrain);
+        }
+      };
+      const releaseHeldAck = () => {
+        if (heldAck === undefined) return;
+        (heldAck.kind as { value: Ack }).value.sequences = heldSequences;
+        const response = heldAck;
+        heldAck = undefined;
+        heldSequences = [];
+        if (!failed && !call.cancelled) write(response);
+      };
       /** Send the answers at the head of the queue that are ready, in order, until the transport pushes back. */
       const sendReady = () => {
         if (sending) return; // a write's side effects must not re-enter
@@ -162,18 +188,23 @@ export function vrpServiceHandlers(
             if (next === undefined || next.state === "waiting") break;
             queue.shift();
             if (next.state === "failed") {
+              releaseHeldAck(); // what was durable before the failure is acknowledged
               fail(next.error);
               continue;
             }
             const responses = next.responses(); // counts it as stored, whether or not the stream is still there
             if (failed || call.cancelled) continue;
             for (const response of responses) {
-              if (!call.write(response) && !blocked) {
-                blocked = true; // the rest of this answer is buffered; the next one waits
-                call.once("drain", onDrain);
+              if (coalesce && response.kind?.$case === "ack") {
+                heldSequences.push(response.kind.value.sequence);
+                heldAck = response;
+                continue;
               }
+              releaseHeldAck();
+              write(response);
             }
           }
+          releaseHeldAck();
         } finally {
           sending = false;
         }
@@ -197,14 +228,28 @@ export function vrpServiceHandlers(
         durable.then(
           () => {
             pending.state = "ready";
-            sendReady();
+            sendSoon();
           },
           (e: unknown) => {
             pending.state = "failed";
             pending.error = e;
-            sendReady();
+            sendSoon();
           },
         );
+      };
+      /**
+       * The answers one group commit made ready become ready in one run of
+       * microtasks: send them once it is over, together (one Ack for them all
+       * when coalescing), not one by one as each becomes ready.
+       */
+      let sendQueued = false;
+      const sendSoon = () => {
+        if (sendQueued) return;
+        sendQueued = true;
+        queueMicrotask(() => {
+          sendQueued = false;
+          sendReady();
+        });
       };
 
       // Handshake: a producer that names itself learns where its numbering stands.
@@ -415,6 +460,17 @@ export function vrpServiceHandlers(
         });
     },
   };
+}
+
+/** Whether the producer asked for coalesced Acks: "1" yes, "0" or absent no, anything else is refused. */
+function coalesceAcksAsked(metadata: Metadata): boolean | CollectorError {
+  const values = metadata.get(COALESCE_ACKS_KEY);
+  if (values.length === 0 || (values.length === 1 && values[0] === "0")) return false;
+  if (values.length === 1 && values[0] === "1") return true;
+  const message = `must be "1" (coalesce Acks) or "0", once; got ${JSON.stringify(values.map(String))}`;
+  return new CollectorError("INVALID_ARGUMENT", `${COALESCE_ACKS_KEY}: ${message}`, [
+    { path: `/metadata/${COALESCE_ACKS_KEY}`, rule: "enum", message },
+  ]);
 }
 
 function ack(acceptedCount: bigint, sequence: bigint, producerSequence: bigint): StreamEventsResponse {
