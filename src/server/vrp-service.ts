@@ -361,7 +361,9 @@ export function vrpServiceHandlers(
       const { sessionId, eventTypes, afterSequence } = call.request.message;
       const types = new Set(eventTypes);
       let next = afterSequence + 1n; // the next position this subscriber is owed
-      let full = false; // the last write filled the stream: wait for the consumer
+      // The stream is full (a write returned false) until it drains: asked of the stream itself, as a
+      // flag of our own went stale once a drain came and no write followed (only other sessions' records).
+      const full = () => call.writableNeedDrain;
       let drained: (() => void) | undefined; // the consumer read (or we stop)
       let leave: ((error?: Error) => void) | undefined; // off the shared tail (full, failed, or stopping)
       let stopped = false;
@@ -389,8 +391,7 @@ export function vrpServiceHandlers(
         if (!event || (sessionId && event.sessionId !== sessionId) || (types.size > 0 && !types.has(event.eventType)))
           return true;
         const derived = entry.entry?.$case === "vrpDerived";
-        full = !call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }));
-        return !full;
+        return call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }));
       };
       const reader: TailReader = {
         get next() {
@@ -398,8 +399,8 @@ export function vrpServiceHandlers(
         },
         offer: (records) => {
           for (const { record, entry } of records) send(record, entry);
-          if (full) leave?.();
-          return !full;
+          if (full()) leave?.();
+          return !full();
         },
         failed: (error) => leave?.(error),
       };
@@ -418,28 +419,37 @@ export function vrpServiceHandlers(
       const follow = async () => {
         let cursor: LogFollower | undefined;
         let joined = false;
-        while (!stopped) {
-          // Replay (or catch up after a full stream) on a cursor of its own:
-          // it reads from the position owed to the end as of now.
-          // Reused while it is where the subscriber stands: a new one costs a seek.
-          if (cursor?.position !== next) cursor = followLog(log, next);
-          for await (const record of cursor.records()) {
+        const release = tail.retain();
+        try {
+          while (!stopped) {
+            // Replay (or catch up after a full stream) on a cursor of its own:
+            // it reads from the position owed to the end as of now.
+            // Reused while it is where the subscriber stands: a new one costs a seek.
+            // Not when the tail still keeps what it owes (it left the tail full, and the consumer read):
+            // it catches up from there, on records decoded once for all.
+            if (!tail.holds(next)) {
+              if (cursor?.position !== next) cursor = followLog(log, next);
+              for await (const record of cursor.records()) {
+                if (stopped) return;
+                if (!send(record, LogEntry.decode(record.payload))) await consumerReads();
+              }
+            }
             if (stopped) return;
-            if (!send(record, LogEntry.decode(record.payload))) await consumerReads();
+            // Caught up: take new records from the shared tail until the stream
+            // fills, the log fails or we stop (or read on alone if the tail is ahead).
+            const error = await new Promise<Error | undefined>((resolve) => {
+              leave = resolve;
+              joined = tail.attach(reader, cursor);
+              if (!joined) resolve(undefined);
+            });
+            leave = undefined;
+            if (joined) cursor = undefined; // the tail may have taken it over; it is behind now anyway
+            tail.detach(reader);
+            if (error) throw error;
+            if (full() && !stopped) await consumerReads();
           }
-          if (stopped) return;
-          // Caught up: take new records from the shared tail until the stream
-          // fills, the log fails or we stop (or read on alone if the tail is ahead).
-          const error = await new Promise<Error | undefined>((resolve) => {
-            leave = resolve;
-            joined = tail.attach(reader, cursor);
-            if (!joined) resolve(undefined);
-          });
-          leave = undefined;
-          if (joined) cursor = undefined; // the tail may have taken it over; it is behind now anyway
-          tail.detach(reader);
-          if (error) throw error;
-          if (full && !stopped) await consumerReads();
+        } finally {
+          release();
         }
       };
       follow()
