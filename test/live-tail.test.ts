@@ -87,6 +87,29 @@ test("a full reader is detached, the others go on; a reader behind the tail join
   await log.close();
 });
 
+test("a retained tail goes on with no reader attached and keeps what it offered: a reader that left full joins from it", async () => {
+  const log = await SegmentLog.open({ dir: tempDir() });
+  const tail = new LiveTail(log);
+  const release = tail.retain(); // a subscriber that may come back
+  const slow = reader(1n, 2);
+  assert.ok(tail.attach(slow));
+  await log.appendGroup(Array.from({ length: 5 }, (_, i) => vrpEntry(i)));
+  await until(() => slow.taken.length === 2 && tail.size === 0, "the reader to fill and leave");
+  // Nobody attached, yet the tail reads on: what comes meanwhile is kept for the reader's return.
+  await log.appendGroup(Array.from({ length: 5 }, (_, i) => vrpEntry(5 + i)));
+  await until(() => tail.stats.recordsRead === 10, "the tail to read the next five");
+  assert.ok(tail.holds(slow.next), "it still holds what the reader is owed");
+  const back = reader(slow.next);
+  const framesBefore = log.stats.framesRead;
+  assert.ok(tail.attach(back), "joins from the records kept");
+  assert.equal(back.taken, range(3n, 8));
+  assert.is(log.stats.framesRead, framesBefore, "nothing read again from the log");
+  tail.detach(back);
+  release();
+  assert.not.ok(tail.holds(11n), "released and without readers: stopped, nothing kept");
+  await log.close();
+});
+
 test("Subscribe: a stalled subscriber does not hold back the others, and gets every record without gap or duplicate once it reads", async () => {
   const server = await startTestServer({ metricsAddress: "127.0.0.1:0" });
   const heldBack = async () => {
@@ -136,6 +159,35 @@ test("Subscribe: a stalled subscriber does not hold back the others, and gets ev
     stalled.cancel();
     await until(() => ended !== undefined, "the cancelled call to end");
     assert.is(ended, status.CANCELLED);
+  } finally {
+    client.close();
+    await server.shutdown(0);
+  }
+});
+
+test("Subscribe: a subscriber that filled up gets its next record after its consumer read, also when only other sessions' records came meanwhile", async () => {
+  const server = await startTestServer();
+  const client = new VrpStreamServiceClient(server.target, credentials.createInsecure());
+  try {
+    const mine = client.subscribe(SubscribeRequest.fromPartial({ sessionId: "mine" }));
+    const seen: bigint[] = [];
+    mine.on("error", () => {});
+    mine.on("data", (r: SubscribeResponse) => {
+      seen.push(r.sequence);
+      if (seen.length === 1) mine.pause(); // fills its stream with what follows
+    });
+    const total = 3_000; // about 1 MiB of answers: far more than the stream's buffers hold
+    const appends: Promise<bigint>[] = [];
+    for (let i = 0; i < total; i++) appends.push(server.log.append(vrpEntry(i, "mine")));
+    await Promise.all(appends);
+    mine.resume();
+    await until(() => seen.length === total, "the subscriber to read everything", 30_000);
+    // Only other sessions' records now: nothing is written to it, and it must still be following.
+    for (let i = 0; i < 500; i++) await server.log.append(vrpEntry(i, "theirs"));
+    const last = await server.log.append(vrpEntry(0, "mine"));
+    await until(() => seen.at(-1) === last, "the subscriber to get its next record", 15_000);
+    assert.is(seen.length, total + 1);
+    mine.cancel();
   } finally {
     client.close();
     await server.shutdown(0);

@@ -4,19 +4,23 @@
  * 10 ms, 256 unacknowledged per call at most), for DURATION ms. Each event
  * carries its send time (details.sent, epoch ms) for the subscribers' lag.
  * Prints {scheduled, sent, acked, seconds} as JSON (an event due while its
- * call's window is full is not sent: the collector is not keeping up).
+ * call's window is full is not sent: the collector is not keeping up), for
+ * the whole run and (`steady`) after the first WARMUP ms.
+ * They ask for coalesced Acks (x-coalesce-acks), as VrpProducer does.
  *
- *   node tailing-producers.js TARGET RATE SESSIONS STREAMS DURATION_MS
+ *   node tailing-producers.js TARGET RATE SESSIONS STREAMS DURATION_MS [WARMUP_MS]
  */
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { bridges } from "../../src/bridge/index.js";
 import {
   StreamEventsRequest,
   VrpStreamServiceClient,
   type StreamEventsResponse,
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import { COALESCE_ACKS_KEY } from "../../src/vrp/stream-headers.js";
 
-const [target, rateText, sessionsText, streamsText, durationText] = process.argv.slice(2);
+const [target, rateText, sessionsText, streamsText, durationText, warmupText = "0"] = process.argv.slice(2);
+const warmupMs = Number(warmupText);
 const [rate, sessions, streams, durationMs] = [rateText, sessionsText, streamsText, durationText].map(Number) as [
   number,
   number,
@@ -30,7 +34,9 @@ let scheduled = 0;
 let sent = 0;
 let acked = 0;
 const calls = Array.from({ length: streams }, (_, c) => {
-  const call = client.streamEvents();
+  const metadata = new Metadata();
+  metadata.set(COALESCE_ACKS_KEY, "1");
+  const call = client.streamEvents(metadata);
   // Every session of this call starts with SESSION_CREATED.
   const mine = Array.from({ length: sessions }, (_, s) => s).filter((s) => s % streams === c);
   const state = { call, sent: 0, acked: 0, session: 0, mine };
@@ -59,6 +65,7 @@ const calls = Array.from({ length: streams }, (_, c) => {
 
 const started = performance.now();
 let tick = 0;
+let atWarmup: { scheduled: number; sent: number; acked: number; at: number } | undefined;
 await new Promise<void>((resolve) => {
   const timer = setInterval(() => {
     if (performance.now() - started >= durationMs) {
@@ -66,6 +73,8 @@ await new Promise<void>((resolve) => {
       resolve();
       return;
     }
+    if (atWarmup === undefined && performance.now() - started >= warmupMs)
+      atWarmup = { scheduled, sent, acked, at: performance.now() };
     // Catch up to the rate since the start (a late timer sends more).
     const due = Math.floor(((performance.now() - started) / 1000) * rate) - scheduled;
     for (let i = 0; i < due; i++) {
@@ -91,5 +100,12 @@ await new Promise<void>((resolve) => {
 });
 const seconds = (performance.now() - started) / 1000;
 for (const c of calls) c.call.end();
-console.log(JSON.stringify({ scheduled, sent, acked, seconds }));
+const from = atWarmup ?? { scheduled: 0, sent: 0, acked: 0, at: started };
+const steady = {
+  scheduled: scheduled - from.scheduled,
+  sent: sent - from.sent,
+  acked: acked - from.acked,
+  seconds: (performance.now() - from.at) / 1000,
+};
+console.log(JSON.stringify({ scheduled, sent, acked, seconds, steady }));
 setTimeout(() => process.exit(0), 500).unref();

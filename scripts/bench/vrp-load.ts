@@ -1,19 +1,22 @@
 /**
  * VRP load generator, run as its own process: one bidirectional StreamEvents
  * call, keeping WINDOW events unacknowledged, for DURATION ms. Prints
- * {count, seconds} as JSON (count = events acknowledged).
+ * {count, seconds, answers} as JSON (count = events acknowledged, answers =
+ * messages received). COALESCE=1 asks for coalesced Acks (x-coalesce-acks),
+ * as VrpProducer does.
  *
- *   node vrp-load.js TARGET DURATION_MS WINDOW
+ *   node vrp-load.js TARGET DURATION_MS WINDOW [COALESCE]
  */
-import { credentials } from "@grpc/grpc-js";
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { bridges } from "../../src/bridge/index.js";
 import {
   StreamEventsRequest,
   VrpStreamServiceClient,
   type StreamEventsResponse,
 } from "../../gen/vrp/v1alpha1/vrp_service.js";
+import { COALESCE_ACKS_KEY } from "../../src/vrp/stream-headers.js";
 
-const [target, durationText, windowText] = process.argv.slice(2);
+const [target, durationText, windowText, coalesceText] = process.argv.slice(2);
 const durationMs = Number(durationText);
 const window = Number(windowText);
 const client = new VrpStreamServiceClient(target!, credentials.createInsecure());
@@ -24,7 +27,10 @@ const request = (type: string) =>
     event: bridges.VrpEvent.fromJson({ ts_ms: ts++, event_type: type, session_id: session, details: { tick: ts } }),
   });
 
-const call = client.streamEvents();
+const metadata = new Metadata();
+if (coalesceText === "1") metadata.set(COALESCE_ACKS_KEY, "1");
+const call = client.streamEvents(metadata);
+let answers = 0;
 let sent = 0;
 let acked = 0;
 let started = 0;
@@ -32,6 +38,7 @@ let counting = false;
 let countedFrom = 0;
 const done = new Promise<void>((resolve, reject) => {
   call.on("data", (r: StreamEventsResponse) => {
+    if (counting) answers++;
     if (r.kind?.$case !== "ack") return;
     acked = Number(r.kind.value.acceptedCount);
     if (!counting && acked >= 1) {
@@ -57,5 +64,5 @@ function pump(): void {
 pump();
 await done.catch(() => {});
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ count: acked - countedFrom, seconds }));
+console.log(JSON.stringify({ count: acked - countedFrom, seconds, answers }));
 client.close();

@@ -31,7 +31,7 @@ import {
 import { authMetadata, channelCredentials, channelTarget, type TlsOptions } from "./connection.js";
 import { Backoff, retryPolicy, type RetryPolicy } from "./retry.js";
 import { ERROR_CODES, SessionEventsError, type ErrorCode, type ValidationIssue } from "../errors.js";
-import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
+import { COALESCE_ACKS_KEY, LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 
 /** Where the collector is and how to reach it (token, TLS, reconnection). */
 export interface VrpConnectionOptions {
@@ -229,6 +229,7 @@ export class VrpProducer {
     if (this.call) return this.call;
     const metadata = authMetadata(this.options.token);
     metadata.set(PRODUCER_ID_KEY, this.producerId);
+    metadata.set(COALESCE_ACKS_KEY, "1");
     const call = this.client.streamEvents(metadata);
     this.call = call;
     call.once("metadata", (received: Metadata) => {
@@ -250,13 +251,18 @@ export class VrpProducer {
     const kind = response.kind;
     if (!kind) return;
     switch (kind.$case) {
-      case "ack":
+      case "ack": {
+        // A coalesced Ack answers the oldest pending events in the order they were sent, one log
+        // sequence each; from a collector that does not coalesce, `sequences` is empty.
+        const { sequences, sequence, producerSequence } = kind.value;
+        let i = 0;
         for (const [seq, p] of this.pending) {
-          if (seq > kind.value.producerSequence) break;
+          if (seq > producerSequence) break;
           this.pending.delete(seq);
-          p.resolve({ sequence: kind.value.sequence, producerSequence: seq });
+          p.resolve({ sequence: sequences[i++] ?? sequence, producerSequence: seq });
         }
         break;
+      }
       case "rejection": {
         const p = this.pending.get(kind.value.index);
         this.pending.delete(kind.value.index);

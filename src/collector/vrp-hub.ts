@@ -182,6 +182,7 @@ export class VrpHub implements VrpIntake {
     }
     const receivedAt = timestampFromDate(new Date());
     const decided = json;
+    const eventDigest = producerId ? digest(json) : 0; // the history keeps it to judge a resend
     let sequence = 0n;
     let derived: VrpEventJson[] = [];
     let derivedMessages: VrpEvent[] = [];
@@ -193,12 +194,14 @@ export class VrpHub implements VrpIntake {
         this.pending.tag = first; // what this event changes is pending until the store applies `first`
         derived = this.machine.apply(decided, Number(first));
         derivedMessages = derived.map((d) => bridges.VrpEvent.fromJson(d));
-        return vrpGroup(receivedAt, event!, producerId, producerSequence, derivedMessages, first);
+        const records = vrpGroup(receivedAt, event!, producerId, producerSequence, derivedMessages, first);
+        this.state.prepare(first, { event: decided, derived, producerId, producerSequence, digest: eventDigest });
+        return records;
       })
       .then(() => undefined);
     durable.catch(() => {}); // the stream that sent it reports the failure
     if (producerId) {
-      this.producers.add(producerId, producerSequence, { sequence, digest: digest(json) });
+      this.producers.add(producerId, producerSequence, { sequence, digest: eventDigest });
       const key = `${producerSequence}\u0000${producerId}`;
       this.inFlight.set(key, durable);
       void durable.finally(() => this.inFlight.delete(key)).catch(() => {});

@@ -71,5 +71,8 @@ function versionedContract(
     spec: otherwise.spec,
     assert: (value) => pick(value).assert(value),
     issues: (value) => pick(value).issues(value),
+    prepare: () => {
+      for (const v of byVersion.values()) v.prepare();
+    },
   };
 }

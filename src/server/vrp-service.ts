@@ -31,6 +31,7 @@ import {
 import { vrpEventMapping } from "../bridge/mapping.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import {
+  type Ack,
   StreamEventsRequest,
   StreamEventsResponse,
   SubscribeRequest,
@@ -50,11 +51,12 @@ import {
   type VrpIntake,
 } from "../collector/vrp-hub.js";
 import type { CollectorMetrics } from "../metrics/collector-metrics.js";
-import { LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
+import { COALESCE_ACKS_KEY, LAST_PRODUCER_SEQUENCE_KEY, PRODUCER_ID_KEY } from "../vrp/stream-headers.js";
 import type { Logger } from "./logger.js";
 import { LiveTail, type TailReader } from "./live-tail.js";
 import { OpenStreams } from "./open-streams.js";
 import { toServiceError } from "./rich-error.js";
+import { CollectorError } from "../collector/errors.js";
 import { requestMapping, strictly, type Decoded } from "./strict-decode.js";
 
 /**
@@ -121,6 +123,16 @@ export function vrpServiceHandlers(
       const queue = new AnswerQueue();
       let blocked = false; // the transport pushed back: the next answer waits for 'drain'
       let sending = false;
+      // With x-coalesce-acks, an Ack is held until the answers ready now have been written: the next
+      // Ack absorbs it (its log sequence joins `sequences`), so a group commit costs one HTTP/2
+      // message, not one per event. Anything else written first lets it go, so order is kept.
+      const coalesce = coalesceAcksAsked(call.metadata);
+      if (coalesce instanceof CollectorError) {
+        call.emit("error", toServiceError(coalesce));
+        return;
+      }
+      let heldAck: StreamEventsResponse | undefined;
+      let heldSequences: bigint[] = [];
 
       const flowControl = () => {
         const pause = closing !== undefined || queue.length >= WINDOW;
@@ -152,6 +164,20 @@ export function vrpServiceHandlers(
         blocked = false;
         sendReady();
       };
+      const write = (response: StreamEventsResponse) => {
+        if (!call.write(response) && !blocked) {
+          blocked = true; // the rest of this answer is buffered; the next one waits
+          call.once("drain", onDrain);
+        }
+      };
+      const releaseHeldAck = () => {
+        if (heldAck === undefined) return;
+        (heldAck.kind as { value: Ack }).value.sequences = heldSequences;
+        const response = heldAck;
+        heldAck = undefined;
+        heldSequences = [];
+        if (!failed && !call.cancelled) write(response);
+      };
       /** Send the answers at the head of the queue that are ready, in order, until the transport pushes back. */
       const sendReady = () => {
         if (sending) return; // a write's side effects must not re-enter
@@ -162,18 +188,23 @@ export function vrpServiceHandlers(
             if (next === undefined || next.state === "waiting") break;
             queue.shift();
             if (next.state === "failed") {
+              releaseHeldAck(); // what was durable before the failure is acknowledged
               fail(next.error);
               continue;
             }
             const responses = next.responses(); // counts it as stored, whether or not the stream is still there
             if (failed || call.cancelled) continue;
             for (const response of responses) {
-              if (!call.write(response) && !blocked) {
-                blocked = true; // the rest of this answer is buffered; the next one waits
-                call.once("drain", onDrain);
+              if (coalesce && response.kind?.$case === "ack") {
+                heldSequences.push(response.kind.value.sequence);
+                heldAck = response;
+                continue;
               }
+              releaseHeldAck();
+              write(response);
             }
           }
+          releaseHeldAck();
         } finally {
           sending = false;
         }
@@ -197,14 +228,28 @@ export function vrpServiceHandlers(
         durable.then(
           () => {
             pending.state = "ready";
-            sendReady();
+            sendSoon();
           },
           (e: unknown) => {
             pending.state = "failed";
             pending.error = e;
-            sendReady();
+            sendSoon();
           },
         );
+      };
+      /**
+       * The answers one group commit made ready become ready in one run of
+       * microtasks: send them once it is over, together (one Ack for them all
+       * when coalescing), not one by one as each becomes ready.
+       */
+      let sendQueued = false;
+      const sendSoon = () => {
+        if (sendQueued) return;
+        sendQueued = true;
+        queueMicrotask(() => {
+          sendQueued = false;
+          sendReady();
+        });
       };
 
       // Handshake: a producer that names itself learns where its numbering stands.
@@ -316,7 +361,9 @@ export function vrpServiceHandlers(
       const { sessionId, eventTypes, afterSequence } = call.request.message;
       const types = new Set(eventTypes);
       let next = afterSequence + 1n; // the next position this subscriber is owed
-      let full = false; // the last write filled the stream: wait for the consumer
+      // The stream is full (a write returned false) until it drains: asked of the stream itself, as a
+      // flag of our own went stale once a drain came and no write followed (only other sessions' records).
+      const full = () => call.writableNeedDrain;
       let drained: (() => void) | undefined; // the consumer read (or we stop)
       let leave: ((error?: Error) => void) | undefined; // off the shared tail (full, failed, or stopping)
       let stopped = false;
@@ -344,8 +391,7 @@ export function vrpServiceHandlers(
         if (!event || (sessionId && event.sessionId !== sessionId) || (types.size > 0 && !types.has(event.eventType)))
           return true;
         const derived = entry.entry?.$case === "vrpDerived";
-        full = !call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }));
-        return !full;
+        return call.write(SubscribeResponse.fromPartial({ sequence: record.sequence, event, derived }));
       };
       const reader: TailReader = {
         get next() {
@@ -353,8 +399,8 @@ export function vrpServiceHandlers(
         },
         offer: (records) => {
           for (const { record, entry } of records) send(record, entry);
-          if (full) leave?.();
-          return !full;
+          if (full()) leave?.();
+          return !full();
         },
         failed: (error) => leave?.(error),
       };
@@ -373,28 +419,37 @@ export function vrpServiceHandlers(
       const follow = async () => {
         let cursor: LogFollower | undefined;
         let joined = false;
-        while (!stopped) {
-          // Replay (or catch up after a full stream) on a cursor of its own:
-          // it reads from the position owed to the end as of now.
-          // Reused while it is where the subscriber stands: a new one costs a seek.
-          if (cursor?.position !== next) cursor = followLog(log, next);
-          for await (const record of cursor.records()) {
+        const release = tail.retain();
+        try {
+          while (!stopped) {
+            // Replay (or catch up after a full stream) on a cursor of its own:
+            // it reads from the position owed to the end as of now.
+            // Reused while it is where the subscriber stands: a new one costs a seek.
+            // Not when the tail still keeps what it owes (it left the tail full, and the consumer read):
+            // it catches up from there, on records decoded once for all.
+            if (!tail.holds(next)) {
+              if (cursor?.position !== next) cursor = followLog(log, next);
+              for await (const record of cursor.records()) {
+                if (stopped) return;
+                if (!send(record, LogEntry.decode(record.payload))) await consumerReads();
+              }
+            }
             if (stopped) return;
-            if (!send(record, LogEntry.decode(record.payload))) await consumerReads();
+            // Caught up: take new records from the shared tail until the stream
+            // fills, the log fails or we stop (or read on alone if the tail is ahead).
+            const error = await new Promise<Error | undefined>((resolve) => {
+              leave = resolve;
+              joined = tail.attach(reader, cursor);
+              if (!joined) resolve(undefined);
+            });
+            leave = undefined;
+            if (joined) cursor = undefined; // the tail may have taken it over; it is behind now anyway
+            tail.detach(reader);
+            if (error) throw error;
+            if (full() && !stopped) await consumerReads();
           }
-          if (stopped) return;
-          // Caught up: take new records from the shared tail until the stream
-          // fills, the log fails or we stop (or read on alone if the tail is ahead).
-          const error = await new Promise<Error | undefined>((resolve) => {
-            leave = resolve;
-            joined = tail.attach(reader, cursor);
-            if (!joined) resolve(undefined);
-          });
-          leave = undefined;
-          if (joined) cursor = undefined; // the tail may have taken it over; it is behind now anyway
-          tail.detach(reader);
-          if (error) throw error;
-          if (full && !stopped) await consumerReads();
+        } finally {
+          release();
         }
       };
       follow()
@@ -415,6 +470,17 @@ export function vrpServiceHandlers(
         });
     },
   };
+}
+
+/** Whether the producer asked for coalesced Acks: "1" yes, "0" or absent no, anything else is refused. */
+function coalesceAcksAsked(metadata: Metadata): boolean | CollectorError {
+  const values = metadata.get(COALESCE_ACKS_KEY);
+  if (values.length === 0 || (values.length === 1 && values[0] === "0")) return false;
+  if (values.length === 1 && values[0] === "1") return true;
+  const message = `must be "1" (coalesce Acks) or "0", once; got ${JSON.stringify(values.map(String))}`;
+  return new CollectorError("INVALID_ARGUMENT", `${COALESCE_ACKS_KEY}: ${message}`, [
+    { path: `/metadata/${COALESCE_ACKS_KEY}`, rule: "enum", message },
+  ]);
 }
 
 function ack(acceptedCount: bigint, sequence: bigint, producerSequence: bigint): StreamEventsResponse {

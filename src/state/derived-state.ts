@@ -45,8 +45,18 @@ export class DerivedState {
   private readonly machine: VrpStateMachine;
   /** The producer event whose stored outcomes (the rest of its atomic group) are being gathered. */
   private group:
-    | { event: VrpEventJson; first: bigint; last: bigint; payload: Uint8Array; derived: VrpEventJson[] }
+    | {
+        event: VrpEventJson;
+        first: bigint;
+        last: bigint;
+        payload: Uint8Array;
+        derived: VrpEventJson[];
+        /** Outcomes still to come that the writer prepared (prepare()): taken as they are, not decoded. */
+        prepared: number;
+      }
     | undefined;
+  /** What the writer of a record already knows of it, by sequence (prepare()); taken when it is applied. */
+  private readonly preparedGroups = new Map<bigint, PreparedVrpGroup>();
   private lastPayload: Uint8Array | undefined;
   private sinceCheckpoint = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -92,8 +102,36 @@ export class DerivedState {
     this.checkpointListeners.push(listener);
   }
 
+  /**
+   * The writer of a VRP group (the hub, in this process) hands over what it
+   * decoded and decided for it, so that applying the group once durable does
+   * not decode and validate the same records again. Replay from the log (a
+   * restart) decodes them; test/checkpoint-replay checks both agree.
+   */
+  prepare(first: bigint, group: PreparedVrpGroup): void {
+    this.preparedGroups.set(first, group);
+  }
+
   /** Apply one durable record; records come in log order, each exactly once. */
   apply(record: LogRecord): void {
+    if (this.group !== undefined && this.group.prepared > 0) {
+      // An outcome of the prepared group being gathered: the group's own record, as the writer made it.
+      this.group.prepared--;
+      this.group.last = record.sequence;
+      this.group.payload = record.payload;
+      return;
+    }
+    const prepared = this.preparedGroups.get(record.sequence);
+    if (prepared !== undefined) {
+      this.preparedGroups.delete(record.sequence);
+      this.startGroup(record, prepared.event, prepared.derived, prepared.derived.length);
+      if (prepared.producerId)
+        this.producers.add(prepared.producerId, prepared.producerSequence, {
+          sequence: record.sequence,
+          digest: prepared.digest,
+        });
+      return;
+    }
     let entry: LogEntry;
     try {
       entry = LogEntry.decode(record.payload);
@@ -114,7 +152,7 @@ export class DerivedState {
       return;
     }
     this.finishGroup();
-    if (this.sinceCheckpoint >= this.policy.checkpointRecords) this.checkpoint();
+    this.checkpointIfDue();
     switch (e?.$case) {
       case "sessionStarted":
         this.sessions.applyStart(
@@ -130,16 +168,9 @@ export class DerivedState {
       case "vrpReceived": {
         const { event, producerId, producerSequence } = e.value;
         const json = bridges.VrpEvent.toJson(event!);
-        this.group = {
-          event: json,
-          first: record.sequence,
-          last: record.sequence,
-          payload: record.payload,
-          derived: [],
-        };
+        this.startGroup(record, json, [], 0);
         if (producerId)
           this.producers.add(producerId, producerSequence, { sequence: record.sequence, digest: vrpDigest(json) });
-        this.sinceCheckpoint++;
         return; // applied when its group is complete
       }
       case "vrpPolicyChanged": {
@@ -154,6 +185,18 @@ export class DerivedState {
         break; // future entries: not state
     }
     this.done(record);
+  }
+
+  private checkpointIfDue(): void {
+    if (this.sinceCheckpoint >= this.policy.checkpointRecords) this.checkpoint();
+  }
+
+  /** A producer event: gathered with its outcomes (the records after it in its group), applied when complete. */
+  private startGroup(record: LogRecord, event: VrpEventJson, derived: VrpEventJson[], prepared: number): void {
+    this.finishGroup();
+    this.checkpointIfDue();
+    this.group = { event, first: record.sequence, last: record.sequence, payload: record.payload, derived, prepared };
+    this.sinceCheckpoint++;
   }
 
   private done(record: LogRecord): void {
@@ -239,6 +282,18 @@ export class DerivedState {
     if (!this.failure) this.checkpoint();
     await this.store.close();
   }
+}
+
+/** What the hub decided for a VRP group it wrote (DerivedState.prepare). */
+export interface PreparedVrpGroup {
+  /** The producer event, as validated contract JSON. */
+  readonly event: VrpEventJson;
+  /** Its outcomes, stored in the same group right after it. */
+  readonly derived: VrpEventJson[];
+  readonly producerId: string;
+  readonly producerSequence: bigint;
+  /** vrpDigest(event), for the producer history. */
+  readonly digest: number;
 }
 
 /** A copy of a view into a record (the store must not keep the whole record's buffer alive). */

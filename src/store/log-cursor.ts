@@ -8,11 +8,13 @@
  *
  * It reads with the one frame reader (segmentFrames -> readFrames), over
  * durable bytes only: a crash tail can never be in its range, and any
- * damage is an error.
+ * damage is an error. What was made durable last it takes from the log's
+ * memory of it (recent-frames.ts), not from the file.
  */
 import { LogCorruptionError, LogOutOfRangeError } from "./errors.js";
 import type { LogFollower, LogRecord } from "./event-log.js";
 import { SEGMENT_HEADER_BYTES } from "./frame.js";
+import type { HeldFrame, RecentFrames } from "./recent-frames.js";
 import { segmentFrames } from "./segment-file.js";
 
 /** A segment as the log holds it (segment-log.ts): `size` grows only once its bytes are durable. */
@@ -31,6 +33,8 @@ export interface CursorSource {
   readonly repairedGap: (last: bigint) => bigint | undefined;
   /** The log's own counter of frames read, which the cursor adds to. */
   readonly stats: { framesRead: number };
+  /** The frames made durable last, kept in memory. */
+  readonly recent?: RecentFrames;
 }
 
 /** Follows a SegmentLog from a (segment, byte offset): each call reads only frames made durable since the last. */
@@ -69,7 +73,10 @@ export class SegmentCursor implements LogFollower {
     try {
       while (true) {
         const segment = this.segment;
-        if (this.offset < segment.size) yield* this.readSegment(segment, segment.size);
+        if (this.offset < segment.size) {
+          const held = this.source.recent?.range(segment.file, this.offset, segment.size);
+          yield* held ? this.fromMemory(held) : this.readSegment(segment, segment.size);
+        }
         // At the end of its durable bytes. A later segment means this one is closed, and its size final.
         const following = this.source.segments.find((s) => s.first > segment.first);
         if (following === undefined) return; // the active segment: call again once the log grows
@@ -81,6 +88,24 @@ export class SegmentCursor implements LogFollower {
     }
   }
 
+  private *fromMemory(frames: readonly HeldFrame[]): Generator<LogRecord> {
+    for (const frame of frames) {
+      this.took(frame);
+      if (frame.sequence >= this.next) {
+        this.next = frame.sequence + 1n;
+        yield { sequence: frame.sequence, payload: frame.payload };
+      }
+    }
+  }
+
+  /** A frame read (from the file or from memory): the cursor moves past it. */
+  private took(frame: { sequence: bigint; offset: number; size: number }): void {
+    this.stats.framesRead++;
+    this.source.stats.framesRead++;
+    this.offset = frame.offset + frame.size;
+    this.expected = frame.sequence + 1n;
+  }
+
   private async *readSegment(segment: HeldSegment, size: number): AsyncGenerator<LogRecord> {
     const reader = segmentFrames(segment, size, {
       repairedGap: this.source.repairedGap,
@@ -90,10 +115,7 @@ export class SegmentCursor implements LogFollower {
     try {
       for await (const item of reader) {
         if (item.kind === "damage") throw new LogCorruptionError(segment.file, item.offset, item.rule, item.message);
-        this.stats.framesRead++;
-        this.source.stats.framesRead++;
-        this.offset = item.offset + item.size;
-        this.expected = item.sequence + 1n;
+        this.took(item);
         if (item.sequence < this.next) continue; // before the position asked for (a seek lands on an indexed group start)
         this.next = item.sequence + 1n;
         yield { sequence: item.sequence, payload: item.payload };

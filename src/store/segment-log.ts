@@ -31,6 +31,7 @@ import { acquireLock, releaseLock } from "./lock.js";
 import { HEADER_BYTES, SEGMENT_HEADER_BYTES, encodeFrame } from "./frame.js";
 import { syncPath } from "./fsync.js";
 import { SegmentCursor, floorEntry, holding, type CursorSource } from "./log-cursor.js";
+import { RecentFrames, type HeldFrame } from "./recent-frames.js";
 import { checkSegmentHeader, createSegment, listSegments, loadRepairedGaps, segmentFrames } from "./segment-file.js";
 import { readSegmentIndex, removeOrphanIndexes, removeSegmentIndex, writeSegmentIndex } from "./segment-index.js";
 
@@ -114,6 +115,8 @@ export class SegmentLog implements EventLog {
   private failed: Error | undefined;
   private closed = false;
   private readonly listeners = new Set<(record: LogRecord) => void>();
+  /** The frames made durable last, for cursors at the head of the log. */
+  private readonly recent = new RecentFrames();
   /**
    * Counters for observability and tests: appends, the fsyncs they shared,
    * frames read by reads; at open, frames scanned and closed segments taken
@@ -294,6 +297,7 @@ export class SegmentLog implements EventLog {
       while (this.queue.length > 0) {
         const batch = this.queue;
         this.queue = [];
+        let durable: readonly HeldFrame[];
         try {
           await this.rollIfFull();
           const segment = this.segments.at(-1)!;
@@ -307,6 +311,7 @@ export class SegmentLog implements EventLog {
           const seconds = Number(process.hrtime.bigint() - writeStarted) / 1e9;
           reportSync(this.options.onSync, { records: batch.reduce((n, p) => n + p.frames.length, 0), bytes, seconds });
           this.indexBatch(segment, batch);
+          durable = this.remember(segment, batch);
           segment.size += bytes;
           const lastGroup = batch.at(-1)!;
           this.durableSequence = lastGroup.first + BigInt(lastGroup.frames.length) - 1n;
@@ -320,7 +325,7 @@ export class SegmentLog implements EventLog {
           return;
         }
         for (const p of batch) p.resolve(p.first);
-        this.notify(batch);
+        this.notify(durable);
       }
     } finally {
       this.flushing = undefined;
@@ -342,17 +347,34 @@ export class SegmentLog implements EventLog {
     }
   }
 
-  private notify(batch: readonly Pending[]): void {
-    if (this.listeners.size === 0) return;
+  /** The batch's frames, now durable: kept for cursors at the head of the log (recent-frames.ts). */
+  private remember(segment: Segment, batch: readonly Pending[]): HeldFrame[] {
+    const held: HeldFrame[] = [];
+    let offset = segment.size;
     for (const p of batch) {
       for (const [i, frame] of p.frames.entries()) {
-        const record: LogRecord = { sequence: p.first + BigInt(i), payload: frame.subarray(HEADER_BYTES) };
-        for (const listener of this.listeners) {
-          try {
-            listener(record);
-          } catch {
-            // A listener's failure is its own; the log goes on.
-          }
+        const record = {
+          sequence: p.first + BigInt(i),
+          payload: frame.subarray(HEADER_BYTES),
+          offset,
+          size: frame.length,
+        };
+        this.recent.add(segment.file, record);
+        held.push(record);
+        offset += frame.length;
+      }
+    }
+    return held;
+  }
+
+  private notify(records: readonly LogRecord[]): void {
+    if (this.listeners.size === 0) return;
+    for (const record of records) {
+      for (const listener of this.listeners) {
+        try {
+          listener(record);
+        } catch {
+          // A listener's failure is its own; the log goes on.
         }
       }
     }
@@ -481,6 +503,7 @@ export class SegmentLog implements EventLog {
       segments: this.segments,
       repairedGap: (last) => this.options.gaps.get(last),
       stats: this.stats,
+      recent: this.recent,
     };
     return new SegmentCursor(source, fromSequence);
   }

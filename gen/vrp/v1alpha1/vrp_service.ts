@@ -49,7 +49,16 @@ export interface StreamEventsRequest {
   producerSequence: bigint;
 }
 
-/** Ack acknowledges every event up to and including a log position. */
+/**
+ * Ack acknowledges every event up to and including a log position.
+ *
+ * By default each acknowledged event gets an Ack of its own. A producer that
+ * sends call metadata "x-coalesce-acks: 1" lets the collector answer a run of
+ * events that became durable together with one Ack (the last of them), which
+ * lists every event's log sequence in `sequences`: one HTTP/2 message for the
+ * run instead of one per event. Order is kept either way: a Rejection or a
+ * derived event always comes after the Ack of everything before it.
+ */
 export interface Ack {
   /** Number of events of this stream accepted so far (cumulative). */
   acceptedCount: bigint;
@@ -57,6 +66,11 @@ export interface Ack {
   sequence: bigint;
   /** The producer_sequence of the last accepted event (0 without one). */
   producerSequence: bigint;
+  /**
+   * With "x-coalesce-acks": the log sequence of each event this Ack answers,
+   * in the order they were sent (the last is `sequence`). Empty otherwise.
+   */
+  sequences: bigint[];
 }
 
 /** Rejection refuses one event; the stream stays open. */
@@ -222,7 +236,7 @@ export const StreamEventsRequest: MessageFns<StreamEventsRequest> = {
 };
 
 function createBaseAck(): Ack {
-  return { acceptedCount: 0n, sequence: 0n, producerSequence: 0n };
+  return { acceptedCount: 0n, sequence: 0n, producerSequence: 0n, sequences: [] };
 }
 
 export const Ack: MessageFns<Ack> = {
@@ -244,6 +258,16 @@ export const Ack: MessageFns<Ack> = {
         throw new globalThis.Error("value provided for field message.producerSequence of type uint64 too large");
       }
       writer.uint32(24).uint64(message.producerSequence);
+    }
+    if (message.sequences.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.sequences) {
+        if (BigInt.asUintN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field sequences of type uint64 is too large");
+        }
+        writer.uint64(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -285,6 +309,24 @@ export const Ack: MessageFns<Ack> = {
             message.producerSequence = reader.uint64() as bigint;
             continue;
           }
+          case 4: {
+            if (tag === 32) {
+              message.sequences.push(reader.uint64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.sequences.push(reader.uint64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -309,6 +351,7 @@ export const Ack: MessageFns<Ack> = {
     message.producerSequence = (object.producerSequence !== undefined && object.producerSequence !== null)
       ? BigInt(object.producerSequence)
       : 0n;
+    message.sequences = object.sequences?.map((e) => BigInt(e)) || [];
     return message;
   },
 };
