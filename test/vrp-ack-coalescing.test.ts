@@ -5,21 +5,17 @@
  * that does not ask gets one Ack per event as before. A real collector on
  * loopback, real files; the log sequences are checked against Subscribe.
  */
-import { credentials, Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { status, type ServiceError } from "@grpc/grpc-js";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { bridges } from "../src/bridge/index.js";
 import { VrpProducer, subscribeVrp } from "../src/client/vrp.js";
 import type { VrpEventJson } from "../src/contract/types.js";
 import { COALESCE_ACKS_KEY, PRODUCER_ID_KEY } from "../src/vrp/stream-headers.js";
-import {
-  type Ack,
-  StreamEventsRequest,
-  type StreamEventsResponse,
-  VrpStreamServiceClient,
-} from "../gen/vrp/v1alpha1/vrp_service.js";
+import { type Ack, StreamEventsRequest, type StreamEventsResponse } from "../gen/vrp/v1alpha1/vrp_service.js";
 import { fieldViolations } from "../src/server/rich-error.js";
 import { startTestServer } from "./support/collector.js";
+import { rawStream } from "./support/raw-stream.js";
 
 let clock = 1_770_000_000_000;
 const event = (type: string, session: string): VrpEventJson => ({
@@ -29,31 +25,8 @@ const event = (type: string, session: string): VrpEventJson => ({
   details: { n: clock },
 });
 
-/** One raw StreamEvents call with the given metadata: write everything, half-close, collect every answer. */
-async function stream(
-  target: string,
-  metadata: Record<string, string>,
-  requests: readonly StreamEventsRequest[],
-): Promise<StreamEventsResponse[]> {
-  const client = new VrpStreamServiceClient(target, credentials.createInsecure());
-  const md = new Metadata();
-  for (const [k, v] of Object.entries(metadata)) md.set(k, v);
-  const call = client.streamEvents(md, { deadline: Date.now() + 30_000 });
-  const answers: StreamEventsResponse[] = [];
-  const done = new Promise<void>((resolve, reject) => {
-    call.on("data", (r: StreamEventsResponse) => answers.push(r));
-    call.on("end", resolve);
-    call.on("error", reject);
-  });
-  for (const r of requests) call.write(r);
-  call.end();
-  try {
-    await done;
-  } finally {
-    client.close();
-  }
-  return answers;
-}
+const stream = (target: string, metadata: Record<string, string>, requests: readonly StreamEventsRequest[]) =>
+  rawStream(target, requests, 30_000, metadata);
 
 /** The log sequences of a session's producer events, in log order (what Subscribe reads back). */
 async function storedSequences(target: string, session: string, count: number): Promise<bigint[]> {

@@ -1,5 +1,5 @@
-/** One raw StreamEvents call: write requests, half-close, collect every answer (or the call's error). */
-import { credentials } from "@grpc/grpc-js";
+/** One raw StreamEvents call (with call metadata): write requests, half-close, collect every answer (or the call's error). */
+import { credentials, Metadata } from "@grpc/grpc-js";
 import { channelTarget } from "../../src/client/connection.js";
 import {
   type StreamEventsRequest,
@@ -11,6 +11,7 @@ export async function rawStream(
   target: string,
   requests: readonly StreamEventsRequest[],
   deadlineMs = 30_000,
+  metadata: Record<string, string> = {},
 ): Promise<StreamEventsResponse[]> {
   // Several collectors ("a:1,b:2", the contract suites on replicas): the channel picks one.
   const client = new VrpStreamServiceClient(
@@ -20,7 +21,9 @@ export async function rawStream(
       "grpc.max_send_message_length": -1,
     },
   );
-  const call = client.streamEvents({ deadline: Date.now() + deadlineMs });
+  const md = new Metadata();
+  for (const [key, value] of Object.entries(metadata)) md.set(key, value);
+  const call = client.streamEvents(md, { deadline: Date.now() + deadlineMs });
   const answers: StreamEventsResponse[] = [];
   const done = new Promise<void>((resolve, reject) => {
     call.on("data", (r: StreamEventsResponse) => answers.push(r));
