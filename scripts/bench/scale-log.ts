@@ -113,6 +113,9 @@ export const tokenAfter = (sequence: number) => Buffer.from(`v1:${sequence}`).to
 export interface Queries {
   getP50: number;
   getP99: number;
+  /** The same calls from a bare node:http2 client (no grpc-js client costs), in turn with them. */
+  bareGetP50: number;
+  bareGetP99: number;
   /** The query process's own GC pauses during the 2,000 GetSession calls. */
   getClientGcs: number;
   getClientGcMs: number;

@@ -1,6 +1,7 @@
 /**
  * The scale bench's query client, run as its own process (as vrp-load.ts is
- * for VRP): GetSession (random sessions, one call at a time) and ListSessions
+ * for VRP): GetSession (random sessions, one call at a time, from grpc-js and,
+ * in turn, from a bare node:http2 client: bare-unary.ts) and ListSessions
  * pages against a collector, printed as one JSON line (Queries, with the
  * client's own GC during the GetSession calls).
  *
@@ -21,10 +22,12 @@ import {
   SessionServiceClient,
   SessionStatus,
 } from "../../gen/oneiric/session/v1/session_service.js";
+import { bareUnary } from "./bare-unary.js";
 import { median } from "./harness.js";
 import { COMPONENTS, sessionId, startMs, tokenAfter, type Queries } from "./scale-log.js";
 
 const MiB = 2 ** 20;
+const GET_SESSION_PATH = "/oneiric.session.v1.SessionService/GetSession";
 
 function p99(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
@@ -69,15 +72,25 @@ async function query(port: number, sessions: number, records: number): Promise<Q
     );
   let seed = 12345;
   const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-  await timed(200, () =>
-    unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) })),
-  ); // warm-up
-  const get = await withGcCount(() =>
-    timed(2000, async () => {
-      await unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) }));
-    }),
-  );
-  const getMs = get.result;
+  const bare = bareUnary(`127.0.0.1:${port}`);
+  const bareGet = (id: string) =>
+    bare.call(GET_SESSION_PATH, GetSessionRequest.encode({ sessionId: id }).finish()).then(() => undefined);
+  const randomGet = () =>
+    unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) }));
+  await timed(200, async () => {
+    await randomGet();
+    await bareGet(sessionId(random(sessions)));
+  }); // warm-up
+  // The two clients call in turn, so both meet the server in the same state (as warm, as busy).
+  const getMs: number[] = [];
+  const bareMs: number[] = [];
+  const get = await withGcCount(async () => {
+    for (let i = 0; i < 2000; i++) {
+      getMs.push(...(await timed(1, () => randomGet().then(() => undefined))));
+      bareMs.push(...(await timed(1, () => bareGet(sessionId(random(sessions))))));
+    }
+  });
+  bare.close();
   const listed: number[] = [];
   const list = (filter: () => Partial<ListSessionsRequest>) =>
     timed(300, async () => {
@@ -101,6 +114,8 @@ async function query(port: number, sessions: number, records: number): Promise<Q
   return {
     getP50: median(getMs),
     getP99: p99(getMs),
+    bareGetP50: median(bareMs),
+    bareGetP99: p99(bareMs),
     getClientGcs: get.gcs,
     getClientGcMs: get.gcMs,
     listComponentP99: p99(listComponentMs),

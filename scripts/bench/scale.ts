@@ -235,15 +235,15 @@ export async function benchScale(): Promise<ScaleRow[]> {
 
 export function scaleTable(rows: ScaleRow[]): string {
   const lines = [
-    "| sessions | log records | log MiB | state MiB | start | listening after | of which: log recovery, state store | records replayed | RSS listening | RSS after queries (anon + file) | GetSession p50 / p99 | query client GC during GetSession | List by component p99 | List open p99 | List by start time p99 |",
-    "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| sessions | log records | log MiB | state MiB | start | listening after | of which: log recovery, state store | records replayed | RSS listening | RSS after queries (anon + file) | GetSession p50 / p99 | GetSession p50 / p99, bare HTTP/2 client | query client GC during GetSession | List by component p99 | List open p99 | List by start time p99 |",
+    "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const ms = (v: number | undefined) => (v === undefined ? "–" : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
   const s = (v: number | undefined) => (v === undefined ? "–" : `${(v / 1000).toFixed(2)} s`);
   for (const r of rows) {
     const q = r.queries;
     lines.push(
-      `| ${r.sessions.toLocaleString("en-US")} | ${r.records.toLocaleString("en-US")} | ${fmt(r.logMiB)} | ${r.stateMiB ? fmt(r.stateMiB) : "–"} | ${r.variant} | ${r.startSeconds.toFixed(2)} s | ${r.logOpenMs === undefined ? "–" : `${s(r.logOpenMs)}, ${s(r.stateOpenMs)}`} | ${r.replayed} | ${fmt(r.rssListeningMiB)} MiB | ${fmt(r.rssAfterMiB)} MiB (${fmt(r.anonAfterMiB)} + ${fmt(r.fileAfterMiB)}) | ${q ? `${ms(q.getP50)} / ${ms(q.getP99)}` : "–"} | ${q ? `${q.getClientGcs} pauses, ${ms(q.getClientGcMs)}` : "–"} | ${ms(q?.listComponentP99)} | ${ms(q?.listOpenP99)} | ${ms(q?.listTimeP99)} |`,
+      `| ${r.sessions.toLocaleString("en-US")} | ${r.records.toLocaleString("en-US")} | ${fmt(r.logMiB)} | ${r.stateMiB ? fmt(r.stateMiB) : "–"} | ${r.variant} | ${r.startSeconds.toFixed(2)} s | ${r.logOpenMs === undefined ? "–" : `${s(r.logOpenMs)}, ${s(r.stateOpenMs)}`} | ${r.replayed} | ${fmt(r.rssListeningMiB)} MiB | ${fmt(r.rssAfterMiB)} MiB (${fmt(r.anonAfterMiB)} + ${fmt(r.fileAfterMiB)}) | ${q ? `${ms(q.getP50)} / ${ms(q.getP99)}` : "–"} | ${q ? `${ms(q.bareGetP50)} / ${ms(q.bareGetP99)}` : "–"} | ${q ? `${q.getClientGcs} pauses, ${ms(q.getClientGcMs)}` : "–"} | ${ms(q?.listComponentP99)} | ${ms(q?.listOpenP99)} | ${ms(q?.listTimeP99)} |`,
     );
   }
   return lines.join("\n");
