@@ -5,7 +5,7 @@
  * answers; `log reindex` rebuilds it on purpose; ListSessions pages stay
  * bounded by a scan budget.
  */
-import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, cpSync, existsSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import fc from "fast-check";
 import { test } from "uvu";
@@ -421,6 +421,58 @@ test("SIGKILL under load, checkpoints every 20 records: every acknowledged sessi
   );
   third.child.kill("SIGTERM");
   await third.exited;
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** The newest transaction LMDB committed to a data file: the larger mm_txnid of its two meta pages (byte 152 of each). */
+function lastTransaction(dataFile: string): number {
+  const fd = openSync(dataFile, "r");
+  try {
+    const page = Buffer.alloc(160);
+    readSync(fd, page, 0, 160, 0);
+    const pageSize = page.readUInt32LE(48);
+    const first = Number(page.readBigUInt64LE(152));
+    readSync(fd, page, 0, 160, pageSize);
+    const second = Number(page.readBigUInt64LE(152));
+    return Math.max(first, second);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test("an idle collector commits nothing: reads and checkpoint intervals without writes leave the state store's last transaction as it was", async () => {
+  const dataDir = tempDir("checkpoint-idle-");
+  const serve = () => startServeProcess(["--data-dir", dataDir, "--checkpoint-interval", "10"]);
+  const first = await serve();
+  let client = clientFor(`127.0.0.1:${first.port}`);
+  const { sessionId } = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", {
+    event: start("idle", 1),
+  });
+  client.close();
+  first.child.kill("SIGTERM");
+  assert.is((await first.exited).code, 0);
+
+  // A restart with nothing to replay, then only reads for at least 30 checkpoint intervals.
+  const second = await serve();
+  client = clientFor(`127.0.0.1:${second.port}`);
+  try {
+    const dataFile = path.join(dataDir, "state", "data.mdb");
+    const listening = lastTransaction(dataFile);
+    const began = Date.now();
+    let reads = 0;
+    while (Date.now() - began < 300 || reads < 20) {
+      const got = await call<unknown, GetSessionResponse>(client, "getSession", { sessionId });
+      assert.is(got.session!.sessionId, sessionId);
+      // ListSessions checkpoints before its range read (a no-op when nothing is pending).
+      await call(client, "listSessions", ListSessionsRequest.fromPartial({ pageSize: 10 }));
+      reads += 2;
+      assert.is(lastTransaction(dataFile), listening, `a transaction was committed after ${reads} reads`);
+    }
+  } finally {
+    client.close();
+    second.child.kill("SIGTERM");
+  }
+  assert.is((await second.exited).code, 0);
   rmSync(dataDir, { recursive: true, force: true });
 });
 

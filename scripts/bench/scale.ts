@@ -7,133 +7,42 @@
  *                 (and the closed segments scanned once and sealed: .idx files)
  *   restart       this build, the store checkpointed: the tail only (none),
  *                 the sealed segments not read
- *   baseline      the build SCALE_BASELINE_BIN names, started last on the same
- *                 directory (a build before the state store replays the whole
- *                 log into memory; one before sealed indexes reads every
- *                 segment at open). SCALE_BASELINE_LABEL names it in the table.
+ *   baseline      the build SCALE_BASELINE_BIN names, on the same directory,
+ *                 its restarts interleaved with this build's (a build before
+ *                 the state store replays the whole log into memory; one
+ *                 before sealed indexes reads every segment at open).
+ *                 SCALE_BASELINE_LABEL names it in the table.
  *
  * Measured: seconds from spawn to the "listening" log line, resident memory
  * (VmRSS) once listening and after the queries, GetSession p99 (random
  * sessions, one call at a time) and ListSessions p99 (page of 50 from a random
  * position, filtered by component, by status=open, and by start time), from a
- * client in the bench's process. SCALE_SESSIONS sets the sizes
+ * client in a process of its own (scale-query.ts; in the bench's process its
+ * own GC pauses were part of the tail). SCALE_SESSIONS sets the sizes
  * (default "100000,1000000"), SCALE_RESTARTS how many restarts of each kind
- * give the median (default 3).
+ * give the medians (default 3): the row of the median start, each query
+ * figure the median over the restarts.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync, readdirSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { crc32 } from "node:zlib";
-import { credentials } from "@grpc/grpc-js";
-import { bridges } from "../../src/bridge/index.js";
-import { parseTimestamp } from "../../src/contract/timestamp.js";
-import { encodeFrame, encodeSegmentHeader, HEADER_BYTES } from "../../src/store/frame.js";
-import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
-import {
-  GetSessionRequest,
-  ListSessionsRequest,
-  SessionServiceClient,
-  SessionStatus,
-} from "../../gen/oneiric/session/v1/session_service.js";
-import { validEnd, validStart } from "../../test/support/fixtures.js";
 import { fmt, median } from "./harness.js";
+import { writeLog, type Queries } from "./scale-log.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cli = path.resolve(here, "../../src/cli/bin.js");
+const queryClient = path.join(here, "scale-query.js");
+/**
+ * The query client's young generation, sized so that it does not collect
+ * during the timed GetSession calls (2,000 from grpc-js, which allocates
+ * about 50 KB a call, and 2,000 bare ones): with V8's default it paused
+ * 11–15 times, 4–15 ms each, inside the timed calls; with 128 MB, 3 times,
+ * 30–40 ms each. Its pauses are counted in the table all the same.
+ */
+const QUERY_CLIENT_HEAP = ["--min-semi-space-size=256", "--max-semi-space-size=256"];
 const MiB = 2 ** 20;
-const SEGMENT_BYTES = 64 * MiB;
-const COMPONENTS = 20;
-
-const sessionId = (i: number) => `sess_${i.toString(16).padStart(32, "0")}`;
-const T0 = Date.UTC(2025, 0, 1);
-/** Session i starts i × 30 s after T0: a million sessions cover about a year. */
-const startMs = (i: number) => T0 + i * 30_000;
-
-/** The records of session i: its start, and its end unless it stays open (1 in 10). */
-function sessionRecords(
-  i: number,
-  template: { start: ReturnType<typeof validStart>; end: ReturnType<typeof validEnd> },
-): Uint8Array[] {
-  const t = startMs(i);
-  const start = bridges.SessionStartEvent.fromJson({
-    ...template.start,
-    event_id: `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`,
-    component_name: `component-${i % COMPONENTS}`,
-    timestamp: new Date(t).toISOString(),
-    pid: 1000 + (i % 30_000),
-  });
-  const records = [
-    LogEntry.encode({
-      receivedAt: parseTimestamp(new Date(t + 3).toISOString()),
-      entry: { $case: "sessionStarted", value: { sessionId: sessionId(i), event: start } },
-    }).finish(),
-  ];
-  if (i % 10 !== 9) {
-    const end = bridges.SessionEndEvent.fromJson({
-      ...template.end,
-      session_id: sessionId(i),
-      timestamp: new Date(t + 600_000).toISOString(),
-    });
-    records.push(
-      LogEntry.encode({
-        receivedAt: parseTimestamp(new Date(t + 600_003).toISOString()),
-        entry: { $case: "sessionEnded", value: { sessionId: sessionId(i), event: end } },
-      }).finish(),
-    );
-  }
-  return records;
-}
-
-/** A data directory holding `sessions` sessions, in segments like the collector's. Ends are written right after their start. */
-function writeLog(dir: string, sessions: number): { bytes: number; records: number } {
-  const template = { start: validStart(), end: validEnd() };
-  const chunk = 8 * MiB;
-  const buf = Buffer.allocUnsafe(chunk + 64 * 1024);
-  let sequence = 0;
-  let total = 0;
-  let fd = -1;
-  let segment = 0;
-  let used = 0;
-  const flush = () => {
-    writeSync(fd, buf, 0, used);
-    segment += used;
-    total += used;
-    used = 0;
-  };
-  const roll = () => {
-    if (fd >= 0) {
-      flush();
-      closeSync(fd);
-    }
-    fd = openSync(path.join(dir, `${String(sequence + 1).padStart(20, "0")}.seg`), "w");
-    const header = encodeSegmentHeader(BigInt(sequence + 1));
-    writeSync(fd, header);
-    segment = header.length;
-    total += header.length;
-  };
-  roll();
-  for (let i = 0; i < sessions; i++) {
-    for (const payload of sessionRecords(i, template)) {
-      sequence++;
-      buf.writeUInt32LE(payload.length, used);
-      buf.writeUInt32LE(0, used + 4); // flags: not continued
-      buf.writeBigUInt64LE(BigInt(sequence), used + 8);
-      buf.writeUInt32LE(crc32(payload), used + 16);
-      buf.writeUInt32LE(crc32(buf.subarray(used, used + 20)), used + 20);
-      buf.set(payload, used + HEADER_BYTES);
-      if (sequence === 1 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload)))
-        throw new Error("frame layout differs from encodeFrame");
-      used += HEADER_BYTES + payload.length;
-      if (used >= chunk) flush();
-    }
-    if (segment + used >= SEGMENT_BYTES) roll();
-  }
-  flush();
-  closeSync(fd);
-  return { bytes: total, records: sequence };
-}
 
 interface Started {
   child: ChildProcess;
@@ -174,79 +83,21 @@ async function stop(s: Started): Promise<void> {
 const rssMiB = (pid: number, field = "VmRSS") =>
   Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 
-function p99(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
-}
-
-/** A page token as the collector issues them ("after this log position"). */
-const tokenAfter = (sequence: number) => Buffer.from(`v1:${sequence}`).toString("base64url");
-
-async function timed(calls: number, fn: (i: number) => Promise<void>): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < calls; i++) {
-    const t = performance.now();
-    await fn(i);
-    out.push(performance.now() - t);
-  }
-  return out;
-}
-
-interface Queries {
-  getP50: number;
-  getP99: number;
-  listComponentP99: number;
-  listOpenP99: number;
-  listTimeP99: number;
-  listedMedian: number;
-}
-
-async function query(port: number, sessions: number, records: number): Promise<Queries> {
-  const client = new SessionServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
-    "grpc.max_receive_message_length": 64 * MiB,
-  });
-  const unary = <Req, Res>(method: "getSession" | "listSessions", req: Req) =>
-    new Promise<Res>((resolve, reject) =>
-      (client[method] as unknown as (r: Req, cb: (e: Error | null, r: Res) => void) => void)(req, (e, r) =>
-        e ? reject(e) : resolve(r),
-      ),
+/** The queries, from a process of their own (scale-query.ts): the bench's heap and GC stay out of the timed calls. */
+function query(port: number, sessions: number, records: number): Promise<Queries> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...QUERY_CLIENT_HEAP, queryClient, String(port), String(sessions), String(records)],
+      { stdio: ["ignore", "pipe", "inherit"] },
     );
-  let seed = 12345;
-  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
-  await timed(200, () =>
-    unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) })),
-  ); // warm-up
-  const getMs = await timed(2000, async () => {
-    await unary("getSession", GetSessionRequest.fromPartial({ sessionId: sessionId(random(sessions)) }));
+    let out = "";
+    child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as Queries) : reject(new Error(`scale-query exited (${code})`)),
+    );
   });
-  const listed: number[] = [];
-  const list = (filter: () => Partial<ListSessionsRequest>) =>
-    timed(300, async () => {
-      const r = await unary<ListSessionsRequest, { sessions: unknown[] }>(
-        "listSessions",
-        ListSessionsRequest.fromPartial({ pageSize: 50, pageToken: tokenAfter(random(records)), ...filter() }),
-      );
-      listed.push(r.sessions.length);
-    });
-  const listComponentMs = await list(() => ({ componentName: `component-${random(COMPONENTS)}` }));
-  const listOpenMs = await list(() => ({ status: SessionStatus.SESSION_STATUS_OPEN }));
-  // Sessions started within one day, from a random position (no index: the scan budget bounds the page).
-  const listTimeMs = await list(() => {
-    const day = startMs(random(sessions));
-    return {
-      startedAfter: parseTimestamp(new Date(day).toISOString()),
-      startedBefore: parseTimestamp(new Date(day + 86_400_000).toISOString()),
-    };
-  });
-  client.close();
-  return {
-    getP50: median(getMs),
-    getP99: p99(getMs),
-    listComponentP99: p99(listComponentMs),
-    listOpenP99: p99(listOpenMs),
-    listTimeP99: p99(listTimeMs),
-    listedMedian: median(listed),
-  };
 }
 
 export interface ScaleRow {
@@ -319,11 +170,24 @@ async function measureStart(
   };
 }
 
-/** Start `times` times; the row of the median time to listening (one start is at the mercy of a shared machine). */
-async function medianStart(times: number, start: () => Promise<ScaleRow>): Promise<ScaleRow> {
-  const rows: ScaleRow[] = [];
-  for (let i = 0; i < times; i++) rows.push(await start());
-  return rows.sort((a, b) => a.startSeconds - b.startSeconds)[Math.floor((rows.length - 1) / 2)]!;
+/**
+ * `times` restarts of each variant, interleaved (a shared machine's busy
+ * spells fall on every variant alike). Per variant: the row of the median
+ * time to listening, with each query figure the median over the restarts.
+ */
+async function interleavedRestarts(times: number, variants: (() => Promise<ScaleRow>)[]): Promise<ScaleRow[]> {
+  const runs = variants.map(() => [] as ScaleRow[]);
+  for (let i = 0; i < times; i++) for (const [v, run] of variants.entries()) runs[v]!.push(await run());
+  return runs.map(medianRow);
+}
+
+function medianRow(rows: ScaleRow[]): ScaleRow {
+  const row = [...rows].sort((a, b) => a.startSeconds - b.startSeconds)[Math.floor((rows.length - 1) / 2)]!;
+  const all = rows.flatMap((r) => (r.queries ? [r.queries] : []));
+  if (all.length === 0) return row;
+  const keys = Object.keys(all[0]!) as (keyof Queries)[];
+  const queries = Object.fromEntries(keys.map((k) => [k, median(all.map((q) => q[k]))]));
+  return { ...row, queries: queries as unknown as Queries };
 }
 
 export async function benchScale(): Promise<ScaleRow[]> {
@@ -347,8 +211,9 @@ export async function benchScale(): Promise<ScaleRow[]> {
           false,
         ),
       );
-      rows.push(
-        await medianStart(restarts, () =>
+      const label = `${process.env.SCALE_BASELINE_LABEL ?? "baseline (SCALE_BASELINE_BIN)"}; median of ${restarts}`;
+      const variants = [
+        () =>
           measureStart(
             `restart (state store checkpointed, segments sealed; median of ${restarts})`,
             cli,
@@ -358,14 +223,10 @@ export async function benchScale(): Promise<ScaleRow[]> {
             logMiB,
             true,
           ),
-        ),
-      );
-      // Last, on the same directory: a baseline with the state store restarts from its checkpoint too.
-      const label = `${process.env.SCALE_BASELINE_LABEL ?? "baseline (SCALE_BASELINE_BIN)"}; median of ${restarts}`;
-      if (baseline)
-        rows.push(
-          await medianStart(restarts, () => measureStart(label, baseline, dataDir, sessions, records, logMiB, true)),
-        );
+      ];
+      // On the same directory, interleaved with this build's restarts: a baseline with the state store restarts from its checkpoint too.
+      if (baseline) variants.push(() => measureStart(label, baseline, dataDir, sessions, records, logMiB, true));
+      rows.push(...(await interleavedRestarts(restarts, variants)));
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
@@ -375,15 +236,15 @@ export async function benchScale(): Promise<ScaleRow[]> {
 
 export function scaleTable(rows: ScaleRow[]): string {
   const lines = [
-    "| sessions | log records | log MiB | state MiB | start | listening after | of which: log recovery, state store | records replayed | RSS listening | RSS after queries (anon + file) | GetSession p50 / p99 | List by component p99 | List open p99 | List by start time p99 |",
-    "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| sessions | log records | log MiB | state MiB | start | listening after | of which: log recovery, state store | records replayed | RSS listening | RSS after queries (anon + file) | GetSession p50 / p99 | GetSession p50 / p99, bare HTTP/2 client | query client GC during GetSession | List by component p99 | List open p99 | List by start time p99 |",
+    "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const ms = (v: number | undefined) => (v === undefined ? "–" : `${v.toFixed(v < 10 ? 2 : 1)} ms`);
   const s = (v: number | undefined) => (v === undefined ? "–" : `${(v / 1000).toFixed(2)} s`);
   for (const r of rows) {
     const q = r.queries;
     lines.push(
-      `| ${r.sessions.toLocaleString("en-US")} | ${r.records.toLocaleString("en-US")} | ${fmt(r.logMiB)} | ${r.stateMiB ? fmt(r.stateMiB) : "–"} | ${r.variant} | ${r.startSeconds.toFixed(2)} s | ${r.logOpenMs === undefined ? "–" : `${s(r.logOpenMs)}, ${s(r.stateOpenMs)}`} | ${r.replayed} | ${fmt(r.rssListeningMiB)} MiB | ${fmt(r.rssAfterMiB)} MiB (${fmt(r.anonAfterMiB)} + ${fmt(r.fileAfterMiB)}) | ${q ? `${ms(q.getP50)} / ${ms(q.getP99)}` : "–"} | ${ms(q?.listComponentP99)} | ${ms(q?.listOpenP99)} | ${ms(q?.listTimeP99)} |`,
+      `| ${r.sessions.toLocaleString("en-US")} | ${r.records.toLocaleString("en-US")} | ${fmt(r.logMiB)} | ${r.stateMiB ? fmt(r.stateMiB) : "–"} | ${r.variant} | ${r.startSeconds.toFixed(2)} s | ${r.logOpenMs === undefined ? "–" : `${s(r.logOpenMs)}, ${s(r.stateOpenMs)}`} | ${r.replayed} | ${fmt(r.rssListeningMiB)} MiB | ${fmt(r.rssAfterMiB)} MiB (${fmt(r.anonAfterMiB)} + ${fmt(r.fileAfterMiB)}) | ${q ? `${ms(q.getP50)} / ${ms(q.getP99)}` : "–"} | ${q ? `${ms(q.bareGetP50)} / ${ms(q.bareGetP99)}` : "–"} | ${q ? `${q.getClientGcs} pauses, ${ms(q.getClientGcMs)}` : "–"} | ${ms(q?.listComponentP99)} | ${ms(q?.listOpenP99)} | ${ms(q?.listTimeP99)} |`,
     );
   }
   return lines.join("\n");
