@@ -94,22 +94,21 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
 ];
 
 console.log(`Machine:\n${machine()}\n`);
-let doc = record ? readFileSync(path.join(root, "BENCHMARKS.md"), "utf8") : "";
 for (const section of sections) {
   if (only && section.name !== only) continue;
   console.log(`${section.title}:\n`);
   const table = await section.run();
   console.log(`${table}\n`);
   if (record) {
+    // Read now, not at the start: a long section (scale: 20 minutes) must not undo edits made meanwhile.
+    const doc = readFileSync(path.join(root, "BENCHMARKS.md"), "utf8");
     const markers = new RegExp(`<!-- bench:${section.name}:start -->[\\s\\S]*<!-- bench:${section.name}:end -->`);
     if (!markers.test(doc)) throw new Error(`BENCHMARKS.md has no markers for ${section.name}`);
-    doc = doc.replace(
+    const recorded = doc.replace(
       markers,
       `<!-- bench:${section.name}:start -->\nMachine:\n\n${machine()}\n\n${table}\n<!-- bench:${section.name}:end -->`,
     );
+    writeFileSync(path.join(root, "BENCHMARKS.md"), recorded);
+    console.log(`recorded in BENCHMARKS.md (${section.name})`);
   }
-}
-if (record) {
-  writeFileSync(path.join(root, "BENCHMARKS.md"), doc);
-  console.log("recorded in BENCHMARKS.md");
 }
