@@ -24,6 +24,7 @@ import { NatsCluster } from "./support/nats-cluster.js";
 import { replicaArgs } from "./support/replica-set.js";
 import { tempDir } from "./support/repo.js";
 import { startServeProcess, type ServeProcess } from "./support/serve-process.js";
+import { sessionLifecycle } from "./support/fixtures.js";
 
 let cluster: NatsCluster;
 let replicas: ServeProcess[] = [];
@@ -121,17 +122,7 @@ const ev = (event_type: string, session_id: string, details?: Record<string, unk
 test("VRP across replicas: one session's events sent to each replica in turn give the table's outcomes once; Subscribe is identical on every replica", async () => {
   const s = `across-${randomUUID()}`;
   const producers = targets().map((target) => new VrpProducer({ target }));
-  const events = [
-    ev("SESSION_CREATED", s),
-    ev("PATH_SELECTED", s, { transport_id: "udp/1" }),
-    ev("VOLATILITY_SIGNAL", s),
-    ev("VOLATILITY_SIGNAL", s),
-    ev("RECOVERY_SIGNAL", s),
-    ev("RECOVERY_SIGNAL", s),
-    ev("VOLATILITY_SIGNAL", s),
-    ev("PATH_SELECTED", s, { transport_id: "tcp/2", replaces: "udp/1" }),
-    { ...ev("STATE_CHANGE", s, { to_state: "TERMINATED" }), reason_code: "USER_EXIT" },
-  ];
+  const events = sessionLifecycle(ev, s);
   const acks = [];
   for (const [i, e] of events.entries()) acks.push(await producers[i % 3]!.send(e));
   await Promise.all(producers.map((p) => p.close()));

@@ -16,6 +16,7 @@ import { StreamEventsRequest, VrpStreamServiceClient } from "../gen/vrp/v1alpha1
 import { fileEngineOnly, startTestServer } from "./support/collector.js";
 import { rawStream } from "./support/raw-stream.js";
 import { tempDir } from "./support/repo.js";
+import { sessionLifecycle } from "./support/fixtures.js";
 
 let clock = 1_760_000_000_000;
 const ev = (event_type: string, session_id: string, details?: Record<string, unknown>, dt = 1000): VrpEventJson => ({
@@ -72,17 +73,7 @@ fileEngineOnly(
     const producer = new VrpProducer({ target: server.target });
     const derived = producer.derived();
     const s = "life-1";
-    const events = [
-      ev("SESSION_CREATED", s),
-      ev("PATH_SELECTED", s, { transport_id: "udp/1" }),
-      ev("VOLATILITY_SIGNAL", s),
-      ev("VOLATILITY_SIGNAL", s),
-      ev("RECOVERY_SIGNAL", s),
-      ev("RECOVERY_SIGNAL", s),
-      ev("VOLATILITY_SIGNAL", s),
-      ev("PATH_SELECTED", s, { transport_id: "tcp/2", replaces: "udp/1" }),
-      { ...ev("STATE_CHANGE", s, { to_state: "TERMINATED" }), reason_code: "USER_EXIT" },
-    ];
+    const events = sessionLifecycle(ev, s);
     const acks = await Promise.all(events.map((e) => producer.send(e)));
     const sequences = acks.map((a) => a.sequence);
     assert.equal(

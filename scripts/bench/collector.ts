@@ -68,19 +68,23 @@ export interface CollectorRow {
   p50Gap: number;
 }
 
-/** A collector (`session-events serve`, of this build or the one `bin` names) on a free port, with its data directory. */
+/** A collector (`session-events serve`, of this build or the one `bin` names, with `extra` flags) on a free port, with its data directory. */
 export async function startCollectorProcess(
   bin = cli,
+  extra: readonly string[] = [],
 ): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "bench-collector-"));
-  const started = await startProcess([bin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir], (l) => {
-    try {
-      const entry = JSON.parse(l) as { msg?: string; port?: number };
-      return entry.msg === "listening" ? entry.port : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const started = await startProcess(
+    [bin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir, ...extra],
+    (l) => {
+      try {
+        const entry = JSON.parse(l) as { msg?: string; port?: number };
+        return entry.msg === "listening" ? entry.port : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  );
   return { ...started, dataDir };
 }
 

@@ -13,48 +13,24 @@
  * servers share its cores, so the cluster's figures are its CPU and round
  * trips, not a network's.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { NatsCluster } from "../../test/support/nats-cluster.js";
-import { startProcess, stopProcess } from "./collector.js";
+import { startCollectorProcess, stopProcess } from "./collector.js";
 import { fmt, median } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const cli = path.join(here, "../../src/cli/bin.js");
 const IN_FLIGHT = 256;
 const WINDOW = 256;
 
-type Serving = { child: ChildProcess; port: number; dataDir: string };
+type Serving = Awaited<ReturnType<typeof startCollectorProcess>>;
 
-async function serve(extra: string[]): Promise<Serving> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), "bench-replica-"));
-  const started = await startProcess(
-    [cli, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir, ...extra],
-    (l) => {
-      try {
-        const entry = JSON.parse(l) as { msg?: string; port?: number };
-        return entry.msg === "listening" ? entry.port : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-  );
-  return { ...started, dataDir };
-}
+/** A collector of this build with `extra` flags (the JetStream engine's, or none for the file engine). */
+const serve = (extra: string[]): Promise<Serving> => startCollectorProcess(undefined, extra);
 
-const jetstream = (cluster: NatsCluster) => [
-  "--engine",
-  "jetstream",
-  "--nats-servers",
-  cluster.servers,
-  "--nats-stream-replicas",
-  String(cluster.nodes.length),
-  "--nats-prefix",
-  "bench",
-];
+const jetstream = (cluster: NatsCluster) => cluster.serveArgs("bench");
 
 function run(script: string, args: string[]): Promise<{ count: number; seconds: number; errors?: number }> {
   const child = spawn(process.execPath, [path.join(here, script), ...args], { stdio: ["ignore", "pipe", "inherit"] });

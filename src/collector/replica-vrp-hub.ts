@@ -40,6 +40,7 @@ import {
   sequenceGap,
   storeFailed,
   policyEntry,
+  samePolicy,
   vrpGroup,
   type Accepted,
   type Deferred,
@@ -72,13 +73,7 @@ export class ReplicaVrpHub implements VrpIntake {
   async recordPolicy(): Promise<{ changed: boolean; previous: VrpPolicy | undefined }> {
     await this.applier.readIndex();
     const previous = this.state.recordedPolicy;
-    if (
-      previous &&
-      previous.maxRecoveryWindowMs === this.policy.maxRecoveryWindowMs &&
-      previous.maxSwitchesPerMinute === this.policy.maxSwitchesPerMinute
-    ) {
-      return { changed: false, previous };
-    }
+    if (samePolicy(previous, this.policy)) return { changed: false, previous };
     await this.applier.waitApplied(await this.log.append(policyEntry(this.policy)));
     return { changed: true, previous };
   }

@@ -126,13 +126,7 @@ export class VrpHub implements VrpIntake {
    */
   async recordPolicy(): Promise<{ changed: boolean; previous: VrpPolicy | undefined }> {
     const previous = this.state.recordedPolicy;
-    if (
-      previous &&
-      previous.maxRecoveryWindowMs === this.policy.maxRecoveryWindowMs &&
-      previous.maxSwitchesPerMinute === this.policy.maxSwitchesPerMinute
-    ) {
-      return { changed: false, previous };
-    }
+    if (samePolicy(previous, this.policy)) return { changed: false, previous };
     await this.log.append(policyEntry(this.policy));
     return { changed: true, previous };
   }
@@ -257,6 +251,15 @@ export function judgedAgain(
     );
   }
   return { kind: "duplicate", sequence: known.sequence, durable };
+}
+
+/** Whether the policy recorded last (if any) is `policy`: then there is nothing to record. */
+export function samePolicy(recorded: VrpPolicy | undefined, policy: VrpPolicy): boolean {
+  return (
+    recorded !== undefined &&
+    recorded.maxRecoveryWindowMs === policy.maxRecoveryWindowMs &&
+    recorded.maxSwitchesPerMinute === policy.maxSwitchesPerMinute
+  );
 }
 
 /** The log entry that records the policy in force. */

@@ -35,3 +35,25 @@ export function validVrp(): VrpEventJson {
     details: { path: "udp/1", rtt_ms: 12.5 },
   };
 }
+
+/**
+ * One VRP session's life, in order: created, a path, volatility that opens
+ * and closes a stability window, a path switch, and its end. `ev` makes each
+ * event (each test keeps its own clock).
+ */
+export function sessionLifecycle(
+  ev: (eventType: string, sessionId: string, details?: Record<string, unknown>) => VrpEventJson,
+  s: string,
+): VrpEventJson[] {
+  return [
+    ev("SESSION_CREATED", s),
+    ev("PATH_SELECTED", s, { transport_id: "udp/1" }),
+    ev("VOLATILITY_SIGNAL", s),
+    ev("VOLATILITY_SIGNAL", s),
+    ev("RECOVERY_SIGNAL", s),
+    ev("RECOVERY_SIGNAL", s),
+    ev("VOLATILITY_SIGNAL", s),
+    ev("PATH_SELECTED", s, { transport_id: "tcp/2", replaces: "udp/1" }),
+    { ...ev("STATE_CHANGE", s, { to_state: "TERMINATED" }), reason_code: "USER_EXIT" },
+  ];
+}

@@ -207,6 +207,20 @@ export class NatsCluster {
     return cluster;
   }
 
+  /** `session-events serve`'s flags for a replica on this cluster, its streams named under `prefix`. */
+  serveArgs(prefix: string): string[] {
+    return [
+      "--engine",
+      "jetstream",
+      "--nats-servers",
+      this.servers,
+      "--nats-stream-replicas",
+      String(this.nodes.length),
+      "--nats-prefix",
+      prefix,
+    ];
+  }
+
   /** Client URLs of every node (running or not), comma-separated. */
   get servers(): string {
     return this.nodes.map((n) => n.url).join(",");

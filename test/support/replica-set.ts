@@ -38,18 +38,7 @@ export function sharedCluster(): Promise<NatsCluster> {
 
 /** serve's flags for a replica of `cluster` under `prefix`. */
 export function replicaArgs(cluster: NatsCluster, prefix: string, dataDir: string): string[] {
-  return [
-    "--data-dir",
-    dataDir,
-    "--engine",
-    "jetstream",
-    "--nats-servers",
-    cluster.servers,
-    "--nats-stream-replicas",
-    String(cluster.nodes.length),
-    "--nats-prefix",
-    prefix,
-  ];
+  return ["--data-dir", dataDir, ...cluster.serveArgs(prefix)];
 }
 
 export interface ReplicaSet {
