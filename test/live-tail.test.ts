@@ -180,6 +180,8 @@ test("Subscribe: a subscriber that filled up gets its next record after its cons
     const appends: Promise<bigint>[] = [];
     for (let i = 0; i < total; i++) appends.push(server.log.append(vrpEntry(i, "mine")));
     await Promise.all(appends);
+    // Resume only once it has stopped reading: on a busy machine the first record may arrive after the appends.
+    await until(() => mine.isPaused(), "the subscriber to stop reading at its first record");
     mine.resume();
     await until(() => seen.length === total, "the subscriber to read everything", 30_000);
     // Only other sessions' records now: nothing is written to it, and it must still be following.
