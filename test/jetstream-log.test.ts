@@ -14,7 +14,7 @@ import { JetStreamEngine, type JetStreamEngineOptions } from "../src/store/jetst
 import { IncompatibleConfigError, SessionSequenceConflictError } from "../src/store/jetstream/errors.js";
 import { decodeGroup, encodeGroup } from "../src/store/jetstream/group-codec.js";
 import type { JetStreamRecord } from "../src/store/jetstream/jetstream-log.js";
-import { NatsCluster, until } from "./support/nats-cluster.js";
+import { ELECTION_MS, NatsCluster, until } from "./support/nats-cluster.js";
 
 let cluster: NatsCluster;
 const open: JetStreamEngine[] = [];
@@ -273,9 +273,9 @@ test("SIGKILL of the stream leader under load: every acknowledged append is read
 });
 
 async function faults(cluster: NatsCluster): Promise<void> {
-  const writer = await engine("t-faults", 0, { publishDeadlineMs: 20_000 }, cluster);
-  // Reads wait out the election that follows the kill (2.9 takes seconds, more on a loaded machine).
-  const reader = await engine("t-faults", 1, { publishDeadlineMs: 30_000 }, cluster);
+  const writer = await engine("t-faults", 0, { publishDeadlineMs: ELECTION_MS }, cluster);
+  // Reads wait out the election that follows the kill (2.9 takes seconds, tens of them on a loaded machine).
+  const reader = await engine("t-faults", 1, { publishDeadlineMs: ELECTION_MS }, cluster);
   const log = writer.logs.vrp;
   const stream = log.names.stream;
   const victimName = await cluster.waitForStreamLeader(stream);
@@ -290,7 +290,7 @@ async function faults(cluster: NatsCluster): Promise<void> {
   const acknowledged = new Map<string, bigint>();
   let failed = 0;
   let killed = false;
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 20_000 + ELECTION_MS;
   // 8 writers; the leader is killed once 300 appends are acknowledged; stop at 900.
   await Promise.all(
     Array.from({ length: 8 }, async (_, w) => {
@@ -330,11 +330,17 @@ async function faults(cluster: NatsCluster): Promise<void> {
     );
     assert.is(new Set(sequences).size, sequences.length, `${what}: no position twice`);
   };
+  // A new reader needs both leaders: the stream's, and the meta leader that places its consumer.
+  await cluster.waitForMetaLeader();
   await cluster.waitForStreamLeader(stream);
   const afterKill = await all(reader.logs.vrp.read());
   await check(afterKill, "read after the kill");
   const last = afterKill.at(-1)!.sequence;
-  await until("the follower to reach the end", () => (followed.at(-1)?.sequence === last ? true : undefined), 20_000);
+  await until(
+    "the follower to reach the end",
+    () => (followed.at(-1)?.sequence === last ? true : undefined),
+    ELECTION_MS,
+  );
   abort.abort();
   const followError = await following;
   assert.not.ok(followError, `the follower failed: ${followError}`);
@@ -349,7 +355,7 @@ async function faults(cluster: NatsCluster): Promise<void> {
   await cluster.stopAll();
   await cluster.startAll();
   await cluster.waitForStreamLeader(stream);
-  const reopened = await engine("t-faults", 2, { publishDeadlineMs: 20_000 }, cluster);
+  const reopened = await engine("t-faults", 2, { publishDeadlineMs: ELECTION_MS }, cluster);
   await check(await all(reopened.logs.vrp.read()), "read after the restart");
   assert.is(await reopened.logs.vrp.append(bytes("after restart")), last + 1n);
   await reopened.close();

@@ -35,9 +35,20 @@ test("the session and VRP contract cases pass with calls spread over 3 replicas"
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   clearInterval(watch);
   const passed = Number(/Passed:\s+(\d+)/.exec(output)?.[1] ?? 0);
-  assert.not.ok(/FAIL/.test(output), `the suites failed on replicas:\n${output}`);
-  assert.ok(code === 0 || lingered, `the suites failed on replicas (exit ${code}):\n${output}`);
-  assert.ok(passed >= 20, `only ${passed} cases passed on replicas:\n${output}`);
+  const report = `${failures(output)}\n--- the whole output ---\n${output}`;
+  assert.not.ok(/FAIL/.test(output), `the suites failed on replicas:\n${report}`);
+  assert.ok(code === 0 || lingered, `the suites failed on replicas (exit ${code}):\n${report}`);
+  assert.ok(passed >= 20, `only ${passed} cases passed on replicas:\n${report}`);
 });
+
+/** Each failed case with the first lines of its error, ahead of the whole output (which a log may cut). */
+function failures(output: string): string {
+  const lines = output.split("\n");
+  const out: string[] = [];
+  lines.forEach((line, i) => {
+    if (line.includes("FAIL")) out.push(...lines.slice(i, i + 6));
+  });
+  return out.length ? out.join("\n") : "(no case named as failed)";
+}
 
 test.run();

@@ -26,7 +26,7 @@ const ev = (event_type: string, session_id: string, details?: Record<string, unk
   ...(details ? { details: details as VrpEventJson["details"] } : {}),
 });
 
-/** The first n items, or a clear failure after 15 s (never a hung test). */
+/** The first n items, or a clear failure after 30 s (never a hung test). */
 async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
   const out: T[] = [];
   const reading = (async () => {
@@ -39,7 +39,7 @@ async function take<T>(iterable: AsyncIterable<T>, n: number): Promise<T[]> {
   })();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>(
-    (_, reject) => (timer = setTimeout(() => reject(new Error(`got ${out.length} of ${n} items in 15 s`)), 15_000)),
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`got ${out.length} of ${n} items in 30 s`)), 30_000)),
   );
   try {
     return await Promise.race([reading, timeout]);

@@ -64,12 +64,16 @@ export async function startTestServer(
 
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 
-/** Call a unary method as a promise, with optional metadata and deadline. */
+/**
+ * Call a unary method as a promise, with optional metadata and deadline. The
+ * default deadline only keeps a broken case from hanging: on replicas an
+ * append waits for a quorum of 3 servers' fsyncs, seconds on a loaded machine.
+ */
 export function call<Req, Res>(
   client: SessionServiceClient,
   method: "emitSessionStart" | "emitSessionEnd" | "getSession" | "listSessions",
   request: Req,
-  { metadata = new Metadata(), deadlineMs = 5000 }: { metadata?: Metadata; deadlineMs?: number } = {},
+  { metadata = new Metadata(), deadlineMs = 30_000 }: { metadata?: Metadata; deadlineMs?: number } = {},
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
     (client[method] as unknown as (r: Req, m: Metadata, o: object, cb: Callback<Res>) => void)(

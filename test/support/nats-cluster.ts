@@ -34,6 +34,9 @@ process.on("exit", () => {
   for (const child of running) child.kill("SIGKILL");
 });
 
+/** How long the tests wait for a JetStream election (meta or stream) before failing. */
+export const ELECTION_MS = 60_000;
+
 /** Poll `check` until it returns a value (not undefined) or the deadline passes. */
 export async function until<T>(
   what: string,
@@ -226,8 +229,12 @@ export class NatsCluster {
     return this.nodes.map((n) => n.url).join(",");
   }
 
-  /** The name of the JetStream meta leader, once every running node agrees there is one. */
-  async waitForMetaLeader(timeoutMs = 20_000): Promise<string> {
+  /**
+   * The name of the JetStream meta leader, once every running node agrees there is one.
+   * The deadlines of these waits are generous: an election on a loaded 2-core machine
+   * (3 servers fsyncing beside the test) has been seen to take over 20 s.
+   */
+  async waitForMetaLeader(timeoutMs = ELECTION_MS): Promise<string> {
     return until(
       "a JetStream meta leader",
       async () => {
@@ -243,8 +250,11 @@ export class NatsCluster {
     );
   }
 
-  /** The node leading a stream's raft group, and that enough replicas are current. */
-  async waitForStreamLeader(stream: string, timeoutMs = 20_000): Promise<string> {
+  /**
+   * The node leading a stream's raft group, as that node itself says: a
+   * follower may still name a leader that was just killed.
+   */
+  async waitForStreamLeader(stream: string, timeoutMs = ELECTION_MS): Promise<string> {
     return until(
       `a leader for stream ${stream}`,
       async () => {
@@ -252,7 +262,7 @@ export class NatsCluster {
           const jsz = await node.monitor("/jsz?streams=true");
           for (const account of jsz?.account_details ?? []) {
             for (const s of account.stream_detail ?? []) {
-              if (s.name === stream && s.cluster?.leader) return s.cluster.leader as string;
+              if (s.name === stream && s.cluster?.leader === node.name) return node.name;
             }
           }
         }
@@ -263,7 +273,12 @@ export class NatsCluster {
   }
 
   /** Wait until a node holds a stream with at least `messages` messages (it has caught up). */
-  async waitForNodeToHold(node: NatsNode, stream: string, lastSequence: number, timeoutMs = 20_000): Promise<void> {
+  async waitForNodeToHold(
+    node: NatsNode,
+    stream: string,
+    lastSequence: number,
+    timeoutMs = ELECTION_MS,
+  ): Promise<void> {
     await until(
       `${node.name} to hold ${stream} up to ${lastSequence}`,
       async () => {
