@@ -37,7 +37,28 @@ run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/session-events-tests-XXXXXX")
 trap 'rm -rf "$run_tmp"' EXIT
 export TMPDIR=$run_tmp
 out=$(mktemp)
-node_modules/.bin/uvu dist/test '\.test\.js$' 2>&1 | tee "$out"
+node_modules/.bin/uvu dist/test '\.test\.js$' >"$out" 2>&1 &
+uvu=$!
+tail -n +1 -f --pid="$uvu" "$out" &
+# A handle left open (a failed case that skipped its clean-up) must not hang
+# the run after uvu has printed its summary: stopped after 60 s, and failed.
+lingered=0
+while kill -0 "$uvu" 2>/dev/null; do
+  if grep -q '^ *Duration:' "$out"; then
+    for _ in $(seq 60); do
+      kill -0 "$uvu" 2>/dev/null || break
+      sleep 1
+    done
+    if kill -0 "$uvu" 2>/dev/null; then
+      lingered=1
+      kill "$uvu"
+    fi
+    break
+  fi
+  sleep 1
+done
+wait "$uvu" 2>/dev/null
+wait
 clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out")
 total=$(echo "$clean" | awk '/^ *Total:/ {print $2}' | tail -1)
 ok=$(echo "$clean" | awk '/^ *Passed:/ {print $2}' | tail -1)
@@ -51,6 +72,11 @@ else
   passed=$((passed + ok))
   # uvu leaves a skipped test out of Total: each one fails the run.
   failed=$((failed + total - ok + ${skipped:-0}))
+fi
+
+if [ "$lingered" = 1 ]; then
+  echo "FAILED: the test process was still running 60 s after its summary (a handle left open): stopped"
+  failed=$((failed + 1))
 fi
 
 echo
