@@ -6,7 +6,7 @@
  * interleaved round by round.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +57,63 @@ function load(port: number, concurrency: number, durationMs: number): Promise<Lo
   );
 }
 
+/**
+ * Where a server process's time went, per thread, from the kernel's
+ * scheduler statistics (/proc/PID/task/TID/schedstat, Linux): nanoseconds on
+ * a CPU and nanoseconds runnable but waiting for one. Undefined elsewhere.
+ */
+interface ThreadTimes {
+  mainCpu: number;
+  mainWait: number;
+  othersCpu: number;
+}
+
+function threadTimes(pid: number): ThreadTimes | undefined {
+  try {
+    const times: ThreadTimes = { mainCpu: 0, mainWait: 0, othersCpu: 0 };
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const [cpu = 0, wait = 0] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
+      if (Number(tid) === pid) {
+        times.mainCpu = cpu;
+        times.mainWait = wait;
+      } else times.othersCpu += cpu; // V8's GC and compiler threads, libuv's thread pool (the log's writes)
+    }
+    return times;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per call, in µs: a round's thread times (after − before) ÷ the calls it answered. */
+function perCall(before: ThreadTimes | undefined, after: ThreadTimes | undefined, calls: number): ThreadTimes {
+  if (!before || !after || calls === 0) return { mainCpu: Number.NaN, mainWait: Number.NaN, othersCpu: Number.NaN };
+  const us = (a: number, b: number) => (a - b) / 1000 / calls;
+  return {
+    mainCpu: us(after.mainCpu, before.mainCpu),
+    mainWait: us(after.mainWait, before.mainWait),
+    othersCpu: us(after.othersCpu, before.othersCpu),
+  };
+}
+
+/** One load round against `server`, with the server's thread times per call. */
+async function measuredLoad(
+  server: { child: ChildProcess; port: number },
+  concurrency: number,
+  durationMs: number,
+): Promise<LoadResult & { threads: ThreadTimes }> {
+  const pid = server.child.pid!;
+  const before = threadTimes(pid);
+  const result = await load(server.port, concurrency, durationMs);
+  return { ...result, threads: perCall(before, threadTimes(pid), result.count) };
+}
+
+/** Thread times per call, median of the rounds. */
+const medianTimes = (rounds: { threads: ThreadTimes }[]): ThreadTimes => ({
+  mainCpu: median(rounds.map((r) => r.threads.mainCpu)),
+  mainWait: median(rounds.map((r) => r.threads.mainWait)),
+  othersCpu: median(rounds.map((r) => r.threads.othersCpu)),
+});
+
 export interface CollectorRow {
   concurrency: number;
   bare: { rate: number; p50: number; p99: number };
@@ -66,6 +123,8 @@ export interface CollectorRow {
   load: [number, number];
   /** Collector p50 − bare p50, per round, median (ms). */
   p50Gap: number;
+  /** Each server's thread times per call (µs), median of the rounds. */
+  threads: { bare: ThreadTimes; collector: ThreadTimes };
 }
 
 /** A collector (`session-events serve`, of this build or the one `bin` names, with `extra` flags) on a free port, with its data directory. */
@@ -104,14 +163,16 @@ export async function benchCollector({
   );
   const collector = await startCollectorProcess();
   try {
+    // Not counted: both processes compile their hot paths first (the first level is otherwise their warm-up).
+    for (const server of [bare, collector]) await load(server.port, 16, 1500);
     const rows: CollectorRow[] = [];
     for (const concurrency of levels) {
       const loadBefore = loadavg()[0]!;
-      const b: LoadResult[] = [];
-      const c: LoadResult[] = [];
+      const b: (LoadResult & { threads: ThreadTimes })[] = [];
+      const c: (LoadResult & { threads: ThreadTimes })[] = [];
       for (let r = 0; r < rounds; r++) {
-        b.push(await load(bare.port, concurrency, durationMs));
-        c.push(await load(collector.port, concurrency, durationMs));
+        b.push(await measuredLoad(bare, concurrency, durationMs));
+        c.push(await measuredLoad(collector, concurrency, durationMs));
       }
       const rate = (x: LoadResult) => x.count / x.seconds;
       rows.push({
@@ -126,6 +187,7 @@ export async function benchCollector({
         ratio: median(b.map((x, i) => rate(c[i]!) / rate(x))),
         load: [loadBefore, loadavg()[0]!],
         p50Gap: median(b.map((x, i) => c[i]!.p50Ms - x.p50Ms)),
+        threads: { bare: medianTimes(b), collector: medianTimes(c) },
       });
     }
     return rows;
@@ -136,12 +198,22 @@ export async function benchCollector({
 }
 
 export function collectorTable(rows: CollectorRow[]): string {
+  const us = (n: number) => (Number.isNaN(n) ? "n/a" : `${Math.round(n)} µs`);
   return [
     "| calls in flight | bare grpc-js: events/s | p50 | p99 | collector: events/s | p50 | p99 | collector ÷ bare | collector p50 − bare p50 | load average (1 min) |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map(
       (r) =>
         `| ${r.concurrency} | ${fmt(r.bare.rate)} | ${r.bare.p50.toFixed(2)} ms | ${r.bare.p99.toFixed(2)} ms | ${fmt(r.collector.rate)} | ${r.collector.p50.toFixed(2)} ms | ${r.collector.p99.toFixed(2)} ms | ${r.ratio.toFixed(2)} | ${r.p50Gap.toFixed(2)} ms | ${r.load[0].toFixed(1)}–${r.load[1].toFixed(1)} |`,
+    ),
+    "",
+    "Per call, from the kernel's scheduler statistics of each server's threads (median of the rounds):",
+    "",
+    "| calls in flight | bare: main thread on a CPU | waiting for a CPU | other threads on a CPU | collector: main thread on a CPU | waiting for a CPU | other threads on a CPU |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      ({ concurrency, threads: { bare: b, collector: c } }) =>
+        `| ${concurrency} | ${us(b.mainCpu)} | ${us(b.mainWait)} | ${us(b.othersCpu)} | ${us(c.mainCpu)} | ${us(c.mainWait)} | ${us(c.othersCpu)} |`,
     ),
   ].join("\n");
 }
