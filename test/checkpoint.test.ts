@@ -19,6 +19,7 @@ import { DerivedState } from "../src/state/derived-state.js";
 import { openState } from "../src/state/open-state.js";
 import { TABLES, StateStore } from "../src/state/state-store.js";
 import { LogEntry } from "../gen/sessionevents/log/v1/log_entry.js";
+import { SessionStartEvent as SessionStartEventMessage } from "../gen/oneiric/session/v1/session_events.js";
 import { SegmentLog } from "../src/store/segment-log.js";
 import { VrpHub } from "../src/collector/vrp-hub.js";
 import type { JsonObject, VrpEventJson } from "../src/contract/types.js";
@@ -184,6 +185,46 @@ test("property: a checkpoint at any group boundary plus the tail replay, and the
     ),
     { numRuns: 30 },
   );
+});
+
+test("a session record prepared by its writer is applied from what it prepared only if the log holds those bytes", async () => {
+  const dir = scratchDir("prepared-session-");
+  const log = await SegmentLog.open({ dir });
+  const state = await openDerived(log, dir);
+  try {
+    const event = start("a", 1);
+    const entry = (sessionId: string) =>
+      LogEntry.encode(
+        LogEntry.fromPartial({ entry: { $case: "sessionStarted", value: { sessionId, event } } }),
+      ).finish();
+    const prepared = (sessionId: string) => ({
+      kind: "started" as const,
+      sessionId,
+      start: event,
+      startBytes: SessionStartEventMessage.encode(event).finish(),
+    });
+    // The bytes written are what was prepared: applied from the preparation.
+    await log.appendGroup((at) => {
+      state.prepareSession(at, entry("written"), prepared("written"));
+      return [entry("written")];
+    });
+    assert.is(state.sessions.get("written")?.start.componentName, "a");
+    // A preparation that does not match the record (a writer's mistake): the record is decoded instead.
+    const other = start("b", 2);
+    await log.appendGroup((at) => {
+      state.prepareSession(at, entry("prepared"), prepared("prepared"));
+      return [
+        LogEntry.encode(
+          LogEntry.fromPartial({ entry: { $case: "sessionStarted", value: { sessionId: "stored", event: other } } }),
+        ).finish(),
+      ];
+    });
+    assert.is(state.sessions.get("prepared"), undefined);
+    assert.is(state.sessions.get("stored")?.start.componentName, "b");
+  } finally {
+    await log.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** A data directory with sessions (some ended) and VRP state; returns what the collector answers about it. */

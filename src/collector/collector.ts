@@ -28,7 +28,7 @@ import type { SessionStartEventJson } from "../contract/types.js";
 import { timestampFromDate } from "../contract/timestamp.js";
 import type { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
 import type { EventLog } from "../store/event-log.js";
-import type { DerivedState } from "../state/derived-state.js";
+import type { DerivedState, PreparedSessionRecord } from "../state/derived-state.js";
 import {
   compareTimestamps,
   millisBetween,
@@ -142,7 +142,7 @@ export class Collector {
       const first = await inFlight;
       return { sessionId: first.sessionId, status: this.sameStart(this.index.get(first.sessionId)!, checked) };
     }
-    const work = this.shared ? this.storeSharedStart(this.shared, checked, bytes) : this.storeStart(bytes);
+    const work = this.shared ? this.storeSharedStart(this.shared, checked, bytes) : this.storeStart(event!, bytes);
     this.pendingStarts.set(checked.event_id, work);
     try {
       return await work;
@@ -151,9 +151,18 @@ export class Collector {
     }
   }
 
-  private async storeStart(bytes: Uint8Array[]): Promise<{ sessionId: string; status: EmitStatus }> {
+  private async storeStart(
+    event: SessionStartEvent,
+    bytes: Uint8Array[],
+  ): Promise<{ sessionId: string; status: EmitStatus }> {
     const sessionId = newSessionId();
-    await this.append(LOG_SESSION_STARTED, sessionId, bytes); // applied to the state store once durable
+    // Applied to the state store once durable, from what is known here.
+    await this.append(LOG_SESSION_STARTED, sessionId, bytes, {
+      kind: "started",
+      sessionId,
+      start: event,
+      startBytes: Buffer.concat(bytes),
+    });
     return { sessionId, status: "created" };
   }
 
@@ -235,7 +244,12 @@ export class Collector {
           return { sessionId, status: duplicate ? ("duplicate" as const) : ("ended" as const) };
         })()
       : (async () => {
-          await this.append(LOG_SESSION_ENDED, sessionId, bytes); // applied to the state store once durable
+          // Applied to the state store once durable, from what is known here.
+          await this.append(LOG_SESSION_ENDED, sessionId, bytes, {
+            kind: "ended",
+            sessionId,
+            endBytes: Buffer.concat(bytes),
+          });
           return { sessionId, status: "ended" as const };
         })();
     this.pendingEnds.set(sessionId, work);
@@ -291,12 +305,20 @@ export class Collector {
   }
 
   /** Append a session entry (entry()) to a log of one's own; resolves once durable and applied. */
-  private async append(field: number, sessionId: string, event: Uint8Array[]): Promise<bigint> {
+  private async append(
+    field: number,
+    sessionId: string,
+    event: Uint8Array[],
+    prepared: PreparedSessionRecord,
+  ): Promise<bigint> {
     this.refuseIfFailed();
     const payload = this.entry(field, sessionId, event);
     let sequence: bigint;
     try {
-      sequence = await this.log.append(payload);
+      sequence = await this.log.appendGroup((at) => {
+        this.state.prepareSession(at, payload, prepared);
+        return [payload];
+      });
     } catch (e) {
       throw new CollectorError("UNAVAILABLE", `the event could not be stored: ${(e as Error).message}`);
     }

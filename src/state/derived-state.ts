@@ -14,6 +14,7 @@ import { crc32 } from "node:zlib";
 import { bridges } from "../bridge/index.js";
 import type { VrpEventJson } from "../contract/types.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
+import type { SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
 import type { EventLog, LogRecord } from "../store/event-log.js";
 import { vrpDigest } from "../vrp/digest.js";
 import type { VrpPolicy } from "../vrp/audits.js";
@@ -57,6 +58,8 @@ export class DerivedState {
     | undefined;
   /** What the writer of a record already knows of it, by sequence (prepare()); taken when it is applied. */
   private readonly preparedGroups = new Map<bigint, PreparedVrpGroup>();
+  /** The same for session records (prepareSession()), with the payload written. */
+  private readonly preparedSessions = new Map<bigint, { payload: Uint8Array; record: PreparedSessionRecord }>();
   private lastPayload: Uint8Array | undefined;
   private sinceCheckpoint = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -112,6 +115,16 @@ export class DerivedState {
     this.preparedGroups.set(first, group);
   }
 
+  /**
+   * The same for a session start or end the collector writes: applied once
+   * durable from the event it decoded and the bytes it encoded, so the
+   * record is not decoded again after its write (on the path to the answer).
+   * Taken only if the record at `sequence` is `payload`, byte for byte.
+   */
+  prepareSession(sequence: bigint, payload: Uint8Array, record: PreparedSessionRecord): void {
+    this.preparedSessions.set(sequence, { payload, record });
+  }
+
   /** Apply one durable record; records come in log order, each exactly once. */
   apply(record: LogRecord): void {
     if (this.group !== undefined && this.group.prepared > 0) {
@@ -130,6 +143,18 @@ export class DerivedState {
           sequence: record.sequence,
           digest: prepared.digest,
         });
+      return;
+    }
+    const written = this.preparedSessions.get(record.sequence);
+    if (written !== undefined) this.preparedSessions.delete(record.sequence);
+    if (written !== undefined && Buffer.compare(written.payload, record.payload) === 0) {
+      const session = written.record;
+      this.finishGroup();
+      this.checkpointIfDue();
+      if (session.kind === "started")
+        this.sessions.applyStart(session.sessionId, record.sequence, session.start, session.startBytes);
+      else this.sessions.applyEnd(session.sessionId, session.endBytes);
+      this.done(record);
       return;
     }
     let entry: LogEntry;
@@ -295,6 +320,18 @@ export interface PreparedVrpGroup {
   /** vrpDigest(event), for the producer history. */
   readonly digest: number;
 }
+
+/** What the collector wrote in a session record (DerivedState.prepareSession): what applying it needs. */
+export type PreparedSessionRecord =
+  | {
+      readonly kind: "started";
+      readonly sessionId: string;
+      /** The start event as decoded from the request: the record's event, not decoded again. */
+      readonly start: SessionStartEvent;
+      /** The event's bytes as stored in the record (a buffer of their own). */
+      readonly startBytes: Uint8Array;
+    }
+  | { readonly kind: "ended"; readonly sessionId: string; readonly endBytes: Uint8Array };
 
 /** A copy of a view into a record (the store must not keep the whole record's buffer alive). */
 const copy = (bytes: Uint8Array) => Uint8Array.prototype.slice.call(bytes);
