@@ -40,7 +40,6 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -49,10 +48,11 @@ import { crc32 } from "node:zlib";
 import { exportArchive, importArchive } from "../../src/archive/index.js";
 import { bridges } from "../../src/bridge/index.js";
 import { parseTimestamp } from "../../src/contract/timestamp.js";
-import { encodeFrame, encodeSegmentHeader, HEADER_BYTES } from "../../src/store/frame.js";
+
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { validEnd, validStart, validVrp } from "../../test/support/fixtures.js";
 import { fmt, median } from "./harness.js";
+import { BenchSegmentWriter } from "./segment-writer.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MiB = 2 ** 20;
@@ -164,46 +164,18 @@ export function writeLog(
   pool: readonly PoolEvent[],
 ): { bytes: number; events: number; segments: number } {
   mkdirSync(dir, { recursive: true });
-  const chunk = 8 * MiB;
-  const buf = Buffer.allocUnsafe(chunk + HEADER_BYTES + Math.max(...pool.map((e) => e.payload.length)));
+  const writer = new BenchSegmentWriter(dir, Math.max(...pool.map((e) => e.payload.length)));
   const checksums = pool.map((e) => crc32(e.payload));
   let events = 0;
-  let total = 0;
-  let segments = 0;
-  while (total < bytes) {
-    const fd = openSync(path.join(dir, `${String(events + 1).padStart(20, "0")}.seg`), "w");
-    segments++;
-    const header = encodeSegmentHeader(BigInt(events + 1));
-    writeSync(fd, header);
-    let segment = header.length;
-    total += header.length;
-    let used = 0;
-    const flush = () => {
-      writeSync(fd, buf, 0, used);
-      segment += used;
-      total += used;
-      used = 0;
-    };
-    while (segment + used < SEGMENT_BYTES && total + used < bytes) {
-      const payload = pool[events % pool.length]!.payload;
-      const sequence = events + 1;
-      buf.writeUInt32LE(payload.length, used);
-      buf.writeUInt32LE(0, used + 4); // flags: a group of one
-      buf.writeUInt32LE(sequence % 2 ** 32, used + 8);
-      buf.writeUInt32LE(Math.floor(sequence / 2 ** 32), used + 12);
-      buf.writeUInt32LE(checksums[events % pool.length]!, used + 16);
-      buf.writeUInt32LE(crc32(buf.subarray(used, used + 20)), used + 20);
-      buf.set(payload, used + HEADER_BYTES);
-      if (events === 0 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload)))
-        throw new Error("frame layout differs from encodeFrame");
-      used += HEADER_BYTES + payload.length;
+  while (writer.total < bytes) {
+    writer.startSegment(events + 1);
+    while (writer.segmentSize < SEGMENT_BYTES && writer.total < bytes) {
+      writer.add(events + 1, pool[events % pool.length]!.payload, checksums[events % pool.length]);
       events++;
-      if (used >= chunk) flush();
     }
-    flush();
-    closeSync(fd);
   }
-  return { bytes: total, events, segments };
+  writer.close();
+  return { bytes: writer.total, events, segments: writer.segments };
 }
 
 /** Export baseline: the same events' JSON, stringified and written the way the sink writes (batches, backpressure, fsync). */

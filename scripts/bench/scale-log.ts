@@ -4,14 +4,11 @@
  * name those sessions. Shared by scale.ts and its query process
  * (scale-query.ts).
  */
-import { closeSync, openSync, writeSync } from "node:fs";
-import path from "node:path";
-import { crc32 } from "node:zlib";
 import { bridges } from "../../src/bridge/index.js";
 import { parseTimestamp } from "../../src/contract/timestamp.js";
-import { encodeFrame, encodeSegmentHeader, HEADER_BYTES } from "../../src/store/frame.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { validEnd, validStart } from "../../test/support/fixtures.js";
+import { BenchSegmentWriter } from "./segment-writer.js";
 
 const MiB = 2 ** 20;
 const SEGMENT_BYTES = 64 * MiB;
@@ -60,50 +57,15 @@ function sessionRecords(
 /** A data directory holding `sessions` sessions, in segments like the collector's. Ends are written right after their start. */
 export function writeLog(dir: string, sessions: number): { bytes: number; records: number } {
   const template = { start: validStart(), end: validEnd() };
-  const chunk = 8 * MiB;
-  const buf = Buffer.allocUnsafe(chunk + 64 * 1024);
+  const writer = new BenchSegmentWriter(dir);
   let sequence = 0;
-  let total = 0;
-  let fd = -1;
-  let segment = 0;
-  let used = 0;
-  const flush = () => {
-    writeSync(fd, buf, 0, used);
-    segment += used;
-    total += used;
-    used = 0;
-  };
-  const roll = () => {
-    if (fd >= 0) {
-      flush();
-      closeSync(fd);
-    }
-    fd = openSync(path.join(dir, `${String(sequence + 1).padStart(20, "0")}.seg`), "w");
-    const header = encodeSegmentHeader(BigInt(sequence + 1));
-    writeSync(fd, header);
-    segment = header.length;
-    total += header.length;
-  };
-  roll();
+  writer.startSegment(1);
   for (let i = 0; i < sessions; i++) {
-    for (const payload of sessionRecords(i, template)) {
-      sequence++;
-      buf.writeUInt32LE(payload.length, used);
-      buf.writeUInt32LE(0, used + 4); // flags: not continued
-      buf.writeBigUInt64LE(BigInt(sequence), used + 8);
-      buf.writeUInt32LE(crc32(payload), used + 16);
-      buf.writeUInt32LE(crc32(buf.subarray(used, used + 20)), used + 20);
-      buf.set(payload, used + HEADER_BYTES);
-      if (sequence === 1 && !buf.subarray(0, HEADER_BYTES + payload.length).equals(encodeFrame(1n, payload)))
-        throw new Error("frame layout differs from encodeFrame");
-      used += HEADER_BYTES + payload.length;
-      if (used >= chunk) flush();
-    }
-    if (segment + used >= SEGMENT_BYTES) roll();
+    for (const payload of sessionRecords(i, template)) writer.add(++sequence, payload);
+    if (writer.segmentSize >= SEGMENT_BYTES) writer.startSegment(sequence + 1);
   }
-  flush();
-  closeSync(fd);
-  return { bytes: total, records: sequence };
+  writer.close();
+  return { bytes: writer.total, records: sequence };
 }
 
 /** A page token as the collector issues them ("after this log position"). */
