@@ -37,28 +37,46 @@ run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/session-events-tests-XXXXXX")
 trap 'rm -rf "$run_tmp"' EXIT
 export TMPDIR=$run_tmp
 out=$(mktemp)
-node_modules/.bin/uvu dist/test '\.test\.js$' >"$out" 2>&1 &
-uvu=$!
+# uvu leads a process group of its own (setsid), so that stopping it also
+# stops what its tests started (nats-server, collectors); it writes its pid
+# first, as setsid may fork.
+pidfile=$(mktemp)
+setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" node_modules/.bin/uvu dist/test '\.test\.js$' >"$out" 2>&1 &
+until [ -s "$pidfile" ]; do sleep 0.1; done
+uvu=$(cat "$pidfile")
+rm -f "$pidfile"
+stop_tests() {
+  kill -INT -- "-$uvu" 2>/dev/null
+  for _ in $(seq 5); do
+    kill -0 "$uvu" 2>/dev/null || break
+    sleep 1
+  done
+  kill -KILL -- "-$uvu" 2>/dev/null
+}
+trap 'stop_tests; exit 130' INT TERM
 tail -n +1 -f --pid="$uvu" "$out" &
 # A handle left open (a failed case that skipped its clean-up) must not hang
-# the run after uvu has printed its summary: stopped after 60 s, and failed.
+# the run once uvu has printed its final summary (the last lines of its
+# output: a failed case may quote a child run's summary earlier on). It is
+# stopped after 60 s, and counted as a failure.
+summarised() { tail -n 5 "$out" | grep -qE '^ *Duration: +[0-9.]+ms$'; }
 lingered=0
 while kill -0 "$uvu" 2>/dev/null; do
-  if grep -q '^ *Duration:' "$out"; then
+  if summarised; then
     for _ in $(seq 60); do
       kill -0 "$uvu" 2>/dev/null || break
       sleep 1
     done
     if kill -0 "$uvu" 2>/dev/null; then
       lingered=1
-      kill "$uvu"
+      stop_tests
     fi
     break
   fi
   sleep 1
 done
-wait "$uvu" 2>/dev/null
 wait
+trap - INT TERM
 clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out")
 total=$(echo "$clean" | awk '/^ *Total:/ {print $2}' | tail -1)
 ok=$(echo "$clean" | awk '/^ *Passed:/ {print $2}' | tail -1)

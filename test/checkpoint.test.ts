@@ -197,18 +197,20 @@ test("a session record prepared by its writer is applied from what it prepared o
       LogEntry.encode(
         LogEntry.fromPartial({ entry: { $case: "sessionStarted", value: { sessionId, event } } }),
       ).finish();
+    // The prepared event bytes name another component than the record's event, so the store's
+    // answer shows which of the two applied the record (a real writer prepares the record's own).
     const prepared = (sessionId: string) => ({
       kind: "started" as const,
       sessionId,
       start: event,
-      startBytes: SessionStartEventMessage.encode(event).finish(),
+      startBytes: SessionStartEventMessage.encode(start("from-preparation", 1)).finish(),
     });
-    // The bytes written are what was prepared: applied from the preparation.
+    // The bytes written are what was prepared: applied from the preparation, not decoded.
     await log.appendGroup((at) => {
       state.prepareSession(at, entry("written"), prepared("written"));
       return [entry("written")];
     });
-    assert.is(state.sessions.get("written")?.start.componentName, "a");
+    assert.is(state.sessions.get("written")?.start.componentName, "from-preparation");
     // A preparation that does not match the record (a writer's mistake): the record is decoded instead.
     const other = start("b", 2);
     await log.appendGroup((at) => {

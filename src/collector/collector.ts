@@ -161,7 +161,7 @@ export class Collector {
       kind: "started",
       sessionId,
       start: event,
-      startBytes: Buffer.concat(bytes),
+      startBytes: ownBytes(bytes),
     });
     return { sessionId, status: "created" };
   }
@@ -248,7 +248,7 @@ export class Collector {
           await this.append(LOG_SESSION_ENDED, sessionId, bytes, {
             kind: "ended",
             sessionId,
-            endBytes: Buffer.concat(bytes),
+            endBytes: ownBytes(bytes),
           });
           return { sessionId, status: "ended" as const };
         })();
@@ -424,6 +424,17 @@ const newSessionId = () => `sess_${randomUUID().replaceAll("-", "")}`;
 const CLAIM_GRACE_MS = 2000;
 
 const byteLength = (chunks: readonly Uint8Array[]) => chunks.reduce((n, c) => n + c.length, 0);
+
+/** The chunks joined in a buffer of their own (not a slice of Node's shared pool, which the state would keep alive). */
+function ownBytes(chunks: readonly Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(byteLength(chunks));
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
+}
 
 /** LogEntry's oneof members for sessions (proto/sessionevents/log/v1/log_entry.proto). */
 const LOG_SESSION_STARTED = 2;
