@@ -69,19 +69,28 @@ interface ThreadTimes {
 }
 
 function threadTimes(pid: number): ThreadTimes | undefined {
+  let tids: string[];
   try {
-    const times: ThreadTimes = { mainCpu: 0, mainWait: 0, othersCpu: 0 };
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const [cpu = 0, wait = 0] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
-      if (Number(tid) === pid) {
-        times.mainCpu = cpu;
-        times.mainWait = wait;
-      } else times.othersCpu += cpu; // V8's GC and compiler threads, libuv's thread pool (the log's writes)
-    }
-    return times;
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return undefined;
+    return undefined; // not Linux
   }
+  const times: ThreadTimes = { mainCpu: 0, mainWait: 0, othersCpu: 0 };
+  for (const tid of tids) {
+    let cpu = 0;
+    let wait = 0;
+    try {
+      [cpu = 0, wait = 0] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ").map(Number);
+    } catch {
+      continue; // the thread ended meanwhile (its time is lost with it: "other threads" can read low)
+    }
+    if (Number(tid) === pid) {
+      times.mainCpu = cpu;
+      times.mainWait = wait;
+    } else times.othersCpu += cpu; // V8's GC and compiler threads, libuv's thread pool (the log's writes)
+  }
+  // A kernel without scheduler statistics reads "0 0 0": nothing measured, not nothing spent.
+  return times.mainCpu > 0 ? times : undefined;
 }
 
 /** Per call, in µs: a round's thread times (after − before) ÷ the calls it answered. */
