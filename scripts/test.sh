@@ -42,8 +42,17 @@ out=$(mktemp)
 # first, as setsid may fork.
 pidfile=$(mktemp)
 setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" node_modules/.bin/uvu dist/test '\.test\.js$' >"$out" 2>&1 &
-until [ -s "$pidfile" ]; do sleep 0.1; done
+for _ in $(seq 100); do
+  [ -s "$pidfile" ] && break
+  sleep 0.1
+done
 uvu=$(cat "$pidfile")
+if [ -z "$uvu" ]; then
+  echo "FAILED: the tests did not start (setsid, from util-linux, is needed)"
+  cat "$out"
+  echo "$passed passed, $((failed + 1)) failed"
+  exit 1
+fi
 rm -f "$pidfile"
 stop_tests() {
   kill -INT -- "-$uvu" 2>/dev/null
