@@ -145,51 +145,41 @@ export class DerivedState {
         });
       return;
     }
+    // A session record its writer prepared is taken as prepared if the log holds exactly what it
+    // wrote; any other record is decoded.
     const written = this.preparedSessions.get(record.sequence);
     if (written !== undefined) this.preparedSessions.delete(record.sequence);
-    if (written !== undefined && Buffer.compare(written.payload, record.payload) === 0) {
-      const session = written.record;
-      this.finishGroup();
-      this.checkpointIfDue();
-      if (session.kind === "started")
-        this.sessions.applyStart(session.sessionId, record.sequence, session.start, session.startBytes);
-      else this.sessions.applyEnd(session.sessionId, session.endBytes);
-      this.done(record);
-      return;
-    }
-    let entry: LogEntry;
-    try {
-      entry = LogEntry.decode(record.payload);
-    } catch (e) {
-      throw new Error(`event log record ${record.sequence} is not a LogEntry: ${(e as Error).message}`);
-    }
-    const e = entry.entry;
-    if (e?.$case === "vrpDerived") {
-      // An outcome of the producer event being gathered (same atomic group).
-      if (this.group?.first === e.value.causeSequence) {
-        this.group.derived.push(bridges.VrpEvent.toJson(e.value.event!));
-        this.group.last = record.sequence;
-        this.group.payload = record.payload;
+    let e: LogEntry["entry"];
+    let session: PreparedSessionRecord | undefined;
+    if (written !== undefined && Buffer.compare(written.payload, record.payload) === 0) session = written.record;
+    else {
+      let entry: LogEntry;
+      try {
+        entry = LogEntry.decode(record.payload);
+      } catch (error) {
+        throw new Error(`event log record ${record.sequence} is not a LogEntry: ${(error as Error).message}`);
+      }
+      e = entry.entry;
+      if (e?.$case === "vrpDerived") {
+        // An outcome of the producer event being gathered (same atomic group).
+        if (this.group?.first === e.value.causeSequence) {
+          this.group.derived.push(bridges.VrpEvent.toJson(e.value.event!));
+          this.group.last = record.sequence;
+          this.group.payload = record.payload;
+          return;
+        }
+        this.finishGroup();
+        this.done(record); // its cause is not in view: nothing to restore
         return;
       }
-      this.finishGroup();
-      this.done(record); // its cause is not in view: nothing to restore
-      return;
+      session = sessionRecordOf(e, record.payload);
     }
     this.finishGroup();
     this.checkpointIfDue();
+    if (session?.kind === "started")
+      this.sessions.applyStart(session.sessionId, record.sequence, session.start, session.startBytes);
+    else if (session?.kind === "ended") this.sessions.applyEnd(session.sessionId, session.endBytes);
     switch (e?.$case) {
-      case "sessionStarted":
-        this.sessions.applyStart(
-          e.value.sessionId,
-          record.sequence,
-          e.value.event!,
-          copy(eventBytesOf(record.payload, SESSION_STARTED)!),
-        );
-        break;
-      case "sessionEnded":
-        this.sessions.applyEnd(e.value.sessionId, copy(eventBytesOf(record.payload, SESSION_ENDED)!));
-        break;
       case "vrpReceived": {
         const { event, producerId, producerSequence } = e.value;
         const json = bridges.VrpEvent.toJson(event!);
@@ -321,7 +311,10 @@ export interface PreparedVrpGroup {
   readonly digest: number;
 }
 
-/** What the collector wrote in a session record (DerivedState.prepareSession): what applying it needs. */
+/**
+ * A session record as applying it needs it: prepared by the collector that
+ * wrote it (DerivedState.prepareSession), or decoded from the log (sessionRecordOf).
+ */
 export type PreparedSessionRecord =
   | {
       readonly kind: "started";
@@ -332,6 +325,20 @@ export type PreparedSessionRecord =
       readonly startBytes: Uint8Array;
     }
   | { readonly kind: "ended"; readonly sessionId: string; readonly endBytes: Uint8Array };
+
+/** A session start or end entry as what applying it needs (undefined: another entry). */
+function sessionRecordOf(e: LogEntry["entry"], payload: Uint8Array): PreparedSessionRecord | undefined {
+  if (e?.$case === "sessionStarted")
+    return {
+      kind: "started",
+      sessionId: e.value.sessionId,
+      start: e.value.event!,
+      startBytes: copy(eventBytesOf(payload, SESSION_STARTED)!),
+    };
+  if (e?.$case === "sessionEnded")
+    return { kind: "ended", sessionId: e.value.sessionId, endBytes: copy(eventBytesOf(payload, SESSION_ENDED)!) };
+  return undefined;
+}
 
 /** A copy of a view into a record (the store must not keep the whole record's buffer alive). */
 const copy = (bytes: Uint8Array) => Uint8Array.prototype.slice.call(bytes);
