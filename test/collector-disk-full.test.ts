@@ -18,20 +18,8 @@ import { SessionStartEvent } from "../src/session/models.js";
 import { SegmentLog, type DamageReport } from "../src/store/segment-log.js";
 import { call, clientFor, startTestServer } from "./support/collector.js";
 import { tempDir } from "./support/repo.js";
+import { mountTmpfs } from "./support/tmpfs.js";
 import { startServeProcess, type ServeProcess } from "./support/serve-process.js";
-
-function mountTmpfs(dir: string, size: string): void {
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size},mode=0755`, "tmpfs", dir], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-  } catch (e) {
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(
-      `cannot mount a tmpfs on ${dir}: this test needs root (CI runs as root): ${stderr || (e as Error).message}`,
-    );
-  }
-}
 
 interface Outcome {
   /** The call was made after some earlier call had already failed. */
@@ -46,7 +34,7 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
   const dataDir = path.join(mnt, "data");
   const copy = path.join(root, "copy"); // another file system: the one tempDir is on
   mkdirSync(mnt);
-  mountTmpfs(mnt, "3m");
+  mountTmpfs(mnt, "size=3m,mode=0755");
   let serve: ServeProcess | undefined;
   const outcomes: Outcome[] = [];
   let logFailedFirst = false;

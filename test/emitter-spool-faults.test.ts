@@ -25,7 +25,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EmitError, SessionEventEmitter, SpoolError } from "../src/client/emitter.js";
 import { startTestServer } from "./support/collector.js";
-import { drainAll, freePort, Ledger, mountTmpfs, runHost } from "./support/emitter-ledger.js";
+import { drainAll, freePort, Ledger, runHost } from "./support/emitter-ledger.js";
+import { mountTmpfs } from "./support/tmpfs.js";
 import { tempDir } from "./support/repo.js";
 import { PID1 } from "./support/serve-process.js";
 

@@ -5,14 +5,18 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  INLINE_WRITE_LIMIT_MS,
   LogClosedError,
   LogCorruptionError,
+  LogFailedError,
   LogLockedError,
   SegmentLog,
+  writeOnLoop,
   type DamageReport,
 } from "../src/store/segment-log.js";
 import type { LogRecord } from "../src/store/event-log.js";
 import { repoRoot, tempDir } from "./support/repo.js";
+import { mountTmpfs, unmount } from "./support/tmpfs.js";
 
 const text = (r: LogRecord) => Buffer.from(r.payload).toString();
 async function all(log: SegmentLog, from?: bigint): Promise<LogRecord[]> {
@@ -54,6 +58,74 @@ test("concurrent appends share fsyncs (group commit)", async () => {
     Array.from({ length: 500 }, (_, i) => `r${i}`),
   );
   await log.close();
+});
+
+test("which writes go on the event loop (writeOnLoop): a lone group after a quick write; a gathered batch, a follow-on batch or any after a slow write go through the pool", () => {
+  const cases: [{ groups: number; first: boolean; lastWriteMs: number }, boolean][] = [
+    [{ groups: 1, first: true, lastWriteMs: 0.2 }, true],
+    [{ groups: 1, first: true, lastWriteMs: 0 }, true], // the first write of the log
+    [{ groups: 2, first: true, lastWriteMs: 0.2 }, false], // appends made in one turn: a group commit
+    [{ groups: 1, first: false, lastWriteMs: 0.2 }, false], // arrived while a write ran: others are coming
+    [{ groups: 1, first: true, lastWriteMs: INLINE_WRITE_LIMIT_MS }, false], // a slow disk must not hold the loop
+    [{ groups: 1, first: true, lastWriteMs: 250 }, false],
+  ];
+  for (const [batch, onLoop] of cases) assert.is(writeOnLoop(batch), onLoop, JSON.stringify(batch));
+});
+
+test("appends one at a time are written on the event loop; appends made together share one write through the pool", async () => {
+  const log = await SegmentLog.open({ dir: tempDir() });
+  for (let i = 0; i < 20; i++) await log.append(Buffer.from(`alone-${i}`));
+  assert.is(log.stats.syncs, 20);
+  // Each on the loop unless a write took INLINE_WRITE_LIMIT_MS (a stalled disk): then the next goes through the pool.
+  assert.ok(log.stats.syncsOnLoop >= 10, `${log.stats.syncsOnLoop} of 20 lone appends written on the loop`);
+  const onLoop = log.stats.syncsOnLoop;
+  await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(Buffer.from(`together-${i}`))));
+  assert.is(log.stats.syncsOnLoop, onLoop, "a gathered batch is never written on the loop");
+  assert.ok(log.stats.syncs - 20 < 20, `${log.stats.syncs - 20} writes for 200 appends made together`);
+  assert.equal((await all(log)).map(text), [
+    ...Array.from({ length: 20 }, (_, i) => `alone-${i}`),
+    ...Array.from({ length: 200 }, (_, i) => `together-${i}`),
+  ]);
+  await log.close();
+});
+
+test("a full disk under a lone writer (writes on the event loop): the failing append and every later one are refused, and every acknowledged record reads back", async () => {
+  const mnt = tempDir("log-full-");
+  mountTmpfs(mnt, "size=512k,mode=0755");
+  try {
+    const dir = path.join(mnt, "log");
+    const log = await SegmentLog.open({ dir, segmentBytes: 128 * 1024 });
+    const acknowledged: string[] = [];
+    let refusal: unknown;
+    for (let i = 0; refusal === undefined; i++) {
+      const record = `record-${i}-${"x".repeat(1500)}`;
+      try {
+        await log.append(Buffer.from(record));
+        acknowledged.push(record);
+      } catch (e) {
+        refusal = e;
+      }
+    }
+    assert.instance(refusal, LogFailedError);
+    assert.match((refusal as Error).message, /ENOSPC|short write/);
+    assert.ok(acknowledged.length > 200, `${acknowledged.length} acknowledged before the disk was full`);
+    assert.ok(log.stats.syncsOnLoop > acknowledged.length / 2, `${log.stats.syncsOnLoop} writes on the loop`);
+    try {
+      await log.append(Buffer.from("after"));
+      assert.unreachable("an append after the failure was taken");
+    } catch (e) {
+      assert.instance(e, LogFailedError);
+    }
+    await log.close();
+    // As any crashed log: at most the unfinished write is a crash tail (read-only: reported, not cut).
+    const reports: DamageReport[] = [];
+    const reopened = await SegmentLog.open({ dir, readOnly: true, onDamage: (r) => reports.push(r) });
+    assert.equal((await all(reopened)).map(text), acknowledged);
+    assert.ok(reports.length <= 1, reports.map((r) => r.reason).join("; "));
+    await reopened.close();
+  } finally {
+    unmount(mnt);
+  }
 });
 
 test("segments roll over and reads cross them", async () => {

@@ -4,8 +4,11 @@
  * their first record (`00000000000000000001.seg`).
  *
  * Durability: an append resolves only after its bytes are written and
- * durable (the segment is opened O_DSYNC: the write is its own fdatasync). Group commit: appends that arrive while a sync is running
- * wait for the next one and share it. An atomic group (appendGroup) is
+ * durable (the segment is opened O_DSYNC: the write is its own fdatasync).
+ * Group commit: appends made in one turn of the event loop, and those that
+ * arrive while a write is running, share the next write. A lone append is
+ * written on the event loop, the others through the thread pool
+ * (writeOnLoop). An atomic group (appendGroup) is
  * written in one batch and framed so that recovery keeps all of it or none.
  *
  * Recovery (open): the last segment is read with the one frame reader
@@ -23,7 +26,7 @@
  * may start after 1. A read from before it fails with LogOutOfRangeError.
  */
 import { mkdir, open, unlink, type FileHandle } from "node:fs/promises";
-import { constants } from "node:fs";
+import { constants, writevSync } from "node:fs";
 import path from "node:path";
 import type { EventLog, GroupAt, LogRecord } from "./event-log.js";
 import { LogClosedError, LogCorruptionError, LogFailedError, LogOutOfRangeError } from "./errors.js";
@@ -43,6 +46,27 @@ import { readSegmentIndex, removeOrphanIndexes, removeSegmentIndex, writeSegment
  * flight that is most of what an append costs beyond the disk's own sync).
  */
 const APPEND_DURABLY = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
+
+/**
+ * A write that took this long or longer sends the next ones through the
+ * thread pool (writeOnLoop): a slow disk must not hold the event loop.
+ */
+export const INLINE_WRITE_LIMIT_MS = 2;
+
+/**
+ * Whether a batch is written on the event loop (a synchronous write) rather
+ * than through libuv's thread pool. The pool's trip (wake a worker, then
+ * wake the loop) costs about as much as the write itself when appends come
+ * one at a time: at one call in flight it was 70 µs of a 290 µs append, and
+ * the woken threads took CPU from the rest (BENCHMARKS.md, "Collector").
+ * So a batch of one append group, gathered over a turn of the loop with
+ * nothing else waiting, is written on the loop, as long as the last write
+ * was quick. Everything else goes through the pool, so that the loop goes
+ * on reading requests (the next group commit) while the disk works.
+ */
+export function writeOnLoop(batch: { groups: number; first: boolean; lastWriteMs: number }): boolean {
+  return batch.first && batch.groups === 1 && batch.lastWriteMs < INLINE_WRITE_LIMIT_MS;
+}
 
 export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./errors.js";
 export { listSegments, type SegmentFile } from "./segment-file.js";
@@ -118,11 +142,21 @@ export class SegmentLog implements EventLog {
   /** The frames made durable last, for cursors at the head of the log. */
   private readonly recent = new RecentFrames();
   /**
-   * Counters for observability and tests: appends, the fsyncs they shared,
-   * frames read by reads; at open, frames scanned and closed segments taken
+   * Counters for observability and tests: appends, the fsyncs they shared
+   * (and how many of those were written on the event loop), frames read by reads; at open, frames scanned and closed segments taken
    * from their sealed index instead.
    */
-  readonly stats = { appends: 0, syncs: 0, framesRead: 0, openFramesScanned: 0, openSealedIndexes: 0 };
+  readonly stats = {
+    appends: 0,
+    syncs: 0,
+    /** Of the syncs, the writes made on the event loop (writeOnLoop). */
+    syncsOnLoop: 0,
+    framesRead: 0,
+    openFramesScanned: 0,
+    openSealedIndexes: 0,
+  };
+  /** How long the last durable write took (writeOnLoop). */
+  private lastWriteMs = 0;
   /** The sealed indexes being written for the segments the log rolled past, one after another (close waits for them). */
   private sealing: Promise<void> = Promise.resolve();
 
@@ -294,7 +328,9 @@ export class SegmentLog implements EventLog {
 
   private async flushLoop(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      // One turn of the event loop first: the appends of requests read in the same turn share the write.
+      await new Promise((resolve) => setImmediate(resolve));
+      for (let first = true; this.queue.length > 0; first = false) {
         const batch = this.queue;
         this.queue = [];
         let durable: readonly HeldFrame[];
@@ -304,11 +340,16 @@ export class SegmentLog implements EventLog {
           const bytes = batch.reduce((n, p) => n + p.bytes, 0);
           const frames = batch.flatMap((p) => p.frames);
           const writeStarted = process.hrtime.bigint();
-          const { bytesWritten } = await this.active!.writev(frames);
+          const onLoop = writeOnLoop({ groups: batch.length, first, lastWriteMs: this.lastWriteMs });
+          const bytesWritten = onLoop
+            ? writevSync(this.active!.fd, frames)
+            : (await this.active!.writev(frames)).bytesWritten;
           // A short write may be resumed; resuming also names its cause (ENOSPC: the disk is full).
           if (bytesWritten !== bytes) await this.writeRest(Buffer.concat(frames).subarray(bytesWritten), bytes);
           this.stats.syncs++; // the writes were durable when they returned (APPEND_DURABLY)
+          if (onLoop) this.stats.syncsOnLoop++;
           const seconds = Number(process.hrtime.bigint() - writeStarted) / 1e9;
+          this.lastWriteMs = seconds * 1000;
           reportSync(this.options.onSync, { records: batch.reduce((n, p) => n + p.frames.length, 0), bytes, seconds });
           this.indexBatch(segment, batch);
           durable = this.remember(segment, batch);

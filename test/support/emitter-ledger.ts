@@ -3,7 +3,6 @@
  * against what the collector stored, and a host process to kill.
  */
 import { spawn } from "node:child_process";
-import { execFileSync } from "node:child_process";
 import path from "node:path";
 import * as assert from "uvu/assert";
 import type { SessionEventEmitter } from "../../src/client/emitter.js";
@@ -57,17 +56,6 @@ export class Ledger {
       server.collector.sessionCount,
       this.starts.length + extra,
       "the collector holds sessions nobody was told about, or twice",
-    );
-  }
-}
-
-export function mountTmpfs(dir: string, options: string): void {
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir], { stdio: ["ignore", "ignore", "pipe"] });
-  } catch (e) {
-    const stderr = (e as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new Error(
-      `cannot mount a tmpfs on ${dir}: this test needs root (CI runs as root): ${stderr || (e as Error).message}`,
     );
   }
 }
