@@ -77,6 +77,12 @@ export const MAX_PAGE_SIZE = 1000;
 
 export class Collector {
   private readonly index: SessionTables;
+  /**
+   * Starts being stored, by event_id: a retry waits for the first rather
+   * than storing a second. An entry leaves only once its start is applied,
+   * so no two starts of one event_id are ever in flight (the state store
+   * relies on it: PreparedSessionRecord.newEventId).
+   */
   private readonly pendingStarts = new Map<string, Promise<{ sessionId: string; status: EmitStatus }>>();
   private readonly pendingEnds = new Map<string, Promise<{ sessionId: string; status: EndStatus }>>();
   private readonly bridges: SessionBridges;
@@ -162,6 +168,7 @@ export class Collector {
       sessionId,
       start: event,
       startBytes: ownBytes(bytes),
+      newEventId: true, // emitStart found no session of it, and pendingStarts holds back any other start of it
     });
     return { sessionId, status: "created" };
   }
@@ -418,7 +425,10 @@ function validate<T>(fn: () => T): T {
 }
 
 /** Random, not derived from component and time: two shells in the same second must not collide (the original's flaw). */
-const newSessionId = () => `sess_${randomUUID().replaceAll("-", "")}`;
+const newSessionId = () => {
+  const u = randomUUID(); // xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx: the 32 hex digits, without a regular expression's cost
+  return `sess_${u.slice(0, 8)}${u.slice(9, 13)}${u.slice(14, 18)}${u.slice(19, 23)}${u.slice(24)}`;
+};
 
 /** How long a replica waits for the claimer of an event_id to store its start before storing it itself. */
 const CLAIM_GRACE_MS = 2000;

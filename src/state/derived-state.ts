@@ -177,7 +177,13 @@ export class DerivedState {
     this.finishGroup();
     this.checkpointIfDue();
     if (session?.kind === "started")
-      this.sessions.applyStart(session.sessionId, record.sequence, session.start, session.startBytes);
+      this.sessions.applyStart(
+        session.sessionId,
+        record.sequence,
+        session.start,
+        session.startBytes,
+        session.newEventId === true,
+      );
     else if (session?.kind === "ended") this.sessions.applyEnd(session.sessionId, session.endBytes);
     switch (e?.$case) {
       case "vrpReceived": {
@@ -323,6 +329,12 @@ export type PreparedSessionRecord =
       readonly start: SessionStartEvent;
       /** The event's bytes as stored in the record (a buffer of their own). */
       readonly startBytes: Uint8Array;
+      /**
+       * True only from the writer of a log of its own, which checked that no
+       * session holds the event_id and holds back any other start of it
+       * until this one is applied (Collector.pendingStarts).
+       */
+      readonly newEventId?: boolean;
     }
   | { readonly kind: "ended"; readonly sessionId: string; readonly endBytes: Uint8Array };
 

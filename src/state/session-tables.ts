@@ -67,10 +67,21 @@ export class SessionTables {
     return id === undefined ? undefined : this.get(id);
   }
 
-  applyStart(sessionId: string, sequence: bigint, start: SessionStartEvent, startBytes: Uint8Array): void {
+  /**
+   * `newEventId`: the writer already found no session of this event_id and
+   * let no other start of it into the log before this one is applied, so
+   * the lookup (an LMDB read: no session is not in the overlay) is skipped.
+   */
+  applyStart(
+    sessionId: string,
+    sequence: bigint,
+    start: SessionStartEvent,
+    startBytes: Uint8Array,
+    newEventId = false,
+  ): void {
     // The first start of an event_id in the log stands: on a shared log two replicas may both store one
     // (a claim taken over from a replica that died); every replica applies the same first one.
-    if (this.store.get<string>("events", start.eventId) !== undefined) return;
+    if (!newEventId && this.store.get<string>("events", start.eventId) !== undefined) return;
     const seq = Number(sequence);
     this.store.put("sessions", sessionId, [seq, startBytes, null] satisfies StoredSession);
     this.store.put("events", start.eventId, sessionId);
