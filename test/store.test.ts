@@ -5,7 +5,7 @@ import path from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
-  INLINE_WRITE_LIMIT_MS,
+  INLINE_WRITE,
   LogClosedError,
   LogCorruptionError,
   LogFailedError,
@@ -60,14 +60,17 @@ test("concurrent appends share fsyncs (group commit)", async () => {
   await log.close();
 });
 
-test("which writes go on the event loop (writeOnLoop): a lone group after a quick write; a gathered batch, a follow-on batch or any after a slow write go through the pool", () => {
-  const cases: [{ groups: number; first: boolean; lastWriteMs: number }, boolean][] = [
-    [{ groups: 1, first: true, lastWriteMs: 0.2 }, true],
-    [{ groups: 1, first: true, lastWriteMs: 0 }, true], // the first write of the log
-    [{ groups: 2, first: true, lastWriteMs: 0.2 }, false], // appends made in one turn: a group commit
-    [{ groups: 1, first: false, lastWriteMs: 0.2 }, false], // arrived while a write ran: others are coming
-    [{ groups: 1, first: true, lastWriteMs: INLINE_WRITE_LIMIT_MS }, false], // a slow disk must not hold the loop
-    [{ groups: 1, first: true, lastWriteMs: 250 }, false],
+test("which writes go on the event loop (writeOnLoop): a small lone group after a quick write; a large one, a gathered batch, a follow-on batch or any after a slow write go through the pool", () => {
+  const lone = { groups: 1, bytes: 400, first: true, lastWriteMs: 0.2 };
+  const cases: [typeof lone, boolean][] = [
+    [lone, true],
+    [{ ...lone, lastWriteMs: 0 }, true], // the first write of the log
+    [{ ...lone, bytes: INLINE_WRITE.maxBytes }, true],
+    [{ ...lone, bytes: INLINE_WRITE.maxBytes + 1 }, false], // a max-size event: milliseconds of writing
+    [{ ...lone, groups: 2 }, false], // appends made in one turn: a group commit
+    [{ ...lone, first: false }, false], // arrived while a write ran: others are coming
+    [{ ...lone, lastWriteMs: INLINE_WRITE.slowMs }, false], // a slow disk must not hold the loop
+    [{ ...lone, lastWriteMs: 250 }, false],
   ];
   for (const [batch, onLoop] of cases) assert.is(writeOnLoop(batch), onLoop, JSON.stringify(batch));
 });
@@ -76,7 +79,7 @@ test("appends one at a time are written on the event loop; appends made together
   const log = await SegmentLog.open({ dir: tempDir() });
   for (let i = 0; i < 20; i++) await log.append(Buffer.from(`alone-${i}`));
   assert.is(log.stats.syncs, 20);
-  // Each on the loop unless a write took INLINE_WRITE_LIMIT_MS (a stalled disk): then the next goes through the pool.
+  // Each on the loop unless a write took INLINE_WRITE.slowMs (a stalled disk): then the next goes through the pool.
   assert.ok(log.stats.syncsOnLoop >= 10, `${log.stats.syncsOnLoop} of 20 lone appends written on the loop`);
   const onLoop = log.stats.syncsOnLoop;
   await Promise.all(Array.from({ length: 200 }, (_, i) => log.append(Buffer.from(`together-${i}`))));

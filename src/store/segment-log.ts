@@ -47,11 +47,13 @@ import { readSegmentIndex, removeOrphanIndexes, removeSegmentIndex, writeSegment
  */
 const APPEND_DURABLY = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
 
-/**
- * A write that took this long or longer sends the next ones through the
- * thread pool (writeOnLoop): a slow disk must not hold the event loop.
- */
-export const INLINE_WRITE_LIMIT_MS = 2;
+/** The bounds on a write made on the event loop (writeOnLoop). */
+export const INLINE_WRITE = {
+  /** A write that took this long or longer sends the next ones through the pool: a slow disk must not hold the loop. */
+  slowMs: 2,
+  /** A larger batch (a max-size event) always goes through the pool: its write alone would hold the loop for milliseconds. */
+  maxBytes: 64 * 1024,
+} as const;
 
 /**
  * Whether a batch is written on the event loop (a synchronous write) rather
@@ -64,8 +66,10 @@ export const INLINE_WRITE_LIMIT_MS = 2;
  * was quick. Everything else goes through the pool, so that the loop goes
  * on reading requests (the next group commit) while the disk works.
  */
-export function writeOnLoop(batch: { groups: number; first: boolean; lastWriteMs: number }): boolean {
-  return batch.first && batch.groups === 1 && batch.lastWriteMs < INLINE_WRITE_LIMIT_MS;
+export function writeOnLoop(batch: { groups: number; bytes: number; first: boolean; lastWriteMs: number }): boolean {
+  return (
+    batch.first && batch.groups === 1 && batch.bytes <= INLINE_WRITE.maxBytes && batch.lastWriteMs < INLINE_WRITE.slowMs
+  );
 }
 
 export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./errors.js";
@@ -340,7 +344,7 @@ export class SegmentLog implements EventLog {
           const bytes = batch.reduce((n, p) => n + p.bytes, 0);
           const frames = batch.flatMap((p) => p.frames);
           const writeStarted = process.hrtime.bigint();
-          const onLoop = writeOnLoop({ groups: batch.length, first, lastWriteMs: this.lastWriteMs });
+          const onLoop = writeOnLoop({ groups: batch.length, bytes, first, lastWriteMs: this.lastWriteMs });
           const bytesWritten = onLoop
             ? writevSync(this.active!.fd, frames)
             : (await this.active!.writev(frames)).bytesWritten;
