@@ -34,7 +34,7 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
   {
     name: "collector",
     title:
-      "Collector, unary EmitSessionStart (load generator in its own process; medians of 3 interleaved rounds of 2.5 s)",
+      "Collector, unary EmitSessionStart (load generator in its own process; medians of 5 interleaved rounds of 2.5 s, after one round of each not counted)",
     run: async () => collectorTable(await benchCollector()),
   },
   {

@@ -202,7 +202,7 @@ export async function stopProcess(p: { child: ChildProcess; dataDir?: string }):
 const WARM_UP_MS = 5000;
 
 export async function benchCollector({
-  rounds = 3,
+  rounds = 5,
   durationMs = 2500,
   levels = [1, 16, 256],
 } = {}): Promise<CollectorRow[]> {
@@ -219,6 +219,9 @@ export async function benchCollector({
     const bytes = recordBytes(collector.dataDir, warmUp.count + 1); // (+1: the load generator's connecting call)
     const rows: CollectorRow[] = [];
     for (const concurrency of levels) {
+      // And one round at this level, not counted: each level runs code the others barely do (at one call
+      // in flight, the log's writes on the event loop), which V8 compiles in its first seconds there.
+      for (const server of [bare, collector]) await load(server.port, concurrency, durationMs);
       const loadBefore = loadavg()[0]!;
       const b: (LoadResult & { threads: ThreadTimes })[] = [];
       const c: (LoadResult & { threads: ThreadTimes })[] = [];
