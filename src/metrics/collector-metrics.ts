@@ -65,6 +65,11 @@ export class CollectorMetrics {
     help: "fdatasync calls of the event log (one per batch: group commit).",
     registers: [this.registry],
   });
+  readonly logFsyncsOnLoop = new Counter({
+    name: `${PREFIX}log_fsyncs_on_event_loop_total`,
+    help: "Of the fdatasyncs, those written on the event loop (a lone small batch after a quick write): every call waited for each.",
+    registers: [this.registry],
+  });
   readonly logBatchRecords = new Histogram({
     name: `${PREFIX}log_batch_records`,
     help: "Records per durable batch (per fdatasync).",
@@ -129,9 +134,10 @@ export class CollectorMetrics {
   }
 
   /** One durable batch of the event log. */
-  logSynced(records: number, seconds: number): void {
+  logSynced(records: number, seconds: number, onLoop: boolean): void {
     this.logAppends.inc(records);
     this.logFsyncs.inc();
+    if (onLoop) this.logFsyncsOnLoop.inc();
     this.logBatchRecords.observe(records);
     this.logFsyncSeconds.observe(seconds);
   }

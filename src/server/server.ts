@@ -105,7 +105,7 @@ export async function startServer(
         for (const service of ["", SESSION_SERVICE_NAME, VRP_SERVICE_NAME]) health?.setStatus(service, "NOT_SERVING");
         hooks.onFatal?.(error);
       },
-      onSync: (sync) => metrics?.logSynced(sync.records, sync.seconds),
+      onSync: (sync) => metrics?.logSynced(sync.records, sync.seconds, sync.onLoop),
     });
   } catch (e) {
     await removeCreated();

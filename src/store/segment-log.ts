@@ -99,6 +99,8 @@ export interface SyncReport {
   readonly records: number;
   readonly bytes: number;
   readonly seconds: number;
+  /** Written on the event loop (writeOnLoop), which waited for it, rather than through the thread pool. */
+  readonly onLoop: boolean;
 }
 
 /** What recovery cut from a crash tail. */
@@ -354,7 +356,12 @@ export class SegmentLog implements EventLog {
           if (onLoop) this.stats.syncsOnLoop++;
           const seconds = Number(process.hrtime.bigint() - writeStarted) / 1e9;
           this.lastWriteMs = seconds * 1000;
-          reportSync(this.options.onSync, { records: batch.reduce((n, p) => n + p.frames.length, 0), bytes, seconds });
+          reportSync(this.options.onSync, {
+            records: batch.reduce((n, p) => n + p.frames.length, 0),
+            bytes,
+            seconds,
+            onLoop,
+          });
           this.indexBatch(segment, batch);
           durable = this.remember(segment, batch);
           segment.size += bytes;
