@@ -174,9 +174,10 @@ test("counters only grow while a load runs, and end where the load says", async 
   const fsyncs = value(last, "session_events_log_fsyncs_total");
   assert.ok(appended >= STARTS + ENDS + 5, `${appended} records appended`);
   assert.ok(fsyncs >= 1 && fsyncs <= appended, `${fsyncs} fsyncs`);
-  // The producer's events, one at a time, are lone appends: written on the event loop (unless the disk was slow).
+  // Some of them on the event loop (lone appends), unless a write was slow: counted among the fsyncs.
+  assert.ok(last.has(key("session_events_log_fsyncs_on_event_loop_total")), "the writes on the event loop are counted");
   const onLoop = value(last, "session_events_log_fsyncs_on_event_loop_total");
-  assert.ok(onLoop >= 1 && onLoop <= fsyncs, `${onLoop} of ${fsyncs} fsyncs on the event loop`);
+  assert.ok(onLoop >= 0 && onLoop <= fsyncs, `${onLoop} of ${fsyncs} fsyncs on the event loop`);
   assert.is(value(last, "session_events_log_batch_records_count"), fsyncs);
   assert.is(value(last, "session_events_log_batch_records_sum"), appended);
   assert.is(value(last, "session_events_log_fsync_seconds_count"), fsyncs);

@@ -40,17 +40,18 @@ import { readSegmentIndex, removeOrphanIndexes, removeSegmentIndex, writeSegment
 
 /**
  * The active segment is opened with O_DSYNC: a write returns once its data
- * is durable, as a write then fdatasync would, but in one system call, so an
- * append makes one trip through the thread pool instead of two (each trip a
- * wait for a worker thread and then for the event loop: at one call in
- * flight that is most of what an append costs beyond the disk's own sync).
+ * is durable, as a write then fdatasync would, but in one system call, so a
+ * write through the thread pool makes one trip there instead of two, and a
+ * write on the event loop (writeOnLoop) is one system call.
  */
 const APPEND_DURABLY = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
 
 /** The bounds on a write made on the event loop (writeOnLoop). */
 export const INLINE_WRITE = {
-  /** A write that took this long or longer sends the next ones through the pool: a slow disk must not hold the loop. */
+  /** A write that took this long or longer is slow: a slow disk must not hold the loop... */
   slowMs: 2,
+  /** ...so for this long after a slow write, every write goes through the pool (a disk slow now and then holds the loop at most once a second). */
+  backOffMs: 1000,
   /** A larger batch (a max-size event) always goes through the pool: its write alone would hold the loop for milliseconds. */
   maxBytes: 64 * 1024,
 } as const;
@@ -62,13 +63,21 @@ export const INLINE_WRITE = {
  * one at a time: at one call in flight it was 70 µs of a 290 µs append, and
  * the woken threads took CPU from the rest (BENCHMARKS.md, "Collector").
  * So a batch of one append group, gathered over a turn of the loop with
- * nothing else waiting, is written on the loop, as long as the last write
- * was quick. Everything else goes through the pool, so that the loop goes
- * on reading requests (the next group commit) while the disk works.
+ * nothing else waiting, is written on the loop, unless a write was slow in
+ * the last second. Everything else goes through the pool, so that the loop
+ * goes on reading requests (the next group commit) while the disk works.
  */
-export function writeOnLoop(batch: { groups: number; bytes: number; first: boolean; lastWriteMs: number }): boolean {
+export function writeOnLoop(batch: {
+  groups: number;
+  bytes: number;
+  first: boolean;
+  msSinceSlowWrite: number;
+}): boolean {
   return (
-    batch.first && batch.groups === 1 && batch.bytes <= INLINE_WRITE.maxBytes && batch.lastWriteMs < INLINE_WRITE.slowMs
+    batch.first &&
+    batch.groups === 1 &&
+    batch.bytes <= INLINE_WRITE.maxBytes &&
+    batch.msSinceSlowWrite >= INLINE_WRITE.backOffMs
   );
 }
 
@@ -161,8 +170,8 @@ export class SegmentLog implements EventLog {
     openFramesScanned: 0,
     openSealedIndexes: 0,
   };
-  /** How long the last durable write took (writeOnLoop). */
-  private lastWriteMs = 0;
+  /** When (performance.now()) a durable write last took INLINE_WRITE.slowMs or longer (writeOnLoop). */
+  private lastSlowWriteAt = Number.NEGATIVE_INFINITY;
   /** The sealed indexes being written for the segments the log rolled past, one after another (close waits for them). */
   private sealing: Promise<void> = Promise.resolve();
 
@@ -346,7 +355,8 @@ export class SegmentLog implements EventLog {
           const bytes = batch.reduce((n, p) => n + p.bytes, 0);
           const frames = batch.flatMap((p) => p.frames);
           const writeStarted = process.hrtime.bigint();
-          const onLoop = writeOnLoop({ groups: batch.length, bytes, first, lastWriteMs: this.lastWriteMs });
+          const msSinceSlowWrite = performance.now() - this.lastSlowWriteAt;
+          const onLoop = writeOnLoop({ groups: batch.length, bytes, first, msSinceSlowWrite });
           const bytesWritten = onLoop
             ? writevSync(this.active!.fd, frames)
             : (await this.active!.writev(frames)).bytesWritten;
@@ -355,7 +365,7 @@ export class SegmentLog implements EventLog {
           this.stats.syncs++; // the writes were durable when they returned (APPEND_DURABLY)
           if (onLoop) this.stats.syncsOnLoop++;
           const seconds = Number(process.hrtime.bigint() - writeStarted) / 1e9;
-          this.lastWriteMs = seconds * 1000;
+          if (seconds * 1000 >= INLINE_WRITE.slowMs) this.lastSlowWriteAt = performance.now();
           reportSync(this.options.onSync, {
             records: batch.reduce((n, p) => n + p.frames.length, 0),
             bytes,
