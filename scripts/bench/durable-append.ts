@@ -1,16 +1,17 @@
 /**
- * The disk's share of a durable unary call, measured rather than assumed: a
- * process appending BYTES-byte records to a fresh file opened O_DSYNC, as
- * the event log does, one every INTERVAL µs (the pace of the collector's
- * calls in the same round) for DURATION ms. Prints {count, p50Us, p99Us}.
+ * The disk on its own: a process appending BYTES-byte records to a fresh
+ * file opened O_DSYNC, as the event log does, one every INTERVAL µs (0:
+ * back to back) for DURATION ms. Prints {count, p50Us, p99Us}.
  *
  *   node durable-append.js DIR BYTES INTERVAL_US DURATION_MS
  *
- * The pace matters on this kind of machine: a virtual disk answers a write
- * that follows another at once in about 80 µs, and one that comes after
- * 1.5 ms of quiet in about 180 µs (BENCHMARKS.md, "Collector"). Waiting is
- * a sleep (Atomics.wait, a futex with a timeout), not a busy loop, so the
- * process leaves the CPU to the others between writes, as the collector does.
+ * The collector bench runs it back to back: a lower bound of a durable
+ * write's time. The pace matters on this kind of machine: a virtual disk
+ * answers a write that follows another at once in about 80 µs, and one that
+ * comes after 1.5 ms of quiet in about 180 µs (BENCHMARKS.md, "Collector";
+ * `node durable-append.js /tmp 290 1500 3000` shows it). Waiting is a sleep
+ * (Atomics.wait, a futex with a timeout), not a busy loop, so the process
+ * leaves the CPU to the others between writes.
  */
 import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
