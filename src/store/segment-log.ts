@@ -48,10 +48,14 @@ const APPEND_DURABLY = constants.O_WRONLY | constants.O_APPEND | constants.O_CRE
 
 /** The bounds on a write made on the event loop (writeOnLoop). */
 export const INLINE_WRITE = {
-  /** A write that took this long or longer is slow: a slow disk must not hold the loop... */
-  slowMs: 2,
-  /** ...so for this long after a slow write, every write goes through the pool (a disk slow now and then holds the loop at most once a second). */
-  backOffMs: 1000,
+  /**
+   * Only while the log's writes are quick as a rule: a moving average of
+   * their durations (each write weighs 1/8) under this. A disk that turns
+   * slow sends every write through the pool within a few writes. A lone slow
+   * write does not: this machine's disk takes 2 ms or more for 2% of its
+   * writes, and reacting to each would keep the loop's writes off for good.
+   */
+  typicalMs: 1,
   /** A larger batch (a max-size event) always goes through the pool: its write alone would hold the loop for milliseconds. */
   maxBytes: 64 * 1024,
 } as const;
@@ -63,21 +67,16 @@ export const INLINE_WRITE = {
  * one at a time: at one call in flight it was 70 µs of a 290 µs append, and
  * the woken threads took CPU from the rest (BENCHMARKS.md, "Collector").
  * So a batch of one append group, gathered over a turn of the loop with
- * nothing else waiting, is written on the loop, unless a write was slow in
- * the last second. Everything else goes through the pool, so that the loop
- * goes on reading requests (the next group commit) while the disk works.
+ * nothing else waiting, is written on the loop while writes are quick as a
+ * rule. Everything else goes through the pool, so that the loop goes on
+ * reading requests (the next group commit) while the disk works.
  */
-export function writeOnLoop(batch: {
-  groups: number;
-  bytes: number;
-  first: boolean;
-  msSinceSlowWrite: number;
-}): boolean {
+export function writeOnLoop(batch: { groups: number; bytes: number; first: boolean; typicalWriteMs: number }): boolean {
   return (
     batch.first &&
     batch.groups === 1 &&
     batch.bytes <= INLINE_WRITE.maxBytes &&
-    batch.msSinceSlowWrite >= INLINE_WRITE.backOffMs
+    batch.typicalWriteMs < INLINE_WRITE.typicalMs
   );
 }
 
@@ -170,8 +169,8 @@ export class SegmentLog implements EventLog {
     openFramesScanned: 0,
     openSealedIndexes: 0,
   };
-  /** When (performance.now()) a durable write last took INLINE_WRITE.slowMs or longer (writeOnLoop). */
-  private lastSlowWriteAt = Number.NEGATIVE_INFINITY;
+  /** A moving average of the durable writes' durations, in ms (writeOnLoop). */
+  private typicalWriteMs = 0;
   /** The sealed indexes being written for the segments the log rolled past, one after another (close waits for them). */
   private sealing: Promise<void> = Promise.resolve();
 
@@ -355,8 +354,7 @@ export class SegmentLog implements EventLog {
           const bytes = batch.reduce((n, p) => n + p.bytes, 0);
           const frames = batch.flatMap((p) => p.frames);
           const writeStarted = process.hrtime.bigint();
-          const msSinceSlowWrite = performance.now() - this.lastSlowWriteAt;
-          const onLoop = writeOnLoop({ groups: batch.length, bytes, first, msSinceSlowWrite });
+          const onLoop = writeOnLoop({ groups: batch.length, bytes, first, typicalWriteMs: this.typicalWriteMs });
           const bytesWritten = onLoop
             ? writevSync(this.active!.fd, frames)
             : (await this.active!.writev(frames)).bytesWritten;
@@ -365,7 +363,7 @@ export class SegmentLog implements EventLog {
           this.stats.syncs++; // the writes were durable when they returned (APPEND_DURABLY)
           if (onLoop) this.stats.syncsOnLoop++;
           const seconds = Number(process.hrtime.bigint() - writeStarted) / 1e9;
-          if (seconds * 1000 >= INLINE_WRITE.slowMs) this.lastSlowWriteAt = performance.now();
+          this.typicalWriteMs += (seconds * 1000 - this.typicalWriteMs) / 8;
           reportSync(this.options.onSync, {
             records: batch.reduce((n, p) => n + p.frames.length, 0),
             bytes,
