@@ -21,7 +21,7 @@ test("a full disk under a lone writer (writes on the event loop): the failing ap
   let log: SegmentLog | undefined;
   try {
     // One segment larger than the disk: what fails is an append's write, not the creation of a segment.
-    log = await SegmentLog.open({ dir, segmentBytes: 64 * 1024 * 1024 });
+    log = await SegmentLog.open({ dir, segmentBytes: 64 * 1024 * 1024, writeLoneBatchesOnLoop: true });
     const acknowledged: string[] = [];
     let refusal: unknown;
     for (let i = 0; refusal === undefined; i++) {

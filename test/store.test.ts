@@ -73,8 +73,8 @@ test("which writes go on the event loop (writeOnLoop): a small lone group while 
   for (const [batch, onLoop] of cases) assert.is(writeOnLoop(batch), onLoop, JSON.stringify(batch));
 });
 
-test("appends one at a time are written on the event loop; appends made together share one write through the pool", async () => {
-  const log = await SegmentLog.open({ dir: tempDir() });
+test("with writeLoneBatchesOnLoop, appends one at a time are written on the event loop; appends made together share one write through the pool", async () => {
+  const log = await SegmentLog.open({ dir: tempDir(), writeLoneBatchesOnLoop: true });
   for (let i = 0; i < 20; i++) await log.append(Buffer.from(`alone-${i}`));
   assert.is(log.stats.syncs, 20);
   // The first on the loop (no write was slow before it); the others too, unless a write was slow (a loaded disk).
@@ -87,6 +87,14 @@ test("appends one at a time are written on the event loop; appends made together
     ...Array.from({ length: 20 }, (_, i) => `alone-${i}`),
     ...Array.from({ length: 200 }, (_, i) => `together-${i}`),
   ]);
+  await log.close();
+});
+
+test("by default (an embedding application's loop: the emitter's spool) every write goes through the thread pool", async () => {
+  const log = await SegmentLog.open({ dir: tempDir() });
+  for (let i = 0; i < 5; i++) await log.append(Buffer.from(`alone-${i}`));
+  assert.is(log.stats.syncs, 5);
+  assert.is(log.stats.syncsOnLoop, 0);
   await log.close();
 });
 

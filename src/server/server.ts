@@ -106,6 +106,7 @@ export async function startServer(
         hooks.onFatal?.(error);
       },
       onSync: (sync) => metrics?.logSynced(sync.records, sync.seconds, sync.onLoop),
+      writeLoneBatchesOnLoop: true, // the collector's loop is the log's own (docs/storage.md, "Where the write runs")
     });
   } catch (e) {
     await removeCreated();

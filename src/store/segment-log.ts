@@ -6,10 +6,11 @@
  * Durability: an append resolves only after its bytes are written and
  * durable (the segment is opened O_DSYNC: the write is its own fdatasync).
  * Group commit: appends made in one turn of the event loop, and those that
- * arrive while a write is running, share the next write. A lone append is
- * written on the event loop, the others through the thread pool
- * (writeOnLoop). An atomic group (appendGroup) is
- * written in one batch and framed so that recovery keeps all of it or none.
+ * arrive while a write is running, share the next write, through the
+ * thread pool; with writeLoneBatchesOnLoop (the collector), a lone append is
+ * written on the event loop instead (writeOnLoop). An atomic group
+ * (appendGroup) is written in one batch and framed so that recovery keeps
+ * all of it or none.
  *
  * Recovery (open): the last segment is read with the one frame reader
  * (frame-reader.ts). Only what a crash mid-write leaves, at the end of the
@@ -93,6 +94,14 @@ export interface SegmentLogOptions {
   readonly onDamage?: (report: DamageReport) => void;
   /** Told once if a write or fsync fails: the log then refuses appends until reopened. */
   readonly onFailure?: (error: Error) => void;
+  /**
+   * Write a lone small batch on the event loop rather than through the
+   * thread pool (writeOnLoop): quicker when appends come one at a time, but
+   * the loop waits for the disk meanwhile. For a process whose event loop is
+   * the log's own (the collector). Off by default, so that an application
+   * embedding the log (the emitter's spool) never has its loop wait for a disk.
+   */
+  readonly writeLoneBatchesOnLoop?: boolean;
   /** Told after each durable batch (metrics): its records, its bytes, and how long its durable (O_DSYNC) write took. */
   readonly onSync?: (sync: SyncReport) => void;
   /**
@@ -180,6 +189,7 @@ export class SegmentLog implements EventLog {
       segmentBytes: number;
       onFailure?: (error: Error) => void;
       onSync?: (sync: SyncReport) => void;
+      writeLoneBatchesOnLoop: boolean;
       lock: string | undefined;
       gaps: Map<bigint, bigint>;
     },
@@ -291,7 +301,15 @@ export class SegmentLog implements EventLog {
     if (segments.length === 0 && !options.readOnly) segments.push({ ...(await createSegment(dir, 1n)), index: [] });
     const active = options.readOnly ? undefined : await open(segments.at(-1)!.file, APPEND_DURABLY);
     return new SegmentLog(
-      { dir, segmentBytes, onFailure: options.onFailure, onSync: options.onSync, lock, gaps },
+      {
+        dir,
+        segmentBytes,
+        onFailure: options.onFailure,
+        onSync: options.onSync,
+        writeLoneBatchesOnLoop: options.writeLoneBatchesOnLoop ?? false,
+        lock,
+        gaps,
+      },
       segments,
       active,
       last,
@@ -354,7 +372,9 @@ export class SegmentLog implements EventLog {
           const bytes = batch.reduce((n, p) => n + p.bytes, 0);
           const frames = batch.flatMap((p) => p.frames);
           const writeStarted = process.hrtime.bigint();
-          const onLoop = writeOnLoop({ groups: batch.length, bytes, first, typicalWriteMs: this.typicalWriteMs });
+          const onLoop =
+            this.options.writeLoneBatchesOnLoop &&
+            writeOnLoop({ groups: batch.length, bytes, first, typicalWriteMs: this.typicalWriteMs });
           const bytesWritten = onLoop
             ? writevSync(this.active!.fd, frames)
             : (await this.active!.writev(frames)).bytesWritten;
