@@ -67,7 +67,7 @@ export class CollectorMetrics {
   });
   readonly logFsyncsOnLoop = new Counter({
     name: `${PREFIX}log_fsyncs_on_event_loop_total`,
-    help: "Of the fdatasyncs, those written on the event loop (a lone small batch after a quick write): every call waited for each.",
+    help: "Of the fdatasyncs, those written on the event loop (a lone small batch while writes are quick): every call waited for each.",
     registers: [this.registry],
   });
   readonly logBatchRecords = new Histogram({
