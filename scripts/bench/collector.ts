@@ -10,7 +10,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmt, median } from "./harness.js";
+import { fmt, median, runForJson } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../../..");
@@ -43,18 +43,12 @@ export function startProcess(
 }
 
 function load(port: number, concurrency: number, durationMs: number): Promise<LoadResult> {
-  const child = spawn(
-    process.execPath,
-    [path.join(here, "load.js"), `127.0.0.1:${port}`, String(concurrency), String(durationMs)],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load generator exited ${code}`)),
-    ),
-  );
+  return runForJson("load generator", [
+    path.join(here, "load.js"),
+    `127.0.0.1:${port}`,
+    String(concurrency),
+    String(durationMs),
+  ]);
 }
 
 /**
@@ -106,20 +100,13 @@ function perCall(before: ThreadTimes | undefined, after: ThreadTimes | undefined
 
 /** Appends on their own (durable-append.ts): `bytes` a record, back to back, in the collector's file system. */
 function durableAppend(bytes: number, durationMs: number): Promise<{ count: number; p50Us: number }> {
-  const child = spawn(
-    process.execPath,
-    [path.join(here, "durable-append.js"), tmpdir(), String(bytes), "0", String(durationMs)],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as { count: number; p50Us: number })
-        : reject(new Error(`durable-append exited ${code}`)),
-    ),
-  );
+  return runForJson("durable-append", [
+    path.join(here, "durable-append.js"),
+    tmpdir(),
+    String(bytes),
+    "0",
+    String(durationMs),
+  ]);
 }
 
 /** The mean size of the collector's log records so far: its segments' bytes ÷ the calls it answered. */

@@ -4,7 +4,25 @@
  * medians over rounds, and ratios are taken per round against a baseline
  * measured in the same round, then the median of those is reported.
  */
+import { spawn } from "node:child_process";
 import os from "node:os";
+
+/**
+ * Run `args` (a script and its arguments, perhaps after Node flags) in a
+ * Node process of its own and resolve with the JSON it prints; rejects,
+ * naming `name`, if it exits with anything but 0. Its stderr is ours.
+ */
+export function runForJson<T>(name: string, args: readonly string[]): Promise<T> {
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d));
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) =>
+      code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${name} exited ${code}`)),
+    );
+  });
+}
 
 export interface Variant {
   readonly name: string;

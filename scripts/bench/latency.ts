@@ -31,7 +31,7 @@ import { silentLogger } from "../../src/server/logger.js";
 import { startServer } from "../../src/server/server.js";
 import { sessionStartOfSize } from "./big-event.js";
 import { startCollectorProcess, stopProcess } from "./collector.js";
-import { fmt, median, timeFor } from "./harness.js";
+import { fmt, median, runForJson, timeFor } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../../..");
@@ -49,16 +49,7 @@ interface Probe {
 }
 
 function probe(port: number, durationMs: number): Promise<Probe> {
-  const child = spawn(process.execPath, [path.join(here, "load.js"), `127.0.0.1:${port}`, "1", String(durationMs)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out) as Probe) : reject(new Error(`probe exited ${code}`)),
-    ),
-  );
+  return runForJson("probe", [path.join(here, "load.js"), `127.0.0.1:${port}`, "1", String(durationMs)]);
 }
 
 interface Senders {

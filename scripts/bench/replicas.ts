@@ -13,13 +13,12 @@
  * servers share its cores, so the cluster's figures are its CPU and round
  * trips, not a network's.
  */
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { NatsCluster } from "../../test/support/nats-cluster.js";
 import { startCollectorProcess, stopProcess } from "./collector.js";
-import { fmt, median } from "./harness.js";
+import { fmt, median, runForJson } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const IN_FLIGHT = 256;
@@ -33,14 +32,7 @@ const serve = (extra: string[]): Promise<Serving> => startCollectorProcess(undef
 const jetstream = (cluster: NatsCluster) => cluster.serveArgs("bench");
 
 function run(script: string, args: string[]): Promise<{ count: number; seconds: number; errors?: number }> {
-  const child = spawn(process.execPath, [path.join(here, script), ...args], { stdio: ["ignore", "pipe", "inherit"] });
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${script} exited ${code}`)),
-    ),
-  );
+  return runForJson(script, [path.join(here, script), ...args]);
 }
 
 /** Starts/s over all replicas: one load process per replica, the calls in flight split between them. */

@@ -28,7 +28,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from "node:f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmt, median } from "./harness.js";
+import { fmt, median, runForJson } from "./harness.js";
 import { writeLog, type Queries } from "./scale-log.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -85,19 +85,13 @@ const rssMiB = (pid: number, field = "VmRSS") =>
 
 /** The queries, from a process of their own (scale-query.ts): the bench's heap and GC stay out of the timed calls. */
 function query(port: number, sessions: number, records: number): Promise<Queries> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...QUERY_CLIENT_HEAP, queryClient, String(port), String(sessions), String(records)],
-      { stdio: ["ignore", "pipe", "inherit"] },
-    );
-    let out = "";
-    child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve(JSON.parse(out) as Queries) : reject(new Error(`scale-query exited (${code})`)),
-    );
-  });
+  return runForJson("scale-query", [
+    ...QUERY_CLIENT_HEAP,
+    queryClient,
+    String(port),
+    String(sessions),
+    String(records),
+  ]);
 }
 
 export interface ScaleRow {

@@ -7,13 +7,12 @@
  * alternating round by round. Memory: each server's peak resident set
  * (VmHWM) at the end.
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startCollectorProcess, startProcess, stopProcess } from "./collector.js";
-import { fmt, median } from "./harness.js";
+import { fmt, median, runForJson } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -23,18 +22,13 @@ function load(
   window: number,
   coalesce: boolean,
 ): Promise<{ count: number; seconds: number; answers: number }> {
-  const child = spawn(
-    process.execPath,
-    [path.join(here, "vrp-load.js"), `127.0.0.1:${port}`, String(durationMs), String(window), coalesce ? "1" : "0"],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
-  return new Promise((resolve, reject) =>
-    child.on("close", (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`vrp load generator exited ${code}`)),
-    ),
-  );
+  return runForJson("vrp load generator", [
+    path.join(here, "vrp-load.js"),
+    `127.0.0.1:${port}`,
+    String(durationMs),
+    String(window),
+    coalesce ? "1" : "0",
+  ]);
 }
 
 /** Peak resident set size of a process, in MiB (Linux /proc). */
