@@ -3,15 +3,20 @@
  * R3 streams: positions, atomic groups, gap-free read + follow from two
  * connections, de-duplication, create-only idempotency keys under a race,
  * per-session expected-sequence conflicts, compare-and-set, refusal of an
- * incompatible existing configuration, and faults: SIGKILL of the stream
+ * incompatible existing configuration, engines opening at once, and faults: SIGKILL of the stream
  * leader under load (0 acknowledged lost), the node's catch-up, and a stop
  * and start of the whole cluster.
  */
 import { randomUUID } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { JetStreamEngine, type JetStreamEngineOptions } from "../src/store/jetstream/engine.js";
-import { IncompatibleConfigError, SessionSequenceConflictError } from "../src/store/jetstream/errors.js";
+import {
+  IncompatibleConfigError,
+  JetStreamUnavailableError,
+  SessionSequenceConflictError,
+} from "../src/store/jetstream/errors.js";
 import { decodeGroup, encodeGroup } from "../src/store/jetstream/group-codec.js";
 import type { JetStreamRecord } from "../src/store/jetstream/jetstream-log.js";
 import { ELECTION_MS, NatsCluster, until } from "./support/nats-cluster.js";
@@ -153,6 +158,22 @@ test("idempotency keys: 300 event_ids claimed at once through 3 connections, 3 t
   const odd = "évent id/with.dots*";
   assert.equal(await engines[0]!.idempotency.claim(odd, "s1"), { created: true });
   assert.equal(await engines[1]!.idempotency.claim(odd, "s2"), { created: false, sessionId: "s1" });
+});
+
+test("engines opened at once on a new prefix all open (a server still applying the stream's creation answers 'not found': asked again); a stream deleted for good fails at the deadline, named", async () => {
+  for (let round = 0; round < 4; round++) {
+    const engines = await Promise.all([0, 1, 2].map((i) => engine(`t-open-${round}`, i)));
+    for (const e of engines) assert.is(await e.logs.vrp.refresh(), 0n);
+  }
+  const e = await engine("t-gone", 0, { publishDeadlineMs: 400 });
+  await (await jetstreamManager(e.connection)).streams.delete("t-gone_vrp");
+  try {
+    await e.logs.vrp.refresh();
+    assert.unreachable("a deleted stream was read");
+  } catch (error) {
+    assert.instance(error, JetStreamUnavailableError);
+    assert.match((error as Error).message, /stream t-gone_vrp: .*within 400 ms: stream not found/);
+  }
 });
 
 test("per-session expected sequence: a stale writer gets a conflict naming the actual position; racers: one wins", async () => {

@@ -32,7 +32,7 @@ import { decodeGroup, encodeGroup } from "./group-codec.js";
 import { lastOfSubject, publishIfSubjectAt, SubjectMovedError, type SerialisationMode } from "./conditional-publish.js";
 import { JetStreamUnavailableError, SessionSequenceConflictError } from "./errors.js";
 import type { FamilyNames } from "./names.js";
-import { publishAcknowledged, withTransientRetries, WRONG_LAST_SEQUENCE } from "./publish.js";
+import { isStreamNotFound, publishAcknowledged, withTransientRetries, WRONG_LAST_SEQUENCE } from "./publish.js";
 
 /** A record of a JetStream log: all records of one group share `sequence`. */
 export interface JetStreamRecord extends LogRecord {
@@ -104,8 +104,16 @@ export class JetStreamLog implements EventLog {
 
   /** Learn where the stream ends now (a replica's view starts there). */
   async refresh(): Promise<bigint> {
-    const info = await withTransientRetries(`stream ${this.names.stream}`, this.publishDeadlineMs, () =>
-      this.jsm.streams.info(this.names.stream),
+    // The stream exists (the engine ensured it at open). A "not found" is a
+    // server whose meta layer has not yet applied a creation that another
+    // server already answered (seen when engines open at once on a cluster;
+    // nats-server #8410): asked again, it answers. A stream deleted for good
+    // fails at the deadline, naming it.
+    const info = await withTransientRetries(
+      `stream ${this.names.stream}`,
+      this.publishDeadlineMs,
+      () => this.jsm.streams.info(this.names.stream),
+      isStreamNotFound,
     );
     this.seen(BigInt(info.state.last_seq));
     return BigInt(info.state.last_seq);

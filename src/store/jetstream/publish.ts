@@ -57,6 +57,11 @@ export async function publishAcknowledged(
   }
 }
 
+/** JetStream's "stream not found". */
+export function isStreamNotFound(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.status === 404;
+}
+
 const TRANSIENT = new Set(["TimeoutError", "NoResponders", "RequestError", "ConnectionError", "JetStreamNotEnabled"]);
 
 /** No answer, no responders, or a cluster without a leader right now (an election): worth another try. */
@@ -65,14 +70,22 @@ export function isTransient(e: unknown): boolean {
   return TRANSIENT.has((e as Error)?.name ?? "");
 }
 
-/** A request to JetStream, retried while the failure is transient, up to the deadline. */
-export async function withTransientRetries<T>(what: string, deadlineMs: number, work: () => Promise<T>): Promise<T> {
+/**
+ * A request to JetStream, retried while the failure is transient (or
+ * `retryAlso` says it is worth another try), up to the deadline.
+ */
+export async function withTransientRetries<T>(
+  what: string,
+  deadlineMs: number,
+  work: () => Promise<T>,
+  retryAlso: (e: unknown) => boolean = () => false,
+): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   for (let attempt = 0; ; attempt++) {
     try {
       return await work();
     } catch (e) {
-      if (!isTransient(e)) throw e;
+      if (!isTransient(e) && !retryAlso(e)) throw e;
       if (Date.now() >= deadline)
         throw new JetStreamUnavailableError(
           `${what}: no answer from JetStream within ${deadlineMs} ms: ${(e as Error).message}`,

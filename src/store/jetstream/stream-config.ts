@@ -7,7 +7,6 @@
  */
 import {
   DiscardPolicy,
-  JetStreamApiError,
   RetentionPolicy,
   StorageType,
   type JetStreamManager,
@@ -15,7 +14,7 @@ import {
 } from "@nats-io/jetstream";
 import type { ValidationIssue } from "../../errors.js";
 import { IncompatibleConfigError, JetStreamUnavailableError } from "./errors.js";
-import { withTransientRetries } from "./publish.js";
+import { isStreamNotFound, withTransientRetries } from "./publish.js";
 
 const NANOS_PER_MS = 1_000_000;
 
@@ -93,7 +92,7 @@ async function streamConfig(jsm: JetStreamManager, name: string): Promise<Stream
     try {
       return (await jsm.streams.info(name)).config;
     } catch (e) {
-      if (e instanceof JetStreamApiError && e.status === 404) return undefined;
+      if (isStreamNotFound(e)) return undefined;
       throw e;
     }
   });
