@@ -173,6 +173,8 @@ test("counters only grow while a load runs, and end where the load says", async 
   const appended = value(last, "session_events_log_appended_records_total");
   const fsyncs = value(last, "session_events_log_fsyncs_total");
   assert.ok(appended >= STARTS + ENDS + 5, `${appended} records appended`);
+  // Every record of the (new) log was counted, the policy record written at start among them.
+  assert.is(appended, Number(server.log.lastSequence), "records counted, against the log's last position");
   assert.ok(fsyncs >= 1 && fsyncs <= appended, `${fsyncs} fsyncs`);
   // Some of them on the event loop (lone appends), unless a write was slow: counted among the fsyncs.
   assert.ok(last.has(key("session_events_log_fsyncs_on_event_loop_total")), "the writes on the event loop are counted");

@@ -151,6 +151,8 @@ export async function startServer(
     await removeCreated();
     throw e;
   };
+  // Before the first append (the policy record below) and before retention starts: every durable batch and every pass is counted.
+  metrics = collectorMetrics(config, { collector, streams, lastSequence: () => log.lastSequence });
   const policy = await hub.recordPolicy();
   if (policy.changed && policy.previous) {
     logger.warn("VRP policy changed: it applies to new events only; stored outcomes stand", {
@@ -158,8 +160,6 @@ export async function startServer(
       now: hub.machine.policy,
     });
   }
-  // Before retention starts: its first pass is counted like the others.
-  metrics = collectorMetrics(config, { collector, streams, lastSequence: () => log.lastSequence });
   const retention = retentionEnabled(config.retention)
     ? startRetention(
         config.retention,
