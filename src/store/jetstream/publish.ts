@@ -88,7 +88,7 @@ export async function withTransientRetries<T>(
       if (!isTransient(e) && !retryAlso(e)) throw e;
       if (Date.now() >= deadline)
         throw new JetStreamUnavailableError(
-          `${what}: no answer from JetStream within ${deadlineMs} ms: ${(e as Error).message}`,
+          `${what}: no usable answer from JetStream within ${deadlineMs} ms: ${(e as Error).message}`,
           e,
         );
       await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 500)));
