@@ -72,7 +72,7 @@ export class JetStreamEngine {
           publishDeadlineMs: options.publishDeadlineMs,
           serialisation,
         });
-        await logs[family].refresh();
+        await logs[family].refresh({ justEnsured: true });
       }
       const ids = await openBucket(nc, jsm, bucketName(prefix, "event_ids"), replicas, options.idempotencyTtlMs ?? 0);
       const ownersBucket = bucketName(prefix, "owners");

@@ -102,18 +102,20 @@ export class JetStreamLog implements EventLog {
     this.serialisation = options.serialisation ?? "stream";
   }
 
-  /** Learn where the stream ends now (a replica's view starts there). */
-  async refresh(): Promise<bigint> {
-    // The stream exists (the engine ensured it at open). A "not found" is a
-    // server whose meta layer has not yet applied a creation that another
-    // server already answered (seen when engines open at once on a cluster;
-    // nats-server #8410): asked again, it answers. A stream deleted for good
-    // fails at the deadline, naming it.
+  /**
+   * Learn where the stream ends now (a replica's view starts there).
+   * `justEnsured`: the stream was created or found a moment ago (the engine's
+   * open), so a "not found" is a server whose meta layer has not yet applied
+   * a creation another server already answered (seen when engines open at
+   * once on a cluster; nats-server #8410): asked again until the deadline,
+   * it answers. Otherwise a "not found" is final, and fails at once.
+   */
+  async refresh({ justEnsured = false } = {}): Promise<bigint> {
     const info = await withTransientRetries(
       `stream ${this.names.stream}`,
       this.publishDeadlineMs,
       () => this.jsm.streams.info(this.names.stream),
-      isStreamNotFound,
+      justEnsured ? isStreamNotFound : undefined,
     );
     this.seen(BigInt(info.state.last_seq));
     return BigInt(info.state.last_seq);

@@ -78,14 +78,14 @@ export async function withTransientRetries<T>(
   what: string,
   deadlineMs: number,
   work: () => Promise<T>,
-  retryAlso: (e: unknown) => boolean = () => false,
+  retryAlso?: (e: unknown) => boolean,
 ): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   for (let attempt = 0; ; attempt++) {
     try {
       return await work();
     } catch (e) {
-      if (!isTransient(e) && !retryAlso(e)) throw e;
+      if (!isTransient(e) && !retryAlso?.(e)) throw e;
       if (Date.now() >= deadline)
         throw new JetStreamUnavailableError(
           `${what}: no usable answer from JetStream within ${deadlineMs} ms: ${(e as Error).message}`,
