@@ -13,6 +13,7 @@ import * as assert from "uvu/assert";
 import {
   INLINE_WRITE,
   LogFailedError,
+  nextTypicalWriteMs,
   SegmentLog,
   type DamageReport,
   type SyncReport,
@@ -20,9 +21,9 @@ import {
 import { tempDir } from "./support/repo.js";
 import { mountTmpfs, unmount } from "./support/tmpfs.js";
 
-/** What the rule (writeOnLoop) decides for a lone small append after these writes: the log's moving average, mirrored. */
+/** The moving average the rule (writeOnLoop) reads after these writes, as the log keeps it. */
 function typicalMsAfter(reports: readonly SyncReport[]): number {
-  return reports.reduce((typical, r) => typical + (r.seconds * 1000 - typical) / 8, 0);
+  return reports.reduce((typical, r) => nextTypicalWriteMs(typical, r.seconds), 0);
 }
 
 /** Fill a 512 KiB disk with lone appends (each awaited), until one is refused. */
@@ -59,7 +60,6 @@ async function fillDisk(): Promise<{ acknowledged: string[]; reports: SyncReport
     assert.is(reports.length, acknowledged.length, "one durable write per lone append");
     for (const [i, r] of reports.entries())
       assert.is(r.onLoop, typicalMsAfter(reports.slice(0, i)) < INLINE_WRITE.typicalMs, `write ${i}: on the loop?`);
-    assert.ok(reports.filter((r) => r.onLoop).length > reports.length / 2, "most writes were on the loop");
     try {
       await log.append(Buffer.from("after"));
       assert.unreachable("an append after the failure was taken");

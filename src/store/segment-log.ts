@@ -81,6 +81,11 @@ export function writeOnLoop(batch: { groups: number; bytes: number; first: boole
   );
 }
 
+/** The moving average writeOnLoop reads, after one more durable write that took `seconds`: each write weighs 1/8. */
+export function nextTypicalWriteMs(typicalMs: number, seconds: number): number {
+  return typicalMs + (seconds * 1000 - typicalMs) / 8;
+}
+
 export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./errors.js";
 export { listSegments, type SegmentFile } from "./segment-file.js";
 
@@ -383,7 +388,7 @@ export class SegmentLog implements EventLog {
           this.stats.syncs++; // the writes were durable when they returned (APPEND_DURABLY)
           if (onLoop) this.stats.syncsOnLoop++;
           const seconds = Number(process.hrtime.bigint() - writeStarted) / 1e9;
-          this.typicalWriteMs += (seconds * 1000 - this.typicalWriteMs) / 8;
+          this.typicalWriteMs = nextTypicalWriteMs(this.typicalWriteMs, seconds);
           reportSync(this.options.onSync, {
             records: batch.reduce((n, p) => n + p.frames.length, 0),
             bytes,
