@@ -5,14 +5,15 @@
  *
  *   node bare-server.js [DURABLE_DIR RECORD_BYTES]
  *
- * With DURABLE_DIR, each call first appends RECORD_BYTES to a file there
- * opened O_DSYNC, then answers: the bare call plus one durable write, the
+ * With DURABLE_DIR (a directory of the caller's, which also removes it),
+ * each call first appends RECORD_BYTES to a file there opened O_DSYNC, then
+ * answers: the bare call plus one durable write, the
  * physical limit of a durable unary call that the collector's goal at one
  * call in flight is measured against. The write is made on the event loop
  * (a synchronous write), as the collector makes a lone append's: the quicker
  * of its two ways at one call in flight (docs/storage.md).
  */
-import { closeSync, constants, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
+import { constants, openSync, writeSync } from "node:fs";
 import path from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { SessionServiceService } from "../../gen/oneiric/session/v1/session_service.js";
@@ -25,11 +26,13 @@ if (durableDir !== undefined && !(recordBytes > 0)) throw new Error("usage: bare
 const durable =
   durableDir === undefined
     ? undefined
-    : (() => {
-        const scratch = mkdtempSync(path.join(durableDir, "bare-durable-"));
-        const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC;
-        return { scratch, fd: openSync(path.join(scratch, "log"), flags), record: Buffer.alloc(recordBytes, 0x2a) };
-      })();
+    : {
+        fd: openSync(
+          path.join(durableDir, "log"),
+          constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC,
+        ),
+        record: Buffer.alloc(recordBytes, 0x2a),
+      };
 
 const server = new Server();
 const reply = { sessionId: "sess_00000000000000000000000000000000", status: "created" };
@@ -47,9 +50,4 @@ server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (error, port
   if (error) throw error;
   console.log(port);
 });
-process.on("SIGTERM", () => {
-  server.forceShutdown();
-  if (!durable) return;
-  closeSync(durable.fd);
-  rmSync(durable.scratch, { recursive: true, force: true });
-});
+process.on("SIGTERM", () => server.forceShutdown());

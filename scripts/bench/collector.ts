@@ -189,12 +189,12 @@ export interface CollectorRow {
    */
   durable?: {
     recordBytes: number;
-    bareDurableP50: number;
+    bareDurableP50Ms: number;
     durableWriteCostMs: number;
     collectorWriteUs: number;
     backToBackUs: number;
     marginMeasuredMs: number;
-    marginMs: number;
+    marginSummedMs: number;
     marginBackToBackMs: number;
   };
 }
@@ -229,12 +229,20 @@ export async function stopProcess(p: { child: ChildProcess; dataDir?: string }):
 
 const WARM_UP_MS = 5000;
 
-/** The bare server (bare-server.ts), or with `durable` the bare server making one durable write of that many bytes a call. */
-function startBareServer(durable?: { dir: string; recordBytes: number }) {
-  const args = durable ? [durable.dir, String(durable.recordBytes)] : [];
-  return startProcess([path.join(here, "bare-server.js"), ...args], (l) =>
+/**
+ * The bare server (bare-server.ts), or with `durableRecordBytes` the bare
+ * server making one durable write of that many bytes a call, in a directory
+ * of its own beside the collector's (removed by stopProcess).
+ */
+async function startBareServer(
+  durableRecordBytes?: number,
+): Promise<{ child: ChildProcess; port: number; dataDir?: string }> {
+  const dataDir = durableRecordBytes ? mkdtempSync(path.join(tmpdir(), "bench-bare-durable-")) : undefined;
+  const args = dataDir ? [dataDir, String(durableRecordBytes)] : [];
+  const started = await startProcess([path.join(here, "bare-server.js"), ...args], (l) =>
     /^\d+$/.test(l.trim()) ? Number(l) : undefined,
   );
+  return { ...started, dataDir };
 }
 
 export async function benchCollector({
@@ -254,7 +262,7 @@ export async function benchCollector({
     const warmUp = await load(collector.port, 16, WARM_UP_MS);
     const bytes = recordBytes(collector.dataDir, warmUp.count + 1); // (+1: the load generator's connecting call)
     // The goal's baseline at one call in flight: the bare call plus one durable write of the collector's record size.
-    bareDurable = await startBareServer({ dir: tmpdir(), recordBytes: bytes });
+    bareDurable = await startBareServer(bytes);
     await load(bareDurable.port, 16, WARM_UP_MS);
     const rows: CollectorRow[] = [];
     for (const concurrency of levels) {
@@ -296,12 +304,12 @@ export async function benchCollector({
           writesUs.length > 0
             ? {
                 recordBytes: bytes,
-                bareDurableP50: median(bd.map((x) => x.p50Ms)),
+                bareDurableP50Ms: median(bd.map((x) => x.p50Ms)),
                 durableWriteCostMs: median(bd.map((x, i) => x.p50Ms - b[i]!.p50Ms)),
                 collectorWriteUs: median(writesUs),
                 backToBackUs: median(backToBackUs),
                 marginMeasuredMs: median(bd.map((x, i) => x.p50Ms + 0.5 - c[i]!.p50Ms)),
-                marginMs: median(b.map((x, i) => x.p50Ms + writesUs[i]! / 1000 + 0.5 - c[i]!.p50Ms)),
+                marginSummedMs: median(b.map((x, i) => x.p50Ms + writesUs[i]! / 1000 + 0.5 - c[i]!.p50Ms)),
                 marginBackToBackMs: median(b.map((x, i) => x.p50Ms + backToBackUs[i]! / 1000 + 0.5 - c[i]!.p50Ms)),
               }
             : undefined,
@@ -340,8 +348,8 @@ export function collectorTable(rows: CollectorRow[]): string {
       .map(({ concurrency, durable: d }) =>
         [
           `At ${concurrency} call in flight, the goal is collector p50 ≤ bare p50 + one durable write + 0.5 ms.`,
-          `Measured as one server: the bare server making one durable write of the collector's record size (${d!.recordBytes} bytes, O_DSYNC, on its event loop) before it answers had a p50 of ${d!.bareDurableP50.toFixed(2)} ms; the write added ${d!.durableWriteCostMs.toFixed(2)} ms to the bare call (per round, median). Margin, per round, median: ${met(d!.marginMeasuredMs)}.`,
-          `Summed from parts: the collector's own durable writes took ${Math.round(d!.collectorWriteUs)} µs p50 in its rounds (its log_fsync_seconds histogram; what strace times): margin ${met(d!.marginMs)}. The same records appended back to back by a process of their own (durable-append.ts, a lower bound) took ${Math.round(d!.backToBackUs)} µs p50: margin ${met(d!.marginBackToBackMs)}.`,
+          `Measured as one server: the bare server making one durable write of the collector's record size (${d!.recordBytes} bytes, O_DSYNC, on its event loop) before it answers had a p50 of ${d!.bareDurableP50Ms.toFixed(2)} ms; the write added ${d!.durableWriteCostMs.toFixed(2)} ms to the bare call (per round, median). Margin, per round, median: ${met(d!.marginMeasuredMs)}.`,
+          `Summed from parts: the collector's own durable writes took ${Math.round(d!.collectorWriteUs)} µs p50 in its rounds (its log_fsync_seconds histogram; what strace times): margin ${met(d!.marginSummedMs)}. The same records appended back to back by a process of their own (durable-append.ts, a lower bound) took ${Math.round(d!.backToBackUs)} µs p50: margin ${met(d!.marginBackToBackMs)}.`,
         ].join(" "),
       ),
   ].join("\n");
