@@ -62,7 +62,7 @@ export class CollectorMetrics {
   });
   readonly logFsyncs = new Counter({
     name: `${PREFIX}log_fsyncs_total`,
-    help: "fdatasync calls of the event log (one per batch: group commit).",
+    help: "Durable writes of the event log (O_DSYNC: a write and an fdatasync in one system call), one per batch: group commit.",
     registers: [this.registry],
   });
   readonly logFsyncsOnLoop = new Counter({
@@ -78,7 +78,7 @@ export class CollectorMetrics {
   });
   readonly logFsyncSeconds = new Histogram({
     name: `${PREFIX}log_fsync_seconds`,
-    help: "Duration of one fdatasync of the event log.",
+    help: "Duration of one durable (O_DSYNC) write of the event log.",
     // Fine below a millisecond, where a solid-state or virtual disk's syncs fall (and where the bench reads a median).
     buckets: [
       0.00005, 0.0001, 0.00015, 0.0002, 0.00025, 0.0003, 0.0004, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025,
