@@ -51,12 +51,14 @@ const APPEND_DURABLY = constants.O_WRONLY | constants.O_APPEND | constants.O_CRE
 export const INLINE_WRITE = {
   /**
    * Only while the log's writes are quick as a rule: a moving average of
-   * their durations (each write weighs 1/8) under this. A disk that turns
+   * their durations (each write weighs `averageWeight`) under this. A disk that turns
    * slow sends every write through the pool within a few writes. A lone slow
    * write does not: this machine's disk takes 2 ms or more for 2% of its
    * writes, and reacting to each would keep the loop's writes off for good.
    */
   typicalMs: 1,
+  /** The weight of the latest write in that moving average (nextTypicalWriteMs). */
+  averageWeight: 1 / 8,
   /** A larger batch (a max-size event) always goes through the pool: its write alone would hold the loop for milliseconds. */
   maxBytes: 64 * 1024,
 } as const;
@@ -81,9 +83,9 @@ export function writeOnLoop(batch: { groups: number; bytes: number; first: boole
   );
 }
 
-/** The moving average writeOnLoop reads, after one more durable write that took `seconds`: each write weighs 1/8. */
+/** The moving average writeOnLoop reads, after one more durable write that took `seconds`. */
 export function nextTypicalWriteMs(typicalMs: number, seconds: number): number {
-  return typicalMs + (seconds * 1000 - typicalMs) / 8;
+  return typicalMs + (seconds * 1000 - typicalMs) * INLINE_WRITE.averageWeight;
 }
 
 export { LogClosedError, LogCorruptionError, LogFailedError, LogLockedError, LogOutOfRangeError } from "./errors.js";
@@ -171,8 +173,9 @@ export class SegmentLog implements EventLog {
   private readonly recent = new RecentFrames();
   /**
    * Counters for observability and tests: appends, the fsyncs they shared
-   * (and how many of those were written on the event loop), frames read by reads; at open, frames scanned and closed segments taken
-   * from their sealed index instead.
+   * (and how many of those were written on the event loop), frames read by
+   * reads; at open, frames scanned and closed segments taken from their
+   * sealed index instead.
    */
   readonly stats = {
     appends: 0,
