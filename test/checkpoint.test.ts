@@ -268,7 +268,7 @@ test("a missing, damaged or foreign state store: a warning, moved aside, rebuilt
   assert.is(before.replayed, 0, "a clean stop leaves nothing to replay");
   const records = (await SegmentLog.open({ dir, readOnly: true })).lastSequence;
 
-  const cases: [string, () => void, RegExp][] = [
+  const cases: [string, () => void | Promise<void>, RegExp][] = [
     ["missing", () => rmSync(path.join(dir, "state"), { recursive: true }), /state store missing/],
     [
       "damaged",
@@ -277,17 +277,17 @@ test("a missing, damaged or foreign state store: a warning, moved aside, rebuilt
     ],
     [
       "foreign format",
-      () => {
+      async () => {
         const store = StateStore.open(path.join(dir, "state"));
         store.put("meta", "format", 99);
         store.checkpoint();
-        void store.close();
+        await store.close();
       },
       /state store is in format 99/,
     ],
   ];
   for (const [name, harm, warning] of cases) {
-    harm();
+    await harm();
     const warnings: string[] = [];
     const after = await answers(dir, warnings);
     assert.equal(after.answers, before.answers, `${name}: the same answers`);

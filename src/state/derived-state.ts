@@ -69,7 +69,9 @@ export class DerivedState {
   /** Records applied by catchUp (the tail replayed at start) and since, live. */
   readonly stats = { replayed: 0, appliedLive: 0, checkpoints: 0 };
   /** Set if applying a live record failed: the state is then behind the log until a restart. */
-  failure: Error | undefined;
+  private applyFailure: Error | undefined;
+  /** Told of the first failure while following the log (follow()). */
+  private onError: ((error: Error) => void) | undefined;
 
   constructor(
     readonly store: StateStore,
@@ -78,11 +80,21 @@ export class DerivedState {
       checkpointIntervalMs: DEFAULT_CHECKPOINT_INTERVAL_MS,
     },
   ) {
-    const flush = () => this.checkpoint();
-    this.sessions = new SessionTables(store, flush);
-    this.vrp = new StoredVrpState(store, flush);
+    this.sessions = new SessionTables(store);
+    this.vrp = new StoredVrpState(store);
     this.producers = new StoredProducers(store);
     this.machine = new VrpStateMachine(undefined, this.vrp);
+    store.onDurable((applied) => {
+      for (const listener of this.checkpointListeners) listener(applied);
+    });
+  }
+
+  /**
+   * Set if applying a live record, or committing a checkpoint, failed: the
+   * state is then behind the log until a restart.
+   */
+  get failure(): Error | undefined {
+    return this.applyFailure ?? this.store.failure;
   }
 
   /** The last sequence applied. */
@@ -100,7 +112,7 @@ export class DerivedState {
     return this.store.get<VrpPolicy>("meta", "vrpPolicy");
   }
 
-  /** Told after each checkpoint, with the sequence it covers (the hub drops what the store now holds). */
+  /** Told after each checkpoint is durable, with the sequence it covers (the hub drops what the store now holds). */
   onCheckpoint(listener: (applied: bigint) => void): void {
     this.checkpointListeners.push(listener);
   }
@@ -248,12 +260,19 @@ export class DerivedState {
   /** Commit what was applied since the last checkpoint, with the sequence it covers. */
   checkpoint(): void {
     this.finishGroup();
-    if (this.store.pending === 0 && this.store.applied === this.store.committed) return;
+    if (this.store.pending === 0 && this.store.applied === this.store.checkpointed) return;
     if (this.lastPayload) this.store.put("meta", "appliedDigest", crc32(this.lastPayload));
     this.store.checkpoint();
     this.sinceCheckpoint = 0;
     this.stats.checkpoints++;
-    for (const listener of this.checkpointListeners) listener(this.store.applied);
+    // LMDB's write thread commits it: a failure is met later, and stops the state as a failed apply does.
+    this.store.settled().catch((e: unknown) => this.fail(e as Error));
+  }
+
+  private fail(error: Error): void {
+    if (this.applyFailure) return;
+    this.applyFailure = error;
+    this.onError?.(error);
   }
 
   /** Apply the log's records after the last checkpoint (start-up); returns how many. */
@@ -262,6 +281,8 @@ export class DerivedState {
     for await (const record of log.read(this.applied + 1n)) {
       this.apply(record);
       count++;
+      // A replay outruns LMDB's writer: hold back while a checkpoint waits behind another (bounded memory).
+      if (this.store.committingCount > 1) await this.store.settled();
     }
     this.checkpoint();
     this.stats.replayed += count;
@@ -275,13 +296,13 @@ export class DerivedState {
    */
   follow(log: EventLog, onError: (error: Error) => void): void {
     // The first failure stops the state where it is (told once); a restart rebuilds from the last checkpoint.
+    this.onError = onError;
     const guarded = (work: () => void) => {
       if (this.failure) return;
       try {
         work();
       } catch (e) {
-        this.failure = e as Error;
-        onError(this.failure);
+        this.fail(e as Error);
       }
     };
     this.unsubscribe = log.subscribe((record) =>

@@ -41,11 +41,7 @@ export const SCAN_BUDGET = 2000;
 const LAST = Number.MAX_SAFE_INTEGER;
 
 export class SessionTables {
-  constructor(
-    private readonly store: StateStore,
-    /** Commits pending changes before a range read (range reads see committed entries only). */
-    private readonly flush: () => void,
-  ) {}
+  constructor(private readonly store: StateStore) {}
 
   get size(): number {
     return this.store.get<number>("meta", "sessionCount") ?? 0;
@@ -124,7 +120,6 @@ export class SessionTables {
     limit: number,
     budget = SCAN_BUDGET,
   ): { sessions: SessionRecord[]; next: bigint | undefined } {
-    this.flush();
     const from = Number(after) + 1;
     const entries: Iterable<{ key: unknown; value: Listed }> =
       filter.componentName !== undefined

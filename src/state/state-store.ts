@@ -7,6 +7,13 @@
  * checkpoints loses only the overlay, which a restart rebuilds by replaying
  * the log after the committed sequence.
  *
+ * A checkpoint is written by lmdb-js's write thread, not on the event loop
+ * (a checkpoint's puts are one lmdb-js batch: one transaction, committed in
+ * the order handed over): the loop only encodes and hands over the changes.
+ * Until the transaction is durable its changes stay readable here, after
+ * the overlay's and before LMDB's, and range reads merge both (so no read
+ * waits for a commit).
+ *
  * The store is derived data: the log stays the single source of truth, and
  * the store can always be rebuilt from it (`session-events log reindex`).
  */
@@ -42,15 +49,26 @@ export const STATE_FORMAT = 1;
 
 const DELETED = Symbol("deleted");
 type Pending = { key: Key; value: unknown };
+/** Changes per table, by a string form of their key (overlayKey). */
+type Changes = Map<Table, Map<string | number, Pending>>;
 
 export class StateStore {
   private readonly dbs: Record<Table, Database<unknown, Key>>;
-  /** Changes not yet committed, per table, by a string form of their key. */
-  private readonly overlay = new Map<Table, Map<string | number, Pending>>();
+  /** Changes not yet handed to LMDB. */
+  private overlay: Changes = emptyChanges();
   private pendingCount = 0;
+  /** The changes of checkpoints handed to LMDB and not yet durable, oldest first (reads see them after the overlay). */
+  private readonly committing: Changes[] = [];
+  /** The last checkpoint's durability: what close() and settled() wait for. */
+  private lastCommit: Promise<void> = Promise.resolve();
   /** The log sequence whose effects (and all before) are in the overlay or committed. */
   private appliedSequence: bigint;
+  /** The sequence the last checkpoint handed over covers, and the one the last durable checkpoint covers. */
+  private checkpointedSequence: bigint;
   private committedSequence: bigint;
+  private readonly durableListeners: ((applied: bigint) => void)[] = [];
+  /** Set if a checkpoint's transaction failed: the store then takes no more (a restart rebuilds from the log). */
+  failure: Error | undefined;
   /** Counters: checkpoints committed and records they covered. */
   readonly stats = { checkpoints: 0 };
 
@@ -58,15 +76,19 @@ export class StateStore {
     this.dbs = Object.fromEntries(
       TABLES.map((t) => [t, root.openDB({ name: t, cache: CACHED_TABLES.has(t) })]),
     ) as Record<Table, Database<unknown, Key>>;
-    for (const t of TABLES) this.overlay.set(t, new Map());
     const applied = this.dbs.meta.get("applied");
-    this.appliedSequence = this.committedSequence = typeof applied === "number" ? BigInt(applied) : 0n;
+    this.appliedSequence = typeof applied === "number" ? BigInt(applied) : 0n;
+    this.checkpointedSequence = this.committedSequence = this.appliedSequence;
   }
 
   /** Open (or create) the store in `dir`; `format()` tells what it holds. */
   static open(dir: string): StateStore {
-    // mapSize is address space, not memory: room for years of history.
-    return new StateStore(open({ path: dir, noSubdir: false, maxDbs: TABLES.length + 2, mapSize: 2 ** 40 }));
+    // mapSize is address space, not memory: room for years of history. Every write is in a checkpoint's
+    // batch (one transaction each), so lmdb-js need not gather a turn's writes into one: with that
+    // gathering on, a failed commit also rejects a promise of lmdb-js's own that nothing handles.
+    return new StateStore(
+      open({ path: dir, noSubdir: false, maxDbs: TABLES.length + 2, mapSize: 2 ** 40, eventTurnBatching: false }),
+    );
   }
 
   /** The format the store was written in (undefined: new or foreign). */
@@ -86,9 +108,29 @@ export class StateStore {
     return this.appliedSequence;
   }
 
-  /** The sequence of the last checkpoint (what a restart starts after). */
+  /** The sequence of the last durable checkpoint (what a restart starts after). */
   get committed(): bigint {
     return this.committedSequence;
+  }
+
+  /** The sequence the last checkpoint covers, durable or still being committed. */
+  get checkpointed(): bigint {
+    return this.checkpointedSequence;
+  }
+
+  /** Told when a checkpoint is durable, with the sequence it covers. */
+  onDurable(listener: (applied: bigint) => void): void {
+    this.durableListeners.push(listener);
+  }
+
+  /** Resolves once every checkpoint made so far is durable (rejects if one failed). */
+  settled(): Promise<void> {
+    return this.lastCommit;
+  }
+
+  /** How many checkpoints are handed to LMDB and not yet durable. */
+  get committingCount(): number {
+    return this.committing.length;
   }
 
   /** Changes waiting for the next checkpoint. */
@@ -102,9 +144,20 @@ export class StateStore {
   }
 
   get<V>(table: Table, key: Key): V | undefined {
-    const pending = this.overlay.get(table)!.get(overlayKey(key));
+    const pending = this.pendingChange(table, overlayKey(key));
     if (pending) return pending.value === DELETED ? undefined : (pending.value as V);
     return this.dbs[table].get(key) as V | undefined;
+  }
+
+  /** The newest change of a key not yet durable in LMDB: the overlay's, else the latest committing checkpoint's. */
+  private pendingChange(table: Table, key: string | number): Pending | undefined {
+    const pending = this.overlay.get(table)!.get(key);
+    if (pending) return pending;
+    for (let i = this.committing.length - 1; i >= 0; i--) {
+      const committing = this.committing[i]!.get(table)!.get(key);
+      if (committing) return committing;
+    }
+    return undefined;
   }
 
   put(table: Table, key: Key, value: unknown): void {
@@ -118,43 +171,111 @@ export class StateStore {
   }
 
   /**
-   * Committed entries of a table in key order (callers checkpoint first when
-   * they need the overlay too: a range read is rare, a checkpoint cheap).
+   * Entries of a table in key order, from `start` (inclusive) to `end`
+   * (exclusive): LMDB's, merged with the changes not yet durable there (a
+   * range read needs no checkpoint first). Keys of one table are all numbers,
+   * all strings, or arrays of them, ordered as LMDB orders them (compareKeys).
    */
-  range<V>(
-    table: Table,
-    options: { start?: Key; end?: Key; reverse?: boolean; limit?: number },
-  ): Iterable<{ key: Key; value: V }> {
-    return this.dbs[table].getRange(options) as Iterable<{ key: Key; value: V }>;
+  *range<V>(table: Table, options: { start?: Key; end?: Key }): Iterable<{ key: Key; value: V }> {
+    const inRange = (key: Key) =>
+      (options.start === undefined || compareKeys(key, options.start) >= 0) &&
+      (options.end === undefined || compareKeys(key, options.end) < 0);
+    const newest = new Map<string | number, Pending>(); // the latest change of each key, oldest checkpoint first
+    for (const changes of [...this.committing, this.overlay])
+      for (const [k, p] of changes.get(table)!) newest.set(k, p);
+    const pending = [...newest.values()].filter((p) => inRange(p.key)).sort((a, b) => compareKeys(a.key, b.key));
+    const live = function* (p: Pending) {
+      if (p.value !== DELETED) yield { key: p.key, value: p.value as V };
+    };
+    let next = 0;
+    for (const entry of this.dbs[table].getRange(options) as Iterable<{ key: Key; value: V }>) {
+      while (next < pending.length && compareKeys(pending[next]!.key, entry.key) < 0) yield* live(pending[next++]!);
+      // A key changed since LMDB's entry was written: the change stands (or hides it, if a removal).
+      if (next < pending.length && compareKeys(pending[next]!.key, entry.key) === 0) yield* live(pending[next++]!);
+      else yield entry;
+    }
+    while (next < pending.length) yield* live(pending[next++]!);
   }
 
   count(table: Table): number {
     return this.dbs[table].getCount();
   }
 
-  /** The checkpoint: every pending change and the applied sequence, in one transaction. */
+  /**
+   * The checkpoint: every pending change and the applied sequence, handed to
+   * LMDB's write thread in one batch, so one transaction.
+   * `committed` moves, and onDurable listeners are told, once it is durable.
+   */
   checkpoint(): void {
-    if (this.pendingCount === 0 && this.appliedSequence === this.committedSequence) return;
+    if (this.failure) throw this.failure;
+    if (this.pendingCount === 0 && this.appliedSequence === this.checkpointedSequence) return;
     const applied = this.appliedSequence;
-    this.root.transactionSync(() => {
-      for (const [table, changes] of this.overlay) {
+    const changes = this.overlay;
+    // One batch: one transaction, and one promise for it (a put inside a batch returns none that can fail).
+    const written = this.root.batch(() => {
+      for (const [table, tableChanges] of changes) {
         const db = this.dbs[table];
-        for (const { key, value } of changes.values()) {
-          if (value === DELETED) void db.remove(key);
-          else void db.put(key, value);
-        }
+        for (const { key, value } of tableChanges.values())
+          void (value === DELETED ? db.remove(key) : db.put(key, value));
       }
       void this.dbs.meta.put("applied", Number(applied));
     });
-    for (const changes of this.overlay.values()) changes.clear();
+    this.committing.push(changes);
+    this.overlay = emptyChanges();
     this.pendingCount = 0;
-    this.committedSequence = applied;
-    this.stats.checkpoints++;
+    this.checkpointedSequence = applied;
+    // The last put resolves when its transaction (the whole checkpoint) is committed; flushed, when durable.
+    const durable = written.then(() => this.root.flushed);
+    this.lastCommit = durable.then(
+      () => {
+        // Reads of these keys now go to LMDB: make sure this thread's read snapshot has the commit.
+        this.root.resetReadTxn();
+        this.committing.shift(); // transactions commit in the order they were handed over
+        this.committedSequence = applied;
+        this.stats.checkpoints++;
+        for (const listener of this.durableListeners) listener(applied);
+      },
+      async (e: unknown) => {
+        // lmdb-js rejects with "Commit failed" and keeps the cause (ENOSPC, EIO) in a promise of its own.
+        const cause = await (e as { commitError?: Promise<never> }).commitError?.catch((c: unknown) => c as Error);
+        this.failure ??= new Error(`state store checkpoint failed: ${(cause ?? (e as Error)).message}`);
+        throw this.failure;
+      },
+    );
+    this.lastCommit.catch(() => {}); // the failure is kept in `failure` and met by the next checkpoint
   }
 
-  close(): Promise<void> {
-    return this.root.close();
+  /** Wait for the checkpoints handed over to be durable, then close LMDB. */
+  async close(): Promise<void> {
+    await this.lastCommit.catch(() => {});
+    // After a failed commit lmdb-js's close waits for a flush that never comes: the environment is
+    // left to the process's exit, which a failed store leads to (the collector exits 1).
+    if (this.failure) return;
+    await this.root.close();
   }
+}
+
+function emptyChanges(): Changes {
+  return new Map(TABLES.map((t) => [t, new Map()]));
+}
+
+/**
+ * LMDB's order of this store's keys (lmdb-js's ordered-binary encoding):
+ * numbers by value, strings by their UTF-8 bytes, arrays element by element
+ * (a prefix first); numbers before strings before arrays.
+ */
+export function compareKeys(a: Key, b: Key): number {
+  const rank = (k: Key) => (typeof k === "number" ? 0 : typeof k === "string" ? 1 : 2);
+  if (rank(a) !== rank(b)) return rank(a) - rank(b);
+  if (typeof a === "number") return a - (b as number);
+  if (typeof a === "string") return a === b ? 0 : Buffer.compare(Buffer.from(a), Buffer.from(b as string));
+  const x = a as Key[];
+  const y = b as Key[];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const c = compareKeys(x[i]!, y[i]!);
+    if (c !== 0) return c;
+  }
+  return x.length - y.length;
 }
 
 function overlayKey(key: Key): string | number {

@@ -19,10 +19,7 @@ type StoredSnapshot = [
 
 /** The machine's state as the state store holds it: what the log's records, applied in order, made it. */
 export class StoredVrpState implements VrpStateAccess {
-  constructor(
-    private readonly store: StateStore,
-    private readonly flush: () => void,
-  ) {}
+  constructor(private readonly store: StateStore) {}
 
   session(sessionId: string): SessionSnapshot | undefined {
     const s = this.store.get<StoredSnapshot>("vrpSessions", sessionId);
@@ -53,7 +50,6 @@ export class StoredVrpState implements VrpStateAccess {
   }
 
   entries() {
-    this.flush();
     const sessions = [...this.store.range<StoredSnapshot>("vrpSessions", {})].map(
       ({ key, value }) => [key as string, fromStored(value)] as [string, SessionSnapshot],
     );

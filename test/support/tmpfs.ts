@@ -13,6 +13,7 @@ export function mountTmpfs(dir: string, options: string): void {
   }
 }
 
-export function unmount(dir: string): void {
-  execFileSync("umount", [dir]);
+/** `lazy`: detach it now even if files on it are still open (they go when the process exits). */
+export function unmount(dir: string, options: { lazy?: boolean } = {}): void {
+  execFileSync("umount", options.lazy ? ["-l", dir] : [dir]);
 }
