@@ -2,12 +2,13 @@
  * `npm run bench`: every benchmark of the project, in one run, printed as
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
- * `--only contract|collector|vrp|latency|archive|tailing|import|log-engines|replicas|scale|emitter` runs one section.
+ * `--only contract|collector|checkpoint|vrp|latency|archive|tailing|import|log-engines|replicas|scale|emitter` runs one section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { archiveTables, benchArchive } from "./bench/archive.js";
+import { benchCheckpoint, checkpointTable } from "./bench/checkpoint.js";
 import { benchCollector, collectorTable } from "./bench/collector.js";
 import { benchContract, contractTables } from "./bench/contract.js";
 import { benchEmitter, emitterTables } from "./bench/emitter.js";
@@ -36,6 +37,12 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     title:
       "Collector, unary EmitSessionStart (load generator in its own process; medians of 5 interleaved rounds of 2.5 s, after one round of each not counted)",
     run: async () => collectorTable(await benchCollector()),
+  },
+  {
+    name: "checkpoint",
+    title:
+      "State store checkpoint: how long one holds the event loop, against the same changes in one synchronous LMDB transaction (medians of 40 interleaved rounds)",
+    run: async () => checkpointTable(await benchCheckpoint()),
   },
   {
     name: "vrp",
