@@ -54,7 +54,10 @@ export async function benchCheckpoint(rounds = 40): Promise<CheckpointBench> {
   const ratios: number[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
-      const batch = changes(round * SESSIONS + 1);
+      // The store keeps the last change of each key: the synchronous side writes the same set.
+      const batch = [
+        ...new Map(changes(round * SESSIONS + 1).map((c) => [`${c[0]} ${JSON.stringify(c[1])}`, c])).values(),
+      ];
       for (const [table, key, value] of batch) store.put(table, key, value);
       store.setApplied(BigInt((round + 1) * SESSIONS));
       let t = performance.now();
@@ -76,7 +79,7 @@ export async function benchCheckpoint(rounds = 40): Promise<CheckpointBench> {
     rmSync(dir, { recursive: true, force: true });
   }
   return {
-    changes: SESSIONS * 7,
+    changes: SESSIONS * 5 + 2,
     handedOverMs: median(handedOver),
     synchronousMs: median(synchronous),
     ratio: median(ratios),
@@ -87,6 +90,6 @@ export function checkpointTable(r: CheckpointBench): string {
   return [
     "| checkpoint of | on the event loop: one synchronous transaction (before) | handed to lmdb-js's write thread (now) | now ÷ before |",
     "|---|---:|---:|---:|",
-    `| ${fmt(r.changes)} changes (${fmt(SESSIONS)} session starts) | ${r.synchronousMs.toFixed(2)} ms | ${r.handedOverMs.toFixed(2)} ms | ${r.ratio.toFixed(2)} |`,
+    `| ${fmt(r.changes)} entries (${fmt(SESSIONS)} session starts) | ${r.synchronousMs.toFixed(2)} ms | ${r.handedOverMs.toFixed(2)} ms | ${r.ratio.toFixed(2)} |`,
   ].join("\n");
 }

@@ -259,8 +259,12 @@ export class DerivedState {
 
   /** Commit what was applied since the last checkpoint, with the sequence it covers. */
   checkpoint(): void {
+    // A checkpoint that failed on LMDB's write thread is met here, even with nothing new to commit.
+    if (this.store.failure) throw this.store.failure;
     this.finishGroup();
     if (this.store.pending === 0 && this.store.applied === this.store.checkpointed) return;
+    // One at a time (StateStore.checkpoint): the next call (the interval's, or the next group's) hands these over.
+    if (this.store.committingCount > 0) return;
     if (this.lastPayload) this.store.put("meta", "appliedDigest", crc32(this.lastPayload));
     this.store.checkpoint();
     this.sinceCheckpoint = 0;
@@ -281,9 +285,10 @@ export class DerivedState {
     for await (const record of log.read(this.applied + 1n)) {
       this.apply(record);
       count++;
-      // A replay outruns LMDB's writer: hold back while a checkpoint waits behind another (bounded memory).
-      if (this.store.committingCount > 1) await this.store.settled();
+      // A replay can outrun LMDB's writer: past two checkpoints' worth in the overlay, wait for it (bounded memory).
+      if (this.sinceCheckpoint >= 2 * this.policy.checkpointRecords) await this.store.settled();
     }
+    await this.store.settled();
     this.checkpoint();
     this.stats.replayed += count;
     return count;
@@ -321,6 +326,7 @@ export class DerivedState {
     this.closed = true;
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
+    await this.store.settled().catch(() => {}); // (a failure is in `failure`)
     if (!this.failure) this.checkpoint();
     await this.store.close();
   }

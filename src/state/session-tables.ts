@@ -6,6 +6,7 @@
  * log order (all sessions, by component, open ones) with what the filters
  * need, so a ListSessions page reads a bounded number of entries.
  */
+import { createHash } from "node:crypto";
 import type { Timestamp } from "../../gen/google/protobuf/timestamp.js";
 import { SessionEndEvent, SessionStartEvent } from "../../gen/oneiric/session/v1/session_events.js";
 import type { StateStore } from "./state-store.js";
@@ -39,6 +40,17 @@ type Listed = [sessionId: string, component: string, seconds: number, nanos: num
 export const SCAN_BUDGET = 2000;
 
 const LAST = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A component name as the byComponent index keys it. LMDB refuses keys over
+ * 1,978 bytes and the contract bounds a name's characters, not its length: a
+ * long name is keyed by its start and a hash ("~" is not a name's character,
+ * so no short name takes the same key). Pages read the whole name from the
+ * entry, so a key need only tell components apart.
+ */
+export function componentKey(name: string): string {
+  return name.length <= 512 ? name : `${name.slice(0, 448)}~${createHash("sha256").update(name).digest("hex")}`;
+}
 
 export class SessionTables {
   constructor(private readonly store: StateStore) {}
@@ -89,7 +101,7 @@ export class SessionTables {
       0,
     ];
     this.store.put("listing", seq, listed);
-    this.store.put("byComponent", [start.componentName, seq], listed);
+    this.store.put("byComponent", [componentKey(start.componentName), seq], listed);
     this.store.put("open", seq, listed);
     this.store.put("meta", "sessionCount", this.size + 1);
     this.store.put("meta", "openCount", this.openCount + 1);
@@ -103,7 +115,7 @@ export class SessionTables {
     const listed = this.store.get<Listed>("listing", seq)!;
     const ended: Listed = [listed[0], listed[1], listed[2], listed[3], 1];
     this.store.put("listing", seq, ended);
-    this.store.put("byComponent", [listed[1], seq], ended);
+    this.store.put("byComponent", [componentKey(listed[1]), seq], ended);
     this.store.remove("open", seq);
     this.store.put("meta", "openCount", Math.max(0, this.openCount - 1));
   }
@@ -124,8 +136,8 @@ export class SessionTables {
     const entries: Iterable<{ key: unknown; value: Listed }> =
       filter.componentName !== undefined
         ? this.store.range<Listed>("byComponent", {
-            start: [filter.componentName, from],
-            end: [filter.componentName, LAST],
+            start: [componentKey(filter.componentName), from],
+            end: [componentKey(filter.componentName), LAST],
           })
         : this.store.range<Listed>(filter.status === "open" ? "open" : "listing", { start: from });
     const sessions: SessionRecord[] = [];

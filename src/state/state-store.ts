@@ -69,7 +69,7 @@ export class StateStore {
   private readonly durableListeners: ((applied: bigint) => void)[] = [];
   /** Set if a checkpoint's transaction failed: the store then takes no more (a restart rebuilds from the log). */
   failure: Error | undefined;
-  /** Counters: checkpoints committed and records they covered. */
+  /** Counters: checkpoints made durable. */
   readonly stats = { checkpoints: 0 };
 
   private constructor(private readonly root: RootDatabase) {
@@ -189,26 +189,27 @@ export class StateStore {
     };
     let next = 0;
     for (const entry of this.dbs[table].getRange(options) as Iterable<{ key: Key; value: V }>) {
-      while (next < pending.length && compareKeys(pending[next]!.key, entry.key) < 0) yield* live(pending[next++]!);
-      // A key changed since LMDB's entry was written: the change stands (or hides it, if a removal).
-      if (next < pending.length && compareKeys(pending[next]!.key, entry.key) === 0) yield* live(pending[next++]!);
-      else yield entry;
+      while (next < pending.length && compareKeys(pending[next]!.key, entry.key) <= 0) yield* live(pending[next++]!);
+      // A key changed since LMDB's entry was written: the change stands (or hides it, if a removal). Matched
+      // by key, not by order, so that no entry comes twice even where compareKeys and LMDB might disagree.
+      if (!newest.has(overlayKey(entry.key))) yield entry;
     }
     while (next < pending.length) yield* live(pending[next++]!);
-  }
-
-  count(table: Table): number {
-    return this.dbs[table].getCount();
   }
 
   /**
    * The checkpoint: every pending change and the applied sequence, handed to
    * LMDB's write thread in one batch, so one transaction.
    * `committed` moves, and onDurable listeners are told, once it is durable.
+   * One at a time: while one is being committed, this hands nothing over
+   * and returns false (the changes wait in the overlay for the next call),
+   * so a failed transaction is never followed by a later one that commits
+   * without it.
    */
-  checkpoint(): void {
+  checkpoint(): boolean {
     if (this.failure) throw this.failure;
-    if (this.pendingCount === 0 && this.appliedSequence === this.checkpointedSequence) return;
+    if (this.committing.length > 0) return false;
+    if (this.pendingCount === 0 && this.appliedSequence === this.checkpointedSequence) return true;
     const applied = this.appliedSequence;
     const changes = this.overlay;
     // One batch: one transaction, and one promise for it (a put inside a batch returns none that can fail).
@@ -230,19 +231,26 @@ export class StateStore {
       () => {
         // Reads of these keys now go to LMDB: make sure this thread's read snapshot has the commit.
         this.root.resetReadTxn();
-        this.committing.shift(); // transactions commit in the order they were handed over
+        this.committing.shift();
         this.committedSequence = applied;
         this.stats.checkpoints++;
         for (const listener of this.durableListeners) listener(applied);
       },
       async (e: unknown) => {
+        // The changes stay readable (in `committing`): the state in memory is still right, only not durable.
+        this.failure = new Error("state store checkpoint failed");
         // lmdb-js rejects with "Commit failed" and keeps the cause (ENOSPC, EIO) in a promise of its own.
-        const cause = await (e as { commitError?: Promise<never> }).commitError?.catch((c: unknown) => c as Error);
-        this.failure ??= new Error(`state store checkpoint failed: ${(cause ?? (e as Error)).message}`);
+        const commitError = (e as { commitError?: Promise<never> }).commitError;
+        const cause = await Promise.race([
+          commitError?.catch((c: unknown) => c as Error),
+          new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref()),
+        ]);
+        this.failure.message = `state store checkpoint failed: ${(cause ?? (e as Error)).message}`;
         throw this.failure;
       },
     );
     this.lastCommit.catch(() => {}); // the failure is kept in `failure` and met by the next checkpoint
+    return true;
   }
 
   /** Wait for the checkpoints handed over to be durable, then close LMDB. */
