@@ -225,7 +225,7 @@ export class StateStore {
     this.overlay = emptyChanges();
     this.pendingCount = 0;
     this.checkpointedSequence = applied;
-    // The last put resolves when its transaction (the whole checkpoint) is committed; flushed, when durable.
+    // The batch's promise resolves when its transaction (the whole checkpoint) is committed; flushed, when durable.
     const durable = written.then(() => this.root.flushed);
     this.lastCommit = durable.then(
       () => {
