@@ -139,7 +139,7 @@ test("a checkpoint is handed to LMDB's write thread: `committed` moves, and list
     assert.ok(store.checkpoint());
     assert.is(store.checkpointed, 7n, "handed over");
     assert.is(store.committed, 0n, "not yet durable when checkpoint() returns: the commit is not on the event loop");
-    assert.is(store.committingCount, 1);
+    assert.ok(store.isCommitting);
     assert.equal(told, []);
     assert.equal(store.get("sessions", "s1"), [1, Buffer.from("start"), null], "readable while being committed");
     store.put("sessions", "s2", [2, Buffer.from("later"), null]);
@@ -148,7 +148,7 @@ test("a checkpoint is handed to LMDB's write thread: `committed` moves, and list
     assert.is(store.checkpointed, 7n);
     await store.settled();
     assert.is(store.committed, 7n);
-    assert.is(store.committingCount, 0);
+    assert.not.ok(store.isCommitting);
     assert.equal(told, [7n]);
     assert.equal(store.get("sessions", "s1"), [1, Buffer.from("start"), null], "readable from LMDB");
     assert.ok(store.checkpoint(), "the waiting changes go now");
@@ -156,7 +156,7 @@ test("a checkpoint is handed to LMDB's write thread: `committed` moves, and list
     assert.is(store.committed, 8n);
     assert.equal(told, [7n, 8n]);
     assert.ok(store.checkpoint()); // nothing new: no transaction
-    assert.is(store.committingCount, 0);
+    assert.not.ok(store.isCommitting);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

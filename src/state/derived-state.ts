@@ -264,7 +264,7 @@ export class DerivedState {
     this.finishGroup();
     if (this.store.pending === 0 && this.store.applied === this.store.checkpointed) return;
     // One at a time (StateStore.checkpoint): the next call (the interval's, or the next group's) hands these over.
-    if (this.store.committingCount > 0) return;
+    if (this.store.isCommitting) return;
     if (this.lastPayload) this.store.put("meta", "appliedDigest", crc32(this.lastPayload));
     this.store.checkpoint();
     this.sinceCheckpoint = 0;

@@ -57,8 +57,8 @@ export class StateStore {
   /** Changes not yet handed to LMDB. */
   private overlay: Changes = emptyChanges();
   private pendingCount = 0;
-  /** The changes of checkpoints handed to LMDB and not yet durable, oldest first (reads see them after the overlay). */
-  private readonly committing: Changes[] = [];
+  /** The changes of the checkpoint handed to LMDB and not yet durable, if any (reads see them after the overlay). */
+  private committing: Changes | undefined;
   /** The last checkpoint's durability: what close() and settled() wait for. */
   private lastCommit: Promise<void> = Promise.resolve();
   /** The log sequence whose effects (and all before) are in the overlay or committed. */
@@ -128,9 +128,9 @@ export class StateStore {
     return this.lastCommit;
   }
 
-  /** How many checkpoints are handed to LMDB and not yet durable. */
-  get committingCount(): number {
-    return this.committing.length;
+  /** Whether a checkpoint is handed to LMDB and not yet durable (the next waits for it: checkpoint()). */
+  get isCommitting(): boolean {
+    return this.committing !== undefined;
   }
 
   /** Changes waiting for the next checkpoint. */
@@ -149,15 +149,11 @@ export class StateStore {
     return this.dbs[table].get(key) as V | undefined;
   }
 
-  /** The newest change of a key not yet durable in LMDB: the overlay's, else the latest committing checkpoint's. */
+  /** The newest change of a key not yet durable in LMDB: the overlay's, else the committing checkpoint's. */
   private pendingChange(table: Table, key: string | number): Pending | undefined {
     const pending = this.overlay.get(table)!.get(key);
     if (pending) return pending;
-    for (let i = this.committing.length - 1; i >= 0; i--) {
-      const committing = this.committing[i]!.get(table)!.get(key);
-      if (committing) return committing;
-    }
-    return undefined;
+    return this.committing?.get(table)?.get(key);
   }
 
   put(table: Table, key: Key, value: unknown): void {
@@ -180,9 +176,8 @@ export class StateStore {
     const inRange = (key: Key) =>
       (options.start === undefined || compareKeys(key, options.start) >= 0) &&
       (options.end === undefined || compareKeys(key, options.end) < 0);
-    const newest = new Map<string | number, Pending>(); // the latest change of each key, oldest checkpoint first
-    for (const changes of [...this.committing, this.overlay])
-      for (const [k, p] of changes.get(table)!) newest.set(k, p);
+    const newest = new Map(this.committing?.get(table)); // the latest change of each key: the overlay's last
+    for (const [k, p] of this.overlay.get(table)!) newest.set(k, p);
     const pending = [...newest.values()].filter((p) => inRange(p.key)).sort((a, b) => compareKeys(a.key, b.key));
     const live = function* (p: Pending) {
       if (p.value !== DELETED) yield { key: p.key, value: p.value as V };
@@ -208,7 +203,7 @@ export class StateStore {
    */
   checkpoint(): boolean {
     if (this.failure) throw this.failure;
-    if (this.committing.length > 0) return false;
+    if (this.committing) return false;
     if (this.pendingCount === 0 && this.appliedSequence === this.checkpointedSequence) return true;
     const applied = this.appliedSequence;
     const changes = this.overlay;
@@ -221,7 +216,7 @@ export class StateStore {
       }
       void this.dbs.meta.put("applied", Number(applied));
     });
-    this.committing.push(changes);
+    this.committing = changes;
     this.overlay = emptyChanges();
     this.pendingCount = 0;
     this.checkpointedSequence = applied;
@@ -231,7 +226,7 @@ export class StateStore {
       () => {
         // Reads of these keys now go to LMDB: make sure this thread's read snapshot has the commit.
         this.root.resetReadTxn();
-        this.committing.shift();
+        this.committing = undefined;
         this.committedSequence = applied;
         this.stats.checkpoints++;
         for (const listener of this.durableListeners) listener(applied);
