@@ -68,7 +68,7 @@ export class StateStore {
   private committedSequence: bigint;
   private readonly durableListeners: ((applied: bigint) => void)[] = [];
   /** Set if a checkpoint's transaction failed: the store then takes no more (a restart rebuilds from the log). */
-  failure: Error | undefined;
+  private failed: Error | undefined;
   /** Counters: checkpoints made durable. */
   readonly stats = { checkpoints: 0 };
 
@@ -126,6 +126,11 @@ export class StateStore {
   /** Resolves once every checkpoint made so far is durable (rejects if one failed). */
   settled(): Promise<void> {
     return this.lastCommit;
+  }
+
+  /** Why a checkpoint's transaction failed, if one did: the store then takes no more. */
+  get failure(): Error | undefined {
+    return this.failed;
   }
 
   /** Whether a checkpoint is handed to LMDB and not yet durable (the next waits for it: checkpoint()). */
@@ -202,7 +207,7 @@ export class StateStore {
    * without it.
    */
   checkpoint(): boolean {
-    if (this.failure) throw this.failure;
+    if (this.failed) throw this.failed;
     if (this.committing) return false;
     if (this.pendingCount === 0 && this.appliedSequence === this.checkpointedSequence) return true;
     const applied = this.appliedSequence;
@@ -233,15 +238,15 @@ export class StateStore {
       },
       async (e: unknown) => {
         // The changes stay readable (in `committing`): the state in memory is still right, only not durable.
-        this.failure = new Error("state store checkpoint failed");
+        this.failed = new Error("state store checkpoint failed");
         // lmdb-js rejects with "Commit failed" and keeps the cause (ENOSPC, EIO) in a promise of its own.
         const commitError = (e as { commitError?: Promise<never> }).commitError;
         const cause = await Promise.race([
           commitError?.catch((c: unknown) => c as Error),
           new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref()),
         ]);
-        this.failure.message = `state store checkpoint failed: ${(cause ?? (e as Error)).message}`;
-        throw this.failure;
+        this.failed.message = `state store checkpoint failed: ${(cause ?? (e as Error)).message}`;
+        throw this.failed;
       },
     );
     this.lastCommit.catch(() => {}); // the failure is kept in `failure` and met by the next checkpoint
@@ -253,7 +258,7 @@ export class StateStore {
     await this.lastCommit.catch(() => {});
     // After a failed commit lmdb-js's close waits for a flush that never comes: the environment is
     // left to the process's exit, which a failed store leads to (the collector exits 1).
-    if (this.failure) return;
+    if (this.failed) return;
     await this.root.close();
   }
 }
