@@ -7,7 +7,7 @@
  * Needs `mount -t tmpfs` (root, as in CI): without it the test fails, loudly.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { status, type ServiceError } from "@grpc/grpc-js";
 import { test } from "uvu";
@@ -15,10 +15,11 @@ import * as assert from "uvu/assert";
 import type { EmitSessionStartResponse, GetSessionResponse } from "../gen/oneiric/session/v1/session_service.js";
 import { bridges } from "../src/bridge/index.js";
 import { SessionStartEvent } from "../src/session/models.js";
+import { STATE_DIR } from "../src/state/open-state.js";
 import { SegmentLog, type DamageReport } from "../src/store/segment-log.js";
 import { call, clientFor, startTestServer } from "./support/collector.js";
 import { tempDir } from "./support/repo.js";
-import { mountTmpfs } from "./support/tmpfs.js";
+import { mountTmpfs, unmount } from "./support/tmpfs.js";
 import { startServeProcess, type ServeProcess } from "./support/serve-process.js";
 
 interface Outcome {
@@ -155,6 +156,79 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
     0,
     `${acknowledged.length} acknowledged, ${found} found (${records} records in the log; cut: ${JSON.stringify(damage)})`,
   );
+});
+
+test("a full disk under the state store alone: the collector exits 1 naming the cause, every stderr line is JSON, and a restart rebuilds every acknowledged session from the log", async () => {
+  const dataDir = tempDir("state-full-");
+  const stateDir = path.join(dataDir, STATE_DIR);
+  mkdirSync(stateDir);
+  mountTmpfs(stateDir, "size=1m,mode=0755"); // the log stays on the disk tempDir is on
+  let serve: ServeProcess | undefined;
+  const acknowledged: string[] = [];
+  const refused: ServiceError[] = [];
+  try {
+    serve = await startServeProcess(["--data-dir", dataDir, "--checkpoint-records", "50"]);
+    const client = clientFor(`127.0.0.1:${serve.port}`);
+    let exited = false;
+    void serve.exited.then(() => (exited = true));
+    const metadata = { pad: "x".repeat(2000) }; // about 2 KiB a session in the store: ~500 fill 1 MiB
+    const worker = async () => {
+      while (!exited) {
+        const event = bridges.SessionStartEvent.fromJson(
+          SessionStartEvent.create({ componentName: "state-full", shellType: "Shell", metadata }),
+        );
+        try {
+          const r = await call<unknown, EmitSessionStartResponse>(client, "emitSessionStart", { event });
+          acknowledged.push(r.sessionId);
+        } catch (e) {
+          refused.push(e as ServiceError);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 4 }, worker));
+    client.close();
+    assert.equal(await serve.exited, { code: 1, signal: null }, serve.log.join("\n"));
+    assert.ok(
+      serve.log.some((l) => l.includes("state store failed") && /No space left|Input\/output error/.test(l)),
+      `the failure is logged, with its cause:\n${serve.log.join("\n")}`,
+    );
+    // lmdb-js prints a failed commit's error with console.error: it must come as a log line too.
+    const notJson = serve.log.filter((l) => {
+      try {
+        return typeof JSON.parse(l) !== "object";
+      } catch {
+        return true;
+      }
+    });
+    assert.equal(notJson, [], "every stderr line of serve is a JSON log line");
+  } finally {
+    if (serve && serve.child.exitCode === null && serve.child.signalCode === null) {
+      serve.child.kill("SIGKILL");
+      await serve.exited;
+    }
+    unmount(stateDir); // the store's files go with it: the restart rebuilds it from the log
+  }
+  assert.ok(acknowledged.length >= 100, `${acknowledged.length} acknowledged before the store's disk was full`);
+  assert.equal(
+    refused.filter((e) => e.code !== status.UNAVAILABLE).map((e) => `${e.code}: ${e.details}`),
+    [],
+    "every refusal is UNAVAILABLE",
+  );
+
+  const server = await startTestServer({}, dataDir);
+  const client = clientFor(server.target);
+  let found = 0;
+  try {
+    for (const sessionId of acknowledged) {
+      const got = await call<unknown, GetSessionResponse>(client, "getSession", { sessionId }).catch(() => undefined);
+      if (got?.session?.sessionId === sessionId) found++;
+    }
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  assert.is(acknowledged.length - found, 0, `${acknowledged.length} acknowledged, ${found} found after the rebuild`);
 });
 
 test.run();

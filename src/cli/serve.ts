@@ -1,7 +1,8 @@
 /** `session-events serve`: run the collector until SIGINT or SIGTERM. */
+import { format } from "node:util";
 import { setLogger, setLogVerbosity, logVerbosity } from "@grpc/grpc-js";
 import { parseServeConfig, serveOptionsHelp } from "./serve-config.js";
-import { createLogger } from "../server/logger.js";
+import { createLogger, type Logger } from "../server/logger.js";
 import { startServer } from "../server/server.js";
 
 export const serveUsage = `session-events serve [options]
@@ -23,11 +24,7 @@ ${serveOptionsHelp()}`;
 export async function serve(args: string[]): Promise<number> {
   const config = parseServeConfig(args);
   const logger = createLogger(config.logLevel);
-  // grpc-js's own lines ("E No address added ...") as ours: every stderr line of serve is JSON.
-  setLogger({
-    error: (...a: unknown[]) => logger.debug("grpc-js", { message: a.map(String).join(" ") }),
-  } as unknown as Console);
-  setLogVerbosity(config.logLevel === "debug" ? logVerbosity.INFO : logVerbosity.ERROR);
+  const restoreOutput = libraryOutputAsLogLines(logger, config.logLevel === "debug");
   let code = 0;
   // Until the server is up, a stop is noted and carried out once it is; a
   // second one exits at once (recovery is safe to cut short: it is what a crash
@@ -89,6 +86,36 @@ export async function serve(args: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", onSigint);
     process.off("SIGTERM", onSigterm);
+    restoreOutput();
   }
   return code;
+}
+
+/**
+ * Other code's lines as log lines, so that every stderr line of serve is JSON
+ * (a supervisor's log reads them all alike): grpc-js's ("E No address added
+ * ..."), the console's (lmdb-js prints a failed commit's error with
+ * console.error) and Node's process warnings. Returns what puts them back, as
+ * tests run serve in their own process.
+ */
+function libraryOutputAsLogLines(logger: Logger, debug: boolean): () => void {
+  setLogger({
+    error: (...a: unknown[]) => logger.debug("grpc-js", { message: a.map(String).join(" ") }),
+  } as unknown as Console);
+  setLogVerbosity(debug ? logVerbosity.INFO : logVerbosity.ERROR);
+  const { error, warn } = console;
+  console.error = (...a: unknown[]) => logger.error("console", { message: format(...a) });
+  console.warn = (...a: unknown[]) => logger.warn("console", { message: format(...a) });
+  // Node's own printer is a listener of its own: it is set aside while serve runs.
+  const printers = process.listeners("warning");
+  process.removeAllListeners("warning");
+  const onWarning = (w: Error) => logger.warn("node warning", { name: w.name, message: w.message });
+  process.on("warning", onWarning);
+  return () => {
+    setLogger(console);
+    console.error = error;
+    console.warn = warn;
+    process.off("warning", onWarning);
+    for (const printer of printers) process.on("warning", printer);
+  };
 }
