@@ -30,6 +30,7 @@ export async function* readLineBatches(
 ): AsyncGenerator<RawItem[]> {
   let line = 0;
   let batch: RawItem[] = [];
+  const utf8 = new Utf8Runs();
   while (true) {
     if (batch.length >= MAX_BATCH || window.available === 0) {
       if (batch.length > 0) yield batch;
@@ -68,7 +69,7 @@ export async function* readLineBatches(
     // Some editors start a file with a byte order mark.
     if (offset === 0 && to - from >= 3 && chunk[from] === 0xef && chunk[from + 1] === 0xbb && chunk[from + 2] === 0xbf)
       from += 3;
-    if (!isUtf8(chunk.subarray(from, to))) {
+    if (!utf8.isUtf8(chunk, from, to)) {
       batch.push({ kind: "damage", rule: "json", message: "not UTF-8 text", offset, bytes: length, line });
       continue;
     }
@@ -76,6 +77,30 @@ export async function* readLineBatches(
     // A line that starts with "{" is not blank (the common case: no trim of every line).
     if (chunk[from] !== 0x7b && text.trim() === "" && !options.blankLines) continue;
     batch.push({ kind: "line", text, offset, line, bytes: length });
+  }
+}
+
+/**
+ * UTF-8 checks of lines, made once for every whole line a buffer holds from
+ * the first asked for, rather than one native call (and one view) per line:
+ * "\n" is a character of its own in UTF-8 (no byte of a longer one is 0x0a),
+ * so a run of lines is UTF-8 exactly when each of its lines is. In a run
+ * that is not, each line is checked on its own, to name the ones that are
+ * damaged.
+ */
+class Utf8Runs {
+  private buffer: Buffer | undefined; // the buffer the last run was checked in (the window replaces it as it reads)
+  private end = 0; // where that run ends in it
+  private valid = false;
+
+  /** Whether bytes[from..to) is UTF-8; lines are asked for in order. */
+  isUtf8(bytes: Buffer, from: number, to: number): boolean {
+    if (bytes !== this.buffer || to > this.end) {
+      this.buffer = bytes;
+      this.end = Math.max(bytes.lastIndexOf(NEWLINE), to);
+      this.valid = isUtf8(bytes.subarray(from, this.end));
+    }
+    return this.valid || isUtf8(bytes.subarray(from, to));
   }
 }
 
