@@ -29,6 +29,23 @@ interface Outcome {
   readonly error?: ServiceError;
 }
 
+/** How many of these sessions a collector opened on `dataDir` has (it recovers the log and its state as a restart does). */
+async function sessionsFound(dataDir: string, sessionIds: readonly string[]): Promise<number> {
+  const server = await startTestServer({}, dataDir);
+  const client = clientFor(server.target);
+  let found = 0;
+  try {
+    for (const sessionId of sessionIds) {
+      const got = await call<unknown, GetSessionResponse>(client, "getSession", { sessionId }).catch(() => undefined);
+      if (got?.session?.sessionId === sessionId) found++;
+    }
+  } finally {
+    client.close();
+    await server.shutdown(1000);
+  }
+  return found;
+}
+
 test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and no acknowledged session is lost", async () => {
   const root = tempDir("disk-full-");
   const mnt = path.join(root, "tmpfs");
@@ -139,18 +156,7 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
   await log.close();
   assert.ok(readdirSync(copy).filter((n) => n.endsWith(".seg")).length > 1, "segments were rolled as the disk filled");
 
-  const server = await startTestServer({}, copy);
-  const client = clientFor(server.target);
-  let found = 0;
-  try {
-    for (const sessionId of acknowledged) {
-      const got = await call<unknown, GetSessionResponse>(client, "getSession", { sessionId }).catch(() => undefined);
-      if (got?.session?.sessionId === sessionId) found++;
-    }
-  } finally {
-    client.close();
-    await server.shutdown(1000);
-  }
+  const found = await sessionsFound(copy, acknowledged);
   assert.is(
     acknowledged.length - found,
     0,
@@ -215,19 +221,8 @@ test("a full disk under the state store alone: the collector exits 1 naming the 
     "every refusal is UNAVAILABLE",
   );
 
-  const server = await startTestServer({}, dataDir);
-  const client = clientFor(server.target);
-  let found = 0;
-  try {
-    for (const sessionId of acknowledged) {
-      const got = await call<unknown, GetSessionResponse>(client, "getSession", { sessionId }).catch(() => undefined);
-      if (got?.session?.sessionId === sessionId) found++;
-    }
-  } finally {
-    client.close();
-    await server.shutdown(1000);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  const found = await sessionsFound(dataDir, acknowledged);
+  rmSync(dataDir, { recursive: true, force: true });
   assert.is(acknowledged.length - found, 0, `${acknowledged.length} acknowledged, ${found} found after the rebuild`);
 });
 
