@@ -95,8 +95,8 @@ export async function serve(args: string[]): Promise<number> {
  * Other code's lines as log lines, so that every stderr line of serve is JSON
  * (a supervisor's log reads them all alike): grpc-js's ("E No address added
  * ..."), the console's (lmdb-js prints a failed commit's error with
- * console.error) and Node's process warnings. Returns what puts them back, as
- * tests run serve in their own process.
+ * console.error) and Node's process warnings. Returns what puts them back:
+ * tests call serve inside the test runner's process.
  */
 function libraryOutputAsLogLines(logger: Logger, debug: boolean): () => void {
   setLogger({
