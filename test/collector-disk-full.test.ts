@@ -164,8 +164,9 @@ test("a full disk: every later call is UNAVAILABLE, the collector exits 1, and n
   );
 });
 
-test("a full disk under the state store alone: the collector exits 1 naming the cause, every stderr line is JSON, and a restart rebuilds every acknowledged session from the log", async () => {
+test("a full disk under the state store alone: the collector exits 1 naming the cause, every stderr line is JSON, and a restart on the store's last durable checkpoint has every acknowledged session", async () => {
   const dataDir = tempDir("state-full-");
+  const kept = tempDir("state-kept-"); // the failed store's files, while its tmpfs goes
   const stateDir = path.join(dataDir, STATE_DIR);
   mkdirSync(stateDir);
   mountTmpfs(stateDir, "size=1m,mode=0755"); // the log stays on the disk tempDir is on
@@ -178,8 +179,9 @@ test("a full disk under the state store alone: the collector exits 1 naming the 
     let exited = false;
     void serve.exited.then(() => (exited = true));
     const metadata = { pad: "x".repeat(2000) }; // about 2 KiB a session in the store: ~500 fill 1 MiB
+    const deadline = Date.now() + 60_000;
     const worker = async () => {
-      while (!exited) {
+      while (!exited && Date.now() < deadline) {
         const event = bridges.SessionStartEvent.fromJson(
           SessionStartEvent.create({ componentName: "state-full", shellType: "Shell", metadata }),
         );
@@ -193,6 +195,7 @@ test("a full disk under the state store alone: the collector exits 1 naming the 
     };
     await Promise.all(Array.from({ length: 4 }, worker));
     client.close();
+    if (!exited) assert.unreachable(`the collector did not stop within 60 s of calls:\n${serve.log.join("\n")}`);
     assert.equal(await serve.exited, { code: 1, signal: null }, serve.log.join("\n"));
     assert.ok(
       serve.log.some((l) => l.includes("state store failed") && /No space left|Input\/output error/.test(l)),
@@ -212,7 +215,10 @@ test("a full disk under the state store alone: the collector exits 1 naming the 
       serve.child.kill("SIGKILL");
       await serve.exited;
     }
-    unmount(stateDir); // the store's files go with it: the restart rebuilds it from the log
+    // The restart opens the store as it failed (its last durable checkpoint), on the ordinary disk.
+    cpSync(stateDir, kept, { recursive: true });
+    unmount(stateDir);
+    cpSync(kept, stateDir, { recursive: true });
   }
   assert.ok(acknowledged.length >= 100, `${acknowledged.length} acknowledged before the store's disk was full`);
   assert.equal(
@@ -221,9 +227,14 @@ test("a full disk under the state store alone: the collector exits 1 naming the 
     "every refusal is UNAVAILABLE",
   );
 
-  const found = await sessionsFound(dataDir, acknowledged);
-  rmSync(dataDir, { recursive: true, force: true });
-  assert.is(acknowledged.length - found, 0, `${acknowledged.length} acknowledged, ${found} found after the rebuild`);
+  try {
+    assert.ok(existsSync(path.join(stateDir, "data.mdb")), "the restart opens the failed store, not an empty one");
+    const found = await sessionsFound(dataDir, acknowledged);
+    assert.is(acknowledged.length - found, 0, `${acknowledged.length} acknowledged, ${found} found after the restart`);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+    rmSync(kept, { recursive: true, force: true });
+  }
 });
 
 test.run();

@@ -64,12 +64,13 @@ export async function* readLineBatches(
     const chunk = window.bytes as Buffer & { utf8Slice(start: number, end: number): string };
     let from = window.start;
     let to = from + length;
+    const base = offset - from; // the stream offset of chunk[0]
     window.skip(end < 0 ? length : length + 1);
     if (to > from && chunk[to - 1] === 0x0d) to--;
     // Some editors start a file with a byte order mark.
     if (offset === 0 && to - from >= 3 && chunk[from] === 0xef && chunk[from + 1] === 0xbb && chunk[from + 2] === 0xbf)
       from += 3;
-    if (!utf8.isUtf8(chunk, from, to)) {
+    if (!utf8.isUtf8(chunk, from, to, base)) {
       batch.push({ kind: "damage", rule: "json", message: "not UTF-8 text", offset, bytes: length, line });
       continue;
     }
@@ -86,19 +87,20 @@ export async function* readLineBatches(
  * "\n" is a character of its own in UTF-8 (no byte of a longer one is 0x0a),
  * so a run of lines is UTF-8 exactly when each of its lines is. In a run
  * that is not, each line is checked on its own, to name the ones that are
- * damaged.
+ * damaged. The run is kept as stream offsets (the stream's bytes never
+ * change), not as its buffer: that would hold on to a buffer the window has
+ * let go of.
  */
 class Utf8Runs {
-  private buffer: Buffer | undefined; // the buffer the last run was checked in (the window replaces it as it reads)
-  private end = 0; // where that run ends in it
+  private end = -1; // the stream offset where the last run checked ends
   private valid = false;
 
-  /** Whether bytes[from..to) is UTF-8; lines are asked for in order. */
-  isUtf8(bytes: Buffer, from: number, to: number): boolean {
-    if (bytes !== this.buffer || to > this.end) {
-      this.buffer = bytes;
-      this.end = Math.max(bytes.lastIndexOf(NEWLINE), to);
-      this.valid = isUtf8(bytes.subarray(from, this.end));
+  /** Whether bytes[from..to) is UTF-8, where `base` is the stream offset of bytes[0]; lines are asked for in order. */
+  isUtf8(bytes: Buffer, from: number, to: number, base: number): boolean {
+    if (base + to > this.end) {
+      const end = Math.max(bytes.lastIndexOf(NEWLINE), to);
+      this.end = base + end;
+      this.valid = isUtf8(bytes.subarray(from, end));
     }
     return this.valid || isUtf8(bytes.subarray(from, to));
   }

@@ -106,15 +106,21 @@ function libraryOutputAsLogLines(logger: Logger, debug: boolean): () => void {
   const { error, warn } = console;
   console.error = (...a: unknown[]) => logger.error("console", { message: format(...a) });
   console.warn = (...a: unknown[]) => logger.warn("console", { message: format(...a) });
-  // Node's own printer is a listener of its own: it is set aside while serve runs.
+  // Node's own printer is a listener of its own, set aside while serve runs. It
+  // is missing when warnings were silenced (--no-warnings, NODE_NO_WARNINGS=1):
+  // then they stay silent.
   const printers = process.listeners("warning");
-  process.removeAllListeners("warning");
-  const onWarning = (w: Error) => logger.warn("node warning", { name: w.name, message: w.message });
-  process.on("warning", onWarning);
+  const onWarning = (w: Error & { code?: string; detail?: string }) =>
+    logger.warn("node warning", { name: w.name, code: w.code, message: w.message, detail: w.detail });
+  if (printers.length > 0) {
+    process.removeAllListeners("warning");
+    process.on("warning", onWarning);
+  }
   return () => {
     setLogger(console);
     console.error = error;
     console.warn = warn;
+    if (printers.length === 0) return;
     process.off("warning", onWarning);
     for (const printer of printers) process.on("warning", printer);
   };

@@ -8,7 +8,7 @@ export interface ServeProcess {
   readonly port: number;
   /** stderr, one JSON log line per entry (kept up to date while it runs). */
   readonly log: string[];
-  /** Resolves once the process has exited. */
+  /** Resolves once the process has exited and its stderr is read to the end. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -25,11 +25,16 @@ export function startServeProcess(
   const argv = [...wrapper, process.execPath, bin, "serve", "--address", "127.0.0.1:0", ...args];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
   const log: string[] = [];
+  let partial = "";
+  // "close", not "exit": once stderr is read to its end too, so that `log` holds every line.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
+    child.once("close", (code, signal) => resolve({ code, signal })),
   );
+  child.stderr!.once("end", () => {
+    if (partial !== "") log.push(partial); // a last line without its newline
+    partial = "";
+  });
   return new Promise((resolve, reject) => {
-    let partial = "";
     child.stderr!.on("data", (chunk: Buffer) => {
       const lines = (partial + chunk.toString()).split("\n");
       partial = lines.pop()!;
