@@ -3,10 +3,12 @@
  * markdown. `npm run bench -- --record` also writes the figures into
  * BENCHMARKS.md (between each section's markers), with the machine's details.
  * `--only contract|collector|checkpoint|vrp|latency|archive|tailing|import|log-engines|replicas|scale|emitter` runs one section.
+ * Any other flag is refused (exit 2), as is an unknown section.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { archiveTables, benchArchive } from "./bench/archive.js";
 import { benchCheckpoint, checkpointTable } from "./bench/checkpoint.js";
 import { benchCollector, collectorTable } from "./bench/collector.js";
@@ -21,8 +23,18 @@ import { benchSubscriberLag, benchTailCost, tailingTables } from "./bench/tailin
 import { benchScale, scaleTable } from "./bench/scale.js";
 import { benchVrp, vrpTable } from "./bench/vrp.js";
 
-const record = process.argv.includes("--record");
-const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const usage = "usage: npm run bench -- [--record] [--only SECTION]";
+let args: { record?: boolean; only?: string; help?: boolean };
+try {
+  args = parseArgs({
+    options: { record: { type: "boolean" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+  }).values;
+} catch (e) {
+  // An unknown flag used to run every section (an hour), ignoring what it asked for.
+  console.error(`bench: ${(e as Error).message}\n${usage}`);
+  process.exit(2);
+}
+const { record = false, only } = args;
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 const sections: { name: string; title: string; run: () => Promise<string> }[] = [
@@ -99,6 +111,16 @@ const sections: { name: string; title: string; run: () => Promise<string> }[] = 
     run: async () => emitterTables(await benchEmitter()),
   },
 ];
+
+const names = sections.map((s) => s.name);
+if (args.help) {
+  console.log(`${usage}\nsections: ${names.join(", ")}`);
+  process.exit(0);
+}
+if (only !== undefined && !names.includes(only)) {
+  console.error(`bench: --only ${only}: no such section (one of ${names.join(", ")})\n${usage}`);
+  process.exit(2);
+}
 
 console.log(`Machine:\n${machine()}\n`);
 for (const section of sections) {

@@ -26,7 +26,6 @@
  * throughput log, 32 MiB), ARCHIVE_BENCH_MEMORY=0 (no memory runs);
  * archive-profile.ts runs one job under --cpu-prof.
  */
-import { spawn } from "node:child_process";
 import { once } from "node:events";
 import {
   closeSync,
@@ -51,7 +50,7 @@ import { parseTimestamp } from "../../src/contract/timestamp.js";
 
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { validEnd, validStart, validVrp } from "../../test/support/fixtures.js";
-import { fmt, median } from "./harness.js";
+import { fmt, median, spawnNode } from "./harness.js";
 import { BenchSegmentWriter } from "./segment-writer.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -234,11 +233,9 @@ interface MemoryRun {
 }
 
 function inChild(args: string[]): Promise<MemoryRun> {
-  const child = spawn(process.execPath, [path.join(here, "archive-memory.js"), ...args], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const child = spawnNode([path.join(here, "archive-memory.js"), ...args], ["ignore", "pipe", "inherit"]);
   let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
+  child.stdout!.on("data", (d: Buffer) => (out += d));
   const samples: number[] = [];
   const sampler = setInterval(() => {
     try {

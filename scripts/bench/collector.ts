@@ -5,12 +5,12 @@
  * and against a bare grpc-js server with the same message, in the same run,
  * interleaved round by round.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmt, median, runForJson } from "./harness.js";
+import { fmt, median, runForJson, spawnNode } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../../..");
@@ -28,7 +28,7 @@ export function startProcess(
   args: string[],
   portFrom: (line: string) => number | undefined,
 ): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawnNode(args, ["ignore", "pipe", "pipe"]);
   return new Promise((resolve, reject) => {
     const onLine = (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n")) {

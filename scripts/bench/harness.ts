@@ -4,8 +4,22 @@
  * medians over rounds, and ratios are taken per round against a baseline
  * measured in the same round, then the median of those is reported.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import os from "node:os";
+
+/** The processes the bench started: stopped when it exits, however it exits (a pipe closed on its output, say). */
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+/** `args` (a script and its arguments, perhaps after Node flags) in a Node process of its own, stopped with the bench. */
+export function spawnNode(args: readonly string[], stdio: StdioOptions): ChildProcess {
+  const child = spawn(process.execPath, args, { stdio });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
 
 /**
  * Run `args` (a script and its arguments, perhaps after Node flags) in a
@@ -13,9 +27,9 @@ import os from "node:os";
  * naming `name`, if it exits with anything but 0. Its stderr is ours.
  */
 export function runForJson<T>(name: string, args: readonly string[]): Promise<T> {
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawnNode(args, ["ignore", "pipe", "inherit"]);
   let out = "";
-  child.stdout.on("data", (d: Buffer) => (out += d));
+  child.stdout!.on("data", (d: Buffer) => (out += d));
   return new Promise((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) =>

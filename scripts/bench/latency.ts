@@ -13,7 +13,7 @@
  * LATENCY_BENCH_CLI=path/to/bin.js measures another build of the collector
  * (an older commit, say) with the same harness.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { mkdtempSync, rmSync } from "node:fs";
 import os, { tmpdir } from "node:os";
@@ -31,7 +31,7 @@ import { silentLogger } from "../../src/server/logger.js";
 import { startServer } from "../../src/server/server.js";
 import { sessionStartOfSize } from "./big-event.js";
 import { startCollectorProcess, stopProcess } from "./collector.js";
-import { fmt, median, runForJson, timeFor } from "./harness.js";
+import { fmt, median, runForJson, spawnNode, timeFor } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../../..");
@@ -61,12 +61,9 @@ interface Senders {
 
 /** Start the senders; resolves once each has had an answer, with a function that stops them and gives their figures. */
 async function startSenders(port: number, maxMs: number): Promise<() => Promise<Senders>> {
-  const child: ChildProcess = spawn(
-    process.execPath,
+  const child: ChildProcess = spawnNode(
     [path.join(here, "max-senders.js"), `127.0.0.1:${port}`, String(SENDERS), String(MAX_EVENT_BYTES), String(maxMs)],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
+    ["ignore", "pipe", "inherit"],
   );
   let out = "";
   await new Promise<void>((resolve, reject) => {

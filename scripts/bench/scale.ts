@@ -23,12 +23,12 @@
  * give the medians (default 3): the row of the median start, each query
  * figure the median over the restarts.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmt, median, runForJson } from "./harness.js";
+import { fmt, median, runForJson, spawnNode } from "./harness.js";
 import { writeLog, type Queries } from "./scale-log.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -53,10 +53,9 @@ interface Started {
 
 function start(bin: string, dataDir: string): Promise<Started> {
   const began = performance.now();
-  const child = spawn(
-    process.execPath,
+  const child = spawnNode(
     ["--max-old-space-size=8192", bin, "serve", "--address", "127.0.0.1:0", "--data-dir", dataDir],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    ["ignore", "ignore", "pipe"],
   );
   const log: string[] = [];
   return new Promise((resolve, reject) => {

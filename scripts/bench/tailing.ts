@@ -14,7 +14,7 @@
  *    the same run (there: a cursor per subscriber, each reading and decoding
  *    every record).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import path from "node:path";
@@ -23,7 +23,7 @@ import { bridges } from "../../src/bridge/index.js";
 import { LogEntry } from "../../gen/sessionevents/log/v1/log_entry.js";
 import { SegmentLog } from "../../src/store/segment-log.js";
 import { startProcess } from "./collector.js";
-import { fmt, median } from "./harness.js";
+import { fmt, median, spawnNode } from "./harness.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -134,18 +134,16 @@ export async function benchSubscriberLag({
     );
     const target = `127.0.0.1:${server.port}`;
     try {
-      const subs = spawn(
-        process.execPath,
+      const subs = spawnNode(
         [path.join(here, "tailing-subscribers.js"), target, String(subscribers), String(warmupMs)],
-        { stdio: ["ignore", "pipe", "inherit"] },
+        ["ignore", "pipe", "inherit"],
       );
       const subsOut = collect(subs);
       await new Promise<void>((resolve) =>
         subs.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve()),
       );
       const load = loadavg()[0]!;
-      const producers = spawn(
-        process.execPath,
+      const producers = spawnNode(
         [
           path.join(here, "tailing-producers.js"),
           target,
@@ -155,7 +153,7 @@ export async function benchSubscriberLag({
           String(durationMs),
           String(warmupMs),
         ],
-        { stdio: ["ignore", "pipe", "inherit"] },
+        ["ignore", "pipe", "inherit"],
       );
       type Counts = { scheduled: number; sent: number; acked: number; seconds: number };
       const produced = JSON.parse(await collect(producers)) as Counts & { steady: Counts };
