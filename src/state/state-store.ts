@@ -181,9 +181,12 @@ export class StateStore {
     const inRange = (key: Key) =>
       (options.start === undefined || compareKeys(key, options.start) >= 0) &&
       (options.end === undefined || compareKeys(key, options.end) < 0);
-    const newest = new Map(this.committing?.get(table)); // the latest change of each key: the overlay's last
-    for (const [k, p] of this.overlay.get(table)!) newest.set(k, p);
-    const pending = [...newest.values()].filter((p) => inRange(p.key)).sort((a, b) => compareKeys(a.key, b.key));
+    // The latest change of each key in range (the overlay's over the committing checkpoint's): LMDB's
+    // entries are all in range, so only these can stand for them.
+    const newest = new Map<string | number, Pending>();
+    for (const changes of [this.committing?.get(table), this.overlay.get(table)!])
+      for (const [k, p] of changes ?? []) if (inRange(p.key)) newest.set(k, p);
+    const pending = [...newest.values()].sort((a, b) => compareKeys(a.key, b.key));
     const live = function* (p: Pending) {
       if (p.value !== DELETED) yield { key: p.key, value: p.value as V };
     };
