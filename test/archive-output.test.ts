@@ -4,7 +4,7 @@
  * Every await that could hang is raced against a generous timer (a liveness guard, not a speed test).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync, createWriteStream, lstatSync } from "node:fs";
+import { mkdirSync, writeFileSync, createWriteStream, lstatSync, readFileSync, existsSync } from "node:fs";
 import path from "node:path";
 import { test } from "uvu";
 import { until } from "./support/until.js";
@@ -12,6 +12,7 @@ import * as assert from "uvu/assert";
 import { exportArchive, importArchive, type ArchiveDamage } from "../src/archive/index.js";
 import { logEntryBytes, sampleEvents, writeDataDir, writeSegmentFile } from "./support/archive-log.js";
 import { tempDir } from "./support/repo.js";
+import { skipped } from "./support/skip.js";
 import { Writable, PassThrough } from "node:stream";
 import { openSink } from "../src/archive/sink.js";
 import { cli, within, bigSegment, partials, HANG, settles } from "./support/archive-run.js";
@@ -31,6 +32,51 @@ test("sink: an output that cannot be written is an error, not a job that never s
   const r2 = await within(exportArchive(input, { output: path.join(dir, "missing", "out.jsonl") }), 5000);
   assert.ok(!r2.pending, "exportArchive never settles when the output's directory is missing");
 });
+
+// strace watches a real CLI process's syncs, and makes one fail.
+const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+if (!hasStrace && process.env.CI !== "true") {
+  skipped("sink: background syncs", "apt-get install strace to run it");
+} else {
+  test("sink: a file is synced in the background as it grows, and a background sync that fails fails the job (EIO injected by strace)", async () => {
+    assert.ok(hasStrace, "strace is missing");
+    const dir = tempDir();
+    const input = path.join(dir, "big.seg");
+    const events = 60_000; // about 10 MiB of JSON Lines: past the first background sync (every 8 MiB)
+    bigSegment(input, events);
+    const out = path.join(dir, "out.jsonl");
+    const trace = path.join(dir, "synced.trace");
+    const synced = await cli(["archive", "export", input, "-o", out], {
+      under: ["strace", "-f", "--seccomp-bpf", "-qq", "-o", trace, "-e", "trace=fdatasync,fsync"],
+    });
+    assert.is(synced.code, 0, synced.stderr);
+    assert.is(readFileSync(out, "utf8").split("\n").length - 1, events, "every event written");
+    const calls = readFileSync(trace, "utf8");
+    assert.ok(/fdatasync\(\d+\)\s+= 0/.test(calls), `no background fdatasync while writing:\n${calls}`);
+    assert.ok(/ fsync\(\d+\)\s+= 0/.test(calls), `no fsync at the end:\n${calls}`);
+
+    const failedOut = path.join(dir, "failed.jsonl");
+    const failed = await cli(["archive", "export", input, "-o", failedOut], {
+      under: [
+        "strace",
+        "-f",
+        "--seccomp-bpf",
+        "-qq",
+        "-o",
+        `${trace}.failed`,
+        "-e",
+        "trace=fdatasync",
+        "-e",
+        "inject=fdatasync:error=EIO",
+      ],
+    });
+    assert.is(failed.code, 1, `exit ${failed.code}, stderr ${JSON.stringify(failed.stderr)}`);
+    assert.match(failed.stderr, /EIO/);
+    assert.ok(/fdatasync\(\d+\)\s+= -1 EIO/.test(readFileSync(`${trace}.failed`, "utf8")), "the failure was injected");
+    assert.not.ok(existsSync(failedOut), "no archive under the name asked for");
+    assert.equal(partials(dir), [], "no partial file left");
+  });
+}
 
 test("CLI: -o an unwritable path prints an error and exits 1 (today: silent exit 13, partial file left)", async () => {
   const dir = tempDir();

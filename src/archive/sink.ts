@@ -6,7 +6,7 @@
  * memory stays at one batch however fast the input is read; a stream that
  * fails (a full disk, a closed pipe) fails the job, never stalls it.
  */
-import { createWriteStream, existsSync, realpathSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, fdatasync, realpathSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
@@ -18,8 +18,15 @@ import { SessionEventsError } from "../errors.js";
 
 /** Writes are gathered into batches of about this size before reaching the stream. */
 const BATCH_BYTES = 256 * 1024;
+/**
+ * A file is synced in the background after each this many bytes (RocksDB's
+ * bytes_per_sync): the disk writes while the job computes, and the fsync
+ * that ends the job has little left to wait for.
+ */
+const SYNC_EVERY_BYTES = 8 * 1024 * 1024;
 
 export interface Sink {
+  /** `data` is kept, not copied, until it is written: the caller must not change it after. */
   write(data: string | Uint8Array): Promise<void>;
   /** Flush, and for a file: fsync and rename into place. */
   finish(): Promise<void>;
@@ -92,18 +99,42 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       wake = undefined;
     });
 
+  // One background sync at a time, of our own file only; it is waited for
+  // before the stream closes its descriptor (finish, abort).
+  let unsynced = 0;
+  let syncing: Promise<void> | undefined;
+  let fd: number | undefined;
+  if (temporary) target.once("open", (opened: number) => (fd = opened));
+  const syncInBackground = () => {
+    const descriptor = fd;
+    if (syncing || descriptor === undefined) return;
+    unsynced = 0;
+    syncing = new Promise<void>((resolve) =>
+      fdatasync(descriptor, (e) => {
+        if (e) fail(e); // what was written may not be on disk: the job fails
+        syncing = undefined;
+        resolve();
+      }),
+    );
+  };
+
   let pending: (string | Uint8Array)[] = [];
   let pendingBytes = 0;
   const flush = async (): Promise<void> => {
     if (failure) throw failure;
     if (pending.length === 0) return;
-    const chunk = pending.every((p) => typeof p === "string")
-      ? pending.join("")
-      : Buffer.concat(pending.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
+    const chunk =
+      pending.length === 1
+        ? pending[0]!
+        : pending.every((p) => typeof p === "string")
+          ? pending.join("")
+          : Buffer.concat(pending.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
+    unsynced += pendingBytes;
     pending = [];
     pendingBytes = 0;
     if (!head.write(chunk)) await waitForDrain();
     if (failure) throw failure;
+    if (temporary && unsynced >= SYNC_EVERY_BYTES) syncInBackground();
   };
   const endGzip = async () => {
     if (!gzip) return;
@@ -123,6 +154,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
     async finish() {
       await flush();
       await endGzip();
+      await syncing;
       if (failure) throw failure;
       if (!ownsTarget) {
         // A stream we were given stays open; but everything must have reached it.
@@ -145,6 +177,7 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       await renameDurably(temporary, file!);
     },
     async abort() {
+      await syncing;
       if (temporary) {
         gzip?.destroy();
         target.destroy();

@@ -13,15 +13,17 @@ export interface Run {
   timedOut: boolean;
 }
 
-/** Run the CLI; `closeStdoutAfterFirstChunk` behaves like `| head -c N`. */
+/**
+ * Run the CLI; `closeStdoutAfterFirstChunk` behaves like `| head -c N`;
+ * `under` is a command that runs it (strace and its flags, to watch or fail system calls).
+ */
 export function cli(
   args: string[],
-  options: { nodeArgs?: string[]; closeStdoutAfterFirstChunk?: boolean; timeoutMs?: number } = {},
+  options: { nodeArgs?: string[]; closeStdoutAfterFirstChunk?: boolean; timeoutMs?: number; under?: string[] } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), cliBin, ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const command = [...(options.under ?? []), process.execPath, ...(options.nodeArgs ?? []), cliBin, ...args];
+    const child = spawn(command[0]!, command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let timedOut = false;
