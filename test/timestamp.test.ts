@@ -1,7 +1,14 @@
 /** RFC 3339 <-> Timestamp: exact instants, stated normalisations, clear limits. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { formatTimestamp, isRfc3339DateTime, parseTimestamp, timestampFromDate } from "../src/contract/timestamp.js";
+import {
+  formatTimestamp,
+  isRfc3339DateTime,
+  parseTimestamp,
+  timestampFromDate,
+  timestampNumbers,
+  timestampStatus,
+} from "../src/contract/timestamp.js";
 
 const roundTrip = (text: string) => formatTimestamp(parseTimestamp(text));
 
@@ -97,6 +104,33 @@ test("the date-time format: RFC 3339 section 5.6, with the calendar and leap-sec
   ];
   for (const t of valid) assert.ok(isRfc3339DateTime(t), t);
   for (const t of invalid) assert.not.ok(isRfc3339DateTime(t), t);
+});
+
+test("timestampNumbers (import's one scan) is timestampStatus then parseTimestamp, in numbers", () => {
+  const texts = [
+    "2026-02-06T12:34:56.789Z",
+    "2016-12-31T23:59:60Z",
+    "2017-01-01T00:59:60+01:00",
+    "2026-02-06t12:34:56.1234567891+05:30",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999999Z",
+    "0001-01-01T00:00:00+00:01", // valid text, before 0001-01-01 UTC: "range"
+    "9999-12-31T23:59:59-00:01", // after 9999: "range"
+    "1900-02-29T00:00:00Z",
+    "2026-02-06T12:34:56+0100",
+    "2026-02-06 12:34:56Z",
+    "",
+  ];
+  for (const text of texts) {
+    const status = timestampStatus(text);
+    const numbers = timestampNumbers(text);
+    if (status !== "ok") {
+      assert.is(numbers, undefined, `${text}: ${status}`);
+      continue;
+    }
+    const ts = parseTimestamp(text);
+    assert.equal(numbers, { seconds: Number(ts.seconds), nanos: ts.nanos }, text);
+  }
 });
 
 test.run();

@@ -20,7 +20,7 @@
  */
 import { crc32 } from "node:zlib";
 import { FORBIDDEN_KEYS, MAX_FREE_FORM_DEPTH } from "../contract/shape.js";
-import { parseTimestamp, timestampStatus } from "../contract/timestamp.js";
+import { timestampNumbers } from "../contract/timestamp.js";
 import {
   BOOL_VALUE,
   ENTRY_KEY,
@@ -217,9 +217,9 @@ function checkedInteger(f: FieldPlan, v: unknown, top: EventPlan | undefined): n
 
 /** A Timestamp message's fields, from RFC 3339 text the contract takes (in range). */
 function timestamp(v: unknown): void {
-  if (typeof v !== "string" || timestampStatus(v) !== "ok") throw REFERENCE;
-  const ts = parseTimestamp(v);
-  const seconds = Number(ts.seconds);
+  const ts = typeof v === "string" ? timestampNumbers(v) : undefined;
+  if (ts === undefined) throw REFERENCE;
+  const seconds = ts.seconds;
   timestampSeconds = seconds;
   timestampNanos = ts.nanos;
   room(24);

@@ -112,7 +112,10 @@ let lastText: string | undefined;
 let lastStatus: "ok" | "format" | "range" = "ok";
 
 function statusOf(text: string): "ok" | "format" | "range" {
-  const t = scan(text);
+  return statusOfParts(scan(text));
+}
+
+function statusOfParts(t: Rfc3339Parts | undefined): "ok" | "format" | "range" {
   if (!t) return "format";
   const leap = t.year % 4 === 0 && (t.year % 100 !== 0 || t.year % 400 === 0);
   if (t.month < 1 || t.month > 12 || t.day < 1 || t.day > (t.month === 2 && leap ? 29 : DAYS_IN_MONTH[t.month]!))
@@ -150,6 +153,17 @@ export function dateTimeProblem(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The instant of text timestampStatus finds "ok", in plain numbers (exact:
+ * |seconds| < 2^39); undefined for any other text. One scan, where
+ * timestampStatus then parseTimestamp take two (import reads millions).
+ */
+export function timestampNumbers(text: string): { seconds: number; nanos: number } | undefined {
+  const t = scan(text);
+  if (statusOfParts(t) !== "ok") return undefined;
+  return { seconds: epochSeconds(t!), nanos: nanosOf(t!.fraction) };
+}
+
 /** Parse RFC 3339 text (already checked by the schema's date-time format). */
 export function parseTimestamp(text: string): Timestamp {
   const t = scan(text);
@@ -158,10 +172,12 @@ export function parseTimestamp(text: string): Timestamp {
   if (seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
     throw new RangeError("is outside the Timestamp range 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z");
   }
-  const f = t.fraction;
-  const nanos = f === "" ? 0 : Number(f.length === 9 ? f : f.length > 9 ? f.slice(0, 9) : f.padEnd(9, "0"));
-  return { seconds: BigInt(seconds), nanos };
+  return { seconds: BigInt(seconds), nanos: nanosOf(t.fraction) };
 }
+
+/** Fraction digits as nanoseconds (digits past the ninth cut). */
+const nanosOf = (f: string) =>
+  f === "" ? 0 : Number(f.length === 9 ? f : f.length > 9 ? f.slice(0, 9) : f.padEnd(9, "0"));
 
 /** Format a Timestamp as RFC 3339 in UTC. Throws on an invalid Timestamp. */
 export function formatTimestamp(ts: Timestamp): string {
