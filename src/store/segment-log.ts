@@ -53,10 +53,12 @@ export const INLINE_WRITE = {
    * Only while the log's writes are quick as a rule: a moving average of
    * their durations (each write weighs `averageWeight`) under this. A disk that turns
    * slow sends every write through the pool within a few writes. A lone slow
-   * write does not: this machine's disk takes 2 ms or more for 2% of its
+   * write does not: one machine's disk takes 2 ms or more for 2% of its
    * writes, and reacting to each would keep the loop's writes off for good.
+   * Another's answers a lone append in 0.8–1.7 ms as a rule: under 1 ms, its
+   * writes all went through the pool, at 0.5 ms more a call (BENCHMARKS.md).
    */
-  typicalMs: 1,
+  typicalMs: 2,
   /** The weight of the latest write in that moving average (nextTypicalWriteMs). */
   averageWeight: 1 / 8,
   /** A larger batch (a max-size event) always goes through the pool: its write alone would hold the loop for milliseconds. */
