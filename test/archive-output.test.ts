@@ -4,14 +4,17 @@
  * Every await that could hang is raced against a generous timer (a liveness guard, not a speed test).
  */
 import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync, createWriteStream, lstatSync, readFileSync, existsSync } from "node:fs";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import { test } from "uvu";
 import { until } from "./support/until.js";
 import * as assert from "uvu/assert";
 import { exportArchive, importArchive, type ArchiveDamage } from "../src/archive/index.js";
 import { logEntryBytes, sampleEvents, writeDataDir, writeSegmentFile } from "./support/archive-log.js";
 import { tempDir } from "./support/repo.js";
+import { validVrp } from "./support/fixtures.js";
 import { skipped } from "./support/skip.js";
 import { Writable, PassThrough } from "node:stream";
 import { openSink } from "../src/archive/sink.js";
@@ -33,8 +36,8 @@ test("sink: an output that cannot be written is an error, not a job that never s
   assert.ok(!r2.pending, "exportArchive never settles when the output's directory is missing");
 });
 
-// strace watches a real CLI process's syncs, and makes one fail.
-const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+// strace watches a real CLI process's syncs, and makes one fail (installed, and allowed to trace here).
+const hasStrace = spawnSync("strace", ["-f", "-qq", "-e", "trace=none", "true"]).status === 0;
 if (!hasStrace && process.env.CI !== "true") {
   skipped("sink: background syncs", "apt-get install strace to run it");
 } else {
@@ -75,6 +78,44 @@ if (!hasStrace && process.env.CI !== "true") {
     assert.ok(/fdatasync\(\d+\)\s+= -1 EIO/.test(readFileSync(`${trace}.failed`, "utf8")), "the failure was injected");
     assert.not.ok(existsSync(failedOut), "no archive under the name asked for");
     assert.equal(partials(dir), [], "no partial file left");
+  });
+
+  test("sink: a gzip'd file's last background sync is waited for before gzip's end closes the file (a slow fdatasync, delayed by strace)", async () => {
+    const dir = tempDir();
+    const input = path.join(dir, "random.seg");
+    // Events with random text: their gzip'd export (about 12 MB) still passes the first background sync.
+    const events = 4000;
+    writeSegmentFile(
+      input,
+      Array.from({ length: events }, () =>
+        logEntryBytes({
+          kind: "vrp_received",
+          json: { ...validVrp(), details: { blob: randomBytes(3000).toString("base64") } },
+          producerId: "p",
+          producerSequence: 1n,
+          receivedAt: "2026-02-06T12:00:00Z",
+        }),
+      ),
+    );
+    const out = path.join(dir, "out.jsonl.gz");
+    const trace = path.join(dir, "slow.trace");
+    const r = await cli(["archive", "export", input, "-o", out, "--gzip"], {
+      under: [
+        "strace",
+        "-f",
+        "--seccomp-bpf",
+        "-qq",
+        "-o",
+        trace,
+        "-e",
+        "trace=fdatasync",
+        "-e",
+        "inject=fdatasync:delay_enter=1500000",
+      ],
+    });
+    assert.is(r.code, 0, `exit ${r.code}, stderr ${JSON.stringify(r.stderr)}`);
+    assert.ok(/= 0 \(DELAYED\)/.test(readFileSync(trace, "utf8")), "a delayed background sync that succeeded");
+    assert.is(gunzipSync(readFileSync(out)).toString("utf8").split("\n").length - 1, events, "every event written");
   });
 }
 

@@ -6,7 +6,7 @@
  * memory stays at one batch however fast the input is read; a stream that
  * fails (a full disk, a closed pipe) fails the job, never stalls it.
  */
-import { createWriteStream, existsSync, fdatasync, realpathSync, statSync } from "node:fs";
+import { createWriteStream, existsSync, fdatasync, realpathSync, statSync, type WriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import path from "node:path";
 import { finished } from "node:stream/promises";
@@ -99,16 +99,19 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
       wake = undefined;
     });
 
-  // One background sync at a time, of our own file only; it is waited for
-  // before the stream closes its descriptor (finish, abort).
-  let unsynced = 0;
+  // One background sync at a time, of our own file only, started by flush()
+  // alone: finish() and abort() wait for it before the stream can close its
+  // descriptor. (A stream that fails closes it at once: a sync then in flight
+  // fails with EBADF, after the failure that counts.)
+  let syncedBytes = 0;
   let syncing: Promise<void> | undefined;
   let fd: number | undefined;
   if (temporary) target.once("open", (opened: number) => (fd = opened));
   const syncInBackground = () => {
     const descriptor = fd;
-    if (syncing || descriptor === undefined) return;
-    unsynced = 0;
+    const written = (target as WriteStream).bytesWritten; // in the file: after gzip, if any
+    if (syncing || descriptor === undefined || written - syncedBytes < SYNC_EVERY_BYTES) return;
+    syncedBytes = written;
     syncing = new Promise<void>((resolve) =>
       fdatasync(descriptor, (e) => {
         if (e) fail(e); // what was written may not be on disk: the job fails
@@ -129,12 +132,11 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
         : pending.every((p) => typeof p === "string")
           ? pending.join("")
           : Buffer.concat(pending.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
-    unsynced += pendingBytes;
     pending = [];
     pendingBytes = 0;
     if (!head.write(chunk)) await waitForDrain();
     if (failure) throw failure;
-    if (temporary && unsynced >= SYNC_EVERY_BYTES) syncInBackground();
+    if (temporary) syncInBackground();
   };
   const endGzip = async () => {
     if (!gzip) return;
@@ -153,8 +155,8 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
     },
     async finish() {
       await flush();
+      await syncing; // before gzip's end ends the file's stream, which closes its descriptor
       await endGzip();
-      await syncing;
       if (failure) throw failure;
       if (!ownsTarget) {
         // A stream we were given stays open; but everything must have reached it.
