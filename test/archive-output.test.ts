@@ -41,17 +41,21 @@ const hasStrace = spawnSync("strace", ["-f", "-qq", "-e", "trace=none", "true"])
 if (!hasStrace && process.env.CI !== "true") {
   skipped("sink: background syncs", "apt-get install strace to run it");
 } else {
+  /** `archive export ARGS` under strace, which writes the calls it traces to `trace`; `filters` are its -e options. */
+  const exportTraced = (args: string[], trace: string, ...filters: string[]) => {
+    assert.ok(hasStrace, "strace is missing, or may not trace here");
+    const under = ["strace", "-f", "--seccomp-bpf", "-qq", "-o", trace, ...filters.flatMap((f) => ["-e", f])];
+    return cli(["archive", "export", ...args], { under });
+  };
+
   test("sink: a file is synced in the background as it grows, and a background sync that fails fails the job (EIO injected by strace)", async () => {
-    assert.ok(hasStrace, "strace is missing");
     const dir = tempDir();
     const input = path.join(dir, "big.seg");
     const events = 60_000; // about 10 MiB of JSON Lines: past the first background sync (every 8 MiB)
     bigSegment(input, events);
     const out = path.join(dir, "out.jsonl");
     const trace = path.join(dir, "synced.trace");
-    const synced = await cli(["archive", "export", input, "-o", out], {
-      under: ["strace", "-f", "--seccomp-bpf", "-qq", "-o", trace, "-e", "trace=fdatasync,fsync"],
-    });
+    const synced = await exportTraced([input, "-o", out], trace, "trace=fdatasync,fsync");
     assert.is(synced.code, 0, synced.stderr);
     assert.is(readFileSync(out, "utf8").split("\n").length - 1, events, "every event written");
     const calls = readFileSync(trace, "utf8");
@@ -59,20 +63,12 @@ if (!hasStrace && process.env.CI !== "true") {
     assert.ok(/ fsync\(\d+\)\s+= 0/.test(calls), `no fsync at the end:\n${calls}`);
 
     const failedOut = path.join(dir, "failed.jsonl");
-    const failed = await cli(["archive", "export", input, "-o", failedOut], {
-      under: [
-        "strace",
-        "-f",
-        "--seccomp-bpf",
-        "-qq",
-        "-o",
-        `${trace}.failed`,
-        "-e",
-        "trace=fdatasync",
-        "-e",
-        "inject=fdatasync:error=EIO",
-      ],
-    });
+    const failed = await exportTraced(
+      [input, "-o", failedOut],
+      `${trace}.failed`,
+      "trace=fdatasync",
+      "inject=fdatasync:error=EIO",
+    );
     assert.is(failed.code, 1, `exit ${failed.code}, stderr ${JSON.stringify(failed.stderr)}`);
     assert.match(failed.stderr, /EIO/);
     assert.ok(/fdatasync\(\d+\)\s+= -1 EIO/.test(readFileSync(`${trace}.failed`, "utf8")), "the failure was injected");
@@ -99,20 +95,12 @@ if (!hasStrace && process.env.CI !== "true") {
     );
     const out = path.join(dir, "out.jsonl.gz");
     const trace = path.join(dir, "slow.trace");
-    const r = await cli(["archive", "export", input, "-o", out, "--gzip"], {
-      under: [
-        "strace",
-        "-f",
-        "--seccomp-bpf",
-        "-qq",
-        "-o",
-        trace,
-        "-e",
-        "trace=fdatasync",
-        "-e",
-        "inject=fdatasync:delay_enter=1500000",
-      ],
-    });
+    const r = await exportTraced(
+      [input, "-o", out, "--gzip"],
+      trace,
+      "trace=fdatasync",
+      "inject=fdatasync:delay_enter=1500000",
+    );
     assert.is(r.code, 0, `exit ${r.code}, stderr ${JSON.stringify(r.stderr)}`);
     assert.ok(/= 0 \(DELAYED\)/.test(readFileSync(trace, "utf8")), "a delayed background sync that succeeded");
     assert.is(gunzipSync(readFileSync(out)).toString("utf8").split("\n").length - 1, events, "every event written");
