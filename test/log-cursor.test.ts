@@ -127,6 +127,7 @@ test("Subscribe from a position retention removed answers OUT_OF_RANGE naming th
     await server.log.removeSegmentsBefore(100n);
     const first = server.log.firstSequence;
     assert.ok(first > 1n);
+    const asked = performance.now();
     try {
       for await (const _ of subscribeVrp({ target: server.target, afterSequence: 0n }))
         assert.unreachable("no record should come");
@@ -135,6 +136,9 @@ test("Subscribe from a position retention removed answers OUT_OF_RANGE naming th
       assert.is((e as ServiceError).code, status.OUT_OF_RANGE);
       assert.match((e as ServiceError).details, `oldest sequence still held is ${first}`);
     }
+    // Not retried: asking again cannot bring the position back (retrying took the reconnect budget, 30 s).
+    const waited = performance.now() - asked;
+    assert.ok(waited < 10_000, `OUT_OF_RANGE reached the caller after ${Math.round(waited)} ms`);
     const from = subscribeVrp({ target: server.target, afterSequence: first - 1n })[Symbol.asyncIterator]();
     assert.is((await from.next()).value!.sequence, first);
     await from.return(undefined);

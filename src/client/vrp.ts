@@ -321,7 +321,8 @@ export interface SubscribeOptions extends VrpConnectionOptions {
 
 /**
  * Every matching VRP event from a log position on, live; reconnects and resumes after the last one yielded
- * (none is yielded twice, none skipped, also where several records share a position).
+ * (none is yielded twice, none skipped, also where several records share a position). A position that
+ * retention removed throws at once (a ServiceError, OUT_OF_RANGE, naming the oldest position held).
  * @example
  * ```ts
  * import { subscribeVrp } from "session-events/client";
@@ -382,6 +383,9 @@ export async function* subscribeVrp(
         wait = nextWait(ENDED);
         if (wait === undefined) return;
       } catch (e) {
+        // OUT_OF_RANGE: retention removed the position to resume from, and asking again cannot bring
+        // it back (the policy retries it for OTLP's sake): the caller decides where to go on from.
+        if ((e as ServiceError).code === status.OUT_OF_RANGE) throw e;
         // UNAVAILABLE: unreachable; CANCELLED (not by us): the collector cut the stream on shutdown.
         wait = nextWait(e);
         if (wait === undefined) throw e;
