@@ -226,6 +226,16 @@ test("a full disk under the state store alone: the collector exits 1 naming the 
     [],
     "every refusal is UNAVAILABLE",
   );
+  // Why each was refused: the collector naming its failed state store (between the failure and its
+  // exit, if a call came then), or the connection to it gone after the exit. Nothing else.
+  const why = (e: ServiceError) =>
+    e.details.includes("the state store has failed") ||
+    /No connection established|ECONNREFUSED|ECONNRESET|Connection dropped/.test(e.details);
+  assert.equal(
+    [...new Set(refused.filter((e) => !why(e)).map((e) => e.details))],
+    [],
+    "each refusal names the failed state store, or follows the exit",
+  );
 
   try {
     assert.ok(existsSync(path.join(stateDir, "data.mdb")), "the restart opens the failed store, not an empty one");
