@@ -16,7 +16,7 @@ import { varintPrefix } from "./delimited-reader.js";
 import type { ArchiveEvent } from "./event.js";
 import { formatLine, type LineLayout } from "./lines.js";
 import { isFastOutput, readEventBatches, startPass, type FastPath, type Pass, type ReadOptions } from "./read.js";
-import { openSink, type Sink } from "./sink.js";
+import { joinParts, openSink, type Sink } from "./sink.js";
 import { transcoderFor } from "./transcode.js";
 import { segmentEncoder, type SegmentSequencer } from "./json-encode.js";
 import type { ArchiveSummary } from "./summary.js";
@@ -146,7 +146,7 @@ async function write(
         if (parts.length === 0) return;
         pass.tally.summary.written += events;
         events = 0;
-        const data = joined(parts);
+        const data = joinParts(parts);
         parts = [];
         await sink.write(data);
       };
@@ -173,11 +173,4 @@ async function write(
     throw e;
   }
   return pass.tally.finish();
-}
-
-function joined(parts: (string | Uint8Array)[]): string | Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  return typeof parts[0] === "string" && parts.every((p) => typeof p === "string")
-    ? parts.join("")
-    : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
 }

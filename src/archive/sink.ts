@@ -51,6 +51,14 @@ export class OutputClosedError extends SessionEventsError {
   }
 }
 
+/** Parts as one write: a lone part as it is (not copied), strings joined, anything else as one Buffer. */
+export function joinParts(parts: readonly (string | Uint8Array)[]): string | Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  return parts.every((p) => typeof p === "string")
+    ? parts.join("")
+    : Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
+}
+
 /** `output`: a file path, or a writable stream (left open when finished). */
 export function openSink(output: string | NodeJS.WritableStream, options: SinkOptions = {}): Sink {
   const named = typeof output === "string" ? output : undefined;
@@ -126,17 +134,12 @@ export function openSink(output: string | NodeJS.WritableStream, options: SinkOp
   const flush = async (): Promise<void> => {
     if (failure) throw failure;
     if (pending.length === 0) return;
-    const chunk =
-      pending.length === 1
-        ? pending[0]!
-        : pending.every((p) => typeof p === "string")
-          ? pending.join("")
-          : Buffer.concat(pending.map((p) => (typeof p === "string" ? Buffer.from(p) : p)));
+    const chunk = joinParts(pending);
     pending = [];
     pendingBytes = 0;
     if (!head.write(chunk)) await waitForDrain();
     if (failure) throw failure;
-    if (temporary) syncInBackground();
+    syncInBackground(); // only our own file has a descriptor to sync
   };
   const endGzip = async () => {
     if (!gzip) return;
